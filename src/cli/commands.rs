@@ -1,0 +1,785 @@
+//! One function per command: read arguments, call the library, print.
+
+use std::io::{IsTerminal as _, Read as _, Write as _};
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, Context as _};
+use serde::Serialize;
+
+use accord::checkpoint::{LedgerKey, Origin, VerifierKey};
+use accord::keys::{self, SecretKey};
+use accord::ledger::{Appended, Ledger, LedgerError};
+use accord::norms::Catalogue;
+use accord::report::{self, EntryView};
+use accord::state::{Seen, StateDir, StateError};
+use accord::statement::{self, Attestation, Body, NormRef, Payload, Registration, Withdrawal};
+use accord::store::ReadTables;
+use accord::time;
+
+use super::fail::{self, Fail};
+use super::{AttestArgs, Cli, Command, KeyCommand};
+
+type Res<T = ()> = Result<T, Fail>;
+
+/// Writes to stdout; a closed pipe is not a failure (the reader has what it wanted).
+pub(super) fn out(text: &str) {
+    let mut o = std::io::stdout().lock();
+    let _ = o.write_all(text.as_bytes());
+    let _ = o.flush();
+}
+
+fn out_json<T: Serialize>(v: &T) -> Res {
+    let s = serde_json::to_string_pretty(v).map_err(Fail::usage)?;
+    out(&format!("{s}\n"));
+    Ok(())
+}
+
+fn config_dir() -> PathBuf {
+    if let Some(x) = std::env::var_os("XDG_CONFIG_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(x).join("accord");
+    }
+    if let Some(h) = std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(h).join(".config/accord");
+    }
+    PathBuf::from(".accord-config")
+}
+
+pub(super) fn run(cli: &Cli) -> Res {
+    let dir = &cli.ledger;
+    match &cli.command {
+        Command::Init { origin, key_file } => init(dir, origin, key_file.as_deref()),
+        Command::Key(KeyCommand::Generate { name, dir: kdir }) => key_generate(name, kdir.as_deref()),
+        Command::Register {
+            key,
+            org,
+            domain,
+            contact,
+        } => register(dir, key, org, domain.clone(), contact.clone()),
+        Command::Norms { json } => norms(*json),
+        Command::Attest { key, body } => attest(dir, key, body),
+        Command::Sign { .. } => sign(dir, &cli.command),
+        Command::Append { files, json } => append(dir, files, *json),
+        Command::Withdraw { key, entry, reason } => withdraw(dir, key, entry, reason),
+        Command::Verify {
+            ledger_key,
+            state,
+            json,
+        } => verify(dir, ledger_key.as_deref(), state.as_deref(), *json),
+        Command::Checkpoint => {
+            let l = open_ro(dir)?;
+            let (_, note) = l.latest_checkpoint().map_err(|e| fail::ledger(e, 1))?;
+            out(&String::from_utf8_lossy(&note));
+            Ok(())
+        }
+        Command::LedgerKey => {
+            let l = open_ro(dir)?;
+            out(&format!(
+                "{}\n",
+                l.recorded_vkey().map_err(|e| fail::ledger(e, 1))?
+            ));
+            Ok(())
+        }
+        Command::List { org, norm, json } => list(dir, org.as_deref(), norm.as_deref(), *json),
+        Command::Show { entry, json } => show(dir, entry, *json),
+        Command::Status { norm, all, json } => status(dir, norm.as_deref(), *all, *json),
+        Command::Demo { dir: ddir } => super::demo::run(ddir.as_deref()),
+    }
+}
+
+fn open_rw(dir: &Path) -> Res<Ledger> {
+    Ledger::open(dir).map_err(|e| fail::ledger(e, 2))
+}
+
+fn open_ro(dir: &Path) -> Res<Ledger> {
+    Ledger::open_read_only(dir).map_err(|e| fail::ledger(e, 2))
+}
+
+fn read<T>(l: &Ledger, f: impl FnOnce(&ReadTables) -> Result<T, LedgerError>) -> Res<T> {
+    l.store().read(f).map_err(|e| fail::ledger(e, 1))
+}
+
+fn init(dir: &Path, origin: &str, key_file: Option<&Path>) -> Res {
+    let origin = Origin::new(origin).map_err(|e| Fail::usage(e).context("--origin"))?;
+    if accord::store::Store::db_path(dir).exists() {
+        return Err(Fail::usage(anyhow!(
+            "a ledger already exists at {}",
+            dir.display()
+        )));
+    }
+    let key_file = match key_file {
+        Some(p) => p.to_path_buf(),
+        None => {
+            let safe: String = origin
+                .as_str()
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            config_dir().join("ledgers").join(format!("{safe}.key"))
+        }
+    };
+    if let Some(parent) = key_file.parent().filter(|p| !p.as_os_str().is_empty()) {
+        keys::create_private_dir(parent).map_err(Fail::usage)?;
+    }
+    let key = LedgerKey::generate(&origin);
+    keys::write_new_file(&key_file, key.to_skey().as_bytes(), 0o600).map_err(Fail::usage)?;
+    let abs = std::fs::canonicalize(&key_file).unwrap_or(key_file.clone());
+    Ledger::init(dir, &key, &abs).map_err(|e| fail::ledger(e, 2))?;
+    eprintln!("created ledger {} at {}", origin, dir.display());
+    eprintln!(
+        "ledger secret key: {} (mode 0600; keep it outside the ledger's data)",
+        abs.display()
+    );
+    eprintln!("ledger public key (publish it; verifiers check against it):");
+    out(&format!("{}\n", key.verifier_key()));
+    Ok(())
+}
+
+fn key_generate(name: &str, dir: Option<&Path>) -> Res {
+    let dir = dir
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| config_dir().join("keys"));
+    let files = keys::generate_key_files(&dir, name).map_err(Fail::usage)?;
+    out(&format!(
+        "secret key: {} (mode 0600, never printed)\npublic key: {}\nkey id:     {}\n",
+        files.secret.display(),
+        files.public.display(),
+        hex::encode(files.public_key.kid())
+    ));
+    Ok(())
+}
+
+fn load_signing_key(path: &Path) -> Res<SecretKey> {
+    keys::read_secret_key(path).map_err(|e| Fail::usage(e).context("--key"))
+}
+
+fn load_ledger_key(l: &Ledger) -> Res<LedgerKey> {
+    let path = PathBuf::from(l.key_file().map_err(|e| fail::ledger(e, 1))?);
+    let mut text = zeroize::Zeroizing::new(String::new());
+    let f = std::fs::File::open(&path)
+        .with_context(|| format!("the ledger's secret key {}", path.display()))
+        .map_err(|e| {
+            Fail::usage(e).hint("appending needs the key made by `accord init`; only the custodian holds it")
+        })?;
+    f.take(4096)
+        .read_to_string(&mut text)
+        .with_context(|| format!("reading {}", path.display()))
+        .map_err(Fail::usage)?;
+    keys::check_private_mode(&path).map_err(Fail::usage)?;
+    LedgerKey::from_skey(&text)
+        .with_context(|| format!("the ledger's secret key {}", path.display()))
+        .map_err(Fail::usage)
+}
+
+fn print_appended(a: &[Appended], json: bool) -> Res {
+    if json {
+        #[derive(Serialize)]
+        struct J<'a> {
+            index: u64,
+            kind: String,
+            org: &'a str,
+            statement_id: String,
+        }
+        let v: Vec<J<'_>> = a
+            .iter()
+            .map(|x| J {
+                index: x.index,
+                kind: x.kind.to_string(),
+                org: &x.org,
+                statement_id: hex::encode(x.id),
+            })
+            .collect();
+        return out_json(&v);
+    }
+    for x in a {
+        out(&format!(
+            "appended {} of {:?} at index {}\nstatement id: {}\n",
+            x.kind,
+            x.org,
+            x.index,
+            hex::encode(x.id)
+        ));
+    }
+    Ok(())
+}
+
+/// Signs and appends one statement built from the user's arguments (refusals exit 2).
+fn sign_and_append(l: &Ledger, key: &SecretKey, iss: &str, body: Body) -> Res {
+    let origin = l.origin().map_err(|e| fail::ledger(e, 1))?;
+    let payload = Payload {
+        origin,
+        iat: time::now(),
+        nonce: statement::random_nonce(),
+        body,
+    };
+    let st = statement::sign(&payload, iss, key).map_err(Fail::usage)?;
+    let lkey = load_ledger_key(l)?;
+    let done = l
+        .append(&[st.bytes], &lkey, time::now(), Catalogue::embedded())
+        .map_err(|e| fail::ledger(e, 2))?;
+    print_appended(&done, false)
+}
+
+fn register(dir: &Path, key: &Path, org: &str, domain: Option<String>, contact: Option<String>) -> Res {
+    let sk = load_signing_key(key)?;
+    let iss = statement::normalise_org(org).map_err(|e| Fail::usage(e).context("--org"))?;
+    let name: String = unicode_nfc(org);
+    let l = open_rw(dir)?;
+    let body = Body::Registration(Registration {
+        name,
+        public_key: sk.public(),
+        domain,
+        contact,
+    });
+    sign_and_append(&l, &sk, &iss, body)?;
+    eprintln!("note: the registration is self-asserted; nothing in this version proves the name or domain");
+    Ok(())
+}
+
+fn unicode_nfc(s: &str) -> String {
+    use unicode_normalization::UnicodeNormalization as _;
+    s.nfc().collect()
+}
+
+fn norm_refs(cat: &Catalogue, ids: &[String]) -> Res<Vec<NormRef>> {
+    let mut refs = Vec::new();
+    for id in ids {
+        let n = cat.resolve(id).map_err(|e| {
+            let f = Fail::usage(e);
+            f.hint("`accord norms` lists the catalogue")
+        })?;
+        refs.push(NormRef {
+            id: n.id.clone(),
+            text_hash: n.text_hash(),
+        });
+    }
+    refs.sort_by(|a, b| a.id.cmp(&b.id));
+    refs.dedup_by(|a, b| a.id == b.id);
+    Ok(refs)
+}
+
+fn attestation_body(a: &AttestArgs) -> Res<Body> {
+    let cat = Catalogue::embedded();
+    let norms = norm_refs(cat, &a.norm)?;
+    let expires = match &a.expires {
+        Some(d) => {
+            let t = time::parse_date(d).map_err(|e| Fail::usage(e).context("--expires"))?;
+            if t <= time::now() {
+                return Err(Fail::usage(anyhow!(
+                    "--expires {} is not after the issue time (now)",
+                    time::format(t)
+                )));
+            }
+            Some(t)
+        }
+        None => None,
+    };
+    Ok(Body::Attestation(Attestation {
+        catalogue: cat.version,
+        norms,
+        scope: a.scope.clone(),
+        expires,
+        note: a.note.clone(),
+    }))
+}
+
+fn org_of_key(l: &Ledger, sk: &SecretKey) -> Res<String> {
+    let kid = sk.public().kid();
+    match read(l, |r| Ok(r.key(&kid)?))? {
+        Some(rec) => Ok(rec.org),
+        None => Err(Fail::usage(anyhow!(
+            "key {} is not registered in this ledger",
+            hex::encode(kid)
+        ))
+        .hint("register the organisation first: accord register --key FILE --org NAME")),
+    }
+}
+
+fn attest(dir: &Path, key: &Path, a: &AttestArgs) -> Res {
+    let sk = load_signing_key(key)?;
+    let body = attestation_body(a)?;
+    let l = open_rw(dir)?;
+    let org = org_of_key(&l, &sk)?;
+    sign_and_append(&l, &sk, &org, body)
+}
+
+/// Index or hex statement id → entry index.
+fn resolve_entry(l: &Ledger, s: &str) -> Res<u64> {
+    if let Ok(i) = s.parse::<u64>() {
+        let size = l.size().map_err(|e| fail::ledger(e, 1))?;
+        if i >= size {
+            return Err(Fail::usage(anyhow!(
+                "no entry {i}: the ledger has {size} entries (0..{size})"
+            )));
+        }
+        return Ok(i);
+    }
+    let id = parse_id(s)?;
+    read(l, |r| Ok(r.statement_index(&id)?))?
+        .ok_or_else(|| Fail::usage(anyhow!("no entry has statement id {s}")))
+}
+
+fn parse_id(s: &str) -> Res<[u8; 32]> {
+    let bad = || {
+        Fail::usage(anyhow!(
+            "{s:?} is neither an entry index nor a 64-hex-digit statement id"
+        ))
+    };
+    if s.len() != 64 || s.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Err(bad());
+    }
+    let v = hex::decode(s).map_err(|_| bad())?;
+    v.try_into().map_err(|_| bad())
+}
+
+fn withdraw(dir: &Path, key: &Path, entry: &str, reason: &str) -> Res {
+    let sk = load_signing_key(key)?;
+    let l = open_rw(dir)?;
+    let index = resolve_entry(&l, entry)?;
+    let target = read(&l, |r| {
+        let b = r.entry(index)?.unwrap_or_default();
+        Ok(report::decode_stored(index, &b)?.1.id())
+    })?;
+    let org = org_of_key(&l, &sk)?;
+    sign_and_append(
+        &l,
+        &sk,
+        &org,
+        Body::Withdrawal(Withdrawal {
+            target,
+            reason: reason.to_string(),
+        }),
+    )
+}
+
+fn sign(dir: &Path, cmd: &Command) -> Res {
+    let Command::Sign {
+        key,
+        org,
+        origin,
+        register,
+        domain,
+        contact,
+        withdraw,
+        reason,
+        norm,
+        scope,
+        expires,
+        note,
+        out: out_file,
+    } = cmd
+    else {
+        return Err(Fail::usage(anyhow!("internal: not a sign command")));
+    };
+    let sk = load_signing_key(key)?;
+    let iss = statement::normalise_org(org).map_err(|e| Fail::usage(e).context("--org"))?;
+    let origin = match origin {
+        Some(o) => Origin::new(o)
+            .map_err(|e| Fail::usage(e).context("--origin"))?
+            .as_str()
+            .to_string(),
+        None => open_ro(dir)
+            .map_err(|f| f.hint("give --origin ORIGIN when no ledger is at hand"))?
+            .origin()
+            .map_err(|e| fail::ledger(e, 1))?,
+    };
+    let body = if *register {
+        Body::Registration(Registration {
+            name: unicode_nfc(org),
+            public_key: sk.public(),
+            domain: domain.clone(),
+            contact: contact.clone(),
+        })
+    } else if let Some(id) = withdraw {
+        Body::Withdrawal(Withdrawal {
+            target: parse_id(id)?,
+            reason: reason.clone().unwrap_or_default(),
+        })
+    } else {
+        if norm.is_empty() || scope.is_empty() {
+            return Err(Fail::usage(anyhow!(
+                "an attestation needs --norm and --scope (or use --register or --withdraw)"
+            )));
+        }
+        attestation_body(&AttestArgs {
+            norm: norm.clone(),
+            scope: scope.clone(),
+            expires: expires.clone(),
+            note: note.clone(),
+        })?
+    };
+    let payload = Payload {
+        origin,
+        iat: time::now(),
+        nonce: statement::random_nonce(),
+        body,
+    };
+    let st = statement::sign(&payload, &iss, &sk).map_err(Fail::usage)?;
+    keys::write_new_file(out_file, &st.bytes, 0o644).map_err(Fail::usage)?;
+    out(&format!(
+        "signed {} for {:?} -> {}\nstatement id: {}\n",
+        st.kind(),
+        iss,
+        out_file.display(),
+        hex::encode(st.id())
+    ));
+    Ok(())
+}
+
+fn read_statement_file(path: &Path) -> Res<Vec<u8>> {
+    let f = std::fs::File::open(path)
+        .with_context(|| format!("statement file {}", path.display()))
+        .map_err(Fail::usage)?;
+    let mut buf = Vec::new();
+    let limit = statement::MAX_STATEMENT_LEN as u64;
+    f.take(limit + 1)
+        .read_to_end(&mut buf)
+        .with_context(|| format!("reading {}", path.display()))
+        .map_err(Fail::usage)?;
+    if buf.len() as u64 > limit {
+        return Err(Fail::invalid(anyhow!(
+            "{}: larger than the {limit}-byte statement limit; not read further",
+            path.display()
+        )));
+    }
+    Ok(buf)
+}
+
+fn append(dir: &Path, files: &[PathBuf], json: bool) -> Res {
+    let mut sts = Vec::with_capacity(files.len());
+    for f in files {
+        sts.push(read_statement_file(f)?);
+    }
+    let l = open_rw(dir)?;
+    let lkey = load_ledger_key(&l)?;
+    let done = l
+        .append(&sts, &lkey, time::now(), Catalogue::embedded())
+        .map_err(|e| {
+            let name = match &e {
+                LedgerError::Rejected { position, .. } => files
+                    .get(position.saturating_sub(1))
+                    .map(|p| p.display().to_string()),
+                _ => None,
+            };
+            let f = fail::ledger(e, 1);
+            match name {
+                Some(n) => f.context(format!("{n} (nothing was appended)")),
+                None => f,
+            }
+        })?;
+    print_appended(&done, json)
+}
+
+fn verify(dir: &Path, vkey: Option<&str>, state: Option<&Path>, json: bool) -> Res {
+    let l = open_ro(dir)?;
+    let (vkey, recorded) = match vkey {
+        Some(v) => (
+            VerifierKey::parse(v.trim()).map_err(|e| Fail::usage(e).context("--ledger-key"))?,
+            false,
+        ),
+        None => {
+            let v = l.recorded_vkey().map_err(|e| fail::ledger(e, 1))?;
+            (
+                VerifierKey::parse(&v)
+                    .map_err(|e| Fail::invalid(e).context("the ledger key recorded at init"))?,
+                true,
+            )
+        }
+    };
+    if recorded {
+        eprintln!(
+            "note: checking against the ledger key recorded at init ({vkey}); pass --ledger-key with a key you obtained independently"
+        );
+    }
+    let show_progress = !json && std::io::stderr().is_terminal();
+    let progress = |done: u64, total: u64| {
+        if show_progress {
+            eprint!("\rverifying: {done}/{total} entries");
+        }
+    };
+    let res = l.verify(&vkey, Catalogue::embedded(), Some(&progress));
+    if show_progress {
+        eprintln!();
+    }
+    let report = res.map_err(|e| fail::ledger(e, 1).context("verification FAILED"))?;
+    let state_dir = StateDir::new(state.map(Path::to_path_buf).unwrap_or_else(StateDir::default_dir));
+    let seen = read(&l, |r| {
+        Ok(state_dir.check_and_remember(&vkey, &report.checkpoint, |size| {
+            accord::proof::tree_root(size, r).ok()
+        }))
+    })?
+    .map_err(|e| match e {
+        StateError::Io { .. } => Fail::usage(e),
+        other => Fail::invalid(other).context("verification FAILED"),
+    })?;
+    let cp = &report.checkpoint.checkpoint;
+    if json {
+        #[derive(Serialize)]
+        struct J {
+            ok: bool,
+            origin: String,
+            entries: u64,
+            root: String,
+            checkpoints: u64,
+            organisations: u64,
+            registrations: u64,
+            attestations: u64,
+            withdrawals: u64,
+            live_attestations: u64,
+            ledger_key: String,
+            ledger_key_source: &'static str,
+            remembered: String,
+        }
+        return out_json(&J {
+            ok: true,
+            origin: cp.origin.to_string(),
+            entries: report.entries,
+            root: hex::encode(cp.root),
+            checkpoints: report.checkpoints,
+            organisations: report.organisations,
+            registrations: report.by_kind[0],
+            attestations: report.by_kind[1],
+            withdrawals: report.by_kind[2],
+            live_attestations: report.live_attestations,
+            ledger_key: vkey.to_string(),
+            ledger_key_source: if recorded { "recorded-at-init" } else { "argument" },
+            remembered: seen_text(&seen),
+        });
+    }
+    out(&format!(
+        "OK: ledger {} verified: {} entries ({} registrations, {} attestations, {} withdrawals), {} signed checkpoints\nroot {} at size {}\n{}\n",
+        cp.origin,
+        report.entries,
+        report.by_kind[0],
+        report.by_kind[1],
+        report.by_kind[2],
+        report.checkpoints,
+        hex::encode(cp.root),
+        cp.size,
+        seen_text(&seen)
+    ));
+    Ok(())
+}
+
+fn seen_text(s: &Seen) -> String {
+    match s {
+        Seen::First => "first checkpoint remembered for this origin".into(),
+        Seen::Same => "same checkpoint as last verified".into(),
+        Seen::Extends { from } => format!("consistent with the checkpoint of size {from} verified before"),
+    }
+}
+
+fn list(dir: &Path, org: Option<&str>, norm: Option<&str>, json: bool) -> Res {
+    let l = open_ro(dir)?;
+    let org = match org {
+        Some(o) => Some(statement::normalise_org(o).map_err(|e| Fail::usage(e).context("--org"))?),
+        None => None,
+    };
+    if let Some(n) = norm {
+        Catalogue::embedded().resolve(n).map_err(Fail::usage)?;
+    }
+    let views = read(&l, |r| {
+        let indexes: Option<Vec<u64>> = match (&org, norm) {
+            (Some(o), Some(n)) => {
+                let a = r.org_entries(o)?;
+                let b: std::collections::HashSet<u64> = r.norm_entries(n)?.into_iter().collect();
+                Some(a.into_iter().filter(|i| b.contains(i)).collect())
+            }
+            (Some(o), None) => Some(r.org_entries(o)?),
+            (None, Some(n)) => Some(r.norm_entries(n)?),
+            (None, None) => None,
+        };
+        let mut v = Vec::new();
+        match indexes {
+            Some(ix) => {
+                for i in ix {
+                    let b = r.entry(i)?.unwrap_or_default();
+                    v.push(report::entry_view(r, i, &b)?);
+                }
+            }
+            None => r.for_each_entry(0, |i, b| -> Result<bool, LedgerError> {
+                v.push(report::entry_view(r, i, b)?);
+                Ok(true)
+            })?,
+        }
+        Ok(v)
+    })?;
+    if json {
+        return out_json(&views);
+    }
+    let mut s = String::new();
+    for v in &views {
+        s.push_str(&entry_line(v));
+        s.push('\n');
+    }
+    if views.is_empty() {
+        eprintln!("no entries");
+    }
+    out(&s);
+    Ok(())
+}
+
+fn entry_line(v: &EntryView) -> String {
+    let what = match (&v.registration, &v.attestation, &v.withdrawal) {
+        (Some(r), _, _) => format!(
+            "registers {:?}{}",
+            r.name,
+            r.domain
+                .as_ref()
+                .map(|d| format!(" ({d}, self-asserted)"))
+                .unwrap_or_else(|| " (self-asserted)".into())
+        ),
+        (_, Some(a), _) => format!(
+            "{} for {}{}",
+            a.norms.join(", "),
+            a.scope.join("; "),
+            a.expires
+                .as_ref()
+                .map(|e| format!(" until {e}"))
+                .unwrap_or_default()
+        ),
+        (_, _, Some(w)) => format!(
+            "withdraws {}: {}",
+            w.target_index
+                .map(|i| format!("entry {i}"))
+                .unwrap_or_else(|| w.target[..16].to_string()),
+            w.reason
+        ),
+        _ => String::new(),
+    };
+    format!(
+        "{:>6}  {}  {:<12}  {:<20}  {}",
+        v.index, v.logged_at, v.kind, v.org, what
+    )
+}
+
+fn show(dir: &Path, entry: &str, json: bool) -> Res {
+    let l = open_ro(dir)?;
+    let index = resolve_entry(&l, entry)?;
+    let v = read(&l, |r| {
+        let b = r.entry(index)?.unwrap_or_default();
+        report::entry_view(r, index, &b)
+    })?;
+    if json {
+        return out_json(&v);
+    }
+    let mut s = format!(
+        "entry {}\n  kind:         {}\n  organisation: {}\n  statement id: {}\n  key id:       {}\n  issued at:    {}\n  logged at:    {}\n",
+        v.index, v.kind, v.org, v.statement_id, v.kid, v.issued_at, v.logged_at
+    );
+    if let Some(r) = &v.registration {
+        s.push_str(&format!("  name:         {}\n  domain:       {}\n  contact:      {}\n  (self-asserted: nothing proves this name or domain)\n",
+            r.name, r.domain.as_deref().unwrap_or("-"), r.contact.as_deref().unwrap_or("-")));
+    }
+    if let Some(a) = &v.attestation {
+        s.push_str(&format!(
+            "  norms:        {}\n  scope:        {}\n  expires:      {}\n  catalogue:    v{}\n",
+            a.norms.join(", "),
+            a.scope.join("; "),
+            a.expires.as_deref().unwrap_or("never"),
+            a.catalogue
+        ));
+        if let Some(n) = &a.note {
+            s.push_str(&format!("  note:         {n}\n"));
+        }
+    }
+    if let Some(w) = &v.withdrawal {
+        s.push_str(&format!(
+            "  withdraws:    {}{}\n  reason:       {}\n",
+            w.target,
+            w.target_index
+                .map(|i| format!(" (entry {i})"))
+                .unwrap_or_default(),
+            w.reason
+        ));
+    }
+    out(&s);
+    Ok(())
+}
+
+fn status(dir: &Path, norm: Option<&str>, all: bool, json: bool) -> Res {
+    if let Some(n) = norm {
+        Catalogue::embedded().resolve(n).map_err(Fail::usage)?;
+    }
+    let l = open_ro(dir)?;
+    let now = time::now();
+    let mut rows = read(&l, |r| report::attestation_status(r, now))?;
+    rows.retain(|a| (all || a.state == "live") && norm.is_none_or(|n| a.norms.iter().any(|x| x == n)));
+    if json {
+        return out_json(&rows);
+    }
+    if rows.is_empty() {
+        eprintln!("no {}attestations", if all { "" } else { "live " });
+        return Ok(());
+    }
+    let mut s = String::new();
+    for a in &rows {
+        s.push_str(&format!(
+            "{:>6}  {:<20}  {:<9}  {}  for {}{}\n",
+            a.index,
+            a.org,
+            a.state,
+            a.norms.join(", "),
+            a.scope.join("; "),
+            a.expires
+                .as_ref()
+                .map(|e| format!(" (until {e})"))
+                .unwrap_or_default()
+        ));
+    }
+    out(&s);
+    Ok(())
+}
+
+fn norms(json: bool) -> Res {
+    let cat = Catalogue::embedded();
+    if json {
+        #[derive(Serialize)]
+        struct N<'a> {
+            id: &'a str,
+            title: &'a str,
+            text: &'a str,
+            text_sha256: String,
+            maps_to: &'a [String],
+            deprecated: bool,
+        }
+        #[derive(Serialize)]
+        struct C<'a> {
+            version: u64,
+            norms: Vec<N<'a>>,
+        }
+        let v = C {
+            version: cat.version,
+            norms: cat
+                .norms()
+                .iter()
+                .map(|n| N {
+                    id: n.id.as_str(),
+                    title: &n.title,
+                    text: &n.text,
+                    text_sha256: hex::encode(n.text_hash()),
+                    maps_to: &n.maps_to,
+                    deprecated: n.deprecated,
+                })
+                .collect(),
+        };
+        return out_json(&v);
+    }
+    let mut s = format!("norms catalogue v{}\n\n", cat.version);
+    for n in cat.norms() {
+        s.push_str(&format!(
+            "{}{}\n    {}\n    maps to: {}\n",
+            n.id,
+            if n.deprecated { " (deprecated)" } else { "" },
+            n.text,
+            n.maps_to.join(", ")
+        ));
+    }
+    out(&s);
+    Ok(())
+}

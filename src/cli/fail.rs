@@ -1,0 +1,75 @@
+//! How the CLI fails: an error with context and an exit code (see `accord --help`).
+
+use accord::ledger::LedgerError;
+use accord::store::StoreError;
+
+/// A failed command: what to print and which exit code to use.
+#[derive(Debug)]
+pub struct Fail {
+    /// 1 = invalid data, 2 = usage or I/O.
+    pub code: u8,
+    /// The message, with context.
+    pub error: anyhow::Error,
+    /// A hint on what to do next.
+    pub hint: Option<String>,
+}
+
+impl Fail {
+    /// Exit 1: the data examined is invalid.
+    pub fn invalid(e: impl Into<anyhow::Error>) -> Fail {
+        Fail {
+            code: 1,
+            error: e.into(),
+            hint: None,
+        }
+    }
+    /// Exit 2: usage, arguments, files, I/O.
+    pub fn usage(e: impl Into<anyhow::Error>) -> Fail {
+        Fail {
+            code: 2,
+            error: e.into(),
+            hint: None,
+        }
+    }
+    /// Adds a hint line.
+    pub fn hint(mut self, h: impl Into<String>) -> Fail {
+        self.hint = Some(h.into());
+        self
+    }
+    /// Adds context in front of the message.
+    pub fn context(mut self, c: impl std::fmt::Display + Send + Sync + 'static) -> Fail {
+        self.error = self.error.context(c);
+        self
+    }
+    /// Prints the error to stderr and returns the exit code.
+    pub fn report(&self) -> u8 {
+        let msg = format!("{:#}", self.error);
+        eprintln!("error: {msg}");
+        if let Some(h) = &self.hint {
+            eprintln!("hint: {h}");
+        }
+        self.code
+    }
+}
+
+/// Classifies a ledger error. `rejected_code` is the code for a refused statement: 2 when it
+/// was built from the user's arguments, 1 when it came from a statement file.
+pub fn ledger(e: LedgerError, rejected_code: u8) -> Fail {
+    let code = match &e {
+        LedgerError::Invalid { .. } => 1,
+        LedgerError::Store(StoreError::Damaged(_)) => 1,
+        LedgerError::Rejected { .. } => rejected_code,
+        _ => 2,
+    };
+    Fail {
+        code,
+        error: e.into(),
+        hint: None,
+    }
+}
+
+impl From<std::io::Error> for Fail {
+    fn from(e: std::io::Error) -> Self {
+        Fail::usage(e)
+    }
+}

@@ -1,0 +1,279 @@
+//! Command-line definitions and dispatch.
+
+mod commands;
+mod demo;
+mod fail;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+pub use fail::Fail;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  the data examined is invalid: malformed or tampered entries, statements or checkpoints,
+     a rollback or fork (the message names the first bad entry and what is wrong)
+  2  usage errors and invalid arguments, missing or unreadable files, I/O errors,
+     a ledger in use by another process";
+
+/// accord: signed pledges of cybersecurity norms on an append-only, verifiable ledger.
+#[derive(Parser, Debug)]
+#[command(name = "accord", version, about, after_help = EXIT_CODES, propagate_version = true)]
+pub struct Cli {
+    /// The ledger directory.
+    #[arg(
+        long,
+        global = true,
+        env = "ACCORD_LEDGER",
+        default_value = "accord-ledger",
+        value_name = "DIR"
+    )]
+    pub ledger: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create a ledger and its own signing key; prints the ledger's public key (C2SP vkey).
+    #[command(
+        after_help = "The ledger key signs every checkpoint. It is written outside the ledger's data \
+(default $XDG_CONFIG_HOME/accord/ledgers/) with mode 0600, so that a copy of the data cannot sign. \
+Publish the printed vkey: verifiers check the ledger against it."
+    )]
+    Init {
+        /// The ledger's origin: a name such as example.org/accord (printable ASCII, no spaces or '+').
+        #[arg(long)]
+        origin: String,
+        /// Where to write the ledger's secret key (never overwritten).
+        #[arg(long, value_name = "PATH")]
+        key_file: Option<PathBuf>,
+    },
+    /// Manage signatory keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Register an organisation: binds its name to a key (self-asserted).
+    #[command(
+        after_help = "Names are compared after Unicode NFC normalisation and case folding; a name \
+can be registered once. The registration is self-asserted: nothing proves the domain. The ledger is \
+public and permanent: give a role address (security@...), never a person's."
+    )]
+    Register {
+        /// The organisation's secret key file.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// The organisation's name.
+        #[arg(long, value_name = "NAME")]
+        org: String,
+        /// A domain the organisation claims, such as example.com.
+        #[arg(long, value_name = "D")]
+        domain: Option<String>,
+        /// A role address such as security@example.com.
+        #[arg(long, value_name = "ROLE-ADDRESS")]
+        contact: Option<String>,
+    },
+    /// Show the norms catalogue compiled into accord.
+    Norms {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Sign an attestation of norms for a scope and append it.
+    #[command(
+        after_help = "Example:\n  accord attest --key acme.key --norm no-backdoors --norm patch-all-customers \\\n      --scope 'Acme Cloud' --expires 2027-12-31"
+    )]
+    Attest {
+        /// The organisation's secret key file (registered in this ledger).
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        #[command(flatten)]
+        body: AttestArgs,
+    },
+    /// Sign a statement offline, to a file, for `accord append` at the custodian.
+    #[command(
+        after_help = "By default signs an attestation (--norm, --scope). With --register it signs a \
+registration; with --withdraw ID a withdrawal. The origin defaults to the ledger's when one is at hand."
+    )]
+    Sign {
+        /// The organisation's secret key file.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// The organisation's name.
+        #[arg(long, value_name = "NAME")]
+        org: String,
+        /// The origin of the ledger the statement is for.
+        #[arg(long)]
+        origin: Option<String>,
+        /// Sign a registration instead of an attestation.
+        #[arg(long, conflicts_with_all = ["withdraw", "norm", "scope"])]
+        register: bool,
+        /// Domain (with --register).
+        #[arg(long, requires = "register")]
+        domain: Option<String>,
+        /// Role address (with --register).
+        #[arg(long, requires = "register")]
+        contact: Option<String>,
+        /// Sign a withdrawal of this statement id (hex) instead of an attestation.
+        #[arg(long, value_name = "ID", requires = "reason", conflicts_with_all = ["norm", "scope"])]
+        withdraw: Option<String>,
+        /// Why (with --withdraw).
+        #[arg(long, requires = "withdraw")]
+        reason: Option<String>,
+        /// Norm ids (see `accord norms`).
+        #[arg(long, value_name = "ID", num_args = 1..)]
+        norm: Vec<String>,
+        /// What the pledge covers.
+        #[arg(long, value_name = "TEXT", num_args = 1..)]
+        scope: Vec<String>,
+        /// When the pledge lapses (YYYY-MM-DD or RFC 3339).
+        #[arg(long, value_name = "DATE")]
+        expires: Option<String>,
+        /// Free text.
+        #[arg(long, value_name = "TEXT")]
+        note: Option<String>,
+        /// Where to write the signed statement (never overwritten).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Append signed statement files in one transaction: all or none.
+    Append {
+        /// Statement files made by `accord sign`.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Withdraw an earlier attestation of your organisation.
+    Withdraw {
+        /// A key registered to the organisation.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// The attestation: entry index or statement id (hex).
+        #[arg(long, value_name = "INDEX|ID")]
+        entry: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Replay and verify the whole ledger against the ledger's public key.
+    #[command(
+        after_help = "Checks strict decoding, index sequence, chain links, log times, every \
+signature (verify_strict, in parallel), origins, duplicates, norms, withdrawals, the Merkle tree \
+against every signed checkpoint, and every derived table. Remembers the newest checkpoint verified \
+per origin in the state directory and reports a smaller ledger (rollback) or another root (fork)."
+    )]
+    Verify {
+        /// The ledger's public key (C2SP vkey). Without it, the key recorded at init is used.
+        #[arg(long, value_name = "VKEY")]
+        ledger_key: Option<String>,
+        /// State directory for remembered checkpoints.
+        #[arg(long, value_name = "DIR")]
+        state: Option<PathBuf>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the latest signed checkpoint (a C2SP signed note).
+    Checkpoint,
+    /// Print the ledger's public key (C2SP vkey).
+    LedgerKey,
+    /// List entries.
+    List {
+        /// Only this organisation's entries.
+        #[arg(long, value_name = "NAME")]
+        org: Option<String>,
+        /// Only attestations of this norm.
+        #[arg(long, value_name = "ID")]
+        norm: Option<String>,
+        /// Machine-readable output (a JSON array).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one entry.
+    Show {
+        /// Entry index or statement id (hex).
+        #[arg(value_name = "INDEX|ID")]
+        entry: String,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Who attests what now: live attestations only (withdrawn and expired ones left out).
+    Status {
+        /// Only this norm.
+        #[arg(long, value_name = "ID")]
+        norm: Option<String>,
+        /// Every attestation, with its state.
+        #[arg(long)]
+        all: bool,
+        /// Machine-readable output (a JSON array).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the whole story on a fresh ledger, printing each step as the command to type.
+    Demo {
+        /// Where to put the demo's ledger, keys and state (default: a new temporary directory).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+}
+
+/// Key commands.
+#[derive(Subcommand, Debug)]
+pub enum KeyCommand {
+    /// Write DIR/NAME.key (secret, mode 0600, never printed) and DIR/NAME.pub.
+    Generate {
+        /// Key name: letters, digits, '.', '_', '-'.
+        name: String,
+        /// Directory (default $XDG_CONFIG_HOME/accord/keys).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+}
+
+/// What an attestation says.
+#[derive(Args, Debug, Clone)]
+pub struct AttestArgs {
+    /// Norm ids (see `accord norms`); repeat or list several.
+    #[arg(long, value_name = "ID", required = true, num_args = 1..)]
+    pub norm: Vec<String>,
+    /// What the pledge covers (products, services); repeat or list several.
+    #[arg(long, value_name = "TEXT", required = true, num_args = 1..)]
+    pub scope: Vec<String>,
+    /// When the pledge lapses (YYYY-MM-DD or RFC 3339).
+    #[arg(long, value_name = "DATE")]
+    pub expires: Option<String>,
+    /// Free text.
+    #[arg(long, value_name = "TEXT")]
+    pub note: Option<String>,
+}
+
+/// Parses `args` and runs the command; returns the exit code.
+pub fn run_args<I, T>(args: I) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match commands::run(&cli) {
+        Ok(()) => 0,
+        Err(f) => f.report(),
+    }
+}
+
+/// The binary's entry point.
+pub fn main() -> std::process::ExitCode {
+    std::process::ExitCode::from(run_args(std::env::args_os()))
+}

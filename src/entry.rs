@@ -1,0 +1,140 @@
+//! Ledger entries: the leaves of the hash chain and of the Merkle tree (DESIGN decision 4).
+//!
+//! ```text
+//! Entry = { "v": 1, "index": uint, "prev": bstr .size 32, "logged_at": int, "statement": bstr }
+//! ```
+//!
+//! in the deterministic CBOR of [`crate::codec`]. `prev` is the leaf hash of the entry before
+//! (32 zero bytes for entry 0); leaf hash = SHA-256(0x00 ‖ entry bytes) (RFC 9162 §2.1.1).
+
+use crate::codec::{self, CodecError, MapReader};
+use crate::proof::{self, Hash};
+use crate::time::Seconds;
+
+/// Entry format version.
+pub const ENTRY_VERSION: u64 = 1;
+/// Largest entry (tlog-tiles length prefixes are 16-bit).
+pub const MAX_ENTRY_LEN: usize = 65_535;
+/// `prev` of entry 0.
+pub const GENESIS_PREV: Hash = [0u8; 32];
+
+/// A ledger entry, with the exact bytes it was decoded from or encoded to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Position in the ledger, from 0.
+    pub index: u64,
+    /// Leaf hash of the previous entry.
+    pub prev: Hash,
+    /// When the custodian logged it (UTC seconds); never decreases along the chain.
+    pub logged_at: Seconds,
+    /// The signed statement's bytes.
+    pub statement: Vec<u8>,
+}
+
+/// What is wrong with an entry's bytes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EntryError {
+    /// CBOR-level problem.
+    #[error("{0}")]
+    Codec(#[from] CodecError),
+    /// Unknown entry version.
+    #[error("unsupported entry version {0}")]
+    Version(u64),
+    /// Entry larger than [`MAX_ENTRY_LEN`].
+    #[error("entry is {0} bytes, more than the {MAX_ENTRY_LEN} allowed")]
+    TooLarge(usize),
+}
+
+impl Entry {
+    /// Canonical bytes (the Merkle leaf).
+    ///
+    /// # Errors
+    /// [`EntryError::TooLarge`].
+    pub fn encode(&self) -> Result<Vec<u8>, EntryError> {
+        let v = codec::map([
+            ("v".into(), codec::uint(ENTRY_VERSION)),
+            ("index".into(), codec::uint(self.index)),
+            ("prev".into(), codec::bytes(self.prev.to_vec())),
+            ("logged_at".into(), codec::int(self.logged_at)),
+            ("statement".into(), codec::bytes(self.statement.clone())),
+        ]);
+        let bytes = codec::encode(&v)?;
+        if bytes.len() > MAX_ENTRY_LEN {
+            return Err(EntryError::TooLarge(bytes.len()));
+        }
+        Ok(bytes)
+    }
+
+    /// Strict decode of a leaf.
+    ///
+    /// # Errors
+    /// [`EntryError`] naming the problem.
+    pub fn decode(bytes: &[u8]) -> Result<Entry, EntryError> {
+        if bytes.len() > MAX_ENTRY_LEN {
+            return Err(EntryError::TooLarge(bytes.len()));
+        }
+        let v = codec::decode(bytes, MAX_ENTRY_LEN)?;
+        let mut r = MapReader::new(v, "entry")?;
+        let version = r.uint("v")?;
+        if version != ENTRY_VERSION {
+            return Err(EntryError::Version(version));
+        }
+        let e = Entry {
+            index: r.uint("index")?,
+            prev: r.bytes_n::<32>("prev")?,
+            logged_at: r.int("logged_at")?,
+            statement: r.bytes("statement")?,
+        };
+        r.finish()?;
+        Ok(e)
+    }
+
+    /// Leaf hash of the given entry bytes.
+    pub fn leaf_hash(bytes: &[u8]) -> Hash {
+        proof::leaf_hash(bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Entry {
+        Entry {
+            index: 7,
+            prev: [9; 32],
+            logged_at: 1_700_000_000,
+            statement: vec![1, 2, 3],
+        }
+    }
+
+    #[test]
+    fn round_trips() {
+        let b = sample().encode().unwrap();
+        assert_eq!(Entry::decode(&b).unwrap(), sample());
+    }
+
+    #[test]
+    fn refuses_unknown_fields_and_versions() {
+        let mut v = codec::decode(&sample().encode().unwrap(), MAX_ENTRY_LEN).unwrap();
+        if let codec::Value::Map(m) = &mut v {
+            m.push((codec::text("extra"), codec::uint(1)));
+        }
+        let b = codec::encode(&v).unwrap();
+        assert!(matches!(
+            Entry::decode(&b),
+            Err(EntryError::Codec(CodecError::UnknownField { .. }))
+        ));
+    }
+
+    #[test]
+    fn refuses_oversized_entries() {
+        let mut e = sample();
+        e.statement = vec![0; MAX_ENTRY_LEN];
+        assert!(matches!(e.encode(), Err(EntryError::TooLarge(_))));
+        assert!(matches!(
+            Entry::decode(&vec![0; MAX_ENTRY_LEN + 1]),
+            Err(EntryError::TooLarge(_))
+        ));
+    }
+}

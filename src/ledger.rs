@@ -1,0 +1,1133 @@
+//! The ledger: creating it, appending signed statements, replaying and verifying it.
+//!
+//! Appending and verifying share one set of rules ([`check_rules`]) applied to one registry
+//! interface ([`Registry`]): the append path reads the store's derived tables, the verify path
+//! rebuilds them in memory from the entries alone and then compares them with the store.
+
+use std::collections::{HashMap, HashSet};
+
+use rayon::prelude::*;
+
+use crate::checkpoint::{Checkpoint, CheckpointError, LedgerKey, SignedCheckpoint, VerifierKey};
+use crate::entry::{Entry, EntryError, GENESIS_PREV};
+use crate::keys::PublicKey;
+use crate::norms::Catalogue;
+use crate::proof::{self, Frontier, Hash};
+use crate::statement::{Body, Kind, Statement, StatementError, StatementId};
+use crate::store::{DerivedRow, KeyRecord, ReadTables, Store, StoreError, WriteTables};
+use crate::time::Seconds;
+
+/// How far a statement's issued-at time may lie after the time it is logged (clock skew).
+pub const MAX_FUTURE_SKEW: Seconds = 600;
+/// Entries checked per parallel batch by [`Ledger::verify`].
+pub const VERIFY_BATCH: usize = 4_096;
+
+/// Why a statement is refused (at append) or an entry is invalid (at verify).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    /// The statement does not decode or is out of bounds.
+    #[error("{0}")]
+    Statement(#[from] StatementError),
+    /// Made for another ledger.
+    #[error("statement is for ledger {found:?}, not this ledger ({expected:?})")]
+    WrongOrigin {
+        /// This ledger's origin.
+        expected: String,
+        /// The statement's.
+        found: String,
+    },
+    /// Already in the ledger.
+    #[error("statement is already in the ledger at entry {index}")]
+    Duplicate {
+        /// Where it is.
+        index: u64,
+    },
+    /// The same statement twice in one batch.
+    #[error("the same statement is given twice")]
+    DuplicateInBatch,
+    /// The organisation name is registered already.
+    #[error("organisation {org:?} is already registered (entry {index}); names are compared after NFC normalisation and case folding")]
+    NameTaken {
+        /// Normalised name.
+        org: String,
+        /// Its registration entry.
+        index: u64,
+    },
+    /// The key is registered to an organisation already.
+    #[error("this key is already registered to {org:?}; each key speaks for one organisation")]
+    KeyInUse {
+        /// The organisation.
+        org: String,
+    },
+    /// Signed by a key no registration binds.
+    #[error("signed by key {kid}, which no registration in this ledger binds to an organisation (register first with `accord register`)")]
+    UnregisteredKey {
+        /// Hex key id.
+        kid: String,
+    },
+    /// `iss` is not the organisation the key is registered to.
+    #[error("statement claims to speak for {iss:?}, but its key is registered to {org:?}")]
+    IssuerMismatch {
+        /// The claimed issuer.
+        iss: String,
+        /// The key's organisation.
+        org: String,
+    },
+    /// Catalogue version not known to this accord.
+    #[error("norms catalogue version {0} is unknown to this accord")]
+    UnknownCatalogue(u64),
+    /// Norm not in the catalogue.
+    #[error("norm {0:?} is not in the catalogue")]
+    UnknownNorm(String),
+    /// The signed hash of a norm's text is not the catalogue's.
+    #[error("norm {0:?}: the signed text hash differs from the catalogue's")]
+    NormTextMismatch(String),
+    /// A withdrawal of a statement that is not in the ledger.
+    #[error("no entry has statement id {0}")]
+    NoSuchStatement(String),
+    /// A withdrawal of something other than a live attestation.
+    #[error("entry {index} is not an attestation that can be withdrawn ({why})")]
+    NotWithdrawable {
+        /// The target entry.
+        index: u64,
+        /// Why not.
+        why: &'static str,
+    },
+    /// A withdrawal of another organisation's attestation.
+    #[error("entry {index} belongs to {owner:?}; an organisation may withdraw only its own attestations")]
+    OtherOrganisation {
+        /// The target entry.
+        index: u64,
+        /// Its organisation.
+        owner: String,
+    },
+    /// Issued more than [`MAX_FUTURE_SKEW`] after it was logged.
+    #[error("issued at {iat}, after it was logged ({logged})")]
+    IssuedInFuture {
+        /// RFC 3339.
+        iat: String,
+        /// RFC 3339.
+        logged: String,
+    },
+}
+
+/// Where verification found a problem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// An entry, by index.
+    Entry(u64),
+    /// A signed checkpoint, by tree size.
+    Checkpoint(u64),
+    /// A derived table.
+    Table(&'static str),
+    /// The ledger as a whole.
+    Ledger,
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::Entry(i) => write!(f, "entry {i}"),
+            Location::Checkpoint(s) => write!(f, "checkpoint of size {s}"),
+            Location::Table(t) => write!(f, "table {t}"),
+            Location::Ledger => write!(f, "ledger"),
+        }
+    }
+}
+
+/// Ledger errors.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// Storage failure, including "in use" and "not found".
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A statement was refused; nothing was appended.
+    #[error("statement {position}: {rejection}")]
+    Rejected {
+        /// 1-based position in the batch given.
+        position: usize,
+        /// Why.
+        rejection: Rejection,
+    },
+    /// Verification failed: the data is invalid.
+    #[error("{at}: {problem}")]
+    Invalid {
+        /// The first bad place.
+        at: Location,
+        /// What is wrong.
+        problem: String,
+    },
+    /// Problem with the ledger's key or a checkpoint.
+    #[error("{0}")]
+    Checkpoint(#[from] CheckpointError),
+    /// The ledger key given does not belong to this ledger.
+    #[error("the ledger key {given} is not this ledger's ({recorded})")]
+    WrongLedgerKey {
+        /// The key given.
+        given: String,
+        /// The key recorded at init.
+        recorded: String,
+    },
+}
+
+impl From<proof::ProofError> for LedgerError {
+    fn from(e: proof::ProofError) -> Self {
+        LedgerError::Invalid {
+            at: Location::Table("hashes"),
+            problem: e.to_string(),
+        }
+    }
+}
+
+fn invalid(at: Location, problem: impl Into<String>) -> LedgerError {
+    LedgerError::Invalid {
+        at,
+        problem: problem.into(),
+    }
+}
+
+/// What rules need to know about the ledger so far.
+pub trait Registry {
+    /// A registered key.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn key(&self, kid: &[u8; 32]) -> Result<Option<KeyRecord>, LedgerError>;
+    /// Registration index of an organisation.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn org(&self, org: &str) -> Result<Option<u64>, LedgerError>;
+    /// Index of a statement already in the ledger.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn statement(&self, id: &StatementId) -> Result<Option<u64>, LedgerError>;
+    /// A live (not withdrawn) attestation: its index and organisation.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn live(&self, id: &StatementId) -> Result<Option<(u64, String)>, LedgerError>;
+    /// The organisation and kind of the statement at `index` (for error messages).
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn owner(&self, index: u64) -> Result<Option<(String, Kind)>, LedgerError>;
+    /// Records the effects of an accepted statement at `index`.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn record(&mut self, index: u64, st: &Statement) -> Result<(), LedgerError>;
+}
+
+/// Checks the ledger rules for a statement logged at `logged_at` and returns the key that must
+/// have signed it. The signature itself is checked by the caller (in parallel).
+///
+/// # Errors
+/// [`Rejection`] for a rule broken; [`LedgerError`] for storage failures.
+pub fn check_rules(
+    st: &Statement,
+    origin: &str,
+    logged_at: Seconds,
+    reg: &impl Registry,
+    catalogue: &Catalogue,
+) -> Result<Result<PublicKey, Rejection>, LedgerError> {
+    let p = &st.payload;
+    if p.origin != origin {
+        return Ok(Err(Rejection::WrongOrigin {
+            expected: origin.to_string(),
+            found: p.origin.clone(),
+        }));
+    }
+    if p.iat > logged_at.saturating_add(MAX_FUTURE_SKEW) {
+        return Ok(Err(Rejection::IssuedInFuture {
+            iat: crate::time::format(p.iat),
+            logged: crate::time::format(logged_at),
+        }));
+    }
+    if let Some(index) = reg.statement(&st.id())? {
+        return Ok(Err(Rejection::Duplicate { index }));
+    }
+    if let Body::Registration(r) = &p.body {
+        if let Some(index) = reg.org(&st.iss)? {
+            return Ok(Err(Rejection::NameTaken {
+                org: st.iss.clone(),
+                index,
+            }));
+        }
+        if let Some(k) = reg.key(&st.kid)? {
+            return Ok(Err(Rejection::KeyInUse { org: k.org }));
+        }
+        return Ok(Ok(r.public_key));
+    }
+    let Some(rec) = reg.key(&st.kid)? else {
+        return Ok(Err(Rejection::UnregisteredKey {
+            kid: hex::encode(st.kid),
+        }));
+    };
+    if rec.org != st.iss {
+        return Ok(Err(Rejection::IssuerMismatch {
+            iss: st.iss.clone(),
+            org: rec.org,
+        }));
+    }
+    let key = PublicKey::from_bytes(&rec.public_key)
+        .map_err(|e| invalid(Location::Table("keys"), e.to_string()))?;
+    match &p.body {
+        // Registrations returned above.
+        Body::Registration(_) => {}
+        Body::Attestation(a) => {
+            if a.catalogue != catalogue.version {
+                return Ok(Err(Rejection::UnknownCatalogue(a.catalogue)));
+            }
+            for n in &a.norms {
+                let Some(norm) = catalogue.get(n.id.as_str()) else {
+                    return Ok(Err(Rejection::UnknownNorm(n.id.to_string())));
+                };
+                if norm.text_hash() != n.text_hash {
+                    return Ok(Err(Rejection::NormTextMismatch(n.id.to_string())));
+                }
+            }
+        }
+        Body::Withdrawal(w) => match reg.live(&w.target)? {
+            Some((index, owner)) => {
+                if owner != st.iss {
+                    return Ok(Err(Rejection::OtherOrganisation { index, owner }));
+                }
+            }
+            None => {
+                let Some(index) = reg.statement(&w.target)? else {
+                    return Ok(Err(Rejection::NoSuchStatement(hex::encode(w.target))));
+                };
+                let why = match reg.owner(index)? {
+                    Some((owner, _)) if owner != st.iss => {
+                        return Ok(Err(Rejection::OtherOrganisation { index, owner }));
+                    }
+                    Some((_, Kind::Attestation)) => "it was already withdrawn",
+                    Some((_, Kind::Registration)) => "it is a registration",
+                    Some((_, Kind::Withdrawal)) => "it is a withdrawal",
+                    None => "it is missing",
+                };
+                return Ok(Err(Rejection::NotWithdrawable { index, why }));
+            }
+        },
+    }
+    Ok(Ok(key))
+}
+
+/// The registry rebuilt in memory by a replay: bounded by organisations, keys, live
+/// attestations and one 32-byte id per statement.
+#[derive(Default)]
+pub struct MemRegistry {
+    keys: HashMap<[u8; 32], KeyRecord>,
+    orgs: HashMap<String, u64>,
+    ids: HashMap<StatementId, u64>,
+    live: HashMap<StatementId, (u64, String)>,
+    kinds: HashMap<u64, (String, Kind)>,
+}
+
+impl Registry for MemRegistry {
+    fn key(&self, kid: &[u8; 32]) -> Result<Option<KeyRecord>, LedgerError> {
+        Ok(self.keys.get(kid).cloned())
+    }
+    fn org(&self, org: &str) -> Result<Option<u64>, LedgerError> {
+        Ok(self.orgs.get(org).copied())
+    }
+    fn statement(&self, id: &StatementId) -> Result<Option<u64>, LedgerError> {
+        Ok(self.ids.get(id).copied())
+    }
+    fn live(&self, id: &StatementId) -> Result<Option<(u64, String)>, LedgerError> {
+        Ok(self.live.get(id).cloned())
+    }
+    fn owner(&self, index: u64) -> Result<Option<(String, Kind)>, LedgerError> {
+        Ok(self.kinds.get(&index).cloned())
+    }
+    fn record(&mut self, index: u64, st: &Statement) -> Result<(), LedgerError> {
+        self.ids.insert(st.id(), index);
+        match &st.payload.body {
+            Body::Registration(r) => {
+                self.keys.insert(
+                    st.kid,
+                    KeyRecord {
+                        public_key: r.public_key.to_bytes(),
+                        registration: index,
+                        org: st.iss.clone(),
+                    },
+                );
+                self.orgs.insert(st.iss.clone(), index);
+            }
+            Body::Attestation(_) => {
+                self.live.insert(st.id(), (index, st.iss.clone()));
+            }
+            Body::Withdrawal(w) => {
+                if let Some((i, _)) = self.live.remove(&w.target) {
+                    // Only withdrawn attestations need their owner remembered, for messages.
+                    self.kinds.insert(i, (st.iss.clone(), Kind::Attestation));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl MemRegistry {
+    /// Number of registered organisations.
+    pub fn org_count(&self) -> usize {
+        self.orgs.len()
+    }
+    /// Number of live (not withdrawn) attestations.
+    pub fn live_count(&self) -> usize {
+        self.live.len()
+    }
+}
+
+impl Registry for WriteTables<'_> {
+    fn key(&self, kid: &[u8; 32]) -> Result<Option<KeyRecord>, LedgerError> {
+        Ok(WriteTables::key(self, kid)?)
+    }
+    fn org(&self, org: &str) -> Result<Option<u64>, LedgerError> {
+        Ok(WriteTables::org(self, org)?)
+    }
+    fn statement(&self, id: &StatementId) -> Result<Option<u64>, LedgerError> {
+        Ok(self.statement_index(id)?)
+    }
+    fn live(&self, id: &StatementId) -> Result<Option<(u64, String)>, LedgerError> {
+        match WriteTables::live(self, id)? {
+            Some(index) => Ok(self.owner(index)?.map(|(org, _)| (index, org))),
+            None => Ok(None),
+        }
+    }
+    fn owner(&self, index: u64) -> Result<Option<(String, Kind)>, LedgerError> {
+        let Some(bytes) = self.entry(index)? else {
+            return Ok(None);
+        };
+        let st = decode_entry_statement(index, &bytes)?.1;
+        Ok(Some((st.iss.clone(), st.kind())))
+    }
+    fn record(&mut self, index: u64, st: &Statement) -> Result<(), LedgerError> {
+        let id = st.id();
+        self.put_statement_id(&id, index)?;
+        self.put_org_entry(&st.iss, index)?;
+        match &st.payload.body {
+            Body::Registration(r) => {
+                self.put_key(
+                    &st.kid,
+                    &KeyRecord {
+                        public_key: r.public_key.to_bytes(),
+                        registration: index,
+                        org: st.iss.clone(),
+                    },
+                )?;
+                self.put_org(&st.iss, index)?;
+            }
+            Body::Attestation(a) => {
+                self.put_live(&id, index)?;
+                for n in &a.norms {
+                    self.put_norm_entry(n.id.as_str(), index)?;
+                }
+            }
+            Body::Withdrawal(w) => self.remove_live(&w.target)?,
+        }
+        Ok(())
+    }
+}
+
+fn decode_entry_statement(index: u64, bytes: &[u8]) -> Result<(Entry, Statement), LedgerError> {
+    let e = Entry::decode(bytes).map_err(|e| invalid(Location::Entry(index), entry_problem(&e)))?;
+    let st = Statement::decode(&e.statement)
+        .map_err(|e| invalid(Location::Entry(index), format!("statement: {e}")))?;
+    Ok((e, st))
+}
+
+fn entry_problem(e: &EntryError) -> String {
+    format!("malformed entry: {e}")
+}
+
+/// One statement appended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    /// Its entry index.
+    pub index: u64,
+    /// Its statement id.
+    pub id: StatementId,
+    /// Its kind.
+    pub kind: Kind,
+    /// Its organisation.
+    pub org: String,
+}
+
+/// What a successful verification established.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// The signed checkpoint the replay matched (the latest).
+    pub checkpoint: SignedCheckpoint,
+    /// Entries replayed.
+    pub entries: u64,
+    /// Signed checkpoints checked.
+    pub checkpoints: u64,
+    /// Registered organisations.
+    pub organisations: u64,
+    /// Attestations not withdrawn (expired ones included).
+    pub live_attestations: u64,
+    /// Counts by kind: registrations, attestations, withdrawals.
+    pub by_kind: [u64; 3],
+}
+
+/// Progress callback: (entries done, entries in all).
+pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Sync);
+
+/// An open ledger.
+pub struct Ledger {
+    store: Store,
+}
+
+/// Meta key: the ledger's origin.
+pub const META_ORIGIN: &str = "origin";
+/// Meta key: the ledger's verifier key recorded at init.
+pub const META_VKEY: &str = "vkey";
+/// Meta key: where the ledger's secret key file was written at init.
+pub const META_KEY_FILE: &str = "key_file";
+
+impl Ledger {
+    /// Creates a ledger in `dir` for `key`'s origin, with an empty signed checkpoint.
+    ///
+    /// # Errors
+    /// [`LedgerError`].
+    pub fn init(
+        dir: &std::path::Path,
+        key: &LedgerKey,
+        key_file: &std::path::Path,
+    ) -> Result<Ledger, LedgerError> {
+        let store = Store::create(dir)?;
+        let cp = key.sign(&Checkpoint {
+            origin: key.origin().clone(),
+            size: 0,
+            root: proof::EMPTY_ROOT,
+        })?;
+        store.write(|t| {
+            t.set_meta(META_ORIGIN, key.origin().as_str().as_bytes())?;
+            t.set_meta(META_VKEY, key.verifier_key().to_string().as_bytes())?;
+            t.set_meta(META_KEY_FILE, key_file.to_string_lossy().as_bytes())?;
+            t.put_checkpoint(0, &cp.note)?;
+            Ok::<_, LedgerError>(())
+        })?;
+        Ok(Ledger { store })
+    }
+
+    /// Opens a ledger for appending.
+    ///
+    /// # Errors
+    /// [`LedgerError::Store`].
+    pub fn open(dir: &std::path::Path) -> Result<Ledger, LedgerError> {
+        Ok(Ledger {
+            store: Store::open(dir)?,
+        })
+    }
+
+    /// Opens a ledger read-only.
+    ///
+    /// # Errors
+    /// [`LedgerError::Store`].
+    pub fn open_read_only(dir: &std::path::Path) -> Result<Ledger, LedgerError> {
+        Ok(Ledger {
+            store: Store::open_read_only(dir)?,
+        })
+    }
+
+    /// The underlying store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn meta_text(r: &ReadTables, key: &str) -> Result<String, LedgerError> {
+        let v = r
+            .meta(key)?
+            .ok_or_else(|| StoreError::Damaged(format!("meta {key} missing")))?;
+        String::from_utf8(v).map_err(|_| StoreError::Damaged(format!("meta {key} not UTF-8")).into())
+    }
+
+    /// The ledger's origin.
+    ///
+    /// # Errors
+    /// [`LedgerError::Store`].
+    pub fn origin(&self) -> Result<String, LedgerError> {
+        self.store.read(|r| Self::meta_text(r, META_ORIGIN))
+    }
+
+    /// The verifier key recorded at init (text form).
+    ///
+    /// # Errors
+    /// [`LedgerError::Store`].
+    pub fn recorded_vkey(&self) -> Result<String, LedgerError> {
+        self.store.read(|r| Self::meta_text(r, META_VKEY))
+    }
+
+    /// Where init wrote the ledger's secret key.
+    ///
+    /// # Errors
+    /// [`LedgerError::Store`].
+    pub fn key_file(&self) -> Result<String, LedgerError> {
+        self.store.read(|r| Self::meta_text(r, META_KEY_FILE))
+    }
+
+    /// Number of entries.
+    ///
+    /// # Errors
+    /// [`LedgerError::Store`].
+    pub fn size(&self) -> Result<u64, LedgerError> {
+        Ok(self.store.read(|r| r.entry_count())?)
+    }
+
+    /// The latest signed checkpoint note.
+    ///
+    /// # Errors
+    /// [`LedgerError::Store`].
+    pub fn latest_checkpoint(&self) -> Result<(u64, Vec<u8>), LedgerError> {
+        self.store.read(|r| {
+            r.latest_checkpoint()?
+                .ok_or_else(|| StoreError::Damaged("no checkpoint".into()).into())
+        })
+    }
+
+    /// Appends statements in one transaction, all or none, and signs a checkpoint of the new
+    /// size; returns only after the transaction is durable.
+    ///
+    /// # Errors
+    /// [`LedgerError::Rejected`] naming the first refused statement (nothing is written),
+    /// or storage and key errors.
+    pub fn append(
+        &self,
+        statements: &[Vec<u8>],
+        key: &LedgerKey,
+        now: Seconds,
+        catalogue: &Catalogue,
+    ) -> Result<Vec<Appended>, LedgerError> {
+        // Decode and check bounds in parallel before taking the write lock.
+        let decoded: Vec<Result<Statement, StatementError>> =
+            statements.par_iter().map(|b| Statement::decode(b)).collect();
+        let mut sts = Vec::with_capacity(decoded.len());
+        for (i, d) in decoded.into_iter().enumerate() {
+            sts.push(d.map_err(|e| LedgerError::Rejected {
+                position: i + 1,
+                rejection: e.into(),
+            })?);
+        }
+        let mut seen = HashSet::new();
+        for (i, st) in sts.iter().enumerate() {
+            if !seen.insert(st.id()) {
+                return Err(LedgerError::Rejected {
+                    position: i + 1,
+                    rejection: Rejection::DuplicateInBatch,
+                });
+            }
+        }
+        self.store.write(|t| {
+            let origin = String::from_utf8(t.meta(META_ORIGIN)?.unwrap_or_default())
+                .map_err(|_| StoreError::Damaged("origin not UTF-8".into()))?;
+            let recorded = String::from_utf8(t.meta(META_VKEY)?.unwrap_or_default())
+                .map_err(|_| StoreError::Damaged("vkey not UTF-8".into()))?;
+            let given = key.verifier_key().to_string();
+            if given != recorded {
+                return Err(LedgerError::WrongLedgerKey { given, recorded });
+            }
+            let size = t.entry_count()?;
+            let mut frontier = Frontier::from_store(size, &*t)?;
+            // Never sign a checkpoint that does not extend the last one signed (DESIGN 5).
+            let (last_size, last_note) = t
+                .latest_checkpoint()?
+                .ok_or_else(|| StoreError::Damaged("no checkpoint".into()))?;
+            let last = SignedCheckpoint::open(&last_note, &key.verifier_key())?;
+            if last_size != size || last.checkpoint.root != frontier.root() {
+                return Err(invalid(
+                    Location::Checkpoint(last_size),
+                    "stored tree does not match the last signed checkpoint; refusing to append (run `accord verify`)",
+                ));
+            }
+            let (mut prev, mut last_time) = if size == 0 {
+                (GENESIS_PREV, Seconds::MIN)
+            } else {
+                let b = t
+                    .entry(size - 1)?
+                    .ok_or_else(|| StoreError::Damaged(format!("entry {} missing", size - 1)))?;
+                let e = Entry::decode(&b)
+                    .map_err(|e| invalid(Location::Entry(size - 1), entry_problem(&e)))?;
+                (Entry::leaf_hash(&b), e.logged_at)
+            };
+            // Log times never decrease, even if the clock steps back.
+            let logged_at = now.max(last_time);
+            last_time = logged_at;
+            let mut keys = Vec::with_capacity(sts.len());
+            let mut out = Vec::with_capacity(sts.len());
+            for (i, st) in sts.iter().enumerate() {
+                let index = size + i as u64;
+                let key = check_rules(st, &origin, logged_at, &*t, catalogue)?.map_err(|r| {
+                    LedgerError::Rejected {
+                        position: i + 1,
+                        rejection: r,
+                    }
+                })?;
+                t.record(index, st)?;
+                keys.push(key);
+            }
+            // The custodian checks every signature (in parallel) before anything is stored.
+            let bad = sts
+                .par_iter()
+                .zip(keys.par_iter())
+                .position_first(|(st, k)| st.verify_signature(k).is_err());
+            if let Some(i) = bad {
+                let rejection = sts[i]
+                    .verify_signature(&keys[i])
+                    .err()
+                    .map(Rejection::from)
+                    .unwrap_or(Rejection::DuplicateInBatch);
+                return Err(LedgerError::Rejected {
+                    position: i + 1,
+                    rejection,
+                });
+            }
+            for (i, st) in sts.iter().enumerate() {
+                let index = size + i as u64;
+                let entry = Entry {
+                    index,
+                    prev,
+                    logged_at: last_time,
+                    statement: st.bytes.clone(),
+                };
+                let bytes = entry.encode().map_err(|e| LedgerError::Rejected {
+                    position: i + 1,
+                    rejection: Rejection::Statement(StatementError::Invalid(e.to_string())),
+                })?;
+                prev = Entry::leaf_hash(&bytes);
+                t.put_entry(index, &bytes)?;
+                for (hi, h) in frontier.push(prev) {
+                    t.put_hash(hi, &h)?;
+                }
+                out.push(Appended {
+                    index,
+                    id: st.id(),
+                    kind: st.kind(),
+                    org: st.iss.clone(),
+                });
+            }
+            let new_size = frontier.size();
+            let cp = key.sign(&Checkpoint {
+                origin: key.origin().clone(),
+                size: new_size,
+                root: frontier.root(),
+            })?;
+            t.put_checkpoint(new_size, &cp.note)?;
+            Ok(out)
+        })
+    }
+
+    /// Replays and verifies the whole ledger against `vkey` (see `accord verify --help` and
+    /// `docs/FORMAT.md`): entries, chain, signatures, rules, Merkle tree, every signed
+    /// checkpoint, and every derived table.
+    ///
+    /// # Errors
+    /// [`LedgerError::Invalid`] naming the first bad entry, checkpoint or table; storage errors.
+    pub fn verify(
+        &self,
+        vkey: &VerifierKey,
+        catalogue: &Catalogue,
+        progress: Option<Progress<'_>>,
+    ) -> Result<VerifyReport, LedgerError> {
+        self.store.read(|r| {
+            let origin = Self::meta_text(r, META_ORIGIN)?;
+            if origin != vkey.name() {
+                return Err(invalid(
+                    Location::Ledger,
+                    format!(
+                        "ledger origin {origin:?} does not match the ledger key's name {:?}",
+                        vkey.name()
+                    ),
+                ));
+            }
+            let total = r.entry_count()?;
+            let sizes = r.checkpoint_sizes()?;
+            let mut replay = Replay::new(origin, catalogue, vkey.clone());
+            let mut ci = 0usize;
+            // Checks every signed checkpoint whose size the replay has reached.
+            let check_cps = |replay: &mut Replay<'_>, ci: &mut usize| -> Result<(), LedgerError> {
+                while let Some(&s) = sizes.get(*ci) {
+                    if s > replay.size() {
+                        break;
+                    }
+                    *ci += 1;
+                    let note = r
+                        .checkpoint(s)?
+                        .ok_or_else(|| StoreError::Damaged(format!("checkpoint {s} vanished")))?;
+                    replay.check_checkpoint(s, &note)?;
+                }
+                Ok(())
+            };
+            check_cps(&mut replay, &mut ci)?;
+            let mut batch: Vec<(u64, Vec<u8>)> = Vec::with_capacity(VERIFY_BATCH);
+            let flush = |batch: &mut Vec<(u64, Vec<u8>)>,
+                         replay: &mut Replay<'_>,
+                         ci: &mut usize|
+             -> Result<(), LedgerError> {
+                replay.feed(batch, |index, stored, st| {
+                    check_derived_entry(r, index, stored, st)
+                })?;
+                batch.clear();
+                check_cps(replay, ci)?;
+                if let Some(p) = progress {
+                    p(replay.size(), total);
+                }
+                Ok(())
+            };
+            r.for_each_entry(0, |k, v| -> Result<bool, LedgerError> {
+                batch.push((k, v.to_vec()));
+                // A batch ends at VERIFY_BATCH entries and at every checkpoint size, so each
+                // signed root is compared with the tree of exactly its size.
+                let at_cp = sizes.get(ci).is_some_and(|&s| s == k.saturating_add(1));
+                if batch.len() == VERIFY_BATCH || at_cp {
+                    flush(&mut batch, &mut replay, &mut ci)?;
+                }
+                Ok(true)
+            })?;
+            flush(&mut batch, &mut replay, &mut ci)?;
+            if ci != sizes.len() {
+                return Err(invalid(
+                    Location::Checkpoint(sizes[ci]),
+                    format!(
+                        "signed for {} entries but the ledger holds {}",
+                        sizes[ci],
+                        replay.size()
+                    ),
+                ));
+            }
+            if replay.size() != total {
+                return Err(invalid(Location::Ledger, "entry count changed during verify"));
+            }
+            let report = replay.finish()?;
+            check_derived_tables(r, &report.1, report.0.entries)?;
+            Ok(report.0)
+        })
+    }
+}
+
+/// Point checks of one replayed entry against the store's derived tables.
+fn check_derived_entry(
+    r: &ReadTables,
+    index: u64,
+    stored: &[(u64, Hash)],
+    st: &Statement,
+) -> Result<(), LedgerError> {
+    for (hi, h) in stored {
+        if r.hash(*hi)?.as_ref() != Some(h) {
+            return Err(invalid(
+                Location::Entry(index),
+                format!("stored Merkle hash {hi} differs from the hash of the entry as replayed (entry altered, or table hashes damaged)"),
+            ));
+        }
+    }
+    if r.statement_index(&st.id())? != Some(index) {
+        return Err(invalid(
+            Location::Table("statement_ids"),
+            format!("entry {index}'s statement id is missing or points elsewhere"),
+        ));
+    }
+    if !r.has_org_entry(&st.iss, index)? {
+        return Err(invalid(
+            Location::Table("org_entries"),
+            format!("entry {index} is not indexed under its organisation"),
+        ));
+    }
+    if let Body::Attestation(a) = &st.payload.body {
+        for n in &a.norms {
+            if !r.has_norm_entry(n.id.as_str(), index)? {
+                return Err(invalid(
+                    Location::Table("norm_entries"),
+                    format!("entry {index} is not indexed under norm {}", n.id),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whole-table comparison of the derived tables with the replayed registry.
+fn check_derived_tables(r: &ReadTables, reg: &ReplayTotals, entries: u64) -> Result<(), LedgerError> {
+    let (hashes, ids, org_rows, norm_rows) = r.derived_counts()?;
+    let want = [
+        ("hashes", hashes, proof::stored_hash_count(entries)),
+        ("statement_ids", ids, entries),
+        ("org_entries", org_rows, entries),
+        ("norm_entries", norm_rows, reg.norm_rows),
+    ];
+    for (name, got, expected) in want {
+        if got != expected {
+            return Err(invalid(
+                Location::Table(name),
+                format!("{got} rows where the replay gives {expected}"),
+            ));
+        }
+    }
+    let (mut keys, mut orgs, mut live) = (0usize, 0usize, 0usize);
+    r.for_each_derived(|row| -> Result<(), LedgerError> {
+        match row {
+            DerivedRow::StatementId(..) => {}
+            DerivedRow::Key(kid, rec) => {
+                keys += 1;
+                if reg.registry.keys.get(&kid) != Some(&rec) {
+                    return Err(invalid(
+                        Location::Table("keys"),
+                        format!("row {} differs from the replay", hex::encode(kid)),
+                    ));
+                }
+            }
+            DerivedRow::Org(name, idx) => {
+                orgs += 1;
+                if reg.registry.orgs.get(&name) != Some(&idx) {
+                    return Err(invalid(
+                        Location::Table("orgs"),
+                        format!("row {name:?} differs from the replay"),
+                    ));
+                }
+            }
+            DerivedRow::Live(id, idx) => {
+                live += 1;
+                if reg.registry.live.get(&id).map(|x| x.0) != Some(idx) {
+                    return Err(invalid(
+                        Location::Table("live"),
+                        format!("row {} differs from the replay", hex::encode(id)),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    })?;
+    for (name, got, want) in [
+        ("keys", keys, reg.registry.keys.len()),
+        ("orgs", orgs, reg.registry.orgs.len()),
+        ("live", live, reg.registry.live.len()),
+    ] {
+        if got != want {
+            return Err(invalid(
+                Location::Table(name),
+                format!("{got} rows where the replay gives {want}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// One entry after phase 2 of a replay: the key to check its signature with, the statement,
+/// and the stored hashes it adds to the tree.
+type Stepped = (PublicKey, Statement, Vec<(u64, Hash)>);
+
+/// What a replay leaves besides the report.
+pub struct ReplayTotals {
+    /// The rebuilt registry.
+    pub registry: MemRegistry,
+    /// Rows `norm_entries` must have.
+    pub norm_rows: u64,
+}
+
+/// A streaming replay of entries in index order: the verifier's state machine, shared by the
+/// database and export-file verifiers.
+pub struct Replay<'c> {
+    origin: String,
+    catalogue: &'c Catalogue,
+    vkey: VerifierKey,
+    registry: MemRegistry,
+    frontier: Frontier,
+    prev: Hash,
+    last_time: Seconds,
+    by_kind: [u64; 3],
+    norm_rows: u64,
+    checkpoints: u64,
+    latest: Option<SignedCheckpoint>,
+}
+
+impl<'c> Replay<'c> {
+    /// A replay of a ledger with this origin, checked against `vkey`.
+    pub fn new(origin: String, catalogue: &'c Catalogue, vkey: VerifierKey) -> Self {
+        Replay {
+            origin,
+            catalogue,
+            vkey,
+            registry: MemRegistry::default(),
+            frontier: Frontier::new(),
+            prev: GENESIS_PREV,
+            last_time: Seconds::MIN,
+            by_kind: [0; 3],
+            norm_rows: 0,
+            checkpoints: 0,
+            latest: None,
+        }
+    }
+
+    /// Entries replayed so far.
+    pub fn size(&self) -> u64 {
+        self.frontier.size()
+    }
+
+    /// The Merkle root of the entries replayed so far.
+    pub fn root(&self) -> Hash {
+        self.frontier.root()
+    }
+
+    /// Checks a signed checkpoint of the current size against the replayed tree.
+    ///
+    /// # Errors
+    /// [`LedgerError::Invalid`] at [`Location::Checkpoint`].
+    pub fn check_checkpoint(&mut self, size: u64, note: &[u8]) -> Result<(), LedgerError> {
+        let at = Location::Checkpoint(size);
+        let cp = SignedCheckpoint::open(note, &self.vkey).map_err(|e| invalid(at.clone(), e.to_string()))?;
+        if cp.checkpoint.size != size {
+            return Err(invalid(at, format!("note says size {}", cp.checkpoint.size)));
+        }
+        if size != self.size() {
+            return Err(invalid(at, format!("ledger holds {} entries here", self.size())));
+        }
+        if cp.checkpoint.root != self.root() {
+            return Err(invalid(
+                at,
+                "signed root does not match the root rebuilt from the entries (entries altered, reordered or removed)",
+            ));
+        }
+        self.checkpoints += 1;
+        self.latest = Some(cp);
+        Ok(())
+    }
+
+    /// Replays a batch of (stored key, entry bytes) in index order. `derived` is called for
+    /// each accepted entry with its stored hashes and statement.
+    ///
+    /// # Errors
+    /// [`LedgerError::Invalid`] naming the first bad entry.
+    pub fn feed(
+        &mut self,
+        batch: &[(u64, Vec<u8>)],
+        mut derived: impl FnMut(u64, &[(u64, Hash)], &Statement) -> Result<(), LedgerError>,
+    ) -> Result<(), LedgerError> {
+        // Phase 1 (parallel): strict decoding of entries and statements.
+        let decoded: Vec<Result<(Entry, Statement), LedgerError>> = batch
+            .par_iter()
+            .map(|(k, b)| decode_entry_statement(*k, b))
+            .collect();
+        // Phase 2 (in order): chain, times, rules, tree; collect keys to check signatures with.
+        let mut accepted = Vec::with_capacity(batch.len());
+        let mut first_err = None;
+        for ((key, bytes), d) in batch.iter().zip(decoded) {
+            let expected = self.size();
+            match self.step(expected, *key, bytes, d) {
+                Ok((k, st, stored)) => accepted.push((expected, st, k, stored)),
+                Err(e) => {
+                    first_err = Some(e);
+                    break;
+                }
+            }
+        }
+        // Phase 3 (parallel): verify_strict every signature accepted so far.
+        let bad = accepted
+            .par_iter()
+            .position_first(|(_, st, k, _)| st.verify_signature(k).is_err());
+        let end = bad.unwrap_or(accepted.len());
+        // Phase 4 (in order): the derived tables agree with every valid entry before the first
+        // bad one.
+        for (index, st, _, stored) in &accepted[..end] {
+            derived(*index, stored, st)?;
+        }
+        if let Some(i) = bad {
+            return Err(invalid(
+                Location::Entry(accepted[i].0),
+                "signature does not verify with the organisation's key",
+            ));
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Phase 2 for one entry.
+    fn step(
+        &mut self,
+        expected: u64,
+        key: u64,
+        bytes: &[u8],
+        decoded: Result<(Entry, Statement), LedgerError>,
+    ) -> Result<Stepped, LedgerError> {
+        if key != expected {
+            return Err(invalid(
+                Location::Entry(expected),
+                format!("missing: the next stored entry is {key}"),
+            ));
+        }
+        let (e, st) = decoded?;
+        let at = Location::Entry(expected);
+        if e.index != expected {
+            return Err(invalid(
+                at,
+                format!("entry says index {}, stored at {expected}", e.index),
+            ));
+        }
+        if e.prev != self.prev {
+            return Err(invalid(
+                at,
+                format!(
+                    "chain link (prev) is not the leaf hash of entry {} (one of the two was altered)",
+                    expected.wrapping_sub(1)
+                ),
+            ));
+        }
+        if e.logged_at < self.last_time {
+            return Err(invalid(at, "log time is earlier than the entry before"));
+        }
+        let k = check_rules(&st, &self.origin, e.logged_at, &self.registry, self.catalogue)?
+            .map_err(|r| invalid(at.clone(), r.to_string()))?;
+        self.registry.record(expected, &st)?;
+        let leaf = Entry::leaf_hash(bytes);
+        let stored = self.frontier.push(leaf);
+        self.prev = leaf;
+        self.last_time = e.logged_at;
+        match &st.payload.body {
+            Body::Registration(_) => self.by_kind[0] += 1,
+            Body::Attestation(a) => {
+                self.by_kind[1] += 1;
+                self.norm_rows += a.norms.len() as u64;
+            }
+            Body::Withdrawal(_) => self.by_kind[2] += 1,
+        }
+        Ok((k, st, stored))
+    }
+
+    /// Ends the replay: the latest checkpoint must cover every entry.
+    ///
+    /// # Errors
+    /// [`LedgerError::Invalid`].
+    pub fn finish(self) -> Result<(VerifyReport, ReplayTotals), LedgerError> {
+        let Some(latest) = self.latest else {
+            return Err(invalid(Location::Ledger, "no signed checkpoint"));
+        };
+        if latest.checkpoint.size != self.frontier.size() {
+            return Err(invalid(
+                Location::Checkpoint(latest.checkpoint.size),
+                format!(
+                    "the latest signed checkpoint covers {} entries but the ledger holds {} (entries added without a checkpoint)",
+                    latest.checkpoint.size,
+                    self.frontier.size()
+                ),
+            ));
+        }
+        let report = VerifyReport {
+            checkpoint: latest,
+            entries: self.frontier.size(),
+            checkpoints: self.checkpoints,
+            organisations: self.registry.org_count() as u64,
+            live_attestations: self.registry.live_count() as u64,
+            by_kind: self.by_kind,
+        };
+        Ok((
+            report,
+            ReplayTotals {
+                registry: self.registry,
+                norm_rows: self.norm_rows,
+            },
+        ))
+    }
+}

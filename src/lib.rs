@@ -1,0 +1,25 @@
+//! accord: a compliance-attestation ledger.
+//!
+//! Companies sign attestations of cybersecurity norms (Ed25519, COSE_Sign1) and append them to
+//! an append-only, hash-chained ledger whose leaves also form an RFC 9162 Merkle tree; every
+//! commit ends with a C2SP checkpoint signed by the ledger's own key. Anyone replays and
+//! verifies the whole ledger with nothing but that key.
+//!
+//! The library holds all logic; the `accord` binary is a thin command-line layer on top.
+//! Format and verification modules ([`codec`], [`statement`], [`norms`], [`proof`],
+//! [`checkpoint`]) touch no files; [`store`] is the only module that talks to the database.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod checkpoint;
+pub mod codec;
+pub mod entry;
+pub mod keys;
+pub mod ledger;
+pub mod norms;
+pub mod proof;
+pub mod report;
+pub mod state;
+pub mod statement;
+pub mod store;
+pub mod time;

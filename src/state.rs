@@ -1,0 +1,226 @@
+//! Remembered checkpoints (DESIGN decision 8): the newest checkpoint a client has verified for
+//! each origin, so that a later, smaller ledger (rollback) or a different history of the same
+//! size (fork) is caught.
+//!
+//! The state directory (`$XDG_STATE_HOME/accord/`, else `~/.local/state/accord/`, or
+//! `--state DIR`) holds one file per origin, `checkpoint-<hex SHA-256 of the origin>.note`,
+//! containing the signed note exactly as verified; fork evidence is kept beside it as
+//! `fork-<hex>-<size>-<n>.note`. Files are replaced atomically (write, fsync, rename, fsync dir).
+
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::checkpoint::{SignedCheckpoint, VerifierKey};
+use crate::proof::Hash;
+
+/// Errors of the state directory and of the comparison with what it remembers.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// The state directory could not be read or written.
+    #[error("state directory {path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
+    /// The ledger is smaller than one already verified.
+    #[error("ROLLBACK: this ledger has {current} entries but a checkpoint of {remembered} entries was verified before (remembered in {file})")]
+    Rollback {
+        /// Size remembered.
+        remembered: u64,
+        /// Size now.
+        current: u64,
+        /// The remembered checkpoint file.
+        file: PathBuf,
+    },
+    /// Two different trees of one ledger where one must extend the other.
+    #[error("FORK: the ledger's tree at size {size} differs from the checkpoint verified before; both checkpoints are kept as evidence in {evidence}")]
+    Fork {
+        /// The size at which the histories differ.
+        size: u64,
+        /// Where the evidence was written.
+        evidence: PathBuf,
+    },
+    /// The remembered checkpoint does not verify with the key given.
+    #[error(
+        "the checkpoint remembered for this origin ({file}) is not signed by this ledger key: {problem}"
+    )]
+    ForeignRemembered {
+        /// The file.
+        file: PathBuf,
+        /// What failed.
+        problem: String,
+    },
+}
+
+/// The outcome of comparing a newly verified checkpoint with the remembered one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seen {
+    /// Nothing was remembered for this origin.
+    First,
+    /// The same checkpoint as before.
+    Same,
+    /// A larger tree that extends the remembered one.
+    Extends {
+        /// The remembered size.
+        from: u64,
+    },
+}
+
+/// A state directory.
+#[derive(Debug, Clone)]
+pub struct StateDir {
+    dir: PathBuf,
+}
+
+impl StateDir {
+    /// A state directory at `dir` (created on first write).
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        StateDir { dir: dir.into() }
+    }
+
+    /// `$XDG_STATE_HOME/accord`, else `$HOME/.local/state/accord`, else `./.accord-state`.
+    pub fn default_dir() -> PathBuf {
+        if let Some(x) = std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
+            return PathBuf::from(x).join("accord");
+        }
+        if let Some(h) = std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+            return PathBuf::from(h).join(".local/state/accord");
+        }
+        PathBuf::from(".accord-state")
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    fn origin_tag(origin: &str) -> String {
+        hex::encode(Sha256::digest(origin.as_bytes()))
+    }
+
+    /// The file remembering `origin`'s checkpoint.
+    pub fn file_for(&self, origin: &str) -> PathBuf {
+        self.dir
+            .join(format!("checkpoint-{}.note", Self::origin_tag(origin)))
+    }
+
+    fn io(&self, path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
+        let path = path.to_path_buf();
+        move |source| StateError::Io { path, source }
+    }
+
+    /// The remembered checkpoint for the key's origin, checked against the key.
+    ///
+    /// # Errors
+    /// [`StateError::ForeignRemembered`] if the file does not verify, [`StateError::Io`].
+    pub fn remembered(&self, key: &VerifierKey) -> Result<Option<SignedCheckpoint>, StateError> {
+        let file = self.file_for(key.name());
+        let bytes = match fs::read(&file) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(self.io(&file)(e)),
+        };
+        SignedCheckpoint::open(&bytes, key)
+            .map(Some)
+            .map_err(|e| StateError::ForeignRemembered {
+                file,
+                problem: e.to_string(),
+            })
+    }
+
+    fn write_atomic(&self, path: &Path, data: &[u8]) -> Result<(), StateError> {
+        fs::create_dir_all(&self.dir).map_err(self.io(&self.dir))?;
+        let tmp = path.with_extension("tmp");
+        {
+            let mut f = fs::File::create(&tmp).map_err(self.io(&tmp))?;
+            f.write_all(data).map_err(self.io(&tmp))?;
+            f.sync_all().map_err(self.io(&tmp))?;
+        }
+        fs::rename(&tmp, path).map_err(self.io(path))?;
+        if let Ok(d) = fs::File::open(&self.dir) {
+            // Persist the rename; not every platform can fsync a directory.
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+
+    /// Remembers `cp` as the newest verified checkpoint of its origin.
+    ///
+    /// # Errors
+    /// [`StateError::Io`].
+    pub fn remember(&self, cp: &SignedCheckpoint) -> Result<(), StateError> {
+        let file = self.file_for(cp.checkpoint.origin.as_str());
+        self.write_atomic(&file, &cp.note)
+    }
+
+    /// Keeps two conflicting checkpoints as evidence; returns the directory they are in.
+    ///
+    /// # Errors
+    /// [`StateError::Io`].
+    pub fn keep_evidence(&self, a: &[u8], b: &[u8], origin: &str, size: u64) -> Result<PathBuf, StateError> {
+        let tag = Self::origin_tag(origin);
+        for (n, note) in [a, b].into_iter().enumerate() {
+            let mut i = 0u32;
+            loop {
+                let p = self.dir.join(format!("fork-{tag}-{size}-{n}-{i}.note"));
+                if !p.exists() {
+                    self.write_atomic(&p, note)?;
+                    break;
+                }
+                i += 1;
+            }
+        }
+        Ok(self.dir.clone())
+    }
+
+    /// Compares a newly verified checkpoint with the remembered one and, if it is consistent,
+    /// remembers the newer of the two. `root_at(size)` gives the verified tree's root at an
+    /// earlier size (from the verified ledger or a verified consistency proof); it returns
+    /// `None` when that cannot be known.
+    ///
+    /// # Errors
+    /// [`StateError::Rollback`], [`StateError::Fork`] (evidence kept), I/O.
+    pub fn check_and_remember(
+        &self,
+        key: &VerifierKey,
+        current: &SignedCheckpoint,
+        root_at: impl Fn(u64) -> Option<Hash>,
+    ) -> Result<Seen, StateError> {
+        let Some(old) = self.remembered(key)? else {
+            self.remember(current)?;
+            return Ok(Seen::First);
+        };
+        let (o, c) = (&old.checkpoint, &current.checkpoint);
+        if o.size > c.size {
+            // A smaller tree is a rollback unless it is a prefix we can check; either way the
+            // newer remembered checkpoint stays.
+            return Err(StateError::Rollback {
+                remembered: o.size,
+                current: c.size,
+                file: self.file_for(key.name()),
+            });
+        }
+        let fork = |size| -> Result<Seen, StateError> {
+            let evidence = self.keep_evidence(&old.note, &current.note, key.name(), size)?;
+            Err(StateError::Fork { size, evidence })
+        };
+        if o.size == c.size {
+            if o.root != c.root {
+                return fork(o.size);
+            }
+            return Ok(Seen::Same);
+        }
+        match root_at(o.size) {
+            Some(root) if root == o.root => {
+                self.remember(current)?;
+                Ok(Seen::Extends { from: o.size })
+            }
+            _ => fork(o.size),
+        }
+    }
+}

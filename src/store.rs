@@ -1,0 +1,744 @@
+//! The ledger's storage: one redb file, written in ACID transactions (DESIGN "Storage").
+//!
+//! This is the only module that talks to the database. Tables:
+//!
+//! | table | key → value | what |
+//! | --- | --- | --- |
+//! | `meta` | text → bytes | format tag, origin, ledger verifier key, ledger key file, size |
+//! | `entries` | index → entry bytes | the leaves, the only primary data |
+//! | `hashes` | stored-hash index → 32 bytes | Merkle hashes in the tlog layout (derived) |
+//! | `checkpoints` | tree size → signed note | every checkpoint the ledger signed |
+//! | `statement_ids` | statement id → index | duplicate detection, lookup by id (derived) |
+//! | `keys` | kid → public key ‖ registration index ‖ org | registered keys (derived) |
+//! | `orgs` | normalised name → registration index | registered organisations (derived) |
+//! | `live` | statement id → index | attestations not withdrawn (derived) |
+//! | `org_entries`, `norm_entries` | (name, index) → () | list filters (derived) |
+//!
+//! Every derived table is rebuilt in memory and compared by `accord verify`. Every write
+//! transaction uses two-phase commit and quick repair, with redb's default immediate
+//! durability (fsync before `commit` returns).
+
+use std::path::{Path, PathBuf};
+
+use redb::{
+    ReadOnlyTable, ReadableDatabase, ReadableTable as _, ReadableTableMetadata as _, TableDefinition,
+};
+
+use crate::proof::{Hash, HashStore, ProofError};
+
+/// File name of the database inside the ledger directory.
+pub const DB_FILE: &str = "ledger.redb";
+/// The `meta` table's format tag.
+pub const FORMAT_TAG: &[u8] = b"accord-ledger/1";
+
+pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+pub(crate) const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("entries");
+pub(crate) const HASHES: TableDefinition<u64, [u8; 32]> = TableDefinition::new("hashes");
+pub(crate) const CHECKPOINTS: TableDefinition<u64, &[u8]> = TableDefinition::new("checkpoints");
+pub(crate) const STATEMENT_IDS: TableDefinition<[u8; 32], u64> = TableDefinition::new("statement_ids");
+pub(crate) const KEYS: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("keys");
+pub(crate) const ORGS: TableDefinition<&str, u64> = TableDefinition::new("orgs");
+pub(crate) const LIVE: TableDefinition<[u8; 32], u64> = TableDefinition::new("live");
+pub(crate) const ORG_ENTRIES: TableDefinition<(&str, u64), ()> = TableDefinition::new("org_entries");
+pub(crate) const NORM_ENTRIES: TableDefinition<(&str, u64), ()> = TableDefinition::new("norm_entries");
+
+/// Storage errors.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No ledger at that place.
+    #[error("no ledger at {0} (create one with `accord init --origin NAME`, or pass --ledger DIR)")]
+    NotFound(PathBuf),
+    /// A ledger is already there.
+    #[error("a ledger already exists at {0}")]
+    Exists(PathBuf),
+    /// Another process holds the ledger.
+    #[error("the ledger at {0} is in use by another accord process; try again when it has finished")]
+    InUse(PathBuf),
+    /// The file is not an accord ledger or is damaged.
+    #[error("store damaged: {0}")]
+    Damaged(String),
+    /// I/O or database failure.
+    #[error("storage error: {0}")]
+    Io(String),
+    /// The ledger was opened read-only.
+    #[error("the ledger is open read-only")]
+    ReadOnly,
+}
+
+fn io<E: std::fmt::Display>(e: E) -> StoreError {
+    StoreError::Io(e.to_string())
+}
+
+/// Converts a redb storage error: corruption is "damaged", the rest is I/O.
+fn storage(e: redb::StorageError) -> StoreError {
+    match e {
+        redb::StorageError::Corrupted(m) => StoreError::Damaged(m),
+        other => StoreError::Io(other.to_string()),
+    }
+}
+
+impl From<redb::StorageError> for StoreError {
+    fn from(e: redb::StorageError) -> Self {
+        storage(e)
+    }
+}
+impl From<redb::TableError> for StoreError {
+    fn from(e: redb::TableError) -> Self {
+        match e {
+            redb::TableError::Storage(s) => storage(s),
+            redb::TableError::TableDoesNotExist(t) => StoreError::Damaged(format!("table {t} is missing")),
+            other => StoreError::Damaged(other.to_string()),
+        }
+    }
+}
+impl From<redb::TransactionError> for StoreError {
+    fn from(e: redb::TransactionError) -> Self {
+        match e {
+            redb::TransactionError::Storage(s) => storage(s),
+            other => io(other),
+        }
+    }
+}
+impl From<redb::CommitError> for StoreError {
+    fn from(e: redb::CommitError) -> Self {
+        match e {
+            redb::CommitError::Storage(s) => storage(s),
+            other => io(other),
+        }
+    }
+}
+
+enum Db {
+    Rw(redb::Database),
+    Ro(redb::ReadOnlyDatabase),
+}
+
+/// An open ledger database.
+pub struct Store {
+    db: Db,
+    path: PathBuf,
+}
+
+fn open_err(path: &Path, e: redb::DatabaseError) -> StoreError {
+    match e {
+        redb::DatabaseError::DatabaseAlreadyOpen | redb::DatabaseError::LockProtocolMismatch => {
+            StoreError::InUse(path.to_path_buf())
+        }
+        redb::DatabaseError::Storage(s) => storage(s),
+        other => StoreError::Damaged(other.to_string()),
+    }
+}
+
+impl Store {
+    /// Path of the database file in a ledger directory.
+    pub fn db_path(dir: &Path) -> PathBuf {
+        dir.join(DB_FILE)
+    }
+
+    /// Creates a new, empty database in `dir` (created if needed); refuses an existing one.
+    ///
+    /// # Errors
+    /// [`StoreError::Exists`], [`StoreError::Io`].
+    pub fn create(dir: &Path) -> Result<Store, StoreError> {
+        let path = Self::db_path(dir);
+        if path.exists() {
+            return Err(StoreError::Exists(dir.to_path_buf()));
+        }
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let db = redb::Database::create(&path).map_err(|e| open_err(dir, e))?;
+        let store = Store {
+            db: Db::Rw(db),
+            path: dir.to_path_buf(),
+        };
+        store.write(|t| {
+            t.meta.insert("format", FORMAT_TAG)?;
+            Ok::<_, StoreError>(())
+        })?;
+        Ok(store)
+    }
+
+    /// Opens an existing ledger for writing (one process at a time).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`], [`StoreError::InUse`], [`StoreError::Damaged`].
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        let path = Self::db_path(dir);
+        if !path.is_file() {
+            return Err(StoreError::NotFound(dir.to_path_buf()));
+        }
+        let db = redb::Database::open(&path).map_err(|e| open_err(dir, e))?;
+        let s = Store {
+            db: Db::Rw(db),
+            path: dir.to_path_buf(),
+        };
+        s.check_format()?;
+        Ok(s)
+    }
+
+    /// Opens an existing ledger read-only (works on read-only files and directories).
+    ///
+    /// # Errors
+    /// As [`Store::open`].
+    pub fn open_read_only(dir: &Path) -> Result<Store, StoreError> {
+        let path = Self::db_path(dir);
+        if !path.is_file() {
+            return Err(StoreError::NotFound(dir.to_path_buf()));
+        }
+        let db = redb::Builder::new()
+            .open_read_only(&path)
+            .map_err(|e| open_err(dir, e))?;
+        let s = Store {
+            db: Db::Ro(db),
+            path: dir.to_path_buf(),
+        };
+        s.check_format()?;
+        Ok(s)
+    }
+
+    /// The ledger directory.
+    pub fn dir(&self) -> &Path {
+        &self.path
+    }
+
+    fn check_format(&self) -> Result<(), StoreError> {
+        let tag = self.read(|r| r.meta("format"))?;
+        match tag {
+            Some(t) if t == FORMAT_TAG => Ok(()),
+            Some(_) => Err(StoreError::Damaged(
+                "not an accord ledger of a known format".into(),
+            )),
+            None => Err(StoreError::Damaged("format tag missing".into())),
+        }
+    }
+
+    /// Runs `f` in a read transaction.
+    ///
+    /// # Errors
+    /// What `f` returns, or a [`StoreError`].
+    pub fn read<T, E: From<StoreError>>(&self, f: impl FnOnce(&ReadTables) -> Result<T, E>) -> Result<T, E> {
+        let txn = match &self.db {
+            Db::Rw(db) => db.begin_read().map_err(StoreError::from)?,
+            Db::Ro(db) => db.begin_read().map_err(StoreError::from)?,
+        };
+        let tables = ReadTables::open(&txn)?;
+        f(&tables)
+    }
+
+    /// Runs `f` in one write transaction and commits durably (fsync) if `f` succeeds; if `f`
+    /// fails nothing is written.
+    ///
+    /// # Errors
+    /// What `f` returns, or a [`StoreError`] (including [`StoreError::ReadOnly`]).
+    pub fn write<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&mut WriteTables<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let Db::Rw(db) = &self.db else {
+            return Err(StoreError::ReadOnly.into());
+        };
+        let mut txn = db.begin_write().map_err(StoreError::from)?;
+        txn.set_two_phase_commit(true);
+        txn.set_quick_repair(true);
+        let out = {
+            let mut tables = WriteTables::open(&txn)?;
+            f(&mut tables)?
+        };
+        txn.commit().map_err(StoreError::from)?;
+        Ok(out)
+    }
+}
+
+/// Tables opened in a read transaction.
+pub struct ReadTables {
+    meta: ReadOnlyTable<&'static str, &'static [u8]>,
+    entries: ReadOnlyTable<u64, &'static [u8]>,
+    hashes: ReadOnlyTable<u64, [u8; 32]>,
+    checkpoints: ReadOnlyTable<u64, &'static [u8]>,
+    statement_ids: ReadOnlyTable<[u8; 32], u64>,
+    keys: ReadOnlyTable<[u8; 32], &'static [u8]>,
+    orgs: ReadOnlyTable<&'static str, u64>,
+    live: ReadOnlyTable<[u8; 32], u64>,
+    org_entries: ReadOnlyTable<(&'static str, u64), ()>,
+    norm_entries: ReadOnlyTable<(&'static str, u64), ()>,
+}
+
+/// A registered key as the `keys` table records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRecord {
+    /// The raw public key.
+    pub public_key: [u8; 32],
+    /// Index of the registration entry.
+    pub registration: u64,
+    /// The organisation (normalised).
+    pub org: String,
+}
+
+impl KeyRecord {
+    /// Table encoding: key ‖ index (big-endian) ‖ org UTF-8.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(40 + self.org.len());
+        v.extend_from_slice(&self.public_key);
+        v.extend_from_slice(&self.registration.to_be_bytes());
+        v.extend_from_slice(self.org.as_bytes());
+        v
+    }
+    /// Table decoding.
+    ///
+    /// # Errors
+    /// [`StoreError::Damaged`].
+    pub fn from_bytes(b: &[u8]) -> Result<KeyRecord, StoreError> {
+        let bad = || StoreError::Damaged("keys table: malformed record".into());
+        if b.len() < 40 {
+            return Err(bad());
+        }
+        let (key, rest) = b.split_at(32);
+        let (idx, org) = rest.split_at(8);
+        Ok(KeyRecord {
+            public_key: key.try_into().map_err(|_| bad())?,
+            registration: u64::from_be_bytes(idx.try_into().map_err(|_| bad())?),
+            org: std::str::from_utf8(org).map_err(|_| bad())?.to_string(),
+        })
+    }
+}
+
+macro_rules! table_readers {
+    () => {
+        /// A `meta` value.
+        ///
+        /// # Errors
+        /// [`StoreError`].
+        pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+            Ok(self.meta.get(key)?.map(|g| g.value().to_vec()))
+        }
+        /// Number of entries.
+        ///
+        /// # Errors
+        /// [`StoreError`].
+        pub fn entry_count(&self) -> Result<u64, StoreError> {
+            Ok(self.entries.len()?)
+        }
+        /// The bytes of entry `index`.
+        ///
+        /// # Errors
+        /// [`StoreError`].
+        pub fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+            Ok(self.entries.get(index)?.map(|g| g.value().to_vec()))
+        }
+        /// Entries `from..to` in index order, each as (index, bytes), fed to `f`; stops early
+        /// when `f` returns false.
+        ///
+        /// # Errors
+        /// [`StoreError`] or what `f` returns.
+        pub fn for_each_entry<E: From<StoreError>>(
+            &self,
+            from: u64,
+            mut f: impl FnMut(u64, &[u8]) -> Result<bool, E>,
+        ) -> Result<(), E> {
+            for item in self.entries.range(from..).map_err(StoreError::from)? {
+                let (k, v) = item.map_err(StoreError::from)?;
+                if !f(k.value(), v.value())? {
+                    break;
+                }
+            }
+            Ok(())
+        }
+        /// The signed checkpoint of tree size `size`, if one was signed.
+        ///
+        /// # Errors
+        /// [`StoreError`].
+        pub fn checkpoint(&self, size: u64) -> Result<Option<Vec<u8>>, StoreError> {
+            Ok(self.checkpoints.get(size)?.map(|g| g.value().to_vec()))
+        }
+        /// The newest checkpoint: (size, note).
+        ///
+        /// # Errors
+        /// [`StoreError`].
+        pub fn latest_checkpoint(&self) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+            Ok(self
+                .checkpoints
+                .last()?
+                .map(|(k, v)| (k.value(), v.value().to_vec())))
+        }
+        /// Every checkpoint size, ascending.
+        ///
+        /// # Errors
+        /// [`StoreError`].
+        pub fn checkpoint_sizes(&self) -> Result<Vec<u64>, StoreError> {
+            let mut out = Vec::new();
+            for item in self.checkpoints.iter()? {
+                out.push(item?.0.value());
+            }
+            Ok(out)
+        }
+        /// Index of the statement with this id.
+        ///
+        /// # Errors
+        /// [`StoreError`].
+        pub fn statement_index(&self, id: &[u8; 32]) -> Result<Option<u64>, StoreError> {
+            Ok(self.statement_ids.get(id)?.map(|g| g.value()))
+        }
+        /// A registered key.
+        ///
+        /// # Errors
+        /// [`StoreError`].
+        pub fn key(&self, kid: &[u8; 32]) -> Result<Option<KeyRecord>, StoreError> {
+            match self.keys.get(kid)? {
+                Some(g) => Ok(Some(KeyRecord::from_bytes(g.value())?)),
+                None => Ok(None),
+            }
+        }
+        /// Registration index of an organisation (normalised name).
+        ///
+        /// # Errors
+        /// [`StoreError`].
+        pub fn org(&self, org: &str) -> Result<Option<u64>, StoreError> {
+            Ok(self.orgs.get(org)?.map(|g| g.value()))
+        }
+        /// Index of a live (not withdrawn) attestation.
+        ///
+        /// # Errors
+        /// [`StoreError`].
+        pub fn live(&self, id: &[u8; 32]) -> Result<Option<u64>, StoreError> {
+            Ok(self.live.get(id)?.map(|g| g.value()))
+        }
+        /// Indexes of an organisation's entries, ascending.
+        ///
+        /// # Errors
+        /// [`StoreError`].
+        pub fn org_entries(&self, org: &str) -> Result<Vec<u64>, StoreError> {
+            let mut out = Vec::new();
+            for item in self.org_entries.range((org, 0)..=(org, u64::MAX))? {
+                out.push(item?.0.value().1);
+            }
+            Ok(out)
+        }
+        /// Indexes of entries naming a norm, ascending.
+        ///
+        /// # Errors
+        /// [`StoreError`].
+        pub fn norm_entries(&self, norm: &str) -> Result<Vec<u64>, StoreError> {
+            let mut out = Vec::new();
+            for item in self.norm_entries.range((norm, 0)..=(norm, u64::MAX))? {
+                out.push(item?.0.value().1);
+            }
+            Ok(out)
+        }
+        /// Whether `org_entries` holds (org, index).
+        ///
+        /// # Errors
+        /// [`StoreError`].
+        pub fn has_org_entry(&self, org: &str, index: u64) -> Result<bool, StoreError> {
+            Ok(self.org_entries.get((org, index))?.is_some())
+        }
+        /// Whether `norm_entries` holds (norm, index).
+        ///
+        /// # Errors
+        /// [`StoreError`].
+        pub fn has_norm_entry(&self, norm: &str, index: u64) -> Result<bool, StoreError> {
+            Ok(self.norm_entries.get((norm, index))?.is_some())
+        }
+        /// The stored hash at a stored-hash index.
+        ///
+        /// # Errors
+        /// [`StoreError`].
+        pub fn hash(&self, index: u64) -> Result<Option<[u8; 32]>, StoreError> {
+            Ok(self.hashes.get(index)?.map(|g| g.value()))
+        }
+        /// Row counts of the tables verify compares by count:
+        /// (hashes, statement_ids, org_entries, norm_entries).
+        ///
+        /// # Errors
+        /// [`StoreError`].
+        pub fn derived_counts(&self) -> Result<(u64, u64, u64, u64), StoreError> {
+            Ok((
+                self.hashes.len()?,
+                self.statement_ids.len()?,
+                self.org_entries.len()?,
+                self.norm_entries.len()?,
+            ))
+        }
+        /// Feeds every stored hash, in index order, to `f`.
+        ///
+        /// # Errors
+        /// [`StoreError`] or what `f` returns.
+        pub fn for_each_hash<E: From<StoreError>>(
+            &self,
+            mut f: impl FnMut(u64, [u8; 32]) -> Result<(), E>,
+        ) -> Result<(), E> {
+            for item in self.hashes.iter().map_err(StoreError::from)? {
+                let (k, v) = item.map_err(StoreError::from)?;
+                f(k.value(), v.value())?;
+            }
+            Ok(())
+        }
+        /// Feeds every row of a derived table to `f` as (key bytes, value bytes); used by
+        /// `verify` to compare derived tables with the replay.
+        ///
+        /// # Errors
+        /// [`StoreError`] or what `f` returns.
+        pub fn for_each_derived<E: From<StoreError>>(
+            &self,
+            mut f: impl FnMut(DerivedRow) -> Result<(), E>,
+        ) -> Result<(), E> {
+            for item in self.statement_ids.iter().map_err(StoreError::from)? {
+                let (k, v) = item.map_err(StoreError::from)?;
+                f(DerivedRow::StatementId(k.value(), v.value()))?;
+            }
+            for item in self.keys.iter().map_err(StoreError::from)? {
+                let (k, v) = item.map_err(StoreError::from)?;
+                f(DerivedRow::Key(
+                    k.value(),
+                    KeyRecord::from_bytes(v.value())?,
+                ))?;
+            }
+            for item in self.orgs.iter().map_err(StoreError::from)? {
+                let (k, v) = item.map_err(StoreError::from)?;
+                f(DerivedRow::Org(k.value().to_string(), v.value()))?;
+            }
+            for item in self.live.iter().map_err(StoreError::from)? {
+                let (k, v) = item.map_err(StoreError::from)?;
+                f(DerivedRow::Live(k.value(), v.value()))?;
+            }
+            Ok(())
+        }
+    };
+}
+
+/// One row of a derived table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DerivedRow {
+    /// `statement_ids`: id → index.
+    StatementId([u8; 32], u64),
+    /// `keys`: kid → record.
+    Key([u8; 32], KeyRecord),
+    /// `orgs`: name → registration index.
+    Org(String, u64),
+    /// `live`: attestation id → index.
+    Live([u8; 32], u64),
+}
+
+impl ReadTables {
+    fn open(txn: &redb::ReadTransaction) -> Result<Self, StoreError> {
+        Ok(ReadTables {
+            meta: txn.open_table(META)?,
+            entries: txn.open_table(ENTRIES)?,
+            hashes: txn.open_table(HASHES)?,
+            checkpoints: txn.open_table(CHECKPOINTS)?,
+            statement_ids: txn.open_table(STATEMENT_IDS)?,
+            keys: txn.open_table(KEYS)?,
+            orgs: txn.open_table(ORGS)?,
+            live: txn.open_table(LIVE)?,
+            org_entries: txn.open_table(ORG_ENTRIES)?,
+            norm_entries: txn.open_table(NORM_ENTRIES)?,
+        })
+    }
+    table_readers!();
+}
+
+/// Tables opened in a write transaction.
+pub struct WriteTables<'t> {
+    pub(crate) meta: redb::Table<'t, &'static str, &'static [u8]>,
+    pub(crate) entries: redb::Table<'t, u64, &'static [u8]>,
+    pub(crate) hashes: redb::Table<'t, u64, [u8; 32]>,
+    pub(crate) checkpoints: redb::Table<'t, u64, &'static [u8]>,
+    pub(crate) statement_ids: redb::Table<'t, [u8; 32], u64>,
+    pub(crate) keys: redb::Table<'t, [u8; 32], &'static [u8]>,
+    pub(crate) orgs: redb::Table<'t, &'static str, u64>,
+    pub(crate) live: redb::Table<'t, [u8; 32], u64>,
+    pub(crate) org_entries: redb::Table<'t, (&'static str, u64), ()>,
+    pub(crate) norm_entries: redb::Table<'t, (&'static str, u64), ()>,
+}
+
+impl<'t> WriteTables<'t> {
+    fn open(txn: &'t redb::WriteTransaction) -> Result<Self, StoreError> {
+        Ok(WriteTables {
+            meta: txn.open_table(META)?,
+            entries: txn.open_table(ENTRIES)?,
+            hashes: txn.open_table(HASHES)?,
+            checkpoints: txn.open_table(CHECKPOINTS)?,
+            statement_ids: txn.open_table(STATEMENT_IDS)?,
+            keys: txn.open_table(KEYS)?,
+            orgs: txn.open_table(ORGS)?,
+            live: txn.open_table(LIVE)?,
+            org_entries: txn.open_table(ORG_ENTRIES)?,
+            norm_entries: txn.open_table(NORM_ENTRIES)?,
+        })
+    }
+    table_readers!();
+
+    /// Sets a `meta` value.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn set_meta(&mut self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.meta.insert(key, value)?;
+        Ok(())
+    }
+    /// Stores entry bytes.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn put_entry(&mut self, index: u64, bytes: &[u8]) -> Result<(), StoreError> {
+        self.entries.insert(index, bytes)?;
+        Ok(())
+    }
+    /// Removes an entry (raw access, for tests that simulate tampering; the ledger never
+    /// deletes).
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn remove_entry(&mut self, index: u64) -> Result<(), StoreError> {
+        self.entries.remove(index)?;
+        Ok(())
+    }
+    /// Stores a Merkle hash.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn put_hash(&mut self, index: u64, hash: &Hash) -> Result<(), StoreError> {
+        self.hashes.insert(index, *hash)?;
+        Ok(())
+    }
+    /// Stores a signed checkpoint.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn put_checkpoint(&mut self, size: u64, note: &[u8]) -> Result<(), StoreError> {
+        self.checkpoints.insert(size, note)?;
+        Ok(())
+    }
+    /// Records a statement id.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn put_statement_id(&mut self, id: &[u8; 32], index: u64) -> Result<(), StoreError> {
+        self.statement_ids.insert(id, index)?;
+        Ok(())
+    }
+    /// Records a registered key.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn put_key(&mut self, kid: &[u8; 32], rec: &KeyRecord) -> Result<(), StoreError> {
+        self.keys.insert(kid, rec.to_bytes().as_slice())?;
+        Ok(())
+    }
+    /// Records a registered organisation.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn put_org(&mut self, org: &str, index: u64) -> Result<(), StoreError> {
+        self.orgs.insert(org, index)?;
+        Ok(())
+    }
+    /// Marks an attestation live.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn put_live(&mut self, id: &[u8; 32], index: u64) -> Result<(), StoreError> {
+        self.live.insert(id, index)?;
+        Ok(())
+    }
+    /// Removes an attestation from the live set (it was withdrawn).
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn remove_live(&mut self, id: &[u8; 32]) -> Result<(), StoreError> {
+        self.live.remove(id)?;
+        Ok(())
+    }
+    /// Indexes an entry under its organisation.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn put_org_entry(&mut self, org: &str, index: u64) -> Result<(), StoreError> {
+        self.org_entries.insert((org, index), ())?;
+        Ok(())
+    }
+    /// Indexes an entry under a norm.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn put_norm_entry(&mut self, norm: &str, index: u64) -> Result<(), StoreError> {
+        self.norm_entries.insert((norm, index), ())?;
+        Ok(())
+    }
+}
+
+fn read_hashes_from(
+    table: &impl redb::ReadableTable<u64, [u8; 32]>,
+    indexes: &[u64],
+) -> Result<Vec<Hash>, ProofError> {
+    let mut out = Vec::with_capacity(indexes.len());
+    for &i in indexes {
+        let g = table
+            .get(i)
+            .map_err(|e| ProofError::Store(e.to_string()))?
+            .ok_or(ProofError::MissingHash { index: i })?;
+        out.push(g.value());
+    }
+    Ok(out)
+}
+
+impl HashStore for ReadTables {
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, ProofError> {
+        read_hashes_from(&self.hashes, indexes)
+    }
+}
+
+impl HashStore for WriteTables<'_> {
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, ProofError> {
+        read_hashes_from(&self.hashes, indexes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_open_and_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("l");
+        let s = Store::create(&d).unwrap();
+        assert!(matches!(Store::create(&d), Err(StoreError::Exists(_))));
+        assert!(matches!(Store::open(&d), Err(StoreError::InUse(_))));
+        drop(s);
+        let s = Store::open(&d).unwrap();
+        s.write(|t| t.put_entry(0, b"x")).unwrap();
+        assert_eq!(s.read(|r| r.entry(0)).unwrap(), Some(b"x".to_vec()));
+        drop(s);
+        let ro = Store::open_read_only(&d).unwrap();
+        assert!(matches!(
+            ro.write(|t| t.put_entry(1, b"y")),
+            Err(StoreError::ReadOnly)
+        ));
+        assert!(matches!(
+            Store::open(&dir.path().join("none")),
+            Err(StoreError::NotFound(_))
+        ));
+    }
+
+    #[test]
+    fn failed_write_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::create(dir.path()).unwrap();
+        let r: Result<(), StoreError> = s.write(|t| {
+            t.put_entry(0, b"x")?;
+            Err(StoreError::Io("injected".into()))
+        });
+        assert!(r.is_err());
+        assert_eq!(s.read(|r| r.entry_count()).unwrap(), 0);
+    }
+
+    #[test]
+    fn key_records_round_trip() {
+        let k = KeyRecord {
+            public_key: [3; 32],
+            registration: 42,
+            org: "acme".into(),
+        };
+        assert_eq!(KeyRecord::from_bytes(&k.to_bytes()).unwrap(), k);
+        assert!(KeyRecord::from_bytes(&[0; 39]).is_err());
+    }
+}

@@ -1,0 +1,91 @@
+//! Time as accord records it: UTC seconds since the Unix epoch.
+//!
+//! A DATE given by a user is `YYYY-MM-DD` (midnight UTC) or an RFC 3339 timestamp with an
+//! offset. Output is always RFC 3339 in UTC (`2026-11-23T04:00:00Z`).
+
+/// Seconds since 1970-01-01T00:00:00Z, UTC; what statements and entries carry.
+pub type Seconds = i64;
+
+/// A DATE that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid date {input:?}: expected YYYY-MM-DD or an RFC 3339 time such as 2027-01-31T12:00:00Z")]
+pub struct TimeError {
+    /// What the user gave (cut to 64 characters).
+    pub input: String,
+}
+
+/// The current time, in whole UTC seconds.
+pub fn now() -> Seconds {
+    jiff::Timestamp::now().as_second()
+}
+
+/// Reads a DATE: `YYYY-MM-DD` (taken as midnight UTC) or an RFC 3339 timestamp.
+///
+/// # Errors
+/// [`TimeError`] when the text is neither form.
+pub fn parse_date(input: &str) -> Result<Seconds, TimeError> {
+    let err = || TimeError {
+        input: input.chars().take(64).collect(),
+    };
+    if input.len() > 64 {
+        return Err(err());
+    }
+    if input.len() == 10 {
+        let date: jiff::civil::Date = input.parse().map_err(|_| err())?;
+        let ts = date
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .map_err(|_| err())?
+            .timestamp();
+        return Ok(ts.as_second());
+    }
+    let ts: jiff::Timestamp = input.parse().map_err(|_| err())?;
+    Ok(ts.as_second())
+}
+
+/// Formats seconds as RFC 3339 UTC; values outside jiff's range print as plain seconds.
+pub fn format(seconds: Seconds) -> String {
+    match jiff::Timestamp::from_second(seconds) {
+        Ok(ts) => ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        Err(_) => format!("@{seconds}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_plain_dates_as_utc_midnight() {
+        assert_eq!(parse_date("1970-01-02"), Ok(86_400));
+        assert_eq!(parse_date("2027-01-01"), Ok(1_798_761_600));
+    }
+
+    #[test]
+    fn parses_rfc3339_with_offsets() {
+        assert_eq!(parse_date("1970-01-01T01:00:00+01:00"), Ok(0));
+        assert_eq!(parse_date("1970-01-01T00:00:10Z"), Ok(10));
+    }
+
+    #[test]
+    fn refuses_other_forms() {
+        for bad in [
+            "",
+            "2027-13-01",
+            "2027-02-30",
+            "tomorrow",
+            "2027-01-01T00:00:00",
+            "1700000000",
+        ] {
+            assert!(parse_date(bad).is_err(), "{bad:?} accepted");
+        }
+        let long = "9".repeat(1_000_000);
+        assert_eq!(parse_date(&long).unwrap_err().input.len(), 64);
+    }
+
+    #[test]
+    fn formats_round_trip() {
+        let t = 1_798_761_600;
+        assert_eq!(format(t), "2027-01-01T00:00:00Z");
+        assert_eq!(parse_date(&format(t)), Ok(t));
+    }
+}

@@ -1,0 +1,113 @@
+//! Shared helpers for the integration tests: an isolated environment driving the real binary.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+/// One isolated accord world: its own config, state and ledger directories.
+pub struct World {
+    pub tmp: tempfile::TempDir,
+}
+
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl World {
+    pub fn new() -> World {
+        World {
+            tmp: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn path(&self, p: &str) -> PathBuf {
+        self.tmp.path().join(p)
+    }
+
+    pub fn ledger(&self) -> PathBuf {
+        self.path("ledger")
+    }
+
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::cargo_bin("accord").unwrap();
+        c.current_dir(self.tmp.path())
+            .env("XDG_CONFIG_HOME", self.path("config"))
+            .env("XDG_STATE_HOME", self.path("state"))
+            .env("ACCORD_LEDGER", self.ledger())
+            .env_remove("HOME");
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Out {
+        let o = self.cmd().args(args).output().unwrap();
+        Out {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+
+    /// Runs and requires exit 0; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert_eq!(o.code, 0, "accord {args:?} failed:\n{}\n{}", o.stdout, o.stderr);
+        o.stdout
+    }
+
+    /// Runs and requires `code`; returns stderr.
+    pub fn fails(&self, code: i32, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert_eq!(
+            o.code, code,
+            "accord {args:?}: expected exit {code}, got {}:\n{}\n{}",
+            o.code, o.stdout, o.stderr
+        );
+        assert!(!o.stderr.contains("panicked"), "panic: {}", o.stderr);
+        assert!(
+            o.stderr.lines().any(|l| l.starts_with("error: ")),
+            "no error line: {}",
+            o.stderr
+        );
+        o.stderr
+    }
+
+    pub fn init(&self) -> String {
+        self.ok(&["init", "--origin", "test.example/ledger"])
+            .trim()
+            .to_string()
+    }
+
+    pub fn key(&self, name: &str) -> PathBuf {
+        let dir = self.path("keys");
+        self.ok(&["key", "generate", name, "--dir", dir.to_str().unwrap()]);
+        dir.join(format!("{name}.key"))
+    }
+
+    pub fn register(&self, name: &str, org: &str) -> PathBuf {
+        let k = self.key(name);
+        self.ok(&["register", "--key", k.to_str().unwrap(), "--org", org]);
+        k
+    }
+
+    pub fn attest(&self, key: &Path, norms: &[&str], scope: &str) -> String {
+        let mut a = vec!["attest", "--key", key.to_str().unwrap()];
+        for n in norms {
+            a.extend(["--norm", n]);
+        }
+        a.extend(["--scope", scope]);
+        self.ok(&a)
+    }
+
+    pub fn checkpoint(&self) -> String {
+        self.ok(&["checkpoint"])
+    }
+
+    /// Asserts that the ledger still verifies and still has the given checkpoint.
+    pub fn unchanged(&self, cp: &str) {
+        assert_eq!(self.checkpoint(), cp, "ledger changed");
+        self.ok(&["verify"]);
+    }
+}

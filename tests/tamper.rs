@@ -1,0 +1,242 @@
+//! Tampering with the stored ledger, through the raw store API: `accord verify` exits 1 and
+//! names the entry, table or checkpoint; remembered checkpoints catch rollbacks and forks.
+
+mod common;
+
+use accord::entry::Entry;
+use accord::store::Store;
+use common::World;
+
+/// A ledger with 5 entries: 2 registrations, 3 attestations.
+fn five() -> World {
+    let w = World::new();
+    w.init();
+    let a = w.register("acme", "Acme Corp");
+    w.register("beta", "Beta GmbH");
+    w.attest(&a, &["no-backdoors"], "One");
+    w.attest(&a, &["patch-all-customers"], "Two");
+    w.attest(&a, &["no-offensive-aid"], "Three");
+    w
+}
+
+fn raw<T>(
+    w: &World,
+    f: impl FnOnce(&mut accord::store::WriteTables<'_>) -> Result<T, accord::store::StoreError>,
+) -> T {
+    let s = Store::open(&w.ledger()).unwrap();
+    s.write(f).unwrap()
+}
+
+fn entry(w: &World, i: u64) -> Entry {
+    let s = Store::open_read_only(&w.ledger()).unwrap();
+    let b = s.read(|r| r.entry(i)).unwrap().unwrap();
+    Entry::decode(&b).unwrap()
+}
+
+fn put(w: &World, i: u64, e: &Entry) {
+    let b = e.encode().unwrap();
+    raw(w, |t| t.put_entry(i, &b));
+}
+
+fn verify_fails(w: &World, wants: &[&str]) -> String {
+    let e = w.fails(1, &["verify"]);
+    for want in wants {
+        assert!(e.contains(want), "expected {want:?} in: {e}");
+    }
+    e
+}
+
+#[test]
+fn untouched_ledger_verifies() {
+    let w = five();
+    let out = w.ok(&["verify"]);
+    assert!(out.contains("5 entries"), "{out}");
+}
+
+#[test]
+fn altered_payload_byte() {
+    let w = five();
+    let mut e = entry(&w, 2);
+    let pos = e.statement.windows(3).position(|x| x == b"One").unwrap();
+    e.statement[pos] = b'X';
+    put(&w, 2, &e);
+    verify_fails(&w, &["entry 2"]);
+}
+
+#[test]
+fn altered_signature_byte() {
+    let w = five();
+    let mut e = entry(&w, 3);
+    let n = e.statement.len();
+    e.statement[n - 1] ^= 1;
+    put(&w, 3, &e);
+    verify_fails(&w, &["entry 3", "signature"]);
+}
+
+#[test]
+fn altered_chain_link() {
+    let w = five();
+    let mut e = entry(&w, 2);
+    e.prev[0] ^= 1;
+    put(&w, 2, &e);
+    verify_fails(&w, &["entry 2", "chain"]);
+}
+
+#[test]
+fn altered_index() {
+    let w = five();
+    let mut e = entry(&w, 2);
+    e.index = 7;
+    put(&w, 2, &e);
+    verify_fails(&w, &["entry 2", "index"]);
+}
+
+#[test]
+fn altered_time() {
+    let w = five();
+    let mut e = entry(&w, 2);
+    e.logged_at -= 10_000_000;
+    put(&w, 2, &e);
+    verify_fails(&w, &["entry 2"]);
+    // A later time, still in order: the tree no longer matches.
+    let w = five();
+    let mut e = entry(&w, 4);
+    e.logged_at += 1;
+    put(&w, 4, &e);
+    verify_fails(&w, &["entry 4"]);
+}
+
+#[test]
+fn raw_byte_flip_in_every_entry() {
+    let w = five();
+    for i in 0..5u64 {
+        let s = Store::open_read_only(&w.ledger()).unwrap();
+        let orig = s.read(|r| r.entry(i)).unwrap().unwrap();
+        drop(s);
+        for pos in [0, orig.len() / 3, orig.len() / 2, orig.len() - 1] {
+            let mut b = orig.clone();
+            b[pos] ^= 0x40;
+            raw(&w, |t| t.put_entry(i, &b));
+            verify_fails(&w, &[&format!("entry {i}")]);
+        }
+        raw(&w, |t| t.put_entry(i, &orig));
+    }
+    w.ok(&["verify"]);
+}
+
+#[test]
+fn reordered_entries() {
+    let w = five();
+    let (a, b) = (entry(&w, 2), entry(&w, 3));
+    put(&w, 2, &b);
+    put(&w, 3, &a);
+    verify_fails(&w, &["entry 2"]);
+}
+
+#[test]
+fn dropped_last_entries() {
+    let w = five();
+    raw(&w, |t| {
+        t.remove_entry(4)?;
+        t.remove_entry(3)
+    });
+    verify_fails(&w, &["checkpoint of size 4"]);
+}
+
+#[test]
+fn altered_derived_tables_are_found() {
+    let w = five();
+    raw(&w, |t| t.put_hash(3, &[7; 32]));
+    verify_fails(&w, &["entry"]);
+    let w = five();
+    raw(&w, |t| t.put_org_entry("mallory", 1));
+    verify_fails(&w, &["org_entries"]);
+    let w = five();
+    raw(&w, |t| {
+        t.remove_live(&[0; 32]).and_then(|_| t.put_live(&[9; 32], 2))
+    });
+    verify_fails(&w, &["live"]);
+}
+
+#[test]
+fn altered_checkpoint_is_found() {
+    let w = five();
+    raw(&w, |t| {
+        let (size, note) = t.latest_checkpoint()?.unwrap();
+        let mut n = note.clone();
+        let p = n.iter().position(|&b| b == b'\n').unwrap() + 1;
+        n[p] = b'9';
+        t.put_checkpoint(size, &n)
+    });
+    verify_fails(&w, &["checkpoint of size 5"]);
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
+
+#[test]
+fn rollback_is_reported() {
+    let w = World::new();
+    w.init();
+    let a = w.register("acme", "Acme Corp");
+    let snapshot = w.path("snapshot");
+    copy_dir(&w.ledger(), &snapshot);
+    w.attest(&a, &["no-backdoors"], "One");
+    w.ok(&["verify"]);
+    std::fs::remove_dir_all(w.ledger()).unwrap();
+    copy_dir(&snapshot, &w.ledger());
+    let e = verify_fails(&w, &["ROLLBACK"]);
+    assert!(e.contains("2 entries") || e.contains("1 entries"), "{e}");
+}
+
+#[test]
+fn fork_is_reported_and_evidence_kept() {
+    let w = World::new();
+    w.init();
+    let a = w.register("acme", "Acme Corp");
+    let fork = w.path("fork");
+    copy_dir(&w.ledger(), &fork);
+    w.attest(&a, &["no-backdoors"], "One");
+    w.ok(&["verify"]);
+    // The same custodian key signs a different entry at the same size in the copy.
+    let o = w
+        .cmd()
+        .env("ACCORD_LEDGER", &fork)
+        .args([
+            "attest",
+            "--key",
+            a.to_str().unwrap(),
+            "--norm",
+            "no-backdoors",
+            "--scope",
+            "Other",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let o = w
+        .cmd()
+        .env("ACCORD_LEDGER", &fork)
+        .arg("verify")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("FORK"), "{err}");
+    let kept = std::fs::read_dir(w.path("state/accord"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("fork-")
+        })
+        .count();
+    assert_eq!(kept, 2);
+}
