@@ -8,6 +8,7 @@ use std::collections::{HashMap, HashSet};
 
 use rayon::prelude::*;
 
+use crate::bundle::{Bundle, Consistency, ConsistencyProof, Included};
 use crate::checkpoint::{Checkpoint, CheckpointError, LedgerKey, SignedCheckpoint, VerifierKey};
 use crate::entry::{Entry, EntryError, GENESIS_PREV};
 use crate::keys::PublicKey;
@@ -160,6 +161,19 @@ pub enum LedgerError {
     /// Problem with the ledger's key or a checkpoint.
     #[error("{0}")]
     Checkpoint(#[from] CheckpointError),
+    /// No checkpoint was signed at that size.
+    #[error("no signed checkpoint of size {size}{}", nearest_text(*below, *above))]
+    NoCheckpoint {
+        /// The size asked for.
+        size: u64,
+        /// The nearest smaller size with one.
+        below: Option<u64>,
+        /// The nearest larger size with one.
+        above: Option<u64>,
+    },
+    /// An argument that does not fit this ledger.
+    #[error("{0}")]
+    BadArgument(String),
     /// The ledger key given does not belong to this ledger.
     #[error("the ledger key {given} is not this ledger's ({recorded})")]
     WrongLedgerKey {
@@ -168,6 +182,17 @@ pub enum LedgerError {
         /// The key recorded at init.
         recorded: String,
     },
+}
+
+fn nearest_text(below: Option<u64>, above: Option<u64>) -> String {
+    match (below, above) {
+        (Some(b), Some(a)) => {
+            format!(" (checkpoints are kept per commit; the nearest sizes with one are {b} and {a})")
+        }
+        (Some(b), None) => format!(" (the largest size with one is {b})"),
+        (None, Some(a)) => format!(" (the smallest size with one is {a})"),
+        (None, None) => String::new(),
+    }
 }
 
 impl From<proof::ProofError> for LedgerError {
@@ -473,6 +498,15 @@ pub struct VerifyReport {
     pub by_kind: [u64; 3],
 }
 
+/// What an import did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportReport {
+    /// Entries the mirror held before.
+    pub from: u64,
+    /// The verification of the export.
+    pub report: VerifyReport,
+}
+
 /// Progress callback: (entries done, entries in all).
 pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Sync);
 
@@ -485,6 +519,8 @@ pub struct Ledger {
 pub const META_ORIGIN: &str = "origin";
 /// Meta key: the ledger's verifier key recorded at init.
 pub const META_VKEY: &str = "vkey";
+/// Meta key: present on a read-only mirror made by `accord import`.
+pub const META_MIRROR: &str = "mirror";
 /// Meta key: where the ledger's secret key file was written at init.
 pub const META_KEY_FILE: &str = "key_file";
 
@@ -718,6 +754,230 @@ impl Ledger {
             t.put_checkpoint(new_size, &cp.note)?;
             Ok(out)
         })
+    }
+
+    /// Whether this ledger is a read-only mirror made by `accord import`.
+    ///
+    /// # Errors
+    /// [`LedgerError::Store`].
+    pub fn is_mirror(&self) -> Result<bool, LedgerError> {
+        Ok(self.store.read(|r| r.meta(META_MIRROR))?.is_some())
+    }
+
+    fn checkpoint_at(r: &ReadTables, size: Option<u64>) -> Result<(u64, Vec<u8>), LedgerError> {
+        match size {
+            None => r
+                .latest_checkpoint()?
+                .ok_or_else(|| StoreError::Damaged("no checkpoint".into()).into()),
+            Some(s) => match r.checkpoint(s)? {
+                Some(n) => Ok((s, n)),
+                None => {
+                    let sizes = r.checkpoint_sizes()?;
+                    let below = sizes.iter().copied().filter(|&x| x < s).max();
+                    let above = sizes.iter().copied().filter(|&x| x > s).min();
+                    Err(LedgerError::NoCheckpoint {
+                        size: s,
+                        below,
+                        above,
+                    })
+                }
+            },
+        }
+    }
+
+    /// An audit bundle for entry `index` against the checkpoint of size `at_size` (default:
+    /// the latest), optionally with a consistency proof from the checkpoint of size `since`.
+    ///
+    /// # Errors
+    /// [`LedgerError::NoCheckpoint`], [`LedgerError::BadArgument`], storage errors.
+    pub fn prove(&self, index: u64, at_size: Option<u64>, since: Option<u64>) -> Result<Bundle, LedgerError> {
+        self.store.read(|r| {
+            let (size, note) = Self::checkpoint_at(r, at_size)?;
+            if index >= size {
+                return Err(LedgerError::BadArgument(format!(
+                    "entry {index} is not in the checkpoint of size {size}"
+                )));
+            }
+            let bytes = r
+                .entry(index)?
+                .ok_or_else(|| StoreError::Damaged(format!("entry {index} missing")))?;
+            let (_, st) = decode_entry_statement(index, &bytes)?;
+            let (key, reg_index) = match st.registered_key() {
+                Some(k) => (k.to_bytes(), index),
+                None => {
+                    let rec = r.key(&st.kid)?.ok_or_else(|| {
+                        invalid(
+                            Location::Table("keys"),
+                            format!("entry {index}'s key is not registered"),
+                        )
+                    })?;
+                    (rec.public_key, rec.registration)
+                }
+            };
+            let reg_bytes = r
+                .entry(reg_index)?
+                .ok_or_else(|| StoreError::Damaged(format!("entry {reg_index} missing")))?;
+            let consistency = match since {
+                None => None,
+                Some(from) => {
+                    if from == 0 || from > size {
+                        return Err(LedgerError::BadArgument(format!(
+                            "--since {from} must be between 1 and the proof's size {size}"
+                        )));
+                    }
+                    let (_, from_note) = Self::checkpoint_at(r, Some(from))?;
+                    Some(Consistency {
+                        from_checkpoint: from_note,
+                        path: proof::consistency_proof(from, size, r)?,
+                    })
+                }
+            };
+            Ok(Bundle {
+                checkpoint: note,
+                tree_size: size,
+                entry: Included {
+                    leaf_index: index,
+                    path: proof::inclusion_proof(index, size, r)?,
+                    entry: bytes,
+                },
+                signatory_key: key,
+                registration: Included {
+                    leaf_index: reg_index,
+                    path: proof::inclusion_proof(reg_index, size, r)?,
+                    entry: reg_bytes,
+                },
+                consistency,
+            })
+        })
+    }
+
+    /// A consistency proof between the signed checkpoints of sizes `from` and `to` (default:
+    /// the latest).
+    ///
+    /// # Errors
+    /// [`LedgerError::NoCheckpoint`], [`LedgerError::BadArgument`], storage errors.
+    pub fn consistency(&self, from: u64, to: Option<u64>) -> Result<ConsistencyProof, LedgerError> {
+        self.store.read(|r| {
+            let (to_size, new) = Self::checkpoint_at(r, to)?;
+            if from == 0 || from > to_size {
+                return Err(LedgerError::BadArgument(format!(
+                    "--from {from} must be between 1 and {to_size}"
+                )));
+            }
+            let (_, old) = Self::checkpoint_at(r, Some(from))?;
+            Ok(ConsistencyProof {
+                old,
+                new,
+                path: proof::consistency_proof(from, to_size, r)?,
+            })
+        })
+    }
+
+    /// Builds or extends a read-only mirror in `dir` from an export file, after verifying the
+    /// whole export against `vkey`. An existing mirror is extended only if the export is
+    /// consistent with it (its first entries are the mirror's).
+    ///
+    /// # Errors
+    /// [`LedgerError::Invalid`] for an invalid or inconsistent export, storage errors.
+    pub fn import(
+        dir: &std::path::Path,
+        file: &std::path::Path,
+        vkey: &VerifierKey,
+        catalogue: &Catalogue,
+        progress: Option<Progress<'_>>,
+    ) -> Result<ImportReport, LedgerError> {
+        let open = || -> Result<std::io::BufReader<std::fs::File>, LedgerError> {
+            std::fs::File::open(file)
+                .map(std::io::BufReader::new)
+                .map_err(|e| LedgerError::BadArgument(format!("{}: {e}", file.display())))
+        };
+        let existing = if Store::db_path(dir).exists() {
+            Some(Ledger::open(dir)?)
+        } else {
+            None
+        };
+        let mirror_size = match &existing {
+            Some(l) => {
+                if !l.is_mirror()? {
+                    return Err(LedgerError::BadArgument(format!(
+                        "{} holds a custodian's ledger, not a mirror; import into another --ledger DIR",
+                        dir.display()
+                    )));
+                }
+                if l.recorded_vkey()? != vkey.to_string() {
+                    return Err(LedgerError::BadArgument(
+                        "the mirror was made with another ledger key".into(),
+                    ));
+                }
+                Some(l.latest_checkpoint()?)
+            }
+            None => None,
+        };
+        let (report, _, root_at) = crate::export::verify_export(
+            &mut open()?,
+            vkey,
+            catalogue,
+            mirror_size.as_ref().map(|(s, _)| *s),
+            progress,
+        )?;
+        let new_size = report.entries;
+        let from = match &mirror_size {
+            Some((m, note)) => {
+                let mine = SignedCheckpoint::open(note, vkey)?;
+                if new_size < *m {
+                    return Err(invalid(
+                        Location::Ledger,
+                        format!(
+                            "ROLLBACK: the export holds {new_size} entries but the mirror already has {m}"
+                        ),
+                    ));
+                }
+                if root_at != Some(mine.checkpoint.root) {
+                    return Err(invalid(
+                        Location::Checkpoint(*m),
+                        "FORK: the export's tree at the mirror's size has another root than the mirror",
+                    ));
+                }
+                *m
+            }
+            None => 0,
+        };
+        let ledger = match existing {
+            Some(l) => l,
+            None => {
+                let store = Store::create(dir)?;
+                store.write(|t| {
+                    t.set_meta(META_ORIGIN, vkey.name().as_bytes())?;
+                    t.set_meta(META_VKEY, vkey.to_string().as_bytes())?;
+                    t.set_meta(META_KEY_FILE, b"")?;
+                    t.set_meta(META_MIRROR, b"1")?;
+                    Ok::<_, LedgerError>(())
+                })?;
+                Ledger { store }
+            }
+        };
+        if new_size > from || mirror_size.is_none() {
+            let mut f = open()?;
+            let header = crate::export::read_header(&mut f)?;
+            ledger.store.write(|t| {
+                let mut frontier = Frontier::from_store(from, &*t)?;
+                crate::export::for_each_entry(&mut f, header.size, |i, bytes| {
+                    if i < from {
+                        return Ok(());
+                    }
+                    let (_, st) = decode_entry_statement(i, &bytes)?;
+                    t.record(i, &st)?;
+                    t.put_entry(i, &bytes)?;
+                    for (hi, h) in frontier.push(Entry::leaf_hash(&bytes)) {
+                        t.put_hash(hi, &h)?;
+                    }
+                    Ok(())
+                })?;
+                t.put_checkpoint(header.size, &header.checkpoint)?;
+                Ok::<_, LedgerError>(())
+            })?;
+        }
+        Ok(ImportReport { from, report })
     }
 
     /// Replays and verifies the whole ledger against `vkey` (see `accord verify --help` and

@@ -11,9 +11,11 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod bundle;
 pub mod checkpoint;
 pub mod codec;
 pub mod entry;
+pub mod export;
 pub mod keys;
 pub mod ledger;
 pub mod norms;

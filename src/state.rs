@@ -45,6 +45,14 @@ pub enum StateError {
         /// Where the evidence was written.
         evidence: PathBuf,
     },
+    /// A newer checkpoint came without a consistency proof from the remembered one.
+    #[error("this checkpoint (size {current}) is newer than the one verified before (size {remembered}) and comes without a consistency proof from it; ask the custodian for `accord prove ... --since {remembered}` or `accord consistency --from {remembered}`")]
+    NeedConsistency {
+        /// Size remembered.
+        remembered: u64,
+        /// Size offered.
+        current: u64,
+    },
     /// The remembered checkpoint does not verify with the key given.
     #[error(
         "the checkpoint remembered for this origin ({file}) is not signed by this ledger key: {problem}"
@@ -68,6 +76,12 @@ pub enum Seen {
     Extends {
         /// The remembered size.
         from: u64,
+    },
+    /// An older checkpoint than the one remembered: it cannot be checked against it offline,
+    /// and the remembered one stays.
+    Older {
+        /// The remembered size.
+        remembered: u64,
     },
 }
 
@@ -176,6 +190,56 @@ impl StateDir {
             }
         }
         Ok(self.dir.clone())
+    }
+
+    /// Compares a checkpoint verified offline with the remembered one (DESIGN decision 8):
+    /// the same size must have the same root; a larger size is accepted only with
+    /// `proven_from`, a checkpoint of the remembered size already verified to be consistent
+    /// with `current`; an older size is reported and changes nothing.
+    ///
+    /// # Errors
+    /// [`StateError::Fork`] (evidence kept), [`StateError::NeedConsistency`], I/O.
+    pub fn observe(
+        &self,
+        key: &VerifierKey,
+        current: &SignedCheckpoint,
+        proven_from: Option<&SignedCheckpoint>,
+    ) -> Result<Seen, StateError> {
+        let Some(old) = self.remembered(key)? else {
+            self.remember(current)?;
+            return Ok(Seen::First);
+        };
+        let (o, c) = (&old.checkpoint, &current.checkpoint);
+        if o.size == c.size {
+            if o.root != c.root {
+                let evidence = self.keep_evidence(&old.note, &current.note, key.name(), o.size)?;
+                return Err(StateError::Fork {
+                    size: o.size,
+                    evidence,
+                });
+            }
+            return Ok(Seen::Same);
+        }
+        if o.size > c.size {
+            return Ok(Seen::Older { remembered: o.size });
+        }
+        match proven_from {
+            Some(f) if f.checkpoint.size == o.size => {
+                if f.checkpoint.root != o.root {
+                    let evidence = self.keep_evidence(&old.note, &f.note, key.name(), o.size)?;
+                    return Err(StateError::Fork {
+                        size: o.size,
+                        evidence,
+                    });
+                }
+                self.remember(current)?;
+                Ok(Seen::Extends { from: o.size })
+            }
+            _ => Err(StateError::NeedConsistency {
+                remembered: o.size,
+                current: c.size,
+            }),
+        }
     }
 
     /// Compares a newly verified checkpoint with the remembered one and, if it is consistent,

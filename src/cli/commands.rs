@@ -28,7 +28,7 @@ pub(super) fn out(text: &str) {
     let _ = o.flush();
 }
 
-fn out_json<T: Serialize>(v: &T) -> Res {
+pub(super) fn out_json<T: Serialize>(v: &T) -> Res {
     let s = serde_json::to_string_pretty(v).map_err(Fail::usage)?;
     out(&format!("{s}\n"));
     Ok(())
@@ -62,9 +62,44 @@ pub(super) fn run(cli: &Cli) -> Res {
         Command::Withdraw { key, entry, reason } => withdraw(dir, key, entry, reason),
         Command::Verify {
             ledger_key,
+            file: Some(f),
+            state,
+            json,
+        } => super::proofs::verify_file(
+            f,
+            ledger_key.as_deref().unwrap_or_default(),
+            state.as_deref(),
+            *json,
+        ),
+        Command::Verify {
+            ledger_key,
+            file: None,
             state,
             json,
         } => verify(dir, ledger_key.as_deref(), state.as_deref(), *json),
+        Command::Prove {
+            entry,
+            out,
+            at_size,
+            since,
+            format,
+            json,
+        } => {
+            let index = resolve_entry(&open_ro(dir)?, entry)?;
+            let format = if *json { super::ProofFormat::Json } else { *format };
+            super::proofs::prove(dir, index, out, *at_size, *since, format)
+        }
+        Command::VerifyProof {
+            file,
+            ledger_key,
+            state,
+            json,
+        } => super::proofs::verify_proof(file, ledger_key, state.as_deref(), *json),
+        Command::Consistency { from, to, out, json } => {
+            super::proofs::consistency(dir, *from, *to, out, *json)
+        }
+        Command::Export { out } => super::proofs::export(dir, out),
+        Command::Import { file, ledger_key } => super::proofs::import(dir, file, ledger_key),
         Command::Checkpoint => {
             let l = open_ro(dir)?;
             let (_, note) = l.latest_checkpoint().map_err(|e| fail::ledger(e, 1))?;
@@ -90,7 +125,7 @@ fn open_rw(dir: &Path) -> Res<Ledger> {
     Ledger::open(dir).map_err(|e| fail::ledger(e, 2))
 }
 
-fn open_ro(dir: &Path) -> Res<Ledger> {
+pub(super) fn open_ro(dir: &Path) -> Res<Ledger> {
     Ledger::open_read_only(dir).map_err(|e| fail::ledger(e, 2))
 }
 
@@ -309,7 +344,7 @@ fn attest(dir: &Path, key: &Path, a: &AttestArgs) -> Res {
 }
 
 /// Index or hex statement id → entry index.
-fn resolve_entry(l: &Ledger, s: &str) -> Res<u64> {
+pub(super) fn resolve_entry(l: &Ledger, s: &str) -> Res<u64> {
     if let Ok(i) = s.parse::<u64>() {
         let size = l.size().map_err(|e| fail::ledger(e, 1))?;
         if i >= size {
@@ -566,8 +601,11 @@ fn verify(dir: &Path, vkey: Option<&str>, state: Option<&Path>, json: bool) -> R
     Ok(())
 }
 
-fn seen_text(s: &Seen) -> String {
+pub(super) fn seen_text(s: &Seen) -> String {
     match s {
+        Seen::Older { remembered } => format!(
+            "older than the checkpoint of size {remembered} verified before (not checked against it; state unchanged)"
+        ),
         Seen::First => "first checkpoint remembered for this origin".into(),
         Seen::Same => "same checkpoint as last verified".into(),
         Seen::Extends { from } => format!("consistent with the checkpoint of size {from} verified before"),

@@ -3,6 +3,7 @@
 mod commands;
 mod demo;
 mod fail;
+mod proofs;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -171,12 +172,92 @@ per origin in the state directory and reports a smaller ledger (rollback) or ano
         /// The ledger's public key (C2SP vkey). Without it, the key recorded at init is used.
         #[arg(long, value_name = "VKEY")]
         ledger_key: Option<String>,
+        /// Verify an export file (from `accord export`) instead of a ledger database.
+        #[arg(long, value_name = "FILE", requires = "ledger_key")]
+        file: Option<PathBuf>,
         /// State directory for remembered checkpoints.
         #[arg(long, value_name = "DIR")]
         state: Option<PathBuf>,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
+    },
+    /// Write an audit proof bundle for one entry, verifiable offline with `accord verify-proof`.
+    #[command(
+        after_help = "The bundle holds the entry, its inclusion proof, the signed checkpoint, the \
+signatory's public key and its registration with its own inclusion proof. --since SIZE adds a \
+consistency proof from the checkpoint of that size (for verifiers who remember it).\n\n\
+Example:\n  accord prove 3 --out entry3.proof\n  accord verify-proof entry3.proof --ledger-key VKEY"
+    )]
+    Prove {
+        /// Entry index or statement id (hex).
+        #[arg(value_name = "INDEX|ID")]
+        entry: String,
+        /// Where to write the bundle (never overwritten).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Prove against the signed checkpoint of this size (default: the latest).
+        #[arg(long, value_name = "N")]
+        at_size: Option<u64>,
+        /// Add a consistency proof from the checkpoint of this size.
+        #[arg(long, value_name = "SIZE")]
+        since: Option<u64>,
+        /// Bundle format.
+        #[arg(long, value_enum, default_value = "cbor")]
+        format: ProofFormat,
+        /// Same as --format json.
+        #[arg(long, conflicts_with = "format")]
+        json: bool,
+    },
+    /// Check a proof bundle or consistency proof offline, with no ledger.
+    #[command(
+        after_help = "Checks the checkpoint signature, the inclusion proofs, the statement's \
+signature and the registration binding the key to the organisation; or, for a consistency proof, \
+both checkpoints and the path between them. Remembers the newest checkpoint verified per origin \
+(state directory) and reports forks. A bundle cannot prove that nothing later withdrew the \
+entry: that needs the full ledger or an export."
+    )]
+    VerifyProof {
+        /// The proof file (CBOR or JSON).
+        file: PathBuf,
+        /// The ledger's public key (C2SP vkey).
+        #[arg(long, value_name = "VKEY")]
+        ledger_key: String,
+        /// State directory for remembered checkpoints.
+        #[arg(long, value_name = "DIR")]
+        state: Option<PathBuf>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a consistency proof between two signed checkpoints of this ledger.
+    Consistency {
+        /// The earlier tree size.
+        #[arg(long, value_name = "SIZE")]
+        from: u64,
+        /// The later tree size (default: the latest).
+        #[arg(long, value_name = "SIZE")]
+        to: Option<u64>,
+        /// Where to write it (never overwritten).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Write JSON instead of CBOR.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the whole ledger (every entry and the latest checkpoint) to one file.
+    Export {
+        /// Where to write it (never overwritten).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Build or extend a read-only mirror ledger from a verified export.
+    Import {
+        /// The export file.
+        file: PathBuf,
+        /// The ledger's public key (C2SP vkey).
+        #[arg(long, value_name = "VKEY")]
+        ledger_key: String,
     },
     /// Print the latest signed checkpoint (a C2SP signed note).
     Checkpoint,
@@ -221,6 +302,17 @@ per origin in the state directory and reports a smaller ledger (rollback) or ano
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+}
+
+/// Proof bundle formats.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProofFormat {
+    /// Deterministic CBOR (the default).
+    Cbor,
+    /// JSON.
+    Json,
+    /// C2SP tlog-proof text (leaves out the entry and the registration).
+    TlogProof,
 }
 
 /// Key commands.

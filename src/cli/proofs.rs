@@ -1,0 +1,358 @@
+//! Audit commands: prove, verify-proof, consistency, export, import, verify --file.
+
+use std::io::{BufReader, BufWriter, IsTerminal as _, Read as _};
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, Context as _};
+use serde::Serialize;
+
+use accord::bundle::{BundleError, ProofFile, MAX_PROOF_FILE};
+use accord::checkpoint::VerifierKey;
+use accord::keys;
+use accord::ledger::{Ledger, LedgerError};
+use accord::norms::Catalogue;
+use accord::state::{StateDir, StateError};
+use accord::statement::Body;
+
+use super::commands::{open_ro, out, out_json, seen_text};
+use super::fail::{self, Fail};
+use super::ProofFormat;
+
+type Res<T = ()> = Result<T, Fail>;
+
+fn vkey(s: &str) -> Res<VerifierKey> {
+    VerifierKey::parse(s.trim()).map_err(|e| Fail::usage(e).context("--ledger-key"))
+}
+
+fn state_dir(state: Option<&Path>) -> StateDir {
+    StateDir::new(state.map(Path::to_path_buf).unwrap_or_else(StateDir::default_dir))
+}
+
+fn state_fail(e: StateError) -> Fail {
+    match e {
+        StateError::Io { .. } => Fail::usage(e),
+        other => Fail::invalid(other).context("verification FAILED"),
+    }
+}
+
+fn write_out(path: &Path, bytes: &[u8]) -> Res {
+    keys::write_new_file(path, bytes, 0o644).map_err(Fail::usage)
+}
+
+pub(super) fn prove(
+    dir: &Path,
+    index: u64,
+    out_file: &Path,
+    at_size: Option<u64>,
+    since: Option<u64>,
+    format: ProofFormat,
+) -> Res {
+    let l = open_ro(dir)?;
+    let b = l.prove(index, at_size, since).map_err(|e| fail::ledger(e, 1))?;
+    let size = b.tree_size;
+    let file = ProofFile::Bundle(b);
+    let bytes = match format {
+        ProofFormat::Cbor => file.to_cbor().map_err(Fail::invalid)?,
+        ProofFormat::Json => file.to_json().map_err(Fail::invalid)?.into_bytes(),
+        ProofFormat::TlogProof => match &file {
+            ProofFile::Bundle(b) => b.to_tlog_proof().into_bytes(),
+            ProofFile::Consistency(_) => Vec::new(),
+        },
+    };
+    write_out(out_file, &bytes)?;
+    out(&format!(
+        "wrote a proof of entry {index} at checkpoint size {size} to {}\ncheck it with: accord verify-proof {} --ledger-key {}\n",
+        out_file.display(),
+        out_file.display(),
+        l.recorded_vkey().map_err(|e| fail::ledger(e, 1))?
+    ));
+    Ok(())
+}
+
+pub(super) fn consistency(dir: &Path, from: u64, to: Option<u64>, out_file: &Path, json: bool) -> Res {
+    let l = open_ro(dir)?;
+    let c = l.consistency(from, to).map_err(|e| fail::ledger(e, 1))?;
+    let file = ProofFile::Consistency(c);
+    let bytes = if json {
+        file.to_json().map_err(Fail::invalid)?.into_bytes()
+    } else {
+        file.to_cbor().map_err(Fail::invalid)?
+    };
+    write_out(out_file, &bytes)?;
+    out(&format!(
+        "wrote a consistency proof from size {from} to {}\n",
+        out_file.display()
+    ));
+    Ok(())
+}
+
+fn read_proof_file(path: &Path) -> Res<Vec<u8>> {
+    let f = std::fs::File::open(path)
+        .with_context(|| format!("proof file {}", path.display()))
+        .map_err(Fail::usage)?;
+    let mut buf = Vec::new();
+    f.take(MAX_PROOF_FILE as u64 + 1)
+        .read_to_end(&mut buf)
+        .with_context(|| format!("reading {}", path.display()))
+        .map_err(Fail::usage)?;
+    if buf.len() > MAX_PROOF_FILE {
+        return Err(Fail::invalid(anyhow!(
+            "{}: larger than the {MAX_PROOF_FILE}-byte limit for proof files; not read further",
+            path.display()
+        )));
+    }
+    Ok(buf)
+}
+
+const CANNOT_PROVE: &str = "a bundle cannot prove that nothing later withdrew or superseded this entry, or revoked the key: check the full ledger (accord verify) or an export (accord verify --file)";
+
+pub(super) fn verify_proof(path: &Path, key: &str, state: Option<&Path>, json: bool) -> Res {
+    let vkey = vkey(key)?;
+    let bytes = read_proof_file(path)?;
+    let bad = |e: BundleError| Fail::invalid(e).context(format!("{}: verification FAILED", path.display()));
+    let file = ProofFile::parse(&bytes).map_err(bad)?;
+    let sd = state_dir(state);
+    match file {
+        ProofFile::Bundle(b) => {
+            let r = b.verify(&vkey, Catalogue::embedded()).map_err(bad)?;
+            let seen = sd
+                .observe(&vkey, &r.checkpoint, r.consistent_from.as_ref())
+                .map_err(state_fail)?;
+            let st = &r.statement;
+            let cp = &r.checkpoint.checkpoint;
+            let what = match &st.payload.body {
+                Body::Attestation(a) => format!(
+                    "attests {} for {}",
+                    a.norms
+                        .iter()
+                        .map(|n| n.id.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    a.scope.join("; ")
+                ),
+                Body::Registration(reg) => format!("registers {:?}", reg.name),
+                Body::Withdrawal(w) => format!("withdraws statement {}: {}", hex::encode(w.target), w.reason),
+            };
+            if json {
+                #[derive(Serialize)]
+                struct J {
+                    ok: bool,
+                    r#type: &'static str,
+                    origin: String,
+                    leaf_index: u64,
+                    tree_size: u64,
+                    root: String,
+                    kind: String,
+                    org: String,
+                    statement_id: String,
+                    logged_at: String,
+                    registration_index: u64,
+                    consistent_from: Option<u64>,
+                    remembered: String,
+                    proves: Vec<String>,
+                    does_not_prove: Vec<&'static str>,
+                }
+                return out_json(&J {
+                    ok: true,
+                    r#type: "inclusion",
+                    origin: cp.origin.to_string(),
+                    leaf_index: r.index,
+                    tree_size: cp.size,
+                    root: hex::encode(cp.root),
+                    kind: st.kind().to_string(),
+                    org: st.iss.clone(),
+                    statement_id: hex::encode(st.id()),
+                    logged_at: accord::time::format(r.logged_at),
+                    registration_index: r.registration_index,
+                    consistent_from: r.consistent_from.as_ref().map(|c| c.checkpoint.size),
+                    remembered: seen_text(&seen),
+                    proves: vec![
+                        format!(
+                            "entry {} is included in the tree of size {} signed by the ledger key",
+                            r.index, cp.size
+                        ),
+                        format!(
+                            "its statement is signed by the key registered to {:?} at entry {}",
+                            st.iss, r.registration_index
+                        ),
+                    ],
+                    does_not_prove: vec![CANNOT_PROVE],
+                });
+            }
+            out(&format!(
+                "OK: entry {} ({} by {:?}) is included in ledger {} at checkpoint size {} (root {})\n\
+                 signed by the key registered to {:?} at entry {}; logged at {}\n{}\ncheckpoint: {}\nnote: {}\n",
+                r.index,
+                st.kind(),
+                st.iss,
+                cp.origin,
+                cp.size,
+                hex::encode(cp.root),
+                st.iss,
+                r.registration_index,
+                accord::time::format(r.logged_at),
+                what,
+                seen_text(&seen),
+                CANNOT_PROVE
+            ));
+            Ok(())
+        }
+        ProofFile::Consistency(c) => {
+            let (old, new) = match c.verify(&vkey) {
+                Ok(x) => x,
+                Err(e @ BundleError::Proof { .. }) => {
+                    // Both checkpoints verified (the path is checked last): fork evidence.
+                    let size = accord::checkpoint::SignedCheckpoint::open(&c.old, &vkey)
+                        .map(|o| o.checkpoint.size)
+                        .unwrap_or(0);
+                    let kept = sd
+                        .keep_evidence(&c.old, &c.new, vkey.name(), size)
+                        .map_err(Fail::usage)?;
+                    return Err(Fail::invalid(anyhow!(
+                        "FORK: two checkpoints signed by the ledger key are not consistent ({e}); both kept as evidence in {}",
+                        kept.display()
+                    ))
+                    .context(format!("{}: verification FAILED", path.display())));
+                }
+                Err(e) => return Err(bad(e)),
+            };
+            let seen = match sd.observe(&vkey, &new, Some(&old)) {
+                Ok(s) => seen_text(&s),
+                Err(StateError::NeedConsistency { remembered, .. }) => format!(
+                    "not chained to the checkpoint of size {remembered} verified before; state unchanged"
+                ),
+                Err(e) => return Err(state_fail(e)),
+            };
+            if json {
+                return out_json(&serde_json::json!({
+                    "ok": true, "type": "consistency", "origin": new.checkpoint.origin.to_string(),
+                    "from_size": old.checkpoint.size, "to_size": new.checkpoint.size,
+                    "from_root": hex::encode(old.checkpoint.root), "to_root": hex::encode(new.checkpoint.root),
+                    "remembered": seen,
+                }));
+            }
+            out(&format!(
+                "OK: the ledger {} of size {} extends its earlier tree of size {} (nothing rewritten)\ncheckpoint: {}\n",
+                new.checkpoint.origin, new.checkpoint.size, old.checkpoint.size, seen
+            ));
+            Ok(())
+        }
+    }
+}
+
+pub(super) fn export(dir: &Path, out_file: &Path) -> Res {
+    let l = open_ro(dir)?;
+    let tmp = out_file.with_extension("partial");
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .with_context(|| format!("creating {}", tmp.display()))
+        .map_err(Fail::usage)?;
+    if out_file.exists() {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Fail::usage(anyhow!(
+            "{} already exists; accord never overwrites it",
+            out_file.display()
+        )));
+    }
+    let mut w = BufWriter::new(f);
+    let h = accord::export::write_export(&l, &mut w).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        fail::ledger(e, 1)
+    })?;
+    let f = w
+        .into_inner()
+        .map_err(|e| Fail::usage(anyhow!("writing {}: {e}", tmp.display())))?;
+    f.sync_all().map_err(Fail::usage)?;
+    std::fs::rename(&tmp, out_file).map_err(Fail::usage)?;
+    out(&format!(
+        "exported {} entries of {} (checkpoint size {}) to {}\n",
+        h.size,
+        h.origin,
+        h.size,
+        out_file.display()
+    ));
+    Ok(())
+}
+
+fn progress_fn(json: bool) -> impl Fn(u64, u64) + Sync {
+    let show = !json && std::io::stderr().is_terminal();
+    move |d, t| {
+        if show {
+            eprint!("\rverifying: {d}/{t} entries");
+        }
+    }
+}
+
+pub(super) fn verify_file(path: &PathBuf, key: &str, state: Option<&Path>, json: bool) -> Res {
+    let vkey = vkey(key)?;
+    let sd = state_dir(state);
+    let remembered = sd.remembered(&vkey).map_err(state_fail)?;
+    let f = std::fs::File::open(path)
+        .with_context(|| format!("export file {}", path.display()))
+        .map_err(Fail::usage)?;
+    let p = progress_fn(json);
+    let (report, _, root_at) = accord::export::verify_export(
+        &mut BufReader::new(f),
+        &vkey,
+        Catalogue::embedded(),
+        remembered.as_ref().map(|r| r.checkpoint.size),
+        Some(&p),
+    )
+    .map_err(|e| fail::ledger(e, 1).context(format!("{}: verification FAILED", path.display())))?;
+    let seen = sd
+        .check_and_remember(&vkey, &report.checkpoint, |s| {
+            if Some(s) == remembered.as_ref().map(|r| r.checkpoint.size) {
+                root_at
+            } else {
+                None
+            }
+        })
+        .map_err(state_fail)?;
+    let cp = &report.checkpoint.checkpoint;
+    if json {
+        return out_json(&serde_json::json!({
+            "ok": true, "origin": cp.origin.to_string(), "entries": report.entries, "root": hex::encode(cp.root),
+            "organisations": report.organisations, "registrations": report.by_kind[0],
+            "attestations": report.by_kind[1], "withdrawals": report.by_kind[2],
+            "live_attestations": report.live_attestations, "remembered": seen_text(&seen),
+        }));
+    }
+    out(&format!(
+        "OK: export {} of ledger {} verified: {} entries ({} registrations, {} attestations, {} withdrawals)\nroot {} matches the signed checkpoint of size {}\n{}\n",
+        path.display(),
+        cp.origin,
+        report.entries,
+        report.by_kind[0],
+        report.by_kind[1],
+        report.by_kind[2],
+        hex::encode(cp.root),
+        cp.size,
+        seen_text(&seen)
+    ));
+    Ok(())
+}
+
+pub(super) fn import(dir: &Path, file: &Path, key: &str) -> Res {
+    let vkey = vkey(key)?;
+    let p = progress_fn(false);
+    let r = Ledger::import(dir, file, &vkey, Catalogue::embedded(), Some(&p)).map_err(|e| {
+        let code = match &e {
+            LedgerError::BadArgument(_) => 2,
+            _ => 1,
+        };
+        fail::ledger(e, code).context(format!(
+            "import of {} FAILED (the mirror is unchanged)",
+            file.display()
+        ))
+    })?;
+    out(&format!(
+        "imported {} into the read-only mirror at {}: now {} entries (was {})\n",
+        file.display(),
+        dir.display(),
+        r.report.entries,
+        r.from
+    ));
+    Ok(())
+}

@@ -1,0 +1,261 @@
+//! The export file: a whole ledger in one file, verifiable with no database, and importable
+//! into a read-only mirror.
+//!
+//! ```text
+//! export  = "accord-export/1\n" header entry*          ; a magic line, then a CBOR sequence
+//! header  = bstr .cbor { "v": 1, "origin": tstr, "size": uint, "checkpoint": bstr }
+//! entry   = bstr                                         ; `size` entries, in index order
+//! ```
+//!
+//! Every byte string has a shortest-form head; the header map is deterministic CBOR; the file
+//! ends right after the last entry. `checkpoint` is the signed note of tree size `size`.
+
+use std::io::{Read, Write};
+
+use crate::checkpoint::{SignedCheckpoint, VerifierKey};
+use crate::codec::{self, MapReader};
+use crate::entry::MAX_ENTRY_LEN;
+use crate::ledger::{
+    Ledger, LedgerError, Location, Progress, Replay, ReplayTotals, VerifyReport, VERIFY_BATCH,
+};
+use crate::norms::Catalogue;
+use crate::proof::Hash;
+use crate::store::StoreError;
+
+/// First bytes of an export file.
+pub const EXPORT_MAGIC: &[u8] = b"accord-export/1\n";
+/// Largest header accepted.
+pub const MAX_HEADER: usize = 32 * 1024;
+
+/// The export header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportHeader {
+    /// The ledger's origin.
+    pub origin: String,
+    /// Number of entries that follow.
+    pub size: u64,
+    /// Signed note of the checkpoint of that size.
+    pub checkpoint: Vec<u8>,
+}
+
+fn bad(problem: impl Into<String>) -> LedgerError {
+    LedgerError::Invalid {
+        at: Location::Ledger,
+        problem: format!("export file: {}", problem.into()),
+    }
+}
+
+fn io(e: std::io::Error) -> LedgerError {
+    LedgerError::Store(StoreError::Io(e.to_string()))
+}
+
+fn write_bstr(w: &mut impl Write, b: &[u8]) -> Result<(), LedgerError> {
+    let mut head = Vec::with_capacity(9);
+    let n = b.len() as u64;
+    match n {
+        0..=23 => head.push(0x40 | n as u8),
+        24..=0xff => head.extend_from_slice(&[0x58, n as u8]),
+        0x100..=0xffff => {
+            head.push(0x59);
+            head.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        0x1_0000..=0xffff_ffff => {
+            head.push(0x5a);
+            head.extend_from_slice(&(n as u32).to_be_bytes());
+        }
+        _ => {
+            head.push(0x5b);
+            head.extend_from_slice(&n.to_be_bytes());
+        }
+    }
+    w.write_all(&head).map_err(io)?;
+    w.write_all(b).map_err(io)
+}
+
+/// Reads one canonical CBOR byte string of at most `max` bytes; `Ok(None)` at a clean end.
+fn read_bstr(r: &mut impl Read, max: usize, what: &str) -> Result<Option<Vec<u8>>, LedgerError> {
+    let mut first = [0u8; 1];
+    // A read of 0 bytes is the clean end of the file (read_exact below catches truncation).
+    if r.read(&mut first).map_err(io)? == 0 {
+        return Ok(None);
+    }
+    if first[0] >> 5 != 2 {
+        return Err(bad(format!("{what}: expected a CBOR byte string")));
+    }
+    let info = first[0] & 0x1f;
+    let mut read_n = |n: usize| -> Result<u64, LedgerError> {
+        let mut b = [0u8; 8];
+        r.read_exact(&mut b[8 - n..])
+            .map_err(|_| bad(format!("{what}: truncated")))?;
+        Ok(u64::from_be_bytes(b))
+    };
+    let (len, min) = match info {
+        0..=23 => (u64::from(info), 0),
+        24 => (read_n(1)?, 24),
+        25 => (read_n(2)?, 0x100),
+        26 => (read_n(4)?, 0x1_0000),
+        27 => (read_n(8)?, 0x1_0000_0000),
+        _ => return Err(bad(format!("{what}: indefinite or invalid length"))),
+    };
+    if len < min {
+        return Err(bad(format!(
+            "{what}: length not in shortest form (not canonical)"
+        )));
+    }
+    if len > max as u64 {
+        return Err(bad(format!("{what}: {len} bytes, more than the {max} allowed")));
+    }
+    let mut buf = vec![0u8; len as usize];
+    r.read_exact(&mut buf)
+        .map_err(|_| bad(format!("{what}: truncated")))?;
+    Ok(Some(buf))
+}
+
+/// Writes the ledger, up to its latest signed checkpoint, as an export file.
+///
+/// # Errors
+/// Storage and I/O errors.
+pub fn write_export(ledger: &Ledger, w: &mut impl Write) -> Result<ExportHeader, LedgerError> {
+    ledger.store().read(|r| {
+        let origin = String::from_utf8(r.meta(crate::ledger::META_ORIGIN)?.unwrap_or_default())
+            .map_err(|_| StoreError::Damaged("origin".into()))?;
+        let (size, checkpoint) = r
+            .latest_checkpoint()?
+            .ok_or_else(|| StoreError::Damaged("no checkpoint".into()))?;
+        let header = ExportHeader {
+            origin,
+            size,
+            checkpoint,
+        };
+        w.write_all(EXPORT_MAGIC).map_err(io)?;
+        let h = codec::map([
+            ("v".into(), codec::uint(1)),
+            ("origin".into(), codec::text(header.origin.clone())),
+            ("size".into(), codec::uint(size)),
+            ("checkpoint".into(), codec::bytes(header.checkpoint.clone())),
+        ]);
+        write_bstr(w, &codec::encode(&h).map_err(|e| bad(e.to_string()))?)?;
+        let mut n = 0u64;
+        r.for_each_entry(0, |i, b| -> Result<bool, LedgerError> {
+            if i >= size {
+                return Ok(false);
+            }
+            if i != n {
+                return Err(LedgerError::Invalid {
+                    at: Location::Entry(n),
+                    problem: "missing".into(),
+                });
+            }
+            write_bstr(w, b)?;
+            n += 1;
+            Ok(true)
+        })?;
+        if n != size {
+            return Err(LedgerError::Invalid {
+                at: Location::Entry(n),
+                problem: "missing".into(),
+            });
+        }
+        w.flush().map_err(io)?;
+        Ok(header)
+    })
+}
+
+/// Reads an export's magic line and header.
+///
+/// # Errors
+/// [`LedgerError::Invalid`] naming the problem.
+pub fn read_header(r: &mut impl Read) -> Result<ExportHeader, LedgerError> {
+    let mut magic = [0u8; 16];
+    r.read_exact(&mut magic)
+        .map_err(|_| bad("too short to be an export"))?;
+    if magic != EXPORT_MAGIC {
+        return Err(bad("not an accord export (bad magic line)"));
+    }
+    let h = read_bstr(r, MAX_HEADER, "header")?.ok_or_else(|| bad("header missing"))?;
+    let v = codec::decode(&h, MAX_HEADER).map_err(|e| bad(format!("header: {e}")))?;
+    let mut m = MapReader::new(v, "export header").map_err(|e| bad(e.to_string()))?;
+    let version = m.uint("v").map_err(|e| bad(e.to_string()))?;
+    if version != 1 {
+        return Err(bad(format!("unsupported export version {version}")));
+    }
+    let header = ExportHeader {
+        origin: m.text("origin").map_err(|e| bad(e.to_string()))?,
+        size: m.uint("size").map_err(|e| bad(e.to_string()))?,
+        checkpoint: m.bytes("checkpoint").map_err(|e| bad(e.to_string()))?,
+    };
+    m.finish().map_err(|e| bad(e.to_string()))?;
+    Ok(header)
+}
+
+/// Streams every entry of an export to `f` in index order, then requires the end of file.
+///
+/// # Errors
+/// [`LedgerError::Invalid`] for a malformed file, or what `f` returns.
+pub fn for_each_entry(
+    r: &mut impl Read,
+    size: u64,
+    mut f: impl FnMut(u64, Vec<u8>) -> Result<(), LedgerError>,
+) -> Result<(), LedgerError> {
+    for i in 0..size {
+        let e = read_bstr(r, MAX_ENTRY_LEN, &format!("entry {i}"))?
+            .ok_or_else(|| bad(format!("ends after {i} of {size} entries")))?;
+        f(i, e)?;
+    }
+    let mut extra = [0u8; 1];
+    if r.read(&mut extra).map_err(io)? != 0 {
+        return Err(bad("trailing bytes after the last entry"));
+    }
+    Ok(())
+}
+
+/// Verifies an export with no database: everything `accord verify` checks of entries, plus
+/// the tree root against the signed checkpoint. `want_root_at` asks for the replayed root at
+/// one size (for remembered-checkpoint checks).
+///
+/// # Errors
+/// [`LedgerError::Invalid`] naming the first bad entry or the checkpoint.
+pub fn verify_export(
+    r: &mut impl Read,
+    vkey: &VerifierKey,
+    catalogue: &Catalogue,
+    want_root_at: Option<u64>,
+    progress: Option<Progress<'_>>,
+) -> Result<(VerifyReport, ReplayTotals, Option<Hash>), LedgerError> {
+    let header = read_header(r)?;
+    let cp = SignedCheckpoint::open(&header.checkpoint, vkey).map_err(|e| LedgerError::Invalid {
+        at: Location::Checkpoint(header.size),
+        problem: e.to_string(),
+    })?;
+    if cp.checkpoint.size != header.size || cp.checkpoint.origin.as_str() != header.origin {
+        return Err(bad("header does not match its signed checkpoint"));
+    }
+    let mut replay = Replay::new(header.origin.clone(), catalogue, vkey.clone());
+    let mut root_at = match want_root_at {
+        Some(0) => Some(crate::proof::EMPTY_ROOT),
+        _ => None,
+    };
+    let mut batch = Vec::with_capacity(VERIFY_BATCH);
+    let mut flush = |batch: &mut Vec<(u64, Vec<u8>)>, replay: &mut Replay<'_>| -> Result<(), LedgerError> {
+        replay.feed(batch, |_, _, _| Ok(()))?;
+        batch.clear();
+        if Some(replay.size()) == want_root_at {
+            root_at = Some(replay.root());
+        }
+        if let Some(p) = progress {
+            p(replay.size(), header.size);
+        }
+        Ok(())
+    };
+    for_each_entry(r, header.size, |i, e| {
+        batch.push((i, e));
+        if batch.len() == VERIFY_BATCH || want_root_at == Some(i + 1) {
+            flush(&mut batch, &mut replay)?;
+        }
+        Ok(())
+    })?;
+    flush(&mut batch, &mut replay)?;
+    replay.check_checkpoint(header.size, &header.checkpoint)?;
+    let (report, totals) = replay.finish()?;
+    Ok((report, totals, root_at))
+}
