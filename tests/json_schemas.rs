@@ -1,0 +1,107 @@
+//! Every `--json` output validates against its JSON Schema in `schemas/`, and the embedded
+//! norms catalogue against `schemas/norms.schema.json`.
+
+mod common;
+
+use common::World;
+
+fn schema(name: &str) -> jsonschema::Validator {
+    let path = format!("{}/schemas/{name}", env!("CARGO_MANIFEST_DIR"));
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    jsonschema::validator_for(&v).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn check(name: &str, text: &str) {
+    let doc: serde_json::Value =
+        serde_json::from_str(text).unwrap_or_else(|e| panic!("{name}: not JSON: {e}\n{text}"));
+    let v = schema(name);
+    let errors: Vec<String> = v
+        .iter_errors(&doc)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{name}: {errors:#?}\n{text}");
+}
+
+#[test]
+fn every_json_output_matches_its_schema() {
+    let w = World::new();
+    let demo = w.path("demo");
+    w.ok(&["demo", "--dir", demo.to_str().unwrap()]);
+    let l = demo.join("ledger");
+    let l = l.to_str().unwrap();
+    let list = w.ok(&["--ledger", l, "list", "--json"]);
+    assert_eq!(list.matches("\"statement_id\"").count(), 7);
+    check("list.schema.json", &list);
+    for i in 0..7 {
+        check(
+            "entry.schema.json",
+            &w.ok(&["--ledger", l, "show", &i.to_string(), "--json"]),
+        );
+    }
+    check("status.schema.json", &w.ok(&["--ledger", l, "status", "--json"]));
+    check(
+        "status.schema.json",
+        &w.ok(&["--ledger", l, "status", "--all", "--json"]),
+    );
+    let vkey = w.ok(&["--ledger", l, "ledger-key"]).trim().to_string();
+    check(
+        "verify.schema.json",
+        &w.ok(&["--ledger", l, "verify", "--ledger-key", &vkey, "--json"]),
+    );
+    let p = w.path("p.json");
+    w.ok(&[
+        "--ledger",
+        l,
+        "prove",
+        "3",
+        "--json",
+        "--since",
+        "2",
+        "--out",
+        p.to_str().unwrap(),
+    ]);
+    check("bundle.schema.json", &std::fs::read_to_string(&p).unwrap());
+    let c = w.path("c.json");
+    w.ok(&[
+        "--ledger",
+        l,
+        "consistency",
+        "--from",
+        "3",
+        "--json",
+        "--out",
+        c.to_str().unwrap(),
+    ]);
+    check("consistency.schema.json", &std::fs::read_to_string(&c).unwrap());
+    let x = w.path("x.export");
+    w.ok(&["--ledger", l, "export", "--out", x.to_str().unwrap()]);
+    check(
+        "verify.schema.json",
+        &w.ok(&[
+            "verify",
+            "--file",
+            x.to_str().unwrap(),
+            "--ledger-key",
+            &vkey,
+            "--json",
+        ]),
+    );
+}
+
+#[test]
+fn embedded_catalogue_matches_its_schema() {
+    check("norms.schema.json", accord::norms::CATALOGUE_V1_JSON);
+}
+
+#[test]
+fn schemas_reject_what_they_should() {
+    // A schema that accepted anything would make the test above worthless.
+    let v = schema("status.schema.json");
+    assert!(!v.is_valid(&serde_json::json!([{"index": 1}])));
+    assert!(!v.is_valid(&serde_json::json!({})));
+    let v = schema("list.schema.json");
+    assert!(!v.is_valid(
+        &serde_json::json!([{"index": 0, "kind": "bogus", "org": "x", "statement_id": "00",
+        "logged_at": "x", "issued_at": "x", "kid": "00"}])
+    ));
+}
