@@ -534,7 +534,21 @@ impl Ledger {
         key: &LedgerKey,
         key_file: &std::path::Path,
     ) -> Result<Ledger, LedgerError> {
-        let store = Store::create(dir)?;
+        Ledger::init_store(Store::create(dir)?, key, key_file)
+    }
+
+    /// Initialises a ledger in an empty store (see [`Store::with_backend`]).
+    ///
+    /// # Errors
+    /// [`LedgerError`].
+    pub fn init_store(
+        store: Store,
+        key: &LedgerKey,
+        key_file: &std::path::Path,
+    ) -> Result<Ledger, LedgerError> {
+        if store.read(|r| r.latest_checkpoint())?.is_some() {
+            return Err(StoreError::Exists(store.dir().to_path_buf()).into());
+        }
         let cp = key.sign(&Checkpoint {
             origin: key.origin().clone(),
             size: 0,
@@ -548,6 +562,11 @@ impl Ledger {
             Ok::<_, LedgerError>(())
         })?;
         Ok(Ledger { store })
+    }
+
+    /// A ledger over an already opened store.
+    pub fn from_store(store: Store) -> Ledger {
+        Ledger { store }
     }
 
     /// Opens a ledger for appending.

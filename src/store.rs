@@ -166,7 +166,7 @@ impl Store {
         if !path.is_file() {
             return Err(StoreError::NotFound(dir.to_path_buf()));
         }
-        let db = redb::Database::open(&path).map_err(|e| open_err(dir, e))?;
+        let db = contain(|| redb::Database::open(&path).map_err(|e| open_err(dir, e)))?;
         let s = Store {
             db: Db::Rw(db),
             path: dir.to_path_buf(),
@@ -184,15 +184,43 @@ impl Store {
         if !path.is_file() {
             return Err(StoreError::NotFound(dir.to_path_buf()));
         }
-        let db = redb::Builder::new()
-            .open_read_only(&path)
-            .map_err(|e| open_err(dir, e))?;
+        let db = contain(|| {
+            redb::Builder::new()
+                .open_read_only(&path)
+                .map_err(|e| open_err(dir, e))
+        })?;
         let s = Store {
             db: Db::Ro(db),
             path: dir.to_path_buf(),
         };
         s.check_format()?;
         Ok(s)
+    }
+
+    /// Opens (or creates, when empty) a database on any redb storage backend: for tests that
+    /// simulate power cuts, full disks or failing writes. `label` names it in messages.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn with_backend(backend: impl redb::StorageBackend, label: &Path) -> Result<Store, StoreError> {
+        let db = redb::Builder::new()
+            .create_with_backend(backend)
+            .map_err(|e| open_err(label, e))?;
+        let store = Store {
+            db: Db::Rw(db),
+            path: label.to_path_buf(),
+        };
+        let fresh = store.write(|t| {
+            let fresh = t.meta("format")?.is_none();
+            if fresh {
+                t.meta.insert("format", FORMAT_TAG)?;
+            }
+            Ok::<_, StoreError>(fresh)
+        })?;
+        if !fresh {
+            store.check_format()?;
+        }
+        Ok(store)
     }
 
     /// The ledger directory.
@@ -216,12 +244,14 @@ impl Store {
     /// # Errors
     /// What `f` returns, or a [`StoreError`].
     pub fn read<T, E: From<StoreError>>(&self, f: impl FnOnce(&ReadTables) -> Result<T, E>) -> Result<T, E> {
-        let txn = match &self.db {
-            Db::Rw(db) => db.begin_read().map_err(StoreError::from)?,
-            Db::Ro(db) => db.begin_read().map_err(StoreError::from)?,
-        };
-        let tables = ReadTables::open(&txn)?;
-        f(&tables)
+        contain(|| {
+            let txn = match &self.db {
+                Db::Rw(db) => db.begin_read().map_err(StoreError::from)?,
+                Db::Ro(db) => db.begin_read().map_err(StoreError::from)?,
+            };
+            let tables = ReadTables::open(&txn)?;
+            f(&tables)
+        })
     }
 
     /// Runs `f` in one write transaction and commits durably (fsync) if `f` succeeds; if `f`
@@ -236,15 +266,33 @@ impl Store {
         let Db::Rw(db) = &self.db else {
             return Err(StoreError::ReadOnly.into());
         };
-        let mut txn = db.begin_write().map_err(StoreError::from)?;
-        txn.set_two_phase_commit(true);
-        txn.set_quick_repair(true);
-        let out = {
-            let mut tables = WriteTables::open(&txn)?;
-            f(&mut tables)?
-        };
-        txn.commit().map_err(StoreError::from)?;
-        Ok(out)
+        contain(|| {
+            let mut txn = db.begin_write().map_err(StoreError::from)?;
+            txn.set_two_phase_commit(true);
+            txn.set_quick_repair(true);
+            let out = {
+                let mut tables = WriteTables::open(&txn)?;
+                f(&mut tables)?
+            };
+            txn.commit().map_err(StoreError::from)?;
+            Ok(out)
+        })
+    }
+}
+
+/// Runs storage work, turning a panic inside the storage engine (redb can panic on some damaged
+/// files) into [`StoreError::Damaged`] instead of a crash.
+fn contain<T, E: From<StoreError>>(f: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(payload) => {
+            let msg = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(StoreError::Damaged(format!("the storage engine failed on this file ({msg})")).into())
+        }
     }
 }
 

@@ -365,7 +365,24 @@ where
     }
 }
 
-/// The binary's entry point.
+/// The binary's entry point. A panic is a bug: it is reported in one line, never as a trace.
 pub fn main() -> std::process::ExitCode {
-    std::process::ExitCode::from(run_args(std::env::args_os()))
+    // Panics are caught and reported below (storage-engine panics become "store damaged");
+    // set ACCORD_DEBUG to see the default report with its trace.
+    if std::env::var_os("ACCORD_DEBUG").is_none() {
+        std::panic::set_hook(Box::new(|_| {}));
+    }
+    let code = match std::panic::catch_unwind(|| run_args(std::env::args_os())) {
+        Ok(c) => c,
+        Err(p) => {
+            let msg = p
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            eprintln!("error: internal error (this is a bug in accord; please report it): {msg}");
+            2
+        }
+    };
+    std::process::ExitCode::from(code)
 }
