@@ -6,7 +6,7 @@ use accord::codec::{self, Value};
 use accord::keys::SecretKey;
 use accord::norms::Catalogue;
 use accord::statement::{self, Attestation, Body, NormRef, Payload, Registration, StatementError, Unsigned};
-use coset::{CborSerializable as _, TaggedCborSerializable as _};
+use coset::TaggedCborSerializable as _;
 
 fn attestation(iat: i64) -> Payload {
     let n = Catalogue::embedded().get("no-backdoors").unwrap();
