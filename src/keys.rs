@@ -105,6 +105,29 @@ impl PublicKey {
         self.0.verify_strict(msg, &sig).is_ok()
     }
 
+    /// Reads the part after `ssh-ed25519 ` of an OpenSSH public key line: base64 of
+    /// `string "ssh-ed25519" ‖ string key` (RFC 4253 §6.6 wire strings with 32-bit lengths),
+    /// optionally followed by a space and a comment.
+    ///
+    /// # Errors
+    /// [`KeyError::Format`] or [`KeyError::BadPublicKey`].
+    pub fn from_openssh(rest: &str, what: &str) -> Result<Self, KeyError> {
+        let b64 = rest.split(' ').next().unwrap_or("");
+        let blob = STANDARD
+            .decode(b64)
+            .map_err(|_| format_err(what, "ssh-ed25519 key is not canonical base64"))?;
+        let mut want = Vec::with_capacity(51);
+        want.extend_from_slice(&11u32.to_be_bytes());
+        want.extend_from_slice(b"ssh-ed25519");
+        want.extend_from_slice(&32u32.to_be_bytes());
+        if blob.len() != 51 || blob[..19] != want[..] {
+            return Err(format_err(what, "not an OpenSSH ssh-ed25519 public key blob"));
+        }
+        let mut key = [0u8; 32];
+        key.copy_from_slice(&blob[19..]);
+        PublicKey::from_bytes(&key)
+    }
+
     /// The public key file line, newline included.
     pub fn to_file_text(&self) -> String {
         format!("{PUBLIC_PREFIX}{}\n", STANDARD.encode(self.to_bytes()))
@@ -118,6 +141,9 @@ impl PublicKey {
         let line = one_line(text, what)?;
         if line.starts_with(SECRET_PREFIX) {
             return Err(format_err(what, "this is a SECRET key file; give the .pub file"));
+        }
+        if let Some(rest) = line.strip_prefix("ssh-ed25519 ") {
+            return PublicKey::from_openssh(rest, what);
         }
         let b64 = line.strip_prefix(PUBLIC_PREFIX).ok_or_else(|| {
             format_err(
@@ -446,6 +472,21 @@ mod tests {
         noncanon[0] = 0xee;
         noncanon[31] = 0x7f;
         assert!(PublicKey::from_bytes(&noncanon).is_err());
+    }
+
+    #[test]
+    fn openssh_public_keys_are_read() {
+        let pk = SecretKey::from_seed(&[9; 32]).public();
+        let mut blob = Vec::new();
+        blob.extend_from_slice(&11u32.to_be_bytes());
+        blob.extend_from_slice(b"ssh-ed25519");
+        blob.extend_from_slice(&32u32.to_be_bytes());
+        blob.extend_from_slice(&pk.to_bytes());
+        let line = format!("ssh-ed25519 {} security@acme.example\n", STANDARD.encode(&blob));
+        assert_eq!(PublicKey::from_file_text(&line, "k").unwrap(), pk);
+        blob[3] = 12;
+        let bad = format!("ssh-ed25519 {}", STANDARD.encode(&blob));
+        assert!(PublicKey::from_file_text(&bad, "k").is_err());
     }
 
     #[test]

@@ -86,22 +86,61 @@ pub enum Rejection {
     /// A withdrawal of a statement that is not in the ledger.
     #[error("no entry has statement id {0}")]
     NoSuchStatement(String),
-    /// A withdrawal of something other than a live attestation.
-    #[error("entry {index} is not an attestation that can be withdrawn ({why})")]
+    /// A withdrawal or supersede of something other than a live attestation.
+    #[error("entry {index} is not an attestation that can be {what} ({why})")]
     NotWithdrawable {
         /// The target entry.
         index: u64,
         /// Why not.
         why: &'static str,
+        /// "withdrawn" or "superseded".
+        what: &'static str,
     },
-    /// A withdrawal of another organisation's attestation.
-    #[error("entry {index} belongs to {owner:?}; an organisation may withdraw only its own attestations")]
+    /// A withdrawal or supersede of another organisation's attestation.
+    #[error("entry {index} belongs to {owner:?}; an organisation may withdraw or supersede only its own attestations")]
     OtherOrganisation {
         /// The target entry.
         index: u64,
         /// Its organisation.
         owner: String,
     },
+    /// An acceptance appended on its own.
+    #[error("an acceptance is only valid nested inside a rotation")]
+    NestedOnly,
+    /// A statement by a key that no longer speaks for the organisation.
+    #[error("signed by key {kid}, which stopped speaking for the organisation at entry {index} (rotated away, revoked or recovered)")]
+    KeyEnded {
+        /// Hex key id.
+        kid: String,
+        /// The entry that ended it.
+        index: u64,
+    },
+    /// A recovery for an organisation that is not registered.
+    #[error("organisation {0:?} is not registered")]
+    UnknownOrg(String),
+    /// A recovery for an organisation that committed to no recovery key.
+    #[error("{0:?} registered without a recovery key; it cannot be recovered (register with --recovery-key next time)")]
+    NoRecoveryKey(String),
+    /// A recovery key that does not match the commitment.
+    #[error("the recovery key does not match the one the organisation committed to")]
+    RecoveryKeyMismatch,
+    /// A recovery key used before.
+    #[error("this recovery key was already used; a recovery key works once")]
+    RecoveryKeyUsed,
+    /// A revocation of a key that does not exist.
+    #[error("no key {0} is registered")]
+    NoSuchKey(String),
+    /// A revocation of another organisation's key.
+    #[error("key {kid} belongs to {org:?}")]
+    KeyOfAnotherOrg {
+        /// Hex key id.
+        kid: String,
+        /// Its organisation.
+        org: String,
+    },
+    /// A revocation of a newer key by an older one.
+    #[error("a key may revoke itself or an older key of its organisation, not a newer one")]
+    RevokeNewer,
     /// Issued more than [`MAX_FUTURE_SKEW`] after it was logged.
     #[error("issued at {iat}, after it was logged ({logged})")]
     IssuedInFuture {
@@ -211,24 +250,56 @@ fn invalid(at: Location, problem: impl Into<String>) -> LedgerError {
     }
 }
 
-/// What rules need to know about the ledger so far.
+/// An organisation as the registry knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgRecord {
+    /// Index of its registration.
+    pub registration: u64,
+    /// Its current recovery commitment.
+    pub recovery: Option<[u8; 32]>,
+}
+
+/// A recovery that set a compromise time: statements by `kids` of `org` logged after `since`
+/// and before the recovery (`index`) are untrusted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoveryMark {
+    /// The organisation.
+    pub org: String,
+    /// Index of the recovery entry.
+    pub index: u64,
+    /// The compromise time.
+    pub since: Seconds,
+    /// Keys of the organisation that spoke for it at some time after `since`.
+    pub kids: HashSet<[u8; 32]>,
+}
+
+impl RecoveryMark {
+    /// Whether an entry of `org`, signed by `kid`, at `index`, logged at `logged_at`, is made
+    /// untrusted by this recovery.
+    pub fn covers(&self, org: &str, kid: &[u8; 32], index: u64, logged_at: Seconds) -> bool {
+        self.org == org && index < self.index && logged_at > self.since && self.kids.contains(kid)
+    }
+}
+
+/// What rules need to know about the ledger so far, and the primitive updates that record an
+/// accepted statement. [`apply`] is the one place that decides those updates.
 pub trait Registry {
-    /// A registered key.
+    /// A registered key (ended or not).
     ///
     /// # Errors
     /// Storage failures.
     fn key(&self, kid: &[u8; 32]) -> Result<Option<KeyRecord>, LedgerError>;
-    /// Registration index of an organisation.
+    /// An organisation.
     ///
     /// # Errors
     /// Storage failures.
-    fn org(&self, org: &str) -> Result<Option<u64>, LedgerError>;
+    fn org(&self, org: &str) -> Result<Option<OrgRecord>, LedgerError>;
     /// Index of a statement already in the ledger.
     ///
     /// # Errors
     /// Storage failures.
     fn statement(&self, id: &StatementId) -> Result<Option<u64>, LedgerError>;
-    /// A live (not withdrawn) attestation: its index and organisation.
+    /// A live (not withdrawn, not superseded) attestation: its index and organisation.
     ///
     /// # Errors
     /// Storage failures.
@@ -238,11 +309,164 @@ pub trait Registry {
     /// # Errors
     /// Storage failures.
     fn owner(&self, index: u64) -> Result<Option<(String, Kind)>, LedgerError>;
-    /// Records the effects of an accepted statement at `index`.
+    /// The organisation that already used the recovery key with this commitment.
     ///
     /// # Errors
     /// Storage failures.
-    fn record(&mut self, index: u64, st: &Statement) -> Result<(), LedgerError>;
+    fn used_recovery(&self, commitment: &[u8; 32]) -> Result<Option<String>, LedgerError>;
+    /// Every key ever registered to an organisation.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn keys_of(&self, org: &str) -> Result<Vec<([u8; 32], KeyRecord)>, LedgerError>;
+
+    /// Records a statement id at an index, under its organisation.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn put_statement(&mut self, id: &StatementId, index: u64, org: &str) -> Result<(), LedgerError>;
+    /// Stores a key record.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn put_key(&mut self, kid: &[u8; 32], rec: &KeyRecord) -> Result<(), LedgerError>;
+    /// Stores an organisation.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn put_org(&mut self, org: &str, rec: &OrgRecord) -> Result<(), LedgerError>;
+    /// Marks a recovery commitment used.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn put_used_recovery(&mut self, commitment: &[u8; 32], org: &str) -> Result<(), LedgerError>;
+    /// Marks an attestation live, indexed under its norms.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn put_live(
+        &mut self,
+        id: &StatementId,
+        index: u64,
+        org: &str,
+        norms: &[&str],
+    ) -> Result<(), LedgerError>;
+    /// Ends an attestation's liveness.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn remove_live(&mut self, id: &StatementId, org: &str, kind: Kind) -> Result<(), LedgerError>;
+    /// Records a recovery that set a compromise time.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn put_mark(&mut self, mark: RecoveryMark) -> Result<(), LedgerError>;
+}
+
+/// Records the effects of a statement accepted at `index`, logged at `logged_at`.
+///
+/// # Errors
+/// Storage failures.
+pub fn apply(
+    reg: &mut impl Registry,
+    index: u64,
+    logged_at: Seconds,
+    st: &Statement,
+) -> Result<(), LedgerError> {
+    let id = st.id();
+    reg.put_statement(&id, index, &st.iss)?;
+    let new_key = |k: &PublicKey| KeyRecord {
+        public_key: k.to_bytes(),
+        registration: index,
+        org: st.iss.clone(),
+        ended: None,
+    };
+    let end = |reg: &mut dyn RegistryDyn, kid: &[u8; 32]| -> Result<(), LedgerError> {
+        if let Some(mut rec) = reg.key_dyn(kid)? {
+            if rec.ended.is_none() {
+                rec.ended = Some((index, logged_at));
+                reg.put_key_dyn(kid, &rec)?;
+            }
+        }
+        Ok(())
+    };
+    match &st.payload.body {
+        Body::Registration(r) => {
+            reg.put_key(&st.kid, &new_key(&r.public_key))?;
+            reg.put_org(
+                &st.iss,
+                &OrgRecord {
+                    registration: index,
+                    recovery: r.recovery,
+                },
+            )?;
+        }
+        Body::Attestation(a) => {
+            if let Some(t) = &a.supersedes {
+                reg.remove_live(t, &st.iss, Kind::Attestation)?;
+            }
+            let norms: Vec<&str> = a.norms.iter().map(|n| n.id.as_str()).collect();
+            reg.put_live(&id, index, &st.iss, &norms)?;
+        }
+        Body::Withdrawal(w) => reg.remove_live(&w.target, &st.iss, Kind::Attestation)?,
+        Body::Acceptance(_) => {}
+        Body::Rotation(r) => {
+            end(&mut Dyn(reg), &st.kid)?;
+            if let Some(k) = r.new_key() {
+                reg.put_key(&k.kid(), &new_key(k))?;
+            }
+        }
+        Body::Revocation(r) => end(&mut Dyn(reg), &r.target)?,
+        Body::Recovery(r) => {
+            let keys = reg.keys_of(&st.iss)?;
+            if let Some(since) = r.compromised_since {
+                let kids = keys
+                    .iter()
+                    .filter(|(_, k)| k.ended.is_none_or(|(_, t)| t > since))
+                    .map(|(kid, _)| *kid)
+                    .collect();
+                reg.put_mark(RecoveryMark {
+                    org: st.iss.clone(),
+                    index,
+                    since,
+                    kids,
+                })?;
+            }
+            for (kid, k) in keys {
+                if k.ended.is_none() {
+                    end(&mut Dyn(reg), &kid)?;
+                }
+            }
+            reg.put_key(&r.new_key.kid(), &new_key(&r.new_key))?;
+            let org = reg.org(&st.iss)?.map(|o| o.registration).unwrap_or(index);
+            reg.put_used_recovery(&r.recovery_key.kid(), &st.iss)?;
+            reg.put_org(
+                &st.iss,
+                &OrgRecord {
+                    registration: org,
+                    recovery: Some(r.next_recovery),
+                },
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Object-safe slice of [`Registry`] used inside [`apply`].
+trait RegistryDyn {
+    fn key_dyn(&self, kid: &[u8; 32]) -> Result<Option<KeyRecord>, LedgerError>;
+    fn put_key_dyn(&mut self, kid: &[u8; 32], rec: &KeyRecord) -> Result<(), LedgerError>;
+}
+
+struct Dyn<'a, R: Registry + ?Sized>(&'a mut R);
+
+impl<R: Registry + ?Sized> RegistryDyn for Dyn<'_, R> {
+    fn key_dyn(&self, kid: &[u8; 32]) -> Result<Option<KeyRecord>, LedgerError> {
+        self.0.key(kid)
+    }
+    fn put_key_dyn(&mut self, kid: &[u8; 32], rec: &KeyRecord) -> Result<(), LedgerError> {
+        self.0.put_key(kid, rec)
+    }
 }
 
 /// Checks the ledger rules for a statement logged at `logged_at` and returns the key that must
@@ -273,17 +497,50 @@ pub fn check_rules(
     if let Some(index) = reg.statement(&st.id())? {
         return Ok(Err(Rejection::Duplicate { index }));
     }
-    if let Body::Registration(r) = &p.body {
-        if let Some(index) = reg.org(&st.iss)? {
-            return Ok(Err(Rejection::NameTaken {
-                org: st.iss.clone(),
-                index,
-            }));
+    let key_free = |k: &PublicKey| -> Result<Option<Rejection>, LedgerError> {
+        Ok(reg.key(&k.kid())?.map(|rec| Rejection::KeyInUse { org: rec.org }))
+    };
+    match &p.body {
+        Body::Registration(r) => {
+            if let Some(o) = reg.org(&st.iss)? {
+                return Ok(Err(Rejection::NameTaken {
+                    org: st.iss.clone(),
+                    index: o.registration,
+                }));
+            }
+            if let Some(e) = key_free(&r.public_key)? {
+                return Ok(Err(e));
+            }
+            return Ok(Ok(r.public_key));
         }
-        if let Some(k) = reg.key(&st.kid)? {
-            return Ok(Err(Rejection::KeyInUse { org: k.org }));
+        Body::Acceptance(_) => return Ok(Err(Rejection::NestedOnly)),
+        Body::Recovery(r) => {
+            let Some(org) = reg.org(&st.iss)? else {
+                return Ok(Err(Rejection::UnknownOrg(st.iss.clone())));
+            };
+            let presented = r.recovery_key.kid();
+            match org.recovery {
+                None => return Ok(Err(Rejection::NoRecoveryKey(st.iss.clone()))),
+                Some(c) if c != presented => {
+                    return Ok(Err(if reg.used_recovery(&presented)?.is_some() {
+                        Rejection::RecoveryKeyUsed
+                    } else {
+                        Rejection::RecoveryKeyMismatch
+                    }));
+                }
+                Some(_) => {}
+            }
+            if let Some(e) = key_free(&r.new_key)? {
+                return Ok(Err(e));
+            }
+            if r.compromised_since.is_some_and(|t| t > logged_at) {
+                return Ok(Err(Rejection::Statement(StatementError::Invalid(
+                    "compromised_since is after the time the recovery is logged".into(),
+                ))));
+            }
+            return Ok(Ok(r.recovery_key));
         }
-        return Ok(Ok(r.public_key));
+        _ => {}
     }
     let Some(rec) = reg.key(&st.kid)? else {
         return Ok(Err(Rejection::UnregisteredKey {
@@ -296,11 +553,41 @@ pub fn check_rules(
             org: rec.org,
         }));
     }
+    if let Some((index, _)) = rec.ended {
+        return Ok(Err(Rejection::KeyEnded {
+            kid: hex::encode(st.kid),
+            index,
+        }));
+    }
     let key = PublicKey::from_bytes(&rec.public_key)
         .map_err(|e| invalid(Location::Table("keys"), e.to_string()))?;
+    let live_target = |target: &StatementId, what: &'static str| -> Result<Option<Rejection>, LedgerError> {
+        match reg.live(target)? {
+            Some((index, owner)) if owner != st.iss => {
+                Ok(Some(Rejection::OtherOrganisation { index, owner }))
+            }
+            Some(_) => Ok(None),
+            None => {
+                let Some(index) = reg.statement(target)? else {
+                    return Ok(Some(Rejection::NoSuchStatement(hex::encode(target))));
+                };
+                let why = match reg.owner(index)? {
+                    Some((owner, _)) if owner != st.iss => {
+                        return Ok(Some(Rejection::OtherOrganisation { index, owner }));
+                    }
+                    Some((_, Kind::Attestation)) => "it was already withdrawn or superseded",
+                    Some((_, k)) => match k {
+                        Kind::Registration => "it is a registration",
+                        Kind::Withdrawal => "it is a withdrawal",
+                        _ => "it is not an attestation",
+                    },
+                    None => "it is missing",
+                };
+                Ok(Some(Rejection::NotWithdrawable { index, why, what }))
+            }
+        }
+    };
     match &p.body {
-        // Registrations returned above.
-        Body::Registration(_) => {}
         Body::Attestation(a) => {
             if a.catalogue != catalogue.version {
                 return Ok(Err(Rejection::UnknownCatalogue(a.catalogue)));
@@ -313,29 +600,46 @@ pub fn check_rules(
                     return Ok(Err(Rejection::NormTextMismatch(n.id.to_string())));
                 }
             }
-        }
-        Body::Withdrawal(w) => match reg.live(&w.target)? {
-            Some((index, owner)) => {
-                if owner != st.iss {
-                    return Ok(Err(Rejection::OtherOrganisation { index, owner }));
+            if let Some(t) = &a.supersedes {
+                if let Some(e) = live_target(t, "superseded")? {
+                    return Ok(Err(e));
                 }
             }
-            None => {
-                let Some(index) = reg.statement(&w.target)? else {
-                    return Ok(Err(Rejection::NoSuchStatement(hex::encode(w.target))));
-                };
-                let why = match reg.owner(index)? {
-                    Some((owner, _)) if owner != st.iss => {
-                        return Ok(Err(Rejection::OtherOrganisation { index, owner }));
-                    }
-                    Some((_, Kind::Attestation)) => "it was already withdrawn",
-                    Some((_, Kind::Registration)) => "it is a registration",
-                    Some((_, Kind::Withdrawal)) => "it is a withdrawal",
-                    None => "it is missing",
-                };
-                return Ok(Err(Rejection::NotWithdrawable { index, why }));
+        }
+        Body::Withdrawal(w) => {
+            if let Some(e) = live_target(&w.target, "withdrawn")? {
+                return Ok(Err(e));
             }
-        },
+        }
+        Body::Rotation(r) => {
+            if let Some(k) = r.new_key() {
+                if let Some(e) = key_free(k)? {
+                    return Ok(Err(e));
+                }
+            }
+        }
+        Body::Revocation(r) => {
+            let Some(target) = reg.key(&r.target)? else {
+                return Ok(Err(Rejection::NoSuchKey(hex::encode(r.target))));
+            };
+            if target.org != st.iss {
+                return Ok(Err(Rejection::KeyOfAnotherOrg {
+                    kid: hex::encode(r.target),
+                    org: target.org,
+                }));
+            }
+            if let Some((index, _)) = target.ended {
+                return Ok(Err(Rejection::KeyEnded {
+                    kid: hex::encode(r.target),
+                    index,
+                }));
+            }
+            if r.target != st.kid && target.registration >= rec.registration {
+                return Ok(Err(Rejection::RevokeNewer));
+            }
+        }
+        // Handled above.
+        Body::Registration(_) | Body::Acceptance(_) | Body::Recovery(_) => {}
     }
     Ok(Ok(key))
 }
@@ -345,18 +649,21 @@ pub fn check_rules(
 #[derive(Default)]
 pub struct MemRegistry {
     keys: HashMap<[u8; 32], KeyRecord>,
-    orgs: HashMap<String, u64>,
+    orgs: HashMap<String, OrgRecord>,
     ids: HashMap<StatementId, u64>,
     live: HashMap<StatementId, (u64, String)>,
-    kinds: HashMap<u64, (String, Kind)>,
+    ended: HashMap<u64, (String, Kind)>,
+    used: HashMap<[u8; 32], String>,
+    marks: Vec<RecoveryMark>,
+    norm_rows: u64,
 }
 
 impl Registry for MemRegistry {
     fn key(&self, kid: &[u8; 32]) -> Result<Option<KeyRecord>, LedgerError> {
         Ok(self.keys.get(kid).cloned())
     }
-    fn org(&self, org: &str) -> Result<Option<u64>, LedgerError> {
-        Ok(self.orgs.get(org).copied())
+    fn org(&self, org: &str) -> Result<Option<OrgRecord>, LedgerError> {
+        Ok(self.orgs.get(org).cloned())
     }
     fn statement(&self, id: &StatementId) -> Result<Option<u64>, LedgerError> {
         Ok(self.ids.get(id).copied())
@@ -365,32 +672,55 @@ impl Registry for MemRegistry {
         Ok(self.live.get(id).cloned())
     }
     fn owner(&self, index: u64) -> Result<Option<(String, Kind)>, LedgerError> {
-        Ok(self.kinds.get(&index).cloned())
+        Ok(self.ended.get(&index).cloned())
     }
-    fn record(&mut self, index: u64, st: &Statement) -> Result<(), LedgerError> {
-        self.ids.insert(st.id(), index);
-        match &st.payload.body {
-            Body::Registration(r) => {
-                self.keys.insert(
-                    st.kid,
-                    KeyRecord {
-                        public_key: r.public_key.to_bytes(),
-                        registration: index,
-                        org: st.iss.clone(),
-                    },
-                );
-                self.orgs.insert(st.iss.clone(), index);
-            }
-            Body::Attestation(_) => {
-                self.live.insert(st.id(), (index, st.iss.clone()));
-            }
-            Body::Withdrawal(w) => {
-                if let Some((i, _)) = self.live.remove(&w.target) {
-                    // Only withdrawn attestations need their owner remembered, for messages.
-                    self.kinds.insert(i, (st.iss.clone(), Kind::Attestation));
-                }
-            }
+    fn used_recovery(&self, commitment: &[u8; 32]) -> Result<Option<String>, LedgerError> {
+        Ok(self.used.get(commitment).cloned())
+    }
+    fn keys_of(&self, org: &str) -> Result<Vec<([u8; 32], KeyRecord)>, LedgerError> {
+        Ok(self
+            .keys
+            .iter()
+            .filter(|(_, k)| k.org == org)
+            .map(|(i, k)| (*i, k.clone()))
+            .collect())
+    }
+    fn put_statement(&mut self, id: &StatementId, index: u64, _org: &str) -> Result<(), LedgerError> {
+        self.ids.insert(*id, index);
+        Ok(())
+    }
+    fn put_key(&mut self, kid: &[u8; 32], rec: &KeyRecord) -> Result<(), LedgerError> {
+        self.keys.insert(*kid, rec.clone());
+        Ok(())
+    }
+    fn put_org(&mut self, org: &str, rec: &OrgRecord) -> Result<(), LedgerError> {
+        self.orgs.insert(org.to_string(), rec.clone());
+        Ok(())
+    }
+    fn put_used_recovery(&mut self, commitment: &[u8; 32], org: &str) -> Result<(), LedgerError> {
+        self.used.insert(*commitment, org.to_string());
+        Ok(())
+    }
+    fn put_live(
+        &mut self,
+        id: &StatementId,
+        index: u64,
+        org: &str,
+        norms: &[&str],
+    ) -> Result<(), LedgerError> {
+        self.live.insert(*id, (index, org.to_string()));
+        self.norm_rows += norms.len() as u64;
+        Ok(())
+    }
+    fn remove_live(&mut self, id: &StatementId, org: &str, kind: Kind) -> Result<(), LedgerError> {
+        if let Some((i, _)) = self.live.remove(id) {
+            // Only attestations that stopped being live need their owner kept, for messages.
+            self.ended.insert(i, (org.to_string(), kind));
         }
+        Ok(())
+    }
+    fn put_mark(&mut self, mark: RecoveryMark) -> Result<(), LedgerError> {
+        self.marks.push(mark);
         Ok(())
     }
 }
@@ -400,9 +730,13 @@ impl MemRegistry {
     pub fn org_count(&self) -> usize {
         self.orgs.len()
     }
-    /// Number of live (not withdrawn) attestations.
+    /// Number of live attestations (expired ones included).
     pub fn live_count(&self) -> usize {
         self.live.len()
+    }
+    /// Recoveries that set a compromise time.
+    pub fn marks(&self) -> &[RecoveryMark] {
+        &self.marks
     }
 }
 
@@ -410,8 +744,11 @@ impl Registry for WriteTables<'_> {
     fn key(&self, kid: &[u8; 32]) -> Result<Option<KeyRecord>, LedgerError> {
         Ok(WriteTables::key(self, kid)?)
     }
-    fn org(&self, org: &str) -> Result<Option<u64>, LedgerError> {
-        Ok(WriteTables::org(self, org)?)
+    fn org(&self, org: &str) -> Result<Option<OrgRecord>, LedgerError> {
+        Ok(WriteTables::org(self, org)?.map(|registration| OrgRecord {
+            registration,
+            recovery: WriteTables::recovery(self, org).ok().flatten(),
+        }))
     }
     fn statement(&self, id: &StatementId) -> Result<Option<u64>, LedgerError> {
         Ok(self.statement_index(id)?)
@@ -429,30 +766,49 @@ impl Registry for WriteTables<'_> {
         let st = decode_entry_statement(index, &bytes)?.1;
         Ok(Some((st.iss.clone(), st.kind())))
     }
-    fn record(&mut self, index: u64, st: &Statement) -> Result<(), LedgerError> {
-        let id = st.id();
-        self.put_statement_id(&id, index)?;
-        self.put_org_entry(&st.iss, index)?;
-        match &st.payload.body {
-            Body::Registration(r) => {
-                self.put_key(
-                    &st.kid,
-                    &KeyRecord {
-                        public_key: r.public_key.to_bytes(),
-                        registration: index,
-                        org: st.iss.clone(),
-                    },
-                )?;
-                self.put_org(&st.iss, index)?;
-            }
-            Body::Attestation(a) => {
-                self.put_live(&id, index)?;
-                for n in &a.norms {
-                    self.put_norm_entry(n.id.as_str(), index)?;
-                }
-            }
-            Body::Withdrawal(w) => self.remove_live(&w.target)?,
+    fn used_recovery(&self, commitment: &[u8; 32]) -> Result<Option<String>, LedgerError> {
+        Ok(WriteTables::used_recovery(self, commitment)?)
+    }
+    fn keys_of(&self, org: &str) -> Result<Vec<([u8; 32], KeyRecord)>, LedgerError> {
+        Ok(WriteTables::keys_of(self, org)?)
+    }
+    fn put_statement(&mut self, id: &StatementId, index: u64, org: &str) -> Result<(), LedgerError> {
+        self.put_statement_id(id, index)?;
+        self.put_org_entry(org, index)?;
+        Ok(())
+    }
+    fn put_key(&mut self, kid: &[u8; 32], rec: &KeyRecord) -> Result<(), LedgerError> {
+        Ok(WriteTables::put_key(self, kid, rec)?)
+    }
+    fn put_org(&mut self, org: &str, rec: &OrgRecord) -> Result<(), LedgerError> {
+        WriteTables::put_org(self, org, rec.registration)?;
+        if let Some(c) = &rec.recovery {
+            WriteTables::put_recovery(self, org, c)?;
         }
+        Ok(())
+    }
+    fn put_used_recovery(&mut self, commitment: &[u8; 32], org: &str) -> Result<(), LedgerError> {
+        Ok(WriteTables::put_used_recovery(self, commitment, org)?)
+    }
+    fn put_live(
+        &mut self,
+        id: &StatementId,
+        index: u64,
+        _org: &str,
+        norms: &[&str],
+    ) -> Result<(), LedgerError> {
+        WriteTables::put_live(self, id, index)?;
+        for n in norms {
+            self.put_norm_entry(n, index)?;
+        }
+        Ok(())
+    }
+    fn remove_live(&mut self, id: &StatementId, _org: &str, _kind: Kind) -> Result<(), LedgerError> {
+        Ok(WriteTables::remove_live(self, id)?)
+    }
+    fn put_mark(&mut self, _mark: RecoveryMark) -> Result<(), LedgerError> {
+        // Compromise marks are derived again by every reader that needs them (status, history,
+        // verify) from the entries; nothing is stored.
         Ok(())
     }
 }
@@ -494,8 +850,11 @@ pub struct VerifyReport {
     pub organisations: u64,
     /// Attestations not withdrawn (expired ones included).
     pub live_attestations: u64,
-    /// Counts by kind: registrations, attestations, withdrawals.
-    pub by_kind: [u64; 3],
+    /// Counts by kind: registrations, attestations, withdrawals, rotations, revocations,
+    /// recoveries.
+    pub by_kind: [u64; 6],
+    /// Entries that a later recovery made untrusted (valid history, not to be relied on).
+    pub untrusted: Vec<u64>,
 }
 
 /// What an import did.
@@ -721,7 +1080,7 @@ impl Ledger {
                         rejection: r,
                     }
                 })?;
-                t.record(index, st)?;
+                apply(&mut *t, index, logged_at, st)?;
                 keys.push(key);
             }
             // The custodian checks every signature (in parallel) before anything is stored.
@@ -984,8 +1343,8 @@ impl Ledger {
                     if i < from {
                         return Ok(());
                     }
-                    let (_, st) = decode_entry_statement(i, &bytes)?;
-                    t.record(i, &st)?;
+                    let (e, st) = decode_entry_statement(i, &bytes)?;
+                    apply(&mut *t, i, e.logged_at, &st)?;
                     t.put_entry(i, &bytes)?;
                     for (hi, h) in frontier.push(Entry::leaf_hash(&bytes)) {
                         t.put_hash(hi, &h)?;
@@ -1080,11 +1439,39 @@ impl Ledger {
             if replay.size() != total {
                 return Err(invalid(Location::Ledger, "entry count changed during verify"));
             }
-            let report = replay.finish()?;
-            check_derived_tables(r, &report.1, report.0.entries)?;
-            Ok(report.0)
+            let (mut report, totals) = replay.finish()?;
+            check_derived_tables(r, &totals, report.entries)?;
+            report.untrusted = untrusted_entries(totals.registry.marks(), |f| {
+                r.for_each_entry(0, |i, b| -> Result<bool, LedgerError> {
+                    let (e, st) = decode_entry_statement(i, b)?;
+                    f(i, e.logged_at, &st);
+                    Ok(true)
+                })
+            })?;
+            Ok(report)
         })
     }
+}
+
+/// Lists the entries that recoveries made untrusted, in a second pass over the entries (only
+/// when some recovery set a compromise time). `scan` feeds every entry to its callback.
+///
+/// # Errors
+/// What `scan` returns.
+pub fn untrusted_entries(
+    marks: &[RecoveryMark],
+    scan: impl FnOnce(&mut dyn FnMut(u64, Seconds, &Statement)) -> Result<(), LedgerError>,
+) -> Result<Vec<u64>, LedgerError> {
+    let mut out = Vec::new();
+    if marks.is_empty() {
+        return Ok(out);
+    }
+    scan(&mut |i, t, st| {
+        if marks.iter().any(|m| m.covers(&st.iss, &st.kid, i, t)) {
+            out.push(i);
+        }
+    })?;
+    Ok(out)
 }
 
 /// Point checks of one replayed entry against the store's derived tables.
@@ -1134,7 +1521,7 @@ fn check_derived_tables(r: &ReadTables, reg: &ReplayTotals, entries: u64) -> Res
         ("hashes", hashes, proof::stored_hash_count(entries)),
         ("statement_ids", ids, entries),
         ("org_entries", org_rows, entries),
-        ("norm_entries", norm_rows, reg.norm_rows),
+        ("norm_entries", norm_rows, reg.registry.norm_rows),
     ];
     for (name, got, expected) in want {
         if got != expected {
@@ -1144,7 +1531,7 @@ fn check_derived_tables(r: &ReadTables, reg: &ReplayTotals, entries: u64) -> Res
             ));
         }
     }
-    let (mut keys, mut orgs, mut live) = (0usize, 0usize, 0usize);
+    let (mut keys, mut orgs, mut live, mut recovery, mut used) = (0usize, 0usize, 0usize, 0usize, 0usize);
     r.for_each_derived(|row| -> Result<(), LedgerError> {
         match row {
             DerivedRow::StatementId(..) => {}
@@ -1159,10 +1546,28 @@ fn check_derived_tables(r: &ReadTables, reg: &ReplayTotals, entries: u64) -> Res
             }
             DerivedRow::Org(name, idx) => {
                 orgs += 1;
-                if reg.registry.orgs.get(&name) != Some(&idx) {
+                if reg.registry.orgs.get(&name).map(|o| o.registration) != Some(idx) {
                     return Err(invalid(
                         Location::Table("orgs"),
                         format!("row {name:?} differs from the replay"),
+                    ));
+                }
+            }
+            DerivedRow::Recovery(name, c) => {
+                recovery += 1;
+                if reg.registry.orgs.get(&name).and_then(|o| o.recovery) != Some(c) {
+                    return Err(invalid(
+                        Location::Table("recovery"),
+                        format!("row {name:?} differs from the replay"),
+                    ));
+                }
+            }
+            DerivedRow::UsedRecovery(c, name) => {
+                used += 1;
+                if reg.registry.used.get(&c) != Some(&name) {
+                    return Err(invalid(
+                        Location::Table("used_recovery"),
+                        format!("row {} differs from the replay", hex::encode(c)),
                     ));
                 }
             }
@@ -1182,6 +1587,16 @@ fn check_derived_tables(r: &ReadTables, reg: &ReplayTotals, entries: u64) -> Res
         ("keys", keys, reg.registry.keys.len()),
         ("orgs", orgs, reg.registry.orgs.len()),
         ("live", live, reg.registry.live.len()),
+        (
+            "recovery",
+            recovery,
+            reg.registry
+                .orgs
+                .values()
+                .filter(|o| o.recovery.is_some())
+                .count(),
+        ),
+        ("used_recovery", used, reg.registry.used.len()),
     ] {
         if got != want {
             return Err(invalid(
@@ -1201,8 +1616,6 @@ type Stepped = (PublicKey, Statement, Vec<(u64, Hash)>);
 pub struct ReplayTotals {
     /// The rebuilt registry.
     pub registry: MemRegistry,
-    /// Rows `norm_entries` must have.
-    pub norm_rows: u64,
 }
 
 /// A streaming replay of entries in index order: the verifier's state machine, shared by the
@@ -1215,8 +1628,7 @@ pub struct Replay<'c> {
     frontier: Frontier,
     prev: Hash,
     last_time: Seconds,
-    by_kind: [u64; 3],
-    norm_rows: u64,
+    by_kind: [u64; 6],
     checkpoints: u64,
     latest: Option<SignedCheckpoint>,
 }
@@ -1232,8 +1644,7 @@ impl<'c> Replay<'c> {
             frontier: Frontier::new(),
             prev: GENESIS_PREV,
             last_time: Seconds::MIN,
-            by_kind: [0; 3],
-            norm_rows: 0,
+            by_kind: [0; 6],
             checkpoints: 0,
             latest: None,
         }
@@ -1359,18 +1770,19 @@ impl<'c> Replay<'c> {
         }
         let k = check_rules(&st, &self.origin, e.logged_at, &self.registry, self.catalogue)?
             .map_err(|r| invalid(at.clone(), r.to_string()))?;
-        self.registry.record(expected, &st)?;
+        apply(&mut self.registry, expected, e.logged_at, &st)?;
         let leaf = Entry::leaf_hash(bytes);
         let stored = self.frontier.push(leaf);
         self.prev = leaf;
         self.last_time = e.logged_at;
         match &st.payload.body {
             Body::Registration(_) => self.by_kind[0] += 1,
-            Body::Attestation(a) => {
-                self.by_kind[1] += 1;
-                self.norm_rows += a.norms.len() as u64;
-            }
+            Body::Attestation(_) => self.by_kind[1] += 1,
             Body::Withdrawal(_) => self.by_kind[2] += 1,
+            Body::Rotation(_) => self.by_kind[3] += 1,
+            Body::Revocation(_) => self.by_kind[4] += 1,
+            Body::Recovery(_) => self.by_kind[5] += 1,
+            Body::Acceptance(_) => {}
         }
         Ok((k, st, stored))
     }
@@ -1400,12 +1812,12 @@ impl<'c> Replay<'c> {
             organisations: self.registry.org_count() as u64,
             live_attestations: self.registry.live_count() as u64,
             by_kind: self.by_kind,
+            untrusted: Vec::new(),
         };
         Ok((
             report,
             ReplayTotals {
                 registry: self.registry,
-                norm_rows: self.norm_rows,
             },
         ))
     }

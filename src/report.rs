@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use crate::entry::Entry;
-use crate::ledger::{LedgerError, Location};
+use crate::ledger::{apply, LedgerError, Location, MemRegistry, RecoveryMark};
 use crate::statement::{Body, Statement};
 use crate::store::ReadTables;
 use crate::time::{self, Seconds};
@@ -37,6 +37,24 @@ pub struct EntryView {
     /// Withdrawal fields.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub withdrawal: Option<WithdrawalView>,
+    /// Rotation, revocation or recovery fields.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_change: Option<KeyChangeView>,
+    /// True when a later recovery made this entry untrusted (its key was compromised then).
+    pub untrusted: bool,
+}
+
+/// A change of the organisation's keys.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct KeyChangeView {
+    /// Hex key ids that stop speaking for the organisation.
+    pub ends: Vec<String>,
+    /// Hex key id installed, if any.
+    pub installs: Option<String>,
+    /// Reason given, if any.
+    pub reason: Option<String>,
+    /// For a recovery: the compromise time (RFC 3339), if set.
+    pub compromised_since: Option<String>,
 }
 
 /// Registration details.
@@ -50,6 +68,8 @@ pub struct RegistrationView {
     pub contact: Option<String>,
     /// Always true in this version: no domain proof is checked.
     pub self_asserted: bool,
+    /// Whether the registration committed to a recovery key.
+    pub recovery_key_committed: bool,
 }
 
 /// Attestation details.
@@ -65,6 +85,8 @@ pub struct AttestationView {
     pub note: Option<String>,
     /// Catalogue version.
     pub catalogue: u64,
+    /// Hex statement id this attestation renews or amends.
+    pub supersedes: Option<String>,
 }
 
 /// Withdrawal details.
@@ -97,11 +119,16 @@ pub struct AttestationStatus {
     pub expires: Option<String>,
     /// Hex key id that signed it.
     pub kid: String,
-    /// `live`, `expired` or `withdrawn`.
+    /// `live`, `expired`, `withdrawn`, `superseded` or `untrusted`.
     pub state: String,
     /// Index of the withdrawal, if withdrawn.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub withdrawn_by: Option<u64>,
+    /// Index of the superseding attestation, if superseded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub superseded_by: Option<u64>,
+    /// When it was logged (RFC 3339).
+    pub logged_at: String,
 }
 
 /// Decodes an entry read from the store into its statement.
@@ -122,8 +149,16 @@ pub fn decode_stored(index: u64, bytes: &[u8]) -> Result<(Entry, Statement), Led
 ///
 /// # Errors
 /// [`LedgerError`].
-pub fn entry_view(r: &ReadTables, index: u64, bytes: &[u8]) -> Result<EntryView, LedgerError> {
+pub fn entry_view(
+    r: &ReadTables,
+    index: u64,
+    bytes: &[u8],
+    marks: &[RecoveryMark],
+) -> Result<EntryView, LedgerError> {
     let (e, st) = decode_stored(index, bytes)?;
+    let untrusted = marks
+        .iter()
+        .any(|m| m.covers(&st.iss, &st.kid, index, e.logged_at));
     let p = &st.payload;
     let mut v = EntryView {
         index,
@@ -136,6 +171,8 @@ pub fn entry_view(r: &ReadTables, index: u64, bytes: &[u8]) -> Result<EntryView,
         registration: None,
         attestation: None,
         withdrawal: None,
+        key_change: None,
+        untrusted,
     };
     match &p.body {
         Body::Registration(reg) => {
@@ -144,6 +181,7 @@ pub fn entry_view(r: &ReadTables, index: u64, bytes: &[u8]) -> Result<EntryView,
                 domain: reg.domain.clone(),
                 contact: reg.contact.clone(),
                 self_asserted: true,
+                recovery_key_committed: reg.recovery.is_some(),
             })
         }
         Body::Attestation(a) => {
@@ -153,6 +191,7 @@ pub fn entry_view(r: &ReadTables, index: u64, bytes: &[u8]) -> Result<EntryView,
                 expires: a.expires.map(time::format),
                 note: a.note.clone(),
                 catalogue: a.catalogue,
+                supersedes: a.supersedes.map(hex::encode),
             })
         }
         Body::Withdrawal(w) => {
@@ -162,22 +201,84 @@ pub fn entry_view(r: &ReadTables, index: u64, bytes: &[u8]) -> Result<EntryView,
                 reason: w.reason.clone(),
             })
         }
+        Body::Acceptance(_) => {}
+        Body::Rotation(rot) => {
+            v.key_change = Some(KeyChangeView {
+                ends: vec![hex::encode(st.kid)],
+                installs: rot.new_key().map(|k| hex::encode(k.kid())),
+                reason: None,
+                compromised_since: None,
+            })
+        }
+        Body::Revocation(rv) => {
+            v.key_change = Some(KeyChangeView {
+                ends: vec![hex::encode(rv.target)],
+                installs: None,
+                reason: Some(rv.reason.clone()),
+                compromised_since: None,
+            })
+        }
+        Body::Recovery(rc) => {
+            let ends = r
+                .keys_of(&st.iss)?
+                .into_iter()
+                .filter(|(_, k)| k.ended.is_some_and(|(i, _)| i == index))
+                .map(|(kid, _)| hex::encode(kid))
+                .collect();
+            v.key_change = Some(KeyChangeView {
+                ends,
+                installs: Some(hex::encode(rc.new_key.kid())),
+                reason: Some(rc.reason.clone()),
+                compromised_since: rc.compromised_since.map(time::format),
+            })
+        }
     }
     Ok(v)
 }
 
-/// Every attestation with its state at `now`, in index order.
+/// Replays the registry over every entry (no signature checks: `verify` does those) to find
+/// the recoveries that set a compromise time.
 ///
 /// # Errors
 /// [`LedgerError`].
-pub fn attestation_status(r: &ReadTables, now: Seconds) -> Result<Vec<AttestationStatus>, LedgerError> {
+pub fn recovery_marks(r: &ReadTables) -> Result<Vec<RecoveryMark>, LedgerError> {
+    let mut reg = MemRegistry::default();
+    r.for_each_entry(0, |index, bytes| -> Result<bool, LedgerError> {
+        let (e, st) = decode_stored(index, bytes)?;
+        apply(&mut reg, index, e.logged_at, &st)?;
+        Ok(true)
+    })?;
+    Ok(reg.marks().to_vec())
+}
+
+/// Every attestation logged by `at`, with its state at `at` (withdrawals, supersedes and
+/// expiry as of that moment; untrusted as known now), in index order.
+///
+/// # Errors
+/// [`LedgerError`].
+pub fn attestation_status(r: &ReadTables, at: Seconds) -> Result<Vec<AttestationStatus>, LedgerError> {
+    let marks = recovery_marks(r)?;
     let mut out: Vec<AttestationStatus> = Vec::new();
     let mut by_id: std::collections::HashMap<[u8; 32], usize> = Default::default();
     r.for_each_entry(0, |index, bytes| -> Result<bool, LedgerError> {
-        let (_, st) = decode_stored(index, bytes)?;
+        let (e, st) = decode_stored(index, bytes)?;
+        if e.logged_at > at {
+            return Ok(false);
+        }
+        let untrusted = marks
+            .iter()
+            .any(|m| m.covers(&st.iss, &st.kid, index, e.logged_at));
         match &st.payload.body {
             Body::Attestation(a) => {
-                let expired = a.expires.is_some_and(|x| x <= now);
+                if let Some(t) = &a.supersedes {
+                    if let Some(&i) = by_id.get(t) {
+                        if out[i].state == "live" || out[i].state == "expired" {
+                            out[i].state = "superseded".to_string();
+                            out[i].superseded_by = Some(index);
+                        }
+                    }
+                }
+                let expired = a.expires.is_some_and(|x| x <= at);
                 by_id.insert(st.id(), out.len());
                 out.push(AttestationStatus {
                     index,
@@ -188,17 +289,28 @@ pub fn attestation_status(r: &ReadTables, now: Seconds) -> Result<Vec<Attestatio
                     issued_at: time::format(st.payload.iat),
                     expires: a.expires.map(time::format),
                     kid: hex::encode(st.kid),
-                    state: if expired { "expired" } else { "live" }.to_string(),
+                    state: if untrusted {
+                        "untrusted"
+                    } else if expired {
+                        "expired"
+                    } else {
+                        "live"
+                    }
+                    .to_string(),
                     withdrawn_by: None,
+                    superseded_by: None,
+                    logged_at: time::format(e.logged_at),
                 });
             }
             Body::Withdrawal(w) => {
                 if let Some(&i) = by_id.get(&w.target) {
-                    out[i].state = "withdrawn".to_string();
+                    if out[i].state != "untrusted" {
+                        out[i].state = "withdrawn".to_string();
+                    }
                     out[i].withdrawn_by = Some(index);
                 }
             }
-            Body::Registration(_) => {}
+            _ => {}
         }
         Ok(true)
     })?;

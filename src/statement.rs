@@ -107,6 +107,15 @@ pub enum Kind {
     Attestation,
     /// Withdraws an earlier attestation.
     Withdrawal,
+    /// Signed by a new key, accepting the organisation and the key it replaces; only valid
+    /// nested inside a rotation.
+    Acceptance,
+    /// Hands the organisation from the signing key to a new one.
+    Rotation,
+    /// Ends a key of the organisation from now on.
+    Revocation,
+    /// Signed by the organisation's recovery key: ends every current key and installs a new one.
+    Recovery,
 }
 
 impl Kind {
@@ -116,6 +125,10 @@ impl Kind {
             Kind::Registration => "registration",
             Kind::Attestation => "attestation",
             Kind::Withdrawal => "withdrawal",
+            Kind::Acceptance => "acceptance",
+            Kind::Rotation => "rotation",
+            Kind::Revocation => "revocation",
+            Kind::Recovery => "recovery",
         }
     }
     /// The COSE content type (header 3).
@@ -127,6 +140,10 @@ impl Kind {
             "registration" => Ok(Kind::Registration),
             "attestation" => Ok(Kind::Attestation),
             "withdrawal" => Ok(Kind::Withdrawal),
+            "acceptance" => Ok(Kind::Acceptance),
+            "rotation" => Ok(Kind::Rotation),
+            "revocation" => Ok(Kind::Revocation),
+            "recovery" => Ok(Kind::Recovery),
             other => Err(StatementError::UnknownKind(other.chars().take(64).collect())),
         }
     }
@@ -180,6 +197,9 @@ pub struct Registration {
     pub domain: Option<String>,
     /// A role address (never a person's).
     pub contact: Option<String>,
+    /// SHA-256 of the raw recovery public key, kept offline; `None` if the organisation
+    /// registered without one.
+    pub recovery: Option<[u8; 32]>,
 }
 
 /// One norm an attestation pledges, pinned by the hash of its text.
@@ -204,6 +224,8 @@ pub struct Attestation {
     pub expires: Option<Seconds>,
     /// Free text.
     pub note: Option<String>,
+    /// Statement id of an earlier attestation this one renews or amends.
+    pub supersedes: Option<StatementId>,
 }
 
 /// A withdrawal of an earlier attestation of the same organisation.
@@ -211,6 +233,56 @@ pub struct Attestation {
 pub struct Withdrawal {
     /// Statement id of the attestation withdrawn.
     pub target: StatementId,
+    /// Why.
+    pub reason: String,
+}
+
+/// A new key's acceptance of an organisation (nested in a [`Rotation`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Acceptance {
+    /// The new key (it signs the acceptance).
+    pub public_key: PublicKey,
+    /// Key id of the key it replaces.
+    pub replaces: [u8; 32],
+}
+
+/// A key rotation, signed by the old key, carrying the new key's signed acceptance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rotation {
+    /// The acceptance statement, decoded and checked (its signature by the new key included).
+    pub acceptance: Box<Statement>,
+}
+
+impl Rotation {
+    /// The key being installed.
+    pub fn new_key(&self) -> Option<&PublicKey> {
+        match &self.acceptance.payload.body {
+            Body::Acceptance(a) => Some(&a.public_key),
+            _ => None,
+        }
+    }
+}
+
+/// A revocation of a key of the organisation, from its log time on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revocation {
+    /// Key id revoked (the signing key itself, or an older key of the organisation).
+    pub target: [u8; 32],
+    /// Why.
+    pub reason: String,
+}
+
+/// A recovery, signed by the recovery key it reveals.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recovery {
+    /// The recovery public key (its SHA-256 was committed earlier).
+    pub recovery_key: PublicKey,
+    /// The key installed.
+    pub new_key: PublicKey,
+    /// SHA-256 of the next recovery public key.
+    pub next_recovery: [u8; 32],
+    /// Statements by the revoked keys logged after this time are untrusted.
+    pub compromised_since: Option<Seconds>,
     /// Why.
     pub reason: String,
 }
@@ -224,6 +296,14 @@ pub enum Body {
     Attestation(Attestation),
     /// See [`Withdrawal`].
     Withdrawal(Withdrawal),
+    /// See [`Acceptance`].
+    Acceptance(Acceptance),
+    /// See [`Rotation`].
+    Rotation(Rotation),
+    /// See [`Revocation`].
+    Revocation(Revocation),
+    /// See [`Recovery`].
+    Recovery(Recovery),
 }
 
 impl Body {
@@ -233,6 +313,10 @@ impl Body {
             Body::Registration(_) => Kind::Registration,
             Body::Attestation(_) => Kind::Attestation,
             Body::Withdrawal(_) => Kind::Withdrawal,
+            Body::Acceptance(_) => Kind::Acceptance,
+            Body::Rotation(_) => Kind::Rotation,
+            Body::Revocation(_) => Kind::Revocation,
+            Body::Recovery(_) => Kind::Recovery,
         }
     }
 }
@@ -387,6 +471,9 @@ impl Payload {
                 if let Some(c) = &r.contact {
                     m.push(("contact".into(), codec::text(c.clone())));
                 }
+                if let Some(h) = &r.recovery {
+                    m.push(("recovery".into(), codec::bytes(h.to_vec())));
+                }
             }
             Body::Attestation(a) => {
                 m.push(("catalogue".into(), codec::uint(a.catalogue)));
@@ -411,10 +498,36 @@ impl Payload {
                 if let Some(n) = &a.note {
                     m.push(("note".into(), codec::text(n.clone())));
                 }
+                if let Some(t) = &a.supersedes {
+                    m.push(("supersedes".into(), codec::bytes(t.to_vec())));
+                }
             }
             Body::Withdrawal(w) => {
                 m.push(("target".into(), codec::bytes(w.target.to_vec())));
                 m.push(("reason".into(), codec::text(w.reason.clone())));
+            }
+            Body::Acceptance(a) => {
+                m.push(("key".into(), codec::bytes(a.public_key.to_bytes().to_vec())));
+                m.push(("replaces".into(), codec::bytes(a.replaces.to_vec())));
+            }
+            Body::Rotation(r) => {
+                m.push(("acceptance".into(), codec::bytes(r.acceptance.bytes.clone())));
+            }
+            Body::Revocation(r) => {
+                m.push(("target".into(), codec::bytes(r.target.to_vec())));
+                m.push(("reason".into(), codec::text(r.reason.clone())));
+            }
+            Body::Recovery(r) => {
+                m.push((
+                    "recovery_key".into(),
+                    codec::bytes(r.recovery_key.to_bytes().to_vec()),
+                ));
+                m.push(("new_key".into(), codec::bytes(r.new_key.to_bytes().to_vec())));
+                m.push(("next_recovery".into(), codec::bytes(r.next_recovery.to_vec())));
+                if let Some(t) = r.compromised_since {
+                    m.push(("compromised_since".into(), codec::int(t)));
+                }
+                m.push(("reason".into(), codec::text(r.reason.clone())));
             }
         }
         codec::map(m)
@@ -439,6 +552,18 @@ impl Payload {
             Body::Registration(r) => r.validate(),
             Body::Attestation(a) => a.validate(self.iat),
             Body::Withdrawal(w) => check_text("reason", &w.reason, MAX_TEXT_LEN),
+            Body::Acceptance(_) | Body::Rotation(_) => Ok(()),
+            Body::Revocation(r) => check_text("reason", &r.reason, MAX_TEXT_LEN),
+            Body::Recovery(r) => {
+                check_text("reason", &r.reason, MAX_TEXT_LEN)?;
+                if r.compromised_since.is_some_and(|t| t > self.iat) {
+                    return Err(invalid("compromised_since is after the recovery's issue time"));
+                }
+                if r.new_key == r.recovery_key {
+                    return Err(invalid("the new key must not be the recovery key"));
+                }
+                Ok(())
+            }
         }
     }
 
@@ -465,6 +590,10 @@ impl Payload {
                     PublicKey::from_bytes(&key).map_err(|e| invalid(format!("registration key: {e}")))?;
                 let domain = r.opt_text("domain")?;
                 let contact = r.opt_text("contact")?;
+                let recovery = match r.opt_value("recovery")? {
+                    Some(v) => Some(codec::as_bytes_n::<32>(&v, "recovery")?),
+                    None => None,
+                };
                 if name.nfc().collect::<String>() != name {
                     return Err(invalid("registration name is not in Unicode NFC"));
                 }
@@ -473,6 +602,7 @@ impl Payload {
                     public_key,
                     domain,
                     contact,
+                    recovery,
                 })
             }
             Kind::Attestation => {
@@ -495,18 +625,57 @@ impl Payload {
                 }
                 let expires = r.opt_int("expires")?;
                 let note = r.opt_text("note")?;
+                let supersedes = match r.opt_value("supersedes")? {
+                    Some(v) => Some(codec::as_bytes_n::<32>(&v, "supersedes")?),
+                    None => None,
+                };
                 Body::Attestation(Attestation {
                     catalogue,
                     norms,
                     scope,
                     expires,
                     note,
+                    supersedes,
                 })
             }
             Kind::Withdrawal => {
                 let target = r.bytes_n::<32>("target")?;
                 let reason = r.text("reason")?;
                 Body::Withdrawal(Withdrawal { target, reason })
+            }
+            Kind::Acceptance => {
+                let key = r.bytes_n::<32>("key")?;
+                let public_key =
+                    PublicKey::from_bytes(&key).map_err(|e| invalid(format!("accepted key: {e}")))?;
+                Body::Acceptance(Acceptance {
+                    public_key,
+                    replaces: r.bytes_n::<32>("replaces")?,
+                })
+            }
+            Kind::Rotation => {
+                let bytes = r.bytes("acceptance")?;
+                let acceptance =
+                    Statement::decode(&bytes).map_err(|e| invalid(format!("nested acceptance: {e}")))?;
+                Body::Rotation(Rotation {
+                    acceptance: Box::new(acceptance),
+                })
+            }
+            Kind::Revocation => Body::Revocation(Revocation {
+                target: r.bytes_n::<32>("target")?,
+                reason: r.text("reason")?,
+            }),
+            Kind::Recovery => {
+                let key = |r: &mut MapReader, f: &'static str| -> Result<PublicKey, StatementError> {
+                    let b = r.bytes_n::<32>(f)?;
+                    PublicKey::from_bytes(&b).map_err(|e| invalid(format!("{f}: {e}")))
+                };
+                Body::Recovery(Recovery {
+                    recovery_key: key(&mut r, "recovery_key")?,
+                    new_key: key(&mut r, "new_key")?,
+                    next_recovery: r.bytes_n::<32>("next_recovery")?,
+                    compromised_since: r.opt_int("compromised_since")?,
+                    reason: r.text("reason")?,
+                })
             }
         };
         r.finish()?;
@@ -564,6 +733,32 @@ impl Unsigned {
     /// `["Signature1", protected, h'' (external_aad), payload]`.
     pub fn to_be_signed(&self) -> Vec<u8> {
         sig_structure(&self.protected, &self.payload)
+    }
+
+    /// Reads back a to-be-signed file (the Sig_structure written for an external signer).
+    ///
+    /// # Errors
+    /// [`StatementError`] if the bytes are not an accord Sig_structure.
+    pub fn from_to_be_signed(bytes: &[u8]) -> Result<Unsigned, StatementError> {
+        let v = codec::decode(bytes, MAX_STATEMENT_LEN + MAX_PROTECTED_LEN + 64)?;
+        let Value::Array(items) = v else {
+            return Err(StatementError::Envelope(
+                "to-be-signed bytes are not a Sig_structure array",
+            ));
+        };
+        let [ctx, protected, aad, payload]: [Value; 4] = items
+            .try_into()
+            .map_err(|_| StatementError::Envelope("a Sig_structure has exactly 4 elements"))?;
+        match (ctx, protected, aad, payload) {
+            (Value::Text(c), Value::Bytes(protected), Value::Bytes(aad), Value::Bytes(payload))
+                if c == "Signature1" && aad.is_empty() =>
+            {
+                Ok(Unsigned { protected, payload })
+            }
+            _ => Err(StatementError::Envelope(
+                "not a COSE_Sign1 Sig_structure [\"Signature1\", protected, h'', payload]",
+            )),
+        }
     }
 
     /// Assembles the tagged COSE_Sign1 with a signature made elsewhere.
@@ -711,6 +906,44 @@ impl Statement {
                     "kid is not the SHA-256 of the registered key".into(),
                 ));
             }
+        }
+        match &payload.body {
+            Body::Acceptance(a) if a.public_key.kid() != kid => {
+                return Err(StatementError::Header(
+                    "an acceptance must be signed by the key it accepts".into(),
+                ));
+            }
+            Body::Recovery(r) if r.recovery_key.kid() != kid => {
+                return Err(StatementError::Header(
+                    "a recovery must be signed by the recovery key it reveals".into(),
+                ));
+            }
+            Body::Rotation(rot) => {
+                let acc = &rot.acceptance;
+                let Body::Acceptance(a) = &acc.payload.body else {
+                    return Err(StatementError::Invalid(
+                        "a rotation must nest an acceptance".into(),
+                    ));
+                };
+                if acc.iss != iss || acc.payload.origin != payload.origin {
+                    return Err(StatementError::Invalid(
+                        "the nested acceptance is for another organisation or ledger".into(),
+                    ));
+                }
+                if a.replaces != kid {
+                    return Err(StatementError::Invalid(
+                        "the nested acceptance does not name the key signing the rotation".into(),
+                    ));
+                }
+                if a.public_key.kid() == kid {
+                    return Err(StatementError::Invalid(
+                        "a rotation must install a different key".into(),
+                    ));
+                }
+                acc.verify_signature(&a.public_key)
+                    .map_err(|e| StatementError::Invalid(format!("nested acceptance: {e}")))?;
+            }
+            _ => {}
         }
         Ok(Statement {
             bytes: bytes.to_vec(),

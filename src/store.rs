@@ -11,7 +11,9 @@
 //! | `statement_ids` | statement id → index | duplicate detection, lookup by id (derived) |
 //! | `keys` | kid → public key ‖ registration index ‖ org | registered keys (derived) |
 //! | `orgs` | normalised name → registration index | registered organisations (derived) |
-//! | `live` | statement id → index | attestations not withdrawn (derived) |
+//! | `live` | statement id → index | attestations not withdrawn or superseded (derived) |
+//! | `recovery` | normalised name → SHA-256 of the recovery key | current recovery commitments (derived) |
+//! | `used_recovery` | commitment → name | recovery keys already used (derived) |
 //! | `org_entries`, `norm_entries` | (name, index) → () | list filters (derived) |
 //!
 //! Every derived table is rebuilt in memory and compared by `accord verify`. Every write
@@ -39,6 +41,8 @@ pub(crate) const STATEMENT_IDS: TableDefinition<[u8; 32], u64> = TableDefinition
 pub(crate) const KEYS: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("keys");
 pub(crate) const ORGS: TableDefinition<&str, u64> = TableDefinition::new("orgs");
 pub(crate) const LIVE: TableDefinition<[u8; 32], u64> = TableDefinition::new("live");
+pub(crate) const RECOVERY: TableDefinition<&str, [u8; 32]> = TableDefinition::new("recovery");
+pub(crate) const USED_RECOVERY: TableDefinition<[u8; 32], &str> = TableDefinition::new("used_recovery");
 pub(crate) const ORG_ENTRIES: TableDefinition<(&str, u64), ()> = TableDefinition::new("org_entries");
 pub(crate) const NORM_ENTRIES: TableDefinition<(&str, u64), ()> = TableDefinition::new("norm_entries");
 
@@ -306,6 +310,8 @@ pub struct ReadTables {
     keys: ReadOnlyTable<[u8; 32], &'static [u8]>,
     orgs: ReadOnlyTable<&'static str, u64>,
     live: ReadOnlyTable<[u8; 32], u64>,
+    recovery: ReadOnlyTable<&'static str, [u8; 32]>,
+    used_recovery: ReadOnlyTable<[u8; 32], &'static str>,
     org_entries: ReadOnlyTable<(&'static str, u64), ()>,
     norm_entries: ReadOnlyTable<(&'static str, u64), ()>,
 }
@@ -319,14 +325,24 @@ pub struct KeyRecord {
     pub registration: u64,
     /// The organisation (normalised).
     pub org: String,
+    /// When the key stopped speaking for the organisation: (entry index, log time).
+    pub ended: Option<(u64, i64)>,
 }
 
 impl KeyRecord {
-    /// Table encoding: key ‖ index (big-endian) ‖ org UTF-8.
+    /// Table encoding: key ‖ install index ‖ ended flag ‖ end index ‖ end time ‖ org UTF-8
+    /// (integers big-endian).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut v = Vec::with_capacity(40 + self.org.len());
+        let mut v = Vec::with_capacity(57 + self.org.len());
         v.extend_from_slice(&self.public_key);
         v.extend_from_slice(&self.registration.to_be_bytes());
+        let (flag, i, t) = match self.ended {
+            Some((i, t)) => (1u8, i, t),
+            None => (0, 0, 0),
+        };
+        v.push(flag);
+        v.extend_from_slice(&i.to_be_bytes());
+        v.extend_from_slice(&t.to_be_bytes());
         v.extend_from_slice(self.org.as_bytes());
         v
     }
@@ -336,15 +352,27 @@ impl KeyRecord {
     /// [`StoreError::Damaged`].
     pub fn from_bytes(b: &[u8]) -> Result<KeyRecord, StoreError> {
         let bad = || StoreError::Damaged("keys table: malformed record".into());
-        if b.len() < 40 {
+        if b.len() < 57 {
             return Err(bad());
         }
         let (key, rest) = b.split_at(32);
-        let (idx, org) = rest.split_at(8);
+        let (idx, rest) = rest.split_at(8);
+        let (flag, rest) = rest.split_at(1);
+        let (end_i, rest) = rest.split_at(8);
+        let (end_t, org) = rest.split_at(8);
+        let ended = match flag[0] {
+            0 => None,
+            1 => Some((
+                u64::from_be_bytes(end_i.try_into().map_err(|_| bad())?),
+                i64::from_be_bytes(end_t.try_into().map_err(|_| bad())?),
+            )),
+            _ => return Err(bad()),
+        };
         Ok(KeyRecord {
             public_key: key.try_into().map_err(|_| bad())?,
             registration: u64::from_be_bytes(idx.try_into().map_err(|_| bad())?),
             org: std::str::from_utf8(org).map_err(|_| bad())?.to_string(),
+            ended,
         })
     }
 }
@@ -449,6 +477,39 @@ macro_rules! table_readers {
         pub fn live(&self, id: &[u8; 32]) -> Result<Option<u64>, StoreError> {
             Ok(self.live.get(id)?.map(|g| g.value()))
         }
+        /// The current recovery commitment of an organisation.
+        ///
+        /// # Errors
+        /// [`StoreError`].
+        pub fn recovery(&self, org: &str) -> Result<Option<[u8; 32]>, StoreError> {
+            Ok(self.recovery.get(org)?.map(|g| g.value()))
+        }
+        /// The organisation whose recovery key with this commitment was already used.
+        ///
+        /// # Errors
+        /// [`StoreError`].
+        pub fn used_recovery(&self, commitment: &[u8; 32]) -> Result<Option<String>, StoreError> {
+            Ok(self
+                .used_recovery
+                .get(commitment)?
+                .map(|g| g.value().to_string()))
+        }
+        /// Every key ever registered to an organisation (a scan of the keys table; used only
+        /// by recoveries, which are rare).
+        ///
+        /// # Errors
+        /// [`StoreError`].
+        pub fn keys_of(&self, org: &str) -> Result<Vec<([u8; 32], KeyRecord)>, StoreError> {
+            let mut out = Vec::new();
+            for item in self.keys.iter()? {
+                let (k, v) = item?;
+                let rec = KeyRecord::from_bytes(v.value())?;
+                if rec.org == org {
+                    out.push((k.value(), rec));
+                }
+            }
+            Ok(out)
+        }
         /// Indexes of an organisation's entries, ascending.
         ///
         /// # Errors
@@ -547,6 +608,14 @@ macro_rules! table_readers {
                 let (k, v) = item.map_err(StoreError::from)?;
                 f(DerivedRow::Live(k.value(), v.value()))?;
             }
+            for item in self.recovery.iter().map_err(StoreError::from)? {
+                let (k, v) = item.map_err(StoreError::from)?;
+                f(DerivedRow::Recovery(k.value().to_string(), v.value()))?;
+            }
+            for item in self.used_recovery.iter().map_err(StoreError::from)? {
+                let (k, v) = item.map_err(StoreError::from)?;
+                f(DerivedRow::UsedRecovery(k.value(), v.value().to_string()))?;
+            }
             Ok(())
         }
     };
@@ -563,6 +632,10 @@ pub enum DerivedRow {
     Org(String, u64),
     /// `live`: attestation id → index.
     Live([u8; 32], u64),
+    /// `recovery`: name → commitment.
+    Recovery(String, [u8; 32]),
+    /// `used_recovery`: commitment → name.
+    UsedRecovery([u8; 32], String),
 }
 
 impl ReadTables {
@@ -576,6 +649,8 @@ impl ReadTables {
             keys: txn.open_table(KEYS)?,
             orgs: txn.open_table(ORGS)?,
             live: txn.open_table(LIVE)?,
+            recovery: txn.open_table(RECOVERY)?,
+            used_recovery: txn.open_table(USED_RECOVERY)?,
             org_entries: txn.open_table(ORG_ENTRIES)?,
             norm_entries: txn.open_table(NORM_ENTRIES)?,
         })
@@ -593,6 +668,8 @@ pub struct WriteTables<'t> {
     pub(crate) keys: redb::Table<'t, [u8; 32], &'static [u8]>,
     pub(crate) orgs: redb::Table<'t, &'static str, u64>,
     pub(crate) live: redb::Table<'t, [u8; 32], u64>,
+    pub(crate) recovery: redb::Table<'t, &'static str, [u8; 32]>,
+    pub(crate) used_recovery: redb::Table<'t, [u8; 32], &'static str>,
     pub(crate) org_entries: redb::Table<'t, (&'static str, u64), ()>,
     pub(crate) norm_entries: redb::Table<'t, (&'static str, u64), ()>,
 }
@@ -608,6 +685,8 @@ impl<'t> WriteTables<'t> {
             keys: txn.open_table(KEYS)?,
             orgs: txn.open_table(ORGS)?,
             live: txn.open_table(LIVE)?,
+            recovery: txn.open_table(RECOVERY)?,
+            used_recovery: txn.open_table(USED_RECOVERY)?,
             org_entries: txn.open_table(ORG_ENTRIES)?,
             norm_entries: txn.open_table(NORM_ENTRIES)?,
         })
@@ -693,6 +772,22 @@ impl<'t> WriteTables<'t> {
     /// [`StoreError`].
     pub fn remove_live(&mut self, id: &[u8; 32]) -> Result<(), StoreError> {
         self.live.remove(id)?;
+        Ok(())
+    }
+    /// Sets an organisation's recovery commitment.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn put_recovery(&mut self, org: &str, commitment: &[u8; 32]) -> Result<(), StoreError> {
+        self.recovery.insert(org, commitment)?;
+        Ok(())
+    }
+    /// Records a recovery commitment as used.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn put_used_recovery(&mut self, commitment: &[u8; 32], org: &str) -> Result<(), StoreError> {
+        self.used_recovery.insert(commitment, org)?;
         Ok(())
     }
     /// Indexes an entry under its organisation.
@@ -781,11 +876,14 @@ mod tests {
 
     #[test]
     fn key_records_round_trip() {
-        let k = KeyRecord {
+        let mut k = KeyRecord {
             public_key: [3; 32],
             registration: 42,
             org: "acme".into(),
+            ended: None,
         };
+        assert_eq!(KeyRecord::from_bytes(&k.to_bytes()).unwrap(), k);
+        k.ended = Some((50, -7));
         assert_eq!(KeyRecord::from_bytes(&k.to_bytes()).unwrap(), k);
         assert!(KeyRecord::from_bytes(&[0; 39]).is_err());
     }

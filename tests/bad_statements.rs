@@ -27,6 +27,7 @@ fn payload(origin: &str) -> Payload {
             scope: vec!["Acme Cloud".into()],
             expires: None,
             note: None,
+            supersedes: None,
         }),
     }
 }

@@ -23,6 +23,7 @@ fn attestation(iat: i64) -> Payload {
             scope: vec!["Acme Cloud".into()],
             expires: Some(iat + 86_400),
             note: None,
+            supersedes: None,
         }),
     }
 }
@@ -83,6 +84,7 @@ fn registration_binds_name_and_key() {
             public_key: key.public(),
             domain: Some("acme.example".into()),
             contact: Some("security@acme.example".into()),
+            recovery: None,
         }),
     };
     let st = statement::sign(&p, "acme corp", &key).unwrap();

@@ -54,7 +54,34 @@ pub(super) fn run(cli: &Cli) -> Res {
             org,
             domain,
             contact,
-        } => register(dir, key, org, domain.clone(), contact.clone()),
+            recovery_key,
+        } => register(
+            dir,
+            key,
+            org,
+            domain.clone(),
+            contact.clone(),
+            recovery_key.as_deref(),
+        ),
+        Command::Key(KeyCommand::Rotate { key, new }) => super::lifecycle::rotate(dir, key, new),
+        Command::Key(KeyCommand::Revoke { key, target, reason }) => {
+            super::lifecycle::revoke(dir, key, target.as_deref(), reason)
+        }
+        Command::Key(KeyCommand::Recover {
+            recovery_key,
+            new,
+            next_recovery_key,
+            compromised_since,
+            reason,
+        }) => super::lifecycle::recover(
+            dir,
+            recovery_key,
+            new,
+            next_recovery_key,
+            compromised_since.as_deref(),
+            reason,
+        ),
+        Command::History { org, json } => super::lifecycle::history(dir, org, *json),
         Command::Norms { json } => norms(*json),
         Command::Attest { key, body } => attest(dir, key, body),
         Command::Sign { .. } => sign(dir, &cli.command),
@@ -116,12 +143,18 @@ pub(super) fn run(cli: &Cli) -> Res {
         }
         Command::List { org, norm, json } => list(dir, org.as_deref(), norm.as_deref(), *json),
         Command::Show { entry, json } => show(dir, entry, *json),
-        Command::Status { norm, all, json } => status(dir, norm.as_deref(), *all, *json),
+        Command::Status {
+            norm,
+            org,
+            at,
+            all,
+            json,
+        } => status(dir, norm.as_deref(), org.as_deref(), at.as_deref(), *all, *json),
         Command::Demo { dir: ddir } => super::demo::run(ddir.as_deref()),
     }
 }
 
-fn open_rw(dir: &Path) -> Res<Ledger> {
+pub(super) fn open_rw(dir: &Path) -> Res<Ledger> {
     Ledger::open(dir).map_err(|e| fail::ledger(e, 2))
 }
 
@@ -129,7 +162,7 @@ pub(super) fn open_ro(dir: &Path) -> Res<Ledger> {
     Ledger::open_read_only(dir).map_err(|e| fail::ledger(e, 2))
 }
 
-fn read<T>(l: &Ledger, f: impl FnOnce(&ReadTables) -> Result<T, LedgerError>) -> Res<T> {
+pub(super) fn read<T>(l: &Ledger, f: impl FnOnce(&ReadTables) -> Result<T, LedgerError>) -> Res<T> {
     l.store().read(f).map_err(|e| fail::ledger(e, 1))
 }
 
@@ -189,7 +222,11 @@ fn key_generate(name: &str, dir: Option<&Path>) -> Res {
     Ok(())
 }
 
-fn load_signing_key(path: &Path) -> Res<SecretKey> {
+pub(super) fn load_public_key(path: &Path, what: &str) -> Res<accord::keys::PublicKey> {
+    keys::read_public_key(path).map_err(|e| Fail::usage(e).context(what.to_string()))
+}
+
+pub(super) fn load_signing_key(path: &Path) -> Res<SecretKey> {
     keys::read_secret_key(path).map_err(|e| Fail::usage(e).context("--key"))
 }
 
@@ -244,7 +281,7 @@ fn print_appended(a: &[Appended], json: bool) -> Res {
 }
 
 /// Signs and appends one statement built from the user's arguments (refusals exit 2).
-fn sign_and_append(l: &Ledger, key: &SecretKey, iss: &str, body: Body) -> Res {
+pub(super) fn sign_and_append(l: &Ledger, key: &SecretKey, iss: &str, body: Body) -> Res {
     let origin = l.origin().map_err(|e| fail::ledger(e, 1))?;
     let payload = Payload {
         origin,
@@ -260,23 +297,46 @@ fn sign_and_append(l: &Ledger, key: &SecretKey, iss: &str, body: Body) -> Res {
     print_appended(&done, false)
 }
 
-fn register(dir: &Path, key: &Path, org: &str, domain: Option<String>, contact: Option<String>) -> Res {
+fn register(
+    dir: &Path,
+    key: &Path,
+    org: &str,
+    domain: Option<String>,
+    contact: Option<String>,
+    recovery_key: Option<&Path>,
+) -> Res {
     let sk = load_signing_key(key)?;
+    let recovery = match recovery_key {
+        Some(p) => Some(load_public_key(p, "--recovery-key")?.kid()),
+        None => None,
+    };
+    if recovery == Some(sk.public().kid()) {
+        return Err(Fail::usage(anyhow!(
+            "the recovery key must not be the signing key"
+        )));
+    }
     let iss = statement::normalise_org(org).map_err(|e| Fail::usage(e).context("--org"))?;
     let name: String = unicode_nfc(org);
     let l = open_rw(dir)?;
+    let committed = recovery.is_some();
     let body = Body::Registration(Registration {
         name,
         public_key: sk.public(),
         domain,
         contact,
+        recovery,
     });
     sign_and_append(&l, &sk, &iss, body)?;
     eprintln!("note: the registration is self-asserted; nothing in this version proves the name or domain");
+    if !committed {
+        eprintln!(
+            "note: registered WITHOUT a recovery key: if this key is lost or stolen the organisation cannot be recovered (use --recovery-key FILE.pub)"
+        );
+    }
     Ok(())
 }
 
-fn unicode_nfc(s: &str) -> String {
+pub(super) fn unicode_nfc(s: &str) -> String {
     use unicode_normalization::UnicodeNormalization as _;
     s.nfc().collect()
 }
@@ -298,7 +358,7 @@ fn norm_refs(cat: &Catalogue, ids: &[String]) -> Res<Vec<NormRef>> {
     Ok(refs)
 }
 
-fn attestation_body(a: &AttestArgs) -> Res<Body> {
+fn attestation_body(a: &AttestArgs, supersedes: Option<[u8; 32]>) -> Res<Body> {
     let cat = Catalogue::embedded();
     let norms = norm_refs(cat, &a.norm)?;
     let expires = match &a.expires {
@@ -320,10 +380,11 @@ fn attestation_body(a: &AttestArgs) -> Res<Body> {
         scope: a.scope.clone(),
         expires,
         note: a.note.clone(),
+        supersedes,
     }))
 }
 
-fn org_of_key(l: &Ledger, sk: &SecretKey) -> Res<String> {
+pub(super) fn org_of_key(l: &Ledger, sk: &SecretKey) -> Res<String> {
     let kid = sk.public().kid();
     match read(l, |r| Ok(r.key(&kid)?))? {
         Some(rec) => Ok(rec.org),
@@ -337,8 +398,12 @@ fn org_of_key(l: &Ledger, sk: &SecretKey) -> Res<String> {
 
 fn attest(dir: &Path, key: &Path, a: &AttestArgs) -> Res {
     let sk = load_signing_key(key)?;
-    let body = attestation_body(a)?;
     let l = open_rw(dir)?;
+    let supersedes = match &a.supersedes {
+        Some(e) => Some(entry_statement_id(&l, resolve_entry(&l, e)?)?),
+        None => None,
+    };
+    let body = attestation_body(a, supersedes)?;
     let org = org_of_key(&l, &sk)?;
     sign_and_append(&l, &sk, &org, body)
 }
@@ -359,7 +424,7 @@ pub(super) fn resolve_entry(l: &Ledger, s: &str) -> Res<u64> {
         .ok_or_else(|| Fail::usage(anyhow!("no entry has statement id {s}")))
 }
 
-fn parse_id(s: &str) -> Res<[u8; 32]> {
+pub(super) fn parse_id(s: &str) -> Res<[u8; 32]> {
     let bad = || {
         Fail::usage(anyhow!(
             "{s:?} is neither an entry index nor a 64-hex-digit statement id"
@@ -370,6 +435,13 @@ fn parse_id(s: &str) -> Res<[u8; 32]> {
     }
     let v = hex::decode(s).map_err(|_| bad())?;
     v.try_into().map_err(|_| bad())
+}
+
+pub(super) fn entry_statement_id(l: &Ledger, index: u64) -> Res<[u8; 32]> {
+    read(l, |r| {
+        let b = r.entry(index)?.unwrap_or_default();
+        Ok(report::decode_stored(index, &b)?.1.id())
+    })
 }
 
 fn withdraw(dir: &Path, key: &Path, entry: &str, reason: &str) -> Res {
@@ -395,23 +467,72 @@ fn withdraw(dir: &Path, key: &Path, entry: &str, reason: &str) -> Res {
 fn sign(dir: &Path, cmd: &Command) -> Res {
     let Command::Sign {
         key,
+        public_key,
         org,
         origin,
         register,
         domain,
         contact,
+        recovery_key,
         withdraw,
         reason,
         norm,
         scope,
         expires,
         note,
+        supersedes,
+        emit_tbs,
+        signature,
+        tbs,
         out: out_file,
     } = cmd
     else {
         return Err(Fail::usage(anyhow!("internal: not a sign command")));
     };
-    let sk = load_signing_key(key)?;
+    // Second step of detached signing: TBS + signature -> statement.
+    if let (Some(sig), Some(tbs), Some(pk)) = (signature, tbs, public_key) {
+        let out_file = out_file
+            .as_ref()
+            .ok_or_else(|| Fail::usage(anyhow!("--out FILE is required")))?;
+        let pk = load_public_key(pk, "--public-key")?;
+        let tbs_bytes = std::fs::read(tbs)
+            .with_context(|| format!("to-be-signed file {}", tbs.display()))
+            .map_err(Fail::usage)?;
+        let unsigned = statement::Unsigned::from_to_be_signed(&tbs_bytes)
+            .map_err(|e| Fail::invalid(e).context(format!("{}", tbs.display())))?;
+        let sig = read_signature_file(sig)?;
+        let st = unsigned
+            .assemble(&sig)
+            .map_err(|e| Fail::invalid(e).context("assembling the statement"))?;
+        st.verify_signature(&pk).map_err(|e| {
+            Fail::invalid(e).context("the detached signature does not verify with --public-key")
+        })?;
+        keys::write_new_file(out_file, &st.bytes, 0o644).map_err(Fail::usage)?;
+        out(&format!(
+            "assembled {} for {:?} -> {}\nstatement id: {}\n",
+            st.kind(),
+            st.iss,
+            out_file.display(),
+            hex::encode(st.id())
+        ));
+        return Ok(());
+    }
+    let org = org
+        .as_ref()
+        .ok_or_else(|| Fail::usage(anyhow!("--org NAME is required")))?;
+    let (sk, pk) = match (key, public_key) {
+        (Some(k), _) => {
+            let sk = load_signing_key(k)?;
+            let pk = sk.public();
+            (Some(sk), pk)
+        }
+        (None, Some(p)) if emit_tbs.is_some() => (None, load_public_key(p, "--public-key")?),
+        _ => {
+            return Err(Fail::usage(anyhow!(
+                "give --key FILE (or --public-key FILE.pub with --emit-tbs for a key held in an HSM or KMS)"
+            )))
+        }
+    };
     let iss = statement::normalise_org(org).map_err(|e| Fail::usage(e).context("--org"))?;
     let origin = match origin {
         Some(o) => Origin::new(o)
@@ -426,9 +547,13 @@ fn sign(dir: &Path, cmd: &Command) -> Res {
     let body = if *register {
         Body::Registration(Registration {
             name: unicode_nfc(org),
-            public_key: sk.public(),
+            public_key: pk,
             domain: domain.clone(),
             contact: contact.clone(),
+            recovery: match recovery_key {
+                Some(p) => Some(load_public_key(p, "--recovery-key")?.kid()),
+                None => None,
+            },
         })
     } else if let Some(id) = withdraw {
         Body::Withdrawal(Withdrawal {
@@ -441,12 +566,20 @@ fn sign(dir: &Path, cmd: &Command) -> Res {
                 "an attestation needs --norm and --scope (or use --register or --withdraw)"
             )));
         }
-        attestation_body(&AttestArgs {
-            norm: norm.clone(),
-            scope: scope.clone(),
-            expires: expires.clone(),
-            note: note.clone(),
-        })?
+        let sup = match supersedes {
+            Some(id) => Some(parse_id(id)?),
+            None => None,
+        };
+        attestation_body(
+            &AttestArgs {
+                norm: norm.clone(),
+                scope: scope.clone(),
+                expires: expires.clone(),
+                note: note.clone(),
+                supersedes: None,
+            },
+            sup,
+        )?
     };
     let payload = Payload {
         origin,
@@ -454,7 +587,25 @@ fn sign(dir: &Path, cmd: &Command) -> Res {
         nonce: statement::random_nonce(),
         body,
     };
-    let st = statement::sign(&payload, &iss, &sk).map_err(Fail::usage)?;
+    let unsigned = statement::Unsigned::new(&payload, &iss, &pk.kid()).map_err(Fail::usage)?;
+    if let Some(tbs_path) = emit_tbs {
+        keys::write_new_file(tbs_path, &unsigned.to_be_signed(), 0o644).map_err(Fail::usage)?;
+        out(&format!(
+            "wrote the bytes to sign (COSE Sig_structure) to {}\nsign them with Ed25519 in your HSM or KMS, then run:\n  accord sign --tbs {} --signature SIGFILE --public-key FILE.pub --out STATEMENT\n",
+            tbs_path.display(),
+            tbs_path.display()
+        ));
+        return Ok(());
+    }
+    let Some(sk) = sk else {
+        return Err(Fail::usage(anyhow!("--key FILE is required to sign here")));
+    };
+    let out_file = out_file
+        .as_ref()
+        .ok_or_else(|| Fail::usage(anyhow!("--out FILE is required")))?;
+    let st = unsigned
+        .assemble(&sk.sign(&unsigned.to_be_signed()))
+        .map_err(Fail::usage)?;
     keys::write_new_file(out_file, &st.bytes, 0o644).map_err(Fail::usage)?;
     out(&format!(
         "signed {} for {:?} -> {}\nstatement id: {}\n",
@@ -464,6 +615,33 @@ fn sign(dir: &Path, cmd: &Command) -> Res {
         hex::encode(st.id())
     ));
     Ok(())
+}
+
+/// A detached Ed25519 signature: 64 raw bytes, or one line of base64 or hex.
+fn read_signature_file(path: &Path) -> Res<[u8; 64]> {
+    let b = std::fs::read(path)
+        .with_context(|| format!("signature file {}", path.display()))
+        .map_err(Fail::usage)?;
+    if let Ok(sig) = <[u8; 64]>::try_from(b.as_slice()) {
+        return Ok(sig);
+    }
+    let text = std::str::from_utf8(&b).unwrap_or("").trim();
+    use base64::Engine as _;
+    // 128 hex digits are also valid base64 (of 96 bytes), so try hex first.
+    let decoded = [
+        hex::decode(text).ok(),
+        base64::engine::general_purpose::STANDARD.decode(text).ok(),
+    ];
+    decoded
+        .into_iter()
+        .flatten()
+        .find_map(|v| <[u8; 64]>::try_from(v.as_slice()).ok())
+        .ok_or_else(|| {
+            Fail::invalid(anyhow!(
+                "{}: not an Ed25519 signature (expected 64 raw bytes, or base64 or hex of them)",
+                path.display()
+            ))
+        })
 }
 
 fn read_statement_file(path: &Path) -> Res<Vec<u8>> {
@@ -566,6 +744,10 @@ fn verify(dir: &Path, vkey: Option<&str>, state: Option<&Path>, json: bool) -> R
             attestations: u64,
             withdrawals: u64,
             live_attestations: u64,
+            rotations: u64,
+            revocations: u64,
+            recoveries: u64,
+            untrusted: Vec<u64>,
             ledger_key: String,
             ledger_key_source: &'static str,
             remembered: String,
@@ -581,6 +763,10 @@ fn verify(dir: &Path, vkey: Option<&str>, state: Option<&Path>, json: bool) -> R
             attestations: report.by_kind[1],
             withdrawals: report.by_kind[2],
             live_attestations: report.live_attestations,
+            rotations: report.by_kind[3],
+            revocations: report.by_kind[4],
+            recoveries: report.by_kind[5],
+            untrusted: report.untrusted.clone(),
             ledger_key: vkey.to_string(),
             ledger_key_source: if recorded { "recorded-at-init" } else { "argument" },
             remembered: seen_text(&seen),
@@ -598,7 +784,18 @@ fn verify(dir: &Path, vkey: Option<&str>, state: Option<&Path>, json: bool) -> R
         cp.size,
         seen_text(&seen)
     ));
+    print_untrusted(&report.untrusted);
     Ok(())
+}
+
+pub(super) fn print_untrusted(untrusted: &[u64]) {
+    if !untrusted.is_empty() {
+        out(&format!(
+            "UNTRUSTED: {} entries signed by keys later reported compromised (valid history, not to be relied on): {}\n",
+            untrusted.len(),
+            untrusted.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+        ));
+    }
 }
 
 pub(super) fn seen_text(s: &Seen) -> String {
@@ -622,6 +819,7 @@ fn list(dir: &Path, org: Option<&str>, norm: Option<&str>, json: bool) -> Res {
         Catalogue::embedded().resolve(n).map_err(Fail::usage)?;
     }
     let views = read(&l, |r| {
+        let marks = report::recovery_marks(r)?;
         let indexes: Option<Vec<u64>> = match (&org, norm) {
             (Some(o), Some(n)) => {
                 let a = r.org_entries(o)?;
@@ -637,11 +835,11 @@ fn list(dir: &Path, org: Option<&str>, norm: Option<&str>, json: bool) -> Res {
             Some(ix) => {
                 for i in ix {
                     let b = r.entry(i)?.unwrap_or_default();
-                    v.push(report::entry_view(r, i, &b)?);
+                    v.push(report::entry_view(r, i, &b, &marks)?);
                 }
             }
             None => r.for_each_entry(0, |i, b| -> Result<bool, LedgerError> {
-                v.push(report::entry_view(r, i, b)?);
+                v.push(report::entry_view(r, i, b, &marks)?);
                 Ok(true)
             })?,
         }
@@ -662,33 +860,59 @@ fn list(dir: &Path, org: Option<&str>, norm: Option<&str>, json: bool) -> Res {
     Ok(())
 }
 
-fn entry_line(v: &EntryView) -> String {
-    let what = match (&v.registration, &v.attestation, &v.withdrawal) {
-        (Some(r), _, _) => format!(
-            "registers {:?}{}",
+pub(super) fn entry_line(v: &EntryView) -> String {
+    let what = if let Some(r) = &v.registration {
+        format!(
+            "registers {:?}{}{}",
             r.name,
             r.domain
                 .as_ref()
                 .map(|d| format!(" ({d}, self-asserted)"))
-                .unwrap_or_else(|| " (self-asserted)".into())
-        ),
-        (_, Some(a), _) => format!(
-            "{} for {}{}",
+                .unwrap_or_else(|| " (self-asserted)".into()),
+            if r.recovery_key_committed {
+                ""
+            } else {
+                " [no recovery key]"
+            }
+        )
+    } else if let Some(a) = &v.attestation {
+        format!(
+            "{} for {}{}{}",
             a.norms.join(", "),
             a.scope.join("; "),
             a.expires
                 .as_ref()
                 .map(|e| format!(" until {e}"))
+                .unwrap_or_default(),
+            a.supersedes
+                .as_ref()
+                .map(|s| format!(" (supersedes {})", &s[..16]))
                 .unwrap_or_default()
-        ),
-        (_, _, Some(w)) => format!(
+        )
+    } else if let Some(w) = &v.withdrawal {
+        format!(
             "withdraws {}: {}",
             w.target_index
                 .map(|i| format!("entry {i}"))
                 .unwrap_or_else(|| w.target[..16].to_string()),
             w.reason
-        ),
-        _ => String::new(),
+        )
+    } else if let Some(k) = &v.key_change {
+        format!(
+            "ends key {}{}{}{}",
+            k.ends.iter().map(|x| &x[..16]).collect::<Vec<_>>().join(", "),
+            k.installs
+                .as_ref()
+                .map(|x| format!("; installs key {}", &x[..16]))
+                .unwrap_or_default(),
+            k.compromised_since
+                .as_ref()
+                .map(|t| format!("; compromised since {t}"))
+                .unwrap_or_default(),
+            k.reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default()
+        )
+    } else {
+        String::new()
     };
     format!(
         "{:>6}  {}  {:<12}  {:<20}  {}",
@@ -701,7 +925,7 @@ fn show(dir: &Path, entry: &str, json: bool) -> Res {
     let index = resolve_entry(&l, entry)?;
     let v = read(&l, |r| {
         let b = r.entry(index)?.unwrap_or_default();
-        report::entry_view(r, index, &b)
+        report::entry_view(r, index, &b, &report::recovery_marks(r)?)
     })?;
     if json {
         return out_json(&v);
@@ -740,25 +964,40 @@ fn show(dir: &Path, entry: &str, json: bool) -> Res {
     Ok(())
 }
 
-fn status(dir: &Path, norm: Option<&str>, all: bool, json: bool) -> Res {
+fn status(dir: &Path, norm: Option<&str>, org: Option<&str>, at: Option<&str>, all: bool, json: bool) -> Res {
     if let Some(n) = norm {
         Catalogue::embedded().resolve(n).map_err(Fail::usage)?;
     }
+    let org = match org {
+        Some(o) => Some(statement::normalise_org(o).map_err(|e| Fail::usage(e).context("--org"))?),
+        None => None,
+    };
+    let at = match at {
+        Some(d) => time::parse_date(d).map_err(|e| Fail::usage(e).context("--at"))?,
+        None => time::now(),
+    };
     let l = open_ro(dir)?;
-    let now = time::now();
-    let mut rows = read(&l, |r| report::attestation_status(r, now))?;
-    rows.retain(|a| (all || a.state == "live") && norm.is_none_or(|n| a.norms.iter().any(|x| x == n)));
+    let mut rows = read(&l, |r| report::attestation_status(r, at))?;
+    rows.retain(|a| {
+        (all || a.state == "live")
+            && norm.is_none_or(|n| a.norms.iter().any(|x| x == n))
+            && org.as_ref().is_none_or(|o| &a.org == o)
+    });
     if json {
         return out_json(&rows);
     }
     if rows.is_empty() {
-        eprintln!("no {}attestations", if all { "" } else { "live " });
+        eprintln!(
+            "no {}attestations at {}",
+            if all { "" } else { "live " },
+            time::format(at)
+        );
         return Ok(());
     }
     let mut s = String::new();
     for a in &rows {
         s.push_str(&format!(
-            "{:>6}  {:<20}  {:<9}  {}  for {}{}\n",
+            "{:>6}  {:<20}  {:<10}  {}  for {}{}  [key {}]\n",
             a.index,
             a.org,
             a.state,
@@ -767,7 +1006,8 @@ fn status(dir: &Path, norm: Option<&str>, all: bool, json: bool) -> Res {
             a.expires
                 .as_ref()
                 .map(|e| format!(" (until {e})"))
-                .unwrap_or_default()
+                .unwrap_or_default(),
+            &a.kid[..16]
         ));
     }
     out(&s);

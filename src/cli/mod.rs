@@ -3,6 +3,7 @@
 mod commands;
 mod demo;
 mod fail;
+mod lifecycle;
 mod proofs;
 
 use std::ffi::OsString;
@@ -38,6 +39,8 @@ pub struct Cli {
 }
 
 /// The commands.
+// `sign` has many options; the enum is parsed once per run, so its size does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Create a ledger and its own signing key; prints the ledger's public key (C2SP vkey).
@@ -76,6 +79,10 @@ public and permanent: give a role address (security@...), never a person's."
         /// A role address such as security@example.com.
         #[arg(long, value_name = "ROLE-ADDRESS")]
         contact: Option<String>,
+        /// A recovery public key to commit to (its secret key kept offline): it can later
+        /// recover the organisation after a lost or stolen key, once.
+        #[arg(long, value_name = "FILE.pub")]
+        recovery_key: Option<PathBuf>,
     },
     /// Show the norms catalogue compiled into accord.
     Norms {
@@ -101,11 +108,15 @@ registration; with --withdraw ID a withdrawal. The origin defaults to the ledger
     )]
     Sign {
         /// The organisation's secret key file.
-        #[arg(long, value_name = "FILE")]
-        key: PathBuf,
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["public_key"])]
+        key: Option<PathBuf>,
+        /// With --emit-tbs or --signature: the signing key's public key file (the secret key
+        /// stays in the HSM or KMS).
+        #[arg(long, value_name = "FILE.pub")]
+        public_key: Option<PathBuf>,
         /// The organisation's name.
         #[arg(long, value_name = "NAME")]
-        org: String,
+        org: Option<String>,
         /// The origin of the ledger the statement is for.
         #[arg(long)]
         origin: Option<String>,
@@ -118,6 +129,9 @@ registration; with --withdraw ID a withdrawal. The origin defaults to the ledger
         /// Role address (with --register).
         #[arg(long, requires = "register")]
         contact: Option<String>,
+        /// Recovery public key to commit to (with --register).
+        #[arg(long, value_name = "FILE.pub", requires = "register")]
+        recovery_key: Option<PathBuf>,
         /// Sign a withdrawal of this statement id (hex) instead of an attestation.
         #[arg(long, value_name = "ID", requires = "reason", conflicts_with_all = ["norm", "scope"])]
         withdraw: Option<String>,
@@ -136,9 +150,27 @@ registration; with --withdraw ID a withdrawal. The origin defaults to the ledger
         /// Free text.
         #[arg(long, value_name = "TEXT")]
         note: Option<String>,
+        /// Statement id (hex) of an earlier attestation this one renews or amends.
+        #[arg(long, value_name = "ID")]
+        supersedes: Option<String>,
+        /// Write the exact bytes to sign (the COSE Sig_structure) to FILE instead of signing.
+        #[arg(
+            long,
+            value_name = "FILE",
+            requires = "public_key",
+            conflicts_with = "signature"
+        )]
+        emit_tbs: Option<PathBuf>,
+        /// Build the statement from a to-be-signed file (made by --emit-tbs) and a detached
+        /// Ed25519 signature made elsewhere (64 raw bytes, or base64 or hex text).
+        #[arg(long, value_name = "SIGFILE", requires_all = ["public_key", "tbs"])]
+        signature: Option<PathBuf>,
+        /// With --signature: the to-be-signed file made by --emit-tbs.
+        #[arg(long, value_name = "FILE", requires = "signature")]
+        tbs: Option<PathBuf>,
         /// Where to write the signed statement (never overwritten).
-        #[arg(long, value_name = "FILE")]
-        out: PathBuf,
+        #[arg(long, value_name = "FILE", required_unless_present = "emit_tbs")]
+        out: Option<PathBuf>,
     },
     /// Append signed statement files in one transaction: all or none.
     Append {
@@ -284,14 +316,31 @@ entry: that needs the full ledger or an export."
         #[arg(long)]
         json: bool,
     },
-    /// Who attests what now: live attestations only (withdrawn and expired ones left out).
+    /// Who attests what now, or at a moment: live attestations only (withdrawn, superseded,
+    /// expired and untrusted ones left out; --all shows them with their state).
     Status {
         /// Only this norm.
         #[arg(long, value_name = "ID")]
         norm: Option<String>,
+        /// Only this organisation.
+        #[arg(long, value_name = "NAME")]
+        org: Option<String>,
+        /// The moment to report (YYYY-MM-DD or RFC 3339; default now).
+        #[arg(long, value_name = "DATE")]
+        at: Option<String>,
         /// Every attestation, with its state.
         #[arg(long)]
         all: bool,
+        /// Machine-readable output (a JSON array).
+        #[arg(long)]
+        json: bool,
+    },
+    /// One organisation's whole story in order: registration, keys, attestations, withdrawals,
+    /// revocations, recoveries. Run it to watch for anything said in your name.
+    History {
+        /// The organisation.
+        #[arg(long, value_name = "NAME")]
+        org: String,
         /// Machine-readable output (a JSON array).
         #[arg(long)]
         json: bool,
@@ -318,6 +367,51 @@ pub enum ProofFormat {
 /// Key commands.
 #[derive(Subcommand, Debug)]
 pub enum KeyCommand {
+    /// Hand the organisation from one key to the next: NEW signs an acceptance, OLD signs the
+    /// rotation that carries it.
+    Rotate {
+        /// The current key (secret).
+        #[arg(long, value_name = "OLD")]
+        key: PathBuf,
+        /// The next key (secret; make it with `accord key generate`).
+        #[arg(long, value_name = "NEW")]
+        new: PathBuf,
+    },
+    /// End a key from now on: the key itself, or (--target) an older key of the organisation.
+    Revoke {
+        /// A current key of the organisation (secret).
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// Hex key id of the key to revoke (default: the signing key itself).
+        #[arg(long, value_name = "KID")]
+        target: Option<String>,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+    /// After a lost or stolen key: the recovery key ends every current key, installs NEW and
+    /// commits to the next recovery key. A recovery key works once.
+    #[command(
+        after_help = "--compromised-since DATE marks statements by the ended keys logged after DATE as \
+untrusted (they stay in the ledger as history) and voids rotations they signed after it."
+    )]
+    Recover {
+        /// The recovery secret key.
+        #[arg(long, value_name = "FILE")]
+        recovery_key: PathBuf,
+        /// The new key (public or secret key file).
+        #[arg(long, value_name = "NEW")]
+        new: PathBuf,
+        /// The next recovery public key.
+        #[arg(long, value_name = "FILE.pub")]
+        next_recovery_key: PathBuf,
+        /// Since when the ended keys are to be distrusted.
+        #[arg(long, value_name = "DATE")]
+        compromised_since: Option<String>,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
     /// Write DIR/NAME.key (secret, mode 0600, never printed) and DIR/NAME.pub.
     Generate {
         /// Key name: letters, digits, '.', '_', '-'.
@@ -343,6 +437,10 @@ pub struct AttestArgs {
     /// Free text.
     #[arg(long, value_name = "TEXT")]
     pub note: Option<String>,
+    /// An earlier attestation of yours this one renews or amends (entry index or statement id);
+    /// the old one stops being live.
+    #[arg(long, value_name = "INDEX|ID")]
+    pub supersedes: Option<String>,
 }
 
 /// Parses `args` and runs the command; returns the exit code.

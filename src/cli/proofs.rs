@@ -132,6 +132,10 @@ pub(super) fn verify_proof(path: &Path, key: &str, state: Option<&Path>, json: b
                 ),
                 Body::Registration(reg) => format!("registers {:?}", reg.name),
                 Body::Withdrawal(w) => format!("withdraws statement {}: {}", hex::encode(w.target), w.reason),
+                Body::Rotation(_) => "rotates the organisation's key".to_string(),
+                Body::Revocation(r) => format!("revokes key {}: {}", hex::encode(r.target), r.reason),
+                Body::Recovery(r) => format!("recovers the organisation: {}", r.reason),
+                Body::Acceptance(_) => "accepts a key".to_string(),
             };
             if json {
                 #[derive(Serialize)]
@@ -293,7 +297,7 @@ pub(super) fn verify_file(path: &PathBuf, key: &str, state: Option<&Path>, json:
         .with_context(|| format!("export file {}", path.display()))
         .map_err(Fail::usage)?;
     let p = progress_fn(json);
-    let (report, _, root_at) = accord::export::verify_export(
+    let (report, totals, root_at) = accord::export::verify_export(
         &mut BufReader::new(f),
         &vkey,
         Catalogue::embedded(),
@@ -301,6 +305,20 @@ pub(super) fn verify_file(path: &PathBuf, key: &str, state: Option<&Path>, json:
         Some(&p),
     )
     .map_err(|e| fail::ledger(e, 1).context(format!("{}: verification FAILED", path.display())))?;
+    // Second pass (only if a recovery set a compromise time): list untrusted entries.
+    let marks = totals.registry.marks().to_vec();
+    let mut report = report;
+    report.untrusted = accord::ledger::untrusted_entries(&marks, |f| {
+        let file = std::fs::File::open(path).map_err(|e| LedgerError::BadArgument(e.to_string()))?;
+        let mut r = BufReader::new(file);
+        let h = accord::export::read_header(&mut r)?;
+        accord::export::for_each_entry(&mut r, h.size, |i, b| {
+            let (e, st) = accord::report::decode_stored(i, &b)?;
+            f(i, e.logged_at, &st);
+            Ok(())
+        })
+    })
+    .map_err(|e| fail::ledger(e, 1))?;
     let seen = sd
         .check_and_remember(&vkey, &report.checkpoint, |s| {
             if Some(s) == remembered.as_ref().map(|r| r.checkpoint.size) {
@@ -317,6 +335,8 @@ pub(super) fn verify_file(path: &PathBuf, key: &str, state: Option<&Path>, json:
             "organisations": report.organisations, "registrations": report.by_kind[0],
             "attestations": report.by_kind[1], "withdrawals": report.by_kind[2],
             "live_attestations": report.live_attestations, "remembered": seen_text(&seen),
+            "rotations": report.by_kind[3], "revocations": report.by_kind[4], "recoveries": report.by_kind[5],
+            "untrusted": report.untrusted,
         }));
     }
     out(&format!(
@@ -331,6 +351,7 @@ pub(super) fn verify_file(path: &PathBuf, key: &str, state: Option<&Path>, json:
         cp.size,
         seen_text(&seen)
     ));
+    super::commands::print_untrusted(&report.untrusted);
     Ok(())
 }
 

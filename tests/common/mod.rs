@@ -111,3 +111,52 @@ impl World {
         self.ok(&["verify"]);
     }
 }
+
+/// Appends a statement the way a dishonest or buggy custodian could: no rule checks, but a
+/// correct entry, tree and freshly signed checkpoint. Verification must then find the entry.
+pub fn force_append(w: &World, statement: &[u8]) -> u64 {
+    use accord::checkpoint::{Checkpoint, LedgerKey};
+    use accord::entry::Entry;
+    use accord::proof::Frontier;
+    let store = accord::store::Store::open(&w.ledger()).unwrap();
+    let ledger = accord::ledger::Ledger::from_store(store);
+    let key_file = ledger.key_file().unwrap();
+    let key = LedgerKey::from_skey(&std::fs::read_to_string(key_file).unwrap()).unwrap();
+    ledger
+        .store()
+        .write(|t| {
+            let size = t.entry_count()?;
+            let mut f =
+                Frontier::from_store(size, &*t).map_err(|e| accord::store::StoreError::Io(e.to_string()))?;
+            let (prev, last) = if size == 0 {
+                ([0u8; 32], 0)
+            } else {
+                let b = t.entry(size - 1)?.unwrap();
+                (Entry::leaf_hash(&b), Entry::decode(&b).unwrap().logged_at)
+            };
+            let e = Entry {
+                index: size,
+                prev,
+                logged_at: last.max(accord::time::now()),
+                statement: statement.to_vec(),
+            };
+            let bytes = e.encode().unwrap();
+            t.put_entry(size, &bytes)?;
+            // Derived tables updated as the custodian would, minus the rule checks.
+            let st = accord::statement::Statement::decode(statement).unwrap();
+            accord::ledger::apply(&mut *t, size, e.logged_at, &st).unwrap();
+            for (i, h) in f.push(Entry::leaf_hash(&bytes)) {
+                t.put_hash(i, &h)?;
+            }
+            let cp = key
+                .sign(&Checkpoint {
+                    origin: key.origin().clone(),
+                    size: size + 1,
+                    root: f.root(),
+                })
+                .unwrap();
+            t.put_checkpoint(size + 1, &cp.note)?;
+            Ok::<_, accord::store::StoreError>(size)
+        })
+        .unwrap()
+}

@@ -1,0 +1,398 @@
+//! The signatory lifecycle through the binary: recovery keys, rotation, revocation, recovery
+//! after a stolen key with a compromise time in the past, supersedes, status at several dates,
+//! history, and an HSM-style detached signature.
+
+mod common;
+
+use std::time::Duration;
+
+use common::World;
+
+fn now_rfc3339() -> String {
+    accord::time::format(accord::time::now())
+}
+
+/// Waits until the wall clock is in a new second, so log times differ.
+fn tick() {
+    let t = accord::time::now();
+    while accord::time::now() == t {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn json(w: &World, args: &[&str]) -> serde_json::Value {
+    serde_json::from_str(&w.ok(args)).unwrap()
+}
+
+fn states(w: &World, extra: &[&str]) -> Vec<(u64, String)> {
+    let mut a = vec!["status", "--all", "--json"];
+    a.extend_from_slice(extra);
+    json(w, &a)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            (
+                x["index"].as_u64().unwrap(),
+                x["state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn whole_lifecycle() {
+    let w = World::new();
+    w.init();
+    let k1 = w.key("acme-1");
+    let k2 = w.key("acme-2");
+    let k3 = w.key("acme-3");
+    let rec1 = w.key("acme-recovery-1");
+    let rec2 = w.key("acme-recovery-2");
+    let s = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    let pubf = |p: &std::path::Path| p.with_extension("pub").to_str().unwrap().to_string();
+
+    // 0: registration committing to a recovery key.
+    w.ok(&[
+        "register",
+        "--key",
+        &s(&k1),
+        "--org",
+        "Acme Corp",
+        "--recovery-key",
+        &pubf(&rec1),
+    ]);
+    // 1: attestation by k1.
+    w.attest(&k1, &["no-backdoors"], "Acme Cloud");
+    tick();
+    let t_before_rotation = now_rfc3339();
+    tick();
+    // 2: rotation k1 -> k2.
+    let out = w.run(&["key", "rotate", "--key", &s(&k1), "--new", &s(&k2)]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // k1 no longer speaks for Acme.
+    let e = w.fails(
+        2,
+        &[
+            "attest",
+            "--key",
+            &s(&k1),
+            "--norm",
+            "patch-all-customers",
+            "--scope",
+            "X",
+        ],
+    );
+    assert!(e.contains("stopped speaking"), "{e}");
+    // 3: k2 attests, superseding entry 1.
+    w.ok(&[
+        "attest",
+        "--key",
+        &s(&k2),
+        "--norm",
+        "no-backdoors",
+        "--norm",
+        "patch-all-customers",
+        "--scope",
+        "Acme Cloud",
+        "--supersedes",
+        "1",
+    ]);
+    assert_eq!(
+        states(&w, &[]),
+        vec![(1, "superseded".into()), (3, "live".into())]
+    );
+    // At a time before the rotation, entry 1 was live and entry 3 did not exist yet.
+    assert_eq!(
+        states(&w, &["--at", &t_before_rotation]),
+        vec![(1, "live".into())]
+    );
+    tick();
+    let t_clean = now_rfc3339();
+    tick();
+
+    // The thief steals k2: 4: attestation by the thief, 5: rotation to the thief's key k3.
+    w.attest(&k2, &["no-offensive-aid"], "Thief Cloud");
+    w.ok(&["key", "rotate", "--key", &s(&k2), "--new", &s(&k3)]);
+    // 6: thief attests with k3.
+    w.attest(&k3, &["no-hack-back"], "Thief Mail");
+    // A recovery with the wrong recovery key is refused.
+    let e = w.fails(
+        2,
+        &[
+            "key",
+            "recover",
+            "--recovery-key",
+            &s(&rec2),
+            "--new",
+            &pubf(&k1),
+            "--next-recovery-key",
+            &pubf(&rec1),
+            "--reason",
+            "x",
+        ],
+    );
+    assert!(e.contains("no organisation"), "{e}");
+    // 7: recovery with the committed key, compromise since t_clean: ends k3, installs a new key.
+    let k4 = w.key("acme-4");
+    w.ok(&[
+        "key",
+        "recover",
+        "--recovery-key",
+        &s(&rec1),
+        "--new",
+        &pubf(&k4),
+        "--next-recovery-key",
+        &pubf(&rec2),
+        "--compromised-since",
+        &t_clean,
+        "--reason",
+        "signing key stolen",
+    ]);
+    // A recovery key works once.
+    let e = w.fails(
+        2,
+        &[
+            "key",
+            "recover",
+            "--recovery-key",
+            &s(&rec1),
+            "--new",
+            &pubf(&k1),
+            "--next-recovery-key",
+            &pubf(&rec2),
+            "--reason",
+            "again",
+        ],
+    );
+    assert!(e.contains("no organisation") || e.contains("already used"), "{e}");
+    // The thief's key no longer works; the new one does (8).
+    let e = w.fails(
+        2,
+        &[
+            "attest",
+            "--key",
+            &s(&k3),
+            "--norm",
+            "no-backdoors",
+            "--scope",
+            "X",
+        ],
+    );
+    assert!(e.contains("stopped speaking"), "{e}");
+    w.attest(&k4, &["secure-development"], "Acme Cloud");
+
+    // verify: exit 0, lists 4, 5, 6 as untrusted.
+    let v = json(&w, &["verify", "--json"]);
+    assert_eq!(v["untrusted"], serde_json::json!([4, 5, 6]), "{v}");
+    assert_eq!(v["rotations"], 2);
+    assert_eq!(v["recoveries"], 1);
+    // status leaves untrusted ones out; --all flags them.
+    let live: Vec<u64> = json(&w, &["status", "--json"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["index"].as_u64().unwrap())
+        .collect();
+    assert_eq!(live, vec![3, 8]);
+    let all = states(&w, &[]);
+    assert!(
+        all.contains(&(4, "untrusted".into())) && all.contains(&(6, "untrusted".into())),
+        "{all:?}"
+    );
+    // Each live attestation shows the key that signed it.
+    let st = json(&w, &["status", "--json", "--org", "ACME CORP"]);
+    assert_eq!(st[0]["kid"].as_str().unwrap().len(), 64);
+    // history: the whole story, untrusted flagged.
+    let h = json(&w, &["history", "--org", "acme corp", "--json"]);
+    let kinds: Vec<&str> = h
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "registration",
+            "attestation",
+            "rotation",
+            "attestation",
+            "attestation",
+            "rotation",
+            "attestation",
+            "recovery",
+            "attestation"
+        ]
+    );
+    assert_eq!(h[0]["registration"]["recovery_key_committed"], true);
+    assert_eq!(h[5]["untrusted"], true);
+    assert_eq!(h[2]["untrusted"], false);
+    let text = w.ok(&["history", "--org", "acme corp"]);
+    assert!(text.contains("UNTRUSTED"), "{text}");
+}
+
+#[test]
+fn revocation_rules() {
+    let w = World::new();
+    w.init();
+    let a1 = w.register("a1", "Acme");
+    let a2 = w.key("a2");
+    let s = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    w.ok(&["key", "rotate", "--key", &s(&a1), "--new", &s(&a2)]);
+    // An ended key cannot revoke anything.
+    let kid2 = json(&w, &["history", "--org", "acme", "--json"])[1]["key_change"]["installs"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let e = w.fails(
+        2,
+        &[
+            "key",
+            "revoke",
+            "--key",
+            &s(&a1),
+            "--target",
+            &kid2,
+            "--reason",
+            "x",
+        ],
+    );
+    assert!(e.contains("stopped speaking"), "{e}");
+    // Another organisation's key cannot be revoked.
+    let b = w.register("b", "Beta");
+    let e = w.fails(
+        2,
+        &[
+            "key",
+            "revoke",
+            "--key",
+            &s(&b),
+            "--target",
+            &kid2,
+            "--reason",
+            "x",
+        ],
+    );
+    assert!(e.contains("belongs to"), "{e}");
+    // A key revokes itself; afterwards it cannot sign.
+    w.ok(&["key", "revoke", "--key", &s(&a2), "--reason", "retired"]);
+    let e = w.fails(
+        2,
+        &[
+            "attest",
+            "--key",
+            &s(&a2),
+            "--norm",
+            "no-backdoors",
+            "--scope",
+            "X",
+        ],
+    );
+    assert!(e.contains("stopped speaking"), "{e}");
+    // Without a recovery key the organisation cannot be recovered; register says so.
+    let o = w.run(&["register", "--key", &s(&w.key("c")), "--org", "Gamma"]);
+    assert!(o.stderr.contains("WITHOUT a recovery key"), "{}", o.stderr);
+    w.ok(&["verify"]);
+}
+
+#[test]
+fn hsm_detached_signature() {
+    let w = World::new();
+    w.init();
+    let k = w.register("acme", "Acme Corp");
+    let pubf = k.with_extension("pub");
+    let tbs = w.path("att.tbs");
+    w.ok(&[
+        "sign",
+        "--public-key",
+        pubf.to_str().unwrap(),
+        "--org",
+        "Acme Corp",
+        "--norm",
+        "no-backdoors",
+        "--scope",
+        "Acme HSM",
+        "--emit-tbs",
+        tbs.to_str().unwrap(),
+    ]);
+    // The "HSM": sign the exact bytes with the secret key, outside accord.
+    let sk = accord::keys::read_secret_key(&k).unwrap();
+    let sig = sk.sign(&std::fs::read(&tbs).unwrap());
+    let sigf = w.path("att.sig");
+    std::fs::write(&sigf, hex::encode(sig)).unwrap();
+    let st = w.path("att.cose");
+    w.ok(&[
+        "sign",
+        "--tbs",
+        tbs.to_str().unwrap(),
+        "--signature",
+        sigf.to_str().unwrap(),
+        "--public-key",
+        pubf.to_str().unwrap(),
+        "--out",
+        st.to_str().unwrap(),
+    ]);
+    w.ok(&["append", st.to_str().unwrap()]);
+    assert_eq!(json(&w, &["status", "--json"])[0]["scope"][0], "Acme HSM");
+    // A wrong signature is refused before anything is written.
+    let bad = w.path("bad.sig");
+    let mut s2 = sig;
+    s2[0] ^= 1;
+    std::fs::write(&bad, s2).unwrap();
+    let e = w.fails(
+        1,
+        &[
+            "sign",
+            "--tbs",
+            tbs.to_str().unwrap(),
+            "--signature",
+            bad.to_str().unwrap(),
+            "--public-key",
+            pubf.to_str().unwrap(),
+            "--out",
+            w.path("x.cose").to_str().unwrap(),
+        ],
+    );
+    assert!(e.contains("does not verify"), "{e}");
+    assert!(!w.path("x.cose").exists());
+}
+
+#[test]
+fn openssh_public_keys_register_recovery_keys() {
+    let w = World::new();
+    w.init();
+    let k = w.key("acme");
+    let rec = accord::keys::SecretKey::generate();
+    let mut blob = Vec::new();
+    blob.extend_from_slice(&11u32.to_be_bytes());
+    blob.extend_from_slice(b"ssh-ed25519");
+    blob.extend_from_slice(&32u32.to_be_bytes());
+    blob.extend_from_slice(&rec.public().to_bytes());
+    use base64::Engine as _;
+    let line = format!(
+        "ssh-ed25519 {} recovery@acme\n",
+        base64::engine::general_purpose::STANDARD.encode(&blob)
+    );
+    let f = w.path("rec_ed25519.pub");
+    std::fs::write(&f, line).unwrap();
+    w.ok(&[
+        "register",
+        "--key",
+        k.to_str().unwrap(),
+        "--org",
+        "Acme",
+        "--recovery-key",
+        f.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        json(&w, &["show", "0", "--json"])["registration"]["recovery_key_committed"],
+        true
+    );
+    // --ledger-key never takes an OpenSSH key.
+    let e = w.fails(
+        2,
+        &["verify", "--ledger-key", &std::fs::read_to_string(&f).unwrap()],
+    );
+    assert!(e.contains("ledger key"), "{e}");
+}
