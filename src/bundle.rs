@@ -18,6 +18,8 @@ use crate::norms::Catalogue;
 use crate::proof::{self, Hash, ProofError, MAX_PROOF_LEN};
 use crate::statement::{Body, Statement};
 
+/// Most key-history entries a bundle may carry.
+pub const MAX_KEY_HISTORY: usize = 256;
 /// Bundle format version.
 pub const BUNDLE_VERSION: u64 = 1;
 /// Largest proof file read: two entries, two notes and a few paths need far less.
@@ -94,8 +96,11 @@ pub struct Bundle {
     pub entry: Included,
     /// The raw public key that signed the entry's statement.
     pub signatory_key: [u8; 32],
-    /// The registration binding that key to the organisation.
+    /// The organisation's registration.
     pub registration: Included,
+    /// The organisation's key changes (rotations, revocations, recoveries) logged before the
+    /// checkpoint, in index order: they bind `signatory_key` to the organisation.
+    pub key_history: Vec<Included>,
     /// Optional: consistency from an earlier checkpoint (`prove --since`).
     pub consistency: Option<Consistency>,
 }
@@ -174,6 +179,10 @@ impl ProofFile {
                     ("entry".into(), included_value(&b.entry)),
                     ("signatory_key".into(), codec::bytes(b.signatory_key.to_vec())),
                     ("registration".into(), included_value(&b.registration)),
+                    (
+                        "key_history".into(),
+                        Value::Array(b.key_history.iter().map(included_value).collect()),
+                    ),
                 ];
                 if let Some(c) = &b.consistency {
                     m.push((
@@ -217,6 +226,16 @@ impl ProofFile {
                 let entry = included_from(r.map("entry", "entry")?)?;
                 let signatory_key = r.bytes_n::<32>("signatory_key")?;
                 let registration = included_from(r.map("registration", "registration")?)?;
+                let history = r.array("key_history")?;
+                if history.len() > MAX_KEY_HISTORY {
+                    return Err(BundleError::Format(format!(
+                        "key_history has more than {MAX_KEY_HISTORY} entries"
+                    )));
+                }
+                let mut key_history = Vec::with_capacity(history.len());
+                for h in history {
+                    key_history.push(included_from(MapReader::new(h, "key_history item")?)?);
+                }
                 let consistency = match r.opt_value("consistency")? {
                     Some(v) => {
                         let mut c = MapReader::new(v, "consistency")?;
@@ -236,6 +255,7 @@ impl ProofFile {
                     entry,
                     signatory_key,
                     registration,
+                    key_history,
                     consistency,
                 })
             }
@@ -280,6 +300,7 @@ impl ProofFile {
                 checkpoint: note(&b.checkpoint)?,
                 signatory_key: STANDARD.encode(b.signatory_key),
                 registration: inc(&b.registration),
+                key_history: b.key_history.iter().map(inc).collect(),
                 consistency: match &b.consistency {
                     Some(c) => Some(JsonConsistency {
                         from_checkpoint: note(&c.from_checkpoint)?,
@@ -355,6 +376,22 @@ impl ProofFile {
                         leaf_index: j.registration.leaf_index,
                         entry: b64(&j.registration.entry, "registration.entry")?,
                         path: path(&j.registration.inclusion_path, "registration.inclusion_path")?,
+                    },
+                    key_history: {
+                        if j.key_history.len() > MAX_KEY_HISTORY {
+                            return Err(BundleError::Format(format!(
+                                "key_history has more than {MAX_KEY_HISTORY} entries"
+                            )));
+                        }
+                        let mut v = Vec::with_capacity(j.key_history.len());
+                        for h in &j.key_history {
+                            v.push(Included {
+                                leaf_index: h.leaf_index,
+                                entry: b64(&h.entry, "key_history.entry")?,
+                                path: path(&h.inclusion_path, "key_history.inclusion_path")?,
+                            });
+                        }
+                        v
                     },
                     consistency: match j.consistency {
                         Some(c) => Some(Consistency {
@@ -446,6 +483,7 @@ struct JsonBundle {
     checkpoint: String,
     signatory_key: String,
     registration: JsonIncluded,
+    key_history: Vec<JsonIncluded>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     consistency: Option<JsonConsistency>,
 }
@@ -473,6 +511,8 @@ pub struct BundleReport {
     pub logged_at: i64,
     /// The registration's index.
     pub registration_index: u64,
+    /// Number of key-history entries the bundle held (and that were checked).
+    pub key_history_len: usize,
     /// The verified earlier checkpoint, if the bundle carried a consistency proof.
     pub consistent_from: Option<SignedCheckpoint>,
 }
@@ -500,7 +540,7 @@ fn check_included(
         what: if what == "entry" {
             "inclusion proof"
         } else {
-            "registration inclusion proof"
+            "registration or key-history inclusion proof"
         },
         source,
     })?;
@@ -536,19 +576,104 @@ impl Bundle {
                 "comes after the entry it should authorise",
             ));
         }
-        match &reg.payload.body {
-            Body::Registration(r) if r.public_key == key => {}
-            Body::Registration(_) => return Err(entry_err("registration", "registers another key")),
-            _ => return Err(entry_err("registration", "is not a registration")),
-        }
+        let Body::Registration(r) = &reg.payload.body else {
+            return Err(entry_err("registration", "is not a registration"));
+        };
         if reg.iss != st.iss {
             return Err(entry_err(
                 "registration",
                 format!("registers {:?}, but the entry speaks for {:?}", reg.iss, st.iss),
             ));
         }
-        reg.verify_signature(&key)
+        reg.verify_signature(&r.public_key)
             .map_err(|e| entry_err("registration", e.to_string()))?;
+        // Replay the organisation's key history the bundle holds, up to the entry, to find the
+        // keys that spoke for it when the entry was logged (docs/FORMAT.md section 7 rules).
+        let mut keys: Vec<([u8; 32], PublicKey, bool)> = vec![(r.public_key.kid(), r.public_key, true)];
+        let mut commitment = r.recovery;
+        let mut last = self.registration.leaf_index;
+        for h in &self.key_history {
+            if h.leaf_index <= last {
+                return Err(entry_err(
+                    "key_history",
+                    "entries must follow the registration in index order",
+                ));
+            }
+            last = h.leaf_index;
+            let (_, hs) = check_included("key_history", h, &cp)?;
+            if hs.iss != st.iss {
+                return Err(entry_err("key_history", "holds another organisation's entry"));
+            }
+            if h.leaf_index >= self.entry.leaf_index {
+                continue; // checked for inclusion, but logged at or after the entry
+            }
+            let current = |kid: &[u8; 32]| keys.iter().find(|(k, _, live)| k == kid && *live).map(|x| x.1);
+            match &hs.payload.body {
+                Body::Rotation(rot) => {
+                    let old = current(&hs.kid).ok_or_else(|| {
+                        entry_err("key_history", "a rotation by a key that was not current")
+                    })?;
+                    hs.verify_signature(&old)
+                        .map_err(|e| entry_err("key_history", e.to_string()))?;
+                    let new = *rot
+                        .new_key()
+                        .ok_or_else(|| entry_err("key_history", "malformed rotation"))?;
+                    for k in keys.iter_mut().filter(|k| k.0 == hs.kid) {
+                        k.2 = false;
+                    }
+                    keys.push((new.kid(), new, true));
+                }
+                Body::Revocation(rv) => {
+                    let by = current(&hs.kid).ok_or_else(|| {
+                        entry_err("key_history", "a revocation by a key that was not current")
+                    })?;
+                    hs.verify_signature(&by)
+                        .map_err(|e| entry_err("key_history", e.to_string()))?;
+                    for k in keys.iter_mut().filter(|k| k.0 == rv.target) {
+                        k.2 = false;
+                    }
+                }
+                Body::Recovery(rc) => {
+                    if commitment != Some(rc.recovery_key.kid()) {
+                        return Err(entry_err(
+                            "key_history",
+                            "a recovery by a key that was not committed",
+                        ));
+                    }
+                    hs.verify_signature(&rc.recovery_key)
+                        .map_err(|e| entry_err("key_history", e.to_string()))?;
+                    for k in keys.iter_mut() {
+                        k.2 = false;
+                    }
+                    keys.push((rc.new_key.kid(), rc.new_key, true));
+                    commitment = Some(rc.next_recovery);
+                }
+                _ => {
+                    return Err(entry_err(
+                        "key_history",
+                        "holds an entry that is not a key change",
+                    ))
+                }
+            }
+        }
+        let valid = match &st.payload.body {
+            // A recovery is signed by the committed recovery key, not by a current key.
+            Body::Recovery(rc) => commitment == Some(rc.recovery_key.kid()) && rc.recovery_key == key,
+            Body::Registration(_) => self.registration.leaf_index == self.entry.leaf_index,
+            _ => keys
+                .iter()
+                .any(|(k, pk, live)| *live && *k == key.kid() && *pk == key),
+        };
+        if !valid {
+            return Err(entry_err(
+                "entry",
+                format!(
+                    "according to the {} key-history entries in the bundle, its key did not speak for {:?} when it was logged",
+                    self.key_history.len(),
+                    st.iss
+                ),
+            ));
+        }
         if let Body::Attestation(a) = &st.payload.body {
             if a.catalogue != catalogue.version {
                 return Err(entry_err(
@@ -592,6 +717,7 @@ impl Bundle {
             logged_at: e.logged_at,
             statement: st,
             registration_index: self.registration.leaf_index,
+            key_history_len: self.key_history.len(),
             consistent_from,
         })
     }

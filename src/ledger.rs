@@ -1180,21 +1180,43 @@ impl Ledger {
                 .entry(index)?
                 .ok_or_else(|| StoreError::Damaged(format!("entry {index} missing")))?;
             let (_, st) = decode_entry_statement(index, &bytes)?;
-            let (key, reg_index) = match st.registered_key() {
-                Some(k) => (k.to_bytes(), index),
-                None => {
-                    let rec = r.key(&st.kid)?.ok_or_else(|| {
-                        invalid(
-                            Location::Table("keys"),
-                            format!("entry {index}'s key is not registered"),
-                        )
-                    })?;
-                    (rec.public_key, rec.registration)
+            let key = match &st.payload.body {
+                Body::Registration(r) => r.public_key.to_bytes(),
+                Body::Recovery(r) => r.recovery_key.to_bytes(),
+                _ => {
+                    r.key(&st.kid)?
+                        .ok_or_else(|| {
+                            invalid(
+                                Location::Table("keys"),
+                                format!("entry {index}'s key is not registered"),
+                            )
+                        })?
+                        .public_key
                 }
             };
+            let reg_index = r
+                .org(&st.iss)?
+                .ok_or_else(|| invalid(Location::Table("orgs"), format!("{:?} is not registered", st.iss)))?;
             let reg_bytes = r
                 .entry(reg_index)?
                 .ok_or_else(|| StoreError::Damaged(format!("entry {reg_index} missing")))?;
+            let mut key_history = Vec::new();
+            for i in r.org_entries(&st.iss)? {
+                if i >= size {
+                    break;
+                }
+                let b = r
+                    .entry(i)?
+                    .ok_or_else(|| StoreError::Damaged(format!("entry {i} missing")))?;
+                let (_, h) = decode_entry_statement(i, &b)?;
+                if matches!(h.kind(), Kind::Rotation | Kind::Revocation | Kind::Recovery) {
+                    key_history.push(Included {
+                        leaf_index: i,
+                        path: proof::inclusion_proof(i, size, r)?,
+                        entry: b,
+                    });
+                }
+            }
             let consistency = match since {
                 None => None,
                 Some(from) => {
@@ -1224,6 +1246,7 @@ impl Ledger {
                     path: proof::inclusion_proof(reg_index, size, r)?,
                     entry: reg_bytes,
                 },
+                key_history,
                 consistency,
             })
         })

@@ -230,6 +230,14 @@ fn whole_lifecycle() {
     assert_eq!(h[2]["untrusted"], false);
     let text = w.ok(&["history", "--org", "acme corp"]);
     assert!(text.contains("UNTRUSTED"), "{text}");
+    // An offline bundle for the attestation by the recovered-in key carries the key history.
+    let vkey = w.ok(&["ledger-key"]).trim().to_string();
+    let f = w.path("p8.json");
+    w.ok(&["prove", "8", "--json", "--out", f.to_str().unwrap()]);
+    let b: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
+    assert_eq!(b["key_history"].as_array().unwrap().len(), 3);
+    let out = w.ok(&["verify-proof", f.to_str().unwrap(), "--ledger-key", &vkey]);
+    assert!(out.contains("3 key-history entries checked"), "{out}");
 }
 
 #[test]

@@ -85,6 +85,34 @@ fn statement_by_a_rotated_away_key() {
     let st = statement::sign(&payload(attestation(None)), "acme", &sk(&a)).unwrap();
     let i = force_append(&w, &st.bytes);
     verify_names(&w, i, "stopped speaking");
+    // An offline bundle for that entry carries the rotation in its key history and fails too.
+    let vkey = w.ok(&["ledger-key"]).trim().to_string();
+    let f = w.path("bad.proof");
+    w.ok(&["prove", &i.to_string(), "--out", f.to_str().unwrap()]);
+    let e = w.fails(
+        1,
+        &[
+            "verify-proof",
+            f.to_str().unwrap(),
+            "--ledger-key",
+            &vkey,
+            "--state",
+            w.path("st").to_str().unwrap(),
+        ],
+    );
+    assert!(e.contains("did not speak"), "{e}");
+    // While a bundle for the entry by the new key (index 2 is the rotation itself) verifies.
+    let g = w.path("rot.proof");
+    w.ok(&["prove", "2", "--out", g.to_str().unwrap()]);
+    let out = w.ok(&[
+        "verify-proof",
+        g.to_str().unwrap(),
+        "--ledger-key",
+        &vkey,
+        "--state",
+        w.path("st").to_str().unwrap(),
+    ]);
+    assert!(out.contains("1 key-history entries checked"), "{out}");
 }
 
 #[test]

@@ -104,7 +104,7 @@ fn read_proof_file(path: &Path) -> Res<Vec<u8>> {
     Ok(buf)
 }
 
-const CANNOT_PROVE: &str = "a bundle cannot prove that nothing later withdrew or superseded this entry, or revoked the key: check the full ledger (accord verify) or an export (accord verify --file)";
+const CANNOT_PROVE: &str = "a bundle cannot prove that nothing later withdrew or superseded this entry, nor that its key history is complete: check the full ledger (accord verify) or an export (accord verify --file)";
 
 pub(super) fn verify_proof(path: &Path, key: &str, state: Option<&Path>, json: bool) -> Res {
     let vkey = vkey(key)?;
@@ -151,6 +151,7 @@ pub(super) fn verify_proof(path: &Path, key: &str, state: Option<&Path>, json: b
                     statement_id: String,
                     logged_at: String,
                     registration_index: u64,
+                    key_history_entries: usize,
                     consistent_from: Option<u64>,
                     remembered: String,
                     proves: Vec<String>,
@@ -168,6 +169,7 @@ pub(super) fn verify_proof(path: &Path, key: &str, state: Option<&Path>, json: b
                     statement_id: hex::encode(st.id()),
                     logged_at: accord::time::format(r.logged_at),
                     registration_index: r.registration_index,
+                    key_history_entries: r.key_history_len,
                     consistent_from: r.consistent_from.as_ref().map(|c| c.checkpoint.size),
                     remembered: seen_text(&seen),
                     proves: vec![
@@ -176,8 +178,8 @@ pub(super) fn verify_proof(path: &Path, key: &str, state: Option<&Path>, json: b
                             r.index, cp.size
                         ),
                         format!(
-                            "its statement is signed by the key registered to {:?} at entry {}",
-                            st.iss, r.registration_index
+                            "its statement is signed by a key that spoke for {:?} when it was logged, according to the registration (entry {}) and the {} key-history entries the bundle holds",
+                            st.iss, r.registration_index, r.key_history_len
                         ),
                     ],
                     does_not_prove: vec![CANNOT_PROVE],
@@ -185,7 +187,7 @@ pub(super) fn verify_proof(path: &Path, key: &str, state: Option<&Path>, json: b
             }
             out(&format!(
                 "OK: entry {} ({} by {:?}) is included in ledger {} at checkpoint size {} (root {})\n\
-                 signed by the key registered to {:?} at entry {}; logged at {}\n{}\ncheckpoint: {}\nnote: {}\n",
+                 signed by a key that spoke for {:?} when it was logged (registration at entry {}, {} key-history entries checked); logged at {}\n{}\ncheckpoint: {}\nnote: {}\n",
                 r.index,
                 st.kind(),
                 st.iss,
@@ -194,6 +196,7 @@ pub(super) fn verify_proof(path: &Path, key: &str, state: Option<&Path>, json: b
                 hex::encode(cp.root),
                 st.iss,
                 r.registration_index,
+                r.key_history_len,
                 accord::time::format(r.logged_at),
                 what,
                 seen_text(&seen),
