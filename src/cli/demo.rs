@@ -84,6 +84,10 @@ pub(super) fn run(dir: Option<&Path>) -> Result<(), Fail> {
             &format!("{name} makes a signing key"),
             &[s("key"), s("generate"), s(name), s("--dir"), p(&keys)],
         )?;
+        step(
+            &format!("{name} makes a recovery key, to keep offline"),
+            &[s("key"), s("generate"), format!("{name}-recovery"), s("--dir"), p(&keys)],
+        )?;
     }
     for (name, org, domain) in COMPANIES {
         step(
@@ -98,6 +102,8 @@ pub(super) fn run(dir: Option<&Path>) -> Result<(), Fail> {
                 s(domain),
                 s("--contact"),
                 format!("security@{domain}"),
+                s("--recovery-key"),
+                p(&keys.join(format!("{name}-recovery.pub"))),
             ]),
         )?;
     }
@@ -152,6 +158,18 @@ pub(super) fn run(dir: Option<&Path>) -> Result<(), Fail> {
         &with_ledger(&[s("status"), s("--norm"), s("no-backdoors")]),
     )?;
     step("The latest signed checkpoint", &with_ledger(&[s("checkpoint")]))?;
+    let proof = p(&dir.join("contoso-pledge.proof"));
+    step(
+        "An auditor exports an offline proof of Contoso's pledge (entry 3)",
+        &with_ledger(&[s("prove"), s("3"), s("--out"), proof.clone()]),
+    )?;
+    let vkey = super::commands::open_ro(Path::new(&ledger))?
+        .recorded_vkey()
+        .map_err(|e| super::fail::ledger(e, 1))?;
+    step(
+        "Anyone checks it with nothing but the ledger's public key",
+        &[s("verify-proof"), proof, s("--ledger-key"), vkey, s("--state"), p(&dir.join("auditor-state"))],
+    )?;
     out(&format!(
         "\nDone. The demo's ledger, keys and state are in {}\n",
         dir.display()
