@@ -22,8 +22,13 @@ use zeroize::Zeroizing;
 pub const SECRET_PREFIX: &str = "accord-secret-ed25519:";
 /// Prefix of a public key file's line.
 pub const PUBLIC_PREFIX: &str = "accord-ed25519:";
-/// Key files are tiny; anything larger than this is not a key file and is not read further.
-pub const MAX_KEY_FILE: u64 = 1024;
+/// Key files are tiny (an age-encrypted secret key is about 400 bytes); anything larger than
+/// this is not a key file and is not read further.
+pub const MAX_KEY_FILE: u64 = 4096;
+/// First line of an age-encrypted (ASCII-armoured) secret key file.
+pub const AGE_ARMOR_BEGIN: &str = "-----BEGIN AGE ENCRYPTED FILE-----";
+/// A passphrase, zeroized on drop.
+pub type Passphrase = age::secrecy::SecretString;
 
 /// Errors about keys and key files.
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +68,20 @@ pub enum KeyError {
     /// A public key that is not a usable Ed25519 point (not canonical, or of small order).
     #[error("not an acceptable Ed25519 public key: {0}")]
     BadPublicKey(&'static str),
+    /// An encrypted key file that could not be decrypted.
+    #[error("{path}: cannot decrypt the secret key ({problem})")]
+    Decrypt {
+        /// The file.
+        path: PathBuf,
+        /// Why (wrong passphrase, damaged file...).
+        problem: String,
+    },
+    /// An encrypted key file and no way to get its passphrase.
+    #[error("{path} is encrypted; give its passphrase at the prompt or in ACCORD_PASSPHRASE")]
+    NeedPassphrase {
+        /// The file.
+        path: PathBuf,
+    },
     /// A key name with characters a file name should not have.
     #[error("invalid key name {0:?}: use 1-64 letters, digits, '.', '_' or '-', not starting with '.'")]
     BadName(String),
@@ -301,14 +320,77 @@ pub fn check_private_mode(path: &Path) -> Result<(), KeyError> {
     Ok(())
 }
 
-/// Reads a signatory secret key file, refusing it if group or others may read it.
+/// Encrypts a secret key's file text with a passphrase, in the age format (scrypt recipient,
+/// ASCII armour), so that it can also be decrypted with the `age` or `rage` tools.
+///
+/// # Errors
+/// [`KeyError::Format`] if encryption fails.
+pub fn encrypt_secret(key: &SecretKey, passphrase: Passphrase) -> Result<String, KeyError> {
+    let fail = |e: &dyn std::fmt::Display| format_err("encrypted key", &e.to_string());
+    let mut out = Vec::new();
+    {
+        let armor = age::armor::ArmoredWriter::wrap_output(&mut out, age::armor::Format::AsciiArmor)
+            .map_err(|e| fail(&e))?;
+        let mut w = age::Encryptor::with_user_passphrase(passphrase)
+            .wrap_output(armor)
+            .map_err(|e| fail(&e))?;
+        w.write_all(key.to_file_text().as_bytes()).map_err(|e| fail(&e))?;
+        w.finish().and_then(|a| a.finish()).map_err(|e| fail(&e))?;
+    }
+    String::from_utf8(out).map_err(|e| fail(&e))
+}
+
+fn decrypt_secret(path: &Path, text: &str, passphrase: Passphrase) -> Result<SecretKey, KeyError> {
+    let fail = |e: &dyn std::fmt::Display| KeyError::Decrypt {
+        path: path.to_path_buf(),
+        problem: e.to_string(),
+    };
+    let dec = age::Decryptor::new(age::armor::ArmoredReader::new(text.as_bytes())).map_err(|e| fail(&e))?;
+    let identity = age::scrypt::Identity::new(passphrase);
+    let mut r = dec
+        .decrypt(std::iter::once(&identity as &dyn age::Identity))
+        .map_err(|e| fail(&e))?;
+    let mut plain = Zeroizing::new(Vec::new());
+    (&mut r)
+        .take(MAX_KEY_FILE)
+        .read_to_end(&mut plain)
+        .map_err(|e| fail(&e))?;
+    let plain = std::str::from_utf8(&plain).map_err(|e| fail(&e))?;
+    SecretKey::from_file_text(plain, &path.display().to_string())
+}
+
+/// Reads a signatory secret key file, refusing it if group or others may read it. An
+/// age-encrypted file is decrypted with the passphrase `passphrase` returns (called only then).
 ///
 /// # Errors
 /// [`KeyError`] naming the file and the problem.
-pub fn read_secret_key(path: &Path) -> Result<SecretKey, KeyError> {
+pub fn read_secret_key_with(
+    path: &Path,
+    passphrase: &dyn Fn() -> Option<Passphrase>,
+) -> Result<SecretKey, KeyError> {
     let text = read_small(path)?;
+    if text.starts_with(AGE_ARMOR_BEGIN) {
+        check_private_mode(path)?;
+        let p = passphrase().ok_or_else(|| KeyError::NeedPassphrase {
+            path: path.to_path_buf(),
+        })?;
+        return decrypt_secret(path, &text, p);
+    }
+    read_secret_key_text(path, &text)
+}
+
+/// Reads a plain (unencrypted) signatory secret key file, refusing it if group or others may
+/// read it.
+///
+/// # Errors
+/// [`KeyError`] naming the file and the problem ([`KeyError::NeedPassphrase`] if encrypted).
+pub fn read_secret_key(path: &Path) -> Result<SecretKey, KeyError> {
+    read_secret_key_with(path, &|| None)
+}
+
+fn read_secret_key_text(path: &Path, text: &str) -> Result<SecretKey, KeyError> {
     // Say what the file is before judging its mode: a .pub given by mistake is not "exposed".
-    let key = SecretKey::from_file_text(&text, &path.display().to_string())?;
+    let key = SecretKey::from_file_text(text, &path.display().to_string())?;
     check_private_mode(path)?;
     Ok(key)
 }
@@ -382,6 +464,19 @@ pub struct KeyFiles {
 /// # Errors
 /// [`KeyError`].
 pub fn generate_key_files(dir: &Path, name: &str) -> Result<KeyFiles, KeyError> {
+    generate_key_files_with(dir, name, None)
+}
+
+/// As [`generate_key_files`], encrypting the secret key file with `passphrase` (age format)
+/// when one is given.
+///
+/// # Errors
+/// [`KeyError`].
+pub fn generate_key_files_with(
+    dir: &Path,
+    name: &str,
+    passphrase: Option<Passphrase>,
+) -> Result<KeyFiles, KeyError> {
     check_key_name(name)?;
     create_private_dir(dir)?;
     let secret = dir.join(format!("{name}.key"));
@@ -392,7 +487,10 @@ pub fn generate_key_files(dir: &Path, name: &str) -> Result<KeyFiles, KeyError> 
         }
     }
     let key = SecretKey::generate();
-    write_new_file(&secret, key.to_file_text().as_bytes(), 0o600)?;
+    match passphrase {
+        Some(p) => write_new_file(&secret, encrypt_secret(&key, p)?.as_bytes(), 0o600)?,
+        None => write_new_file(&secret, key.to_file_text().as_bytes(), 0o600)?,
+    }
     let public_key = key.public();
     write_new_file(&public, public_key.to_file_text().as_bytes(), 0o644)?;
     Ok(KeyFiles {
@@ -487,6 +585,27 @@ mod tests {
         blob[3] = 12;
         let bad = format!("ssh-ed25519 {}", STANDARD.encode(&blob));
         assert!(PublicKey::from_file_text(&bad, "k").is_err());
+    }
+
+    #[test]
+    fn encrypted_key_files_round_trip_and_refuse_wrong_passphrases() {
+        let dir = tempfile::tempdir().unwrap();
+        let pass = || Some(Passphrase::from("correct horse battery staple".to_string()));
+        let files = generate_key_files_with(dir.path(), "enc", pass()).unwrap();
+        let text = fs::read_to_string(&files.secret).unwrap();
+        assert!(text.starts_with(AGE_ARMOR_BEGIN));
+        assert!(!text.contains(SECRET_PREFIX));
+        let k = read_secret_key_with(&files.secret, &pass).unwrap();
+        assert_eq!(k.public(), files.public_key);
+        assert!(matches!(
+            read_secret_key(&files.secret),
+            Err(KeyError::NeedPassphrase { .. })
+        ));
+        let wrong = || Some(Passphrase::from("wrong".to_string()));
+        assert!(matches!(
+            read_secret_key_with(&files.secret, &wrong),
+            Err(KeyError::Decrypt { .. })
+        ));
     }
 
     #[test]

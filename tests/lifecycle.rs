@@ -404,3 +404,49 @@ fn openssh_public_keys_register_recovery_keys() {
     );
     assert!(e.contains("ledger key"), "{e}");
 }
+
+#[test]
+fn encrypted_secret_keys_with_a_passphrase() {
+    let w = World::new();
+    w.init();
+    let dir = w.path("keys");
+    let o = w
+        .cmd()
+        .env("ACCORD_PASSPHRASE", "a long passphrase for tests")
+        .args([
+            "key",
+            "generate",
+            "enc",
+            "--dir",
+            dir.to_str().unwrap(),
+            "--encrypt",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let key = dir.join("enc.key");
+    assert!(std::fs::read_to_string(&key)
+        .unwrap()
+        .starts_with("-----BEGIN AGE ENCRYPTED FILE-----"));
+    // Without the passphrase (no terminal, no ACCORD_PASSPHRASE): a clear error, exit 2.
+    let e = w.fails(2, &["register", "--key", key.to_str().unwrap(), "--org", "Enc"]);
+    assert!(e.contains("encrypted"), "{e}");
+    // Wrong passphrase.
+    let o = w
+        .cmd()
+        .env("ACCORD_PASSPHRASE", "wrong")
+        .args(["register", "--key", key.to_str().unwrap(), "--org", "Enc"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cannot decrypt"));
+    // Right passphrase.
+    let o = w
+        .cmd()
+        .env("ACCORD_PASSPHRASE", "a long passphrase for tests")
+        .args(["register", "--key", key.to_str().unwrap(), "--org", "Enc"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    w.ok(&["verify"]);
+}

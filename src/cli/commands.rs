@@ -48,7 +48,11 @@ pub(super) fn run(cli: &Cli) -> Res {
     let dir = &cli.ledger;
     match &cli.command {
         Command::Init { origin, key_file } => init(dir, origin, key_file.as_deref()),
-        Command::Key(KeyCommand::Generate { name, dir: kdir }) => key_generate(name, kdir.as_deref()),
+        Command::Key(KeyCommand::Generate {
+            name,
+            dir: kdir,
+            encrypt,
+        }) => key_generate(name, kdir.as_deref(), *encrypt),
         Command::Register {
             key,
             org,
@@ -208,11 +212,12 @@ fn init(dir: &Path, origin: &str, key_file: Option<&Path>) -> Res {
     Ok(())
 }
 
-fn key_generate(name: &str, dir: Option<&Path>) -> Res {
+fn key_generate(name: &str, dir: Option<&Path>, encrypt: bool) -> Res {
     let dir = dir
         .map(Path::to_path_buf)
         .unwrap_or_else(|| config_dir().join("keys"));
-    let files = keys::generate_key_files(&dir, name).map_err(Fail::usage)?;
+    let pass = if encrypt { Some(new_passphrase()?) } else { None };
+    let files = keys::generate_key_files_with(&dir, name, pass).map_err(Fail::usage)?;
     out(&format!(
         "secret key: {} (mode 0600, never printed)\npublic key: {}\nkey id:     {}\n",
         files.secret.display(),
@@ -227,7 +232,39 @@ pub(super) fn load_public_key(path: &Path, what: &str) -> Res<accord::keys::Publ
 }
 
 pub(super) fn load_signing_key(path: &Path) -> Res<SecretKey> {
-    keys::read_secret_key(path).map_err(|e| Fail::usage(e).context("--key"))
+    let ask = || -> Option<keys::Passphrase> {
+        if let Ok(p) = std::env::var("ACCORD_PASSPHRASE") {
+            return Some(keys::Passphrase::from(p));
+        }
+        if !std::io::stdin().is_terminal() {
+            return None;
+        }
+        rpassword::prompt_password(format!("passphrase for {}: ", path.display()))
+            .ok()
+            .map(keys::Passphrase::from)
+    };
+    keys::read_secret_key_with(path, &ask).map_err(|e| Fail::usage(e).context("--key"))
+}
+
+/// A new passphrase: ACCORD_PASSPHRASE, or asked twice at the terminal.
+fn new_passphrase() -> Res<keys::Passphrase> {
+    if let Ok(p) = std::env::var("ACCORD_PASSPHRASE") {
+        if p.is_empty() {
+            return Err(Fail::usage(anyhow!("ACCORD_PASSPHRASE is empty")));
+        }
+        return Ok(keys::Passphrase::from(p));
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Fail::usage(anyhow!(
+            "--encrypt needs a passphrase: run in a terminal or set ACCORD_PASSPHRASE"
+        )));
+    }
+    let a = zeroize::Zeroizing::new(rpassword::prompt_password("new passphrase: ").map_err(Fail::usage)?);
+    let b = zeroize::Zeroizing::new(rpassword::prompt_password("again: ").map_err(Fail::usage)?);
+    if a.is_empty() || *a != *b {
+        return Err(Fail::usage(anyhow!("the passphrases are empty or differ")));
+    }
+    Ok(keys::Passphrase::from(a.to_string()))
 }
 
 fn load_ledger_key(l: &Ledger) -> Res<LedgerKey> {

@@ -86,7 +86,13 @@ pub(super) fn run(dir: Option<&Path>) -> Result<(), Fail> {
         )?;
         step(
             &format!("{name} makes a recovery key, to keep offline"),
-            &[s("key"), s("generate"), format!("{name}-recovery"), s("--dir"), p(&keys)],
+            &[
+                s("key"),
+                s("generate"),
+                format!("{name}-recovery"),
+                s("--dir"),
+                p(&keys),
+            ],
         )?;
     }
     for (name, org, domain) in COMPANIES {
@@ -168,7 +174,14 @@ pub(super) fn run(dir: Option<&Path>) -> Result<(), Fail> {
         .map_err(|e| super::fail::ledger(e, 1))?;
     step(
         "Anyone checks it with nothing but the ledger's public key",
-        &[s("verify-proof"), proof, s("--ledger-key"), vkey, s("--state"), p(&dir.join("auditor-state"))],
+        &[
+            s("verify-proof"),
+            proof,
+            s("--ledger-key"),
+            vkey,
+            s("--state"),
+            p(&dir.join("auditor-state")),
+        ],
     )?;
     out(&format!(
         "\nDone. The demo's ledger, keys and state are in {}\n",

@@ -419,6 +419,10 @@ untrusted (they stay in the ledger as history) and voids rotations they signed a
         /// Directory (default $XDG_CONFIG_HOME/accord/keys).
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
+        /// Encrypt the secret key with a passphrase (age format), read from a prompt or from
+        /// ACCORD_PASSPHRASE for scripts.
+        #[arg(long)]
+        encrypt: bool,
     },
 }
 
