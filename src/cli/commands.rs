@@ -268,6 +268,11 @@ fn new_passphrase() -> Res<keys::Passphrase> {
 }
 
 fn load_ledger_key(l: &Ledger) -> Res<LedgerKey> {
+    if l.is_mirror().map_err(|e| fail::ledger(e, 1))? {
+        return Err(Fail::usage(anyhow!(
+            "this ledger is a read-only mirror made by `accord import`; append at the custodian's ledger"
+        )));
+    }
     let path = PathBuf::from(l.key_file().map_err(|e| fail::ledger(e, 1))?);
     let mut text = zeroize::Zeroizing::new(String::new());
     let f = std::fs::File::open(&path)
