@@ -1,0 +1,390 @@
+//! Replaying a ledger: the streaming, parallel verifier shared by the database and export-file
+//! paths ([`Replay`]), the comparison of derived tables with the replay, and the second pass
+//! that lists untrusted entries.
+
+use rayon::prelude::*;
+
+use crate::checkpoint::{SignedCheckpoint, VerifierKey};
+use crate::entry::{Entry, GENESIS_PREV};
+use crate::keys::PublicKey;
+use crate::ledger::{decode_entry_statement, invalid, LedgerError, Location, VerifyReport};
+use crate::norms::Catalogue;
+use crate::proof::{self, Frontier, Hash};
+use crate::rules::{apply, check_rules, MemRegistry, RecoveryMark};
+use crate::statement::{Body, Statement};
+use crate::store::{DerivedRow, ReadTables};
+use crate::time::Seconds;
+
+/// Lists the entries that recoveries made untrusted, in a second pass over the entries (only
+/// when some recovery set a compromise time). `scan` feeds every entry to its callback.
+///
+/// # Errors
+/// What `scan` returns.
+pub fn untrusted_entries(
+    marks: &[RecoveryMark],
+    scan: impl FnOnce(&mut dyn FnMut(u64, Seconds, &Statement)) -> Result<(), LedgerError>,
+) -> Result<Vec<u64>, LedgerError> {
+    let mut out = Vec::new();
+    if marks.is_empty() {
+        return Ok(out);
+    }
+    scan(&mut |i, t, st| {
+        if marks.iter().any(|m| m.covers(&st.iss, &st.kid, i, t)) {
+            out.push(i);
+        }
+    })?;
+    Ok(out)
+}
+
+/// Point checks of one replayed entry against the store's derived tables.
+pub(crate) fn check_derived_entry(
+    r: &ReadTables,
+    index: u64,
+    stored: &[(u64, Hash)],
+    st: &Statement,
+) -> Result<(), LedgerError> {
+    for (hi, h) in stored {
+        if r.hash(*hi)?.as_ref() != Some(h) {
+            return Err(invalid(
+                Location::Entry(index),
+                format!("stored Merkle hash {hi} differs from the hash of the entry as replayed (entry altered, or table hashes damaged)"),
+            ));
+        }
+    }
+    if r.statement_index(&st.id())? != Some(index) {
+        return Err(invalid(
+            Location::Table("statement_ids"),
+            format!("entry {index}'s statement id is missing or points elsewhere"),
+        ));
+    }
+    if !r.has_org_entry(&st.iss, index)? {
+        return Err(invalid(
+            Location::Table("org_entries"),
+            format!("entry {index} is not indexed under its organisation"),
+        ));
+    }
+    if let Body::Attestation(a) = &st.payload.body {
+        for n in &a.norms {
+            if !r.has_norm_entry(n.id.as_str(), index)? {
+                return Err(invalid(
+                    Location::Table("norm_entries"),
+                    format!("entry {index} is not indexed under norm {}", n.id),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whole-table comparison of the derived tables with the replayed registry.
+pub(crate) fn check_derived_tables(
+    r: &ReadTables,
+    reg: &ReplayTotals,
+    entries: u64,
+) -> Result<(), LedgerError> {
+    let (hashes, ids, org_rows, norm_rows) = r.derived_counts()?;
+    let want = [
+        ("hashes", hashes, proof::stored_hash_count(entries)),
+        ("statement_ids", ids, entries),
+        ("org_entries", org_rows, entries),
+        ("norm_entries", norm_rows, reg.registry.norm_rows),
+    ];
+    for (name, got, expected) in want {
+        if got != expected {
+            return Err(invalid(
+                Location::Table(name),
+                format!("{got} rows where the replay gives {expected}"),
+            ));
+        }
+    }
+    let (mut keys, mut orgs, mut live, mut recovery, mut used) = (0usize, 0usize, 0usize, 0usize, 0usize);
+    r.for_each_derived(|row| -> Result<(), LedgerError> {
+        match row {
+            DerivedRow::StatementId(..) => {}
+            DerivedRow::Key(kid, rec) => {
+                keys += 1;
+                if reg.registry.keys.get(&kid) != Some(&rec) {
+                    return Err(invalid(
+                        Location::Table("keys"),
+                        format!("row {} differs from the replay", hex::encode(kid)),
+                    ));
+                }
+            }
+            DerivedRow::Org(name, idx) => {
+                orgs += 1;
+                if reg.registry.orgs.get(&name).map(|o| o.registration) != Some(idx) {
+                    return Err(invalid(
+                        Location::Table("orgs"),
+                        format!("row {name:?} differs from the replay"),
+                    ));
+                }
+            }
+            DerivedRow::Recovery(name, c) => {
+                recovery += 1;
+                if reg.registry.orgs.get(&name).and_then(|o| o.recovery) != Some(c) {
+                    return Err(invalid(
+                        Location::Table("recovery"),
+                        format!("row {name:?} differs from the replay"),
+                    ));
+                }
+            }
+            DerivedRow::UsedRecovery(c, name) => {
+                used += 1;
+                if reg.registry.used.get(&c) != Some(&name) {
+                    return Err(invalid(
+                        Location::Table("used_recovery"),
+                        format!("row {} differs from the replay", hex::encode(c)),
+                    ));
+                }
+            }
+            DerivedRow::Live(id, idx) => {
+                live += 1;
+                if reg.registry.live.get(&id).map(|x| x.0) != Some(idx) {
+                    return Err(invalid(
+                        Location::Table("live"),
+                        format!("row {} differs from the replay", hex::encode(id)),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    })?;
+    for (name, got, want) in [
+        ("keys", keys, reg.registry.keys.len()),
+        ("orgs", orgs, reg.registry.orgs.len()),
+        ("live", live, reg.registry.live.len()),
+        (
+            "recovery",
+            recovery,
+            reg.registry
+                .orgs
+                .values()
+                .filter(|o| o.recovery.is_some())
+                .count(),
+        ),
+        ("used_recovery", used, reg.registry.used.len()),
+    ] {
+        if got != want {
+            return Err(invalid(
+                Location::Table(name),
+                format!("{got} rows where the replay gives {want}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// One entry after phase 2 of a replay: the key to check its signature with, the statement,
+/// and the stored hashes it adds to the tree.
+type Stepped = (PublicKey, Statement, Vec<(u64, Hash)>);
+
+/// What a replay leaves besides the report.
+pub struct ReplayTotals {
+    /// The rebuilt registry.
+    pub registry: MemRegistry,
+}
+
+/// A streaming replay of entries in index order: the verifier's state machine, shared by the
+/// database and export-file verifiers.
+pub struct Replay<'c> {
+    origin: String,
+    catalogue: &'c Catalogue,
+    vkey: VerifierKey,
+    registry: MemRegistry,
+    frontier: Frontier,
+    prev: Hash,
+    last_time: Seconds,
+    by_kind: [u64; 6],
+    checkpoints: u64,
+    latest: Option<SignedCheckpoint>,
+}
+
+impl<'c> Replay<'c> {
+    /// A replay of a ledger with this origin, checked against `vkey`.
+    pub fn new(origin: String, catalogue: &'c Catalogue, vkey: VerifierKey) -> Self {
+        Replay {
+            origin,
+            catalogue,
+            vkey,
+            registry: MemRegistry::default(),
+            frontier: Frontier::new(),
+            prev: GENESIS_PREV,
+            last_time: Seconds::MIN,
+            by_kind: [0; 6],
+            checkpoints: 0,
+            latest: None,
+        }
+    }
+
+    /// Entries replayed so far.
+    pub fn size(&self) -> u64 {
+        self.frontier.size()
+    }
+
+    /// The Merkle root of the entries replayed so far.
+    pub fn root(&self) -> Hash {
+        self.frontier.root()
+    }
+
+    /// Checks a signed checkpoint of the current size against the replayed tree.
+    ///
+    /// # Errors
+    /// [`LedgerError::Invalid`] at [`Location::Checkpoint`].
+    pub fn check_checkpoint(&mut self, size: u64, note: &[u8]) -> Result<(), LedgerError> {
+        let at = Location::Checkpoint(size);
+        let cp = SignedCheckpoint::open(note, &self.vkey).map_err(|e| invalid(at.clone(), e.to_string()))?;
+        if cp.checkpoint.size != size {
+            return Err(invalid(at, format!("note says size {}", cp.checkpoint.size)));
+        }
+        if size != self.size() {
+            return Err(invalid(at, format!("ledger holds {} entries here", self.size())));
+        }
+        if cp.checkpoint.root != self.root() {
+            return Err(invalid(
+                at,
+                "signed root does not match the root rebuilt from the entries (entries altered, reordered or removed)",
+            ));
+        }
+        self.checkpoints += 1;
+        self.latest = Some(cp);
+        Ok(())
+    }
+
+    /// Replays a batch of (stored key, entry bytes) in index order. `derived` is called for
+    /// each accepted entry with its stored hashes and statement.
+    ///
+    /// # Errors
+    /// [`LedgerError::Invalid`] naming the first bad entry.
+    pub fn feed(
+        &mut self,
+        batch: &[(u64, Vec<u8>)],
+        mut derived: impl FnMut(u64, &[(u64, Hash)], &Statement) -> Result<(), LedgerError>,
+    ) -> Result<(), LedgerError> {
+        // Phase 1 (parallel): strict decoding of entries and statements.
+        let decoded: Vec<Result<(Entry, Statement), LedgerError>> = batch
+            .par_iter()
+            .map(|(k, b)| decode_entry_statement(*k, b))
+            .collect();
+        // Phase 2 (in order): chain, times, rules, tree; collect keys to check signatures with.
+        let mut accepted = Vec::with_capacity(batch.len());
+        let mut first_err = None;
+        for ((key, bytes), d) in batch.iter().zip(decoded) {
+            let expected = self.size();
+            match self.step(expected, *key, bytes, d) {
+                Ok((k, st, stored)) => accepted.push((expected, st, k, stored)),
+                Err(e) => {
+                    first_err = Some(e);
+                    break;
+                }
+            }
+        }
+        // Phase 3 (parallel): verify_strict every signature accepted so far.
+        let bad = accepted
+            .par_iter()
+            .position_first(|(_, st, k, _)| st.verify_signature(k).is_err());
+        let end = bad.unwrap_or(accepted.len());
+        // Phase 4 (in order): the derived tables agree with every valid entry before the first
+        // bad one.
+        for (index, st, _, stored) in &accepted[..end] {
+            derived(*index, stored, st)?;
+        }
+        if let Some(i) = bad {
+            return Err(invalid(
+                Location::Entry(accepted[i].0),
+                "signature does not verify with the organisation's key",
+            ));
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Phase 2 for one entry.
+    fn step(
+        &mut self,
+        expected: u64,
+        key: u64,
+        bytes: &[u8],
+        decoded: Result<(Entry, Statement), LedgerError>,
+    ) -> Result<Stepped, LedgerError> {
+        if key != expected {
+            return Err(invalid(
+                Location::Entry(expected),
+                format!("missing: the next stored entry is {key}"),
+            ));
+        }
+        let (e, st) = decoded?;
+        let at = Location::Entry(expected);
+        if e.index != expected {
+            return Err(invalid(
+                at,
+                format!("entry says index {}, stored at {expected}", e.index),
+            ));
+        }
+        if e.prev != self.prev {
+            return Err(invalid(
+                at,
+                format!(
+                    "chain link (prev) is not the leaf hash of entry {} (one of the two was altered)",
+                    expected.wrapping_sub(1)
+                ),
+            ));
+        }
+        if e.logged_at < self.last_time {
+            return Err(invalid(at, "log time is earlier than the entry before"));
+        }
+        let k = check_rules(&st, &self.origin, e.logged_at, &self.registry, self.catalogue)?
+            .map_err(|r| invalid(at.clone(), r.to_string()))?;
+        apply(&mut self.registry, expected, e.logged_at, &st)?;
+        let leaf = Entry::leaf_hash(bytes);
+        let stored = self.frontier.push(leaf);
+        self.prev = leaf;
+        self.last_time = e.logged_at;
+        match &st.payload.body {
+            Body::Registration(_) => self.by_kind[0] += 1,
+            Body::Attestation(_) => self.by_kind[1] += 1,
+            Body::Withdrawal(_) => self.by_kind[2] += 1,
+            Body::Rotation(_) => self.by_kind[3] += 1,
+            Body::Revocation(_) => self.by_kind[4] += 1,
+            Body::Recovery(_) => self.by_kind[5] += 1,
+            Body::Acceptance(_) => {}
+        }
+        Ok((k, st, stored))
+    }
+
+    /// Ends the replay: the latest checkpoint must cover every entry.
+    ///
+    /// # Errors
+    /// [`LedgerError::Invalid`].
+    pub fn finish(self) -> Result<(VerifyReport, ReplayTotals), LedgerError> {
+        let Some(latest) = self.latest else {
+            return Err(invalid(Location::Ledger, "no signed checkpoint"));
+        };
+        if latest.checkpoint.size != self.frontier.size() {
+            return Err(invalid(
+                Location::Checkpoint(latest.checkpoint.size),
+                format!(
+                    "the latest signed checkpoint covers {} entries but the ledger holds {} (entries added without a checkpoint)",
+                    latest.checkpoint.size,
+                    self.frontier.size()
+                ),
+            ));
+        }
+        let report = VerifyReport {
+            checkpoint: latest,
+            entries: self.frontier.size(),
+            checkpoints: self.checkpoints,
+            organisations: self.registry.org_count() as u64,
+            live_attestations: self.registry.live_count() as u64,
+            by_kind: self.by_kind,
+            untrusted: Vec::new(),
+        };
+        Ok((
+            report,
+            ReplayTotals {
+                registry: self.registry,
+            },
+        ))
+    }
+}

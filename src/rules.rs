@@ -1,0 +1,707 @@
+//! The ledger's rules: what each statement kind requires of the ledger so far
+//! ([`check_rules`]), and the one place that records an accepted statement's effects
+//! ([`apply`]) on a [`Registry`], whether that is the custodian's derived tables or the
+//! verifier's in-memory replay. docs/FORMAT.md section 7 states the same rules in prose.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::keys::PublicKey;
+use crate::ledger::{decode_entry_statement, invalid, LedgerError, Location};
+use crate::norms::Catalogue;
+use crate::statement::{Body, Kind, Statement, StatementError, StatementId};
+use crate::store::{KeyRecord, WriteTables};
+use crate::time::Seconds;
+
+/// How far a statement's issued-at time may lie after the time it is logged (clock skew).
+pub const MAX_FUTURE_SKEW: Seconds = 600;
+
+/// Why a statement is refused (at append) or an entry is invalid (at verify).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    /// The statement does not decode or is out of bounds.
+    #[error("{0}")]
+    Statement(#[from] StatementError),
+    /// Made for another ledger.
+    #[error("statement is for ledger {found:?}, not this ledger ({expected:?})")]
+    WrongOrigin {
+        /// This ledger's origin.
+        expected: String,
+        /// The statement's.
+        found: String,
+    },
+    /// Already in the ledger.
+    #[error("statement is already in the ledger at entry {index}")]
+    Duplicate {
+        /// Where it is.
+        index: u64,
+    },
+    /// The same statement twice in one batch.
+    #[error("the same statement is given twice")]
+    DuplicateInBatch,
+    /// The organisation name is registered already.
+    #[error("organisation {org:?} is already registered (entry {index}); names are compared after NFC normalisation and case folding")]
+    NameTaken {
+        /// Normalised name.
+        org: String,
+        /// Its registration entry.
+        index: u64,
+    },
+    /// The key is registered to an organisation already.
+    #[error("this key is already registered to {org:?}; each key speaks for one organisation")]
+    KeyInUse {
+        /// The organisation.
+        org: String,
+    },
+    /// Signed by a key no registration binds.
+    #[error("signed by key {kid}, which no registration in this ledger binds to an organisation (register first with `accord register`)")]
+    UnregisteredKey {
+        /// Hex key id.
+        kid: String,
+    },
+    /// `iss` is not the organisation the key is registered to.
+    #[error("statement claims to speak for {iss:?}, but its key is registered to {org:?}")]
+    IssuerMismatch {
+        /// The claimed issuer.
+        iss: String,
+        /// The key's organisation.
+        org: String,
+    },
+    /// Catalogue version not known to this accord.
+    #[error("norms catalogue version {0} is unknown to this accord")]
+    UnknownCatalogue(u64),
+    /// Norm not in the catalogue.
+    #[error("norm {0:?} is not in the catalogue")]
+    UnknownNorm(String),
+    /// The signed hash of a norm's text is not the catalogue's.
+    #[error("norm {0:?}: the signed text hash differs from the catalogue's")]
+    NormTextMismatch(String),
+    /// A withdrawal of a statement that is not in the ledger.
+    #[error("no entry has statement id {0}")]
+    NoSuchStatement(String),
+    /// A withdrawal or supersede of something other than a live attestation.
+    #[error("entry {index} is not an attestation that can be {what} ({why})")]
+    NotWithdrawable {
+        /// The target entry.
+        index: u64,
+        /// Why not.
+        why: &'static str,
+        /// "withdrawn" or "superseded".
+        what: &'static str,
+    },
+    /// A withdrawal or supersede of another organisation's attestation.
+    #[error("entry {index} belongs to {owner:?}; an organisation may withdraw or supersede only its own attestations")]
+    OtherOrganisation {
+        /// The target entry.
+        index: u64,
+        /// Its organisation.
+        owner: String,
+    },
+    /// An acceptance appended on its own.
+    #[error("an acceptance is only valid nested inside a rotation")]
+    NestedOnly,
+    /// A statement by a key that no longer speaks for the organisation.
+    #[error("signed by key {kid}, which stopped speaking for the organisation at entry {index} (rotated away, revoked or recovered)")]
+    KeyEnded {
+        /// Hex key id.
+        kid: String,
+        /// The entry that ended it.
+        index: u64,
+    },
+    /// A recovery for an organisation that is not registered.
+    #[error("organisation {0:?} is not registered")]
+    UnknownOrg(String),
+    /// A recovery for an organisation that committed to no recovery key.
+    #[error("{0:?} registered without a recovery key; it cannot be recovered (register with --recovery-key next time)")]
+    NoRecoveryKey(String),
+    /// A recovery key that does not match the commitment.
+    #[error("the recovery key does not match the one the organisation committed to")]
+    RecoveryKeyMismatch,
+    /// A recovery key used before.
+    #[error("this recovery key was already used; a recovery key works once")]
+    RecoveryKeyUsed,
+    /// A revocation of a key that does not exist.
+    #[error("no key {0} is registered")]
+    NoSuchKey(String),
+    /// A revocation of another organisation's key.
+    #[error("key {kid} belongs to {org:?}")]
+    KeyOfAnotherOrg {
+        /// Hex key id.
+        kid: String,
+        /// Its organisation.
+        org: String,
+    },
+    /// A revocation of a newer key by an older one.
+    #[error("a key may revoke itself or an older key of its organisation, not a newer one")]
+    RevokeNewer,
+    /// Issued more than [`MAX_FUTURE_SKEW`] after it was logged.
+    #[error("issued at {iat}, after it was logged ({logged})")]
+    IssuedInFuture {
+        /// RFC 3339.
+        iat: String,
+        /// RFC 3339.
+        logged: String,
+    },
+}
+
+/// An organisation as the registry knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgRecord {
+    /// Index of its registration.
+    pub registration: u64,
+    /// Its current recovery commitment.
+    pub recovery: Option<[u8; 32]>,
+}
+
+/// A recovery that set a compromise time: statements by `kids` of `org` logged after `since`
+/// and before the recovery (`index`) are untrusted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoveryMark {
+    /// The organisation.
+    pub org: String,
+    /// Index of the recovery entry.
+    pub index: u64,
+    /// The compromise time.
+    pub since: Seconds,
+    /// Keys of the organisation that spoke for it at some time after `since`.
+    pub kids: HashSet<[u8; 32]>,
+}
+
+impl RecoveryMark {
+    /// Whether an entry of `org`, signed by `kid`, at `index`, logged at `logged_at`, is made
+    /// untrusted by this recovery.
+    pub fn covers(&self, org: &str, kid: &[u8; 32], index: u64, logged_at: Seconds) -> bool {
+        self.org == org && index < self.index && logged_at > self.since && self.kids.contains(kid)
+    }
+}
+
+/// What rules need to know about the ledger so far, and the primitive updates that record an
+/// accepted statement. [`apply`] is the one place that decides those updates.
+pub trait Registry {
+    /// A registered key (ended or not).
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn key(&self, kid: &[u8; 32]) -> Result<Option<KeyRecord>, LedgerError>;
+    /// An organisation.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn org(&self, org: &str) -> Result<Option<OrgRecord>, LedgerError>;
+    /// Index of a statement already in the ledger.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn statement(&self, id: &StatementId) -> Result<Option<u64>, LedgerError>;
+    /// A live (not withdrawn, not superseded) attestation: its index and organisation.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn live(&self, id: &StatementId) -> Result<Option<(u64, String)>, LedgerError>;
+    /// The organisation and kind of the statement at `index` (for error messages).
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn owner(&self, index: u64) -> Result<Option<(String, Kind)>, LedgerError>;
+    /// The organisation that already used the recovery key with this commitment.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn used_recovery(&self, commitment: &[u8; 32]) -> Result<Option<String>, LedgerError>;
+    /// Every key ever registered to an organisation.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn keys_of(&self, org: &str) -> Result<Vec<([u8; 32], KeyRecord)>, LedgerError>;
+
+    /// Records a statement id at an index, under its organisation.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn put_statement(&mut self, id: &StatementId, index: u64, org: &str) -> Result<(), LedgerError>;
+    /// Stores a key record.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn put_key(&mut self, kid: &[u8; 32], rec: &KeyRecord) -> Result<(), LedgerError>;
+    /// Stores an organisation.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn put_org(&mut self, org: &str, rec: &OrgRecord) -> Result<(), LedgerError>;
+    /// Marks a recovery commitment used.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn put_used_recovery(&mut self, commitment: &[u8; 32], org: &str) -> Result<(), LedgerError>;
+    /// Marks an attestation live, indexed under its norms.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn put_live(
+        &mut self,
+        id: &StatementId,
+        index: u64,
+        org: &str,
+        norms: &[&str],
+    ) -> Result<(), LedgerError>;
+    /// Ends an attestation's liveness.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn remove_live(&mut self, id: &StatementId, org: &str, kind: Kind) -> Result<(), LedgerError>;
+    /// Records a recovery that set a compromise time.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn put_mark(&mut self, mark: RecoveryMark) -> Result<(), LedgerError>;
+}
+
+/// Records the effects of a statement accepted at `index`, logged at `logged_at`.
+///
+/// # Errors
+/// Storage failures.
+pub fn apply(
+    reg: &mut impl Registry,
+    index: u64,
+    logged_at: Seconds,
+    st: &Statement,
+) -> Result<(), LedgerError> {
+    let id = st.id();
+    reg.put_statement(&id, index, &st.iss)?;
+    let new_key = |k: &PublicKey| KeyRecord {
+        public_key: k.to_bytes(),
+        registration: index,
+        org: st.iss.clone(),
+        ended: None,
+    };
+    let end = |reg: &mut dyn RegistryDyn, kid: &[u8; 32]| -> Result<(), LedgerError> {
+        if let Some(mut rec) = reg.key_dyn(kid)? {
+            if rec.ended.is_none() {
+                rec.ended = Some((index, logged_at));
+                reg.put_key_dyn(kid, &rec)?;
+            }
+        }
+        Ok(())
+    };
+    match &st.payload.body {
+        Body::Registration(r) => {
+            reg.put_key(&st.kid, &new_key(&r.public_key))?;
+            reg.put_org(
+                &st.iss,
+                &OrgRecord {
+                    registration: index,
+                    recovery: r.recovery,
+                },
+            )?;
+        }
+        Body::Attestation(a) => {
+            if let Some(t) = &a.supersedes {
+                reg.remove_live(t, &st.iss, Kind::Attestation)?;
+            }
+            let norms: Vec<&str> = a.norms.iter().map(|n| n.id.as_str()).collect();
+            reg.put_live(&id, index, &st.iss, &norms)?;
+        }
+        Body::Withdrawal(w) => reg.remove_live(&w.target, &st.iss, Kind::Attestation)?,
+        Body::Acceptance(_) => {}
+        Body::Rotation(r) => {
+            end(&mut Dyn(reg), &st.kid)?;
+            if let Some(k) = r.new_key() {
+                reg.put_key(&k.kid(), &new_key(k))?;
+            }
+        }
+        Body::Revocation(r) => end(&mut Dyn(reg), &r.target)?,
+        Body::Recovery(r) => {
+            let keys = reg.keys_of(&st.iss)?;
+            if let Some(since) = r.compromised_since {
+                let kids = keys
+                    .iter()
+                    .filter(|(_, k)| k.ended.is_none_or(|(_, t)| t > since))
+                    .map(|(kid, _)| *kid)
+                    .collect();
+                reg.put_mark(RecoveryMark {
+                    org: st.iss.clone(),
+                    index,
+                    since,
+                    kids,
+                })?;
+            }
+            for (kid, k) in keys {
+                if k.ended.is_none() {
+                    end(&mut Dyn(reg), &kid)?;
+                }
+            }
+            reg.put_key(&r.new_key.kid(), &new_key(&r.new_key))?;
+            let org = reg.org(&st.iss)?.map(|o| o.registration).unwrap_or(index);
+            reg.put_used_recovery(&r.recovery_key.kid(), &st.iss)?;
+            reg.put_org(
+                &st.iss,
+                &OrgRecord {
+                    registration: org,
+                    recovery: Some(r.next_recovery),
+                },
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Object-safe slice of [`Registry`] used inside [`apply`].
+trait RegistryDyn {
+    fn key_dyn(&self, kid: &[u8; 32]) -> Result<Option<KeyRecord>, LedgerError>;
+    fn put_key_dyn(&mut self, kid: &[u8; 32], rec: &KeyRecord) -> Result<(), LedgerError>;
+}
+
+struct Dyn<'a, R: Registry + ?Sized>(&'a mut R);
+
+impl<R: Registry + ?Sized> RegistryDyn for Dyn<'_, R> {
+    fn key_dyn(&self, kid: &[u8; 32]) -> Result<Option<KeyRecord>, LedgerError> {
+        self.0.key(kid)
+    }
+    fn put_key_dyn(&mut self, kid: &[u8; 32], rec: &KeyRecord) -> Result<(), LedgerError> {
+        self.0.put_key(kid, rec)
+    }
+}
+
+/// Checks the ledger rules for a statement logged at `logged_at` and returns the key that must
+/// have signed it. The signature itself is checked by the caller (in parallel).
+///
+/// # Errors
+/// [`Rejection`] for a rule broken; [`LedgerError`] for storage failures.
+pub fn check_rules(
+    st: &Statement,
+    origin: &str,
+    logged_at: Seconds,
+    reg: &impl Registry,
+    catalogue: &Catalogue,
+) -> Result<Result<PublicKey, Rejection>, LedgerError> {
+    let p = &st.payload;
+    if p.origin != origin {
+        return Ok(Err(Rejection::WrongOrigin {
+            expected: origin.to_string(),
+            found: p.origin.clone(),
+        }));
+    }
+    if p.iat > logged_at.saturating_add(MAX_FUTURE_SKEW) {
+        return Ok(Err(Rejection::IssuedInFuture {
+            iat: crate::time::format(p.iat),
+            logged: crate::time::format(logged_at),
+        }));
+    }
+    if let Some(index) = reg.statement(&st.id())? {
+        return Ok(Err(Rejection::Duplicate { index }));
+    }
+    let key_free = |k: &PublicKey| -> Result<Option<Rejection>, LedgerError> {
+        Ok(reg.key(&k.kid())?.map(|rec| Rejection::KeyInUse { org: rec.org }))
+    };
+    match &p.body {
+        Body::Registration(r) => {
+            if let Some(o) = reg.org(&st.iss)? {
+                return Ok(Err(Rejection::NameTaken {
+                    org: st.iss.clone(),
+                    index: o.registration,
+                }));
+            }
+            if let Some(e) = key_free(&r.public_key)? {
+                return Ok(Err(e));
+            }
+            return Ok(Ok(r.public_key));
+        }
+        Body::Acceptance(_) => return Ok(Err(Rejection::NestedOnly)),
+        Body::Recovery(r) => {
+            let Some(org) = reg.org(&st.iss)? else {
+                return Ok(Err(Rejection::UnknownOrg(st.iss.clone())));
+            };
+            let presented = r.recovery_key.kid();
+            match org.recovery {
+                None => return Ok(Err(Rejection::NoRecoveryKey(st.iss.clone()))),
+                Some(c) if c != presented => {
+                    return Ok(Err(if reg.used_recovery(&presented)?.is_some() {
+                        Rejection::RecoveryKeyUsed
+                    } else {
+                        Rejection::RecoveryKeyMismatch
+                    }));
+                }
+                Some(_) => {}
+            }
+            if let Some(e) = key_free(&r.new_key)? {
+                return Ok(Err(e));
+            }
+            if r.compromised_since.is_some_and(|t| t > logged_at) {
+                return Ok(Err(Rejection::Statement(StatementError::Invalid(
+                    "compromised_since is after the time the recovery is logged".into(),
+                ))));
+            }
+            return Ok(Ok(r.recovery_key));
+        }
+        _ => {}
+    }
+    let Some(rec) = reg.key(&st.kid)? else {
+        return Ok(Err(Rejection::UnregisteredKey {
+            kid: hex::encode(st.kid),
+        }));
+    };
+    if rec.org != st.iss {
+        return Ok(Err(Rejection::IssuerMismatch {
+            iss: st.iss.clone(),
+            org: rec.org,
+        }));
+    }
+    if let Some((index, _)) = rec.ended {
+        return Ok(Err(Rejection::KeyEnded {
+            kid: hex::encode(st.kid),
+            index,
+        }));
+    }
+    let key = PublicKey::from_bytes(&rec.public_key)
+        .map_err(|e| invalid(Location::Table("keys"), e.to_string()))?;
+    let live_target = |target: &StatementId, what: &'static str| -> Result<Option<Rejection>, LedgerError> {
+        match reg.live(target)? {
+            Some((index, owner)) if owner != st.iss => {
+                Ok(Some(Rejection::OtherOrganisation { index, owner }))
+            }
+            Some(_) => Ok(None),
+            None => {
+                let Some(index) = reg.statement(target)? else {
+                    return Ok(Some(Rejection::NoSuchStatement(hex::encode(target))));
+                };
+                let why = match reg.owner(index)? {
+                    Some((owner, _)) if owner != st.iss => {
+                        return Ok(Some(Rejection::OtherOrganisation { index, owner }));
+                    }
+                    Some((_, Kind::Attestation)) => "it was already withdrawn or superseded",
+                    Some((_, k)) => match k {
+                        Kind::Registration => "it is a registration",
+                        Kind::Withdrawal => "it is a withdrawal",
+                        _ => "it is not an attestation",
+                    },
+                    None => "it is missing",
+                };
+                Ok(Some(Rejection::NotWithdrawable { index, why, what }))
+            }
+        }
+    };
+    match &p.body {
+        Body::Attestation(a) => {
+            if a.catalogue != catalogue.version {
+                return Ok(Err(Rejection::UnknownCatalogue(a.catalogue)));
+            }
+            for n in &a.norms {
+                let Some(norm) = catalogue.get(n.id.as_str()) else {
+                    return Ok(Err(Rejection::UnknownNorm(n.id.to_string())));
+                };
+                if norm.text_hash() != n.text_hash {
+                    return Ok(Err(Rejection::NormTextMismatch(n.id.to_string())));
+                }
+            }
+            if let Some(t) = &a.supersedes {
+                if let Some(e) = live_target(t, "superseded")? {
+                    return Ok(Err(e));
+                }
+            }
+        }
+        Body::Withdrawal(w) => {
+            if let Some(e) = live_target(&w.target, "withdrawn")? {
+                return Ok(Err(e));
+            }
+        }
+        Body::Rotation(r) => {
+            if let Some(k) = r.new_key() {
+                if let Some(e) = key_free(k)? {
+                    return Ok(Err(e));
+                }
+            }
+        }
+        Body::Revocation(r) => {
+            let Some(target) = reg.key(&r.target)? else {
+                return Ok(Err(Rejection::NoSuchKey(hex::encode(r.target))));
+            };
+            if target.org != st.iss {
+                return Ok(Err(Rejection::KeyOfAnotherOrg {
+                    kid: hex::encode(r.target),
+                    org: target.org,
+                }));
+            }
+            if let Some((index, _)) = target.ended {
+                return Ok(Err(Rejection::KeyEnded {
+                    kid: hex::encode(r.target),
+                    index,
+                }));
+            }
+            if r.target != st.kid && target.registration >= rec.registration {
+                return Ok(Err(Rejection::RevokeNewer));
+            }
+        }
+        // Handled above.
+        Body::Registration(_) | Body::Acceptance(_) | Body::Recovery(_) => {}
+    }
+    Ok(Ok(key))
+}
+
+/// The registry rebuilt in memory by a replay: bounded by organisations, keys, live
+/// attestations and one 32-byte id per statement.
+#[derive(Default)]
+pub struct MemRegistry {
+    pub(crate) keys: HashMap<[u8; 32], KeyRecord>,
+    pub(crate) orgs: HashMap<String, OrgRecord>,
+    pub(crate) ids: HashMap<StatementId, u64>,
+    pub(crate) live: HashMap<StatementId, (u64, String)>,
+    pub(crate) ended: HashMap<u64, (String, Kind)>,
+    pub(crate) used: HashMap<[u8; 32], String>,
+    pub(crate) marks: Vec<RecoveryMark>,
+    pub(crate) norm_rows: u64,
+}
+
+impl Registry for MemRegistry {
+    fn key(&self, kid: &[u8; 32]) -> Result<Option<KeyRecord>, LedgerError> {
+        Ok(self.keys.get(kid).cloned())
+    }
+    fn org(&self, org: &str) -> Result<Option<OrgRecord>, LedgerError> {
+        Ok(self.orgs.get(org).cloned())
+    }
+    fn statement(&self, id: &StatementId) -> Result<Option<u64>, LedgerError> {
+        Ok(self.ids.get(id).copied())
+    }
+    fn live(&self, id: &StatementId) -> Result<Option<(u64, String)>, LedgerError> {
+        Ok(self.live.get(id).cloned())
+    }
+    fn owner(&self, index: u64) -> Result<Option<(String, Kind)>, LedgerError> {
+        Ok(self.ended.get(&index).cloned())
+    }
+    fn used_recovery(&self, commitment: &[u8; 32]) -> Result<Option<String>, LedgerError> {
+        Ok(self.used.get(commitment).cloned())
+    }
+    fn keys_of(&self, org: &str) -> Result<Vec<([u8; 32], KeyRecord)>, LedgerError> {
+        Ok(self
+            .keys
+            .iter()
+            .filter(|(_, k)| k.org == org)
+            .map(|(i, k)| (*i, k.clone()))
+            .collect())
+    }
+    fn put_statement(&mut self, id: &StatementId, index: u64, _org: &str) -> Result<(), LedgerError> {
+        self.ids.insert(*id, index);
+        Ok(())
+    }
+    fn put_key(&mut self, kid: &[u8; 32], rec: &KeyRecord) -> Result<(), LedgerError> {
+        self.keys.insert(*kid, rec.clone());
+        Ok(())
+    }
+    fn put_org(&mut self, org: &str, rec: &OrgRecord) -> Result<(), LedgerError> {
+        self.orgs.insert(org.to_string(), rec.clone());
+        Ok(())
+    }
+    fn put_used_recovery(&mut self, commitment: &[u8; 32], org: &str) -> Result<(), LedgerError> {
+        self.used.insert(*commitment, org.to_string());
+        Ok(())
+    }
+    fn put_live(
+        &mut self,
+        id: &StatementId,
+        index: u64,
+        org: &str,
+        norms: &[&str],
+    ) -> Result<(), LedgerError> {
+        self.live.insert(*id, (index, org.to_string()));
+        self.norm_rows += norms.len() as u64;
+        Ok(())
+    }
+    fn remove_live(&mut self, id: &StatementId, org: &str, kind: Kind) -> Result<(), LedgerError> {
+        if let Some((i, _)) = self.live.remove(id) {
+            // Only attestations that stopped being live need their owner kept, for messages.
+            self.ended.insert(i, (org.to_string(), kind));
+        }
+        Ok(())
+    }
+    fn put_mark(&mut self, mark: RecoveryMark) -> Result<(), LedgerError> {
+        self.marks.push(mark);
+        Ok(())
+    }
+}
+
+impl MemRegistry {
+    /// Number of registered organisations.
+    pub fn org_count(&self) -> usize {
+        self.orgs.len()
+    }
+    /// Number of live attestations (expired ones included).
+    pub fn live_count(&self) -> usize {
+        self.live.len()
+    }
+    /// Recoveries that set a compromise time.
+    pub fn marks(&self) -> &[RecoveryMark] {
+        &self.marks
+    }
+}
+
+impl Registry for WriteTables<'_> {
+    fn key(&self, kid: &[u8; 32]) -> Result<Option<KeyRecord>, LedgerError> {
+        Ok(WriteTables::key(self, kid)?)
+    }
+    fn org(&self, org: &str) -> Result<Option<OrgRecord>, LedgerError> {
+        Ok(WriteTables::org(self, org)?.map(|registration| OrgRecord {
+            registration,
+            recovery: WriteTables::recovery(self, org).ok().flatten(),
+        }))
+    }
+    fn statement(&self, id: &StatementId) -> Result<Option<u64>, LedgerError> {
+        Ok(self.statement_index(id)?)
+    }
+    fn live(&self, id: &StatementId) -> Result<Option<(u64, String)>, LedgerError> {
+        match WriteTables::live(self, id)? {
+            Some(index) => Ok(self.owner(index)?.map(|(org, _)| (index, org))),
+            None => Ok(None),
+        }
+    }
+    fn owner(&self, index: u64) -> Result<Option<(String, Kind)>, LedgerError> {
+        let Some(bytes) = self.entry(index)? else {
+            return Ok(None);
+        };
+        let st = decode_entry_statement(index, &bytes)?.1;
+        Ok(Some((st.iss.clone(), st.kind())))
+    }
+    fn used_recovery(&self, commitment: &[u8; 32]) -> Result<Option<String>, LedgerError> {
+        Ok(WriteTables::used_recovery(self, commitment)?)
+    }
+    fn keys_of(&self, org: &str) -> Result<Vec<([u8; 32], KeyRecord)>, LedgerError> {
+        Ok(WriteTables::keys_of(self, org)?)
+    }
+    fn put_statement(&mut self, id: &StatementId, index: u64, org: &str) -> Result<(), LedgerError> {
+        self.put_statement_id(id, index)?;
+        self.put_org_entry(org, index)?;
+        Ok(())
+    }
+    fn put_key(&mut self, kid: &[u8; 32], rec: &KeyRecord) -> Result<(), LedgerError> {
+        Ok(WriteTables::put_key(self, kid, rec)?)
+    }
+    fn put_org(&mut self, org: &str, rec: &OrgRecord) -> Result<(), LedgerError> {
+        WriteTables::put_org(self, org, rec.registration)?;
+        if let Some(c) = &rec.recovery {
+            WriteTables::put_recovery(self, org, c)?;
+        }
+        Ok(())
+    }
+    fn put_used_recovery(&mut self, commitment: &[u8; 32], org: &str) -> Result<(), LedgerError> {
+        Ok(WriteTables::put_used_recovery(self, commitment, org)?)
+    }
+    fn put_live(
+        &mut self,
+        id: &StatementId,
+        index: u64,
+        _org: &str,
+        norms: &[&str],
+    ) -> Result<(), LedgerError> {
+        WriteTables::put_live(self, id, index)?;
+        for n in norms {
+            self.put_norm_entry(n, index)?;
+        }
+        Ok(())
+    }
+    fn remove_live(&mut self, id: &StatementId, _org: &str, _kind: Kind) -> Result<(), LedgerError> {
+        Ok(WriteTables::remove_live(self, id)?)
+    }
+    fn put_mark(&mut self, _mark: RecoveryMark) -> Result<(), LedgerError> {
+        // Compromise marks are derived again by every reader that needs them (status, history,
+        // verify) from the entries; nothing is stored.
+        Ok(())
+    }
+}
