@@ -638,10 +638,13 @@ impl Registry for WriteTables<'_> {
         Ok(WriteTables::key(self, kid)?)
     }
     fn org(&self, org: &str) -> Result<Option<OrgRecord>, LedgerError> {
-        Ok(WriteTables::org(self, org)?.map(|registration| OrgRecord {
-            registration,
-            recovery: WriteTables::recovery(self, org).ok().flatten(),
-        }))
+        match WriteTables::org(self, org)? {
+            Some(registration) => Ok(Some(OrgRecord {
+                registration,
+                recovery: WriteTables::recovery(self, org)?,
+            })),
+            None => Ok(None),
+        }
     }
     fn statement(&self, id: &StatementId) -> Result<Option<u64>, LedgerError> {
         Ok(self.statement_index(id)?)
