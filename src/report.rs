@@ -129,6 +129,9 @@ pub struct AttestationStatus {
     pub superseded_by: Option<u64>,
     /// When it was logged (RFC 3339).
     pub logged_at: String,
+    /// Whether the organisation has a recovery key committed (false: it cannot recover from
+    /// a lost or stolen key).
+    pub recovery_key_committed: bool,
 }
 
 /// Decodes an entry read from the store into its statement.
@@ -242,13 +245,21 @@ pub fn entry_view(
 /// # Errors
 /// [`LedgerError`].
 pub fn recovery_marks(r: &ReadTables) -> Result<Vec<RecoveryMark>, LedgerError> {
+    Ok(replay_registry(r)?.marks().to_vec())
+}
+
+/// Rebuilds the registry in memory from every entry (no signature checks).
+///
+/// # Errors
+/// [`LedgerError`].
+pub fn replay_registry(r: &ReadTables) -> Result<MemRegistry, LedgerError> {
     let mut reg = MemRegistry::default();
     r.for_each_entry(0, |index, bytes| -> Result<bool, LedgerError> {
         let (e, st) = decode_stored(index, bytes)?;
         apply(&mut reg, index, e.logged_at, &st)?;
         Ok(true)
     })?;
-    Ok(reg.marks().to_vec())
+    Ok(reg)
 }
 
 /// Every attestation logged by `at`, with its state at `at` (withdrawals, supersedes and
@@ -257,7 +268,8 @@ pub fn recovery_marks(r: &ReadTables) -> Result<Vec<RecoveryMark>, LedgerError> 
 /// # Errors
 /// [`LedgerError`].
 pub fn attestation_status(r: &ReadTables, at: Seconds) -> Result<Vec<AttestationStatus>, LedgerError> {
-    let marks = recovery_marks(r)?;
+    let reg = replay_registry(r)?;
+    let marks = reg.marks();
     let mut out: Vec<AttestationStatus> = Vec::new();
     let mut by_id: std::collections::HashMap<[u8; 32], usize> = Default::default();
     r.for_each_entry(0, |index, bytes| -> Result<bool, LedgerError> {
@@ -300,6 +312,7 @@ pub fn attestation_status(r: &ReadTables, at: Seconds) -> Result<Vec<Attestation
                     withdrawn_by: None,
                     superseded_by: None,
                     logged_at: time::format(e.logged_at),
+                    recovery_key_committed: reg.orgs.get(&st.iss).is_some_and(|o| o.recovery.is_some()),
                 });
             }
             Body::Withdrawal(w) => {

@@ -298,9 +298,16 @@ fn revocation_rules() {
         ],
     );
     assert!(e.contains("stopped speaking"), "{e}");
-    // Without a recovery key the organisation cannot be recovered; register says so.
-    let o = w.run(&["register", "--key", &s(&w.key("c")), "--org", "Gamma"]);
+    // Without a recovery key the organisation cannot be recovered; register, status and
+    // history say so.
+    let c = w.key("c");
+    let o = w.run(&["register", "--key", &s(&c), "--org", "Gamma"]);
     assert!(o.stderr.contains("WITHOUT a recovery key"), "{}", o.stderr);
+    w.attest(&c, &["no-backdoors"], "G");
+    let st = json(&w, &["status", "--json", "--org", "gamma"]);
+    assert_eq!(st[0]["recovery_key_committed"], false);
+    assert!(w.ok(&["status", "--org", "gamma"]).contains("no recovery key"));
+    assert!(w.ok(&["history", "--org", "gamma"]).contains("[no recovery key]"));
     w.ok(&["verify"]);
 }
 

@@ -1039,7 +1039,7 @@ fn status(dir: &Path, norm: Option<&str>, org: Option<&str>, at: Option<&str>, a
     let mut s = String::new();
     for a in &rows {
         s.push_str(&format!(
-            "{:>6}  {:<20}  {:<10}  {}  for {}{}  [key {}]\n",
+            "{:>6}  {:<20}  {:<10}  {}  for {}{}  [key {}{}]\n",
             a.index,
             a.org,
             a.state,
@@ -1049,7 +1049,12 @@ fn status(dir: &Path, norm: Option<&str>, org: Option<&str>, at: Option<&str>, a
                 .as_ref()
                 .map(|e| format!(" (until {e})"))
                 .unwrap_or_default(),
-            &a.kid[..16]
+            &a.kid[..16],
+            if a.recovery_key_committed {
+                ""
+            } else {
+                "; no recovery key"
+            }
         ));
     }
     out(&s);
