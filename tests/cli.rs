@@ -476,22 +476,38 @@ fn missing_or_uninitialised_ledger() {
 #[test]
 fn ledger_in_use_is_exit_2() {
     let (w, acme, cp) = world_with_acme();
+    let attest = [
+        "attest",
+        "--key",
+        acme.to_str().unwrap(),
+        "--norm",
+        "no-backdoors",
+        "--scope",
+        "X",
+    ];
     let held = accord::store::Store::open(&w.ledger()).unwrap();
-    let e = w.fails(
-        2,
-        &[
-            "attest",
-            "--key",
-            acme.to_str().unwrap(),
-            "--norm",
-            "no-backdoors",
-            "--scope",
-            "X",
-        ],
+    let o = w
+        .cmd()
+        .env("ACCORD_LOCK_WAIT", "1")
+        .args(attest)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains("waiting for another accord process") && e.contains("in use"),
+        "{e}"
     );
-    assert!(e.contains("in use"), "{e}");
     drop(held);
     w.unchanged(&cp);
+    // A process that waits its turn gets it when the holder finishes.
+    let held = accord::store::Store::open(&w.ledger()).unwrap();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        drop(held);
+    });
+    w.attest(&acme, &["no-backdoors"], "Waited");
+    release.join().unwrap();
 }
 
 #[test]

@@ -158,12 +158,42 @@ pub(super) fn run(cli: &Cli) -> Res {
     }
 }
 
+/// How long a command waits for another accord process to release the ledger before it
+/// reports "in use" (ACCORD_LOCK_WAIT seconds, default 10; 0 fails at once).
+fn lock_wait() -> std::time::Duration {
+    let secs = std::env::var("ACCORD_LOCK_WAIT")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(10);
+    std::time::Duration::from_secs(secs.min(3600))
+}
+
+/// Opens a ledger, waiting its turn while another process holds it.
+fn open_waiting(dir: &Path, open: impl Fn(&Path) -> Result<Ledger, LedgerError>) -> Res<Ledger> {
+    let deadline = std::time::Instant::now() + lock_wait();
+    let mut told = false;
+    loop {
+        match open(dir) {
+            Err(LedgerError::Store(accord::store::StoreError::InUse(_)))
+                if std::time::Instant::now() < deadline =>
+            {
+                if !told {
+                    eprintln!("waiting for another accord process to release the ledger...");
+                    told = true;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            r => return r.map_err(|e| fail::ledger(e, 2)),
+        }
+    }
+}
+
 pub(super) fn open_rw(dir: &Path) -> Res<Ledger> {
-    Ledger::open(dir).map_err(|e| fail::ledger(e, 2))
+    open_waiting(dir, Ledger::open)
 }
 
 pub(super) fn open_ro(dir: &Path) -> Res<Ledger> {
-    Ledger::open_read_only(dir).map_err(|e| fail::ledger(e, 2))
+    open_waiting(dir, Ledger::open_read_only)
 }
 
 pub(super) fn read<T>(l: &Ledger, f: impl FnOnce(&ReadTables) -> Result<T, LedgerError>) -> Res<T> {
