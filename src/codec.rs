@@ -112,6 +112,13 @@ fn head(out: &mut Vec<u8>, major: u8, n: u64) {
     }
 }
 
+/// Appends a byte string (head and bytes) in deterministic encoding; for hot paths that build
+/// known structures without a [`Value`] tree.
+pub fn push_bytes(out: &mut Vec<u8>, b: &[u8]) {
+    head(out, 2, b.len() as u64);
+    out.extend_from_slice(b);
+}
+
 fn encode_into(v: &Value, out: &mut Vec<u8>, depth: usize) -> Result<(), CodecError> {
     if depth > MAX_DEPTH {
         return Err(CodecError::TooDeep { max: MAX_DEPTH });

@@ -258,19 +258,19 @@ impl<'c> Replay<'c> {
     pub fn feed(
         &mut self,
         batch: &[(u64, Vec<u8>)],
-        mut derived: impl FnMut(u64, &[(u64, Hash)], &Statement) -> Result<(), LedgerError>,
+        derived: impl Fn(u64, &[(u64, Hash)], &Statement) -> Result<(), LedgerError> + Sync,
     ) -> Result<(), LedgerError> {
-        // Phase 1 (parallel): strict decoding of entries and statements.
-        let decoded: Vec<Result<(Entry, Statement), LedgerError>> = batch
+        // Phase 1 (parallel): strict decoding of entries and statements, and leaf hashes.
+        let decoded: Vec<(Result<(Entry, Statement), LedgerError>, Hash)> = batch
             .par_iter()
-            .map(|(k, b)| decode_entry_statement(*k, b))
+            .map(|(k, b)| (decode_entry_statement(*k, b), Entry::leaf_hash(b)))
             .collect();
         // Phase 2 (in order): chain, times, rules, tree; collect keys to check signatures with.
         let mut accepted = Vec::with_capacity(batch.len());
         let mut first_err = None;
-        for ((key, bytes), d) in batch.iter().zip(decoded) {
+        for ((key, _), (d, leaf)) in batch.iter().zip(decoded) {
             let expected = self.size();
-            match self.step(expected, *key, bytes, d) {
+            match self.step(expected, *key, leaf, d) {
                 Ok((k, st, stored)) => accepted.push((expected, st, k, stored)),
                 Err(e) => {
                     first_err = Some(e);
@@ -278,21 +278,22 @@ impl<'c> Replay<'c> {
                 }
             }
         }
-        // Phase 3 (parallel): verify_strict every signature accepted so far.
-        let bad = accepted
+        // Phase 3 (parallel): verify_strict every signature accepted so far, then check that the
+        // derived tables agree with the entry. The first failure in index order is reported.
+        let checked: Vec<Result<(), LedgerError>> = accepted
             .par_iter()
-            .position_first(|(_, st, k, _)| st.verify_signature(k).is_err());
-        let end = bad.unwrap_or(accepted.len());
-        // Phase 4 (in order): the derived tables agree with every valid entry before the first
-        // bad one.
-        for (index, st, _, stored) in &accepted[..end] {
-            derived(*index, stored, st)?;
-        }
-        if let Some(i) = bad {
-            return Err(invalid(
-                Location::Entry(accepted[i].0),
-                "signature does not verify with the organisation's key",
-            ));
+            .map(|(index, st, k, stored)| {
+                if st.verify_signature(k).is_err() {
+                    return Err(invalid(
+                        Location::Entry(*index),
+                        "signature does not verify with the organisation's key",
+                    ));
+                }
+                derived(*index, stored, st)
+            })
+            .collect();
+        if let Some(e) = checked.into_iter().find_map(Result::err) {
+            return Err(e);
         }
         match first_err {
             Some(e) => Err(e),
@@ -305,7 +306,7 @@ impl<'c> Replay<'c> {
         &mut self,
         expected: u64,
         key: u64,
-        bytes: &[u8],
+        leaf: Hash,
         decoded: Result<(Entry, Statement), LedgerError>,
     ) -> Result<Stepped, LedgerError> {
         if key != expected {
@@ -337,7 +338,6 @@ impl<'c> Replay<'c> {
         let k = check_rules(&st, &self.origin, e.logged_at, &self.registry, self.catalogue)?
             .map_err(|r| invalid(at.clone(), r.to_string()))?;
         apply(&mut self.registry, expected, e.logged_at, &st)?;
-        let leaf = Entry::leaf_hash(bytes);
         let stored = self.frontier.push(leaf);
         self.prev = leaf;
         self.last_time = e.logged_at;
