@@ -178,6 +178,9 @@ pub(crate) fn check_derived_tables(
 /// and the stored hashes it adds to the tree.
 type Stepped = (PublicKey, Statement, Vec<(u64, Hash)>);
 
+/// An entry and its statement, strictly decoded, or why not.
+type Decoded = Result<(Entry, Statement), LedgerError>;
+
 /// What a replay leaves besides the report.
 pub struct ReplayTotals {
     /// The rebuilt registry.
@@ -261,7 +264,7 @@ impl<'c> Replay<'c> {
         derived: impl Fn(u64, &[(u64, Hash)], &Statement) -> Result<(), LedgerError> + Sync,
     ) -> Result<(), LedgerError> {
         // Phase 1 (parallel): strict decoding of entries and statements, and leaf hashes.
-        let decoded: Vec<(Result<(Entry, Statement), LedgerError>, Hash)> = batch
+        let decoded: Vec<(Decoded, Hash)> = batch
             .par_iter()
             .map(|(k, b)| (decode_entry_statement(*k, b), Entry::leaf_hash(b)))
             .collect();
