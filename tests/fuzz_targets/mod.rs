@@ -12,8 +12,11 @@ use accord::statement::{Payload, Statement};
 pub const NOTE_VKEY: &str =
     "demo.accord.example/pledges+00000000+AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 
-/// (target name, check)
-pub fn targets() -> Vec<(&'static str, fn(&[u8]))> {
+/// A target: its name and its check.
+pub type Target = (&'static str, fn(&[u8]));
+
+/// Every target.
+pub fn targets() -> Vec<Target> {
     vec![
         ("statement", statement),
         ("payload", payload),
