@@ -167,7 +167,14 @@ pub fn normalise_org(name: &str) -> Result<String, StatementError> {
             "organisation name is longer than {MAX_ORG_LEN} bytes"
         )));
     }
-    let nfc: String = name.nfc().collect();
+    // ASCII is already in NFC and lower-cases to ASCII: skip the Unicode passes (this runs for
+    // every statement a verifier decodes).
+    let ascii = name.is_ascii();
+    let nfc: String = if ascii {
+        name.to_string()
+    } else {
+        name.nfc().collect()
+    };
     if nfc.is_empty() {
         return Err(invalid("organisation name is empty"));
     }
@@ -177,7 +184,11 @@ pub fn normalise_org(name: &str) -> Result<String, StatementError> {
     if nfc.starts_with(char::is_whitespace) || nfc.ends_with(char::is_whitespace) {
         return Err(invalid("organisation name starts or ends with white space"));
     }
-    let folded: String = nfc.to_lowercase().nfc().collect();
+    let folded: String = if ascii {
+        nfc.to_ascii_lowercase()
+    } else {
+        nfc.to_lowercase().nfc().collect()
+    };
     if folded.len() > MAX_ORG_LEN {
         return Err(invalid(format!(
             "organisation name is longer than {MAX_ORG_LEN} bytes"
