@@ -1,0 +1,750 @@
+//! Cost benchmarks of issue 3 (see docs/PERFORMANCE.md), measured side by side in one run:
+//!
+//! * a. the raw `verify_strict` rate of ed25519-dalek on all cores (rayon), over the ledger's
+//!   own (key, Sig_structure, signature) triples;
+//! * b. `Ledger::verify` entries per second on the same ledger, and b/a;
+//! * c. bulk append of pre-signed statements (group-committed, `BATCH` per call), and c/a;
+//! * d. `export::verify_export` over a file written by `write_export`, and d/a;
+//! * e. proof generation at n = N (criterion benchmarks, plus a mean in the table);
+//! * f. peak RSS of the release binary's `accord verify` and `accord verify --file`.
+//!
+//! The ledger of N entries (`ACCORD_BENCH_ENTRIES`, default 1,000,000) is built once by bulk
+//! append and cached under `target/accord-bench/`. Without `--bench` on the command line
+//! (`cargo test --benches`) everything runs once on a tiny ledger, so tests stay quick.
+
+use std::collections::HashMap;
+use std::io::{BufReader, BufWriter};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use accord::checkpoint::{LedgerKey, Origin, VerifierKey};
+use accord::entry::Entry;
+use accord::export;
+use accord::keys::SecretKey;
+use accord::ledger::{Ledger, LedgerError};
+use accord::norms::Catalogue;
+use accord::proof;
+use accord::statement::{self, Attestation, Body, NormRef, Payload, Registration, Statement};
+use criterion::{black_box, Criterion};
+use ed25519_dalek::{Signature, VerifyingKey};
+use rayon::prelude::*;
+
+type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+const ORIGIN: &str = "bench.example/ledger";
+/// Statements per `Ledger::append` call (one transaction, one checkpoint).
+const BATCH: u64 = 10_000;
+/// The smaller ledger size at which peak RSS is also reported.
+const RSS_SMALL: u64 = 100_000;
+
+struct Config {
+    /// Full measurement (`cargo bench`), or a quick smoke run (`cargo test --benches`).
+    heavy: bool,
+    entries: u64,
+    orgs: u64,
+    reps: usize,
+    append_sample: u64,
+    proof_samples: u64,
+    root: PathBuf,
+}
+
+impl Config {
+    fn from_env() -> Res<Config> {
+        let args: Vec<String> = std::env::args().collect();
+        let has = |f: &str| args.iter().any(|a| a == f);
+        let heavy = has("--bench") && !has("--test") && !has("--list");
+        let env_u64 = |name: &str, default: u64| -> Res<u64> {
+            match std::env::var(name) {
+                Ok(v) => Ok(v.replace('_', "").parse()?),
+                Err(_) => Ok(default),
+            }
+        };
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+        let root = target.join("accord-bench");
+        if heavy {
+            let entries = env_u64("ACCORD_BENCH_ENTRIES", 1_000_000)?;
+            let orgs = env_u64("ACCORD_BENCH_ORGS", 300)?.clamp(1, entries.max(1));
+            Ok(Config {
+                heavy,
+                entries,
+                orgs,
+                reps: env_u64("ACCORD_BENCH_REPS", 3)?.max(1) as usize,
+                append_sample: env_u64("ACCORD_BENCH_APPEND", 100_000)?.clamp(1, entries.max(1)),
+                proof_samples: 2_000,
+                root,
+            })
+        } else {
+            Ok(Config {
+                heavy,
+                entries: 300,
+                orgs: 20,
+                reps: 1,
+                append_sample: 100,
+                proof_samples: 20,
+                root: root.join("test-mode"),
+            })
+        }
+    }
+}
+
+/// Deterministic key of organisation `i` (`salt` 0) or of its recovery key (`salt` 1).
+fn org_key(i: u64, salt: u8) -> SecretKey {
+    let mut seed = [0xacu8; 32];
+    seed[..8].copy_from_slice(&i.to_le_bytes());
+    seed[8] = salt;
+    SecretKey::from_seed(&seed)
+}
+
+fn org_name(i: u64) -> String {
+    format!("Bench Org {i:04}")
+}
+
+/// The signing material of every organisation.
+struct Orgs {
+    keys: Vec<SecretKey>,
+    iss: Vec<String>,
+}
+
+impl Orgs {
+    fn new(n: u64) -> Res<Orgs> {
+        let mut keys = Vec::new();
+        let mut iss = Vec::new();
+        for i in 0..n {
+            keys.push(org_key(i, 0));
+            iss.push(statement::normalise_org(&org_name(i))?);
+        }
+        Ok(Orgs { keys, iss })
+    }
+
+    fn registration(&self, i: u64) -> Res<Vec<u8>> {
+        let key = &self.keys[i as usize];
+        let body = Body::Registration(Registration {
+            name: org_name(i),
+            public_key: key.public(),
+            domain: Some(format!("org{i}.example")),
+            contact: Some(format!("security@org{i}.example")),
+            recovery: Some(org_key(i, 1).public().kid()),
+        });
+        self.sign(i, body)
+    }
+
+    /// Attestation number `j`, by organisation `j mod orgs`, of one to three norms.
+    fn attestation(&self, j: u64, cat: &Catalogue) -> Res<Vec<u8>> {
+        let offered: Vec<_> = cat.norms().iter().filter(|n| !n.deprecated).collect();
+        let mut norms: Vec<NormRef> = (0..1 + j % 3)
+            .map(|t| {
+                let n = offered[((j / 3 + t * 5) % offered.len() as u64) as usize];
+                NormRef {
+                    id: n.id.clone(),
+                    text_hash: n.text_hash(),
+                }
+            })
+            .collect();
+        norms.sort_by(|a, b| a.id.cmp(&b.id));
+        norms.dedup_by(|a, b| a.id == b.id);
+        let body = Body::Attestation(Attestation {
+            catalogue: cat.version,
+            norms,
+            scope: vec![format!("Product {}", j % 1_000)],
+            expires: None,
+            note: None,
+            supersedes: None,
+        });
+        self.sign(j % self.keys.len() as u64, body)
+    }
+
+    fn sign(&self, org: u64, body: Body) -> Res<Vec<u8>> {
+        let payload = Payload {
+            origin: ORIGIN.into(),
+            iat: accord::time::now(),
+            nonce: statement::random_nonce(),
+            body,
+        };
+        let i = org as usize;
+        Ok(statement::sign(&payload, &self.iss[i], &self.keys[i])?.bytes)
+    }
+
+    /// Attestations `from..to`, signed in parallel.
+    fn attestations(&self, from: u64, to: u64, cat: &Catalogue) -> Res<Vec<Vec<u8>>> {
+        (from..to)
+            .into_par_iter()
+            .map(|j| self.attestation(j, cat))
+            .collect()
+    }
+}
+
+/// A cached ledger of `entries` entries.
+struct Cached {
+    dir: PathBuf,
+    entries: u64,
+    key: LedgerKey,
+    /// Entries per second of the build, if it was built in this run.
+    built_rate: Option<f64>,
+}
+
+impl Cached {
+    fn ledger_dir(&self) -> PathBuf {
+        self.dir.join("ledger")
+    }
+    fn export_file(&self) -> PathBuf {
+        self.dir.join("ledger.export")
+    }
+    fn vkey(&self) -> VerifierKey {
+        self.key.verifier_key()
+    }
+}
+
+/// Builds (once) or reuses the cached ledger of `entries` entries and its export file.
+fn ensure_ledger(root: &Path, entries: u64, orgs: u64) -> Res<Cached> {
+    let dir = root.join(format!("ledger-{entries}-o{orgs}"));
+    let skey = dir.join("ledger.skey");
+    if dir.join("complete").exists() {
+        let key = LedgerKey::from_skey(&std::fs::read_to_string(&skey)?)?;
+        return Ok(Cached {
+            dir,
+            entries,
+            key,
+            built_rate: None,
+        });
+    }
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    std::fs::create_dir_all(&dir)?;
+    eprintln!(
+        "accord-bench: building a ledger of {entries} entries ({orgs} organisations) in {}",
+        dir.display()
+    );
+    let key = LedgerKey::generate(&Origin::new(ORIGIN)?);
+    std::fs::write(&skey, key.to_skey().as_bytes())?;
+    let cached = Cached {
+        dir,
+        entries,
+        key,
+        built_rate: None,
+    };
+    let ledger = Ledger::init(&cached.ledger_dir(), &cached.key, &skey)?;
+    let cat = Catalogue::embedded();
+    let o = Orgs::new(orgs)?;
+    let mut appending = Duration::ZERO;
+    let regs: Vec<Vec<u8>> = (0..orgs).map(|i| o.registration(i)).collect::<Res<_>>()?;
+    let t = Instant::now();
+    ledger.append(&regs, &cached.key, accord::time::now(), cat)?;
+    appending += t.elapsed();
+    let mut done = orgs;
+    while done < entries {
+        let to = (done + BATCH).min(entries);
+        let batch = o.attestations(done - orgs, to - orgs, cat)?;
+        let t = Instant::now();
+        ledger.append(&batch, &cached.key, accord::time::now(), cat)?;
+        appending += t.elapsed();
+        done = to;
+        if done.is_multiple_of(100_000) {
+            eprintln!("accord-bench:   {done}/{entries}");
+        }
+    }
+    let mut w = BufWriter::new(std::fs::File::create(cached.export_file())?);
+    export::write_export(&ledger, &mut w)?;
+    drop(w);
+    drop(ledger);
+    let rate = entries as f64 / appending.as_secs_f64();
+    std::fs::write(
+        cached.dir.join("build.txt"),
+        format!("bulk append while building: {rate:.0} entries/s\n"),
+    )?;
+    std::fs::write(cached.dir.join("complete"), b"")?;
+    Ok(Cached {
+        built_rate: Some(rate),
+        ..cached
+    })
+}
+
+/// The ledger's signatures as raw (key, message, signature) triples for ed25519-dalek.
+struct Triples {
+    keys: Vec<VerifyingKey>,
+    items: Vec<(u32, Vec<u8>, Signature)>,
+}
+
+fn load_triples(c: &Cached) -> Res<Triples> {
+    let ledger = Ledger::open_read_only(&c.ledger_dir())?;
+    let mut keys = Vec::new();
+    let mut by_kid: HashMap<[u8; 32], u32> = HashMap::new();
+    let mut items = Vec::with_capacity(c.entries as usize);
+    ledger.store().read(|r| {
+        r.for_each_entry(0, |_, b| -> Res<bool> {
+            let st = Statement::decode(&Entry::decode(b)?.statement)?;
+            let k = match &st.payload.body {
+                Body::Registration(reg) => {
+                    let idx = keys.len() as u32;
+                    keys.push(VerifyingKey::from_bytes(&reg.public_key.to_bytes())?);
+                    by_kid.insert(st.kid, idx);
+                    idx
+                }
+                _ => *by_kid.get(&st.kid).ok_or("unregistered key in bench ledger")?,
+            };
+            items.push((k, st.to_be_signed(), Signature::from_bytes(&st.signature)));
+            Ok(true)
+        })
+    })?;
+    Ok(Triples { keys, items })
+}
+
+fn raw_verify(t: &Triples) -> Res<Duration> {
+    let start = Instant::now();
+    let ok = t
+        .items
+        .par_iter()
+        .filter(|(k, m, s)| t.keys[*k as usize].verify_strict(m, s).is_ok())
+        .count();
+    let d = start.elapsed();
+    if ok != t.items.len() {
+        return Err(format!(
+            "{} of {} raw signatures failed",
+            t.items.len() - ok,
+            t.items.len()
+        )
+        .into());
+    }
+    Ok(d)
+}
+
+fn ledger_verify(c: &Cached) -> Res<Duration> {
+    let ledger = Ledger::open_read_only(&c.ledger_dir())?;
+    let start = Instant::now();
+    let report = ledger.verify(&c.vkey(), Catalogue::embedded(), None)?;
+    let d = start.elapsed();
+    if report.entries != c.entries {
+        return Err(format!("verified {} entries, expected {}", report.entries, c.entries).into());
+    }
+    Ok(d)
+}
+
+fn export_verify(c: &Cached) -> Res<Duration> {
+    let mut f = BufReader::new(std::fs::File::open(c.export_file())?);
+    let start = Instant::now();
+    let (report, _, _) = export::verify_export(&mut f, &c.vkey(), Catalogue::embedded(), None, None)?;
+    let d = start.elapsed();
+    if report.entries != c.entries {
+        return Err(format!("export held {} entries, expected {}", report.entries, c.entries).into());
+    }
+    Ok(d)
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Res<()> {
+    std::fs::create_dir_all(to)?;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        if e.file_type()?.is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()))?;
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Appends `sample` fresh pre-signed attestations to a copy of the ledger, `BATCH` per call;
+/// returns the time spent in `Ledger::append` only.
+fn bulk_append(c: &Cached, orgs: u64, sample: u64) -> Res<Duration> {
+    let copy = c.dir.with_file_name(format!(
+        "{}-append",
+        c.dir.file_name().and_then(|n| n.to_str()).unwrap_or("ledger")
+    ));
+    if copy.exists() {
+        std::fs::remove_dir_all(&copy)?;
+    }
+    copy_dir(&c.ledger_dir(), &copy)?;
+    let res = (|| -> Res<Duration> {
+        let ledger = Ledger::open(&copy)?;
+        let cat = Catalogue::embedded();
+        let o = Orgs::new(orgs)?;
+        // Numbered past the cached ledger's attestations; every statement has a fresh nonce.
+        let first = c.entries;
+        let batches: Vec<Vec<Vec<u8>>> = (0..sample.div_ceil(BATCH))
+            .map(|b| o.attestations(first + b * BATCH, first + ((b + 1) * BATCH).min(sample), cat))
+            .collect::<Res<_>>()?;
+        let start = Instant::now();
+        for b in &batches {
+            ledger.append(b, &c.key, accord::time::now(), cat)?;
+        }
+        let d = start.elapsed();
+        if ledger.size()? != c.entries + sample {
+            return Err("append sample: wrong final size".into());
+        }
+        Ok(d)
+    })();
+    std::fs::remove_dir_all(&copy)?;
+    res
+}
+
+/// Mean time per call of `f` over `n` calls, given a pseudo-random u64.
+fn mean_time(n: u64, mut f: impl FnMut(u64) -> Res<()>) -> Res<Duration> {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let start = Instant::now();
+    for _ in 0..n {
+        x = x
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        f(x >> 11)?;
+    }
+    Ok(start.elapsed() / n as u32)
+}
+
+struct ProofTimes {
+    inclusion: Duration,
+    consistency: Duration,
+    bundle: Duration,
+    consistency_file: Duration,
+}
+
+/// Signed checkpoint sizes of the cached ledger (one per commit).
+fn checkpoint_sizes(c: &Cached, orgs: u64) -> Vec<u64> {
+    let mut v: Vec<u64> = (1..c.entries.saturating_sub(orgs).div_ceil(BATCH) + 1)
+        .map(|b| (orgs + b * BATCH).min(c.entries))
+        .collect();
+    v.insert(0, orgs);
+    v
+}
+
+fn proof_times(c: &Cached, orgs: u64, samples: u64) -> Res<ProofTimes> {
+    let ledger = Ledger::open_read_only(&c.ledger_dir())?;
+    let n = c.entries;
+    let sizes = checkpoint_sizes(c, orgs);
+    let inclusion = mean_time(samples, |x| {
+        black_box(
+            ledger
+                .store()
+                .read(|r| -> Result<_, LedgerError> { Ok(proof::inclusion_proof(x % n, n, r)?) })?,
+        );
+        Ok(())
+    })?;
+    let consistency = mean_time(samples, |x| {
+        black_box(
+            ledger
+                .store()
+                .read(|r| -> Result<_, LedgerError> { Ok(proof::consistency_proof(1 + x % n, n, r)?) })?,
+        );
+        Ok(())
+    })?;
+    let bundle = mean_time(samples, |x| {
+        black_box(ledger.prove(x % n, None, None)?);
+        Ok(())
+    })?;
+    let consistency_file = mean_time(samples, |x| {
+        black_box(ledger.consistency(sizes[(x % sizes.len() as u64) as usize], None)?);
+        Ok(())
+    })?;
+    Ok(ProofTimes {
+        inclusion,
+        consistency,
+        bundle,
+        consistency_file,
+    })
+}
+
+/// Criterion benchmarks of proof generation at n = N.
+fn criterion_proofs(crit: &mut Criterion, c: &Cached, orgs: u64) -> Res<()> {
+    let ledger = Ledger::open_read_only(&c.ledger_dir())?;
+    let n = c.entries;
+    let sizes = checkpoint_sizes(c, orgs);
+    let mut g = crit.benchmark_group(format!("proofs_n{n}"));
+    let mut x: u64 = 1;
+    let mut next = move || {
+        x = x
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        x >> 11
+    };
+    g.bench_function("inclusion_proof", |b| {
+        b.iter(|| {
+            let i = next() % n;
+            ledger
+                .store()
+                .read(|r| -> Result<_, LedgerError> { Ok(proof::inclusion_proof(i, n, r)?) })
+                .unwrap()
+        })
+    });
+    g.bench_function("consistency_proof", |b| {
+        b.iter(|| {
+            let m = 1 + next() % n;
+            ledger
+                .store()
+                .read(|r| -> Result<_, LedgerError> { Ok(proof::consistency_proof(m, n, r)?) })
+                .unwrap()
+        })
+    });
+    g.bench_function("Ledger::prove", |b| {
+        b.iter(|| ledger.prove(next() % n, None, None).unwrap())
+    });
+    g.bench_function("Ledger::consistency", |b| {
+        b.iter(|| {
+            ledger
+                .consistency(sizes[(next() % sizes.len() as u64) as usize], None)
+                .unwrap()
+        })
+    });
+    g.finish();
+    Ok(())
+}
+
+/// Peak RSS (KiB) and wall time of one child `accord` run.
+fn child_peak_rss(args: &[&std::ffi::OsStr]) -> Res<(u64, Duration)> {
+    let exe = env!("CARGO_BIN_EXE_accord");
+    let time = Path::new("/usr/bin/time");
+    let start = Instant::now();
+    if time.exists() {
+        let out = Command::new(time)
+            .arg("-v")
+            .arg(exe)
+            .args(args)
+            .stdout(Stdio::null())
+            .output()?;
+        let d = start.elapsed();
+        let err = String::from_utf8_lossy(&out.stderr);
+        if !out.status.success() {
+            return Err(format!("accord {args:?} failed: {err}").into());
+        }
+        let kib = err
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes):"))
+            .ok_or("no maximum RSS in /usr/bin/time -v output")?
+            .trim()
+            .parse()?;
+        return Ok((kib, d));
+    }
+    // No /usr/bin/time: poll VmHWM (the high-water mark) until the child exits.
+    let mut child = Command::new(exe)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut hwm = 0u64;
+    let status = loop {
+        if let Ok(s) = std::fs::read_to_string(&status_file) {
+            if let Some(v) = s.lines().find_map(|l| l.strip_prefix("VmHWM:")) {
+                hwm = hwm.max(v.trim().trim_end_matches("kB").trim().parse().unwrap_or(0));
+            }
+        }
+        if let Some(st) = child.try_wait()? {
+            break st;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    if !status.success() {
+        return Err(format!("accord {args:?} failed").into());
+    }
+    Ok((hwm, start.elapsed()))
+}
+
+struct Rss {
+    entries: u64,
+    ledger_kib: u64,
+    ledger_time: Duration,
+    file_kib: u64,
+    file_time: Duration,
+}
+
+fn rss(c: &Cached) -> Res<Rss> {
+    let state = tempfile::tempdir()?;
+    let vkey = c.vkey().to_string();
+    let ledger_dir = c.ledger_dir();
+    let export_file = c.export_file();
+    let os = |s: &'static str| std::ffi::OsStr::new(s);
+    let (ledger_kib, ledger_time) = child_peak_rss(&[
+        os("--ledger"),
+        ledger_dir.as_os_str(),
+        os("verify"),
+        os("--ledger-key"),
+        vkey.as_ref(),
+        os("--state"),
+        state.path().join("a").as_os_str(),
+    ])?;
+    let (file_kib, file_time) = child_peak_rss(&[
+        os("verify"),
+        os("--file"),
+        export_file.as_os_str(),
+        os("--ledger-key"),
+        vkey.as_ref(),
+        os("--state"),
+        state.path().join("b").as_os_str(),
+    ])?;
+    Ok(Rss {
+        entries: c.entries,
+        ledger_kib,
+        ledger_time,
+        file_kib,
+        file_time,
+    })
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn main() -> Res<()> {
+    let mut crit = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .configure_from_args();
+    let cfg = Config::from_env()?;
+    std::fs::create_dir_all(&cfg.root)?;
+    let c = ensure_ledger(&cfg.root, cfg.entries, cfg.orgs)?;
+    let n = c.entries as f64;
+    let load_before = loadavg();
+
+    eprintln!("accord-bench: loading {} signatures for the raw rate", c.entries);
+    let triples = load_triples(&c)?;
+    let (mut raw, mut ver, mut exp) = (Vec::new(), Vec::new(), Vec::new());
+    // Interleaved, so that drift on the machine affects every figure alike.
+    for rep in 0..cfg.reps {
+        eprintln!("accord-bench: round {}/{}", rep + 1, cfg.reps);
+        raw.push(raw_verify(&triples)?);
+        ver.push(ledger_verify(&c)?);
+        exp.push(export_verify(&c)?);
+    }
+    drop(triples);
+    let raw_rate = n / median(raw).as_secs_f64();
+    let ver_rate = n / median(ver).as_secs_f64();
+    let exp_rate = n / median(exp).as_secs_f64();
+
+    eprintln!(
+        "accord-bench: bulk append of {} pre-signed attestations",
+        cfg.append_sample
+    );
+    let app = bulk_append(&c, cfg.orgs, cfg.append_sample)?;
+    let app_rate = cfg.append_sample as f64 / app.as_secs_f64();
+
+    eprintln!("accord-bench: proof generation");
+    let pt = proof_times(&c, cfg.orgs, cfg.proof_samples)?;
+
+    let mut rss_rows = Vec::new();
+    let mut rss_sizes = vec![cfg.entries];
+    if cfg.heavy && cfg.entries > RSS_SMALL {
+        rss_sizes.insert(0, RSS_SMALL);
+    }
+    for size in rss_sizes {
+        let small;
+        let cc = if size == c.entries {
+            &c
+        } else {
+            small = ensure_ledger(&cfg.root, size, cfg.orgs.min(size))?;
+            &small
+        };
+        eprintln!("accord-bench: peak RSS of accord verify at {size} entries");
+        rss_rows.push(rss(cc)?);
+    }
+
+    criterion_proofs(&mut crit, &c, cfg.orgs)?;
+    crit.final_summary();
+
+    let threads = rayon::current_num_threads();
+    println!();
+    println!(
+        "machine: {} ({} cores); load average before the measurements {load_before}, after {}",
+        cpu_model(),
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        loadavg()
+    );
+    println!(
+        "accord cost figures: {} entries ({} organisations), {threads} rayon threads, median of {} rounds{}",
+        c.entries,
+        cfg.orgs,
+        cfg.reps,
+        if cfg.heavy {
+            ""
+        } else {
+            " (TEST MODE: tiny ledger, figures meaningless)"
+        }
+    );
+    println!("| measure | rate | ratio to raw verify_strict |");
+    println!("| --- | ---: | ---: |");
+    println!("| a. raw ed25519-dalek verify_strict, all cores | {raw_rate:.0} sig/s | 1.00 |");
+    println!(
+        "| b. Ledger::verify | {ver_rate:.0} entries/s | {:.2} (target >= 0.8) |",
+        ver_rate / raw_rate
+    );
+    println!(
+        "| c. bulk append of pre-signed statements ({} per call, {} appended to the {}-entry ledger) | {app_rate:.0} entries/s | {:.2} |",
+        BATCH,
+        cfg.append_sample,
+        c.entries,
+        app_rate / raw_rate
+    );
+    if let Some(r) = c.built_rate {
+        println!(
+            "| c'. bulk append while building this ledger (0 to {} entries) | {r:.0} entries/s | {:.2} |",
+            c.entries,
+            r / raw_rate
+        );
+    }
+    println!(
+        "| d. export::verify_export | {exp_rate:.0} entries/s | {:.2} |",
+        exp_rate / raw_rate
+    );
+    println!();
+    println!(
+        "| proof generation at n = {} (mean of {} random ones) | time per proof |",
+        c.entries, cfg.proof_samples
+    );
+    println!("| --- | ---: |");
+    println!("| e. proof::inclusion_proof | {:.1} µs |", micros(pt.inclusion));
+    println!(
+        "| e. proof::consistency_proof | {:.1} µs |",
+        micros(pt.consistency)
+    );
+    println!(
+        "| e. Ledger::prove (whole bundle) | {:.1} µs |",
+        micros(pt.bundle)
+    );
+    println!(
+        "| e. Ledger::consistency (proof file) | {:.1} µs |",
+        micros(pt.consistency_file)
+    );
+    println!();
+    println!("| f. peak RSS of the accord binary | entries | RSS | wall time |");
+    println!("| --- | ---: | ---: | ---: |");
+    for r in &rss_rows {
+        println!(
+            "| accord verify | {} | {:.1} MiB | {:.1} s |",
+            r.entries,
+            r.ledger_kib as f64 / 1024.0,
+            r.ledger_time.as_secs_f64()
+        );
+        println!(
+            "| accord verify --file EXPORT | {} | {:.1} MiB | {:.1} s |",
+            r.entries,
+            r.file_kib as f64 / 1024.0,
+            r.file_time.as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+/// The 1-minute load average (other processes competing for the cores skew every figure).
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
+            })
+        })
+        .unwrap_or_else(|| "unknown CPU".into())
+}
+
+fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
