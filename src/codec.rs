@@ -8,11 +8,12 @@
 //!   serialization", §4.1), definite lengths only, and map keys sorted by the bytewise
 //!   lexicographic order of their own deterministic encodings (§4.2.1). It refuses floating-point values, bignums
 //!   (tags 2 and 3), duplicate map keys and nesting deeper than [`MAX_DEPTH`].
-//! * [`decode`] refuses input longer than the caller's limit before parsing, parses exactly one
-//!   item with a nesting limit, refuses trailing bytes, then re-encodes what it parsed with
-//!   [`encode`] and refuses the input unless the bytes are identical. That single comparison
-//!   rejects every other way of writing the same value: non-shortest integers and lengths,
-//!   indefinite lengths, unsorted keys, `undefined` standing in for `null`, small bignums.
+//! * [`decode`] refuses input longer than the caller's limit before parsing, then reads exactly
+//!   one item in a single strict pass that refuses every other way of writing a value:
+//!   non-shortest integers and lengths, indefinite lengths, unsorted or repeated keys,
+//!   `undefined` standing in for `null`, floats, bignums, nesting beyond [`MAX_DEPTH`], and
+//!   trailing bytes. Its tests hold it to an independent oracle: ciborium's parser followed by
+//!   [`encode`] and a byte comparison.
 //! * [`MapReader`] takes named fields out of a decoded map and, at [`MapReader::finish`],
 //!   refuses any field the format does not define.
 
@@ -262,26 +263,161 @@ pub fn encode(v: &Value) -> Result<Vec<u8>, CodecError> {
 // Decoding
 // ---------------------------------------------------------------------------------------------
 
-/// Turns a ciborium parse error into a [`CodecError`], keeping what ciborium said.
-fn parse_error(e: ciborium::de::Error<std::io::Error>) -> CodecError {
-    use ciborium::de::Error;
-    match e {
-        Error::RecursionLimitExceeded => CodecError::TooDeep { max: MAX_DEPTH },
-        Error::Io(io) => CodecError::Malformed(format!("input ends inside an item ({io})")),
-        Error::Syntax(offset) => CodecError::Malformed(format!("syntax error at offset {offset}")),
-        Error::Semantic(Some(offset), msg) => {
-            CodecError::Malformed(format!("{msg} (item at offset {offset})"))
+/// A strict, single-pass reader of deterministic CBOR: it checks each rule of RFC 8949
+/// §4.2.1 at the byte where it could be broken, so decoding never re-encodes and costs one
+/// pass over the input.
+struct Parser<'a> {
+    input: &'a [u8],
+    pos: usize,
+}
+
+/// Why a read ran past the end of the input.
+fn truncated(pos: usize) -> CodecError {
+    CodecError::Malformed(format!("input ends inside an item (at offset {pos})"))
+}
+
+impl<'a> Parser<'a> {
+    /// The next `n` bytes, or [`CodecError::Malformed`] if the input ends first. Lengths are
+    /// checked against what is left before anything is allocated.
+    fn take(&mut self, n: u64) -> Result<&'a [u8], CodecError> {
+        let left = self.input.len() - self.pos;
+        let n = usize::try_from(n)
+            .ok()
+            .filter(|&n| n <= left)
+            .ok_or(truncated(self.input.len()))?;
+        let out = &self.input[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(out)
+    }
+
+    /// A big-endian argument of `N` bytes that must not fit in fewer (§4.2.1: "preferred
+    /// serialization"): `min` is the smallest value that needs this width.
+    fn argument<const N: usize>(&mut self, min: u64) -> Result<u64, CodecError> {
+        let mut buf = [0u8; 8];
+        buf[8 - N..].copy_from_slice(self.take(N as u64)?);
+        let n = u64::from_be_bytes(buf);
+        if n < min {
+            return Err(CodecError::NotCanonical);
         }
-        Error::Semantic(None, msg) => CodecError::Malformed(msg),
+        Ok(n)
+    }
+
+    /// Reads one data item that `depth` arrays, maps or tags enclose.
+    fn item(&mut self, depth: usize) -> Result<Value, CodecError> {
+        let start = self.pos;
+        let initial = self.take(1)?[0];
+        let (major, info) = (initial >> 5, initial & 0x1f);
+        if major == 7 {
+            return self.simple(info, start);
+        }
+        let n = match info {
+            0..=23 => u64::from(info),
+            24 => self.argument::<1>(24)?,
+            25 => self.argument::<2>(0x100)?,
+            26 => self.argument::<4>(0x1_0000)?,
+            27 => self.argument::<8>(0x1_0000_0000)?,
+            // Indefinite lengths are well-formed for strings, arrays and maps, but never
+            // deterministic; for integers and tags they are not CBOR at all.
+            31 if (2..=5).contains(&major) => return Err(CodecError::NotCanonical),
+            _ => {
+                return Err(CodecError::Malformed(format!(
+                    "reserved or invalid additional information {info} (item at offset {start})"
+                )))
+            }
+        };
+        Ok(match major {
+            0 => Value::Integer(n.into()),
+            // -1 - n, for every n of 64 bits: ciborium's Integer holds -2^64 ..= 2^64 - 1.
+            1 => Value::Integer(
+                ciborium::value::Integer::try_from(-1 - i128::from(n)).map_err(|_| {
+                    CodecError::OutOfRange {
+                        field: format!("integer -1-{n}"),
+                    }
+                })?,
+            ),
+            2 => Value::Bytes(self.take(n)?.to_vec()),
+            3 => {
+                let s = std::str::from_utf8(self.take(n)?).map_err(|_| {
+                    CodecError::Malformed(format!("text string is not UTF-8 (item at offset {start})"))
+                })?;
+                Value::Text(s.to_owned())
+            }
+            4 => {
+                let inner = enter(depth)?;
+                // Every element takes at least one byte, so this capacity is bounded by the input.
+                let mut items = Vec::with_capacity(n.min((self.input.len() - self.pos) as u64) as usize);
+                for _ in 0..n {
+                    items.push(self.item(inner)?);
+                }
+                Value::Array(items)
+            }
+            5 => {
+                let inner = enter(depth)?;
+                let cap = n.min((self.input.len() - self.pos) as u64 / 2) as usize;
+                let mut entries = Vec::with_capacity(cap);
+                let mut last_key: Option<&[u8]> = None;
+                for _ in 0..n {
+                    let key_start = self.pos;
+                    let key = self.item(inner)?;
+                    // The key was read strictly, so its bytes are its deterministic encoding:
+                    // keys must rise strictly in bytewise order.
+                    let key_bytes = &self.input[key_start..self.pos];
+                    if let Some(prev) = last_key {
+                        match prev.cmp(key_bytes) {
+                            std::cmp::Ordering::Less => {}
+                            std::cmp::Ordering::Equal => return Err(CodecError::DuplicateKey),
+                            std::cmp::Ordering::Greater => return Err(CodecError::NotCanonical),
+                        }
+                    }
+                    last_key = Some(key_bytes);
+                    let value = self.item(inner)?;
+                    entries.push((key, value));
+                }
+                Value::Map(entries)
+            }
+            // Major type 6, a tag.
+            _ => {
+                if n == TAG_BIGNUM_POSITIVE || n == TAG_BIGNUM_NEGATIVE {
+                    return Err(CodecError::Bignum { tag: n });
+                }
+                let inner = enter(depth)?;
+                Value::Tag(n, Box::new(self.item(inner)?))
+            }
+        })
+    }
+
+    /// Major type 7: only `false`, `true` and `null` are accepted (RFC 8949 §3.3).
+    fn simple(&mut self, info: u8, start: usize) -> Result<Value, CodecError> {
+        match info {
+            20 => Ok(Value::Bool(false)),
+            21 => Ok(Value::Bool(true)),
+            22 => Ok(Value::Null),
+            // `undefined` is well-formed, but accord writes `null`.
+            23 => Err(CodecError::NotCanonical),
+            25..=27 => {
+                self.take(1 << (info - 24))?;
+                Err(CodecError::Float)
+            }
+            31 => Err(CodecError::Malformed(format!(
+                "break code outside an indefinite-length item (at offset {start})"
+            ))),
+            _ => Err(CodecError::Malformed(format!(
+                "unassigned or reserved simple value (item at offset {start})"
+            ))),
+        }
     }
 }
 
 /// Decodes exactly one CBOR item in deterministic encoding from `bytes`, which must not be
 /// longer than `max_len`.
 ///
-/// Steps, in order: the length check (before any parsing), parsing with a nesting limit of
-/// [`MAX_DEPTH`], the trailing-bytes check, then re-encoding with [`encode`] (which refuses
-/// floats, bignums and duplicate keys) and comparing with the input.
+/// The length is checked before any parsing. Then one pass reads the item and refuses, where
+/// it finds them: a head not in its shortest form, an indefinite length, map keys not in
+/// strictly rising bytewise order of their encodings (equal keys are
+/// [`CodecError::DuplicateKey`]), floats, bignum tags, `undefined` and other simple values
+/// than `false`, `true` and `null`, nesting deeper than [`MAX_DEPTH`], text that is not
+/// UTF-8, and finally trailing bytes. What it accepts is exactly what [`encode`] writes: the
+/// tests check this against an independent decoder (ciborium followed by re-encoding).
 ///
 /// # Errors
 /// [`CodecError::TooLarge`], [`CodecError::Malformed`] (not CBOR, truncated, empty, invalid
@@ -299,19 +435,10 @@ pub fn decode(bytes: &[u8], max_len: usize) -> Result<Value, CodecError> {
     if bytes.is_empty() {
         return Err(CodecError::Malformed("empty input".into()));
     }
-    // ciborium reads through `rest`, advancing it; what is left afterwards is trailing. Each
-    // array, map or (non-bignum) tag costs one level of ciborium's recursion budget, which
-    // matches the depth that `encode` counts.
-    let mut rest = bytes;
-    let value: Value =
-        ciborium::de::from_reader_with_recursion_limit(&mut rest, MAX_DEPTH).map_err(parse_error)?;
-    if !rest.is_empty() {
-        return Err(CodecError::TrailingBytes {
-            offset: bytes.len() - rest.len(),
-        });
-    }
-    if encode(&value)? != bytes {
-        return Err(CodecError::NotCanonical);
+    let mut p = Parser { input: bytes, pos: 0 };
+    let value = p.item(0)?;
+    if p.pos != bytes.len() {
+        return Err(CodecError::TrailingBytes { offset: p.pos });
     }
     Ok(value)
 }
@@ -767,6 +894,41 @@ mod tests {
         v
     }
 
+    // The oracle: the decoder accord used before its own single-pass one. ciborium parses
+    // (accepting every alternative form), then `encode` writes the value back, and only input
+    // identical to that re-encoding is deterministic.
+    /// Turns a ciborium parse error into a [`CodecError`], keeping what ciborium said.
+    fn parse_error(e: ciborium::de::Error<std::io::Error>) -> CodecError {
+        use ciborium::de::Error;
+        match e {
+            Error::RecursionLimitExceeded => CodecError::TooDeep { max: MAX_DEPTH },
+            Error::Io(io) => CodecError::Malformed(format!("input ends inside an item ({io})")),
+            Error::Syntax(offset) => CodecError::Malformed(format!("syntax error at offset {offset}")),
+            Error::Semantic(Some(offset), msg) => {
+                CodecError::Malformed(format!("{msg} (item at offset {offset})"))
+            }
+            Error::Semantic(None, msg) => CodecError::Malformed(msg),
+        }
+    }
+
+    fn reference_decode(bytes: &[u8]) -> Result<Value, CodecError> {
+        if bytes.is_empty() {
+            return Err(CodecError::Malformed("empty input".into()));
+        }
+        let mut rest = bytes;
+        let value: Value =
+            ciborium::de::from_reader_with_recursion_limit(&mut rest, MAX_DEPTH).map_err(parse_error)?;
+        if !rest.is_empty() {
+            return Err(CodecError::TrailingBytes {
+                offset: bytes.len() - rest.len(),
+            });
+        }
+        if encode(&value)? != bytes {
+            return Err(CodecError::NotCanonical);
+        }
+        Ok(value)
+    }
+
     fn big(n: i128) -> Value {
         Value::Integer(Integer::try_from(n).expect("in CBOR's integer range"))
     }
@@ -1019,7 +1181,7 @@ mod tests {
 
     #[test]
     fn refuses_undefined_in_place_of_null() {
-        // ciborium reads `undefined` (0xf7) as null, which re-encodes as 0xf6.
+        // `undefined` (0xf7) is well-formed, but accord writes null (0xf6).
         assert_eq!(decode(&[0xf7], 16), Err(CodecError::NotCanonical));
     }
 
@@ -1067,12 +1229,23 @@ mod tests {
 
     #[test]
     fn refuses_bignums() {
-        // Tag 2 of h'01': ciborium yields the integer 1, which re-encodes as 0x01.
-        assert_eq!(decode(&[0xc2, 0x41, 0x01], 16), Err(CodecError::NotCanonical));
-        // Tag 3 of h'00' is -1.
-        assert_eq!(decode(&[0xc3, 0x41, 0x00], 16), Err(CodecError::NotCanonical));
-        // Tag 2 of an empty byte string is 0.
-        assert_eq!(decode(&[0xc2, 0x40], 16), Err(CodecError::NotCanonical));
+        // Tag 2 of h'01' (the integer 1), tag 3 of h'00' (-1), tag 2 of h'' (0): small
+        // bignums are an alternative form of plain integers, refused by their tag.
+        assert_eq!(
+            decode(&[0xc2, 0x41, 0x01], 16),
+            Err(CodecError::Bignum { tag: 2 })
+        );
+        assert_eq!(
+            decode(&[0xc3, 0x41, 0x00], 16),
+            Err(CodecError::Bignum { tag: 3 })
+        );
+        assert_eq!(decode(&[0xc2, 0x40], 16), Err(CodecError::Bignum { tag: 2 }));
+        // The oracle refuses them too (ciborium reads them as integers, which re-encode
+        // differently).
+        assert_eq!(
+            reference_decode(&[0xc2, 0x41, 0x01]),
+            Err(CodecError::NotCanonical)
+        );
         // 2^64 does not fit a head: ciborium keeps the tag, and encode refuses it.
         let mut b = vec![0xc2, 0x49, 0x01];
         b.extend_from_slice(&[0; 8]);
@@ -1326,6 +1499,39 @@ mod tests {
             if let Ok(v) = decode(&b, 64) {
                 prop_assert_eq!(encode(&v).unwrap(), b);
             }
+        }
+
+        /// Differential test against the oracle on arbitrary bytes, biased towards CBOR heads.
+        #[test]
+        fn decode_agrees_with_the_oracle_on_arbitrary_bytes(
+            b in proptest::collection::vec(
+                prop_oneof![any::<u8>(), (0u8..8, 0u8..32).prop_map(|(m, i)| m << 5 | i)],
+                1..48,
+            )
+        ) {
+            prop_assert_eq!(decode(&b, 64).ok(), reference_decode(&b).ok(), "{:02x?}", b);
+        }
+
+        /// Differential test on near-misses: a deterministic encoding with one byte changed,
+        /// inserted or removed. Both must accept the same inputs with the same value; where
+        /// both refuse, a malformed input is called malformed by both.
+        #[test]
+        fn decode_agrees_with_the_oracle_on_mutated_encodings(
+            v in arb_value(),
+            at in any::<prop::sample::Index>(),
+            byte in any::<u8>(),
+            how in 0u8..3,
+        ) {
+            let mut b = enc(&v);
+            let i = at.index(b.len());
+            match how {
+                0 => b[i] = byte,
+                1 => b.insert(i, byte),
+                _ => { b.remove(i); }
+            }
+            let ours = decode(&b, usize::MAX);
+            let oracle = reference_decode(&b);
+            prop_assert_eq!(ours.clone().ok(), oracle.clone().ok(), "{:02x?}", b);
         }
     }
 }
