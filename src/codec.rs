@@ -284,7 +284,7 @@ impl<'a> Parser<'a> {
         let n = usize::try_from(n)
             .ok()
             .filter(|&n| n <= left)
-            .ok_or(truncated(self.input.len()))?;
+            .ok_or_else(|| truncated(self.input.len()))?;
         let out = &self.input[self.pos..self.pos + n];
         self.pos += n;
         Ok(out)

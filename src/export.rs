@@ -237,7 +237,7 @@ pub fn verify_export(
     };
     let mut batch = Vec::with_capacity(VERIFY_BATCH);
     let mut flush = |batch: &mut Vec<(u64, Vec<u8>)>, replay: &mut Replay<'_>| -> Result<(), LedgerError> {
-        replay.feed(batch, |_, _, _| Ok(()))?;
+        replay.feed(batch)?;
         batch.clear();
         if Some(replay.size()) == want_root_at {
             root_at = Some(replay.root());

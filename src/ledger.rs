@@ -718,7 +718,11 @@ impl Ledger {
             }
             let total = r.entry_count()?;
             let sizes = r.checkpoint_sizes()?;
-            let mut replay = Replay::new(origin, catalogue, vkey.clone());
+            let mut replay = Replay::new(origin, catalogue, vkey.clone()).with_derived_check(Box::new(
+                |index: u64, stored: &[(u64, proof::Hash)], st: &Statement| {
+                    check_derived_entry(r, index, stored, st)
+                },
+            ));
             let mut ci = 0usize;
             // Checks every signed checkpoint whose size the replay has reached.
             let check_cps = |replay: &mut Replay<'_>, ci: &mut usize| -> Result<(), LedgerError> {
@@ -740,9 +744,7 @@ impl Ledger {
                          replay: &mut Replay<'_>,
                          ci: &mut usize|
              -> Result<(), LedgerError> {
-                replay.feed(batch, |index, stored, st| {
-                    check_derived_entry(r, index, stored, st)
-                })?;
+                replay.feed(batch)?;
                 batch.clear();
                 check_cps(replay, ci)?;
                 if let Some(p) = progress {

@@ -51,12 +51,8 @@ pub(crate) fn check_derived_entry(
             ));
         }
     }
-    if r.statement_index(&st.id())? != Some(index) {
-        return Err(invalid(
-            Location::Table("statement_ids"),
-            format!("entry {index}'s statement id is missing or points elsewhere"),
-        ));
-    }
+    // The statement_ids table is compared whole with the replay's ids in
+    // `check_derived_tables`: one sequential scan instead of a B-tree lookup per entry.
     if !r.has_org_entry(&st.iss, index)? {
         return Err(invalid(
             Location::Table("org_entries"),
@@ -100,7 +96,19 @@ pub(crate) fn check_derived_tables(
     let (mut keys, mut orgs, mut live, mut recovery, mut used) = (0usize, 0usize, 0usize, 0usize, 0usize);
     r.for_each_derived(|row| -> Result<(), LedgerError> {
         match row {
-            DerivedRow::StatementId(..) => {}
+            DerivedRow::StatementId(id, idx) => {
+                // With the row count equal to the entry count, every row matching a distinct
+                // replayed id means the table is exactly the replay's.
+                if reg.registry.ids.get(&id) != Some(&idx) {
+                    return Err(invalid(
+                        Location::Table("statement_ids"),
+                        format!(
+                            "row {} (entry {idx}) differs from the replay: id missing or pointing elsewhere",
+                            hex::encode(id)
+                        ),
+                    ));
+                }
+            }
             DerivedRow::Key(kid, rec) => {
                 keys += 1;
                 if reg.registry.keys.get(&kid) != Some(&rec) {
@@ -187,9 +195,30 @@ pub struct ReplayTotals {
     pub registry: MemRegistry,
 }
 
+/// Checks one replayed entry against derived tables: (index, stored hashes, statement).
+pub type DerivedCheck<'a> = dyn Fn(u64, &[(u64, Hash)], &Statement) -> Result<(), LedgerError> + Sync + 'a;
+
+/// An entry whose signature and derived rows are still to be checked: its index, its
+/// statement, the key that must have signed it, and the stored hashes it adds to the tree.
+type Pending = (u64, Statement, PublicKey, Vec<(u64, Hash)>);
+
 /// A streaming replay of entries in index order: the verifier's state machine, shared by the
 /// database and export-file verifiers.
+///
+/// Each batch goes through three phases: strict decoding (parallel), the ledger rules in index
+/// order (serial: chain, times, registry, tree), and the signatures and derived-table checks
+/// (parallel). The third phase of one batch runs at the same time as the first two of the next,
+/// so the serial phase does not leave cores idle. Whatever the overlap, the error reported is
+/// the one at the lowest index: pending checks are completed before any later error is
+/// returned.
 pub struct Replay<'c> {
+    state: ReplayState<'c>,
+    derived: Option<Box<DerivedCheck<'c>>>,
+    pending: Vec<Pending>,
+}
+
+/// The serial part of a replay.
+struct ReplayState<'c> {
     origin: String,
     catalogue: &'c Catalogue,
     vkey: VerifierKey,
@@ -202,38 +231,127 @@ pub struct Replay<'c> {
     latest: Option<SignedCheckpoint>,
 }
 
+/// Phase 3: verify_strict every signature, then the derived rows; the first failure in index
+/// order is returned.
+fn check_pending(pending: &[Pending], derived: Option<&DerivedCheck<'_>>) -> Result<(), LedgerError> {
+    let checked: Vec<Result<(), LedgerError>> = pending
+        .par_iter()
+        .map(|(index, st, k, stored)| {
+            if st.verify_signature(k).is_err() {
+                return Err(invalid(
+                    Location::Entry(*index),
+                    "signature does not verify with the organisation's key",
+                ));
+            }
+            match derived {
+                Some(d) => d(*index, stored, st),
+                None => Ok(()),
+            }
+        })
+        .collect();
+    checked.into_iter().find_map(Result::err).map_or(Ok(()), Err)
+}
+
 impl<'c> Replay<'c> {
     /// A replay of a ledger with this origin, checked against `vkey`.
     pub fn new(origin: String, catalogue: &'c Catalogue, vkey: VerifierKey) -> Self {
         Replay {
-            origin,
-            catalogue,
-            vkey,
-            registry: MemRegistry::default(),
-            frontier: Frontier::new(),
-            prev: GENESIS_PREV,
-            last_time: Seconds::MIN,
-            by_kind: [0; 6],
-            checkpoints: 0,
-            latest: None,
+            state: ReplayState {
+                origin,
+                catalogue,
+                vkey,
+                registry: MemRegistry::default(),
+                frontier: Frontier::new(),
+                prev: GENESIS_PREV,
+                last_time: Seconds::MIN,
+                by_kind: [0; 6],
+                checkpoints: 0,
+                latest: None,
+            },
+            derived: None,
+            pending: Vec::new(),
         }
     }
 
-    /// Entries replayed so far.
+    /// Also checks every accepted entry with `derived` (in parallel, in phase 3).
+    #[must_use]
+    pub fn with_derived_check(mut self, derived: Box<DerivedCheck<'c>>) -> Self {
+        self.derived = Some(derived);
+        self
+    }
+
+    /// Entries replayed so far (the last batch's signatures may still be pending).
     pub fn size(&self) -> u64 {
-        self.frontier.size()
+        self.state.frontier.size()
     }
 
     /// The Merkle root of the entries replayed so far.
     pub fn root(&self) -> Hash {
-        self.frontier.root()
+        self.state.frontier.root()
+    }
+
+    /// Completes the pending checks.
+    fn drain(&mut self) -> Result<(), LedgerError> {
+        let pending = std::mem::take(&mut self.pending);
+        check_pending(&pending, self.derived.as_deref())
     }
 
     /// Checks a signed checkpoint of the current size against the replayed tree.
     ///
     /// # Errors
-    /// [`LedgerError::Invalid`] at [`Location::Checkpoint`].
+    /// [`LedgerError::Invalid`] at [`Location::Checkpoint`], or at an earlier entry whose
+    /// pending signature check fails.
     pub fn check_checkpoint(&mut self, size: u64, note: &[u8]) -> Result<(), LedgerError> {
+        match self.state.check_checkpoint(size, note) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.drain()?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Replays a batch of (stored key, entry bytes) in index order.
+    ///
+    /// # Errors
+    /// [`LedgerError::Invalid`] naming the first bad entry.
+    pub fn feed(&mut self, batch: &[(u64, Vec<u8>)]) -> Result<(), LedgerError> {
+        let previous = std::mem::take(&mut self.pending);
+        let derived = self.derived.as_deref();
+        let state = &mut self.state;
+        let (earlier, (accepted, failed)) =
+            rayon::join(|| check_pending(&previous, derived), || state.advance(batch));
+        earlier?;
+        if let Some(e) = failed {
+            // Entries before the failure are checked now, so a lower index wins.
+            check_pending(&accepted, derived)?;
+            return Err(e);
+        }
+        self.pending = accepted;
+        Ok(())
+    }
+
+    /// Ends the replay: pending checks complete, and the latest checkpoint must cover every
+    /// entry.
+    ///
+    /// # Errors
+    /// [`LedgerError::Invalid`].
+    pub fn finish(mut self) -> Result<(VerifyReport, ReplayTotals), LedgerError> {
+        self.drain()?;
+        self.state.finish()
+    }
+}
+
+impl ReplayState<'_> {
+    fn size(&self) -> u64 {
+        self.frontier.size()
+    }
+
+    fn root(&self) -> Hash {
+        self.frontier.root()
+    }
+
+    fn check_checkpoint(&mut self, size: u64, note: &[u8]) -> Result<(), LedgerError> {
         let at = Location::Checkpoint(size);
         let cp = SignedCheckpoint::open(note, &self.vkey).map_err(|e| invalid(at.clone(), e.to_string()))?;
         if cp.checkpoint.size != size {
@@ -253,55 +371,23 @@ impl<'c> Replay<'c> {
         Ok(())
     }
 
-    /// Replays a batch of (stored key, entry bytes) in index order. `derived` is called for
-    /// each accepted entry with its stored hashes and statement.
-    ///
-    /// # Errors
-    /// [`LedgerError::Invalid`] naming the first bad entry.
-    pub fn feed(
-        &mut self,
-        batch: &[(u64, Vec<u8>)],
-        derived: impl Fn(u64, &[(u64, Hash)], &Statement) -> Result<(), LedgerError> + Sync,
-    ) -> Result<(), LedgerError> {
+    /// Phases 1 and 2 of a batch: the entries accepted, and the first error if one stopped it.
+    fn advance(&mut self, batch: &[(u64, Vec<u8>)]) -> (Vec<Pending>, Option<LedgerError>) {
         // Phase 1 (parallel): strict decoding of entries and statements, and leaf hashes.
         let decoded: Vec<(Decoded, Hash)> = batch
             .par_iter()
             .map(|(k, b)| (decode_entry_statement(*k, b), Entry::leaf_hash(b)))
             .collect();
-        // Phase 2 (in order): chain, times, rules, tree; collect keys to check signatures with.
+        // Phase 2 (in order): chain, times, rules, tree.
         let mut accepted = Vec::with_capacity(batch.len());
-        let mut first_err = None;
         for ((key, _), (d, leaf)) in batch.iter().zip(decoded) {
             let expected = self.size();
             match self.step(expected, *key, leaf, d) {
                 Ok((k, st, stored)) => accepted.push((expected, st, k, stored)),
-                Err(e) => {
-                    first_err = Some(e);
-                    break;
-                }
+                Err(e) => return (accepted, Some(e)),
             }
         }
-        // Phase 3 (parallel): verify_strict every signature accepted so far, then check that the
-        // derived tables agree with the entry. The first failure in index order is reported.
-        let checked: Vec<Result<(), LedgerError>> = accepted
-            .par_iter()
-            .map(|(index, st, k, stored)| {
-                if st.verify_signature(k).is_err() {
-                    return Err(invalid(
-                        Location::Entry(*index),
-                        "signature does not verify with the organisation's key",
-                    ));
-                }
-                derived(*index, stored, st)
-            })
-            .collect();
-        if let Some(e) = checked.into_iter().find_map(Result::err) {
-            return Err(e);
-        }
-        match first_err {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
+        (accepted, None)
     }
 
     /// Phase 2 for one entry.
@@ -356,11 +442,7 @@ impl<'c> Replay<'c> {
         Ok((k, st, stored))
     }
 
-    /// Ends the replay: the latest checkpoint must cover every entry.
-    ///
-    /// # Errors
-    /// [`LedgerError::Invalid`].
-    pub fn finish(self) -> Result<(VerifyReport, ReplayTotals), LedgerError> {
+    fn finish(self) -> Result<(VerifyReport, ReplayTotals), LedgerError> {
         let Some(latest) = self.latest else {
             return Err(invalid(Location::Ledger, "no signed checkpoint"));
         };

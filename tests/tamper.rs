@@ -156,6 +156,20 @@ fn altered_derived_tables_are_found() {
         t.remove_live(&[0; 32]).and_then(|_| t.put_live(&[9; 32], 2))
     });
     verify_fails(&w, &["live"]);
+    // The statement_ids table is compared whole with the replay (not entry by entry): a row
+    // pointing elsewhere, and an extra row, are both found.
+    let w = five();
+    let id2 = accord::statement::Statement::decode(&entry(&w, 2).statement)
+        .unwrap()
+        .id();
+    raw(&w, |t| t.put_statement_id(&id2, 3));
+    verify_fails(&w, &["statement_ids", "entry 3"]);
+    let w = five();
+    raw(&w, |t| t.put_statement_id(&[5; 32], 1));
+    verify_fails(&w, &["statement_ids"]);
+    let w = five();
+    raw(&w, |t| t.put_norm_entry("no-backdoors", 3));
+    verify_fails(&w, &["norm_entries"]);
 }
 
 #[test]
