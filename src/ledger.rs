@@ -719,9 +719,7 @@ impl Ledger {
             let total = r.entry_count()?;
             let sizes = r.checkpoint_sizes()?;
             let mut replay = Replay::new(origin, catalogue, vkey.clone()).with_derived_check(Box::new(
-                |index: u64, stored: &[(u64, proof::Hash)], st: &Statement| {
-                    check_derived_entry(r, index, stored, st)
-                },
+                |index: u64, stored: &[(u64, proof::Hash)]| check_derived_entry(r, index, stored),
             ));
             let mut ci = 0usize;
             // Checks every signed checkpoint whose size the replay has reached.
@@ -739,30 +737,55 @@ impl Ledger {
                 Ok(())
             };
             check_cps(&mut replay, &mut ci)?;
-            let mut batch: Vec<(u64, Vec<u8>)> = Vec::with_capacity(VERIFY_BATCH);
-            let flush = |batch: &mut Vec<(u64, Vec<u8>)>,
-                         replay: &mut Replay<'_>,
-                         ci: &mut usize|
-             -> Result<(), LedgerError> {
-                replay.feed(batch)?;
-                batch.clear();
-                check_cps(replay, ci)?;
-                if let Some(p) = progress {
-                    p(replay.size(), total);
+            // A reader thread fills the next batch while the replay works on this one. A batch
+            // ends at VERIFY_BATCH entries and at every checkpoint size, so each signed root is
+            // compared with the tree of exactly its size.
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(u64, Vec<u8>)>>(2);
+            let sizes_ref = &sizes;
+            let (replayed, read) = std::thread::scope(|s| {
+                let reader = s.spawn(move || {
+                    crate::store::contain(|| -> Result<(), LedgerError> {
+                        let mut batch = Vec::with_capacity(VERIFY_BATCH);
+                        let mut next = 0usize;
+                        r.for_each_entry(0, |k, v| -> Result<bool, LedgerError> {
+                            batch.push((k, v.to_vec()));
+                            let end = k.saturating_add(1);
+                            while sizes_ref.get(next).is_some_and(|&s| s < end) {
+                                next += 1;
+                            }
+                            if batch.len() == VERIFY_BATCH || sizes_ref.get(next) == Some(&end) {
+                                let full = std::mem::replace(&mut batch, Vec::with_capacity(VERIFY_BATCH));
+                                // A closed channel means the replay stopped at an error.
+                                return Ok(tx.send(full).is_ok());
+                            }
+                            Ok(true)
+                        })?;
+                        if !batch.is_empty() {
+                            let _ = tx.send(batch);
+                        }
+                        Ok(())
+                    })
+                });
+                let mut replayed = Ok(());
+                for batch in &rx {
+                    let step = replay.feed(&batch).and_then(|()| check_cps(&mut replay, &mut ci));
+                    if let Err(e) = step {
+                        replayed = Err(e);
+                        break;
+                    }
+                    if let Some(p) = progress {
+                        p(replay.size(), total);
+                    }
                 }
-                Ok(())
-            };
-            r.for_each_entry(0, |k, v| -> Result<bool, LedgerError> {
-                batch.push((k, v.to_vec()));
-                // A batch ends at VERIFY_BATCH entries and at every checkpoint size, so each
-                // signed root is compared with the tree of exactly its size.
-                let at_cp = sizes.get(ci).is_some_and(|&s| s == k.saturating_add(1));
-                if batch.len() == VERIFY_BATCH || at_cp {
-                    flush(&mut batch, &mut replay, &mut ci)?;
-                }
-                Ok(true)
-            })?;
-            flush(&mut batch, &mut replay, &mut ci)?;
+                drop(rx);
+                let read = reader.join().unwrap_or_else(|_| {
+                    Err(StoreError::Damaged("the entry reader stopped unexpectedly".into()).into())
+                });
+                (replayed, read)
+            });
+            // An error of the replay is at a lower index than anything the reader had not sent.
+            replayed?;
+            read?;
             if ci != sizes.len() {
                 return Err(invalid(
                     Location::Checkpoint(sizes[ci]),

@@ -10,7 +10,7 @@ use crate::keys::PublicKey;
 use crate::ledger::{decode_entry_statement, invalid, LedgerError, Location, VerifyReport};
 use crate::norms::Catalogue;
 use crate::proof::{self, Frontier, Hash};
-use crate::rules::{apply, check_rules, MemRegistry, RecoveryMark};
+use crate::rules::{apply, check_rules, IndexChain, MemRegistry, RecoveryMark};
 use crate::statement::{Body, Statement};
 use crate::store::{DerivedRow, ReadTables};
 use crate::time::Seconds;
@@ -36,12 +36,13 @@ pub fn untrusted_entries(
     Ok(out)
 }
 
-/// Point checks of one replayed entry against the store's derived tables.
+/// Point checks of one replayed entry against the store's derived tables: the Merkle hashes it
+/// completes. (`statement_ids`, `org_entries` and `norm_entries` are compared whole by
+/// [`check_derived_tables`], by one sequential scan each instead of a lookup per entry.)
 pub(crate) fn check_derived_entry(
     r: &ReadTables,
     index: u64,
     stored: &[(u64, Hash)],
-    st: &Statement,
 ) -> Result<(), LedgerError> {
     for (hi, h) in stored {
         if r.hash(*hi)?.as_ref() != Some(h) {
@@ -51,23 +52,49 @@ pub(crate) fn check_derived_entry(
             ));
         }
     }
-    // The statement_ids table is compared whole with the replay's ids in
-    // `check_derived_tables`: one sequential scan instead of a B-tree lookup per entry.
-    if !r.has_org_entry(&st.iss, index)? {
-        return Err(invalid(
-            Location::Table("org_entries"),
-            format!("entry {index} is not indexed under its organisation"),
-        ));
-    }
-    if let Body::Attestation(a) = &st.payload.body {
-        for n in &a.norms {
-            if !r.has_norm_entry(n.id.as_str(), index)? {
+    Ok(())
+}
+
+/// Compares `org_entries` (`norms` false) or `norm_entries` with the replay's digests: one
+/// sequential scan, computing each name's [`IndexChain`] from its rows (which come in
+/// ascending index order within a name).
+fn check_index_table(
+    r: &ReadTables,
+    norms: bool,
+    want: &std::collections::HashMap<String, IndexChain>,
+) -> Result<(), LedgerError> {
+    let table = if norms { "norm_entries" } else { "org_entries" };
+    let mut names = 0usize;
+    let mut current: Option<(String, IndexChain)> = None;
+    let mut close = |done: Option<(String, IndexChain)>| -> Result<(), LedgerError> {
+        if let Some((name, chain)) = done {
+            names += 1;
+            if want.get(&name) != Some(&chain) {
                 return Err(invalid(
-                    Location::Table("norm_entries"),
-                    format!("entry {index} is not indexed under norm {}", n.id),
+                    Location::Table(table),
+                    format!("the rows under {name:?} differ from the entries the replay gives it"),
                 ));
             }
         }
+        Ok(())
+    };
+    r.for_each_index_row(norms, |name, index| -> Result<(), LedgerError> {
+        match &mut current {
+            Some((n, chain)) if n == name => chain.push(index),
+            _ => {
+                let mut chain = IndexChain::default();
+                chain.push(index);
+                close(current.replace((name.to_string(), chain)))?;
+            }
+        }
+        Ok(())
+    })?;
+    close(current.take())?;
+    if names != want.len() {
+        return Err(invalid(
+            Location::Table(table),
+            format!("rows for {names} names where the replay gives {}", want.len()),
+        ));
     }
     Ok(())
 }
@@ -93,6 +120,8 @@ pub(crate) fn check_derived_tables(
             ));
         }
     }
+    check_index_table(r, false, &reg.registry.org_chains)?;
+    check_index_table(r, true, &reg.registry.norm_chains)?;
     let (mut keys, mut orgs, mut live, mut recovery, mut used) = (0usize, 0usize, 0usize, 0usize, 0usize);
     r.for_each_derived(|row| -> Result<(), LedgerError> {
         match row {
@@ -195,8 +224,8 @@ pub struct ReplayTotals {
     pub registry: MemRegistry,
 }
 
-/// Checks one replayed entry against derived tables: (index, stored hashes, statement).
-pub type DerivedCheck<'a> = dyn Fn(u64, &[(u64, Hash)], &Statement) -> Result<(), LedgerError> + Sync + 'a;
+/// Checks one replayed entry against derived tables: (index, the stored hashes it adds).
+pub type DerivedCheck<'a> = dyn Fn(u64, &[(u64, Hash)]) -> Result<(), LedgerError> + Sync + 'a;
 
 /// An entry whose signature and derived rows are still to be checked: its index, its
 /// statement, the key that must have signed it, and the stored hashes it adds to the tree.
@@ -244,7 +273,7 @@ fn check_pending(pending: &[Pending], derived: Option<&DerivedCheck<'_>>) -> Res
                 ));
             }
             match derived {
-                Some(d) => d(*index, stored, st),
+                Some(d) => d(*index, stored),
                 None => Ok(()),
             }
         })

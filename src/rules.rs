@@ -560,6 +560,33 @@ pub struct MemRegistry {
     pub(crate) norm_rows: u64,
     /// Decompressed keys by kid, so a replay decompresses each key once.
     pub(crate) verifying: HashMap<[u8; 32], PublicKey>,
+    /// Per organisation, the digest of the ascending indexes of its entries (see
+    /// [`IndexChain`]): what the `org_entries` table must hold for it.
+    pub(crate) org_chains: HashMap<String, IndexChain>,
+    /// Per norm, the digest of the ascending indexes of attestations naming it.
+    pub(crate) norm_chains: HashMap<String, IndexChain>,
+}
+
+/// A running SHA-256 digest of an ascending list of entry indexes:
+/// `d_0 = 0^32`, `d_{k+1} = SHA-256(d_k ‖ index_k as 8 bytes big-endian)`.
+///
+/// `verify` compares the `org_entries` and `norm_entries` tables with the replay through
+/// these: the replay keeps one digest per organisation and per norm (memory bounded by
+/// organisations and norms, not entries), a sequential scan of each table computes the same
+/// digests from its rows, and equal digests mean equal lists (SHA-256 being collision
+/// resistant). One scan replaces a B-tree lookup per entry.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct IndexChain(pub [u8; 32]);
+
+impl IndexChain {
+    /// Appends `index` to the list.
+    pub fn push(&mut self, index: u64) {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(self.0);
+        h.update(index.to_be_bytes());
+        self.0 = h.finalize().into();
+    }
 }
 
 impl Registry for MemRegistry {
@@ -589,8 +616,16 @@ impl Registry for MemRegistry {
             .map(|(i, k)| (*i, k.clone()))
             .collect())
     }
-    fn put_statement(&mut self, id: &StatementId, index: u64, _org: &str) -> Result<(), LedgerError> {
+    fn put_statement(&mut self, id: &StatementId, index: u64, org: &str) -> Result<(), LedgerError> {
         self.ids.insert(*id, index);
+        match self.org_chains.get_mut(org) {
+            Some(c) => c.push(index),
+            None => {
+                let mut c = IndexChain::default();
+                c.push(index);
+                self.org_chains.insert(org.to_string(), c);
+            }
+        }
         Ok(())
     }
     fn put_key(&mut self, kid: &[u8; 32], rec: &KeyRecord) -> Result<(), LedgerError> {
@@ -627,6 +662,16 @@ impl Registry for MemRegistry {
     ) -> Result<(), LedgerError> {
         self.live.insert(*id, (index, org.to_string()));
         self.norm_rows += norms.len() as u64;
+        for n in norms {
+            match self.norm_chains.get_mut(*n) {
+                Some(c) => c.push(index),
+                None => {
+                    let mut c = IndexChain::default();
+                    c.push(index);
+                    self.norm_chains.insert((*n).to_string(), c);
+                }
+            }
+        }
         Ok(())
     }
     fn remove_live(&mut self, id: &StatementId, org: &str, kind: Kind) -> Result<(), LedgerError> {

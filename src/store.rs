@@ -33,6 +33,12 @@ pub const DB_FILE: &str = "ledger.redb";
 /// The `meta` table's format tag.
 pub const FORMAT_TAG: &[u8] = b"accord-ledger/1";
 
+/// The page cache redb may fill, per open database. redb's default is 1 GiB, which a verify of
+/// a large ledger (it reads every page once) would fill: its memory would then grow with the
+/// ledger instead of staying bounded by what the replay must remember. 64 MiB holds the hot
+/// upper levels of every B-tree.
+pub const CACHE_BYTES: usize = 64 << 20;
+
 pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 pub(crate) const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("entries");
 pub(crate) const HASHES: TableDefinition<u64, [u8; 32]> = TableDefinition::new("hashes");
@@ -149,7 +155,10 @@ impl Store {
             return Err(StoreError::Exists(dir.to_path_buf()));
         }
         std::fs::create_dir_all(dir).map_err(io)?;
-        let db = redb::Database::create(&path).map_err(|e| open_err(dir, e))?;
+        let db = redb::Builder::new()
+            .set_cache_size(CACHE_BYTES)
+            .create(&path)
+            .map_err(|e| open_err(dir, e))?;
         let store = Store {
             db: Db::Rw(db),
             path: dir.to_path_buf(),
@@ -170,7 +179,12 @@ impl Store {
         if !path.is_file() {
             return Err(StoreError::NotFound(dir.to_path_buf()));
         }
-        let db = contain(|| redb::Database::open(&path).map_err(|e| open_err(dir, e)))?;
+        let db = contain(|| {
+            redb::Builder::new()
+                .set_cache_size(CACHE_BYTES)
+                .open(&path)
+                .map_err(|e| open_err(dir, e))
+        })?;
         let s = Store {
             db: Db::Rw(db),
             path: dir.to_path_buf(),
@@ -190,6 +204,7 @@ impl Store {
         }
         let db = contain(|| {
             redb::Builder::new()
+                .set_cache_size(CACHE_BYTES)
                 .open_read_only(&path)
                 .map_err(|e| open_err(dir, e))
         })?;
@@ -208,6 +223,7 @@ impl Store {
     /// [`StoreError`].
     pub fn with_backend(backend: impl redb::StorageBackend, label: &Path) -> Result<Store, StoreError> {
         let db = redb::Builder::new()
+            .set_cache_size(CACHE_BYTES)
             .create_with_backend(backend)
             .map_err(|e| open_err(label, e))?;
         let store = Store {
@@ -286,7 +302,7 @@ impl Store {
 
 /// Runs storage work, turning a panic inside the storage engine (redb can panic on some damaged
 /// files) into [`StoreError::Damaged`] instead of a crash.
-fn contain<T, E: From<StoreError>>(f: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+pub(crate) fn contain<T, E: From<StoreError>>(f: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(r) => r,
         Err(payload) => {
@@ -531,6 +547,28 @@ macro_rules! table_readers {
                 out.push(item?.0.value().1);
             }
             Ok(out)
+        }
+        /// Feeds every row of `org_entries` (with `norms` false) or `norm_entries` (true) to
+        /// `f`, in key order: by name, then ascending index.
+        ///
+        /// # Errors
+        /// [`StoreError`] or what `f` returns.
+        pub fn for_each_index_row<E: From<StoreError>>(
+            &self,
+            norms: bool,
+            mut f: impl FnMut(&str, u64) -> Result<(), E>,
+        ) -> Result<(), E> {
+            let table = if norms {
+                &self.norm_entries
+            } else {
+                &self.org_entries
+            };
+            for item in table.iter().map_err(StoreError::from)? {
+                let (k, _) = item.map_err(StoreError::from)?;
+                let (name, index) = k.value();
+                f(name, index)?;
+            }
+            Ok(())
         }
         /// Whether `org_entries` holds (org, index).
         ///
@@ -796,6 +834,20 @@ impl<'t> WriteTables<'t> {
     /// [`StoreError`].
     pub fn put_org_entry(&mut self, org: &str, index: u64) -> Result<(), StoreError> {
         self.org_entries.insert((org, index), ())?;
+        Ok(())
+    }
+    /// Removes (org, index) from `org_entries` or, with `norms`, (norm, index) from
+    /// `norm_entries`. accord never does this; tests use it to alter a derived table the way a
+    /// damaged or tampered store might.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn remove_index_row(&mut self, norms: bool, name: &str, index: u64) -> Result<(), StoreError> {
+        if norms {
+            self.norm_entries.remove((name, index))?;
+        } else {
+            self.org_entries.remove((name, index))?;
+        }
         Ok(())
     }
     /// Indexes an entry under a norm.

@@ -170,6 +170,32 @@ fn altered_derived_tables_are_found() {
     let w = five();
     raw(&w, |t| t.put_norm_entry("no-backdoors", 3));
     verify_fails(&w, &["norm_entries"]);
+    // Same row counts, other contents: org_entries and norm_entries are compared through one
+    // digest per name, so a row moved to another index or another name is found.
+    let w = five();
+    raw(&w, |t| {
+        t.remove_index_row(false, "acme corp", 2)?;
+        t.put_org_entry("acme corp", 1)
+    });
+    verify_fails(&w, &["org_entries", "acme corp"]);
+    let w = five();
+    raw(&w, |t| {
+        t.remove_index_row(false, "beta gmbh", 1)?;
+        t.put_org_entry("acme corp", 1)
+    });
+    verify_fails(&w, &["org_entries"]);
+    let w = five();
+    raw(&w, |t| {
+        t.remove_index_row(true, "no-backdoors", 2)?;
+        t.put_norm_entry("no-backdoors", 3)
+    });
+    verify_fails(&w, &["norm_entries", "no-backdoors"]);
+    let w = five();
+    raw(&w, |t| {
+        t.remove_index_row(true, "no-backdoors", 2)?;
+        t.put_norm_entry("no-such-norm", 2)
+    });
+    verify_fails(&w, &["norm_entries"]);
 }
 
 #[test]
