@@ -3,26 +3,131 @@
 
 mod common;
 
-use std::io::Read;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::io::Write;
 
 use accord::bundle::{ProofFile, MAX_PROOF_FILE};
 use accord::checkpoint::{LedgerKey, Origin, SignedCheckpoint};
 use accord::codec::{self, CodecError};
 use common::World;
 
-/// A reader that counts the bytes taken from it and can produce "infinite" input.
-struct Counting {
-    read: u64,
-    limit: u64,
+// ---------------------------------------------------------------------------------------------
+// Peak allocation, per thread: the global allocator of this test binary counts the bytes each
+// thread has live and the highest mark since `peak_during` started. Tests run on several
+// threads at once, so the counters are thread-local (const-initialised, no destructor: safe to
+// use inside the allocator).
+// ---------------------------------------------------------------------------------------------
+
+thread_local! {
+    static LIVE: Cell<isize> = const { Cell::new(0) };
+    static PEAK: Cell<isize> = const { Cell::new(0) };
 }
 
-impl Read for Counting {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = (buf.len() as u64).min(self.limit - self.read) as usize;
-        buf[..n].fill(b'{');
-        self.read += n as u64;
-        Ok(n)
+fn track(delta: isize) {
+    let _ = LIVE.try_with(|live| {
+        let now = live.get() + delta;
+        live.set(now);
+        let _ = PEAK.try_with(|peak| peak.set(peak.get().max(now)));
+    });
+}
+
+struct Tracking;
+
+// SAFETY: every call is forwarded to the system allocator unchanged; only counters move.
+unsafe impl GlobalAlloc for Tracking {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded with the caller's layout.
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            track(layout.size() as isize);
+        }
+        p
     }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded with the caller's pointer and layout.
+        unsafe { System.dealloc(ptr, layout) };
+        track(-(layout.size() as isize));
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: forwarded with the caller's arguments.
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            track(new_size as isize - layout.size() as isize);
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Tracking = Tracking;
+
+/// Runs `f` and returns its result with the most bytes it had allocated at once on this thread
+/// (beyond what was live when it started).
+fn peak_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    let base = LIVE.with(Cell::get);
+    PEAK.with(|p| p.set(base));
+    let out = f();
+    let peak = PEAK.with(Cell::get) - base;
+    (out, peak.max(0) as usize)
+}
+
+#[test]
+fn the_allocation_counter_sees_allocations() {
+    // The instrument first: a check that cannot see 1 MiB would pass everything below.
+    let (v, peak) = peak_during(|| vec![1u8; 1 << 20]);
+    assert_eq!(v.len(), 1 << 20);
+    assert!(peak >= 1 << 20, "peak {peak}");
+    let ((), peak) = peak_during(|| ());
+    assert!(peak < 1024, "peak {peak}");
+}
+
+/// Feeds `total` bytes of `fill` into a named pipe that `accord args... FIFO` reads, and returns
+/// how many bytes the binary took before it stopped reading (the writer counts what the pipe
+/// accepted; the pipe itself buffers at most 64 KiB beyond what was read).
+fn bytes_read_through_fifo(w: &World, args: &[&str], total: u64, fill: u8) -> (u64, String) {
+    let fifo = w.path("input.fifo");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(status.success(), "mkfifo failed");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_accord"))
+        .current_dir(w.path(""))
+        .env("XDG_CONFIG_HOME", w.path("config"))
+        .env("XDG_STATE_HOME", w.path("state"))
+        .env("ACCORD_LEDGER", w.ledger())
+        .env_remove("HOME")
+        .args(args)
+        .arg(&fifo)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            let mut f = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+            let chunk = vec![fill; 8192];
+            let mut sent = 0u64;
+            while sent < total {
+                match f.write(&chunk) {
+                    Ok(n) => sent += n as u64,
+                    Err(_) => break, // EPIPE: the reader closed the pipe.
+                }
+            }
+            sent
+        })
+    };
+    let out = child.wait_with_output().unwrap();
+    let sent = writer.join().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (sent, String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 #[test]
@@ -33,17 +138,45 @@ fn a_1_gib_statement_file_is_refused_reading_no_more_than_the_limit() {
     std::fs::File::create(&f).unwrap().set_len(1 << 30).unwrap();
     let e = w.fails(1, &["append", f.to_str().unwrap()]);
     assert!(e.contains("65000-byte statement limit"), "{e}");
-    // The CLI reads through take(limit + 1): the same bound, shown on a counting reader.
-    let mut r = Counting {
-        read: 0,
-        limit: 1 << 30,
-    };
-    let mut buf = Vec::new();
-    (&mut r)
-        .take(accord::statement::MAX_STATEMENT_LEN as u64 + 1)
-        .read_to_end(&mut buf)
-        .unwrap();
-    assert_eq!(r.read, accord::statement::MAX_STATEMENT_LEN as u64 + 1);
+    // The same 1 GiB through a pipe, where the size is not known in advance: the binary stops
+    // reading at the limit (plus what the pipe buffers), not at the end of the input.
+    let (sent, e) = bytes_read_through_fifo(&w, &["append"], 1 << 30, 0);
+    assert!(e.contains("65000-byte statement limit"), "{e}");
+    let bound = accord::statement::MAX_STATEMENT_LEN as u64 + 1 + (64 << 10) + 8192;
+    assert!(
+        sent <= bound,
+        "the binary took {sent} bytes of a 1 GiB stream; the bound is {bound}"
+    );
+    // A statement of exactly the limit is read whole and refused for what it is, not its size.
+    let ((), peak) = peak_during(|| {
+        let b = vec![0xffu8; accord::statement::MAX_STATEMENT_LEN + 1];
+        assert!(accord::statement::Statement::decode(&b).is_err());
+    });
+    assert!(peak < 2 * accord::statement::MAX_STATEMENT_LEN, "peak {peak}");
+}
+
+#[test]
+fn cbor_claiming_huge_lengths_allocates_by_what_is_there() {
+    // Heads that promise 2^32 elements, 2^64 - 1 pairs, 4 GiB of bytes: the decoder allocates
+    // by the bytes present, so 9 bytes of input cannot make it reserve gigabytes.
+    let claims: [&[u8]; 4] = [
+        &[0x9a, 0xff, 0xff, 0xff, 0xff, 0x00],
+        &[0xbb, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x00],
+        &[0x5a, 0xff, 0xff, 0xff, 0xff, 0x00],
+        &[0x7b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+    ];
+    for b in claims {
+        let (r, peak) = peak_during(|| codec::decode(b, 1 << 20));
+        assert!(r.is_err(), "{b:02x?}");
+        assert!(peak < 4096, "{b:02x?}: peak allocation {peak} bytes");
+    }
+    // An array of 60,000 small items (in a 60 KB input): the tree costs a bounded multiple of
+    // the input (each ciborium Value is 48 bytes), far from anything a length field claims.
+    let mut b = vec![0x99, 0xea, 0x60];
+    b.extend(std::iter::repeat_n(0x00, 60_000));
+    let (r, peak) = peak_during(|| codec::decode(&b, 1 << 20));
+    assert!(r.is_ok());
+    assert!(peak <= 64 * b.len(), "peak {peak} for {} bytes", b.len());
 }
 
 #[test]
@@ -57,8 +190,10 @@ fn a_bundle_with_a_million_element_path_is_refused() {
         j.push_str("\"0000000000000000000000000000000000000000000000000000000000000000\"");
     }
     j.push_str("]}");
-    let e = ProofFile::parse(j.as_bytes()).unwrap_err().to_string();
+    let (e, peak) = peak_during(|| ProofFile::parse(j.as_bytes()).unwrap_err().to_string());
     assert!(e.contains("larger than"), "{e}");
+    // Refused by its length before parsing: nothing close to the 67 MB input is allocated.
+    assert!(peak < 4096, "peak allocation {peak} bytes");
     // A path just under the file limit but over 128 hashes: refused by count.
     let v = codec::map([
         ("v".into(), codec::uint(1)),
@@ -89,12 +224,15 @@ fn a_bundle_with_a_million_element_path_is_refused() {
 fn cbor_nested_10000_deep_is_refused_without_overflow() {
     let mut b = vec![0x81u8; 10_000];
     b.push(0);
+    let (r, peak) = peak_during(|| codec::decode(&b, 1 << 20));
     assert_eq!(
-        codec::decode(&b, 1 << 20),
+        r,
         Err(CodecError::TooDeep {
             max: codec::MAX_DEPTH
         })
     );
+    // It stops at depth 16: a few small vectors, not 10,000 levels of them.
+    assert!(peak < 4096, "peak allocation {peak} bytes");
     // Also inside a statement file given to append.
     let w = World::new();
     w.init();
@@ -119,10 +257,17 @@ fn a_checkpoint_with_10000_signature_lines_is_refused() {
     for _ in 0..10_000 {
         note.extend_from_slice(line.as_bytes());
     }
-    let e = SignedCheckpoint::open(&note, &k.verifier_key())
-        .unwrap_err()
-        .to_string();
+    let (e, peak) = peak_during(|| {
+        SignedCheckpoint::open(&note, &k.verifier_key())
+            .unwrap_err()
+            .to_string()
+    });
     assert!(e.contains("larger than"), "{e}");
+    assert!(
+        peak < 4096,
+        "peak allocation {peak} bytes for a {}-byte note",
+        note.len()
+    );
 }
 
 #[test]
@@ -132,8 +277,9 @@ fn a_1_mb_norm_id_is_refused() {
     let k = w.register("acme", "Acme");
     // Linux caps one argument at 128 KiB, so the binary gets 60 KB; the library gets 1 MB.
     let huge = "a".repeat(1_000_000);
-    let e = accord::norms::NormId::new(&huge).unwrap_err().to_string();
+    let (e, peak) = peak_during(|| accord::norms::NormId::new(&huge).unwrap_err().to_string());
     assert!(e.len() < 500, "{e}");
+    assert!(peak < 4096, "peak allocation {peak} bytes for a 1 MB id");
     let id = "a".repeat(60_000);
     let e = w.fails(
         2,
