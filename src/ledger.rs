@@ -26,6 +26,9 @@ use crate::time::Seconds;
 /// Entries checked per parallel batch by [`Ledger::verify`].
 pub const VERIFY_BATCH: usize = 4_096;
 
+/// Statements per chunk handed to the signature checker during an append.
+const APPEND_CHECK_CHUNK: usize = 256;
+
 /// Where verification found a problem.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
@@ -382,25 +385,84 @@ impl Ledger {
             // Log times never decrease, even if the clock steps back.
             let logged_at = now.max(last_time);
             last_time = logged_at;
-            let mut keys = Vec::with_capacity(sts.len());
-            let mut out = Vec::with_capacity(sts.len());
-            for (i, st) in sts.iter().enumerate() {
-                let index = size + i as u64;
-                let key = check_rules(st, &origin, logged_at, &*t, catalogue)?.map_err(|r| {
-                    LedgerError::Rejected {
-                        position: i + 1,
-                        rejection: r,
+            // The custodian checks every signature before anything is committed. A checker
+            // thread verifies them on all cores as the rules hand out keys, while this thread
+            // applies the rules and writes the entries; any failure aborts the transaction.
+            let (tx, rx) = std::sync::mpsc::channel::<Vec<(usize, crate::keys::PublicKey)>>();
+            let sts = &sts;
+            let (written, first_bad) = std::thread::scope(|s| {
+                let checker = s.spawn(move || {
+                    let mut first_bad: Option<usize> = None;
+                    for chunk in rx {
+                        let bad = chunk
+                            .par_iter()
+                            .find_first(|(i, k)| sts[*i].verify_signature(k).is_err());
+                        if let Some((i, _)) = bad {
+                            first_bad = Some(first_bad.map_or(*i, |b| b.min(*i)));
+                        }
                     }
-                })?;
-                apply(&mut *t, index, logged_at, st)?;
-                keys.push(key);
-            }
-            // The custodian checks every signature (in parallel) before anything is stored.
-            let bad = sts
-                .par_iter()
-                .zip(keys.par_iter())
-                .position_first(|(st, k)| st.verify_signature(k).is_err());
-            if let Some(i) = bad {
+                    first_bad
+                });
+                let written = (|| -> Result<(Vec<crate::keys::PublicKey>, Vec<Appended>), LedgerError> {
+                    // Dropped on every return, which ends the checker's loop.
+                    let tx = tx;
+                    let mut keys = Vec::with_capacity(sts.len());
+                    let mut chunk = Vec::with_capacity(APPEND_CHECK_CHUNK);
+                    for (i, st) in sts.iter().enumerate() {
+                        let index = size + i as u64;
+                        let key = check_rules(st, &origin, logged_at, &*t, catalogue)?.map_err(|r| {
+                            LedgerError::Rejected {
+                                position: i + 1,
+                                rejection: r,
+                            }
+                        })?;
+                        apply(&mut *t, index, logged_at, st)?;
+                        keys.push(key);
+                        chunk.push((i, key));
+                        if chunk.len() == APPEND_CHECK_CHUNK {
+                            let _ = tx.send(std::mem::replace(
+                                &mut chunk,
+                                Vec::with_capacity(APPEND_CHECK_CHUNK),
+                            ));
+                        }
+                    }
+                    let _ = tx.send(chunk);
+                    drop(tx);
+                    let mut out = Vec::with_capacity(sts.len());
+                    for (i, st) in sts.iter().enumerate() {
+                        let index = size + i as u64;
+                        let entry = Entry {
+                            index,
+                            prev,
+                            logged_at: last_time,
+                            statement: st.bytes.clone(),
+                        };
+                        let bytes = entry.encode().map_err(|e| LedgerError::Rejected {
+                            position: i + 1,
+                            rejection: Rejection::Statement(StatementError::Invalid(e.to_string())),
+                        })?;
+                        prev = Entry::leaf_hash(&bytes);
+                        t.put_entry(index, &bytes)?;
+                        for (hi, h) in frontier.push(prev) {
+                            t.put_hash(hi, &h)?;
+                        }
+                        out.push(Appended {
+                            index,
+                            id: st.id(),
+                            kind: st.kind(),
+                            org: st.iss.clone(),
+                        });
+                    }
+                    Ok((keys, out))
+                })();
+                let first_bad = checker
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                (written, first_bad)
+            });
+            // A rule broken comes first (as the rules run in order); then the first bad signature.
+            let (keys, out) = written?;
+            if let Some(i) = first_bad {
                 let rejection = sts[i]
                     .verify_signature(&keys[i])
                     .err()
@@ -409,30 +471,6 @@ impl Ledger {
                 return Err(LedgerError::Rejected {
                     position: i + 1,
                     rejection,
-                });
-            }
-            for (i, st) in sts.iter().enumerate() {
-                let index = size + i as u64;
-                let entry = Entry {
-                    index,
-                    prev,
-                    logged_at: last_time,
-                    statement: st.bytes.clone(),
-                };
-                let bytes = entry.encode().map_err(|e| LedgerError::Rejected {
-                    position: i + 1,
-                    rejection: Rejection::Statement(StatementError::Invalid(e.to_string())),
-                })?;
-                prev = Entry::leaf_hash(&bytes);
-                t.put_entry(index, &bytes)?;
-                for (hi, h) in frontier.push(prev) {
-                    t.put_hash(hi, &h)?;
-                }
-                out.push(Appended {
-                    index,
-                    id: st.id(),
-                    kind: st.kind(),
-                    org: st.iss.clone(),
                 });
             }
             let new_size = frontier.size();

@@ -706,6 +706,17 @@ impl Registry for WriteTables<'_> {
     fn key(&self, kid: &[u8; 32]) -> Result<Option<KeyRecord>, LedgerError> {
         Ok(WriteTables::key(self, kid)?)
     }
+    fn verifying_key(&self, kid: &[u8; 32], rec: &KeyRecord) -> Result<PublicKey, LedgerError> {
+        if let Some(k) = self.verifying.borrow().get(kid) {
+            if k.to_bytes() == rec.public_key {
+                return Ok(*k);
+            }
+        }
+        let k = PublicKey::from_bytes(&rec.public_key)
+            .map_err(|e| invalid(Location::Table("keys"), e.to_string()))?;
+        self.verifying.borrow_mut().insert(*kid, k);
+        Ok(k)
+    }
     fn org(&self, org: &str) -> Result<Option<OrgRecord>, LedgerError> {
         match WriteTables::org(self, org)? {
             Some(registration) => Ok(Some(OrgRecord {

@@ -710,6 +710,8 @@ pub struct WriteTables<'t> {
     pub(crate) used_recovery: redb::Table<'t, [u8; 32], &'static str>,
     pub(crate) org_entries: redb::Table<'t, (&'static str, u64), ()>,
     pub(crate) norm_entries: redb::Table<'t, (&'static str, u64), ()>,
+    /// Keys decompressed during this transaction, by kid (see `Registry::verifying_key`).
+    pub(crate) verifying: std::cell::RefCell<std::collections::HashMap<[u8; 32], crate::keys::PublicKey>>,
 }
 
 impl<'t> WriteTables<'t> {
@@ -727,6 +729,7 @@ impl<'t> WriteTables<'t> {
             used_recovery: txn.open_table(USED_RECOVERY)?,
             org_entries: txn.open_table(ORG_ENTRIES)?,
             norm_entries: txn.open_table(NORM_ENTRIES)?,
+            verifying: Default::default(),
         })
     }
     table_readers!();

@@ -1,6 +1,8 @@
-//! The replay overlaps the signature checks of one batch with the decoding and rules of the
-//! next (src/replay.rs). These tests hold it to its promise: whatever the batch boundaries, the
-//! error reported is the one at the lowest index, and a genuine ledger replays cleanly.
+//! Signature checks run beside other work: the replay overlaps the checks of one batch with the
+//! decoding and rules of the next (src/replay.rs), and an append checks signatures on other
+//! threads while it applies the rules and writes entries (src/ledger.rs). These tests hold both
+//! to their promise: the error reported is the one at the lowest index whatever the batch
+//! boundaries, a genuine ledger replays cleanly, and a refused append writes nothing.
 
 use accord::checkpoint::{LedgerKey, Origin};
 use accord::entry::Entry;
@@ -16,9 +18,8 @@ const ENTRIES: u64 = 12;
 /// Entries as the store yields them: (index, entry bytes).
 type Entries = Vec<(u64, Vec<u8>)>;
 
-/// A ledger of one registration and `ENTRIES - 1` attestations: its entries (key, bytes), its
-/// latest checkpoint note and the ledger key.
-fn ledger() -> (Entries, Vec<u8>, LedgerKey) {
+/// An empty ledger, its key, and `n` statements for it: a registration, then attestations.
+fn fresh(n: u64) -> (tempfile::TempDir, Ledger, LedgerKey, Vec<Vec<u8>>) {
     let dir = tempfile::tempdir().unwrap();
     let key = LedgerKey::generate(&Origin::new(ORIGIN).unwrap());
     let skey = dir.path().join("ledger.skey");
@@ -44,7 +45,7 @@ fn ledger() -> (Entries, Vec<u8>, LedgerKey) {
         recovery: None,
     }))];
     let norm = &cat.norms()[0];
-    for j in 1..ENTRIES {
+    for j in 1..n {
         statements.push(sign(Body::Attestation(Attestation {
             catalogue: cat.version,
             norms: vec![NormRef {
@@ -57,6 +58,14 @@ fn ledger() -> (Entries, Vec<u8>, LedgerKey) {
             supersedes: None,
         })));
     }
+    (dir, ledger, key, statements)
+}
+
+/// A ledger of one registration and `ENTRIES - 1` attestations: its entries (key, bytes), its
+/// latest checkpoint note and the ledger key.
+fn ledger() -> (Entries, Vec<u8>, LedgerKey) {
+    let (_dir, ledger, key, statements) = fresh(ENTRIES);
+    let cat = Catalogue::embedded();
     ledger
         .append(&statements, &key, accord::time::now(), cat)
         .unwrap();
@@ -143,4 +152,37 @@ fn a_bad_signature_in_the_last_batch_is_found_before_the_checkpoint_passes() {
         let (at, problem) = location(replay(&entries, &note, &key, batch).unwrap_err());
         assert_eq!(at, Location::Entry(last as u64), "batch {batch}: {problem}");
     }
+}
+
+#[test]
+fn an_append_with_bad_signatures_in_several_check_chunks_names_the_first_and_writes_nothing() {
+    // 700 statements span three chunks of the append's signature checker (256 each).
+    let (_dir, ledger, key, mut statements) = fresh(700);
+    for i in [650, 300, 520] {
+        *statements[i].last_mut().unwrap() ^= 1;
+    }
+    let before = ledger.size().unwrap();
+    let e = ledger
+        .append(&statements, &key, accord::time::now(), Catalogue::embedded())
+        .unwrap_err();
+    match e {
+        LedgerError::Rejected { position, rejection } => {
+            assert_eq!(position, 301, "{rejection}");
+            assert!(rejection.to_string().contains("signature"), "{rejection}");
+        }
+        other => panic!("expected a rejection, got {other}"),
+    }
+    assert_eq!(ledger.size().unwrap(), before, "a refused append wrote entries");
+    // The same statements with the signatures restored go in whole.
+    for i in [650, 300, 520] {
+        *statements[i].last_mut().unwrap() ^= 1;
+    }
+    let done = ledger
+        .append(&statements, &key, accord::time::now(), Catalogue::embedded())
+        .unwrap();
+    assert_eq!(done.len(), 700);
+    assert_eq!(ledger.size().unwrap(), before + 700);
+    ledger
+        .verify(&key.verifier_key(), Catalogue::embedded(), None)
+        .unwrap();
 }
