@@ -1,0 +1,1638 @@
+#!/usr/bin/env python3
+"""An independent verifier of accord ledgers, written from docs/FORMAT.md and schemas/ only.
+
+Pure Python 3.11, standard library only (hashlib for SHA-256/SHA-512; Ed25519 and CBOR are
+implemented here). Section numbers (§) refer to docs/FORMAT.md.
+
+    accord_verify.py export FILE --ledger-key VKEY       # an `accord export` file (§10, §7)
+    accord_verify.py proof FILE --ledger-key VKEY        # a bundle (§8) or consistency file (§9)
+    accord_verify.py checkpoint NOTE --ledger-key VKEY   # a signed checkpoint note (§6)
+
+Exit codes: 0 valid, 1 invalid (the message names the first bad entry), 2 usage or I/O error.
+Warnings (stderr, exit 0): entries made untrusted by a later recovery (§7) in a bundle, and
+organisation names with code points this Python's Unicode data does not know (§4.1).
+
+Checked: strict deterministic CBOR (§1) with unknown/missing fields refused; Ed25519 with the
+§2 acceptance rule (canonical A and R, no small order, S < L, cofactorless); statements (§3-4)
+with every per-kind field rule; entries, chain links, log times, iat <= logged_at + 600,
+duplicate statement ids, origins, the lifecycle rules and untrusted entries (§7); norms against
+the catalogue (schemas/norms-v1.json, or --catalogue FILE); the RFC 9162 Merkle root,
+inclusion and consistency proofs; C2SP signed notes and checkpoints (§6); bundles (§8) and
+consistency files (§9) in CBOR and JSON; export framing (§10).
+Not implemented: the remembered-checkpoint state directory (rollback/fork, §11), the C2SP
+tlog-proof text format (§8), key files (§2), "live at time t" queries (status).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import hashlib
+import json
+import os
+import re
+import sys
+import unicodedata
+
+# ---------------------------------------------------------------------------------------------
+# Errors
+
+
+class Invalid(Exception):
+    """The data examined is invalid (exit 1)."""
+
+
+class Usage(Exception):
+    """A usage error, bad argument or unreadable file (exit 2)."""
+
+
+def sha256(b: bytes) -> bytes:
+    return hashlib.sha256(b).digest()
+
+
+U64_MAX = 2**64 - 1
+I64_MIN, I64_MAX = -(2**63), 2**63 - 1
+
+# ---------------------------------------------------------------------------------------------
+# Ed25519 (RFC 8032 §5.1), with the acceptance rule of §2 (ed25519-dalek verify_strict)
+
+_P = 2**255 - 19
+_L = 2**252 + 27742317777372353535851937790883648493
+_D = -121665 * pow(121666, _P - 2, _P) % _P
+_D2 = 2 * _D % _P
+_SQRT_M1 = pow(2, (_P - 1) // 4, _P)
+_IDENTITY = (0, 1, 1, 0)
+
+
+def _pt_add(p, q):
+    x1, y1, z1, t1 = p
+    x2, y2, z2, t2 = q
+    a = (y1 - x1) * (y2 - x2) % _P
+    b = (y1 + x1) * (y2 + x2) % _P
+    c = t1 * _D2 * t2 % _P
+    d = 2 * z1 * z2 % _P
+    e, f, g, h = b - a, d - c, d + c, b + a
+    return (e * f % _P, g * h % _P, f * g % _P, e * h % _P)
+
+
+def _pt_double(p):
+    x1, y1, z1, _ = p
+    a = x1 * x1 % _P
+    b = y1 * y1 % _P
+    c = 2 * z1 * z1 % _P
+    h = a + b
+    e = h - (x1 + y1) * (x1 + y1) % _P
+    g = a - b
+    f = c + g
+    return (e * f % _P, g * h % _P, f * g % _P, e * h % _P)
+
+
+def _pt_neg(p):
+    x, y, z, t = p
+    return ((-x) % _P, y, z, (-t) % _P)
+
+
+def _pt_is_identity(p) -> bool:
+    x, y, z, _ = p
+    return x % _P == 0 and (y - z) % _P == 0
+
+
+def _pt_equal(p, q) -> bool:
+    x1, y1, z1, _ = p
+    x2, y2, z2, _ = q
+    return (x1 * z2 - x2 * z1) % _P == 0 and (y1 * z2 - y2 * z1) % _P == 0
+
+
+def _pt_decode(b: bytes):
+    """Decodes a point; None unless `b` is the canonical encoding of a curve point."""
+    if len(b) != 32:
+        return None
+    n = int.from_bytes(b, "little")
+    sign = n >> 255
+    y = n & ((1 << 255) - 1)
+    if y >= _P:  # non-canonical y
+        return None
+    u = (y * y - 1) % _P
+    v = (_D * y * y + 1) % _P
+    x2 = u * pow(v, _P - 2, _P) % _P
+    x = pow(x2, (_P + 3) // 8, _P)
+    if (x * x - x2) % _P != 0:
+        x = x * _SQRT_M1 % _P
+        if (x * x - x2) % _P != 0:
+            return None  # not on the curve
+    if x == 0 and sign:
+        return None  # "-0": re-encoding would give another byte string
+    if x & 1 != sign:
+        x = _P - x
+    return (x, y, 1, x * y % _P)
+
+
+def _pt_small_order(p) -> bool:
+    q = _pt_double(_pt_double(_pt_double(p)))
+    return _pt_is_identity(q)
+
+
+_BY = 4 * pow(5, _P - 2, _P) % _P
+_B = _pt_decode(_BY.to_bytes(32, "little"))
+
+
+def ed25519_key_ok(a: bytes) -> bool:
+    """§2: a 32-byte canonical point encoding that is not of small order."""
+    p = _pt_decode(a)
+    return p is not None and not _pt_small_order(p)
+
+
+def ed25519_verify(a: bytes, msg: bytes, sig: bytes) -> bool:
+    """§2 acceptance rule, all four conditions; cofactorless equation."""
+    if len(a) != 32 or len(sig) != 64:
+        return False
+    pa = _pt_decode(a)
+    if pa is None or _pt_small_order(pa):
+        return False
+    rb, sb = sig[:32], sig[32:]
+    pr = _pt_decode(rb)
+    if pr is None or _pt_small_order(pr):
+        return False
+    s = int.from_bytes(sb, "little")
+    if s >= _L:
+        return False
+    k = int.from_bytes(hashlib.sha512(rb + a + msg).digest(), "little") % _L
+    # [S]B - [k]A by joint double-and-add (Straus), then compare with R without the cofactor.
+    neg_a = _pt_neg(pa)
+    both = _pt_add(_B, neg_a)
+    q = _IDENTITY
+    for i in range(max(s.bit_length(), k.bit_length()) - 1, -1, -1):
+        q = _pt_double(q)
+        sbit = (s >> i) & 1
+        kbit = (k >> i) & 1
+        if sbit and kbit:
+            q = _pt_add(q, both)
+        elif sbit:
+            q = _pt_add(q, _B)
+        elif kbit:
+            q = _pt_add(q, neg_a)
+    return _pt_equal(q, pr)
+
+
+# ---------------------------------------------------------------------------------------------
+# Strict deterministic CBOR (§1)
+
+
+class Tag:
+    __slots__ = ("tag", "value")
+
+    def __init__(self, tag, value):
+        self.tag = tag
+        self.value = value
+
+
+MAX_DEPTH = 16
+
+
+class _Cbor:
+    def __init__(self, data: bytes):
+        self.d = data
+        self.pos = 0
+
+    def fail(self, msg):
+        raise Invalid(f"CBOR: {msg} at byte {self.pos}")
+
+    def head(self):
+        d = self.d
+        if self.pos >= len(d):
+            self.fail("truncated item")
+        ib = d[self.pos]
+        self.pos += 1
+        major, ai = ib >> 5, ib & 0x1F
+        if ai < 24:
+            return major, ai, ib
+        if ai in (24, 25, 26, 27):
+            n = 1 << (ai - 24)
+            if self.pos + n > len(d):
+                self.fail("truncated head")
+            val = int.from_bytes(d[self.pos : self.pos + n], "big")
+            self.pos += n
+            if major == 7:
+                return major, ai, ib
+            minimum = {24: 24, 25: 0x100, 26: 0x10000, 27: 0x100000000}[ai]
+            if val < minimum:
+                self.pos -= n + 1
+                self.fail("integer, length or tag not in shortest form")
+            return major, val, ib
+        if ai == 31:
+            self.pos -= 1
+            self.fail("indefinite length or break")
+        self.pos -= 1
+        self.fail("reserved additional information")
+
+    def item(self, depth: int):
+        if depth > MAX_DEPTH:
+            self.fail(f"nesting deeper than {MAX_DEPTH} levels")
+        start = self.pos
+        major, val, ib = self.head()
+        if major == 0:
+            return val
+        if major == 1:
+            return -1 - val
+        if major in (2, 3):
+            if val > len(self.d) - self.pos:
+                self.fail("string longer than the data")
+            raw = self.d[self.pos : self.pos + val]
+            self.pos += val
+            if major == 2:
+                return bytes(raw)
+            try:
+                return raw.decode("utf-8", errors="strict")
+            except UnicodeDecodeError:
+                self.pos = start
+                self.fail("text string is not valid UTF-8")
+        if major == 4:
+            if val > len(self.d) - self.pos:
+                self.fail("array longer than the data")
+            return [self.item(depth + 1) for _ in range(val)]
+        if major == 5:
+            if val > len(self.d) - self.pos:
+                self.fail("map longer than the data")
+            out = {}
+            prev = None
+            for _ in range(val):
+                kstart = self.pos
+                key = self.item(depth + 1)
+                kbytes = self.d[kstart : self.pos]
+                if type(key) not in (int, str, bytes):
+                    self.pos = kstart
+                    self.fail("map key is not an integer or string")
+                if prev is not None:
+                    if kbytes == prev:
+                        self.pos = kstart
+                        self.fail("duplicate map key")
+                    if kbytes < prev:
+                        self.pos = kstart
+                        self.fail("map keys not in deterministic (bytewise) order")
+                prev = kbytes
+                out[key] = self.item(depth + 1)
+            return out
+        if major == 6:
+            if val in (2, 3):
+                self.pos = start
+                self.fail("bignum tag refused")
+            return Tag(val, self.item(depth + 1))
+        # major 7
+        if ib == 0xF4:
+            return False
+        if ib == 0xF5:
+            return True
+        if ib == 0xF6:
+            return None
+        self.pos = start
+        if ib == 0xF7:
+            self.fail("undefined refused")
+        if ib in (0xF9, 0xFA, 0xFB):
+            self.fail("floating-point value refused")
+        self.fail("simple value refused")
+
+
+def cbor_decode(data: bytes):
+    """Decodes exactly one item in core deterministic encoding; refuses trailing bytes."""
+    c = _Cbor(data)
+    v = c.item(1)
+    if c.pos != len(data):
+        c.fail("trailing bytes after the item")
+    return v
+
+
+def cbor_bstr_at(data: bytes, pos: int):
+    """Reads one definite byte-string head (shortest form) at pos; returns (start, length)."""
+    c = _Cbor(data)
+    c.pos = pos
+    major, val, _ = c.head()
+    if major != 2:
+        c.pos = pos
+        c.fail("expected a byte string")
+    return c.pos, val
+
+
+# ---------------------------------------------------------------------------------------------
+# Field helpers
+
+
+def is_int(v) -> bool:
+    return type(v) is int
+
+
+def want_map(m, what: str, required: dict, optional: dict | None = None) -> dict:
+    """Checks a decoded map has exactly the required keys and only known optional ones."""
+    if type(m) is not dict:
+        raise Invalid(f"{what}: not a map")
+    optional = optional or {}
+    for k in m:
+        if k not in required and k not in optional:
+            raise Invalid(f"{what}: unknown field {k!r}")
+    for k, check in required.items():
+        if k not in m:
+            raise Invalid(f"{what}: missing field {k!r}")
+        check(m[k], f"{what}.{k}")
+    for k, check in optional.items():
+        if k in m:
+            check(m[k], f"{what}.{k}")
+    return m
+
+
+def t_uint(v, what):
+    if not is_int(v) or v < 0 or v > U64_MAX:
+        raise Invalid(f"{what}: not an unsigned integer")
+
+
+def t_int(v, what):
+    if not is_int(v) or v < I64_MIN or v > I64_MAX:
+        raise Invalid(f"{what}: not a 64-bit signed integer")
+
+
+def t_bytes(n=None):
+    def check(v, what):
+        if type(v) is not bytes:
+            raise Invalid(f"{what}: not a byte string")
+        if n is not None and len(v) != n:
+            raise Invalid(f"{what}: {len(v)} bytes, expected {n}")
+
+    return check
+
+
+def t_text(v, what):
+    if type(v) is not str:
+        raise Invalid(f"{what}: not a text string")
+
+
+def t_const(c):
+    def check(v, what):
+        if type(v) is not type(c) or v != c:
+            raise Invalid(f"{what}: must be {c!r}")
+
+    return check
+
+
+def t_array(v, what):
+    if type(v) is not list:
+        raise Invalid(f"{what}: not an array")
+
+
+def t_any(v, what):
+    pass
+
+
+def is_control(ch: str) -> bool:
+    return unicodedata.category(ch) == "Cc"
+
+
+def check_text(s: str, what: str, allow_lf: bool = False, max_bytes: int = 1024):
+    """§4: 1 to 1,024 bytes of UTF-8 without control characters (LF in note and reason)."""
+    n = len(s.encode("utf-8"))
+    if n < 1 or n > max_bytes:
+        raise Invalid(f"{what}: {n} bytes, must be 1 to {max_bytes}")
+    for ch in s:
+        if is_control(ch) and not (allow_lf and ch == "\n"):
+            raise Invalid(f"{what}: contains a control character")
+
+
+def check_origin(s, what="origin"):
+    """§6: 1 to 255 bytes of printable ASCII (0x21-0x7E) without '+'."""
+    if type(s) is not str or not 1 <= len(s) <= 255:
+        raise Invalid(f"{what}: must be 1 to 255 characters")
+    for ch in s:
+        if not (0x21 <= ord(ch) <= 0x7E) or ch == "+":
+            raise Invalid(f"{what}: {s!r} has a character outside 0x21-0x7E or a '+'")
+
+
+_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+def check_domain(s: str, what: str):
+    """§4.1: a lower-case DNS name, at least two labels of a-z 0-9 '-'.
+
+    The limits FORMAT.md leaves unsaid are taken from the binary's behaviour: LDH labels of
+    1 to 63 bytes with no '-' at either end, at most 253 bytes in all.
+    """
+    check_text(s, what)
+    labels = s.split(".")
+    if (
+        len(s) > 253
+        or len(labels) < 2
+        or not all(_LABEL.match(lab) for lab in labels)
+    ):
+        raise Invalid(f"{what}: {s!r} is not a lower-case DNS name")
+
+
+_LOCAL = re.compile(r"^[\x21-\x3f\x41-\x7e]+$")  # printable ASCII except '@'
+
+
+def check_contact(s: str, what: str):
+    """§4.1: a role address local@domain: at most 254 bytes, the local part printable ASCII
+    without '@', the domain as check_domain."""
+    check_text(s, what)
+    local, at, domain = s.rpartition("@")
+    if len(s) > 254 or not at or not _LOCAL.match(local):
+        raise Invalid(f"{what}: {s!r} is not a role address local@domain")
+    check_domain(domain, what)
+
+
+_NORM_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+
+
+def check_norm_id(s, what):
+    if type(s) is not str or len(s) > 64 or not _NORM_ID.match(s):
+        raise Invalid(f"{what}: {s!r} is not a norm id")
+
+
+UNICODE = unicodedata.unidata_version
+WARNINGS: list = []
+
+
+def warn(msg: str):
+    WARNINGS.append(msg)
+
+
+def unassigned(s: str) -> bool:
+    """True if s has code points this Python's Unicode database does not know (category Cn,
+    e.g. letters added after its version): their case mapping cannot be checked here."""
+    return any(unicodedata.category(ch) == "Cn" for ch in s)
+
+
+def normalise(name: str, what="name") -> str:
+    """§4.1 normalise(name)."""
+    n = unicodedata.normalize("NFC", name)
+    if not n:
+        raise Invalid(f"{what}: empty organisation name")
+    if any(is_control(ch) for ch in n):
+        raise Invalid(f"{what}: organisation name contains a control character")
+    if n[0].isspace() or n[-1].isspace():
+        raise Invalid(f"{what}: organisation name begins or ends with white space")
+    out = unicodedata.normalize("NFC", n.lower())
+    if len(out.encode("utf-8")) > 128:
+        raise Invalid(f"{what}: normalised organisation name longer than 128 bytes")
+    return out
+
+
+def b64_canonical(s: str, what: str) -> bytes:
+    """Standard alphabet with padding, canonical (re-encoding gives the same text)."""
+    if type(s) is not str:
+        raise Invalid(f"{what}: not base64 text")
+    try:
+        raw = base64.b64decode(s.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError, ValueError):
+        raise Invalid(f"{what}: not valid base64") from None
+    if base64.b64encode(raw).decode("ascii") != s:
+        raise Invalid(f"{what}: base64 is not canonical")
+    return raw
+
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def hex32(s, what) -> bytes:
+    if type(s) is not str or not _HEX64.match(s):
+        raise Invalid(f"{what}: not 64 lowercase hex digits")
+    return bytes.fromhex(s)
+
+
+# ---------------------------------------------------------------------------------------------
+# Statements (§3, §4)
+
+KINDS = ("registration", "attestation", "withdrawal", "rotation", "revocation", "recovery")
+CT_PREFIX = "application/vnd.accord."
+CT_SUFFIX = "+cbor"
+MAX_STATEMENT = 65_000
+MAX_PROTECTED = 1_024
+
+
+class Statement:
+    def __init__(self):
+        self.raw = b""
+        self.id = b""
+        self.kid = b""
+        self.iss = ""
+        self.iat = 0
+        self.kind = ""
+        self.payload: dict = {}
+        self.signature = b""
+        self.tbs = b""
+        self.acceptance: Statement | None = None
+
+    def verify_with(self, key: bytes) -> bool:
+        return ed25519_verify(key, self.tbs, self.signature)
+
+
+def _cbor_bstr_head(n: int) -> bytes:
+    if n < 24:
+        return bytes([0x40 | n])
+    if n < 0x100:
+        return bytes([0x58, n])
+    if n < 0x10000:
+        return bytes([0x59]) + n.to_bytes(2, "big")
+    if n < 0x100000000:
+        return bytes([0x5A]) + n.to_bytes(4, "big")
+    return bytes([0x5B]) + n.to_bytes(8, "big")
+
+
+def sig_structure(protected: bytes, payload: bytes) -> bytes:
+    """§3: 0x84 0x6a "Signature1" <bstr protected> 0x40 <bstr payload>."""
+    return (
+        b"\x84\x6aSignature1"
+        + _cbor_bstr_head(len(protected))
+        + protected
+        + b"\x40"
+        + _cbor_bstr_head(len(payload))
+        + payload
+    )
+
+
+def decode_statement(raw: bytes, nested: bool = False) -> Statement:
+    """Decodes and checks a statement strictly (§3-§4). Signatures are not checked here,
+    except the nested acceptance of a rotation (§4.5)."""
+    if len(raw) > MAX_STATEMENT:
+        raise Invalid(f"statement of {len(raw)} bytes, more than {MAX_STATEMENT}")
+    top = cbor_decode(raw)
+    if not isinstance(top, Tag) or top.tag != 18:
+        raise Invalid("statement: not a COSE_Sign1 (tag 18)")
+    arr = top.value
+    if type(arr) is not list or len(arr) != 4:
+        raise Invalid("statement: COSE_Sign1 is not a 4-element array")
+    protected, unprotected, payload, signature = arr
+    if type(protected) is not bytes:
+        raise Invalid("statement: protected header is not a byte string")
+    if len(protected) > MAX_PROTECTED:
+        raise Invalid("statement: protected header longer than 1,024 bytes")
+    if type(unprotected) is not dict or unprotected:
+        raise Invalid("statement: unprotected header must be the empty map")
+    if type(payload) is not bytes:
+        raise Invalid("statement: payload is not an attached byte string")
+    if type(signature) is not bytes or len(signature) != 64:
+        raise Invalid("statement: signature is not 64 bytes")
+
+    hdr = cbor_decode(protected)
+    want_map(
+        hdr,
+        "protected header",
+        {1: t_const(-8), 3: t_text, 4: t_bytes(32), 15: t_any},
+    )
+    claims = want_map(hdr[15], "CWT claims", {1: t_text, 6: t_int})
+
+    st = Statement()
+    st.raw = raw
+    st.id = sha256(raw)
+    st.kid = hdr[4]
+    st.iss = claims[1]
+    st.iat = claims[6]
+    st.signature = signature
+    st.tbs = sig_structure(protected, payload)
+
+    p = cbor_decode(payload)
+    if type(p) is not dict:
+        raise Invalid("payload: not a map")
+    kind = p.get("kind")
+    allowed = ("acceptance",) if nested else KINDS
+    if kind == "acceptance" and not nested:
+        raise Invalid("an acceptance appended on its own is refused")
+    if kind not in allowed:
+        raise Invalid(f"payload: kind {kind!r} not allowed here")
+    st.kind = kind
+    if hdr[3] != CT_PREFIX + kind + CT_SUFFIX:
+        raise Invalid(f"protected header: content type {hdr[3]!r} does not match kind {kind!r}")
+
+    common = {
+        "v": t_const(1),
+        "kind": t_text,
+        "origin": t_text,
+        "iat": t_int,
+        "nonce": t_bytes(16),
+    }
+    b32 = t_bytes(32)
+    if kind == "registration":
+        req = {"name": t_text, "key": b32}
+        opt = {"domain": t_text, "contact": t_text, "recovery": b32}
+    elif kind == "attestation":
+        req = {"catalogue": t_uint, "norms": t_array, "scope": t_array}
+        opt = {"expires": t_int, "note": t_text, "supersedes": b32}
+    elif kind == "withdrawal":
+        req = {"target": b32, "reason": t_text}
+        opt = {}
+    elif kind == "acceptance":
+        req = {"key": b32, "replaces": b32}
+        opt = {}
+    elif kind == "rotation":
+        req = {"acceptance": t_bytes()}
+        opt = {}
+    elif kind == "revocation":
+        req = {"target": b32, "reason": t_text}
+        opt = {}
+    else:  # recovery
+        req = {"recovery_key": b32, "new_key": b32, "next_recovery": b32, "reason": t_text}
+        opt = {"compromised_since": t_int}
+    want_map(p, f"{kind} payload", {**common, **req}, opt)
+    st.payload = p
+    check_origin(p["origin"], "payload origin")
+    if p["iat"] != st.iat:
+        raise Invalid("payload iat differs from the CWT claims iat")
+
+    # iss is the normalised name of the organisation (at most 128 bytes, no control chars).
+    if type(st.iss) is not str:
+        raise Invalid("iss is not text")
+    if normalise(st.iss, "iss") != st.iss:
+        if not unassigned(st.iss):
+            raise Invalid(f"iss {st.iss!r} is not a normalised organisation name")
+        warn(f"iss {st.iss!r} has code points unassigned in Unicode {UNICODE}: "
+             "its normalisation is not checked")
+
+    if kind == "registration":
+        name = p["name"]
+        check_text(name, "name")
+        if normalise(name) != st.iss or unicodedata.normalize("NFC", name) != name:
+            if not unassigned(name):
+                if unicodedata.normalize("NFC", name) != name:
+                    raise Invalid("registration: name is not in Unicode NFC")
+                raise Invalid("registration: iss is not normalise(name)")
+            warn(f"name {name!r} has code points unassigned in Unicode {UNICODE}: "
+                 "iss = normalise(name) is not checked")
+        if sha256(p["key"]) != st.kid:
+            raise Invalid("registration: kid is not SHA-256(key)")
+        if not ed25519_key_ok(p["key"]):
+            raise Invalid("registration: key is not an acceptable Ed25519 public key")
+        if "domain" in p:
+            check_domain(p["domain"], "domain")
+        if "contact" in p:
+            check_contact(p["contact"], "contact")
+    elif kind == "attestation":
+        norms = p["norms"]
+        if not 1 <= len(norms) <= 32:
+            raise Invalid("attestation: 1 to 32 norms required")
+        prev = None
+        for i, n in enumerate(norms):
+            want_map(n, f"norms[{i}]", {"id": check_norm_id, "sha256": b32})
+            nid = n["id"].encode("utf-8")
+            if prev is not None and nid <= prev:
+                raise Invalid("attestation: norms not sorted by id or repeated")
+            prev = nid
+        scope = p["scope"]
+        if not 1 <= len(scope) <= 64:
+            raise Invalid("attestation: 1 to 64 scope items required")
+        seen = set()
+        for i, s in enumerate(scope):
+            t_text(s, f"scope[{i}]")
+            check_text(s, f"scope[{i}]")
+            if not s.strip():
+                raise Invalid(f"attestation: scope[{i}] is blank")
+            if s in seen:
+                raise Invalid(f"attestation: scope item {s!r} repeated")
+            seen.add(s)
+        if "expires" in p and not p["expires"] > st.iat:
+            raise Invalid("attestation: expires is not after iat")
+        if "note" in p:
+            check_text(p["note"], "note", allow_lf=True)
+    elif kind in ("withdrawal", "revocation"):
+        check_text(p["reason"], "reason", allow_lf=True)
+    elif kind == "acceptance":
+        if sha256(p["key"]) != st.kid:
+            raise Invalid("acceptance: kid is not SHA-256(key)")
+    elif kind == "rotation":
+        try:
+            acc = decode_statement(p["acceptance"], nested=True)
+        except Invalid as e:
+            raise Invalid(f"rotation: nested acceptance: {e}") from None
+        if acc.iss != st.iss or acc.payload["origin"] != p["origin"]:
+            raise Invalid("rotation: acceptance has another iss or origin")
+        if acc.payload["replaces"] != st.kid:
+            raise Invalid("rotation: acceptance does not replace the rotation's signing key")
+        if acc.kid == st.kid:
+            raise Invalid("rotation: acceptance installs the same key")
+        if not acc.verify_with(acc.payload["key"]):
+            raise Invalid("rotation: acceptance signature does not verify with its key")
+        st.acceptance = acc
+    elif kind == "recovery":
+        check_text(p["reason"], "reason", allow_lf=True)
+        if sha256(p["recovery_key"]) != st.kid:
+            raise Invalid("recovery: kid is not SHA-256(recovery_key)")
+        if not ed25519_key_ok(p["new_key"]):
+            raise Invalid("recovery: new_key is not an acceptable Ed25519 public key")
+        if p["new_key"] == p["recovery_key"]:
+            raise Invalid("recovery: the new key must not be the recovery key")
+        if "compromised_since" in p and p["compromised_since"] > st.iat:
+            raise Invalid("recovery: compromised_since is after iat")
+    return st
+
+
+# ---------------------------------------------------------------------------------------------
+# Entries and the Merkle tree (§5)
+
+MAX_ENTRY = 65_535
+ZERO32 = bytes(32)
+
+
+class Entry:
+    def __init__(self, raw, index, prev, logged_at, statement):
+        self.raw = raw
+        self.index = index
+        self.prev = prev
+        self.logged_at = logged_at
+        self.statement = statement
+        self.leaf = leaf_hash(raw)
+
+
+def decode_entry(raw: bytes) -> Entry:
+    if len(raw) > MAX_ENTRY:
+        raise Invalid(f"entry of {len(raw)} bytes, more than {MAX_ENTRY}")
+    m = cbor_decode(raw)
+    want_map(
+        m,
+        "entry",
+        {
+            "v": t_const(1),
+            "index": t_uint,
+            "prev": t_bytes(32),
+            "logged_at": t_int,
+            "statement": t_bytes(),
+        },
+    )
+    return Entry(raw, m["index"], m["prev"], m["logged_at"], m["statement"])
+
+
+def leaf_hash(entry: bytes) -> bytes:
+    return sha256(b"\x00" + entry)
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    return sha256(b"\x01" + left + right)
+
+
+class TreeBuilder:
+    """Streaming RFC 9162 MTH: a stack of perfect subtrees."""
+
+    def __init__(self):
+        self.stack: list[tuple[int, bytes]] = []
+        self.size = 0
+
+    def push(self, leaf: bytes):
+        size, h = 1, leaf
+        while self.stack and self.stack[-1][0] == size:
+            s, left = self.stack.pop()
+            h = node_hash(left, h)
+            size += s
+        self.stack.append((size, h))
+        self.size += 1
+
+    def root(self) -> bytes:
+        if not self.stack:
+            return sha256(b"")
+        h = self.stack[-1][1]
+        for _, left in reversed(self.stack[:-1]):
+            h = node_hash(left, h)
+        return h
+
+
+def verify_inclusion(leaf: bytes, index: int, size: int, path: list, root: bytes) -> bool:
+    """RFC 9162 §2.1.3.2."""
+    if index >= size or len(leaf) != 32 or len(root) != 32:
+        return False
+    fn, sn, r = index, size - 1, leaf
+    for p in path:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            if not fn & 1:
+                while not fn & 1 and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            r = node_hash(r, p)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and r == root
+
+
+def verify_consistency(first: int, second: int, first_root, second_root, path: list) -> bool:
+    """RFC 9162 §2.1.4.2 (first >= 1)."""
+    if first < 1 or first > second:
+        return False
+    if first == second:
+        return not path and first_root == second_root
+    if not path:
+        return False
+    path = list(path)
+    if first & (first - 1) == 0:
+        path.insert(0, first_root)
+    fn, sn = first - 1, second - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = path[0]
+    for c in path[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr = node_hash(c, fr)
+            sr = node_hash(c, sr)
+            if not fn & 1:
+                while not fn & 1 and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            sr = node_hash(sr, c)
+        fn >>= 1
+        sn >>= 1
+    return fr == first_root and sr == second_root and sn == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Checkpoints and the ledger key (§6)
+
+EM_DASH_SP = "\u2014 "
+MAX_NOTE = 16 * 1024
+MAX_SIG_LINES = 100
+
+
+class VKey:
+    def __init__(self, text: str):
+        parts = text.strip("\n").split("+", 2)
+        if len(parts) != 3:
+            raise Usage(f"ledger key {text!r}: not <origin>+<hex id>+<base64>")
+        name, hid, b64 = parts
+        try:
+            check_origin(name, "ledger key name")
+            if not re.fullmatch(r"[0-9a-f]{8}", hid):
+                raise Invalid("ledger key: key id is not 8 lowercase hex digits")
+            raw = b64_canonical(b64, "ledger key")
+            if len(raw) != 33 or raw[0] != 0x01:
+                raise Invalid("ledger key: not 0x01 followed by a 32-byte Ed25519 key")
+            if sha256(name.encode() + b"\n" + raw)[:4] != bytes.fromhex(hid):
+                raise Invalid("ledger key: key id does not match the key")
+            if not ed25519_key_ok(raw[1:]):
+                raise Invalid("ledger key: not an acceptable Ed25519 public key")
+        except Invalid as e:
+            raise Usage(str(e)) from None
+        self.name = name
+        self.id = bytes.fromhex(hid)
+        self.key = raw[1:]
+        self.text = text
+
+
+class Checkpoint:
+    def __init__(self, origin, size, root, note):
+        self.origin = origin
+        self.size = size
+        self.root = root
+        self.note = note
+
+
+def open_checkpoint(note: bytes, vkey: VKey, what="checkpoint") -> Checkpoint:
+    """Opens a C2SP signed note holding a tlog-checkpoint, as §6 requires."""
+    if len(note) > MAX_NOTE:
+        raise Invalid(f"{what}: note larger than 16 KiB")
+    try:
+        text = note.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Invalid(f"{what}: note is not UTF-8") from None
+    if any(is_control(ch) and ch != "\n" for ch in text):
+        raise Invalid(f"{what}: note contains a control character other than LF")
+    split = text.rfind("\n\n")
+    if split < 0:
+        raise Invalid(f"{what}: note has no signature block")
+    body, sigs = text[: split + 1], text[split + 2 :]
+    if not sigs.endswith("\n"):
+        raise Invalid(f"{what}: note does not end with a newline after its last signature")
+    lines = sigs[:-1].split("\n")
+    if len(lines) > MAX_SIG_LINES:
+        raise Invalid(f"{what}: more than {MAX_SIG_LINES} signature lines")
+    verified = False
+    for line in lines:
+        if not line.startswith(EM_DASH_SP):
+            raise Invalid(f"{what}: malformed signature line {line!r}")
+        rest = line[len(EM_DASH_SP) :].split(" ")
+        if len(rest) != 2 or not rest[0] or "+" in rest[0]:
+            raise Invalid(f"{what}: malformed signature line {line!r}")
+        name, b64 = rest
+        sig = b64_canonical(b64, f"{what}: signature line")
+        if len(sig) < 5:
+            raise Invalid(f"{what}: signature line shorter than 5 bytes")
+        if name == vkey.name and sig[:4] == vkey.id:
+            if len(sig) != 68 or not ed25519_verify(vkey.key, body.encode("utf-8"), sig[4:]):
+                raise Invalid(f"{what}: the ledger key's signature does not verify")
+            verified = True
+    if not verified:
+        raise Invalid(f"{what}: no signature by the ledger key {vkey.name}+{vkey.id.hex()}")
+    blines = body.split("\n")
+    if len(blines) != 4 or blines[3] != "":
+        raise Invalid(f"{what}: checkpoint text must be exactly three lines")
+    origin, size_s, root_s = blines[:3]
+    if origin != vkey.name:
+        raise Invalid(f"{what}: origin {origin!r} is not the ledger key's {vkey.name!r}")
+    if not re.fullmatch(r"0|[1-9][0-9]*", size_s) or int(size_s) > U64_MAX:
+        raise Invalid(f"{what}: tree size {size_s!r} is not a decimal without leading zeros")
+    root = b64_canonical(root_s, f"{what}: root")
+    if len(root) != 32:
+        raise Invalid(f"{what}: root is not 32 bytes")
+    return Checkpoint(origin, int(size_s), root, note)
+
+
+# ---------------------------------------------------------------------------------------------
+# Norms catalogue
+
+
+def load_catalogues(paths) -> dict:
+    cats: dict[int, dict[str, bytes]] = {}
+    for path in paths:
+        try:
+            with open(path, "rb") as f:
+                doc = json.load(f)
+        except (OSError, ValueError) as e:
+            raise Usage(f"norms catalogue {path}: {e}") from None
+        if doc.get("catalogue") != "accord-norms" or not is_int(doc.get("version")):
+            raise Usage(f"{path}: not an accord norms catalogue")
+        cats[doc["version"]] = {
+            n["id"]: sha256(n["text"].encode("utf-8")) for n in doc["norms"]
+        }
+    return cats
+
+
+def default_catalogues() -> list:
+    here = os.path.dirname(os.path.abspath(__file__))
+    d = os.path.join(here, "..", "..", "schemas")
+    return [os.path.join(d, "norms-v1.json")]
+
+
+# ---------------------------------------------------------------------------------------------
+# Replaying the lifecycle rules (§7 step 3)
+
+
+class KeyRec:
+    def __init__(self, key, org, installed):
+        self.key = key
+        self.org = org
+        self.installed = installed
+        self.ended_index = None
+        self.ended_time = None
+
+
+class OrgRec:
+    def __init__(self, reg_index, commitment):
+        self.reg_index = reg_index
+        self.commitment = commitment
+
+
+class Replay:
+    def __init__(self, catalogues):
+        self.cats = catalogues
+        self.keys: dict[bytes, KeyRec] = {}
+        self.orgs: dict[str, OrgRec] = {}
+        self.used_commitments: set[bytes] = set()
+        self.live: dict[bytes, tuple[int, str]] = {}
+        self.marks: list[tuple[int, int, set, str]] = []
+        self.records: list[tuple[int, int, bytes, str]] = []  # index, logged_at, kid, org
+        self.counts = {k: 0 for k in KINDS}
+
+    def current_key(self, st: Statement) -> KeyRec:
+        rec = self.keys.get(st.kid)
+        if rec is None:
+            raise Invalid(f"signed by key {st.kid.hex()}, which is not registered")
+        if rec.org != st.iss:
+            raise Invalid(f"signed by key {st.kid.hex()} of {rec.org!r}, not of {st.iss!r}")
+        if rec.ended_index is not None:
+            raise Invalid(
+                f"signed by key {st.kid.hex()}, which stopped speaking for the organisation "
+                f"at entry {rec.ended_index}"
+            )
+        return rec
+
+    def check_norms(self, st: Statement):
+        p = st.payload
+        cat = self.cats.get(p["catalogue"])
+        if cat is None:
+            raise Invalid(f"unknown norms catalogue version {p['catalogue']}")
+        for n in p["norms"]:
+            h = cat.get(n["id"])
+            if h is None:
+                raise Invalid(f"norm {n['id']!r} is not in catalogue {p['catalogue']}")
+            if h != n["sha256"]:
+                raise Invalid(f"norm {n['id']!r}: text hash differs from the catalogue's")
+
+    def apply(self, index: int, logged_at: int, st: Statement, keys_only: bool = False):
+        """Applies one statement (§7 step 3). With keys_only, attestations and withdrawals
+        are not expected (bundle key-history replay)."""
+        p = st.payload
+        kind = st.kind
+        if kind == "registration":
+            if st.iss in self.orgs:
+                raise Invalid(f"organisation {st.iss!r} is already registered")
+            if st.kid in self.keys:
+                raise Invalid("this key is already registered")
+            if not st.verify_with(p["key"]):
+                raise Invalid("signature does not verify with the registered key")
+            self.keys[st.kid] = KeyRec(p["key"], st.iss, index)
+            self.orgs[st.iss] = OrgRec(index, p.get("recovery"))
+        elif kind == "recovery":
+            org = self.orgs.get(st.iss)
+            if org is None:
+                raise Invalid(f"organisation {st.iss!r} is not registered")
+            c = sha256(p["recovery_key"])
+            if c in self.used_commitments:
+                raise Invalid("recovery key used before")
+            if org.commitment is None:
+                raise Invalid("organisation has no recovery commitment")
+            if org.commitment != c:
+                raise Invalid("recovery key does not match the organisation's commitment")
+            new_kid = sha256(p["new_key"])
+            if new_kid in self.keys:
+                raise Invalid("new key is already registered")
+            t = p.get("compromised_since")
+            if t is not None and t > logged_at:
+                raise Invalid("compromised_since is after the entry's log time")
+            if not st.verify_with(p["recovery_key"]):
+                raise Invalid("signature does not verify with the recovery key")
+            org_keys = [(k, r) for k, r in self.keys.items() if r.org == st.iss]
+            if t is not None:
+                marked = {
+                    k for k, r in org_keys if r.ended_index is None or r.ended_time > t
+                }
+                self.marks.append((index, t, marked, st.iss))
+            for _, r in org_keys:
+                if r.ended_index is None:
+                    r.ended_index, r.ended_time = index, logged_at
+            self.keys[new_kid] = KeyRec(p["new_key"], st.iss, index)
+            self.used_commitments.add(c)
+            org.commitment = p["next_recovery"]
+        else:
+            signer = self.current_key(st)
+            if not st.verify_with(signer.key):
+                raise Invalid("signature does not verify")
+            if kind == "attestation":
+                if keys_only:
+                    raise Invalid("attestation in key history")
+                self.check_norms(st)
+                sup = p.get("supersedes")
+                if sup is not None:
+                    tgt = self.live.get(sup)
+                    if tgt is None or tgt[1] != st.iss:
+                        raise Invalid(
+                            f"supersedes {sup.hex()}, not a live attestation of {st.iss!r}"
+                        )
+                    del self.live[sup]
+                self.live[st.id] = (index, st.iss)
+            elif kind == "withdrawal":
+                if keys_only:
+                    raise Invalid("withdrawal in key history")
+                tgt = self.live.get(p["target"])
+                if tgt is None or tgt[1] != st.iss:
+                    raise Invalid(
+                        f"withdraws {p['target'].hex()}, not a live attestation of {st.iss!r}"
+                    )
+                del self.live[p["target"]]
+            elif kind == "rotation":
+                acc = st.acceptance
+                if acc.kid in self.keys:
+                    raise Invalid("rotation installs a key already registered")
+                signer.ended_index, signer.ended_time = index, logged_at
+                self.keys[acc.kid] = KeyRec(acc.payload["key"], st.iss, index)
+            elif kind == "revocation":
+                tgt = self.keys.get(p["target"])
+                if tgt is None or tgt.org != st.iss or tgt.ended_index is not None:
+                    raise Invalid(
+                        f"revokes {p['target'].hex()}, not a current key of {st.iss!r}"
+                    )
+                if tgt is not signer and not tgt.installed < signer.installed:
+                    raise Invalid("revokes a key installed after the signing key")
+                tgt.ended_index, tgt.ended_time = index, logged_at
+        self.counts[kind] += 1
+        self.records.append((index, logged_at, st.kid, st.iss))
+
+    def untrusted(self) -> list:
+        out = []
+        for index, logged_at, kid, org in self.records:
+            for r, t, marked, morg in self.marks:
+                if morg == org and r > index and t < logged_at and kid in marked:
+                    out.append(index)
+                    break
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Export files (§10, replayed as §7)
+
+EXPORT_MAGIC = b"accord-export/1\n"
+MAX_EXPORT_HEADER = 32 * 1024
+
+
+def verify_export(data: bytes, vkey: VKey, cats) -> dict:
+    if not data.startswith(EXPORT_MAGIC):
+        raise Invalid("not an accord export (no 'accord-export/1' magic line)")
+    pos = len(EXPORT_MAGIC)
+    try:
+        start, n = cbor_bstr_at(data, pos)
+        if n > MAX_EXPORT_HEADER:
+            raise Invalid("export header larger than 32 KiB")
+        if start + n > len(data):
+            raise Invalid("export header truncated")
+        hdr = cbor_decode(data[start : start + n])
+        want_map(
+            hdr,
+            "export header",
+            {"v": t_const(1), "origin": t_text, "size": t_uint, "checkpoint": t_bytes()},
+        )
+        cp = open_checkpoint(hdr["checkpoint"], vkey)
+        if cp.origin != hdr["origin"]:
+            raise Invalid("header origin differs from its checkpoint's")
+        if cp.size != hdr["size"]:
+            raise Invalid(f"header size {hdr['size']} differs from its checkpoint's {cp.size}")
+    except Invalid as e:
+        raise Invalid(f"export header: {e}") from None
+    pos = start + n
+    origin, size = hdr["origin"], hdr["size"]
+
+    replay = Replay(cats)
+    tree = TreeBuilder()
+    seen_ids: set[bytes] = set()
+    prev_leaf = ZERO32
+    prev_time = None
+    for i in range(size):
+        nwarn = len(WARNINGS)
+        try:
+            if pos >= len(data):
+                raise Invalid(f"file ends after {i} of {size} entries")
+            start, n = cbor_bstr_at(data, pos)
+            if n > MAX_ENTRY:
+                raise Invalid(f"entry of {n} bytes, more than {MAX_ENTRY}")
+            if start + n > len(data):
+                raise Invalid("entry truncated")
+            raw = data[start : start + n]
+            pos = start + n
+            e = decode_entry(raw)
+            if e.index != i:
+                raise Invalid(f"index field is {e.index}")
+            if e.prev != prev_leaf:
+                raise Invalid("prev is not the leaf hash of the previous entry (chain broken)")
+            if prev_time is not None and e.logged_at < prev_time:
+                raise Invalid("logged_at decreases")
+            st = decode_statement(e.statement)
+            if st.payload["origin"] != origin:
+                raise Invalid(f"statement origin {st.payload['origin']!r} is not {origin!r}")
+            if st.iat > e.logged_at + 600:
+                raise Invalid("statement iat more than 600 s after logged_at")
+            if st.id in seen_ids:
+                raise Invalid(f"duplicate statement id {st.id.hex()}")
+            seen_ids.add(st.id)
+            replay.apply(i, e.logged_at, st)
+        except Invalid as err:
+            raise Invalid(f"entry {i}: {err}") from None
+        for j in range(nwarn, len(WARNINGS)):
+            WARNINGS[j] = f"entry {i}: {WARNINGS[j]}"
+        tree.push(e.leaf)
+        prev_leaf = e.leaf
+        prev_time = e.logged_at
+    if pos != len(data):
+        raise Invalid(f"trailing data after the last entry ({len(data) - pos} bytes)")
+    root = tree.root()
+    if root != cp.root:
+        raise Invalid(f"checkpoint {size}: root differs from the rebuilt Merkle root")
+    c = replay.counts
+    return {
+        "ok": True,
+        "origin": origin,
+        "entries": size,
+        "root": root.hex(),
+        "organisations": len(replay.orgs),
+        "registrations": c["registration"],
+        "attestations": c["attestation"],
+        "withdrawals": c["withdrawal"],
+        "live_attestations": len(replay.live),
+        "rotations": c["rotation"],
+        "revocations": c["revocation"],
+        "recoveries": c["recovery"],
+        "untrusted": replay.untrusted(),
+        "warnings": list(WARNINGS),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Proof bundles (§8) and consistency files (§9)
+
+MAX_PROOF = 256 * 1024
+MAX_PATH = 128
+MAX_HISTORY = 256
+
+
+def _hash_list(v, what, from_hex: bool):
+    if type(v) is not list:
+        raise Invalid(f"{what}: not an array")
+    if len(v) > MAX_PATH:
+        raise Invalid(f"{what}: more than {MAX_PATH} hashes")
+    out = []
+    for i, h in enumerate(v):
+        if from_hex:
+            out.append(hex32(h, f"{what}[{i}]"))
+        else:
+            t_bytes(32)(h, f"{what}[{i}]")
+            out.append(h)
+    return out
+
+
+def _json_pairs(pairs):
+    d = {}
+    for k, v in pairs:
+        if k in d:
+            raise Invalid(f"JSON: duplicate member {k!r}")
+        d[k] = v
+    return d
+
+
+def _json_int(text: str) -> int:
+    if text == "-0":  # the binary reads -0 as a floating-point number and refuses it
+        raise Invalid("JSON: -0 is not an integer")
+    return int(text)
+
+
+def _json_uint(v, what):
+    if not is_int(v) or v < 0 or v > U64_MAX:
+        raise Invalid(f"{what}: not an unsigned integer")
+    return v
+
+
+def _note_text(v, what) -> bytes:
+    if type(v) is not str:
+        raise Invalid(f"{what}: not text")
+    return v.encode("utf-8")
+
+
+def parse_proof(data: bytes) -> dict:
+    """Returns a normalised dict: type, plus the bundle or consistency fields, bytes-valued."""
+    if len(data) > MAX_PROOF:
+        raise Invalid("proof file larger than 256 KiB")
+    if data[:1] == b"{":  # the binary's rule: JSON iff the first byte is '{'; else CBOR
+        try:
+            doc = json.loads(
+                data.decode("utf-8"), object_pairs_hook=_json_pairs, parse_int=_json_int
+            )
+        except (UnicodeDecodeError, ValueError) as e:
+            raise Invalid(f"JSON proof: {e}") from None
+        if type(doc) is not dict:
+            raise Invalid("JSON proof: not an object")
+        typ = doc.get("type")
+        if typ == "inclusion":
+            inc = {"leaf_index": t_any, "inclusion_path": t_any, "entry": t_any}
+            want_map(
+                doc,
+                "JSON bundle",
+                {
+                    "format": t_const("accord-proof/1"),
+                    "type": t_any,
+                    **inc,
+                    "tree_size": t_any,
+                    "checkpoint": t_any,
+                    "signatory_key": t_any,
+                    "registration": t_any,
+                    "key_history": t_array,
+                },
+                {"consistency": t_any},
+            )
+
+            def included(o, what, top=False):
+                if not top:
+                    want_map(o, what, inc)
+                return {
+                    "leaf_index": _json_uint(o["leaf_index"], f"{what}.leaf_index"),
+                    "entry": b64_canonical(o["entry"], f"{what}.entry"),
+                    "inclusion_path": _hash_list(
+                        o["inclusion_path"], f"{what}.inclusion_path", True
+                    ),
+                }
+
+            out = {
+                "type": "inclusion",
+                "checkpoint": _note_text(doc["checkpoint"], "checkpoint"),
+                "tree_size": _json_uint(doc["tree_size"], "tree_size"),
+                "entry": included(doc, "bundle", top=True),
+                "signatory_key": b64_canonical(doc["signatory_key"], "signatory_key"),
+                "registration": included(doc["registration"], "registration"),
+                "key_history": [
+                    included(o, f"key_history[{i}]") for i, o in enumerate(doc["key_history"])
+                ],
+            }
+            if doc.get("consistency") is not None:  # null is read as absent, as the binary does
+                c = want_map(
+                    doc["consistency"], "consistency", {"from_checkpoint": t_any, "path": t_any}
+                )
+                out["consistency"] = {
+                    "from_checkpoint": _note_text(c["from_checkpoint"], "from_checkpoint"),
+                    "path": _hash_list(c["path"], "consistency.path", True),
+                }
+        elif typ == "consistency":
+            want_map(
+                doc,
+                "JSON consistency proof",
+                {
+                    "format": t_const("accord-proof/1"),
+                    "type": t_any,
+                    "old_checkpoint": t_any,
+                    "new_checkpoint": t_any,
+                    "path": t_any,
+                },
+            )
+            out = {
+                "type": "consistency",
+                "old_checkpoint": _note_text(doc["old_checkpoint"], "old_checkpoint"),
+                "new_checkpoint": _note_text(doc["new_checkpoint"], "new_checkpoint"),
+                "path": _hash_list(doc["path"], "path", True),
+            }
+        else:
+            raise Invalid(f"JSON proof: unknown type {typ!r}")
+        if len(out.get("signatory_key", b"\0" * 32)) != 32:
+            raise Invalid("signatory_key is not 32 bytes")
+        return out
+
+    m = cbor_decode(data)
+    if type(m) is not dict:
+        raise Invalid("proof: not a map")
+    typ = m.get("type")
+    inc = {"leaf_index": t_uint, "entry": t_bytes(), "inclusion_path": t_any}
+    if typ == "inclusion":
+        want_map(
+            m,
+            "bundle",
+            {
+                "v": t_const(1),
+                "type": t_any,
+                "checkpoint": t_bytes(),
+                "tree_size": t_uint,
+                "entry": t_any,
+                "signatory_key": t_bytes(32),
+                "registration": t_any,
+                "key_history": t_array,
+            },
+            {"consistency": t_any},
+        )
+
+        def included(o, what):
+            want_map(o, what, inc)
+            return {
+                "leaf_index": o["leaf_index"],
+                "entry": o["entry"],
+                "inclusion_path": _hash_list(o["inclusion_path"], f"{what}.inclusion_path", False),
+            }
+
+        out = {
+            "type": "inclusion",
+            "checkpoint": m["checkpoint"],
+            "tree_size": m["tree_size"],
+            "entry": included(m["entry"], "entry"),
+            "signatory_key": m["signatory_key"],
+            "registration": included(m["registration"], "registration"),
+            "key_history": [
+                included(o, f"key_history[{i}]") for i, o in enumerate(m["key_history"])
+            ],
+        }
+        if "consistency" in m:
+            c = want_map(
+                m["consistency"],
+                "consistency",
+                {"from_checkpoint": t_bytes(), "path": t_any},
+            )
+            out["consistency"] = {
+                "from_checkpoint": c["from_checkpoint"],
+                "path": _hash_list(c["path"], "consistency.path", False),
+            }
+        return out
+    if typ == "consistency":
+        want_map(
+            m,
+            "consistency proof",
+            {
+                "v": t_const(1),
+                "type": t_any,
+                "old_checkpoint": t_bytes(),
+                "new_checkpoint": t_bytes(),
+                "path": t_any,
+            },
+        )
+        return {
+            "type": "consistency",
+            "old_checkpoint": m["old_checkpoint"],
+            "new_checkpoint": m["new_checkpoint"],
+            "path": _hash_list(m["path"], "path", False),
+        }
+    raise Invalid(f"proof: unknown type {typ!r}")
+
+
+def _open_included(inc, cp: Checkpoint, what: str):
+    try:
+        e = decode_entry(inc["entry"])
+        if e.index != inc["leaf_index"]:
+            raise Invalid(f"entry index {e.index} differs from leaf_index {inc['leaf_index']}")
+        if not verify_inclusion(e.leaf, inc["leaf_index"], cp.size, inc["inclusion_path"], cp.root):
+            raise Invalid(f"inclusion proof does not verify against checkpoint {cp.size}")
+        st = decode_statement(e.statement)
+        if st.payload["origin"] != cp.origin:
+            raise Invalid(f"statement origin {st.payload['origin']!r} is not {cp.origin!r}")
+        # §8 does not ask for §7's iat <= logged_at + 600 here, and the binary does not check it.
+    except Invalid as err:
+        raise Invalid(f"{what} (leaf {inc['leaf_index']}): {err}") from None
+    return e, st
+
+
+def verify_bundle(b: dict, vkey: VKey, cats) -> str:
+    cp = open_checkpoint(b["checkpoint"], vkey)
+    if b["tree_size"] != cp.size:
+        raise Invalid(f"tree_size {b['tree_size']} differs from the checkpoint's {cp.size}")
+    entry, st = _open_included(b["entry"], cp, "entry")
+    reg_e, reg = _open_included(b["registration"], cp, "registration")
+    i = entry.index
+    key = b["signatory_key"]
+    if sha256(key) != st.kid:
+        raise Invalid(f"entry {i}: kid is not SHA-256(signatory_key)")
+    if not st.verify_with(key):
+        raise Invalid(f"entry {i}: signature does not verify with signatory_key")
+    if reg.kind != "registration":
+        raise Invalid(f"registration (leaf {reg_e.index}): not a registration")
+    if reg.iss != st.iss:
+        raise Invalid(f"registration (leaf {reg_e.index}) is of {reg.iss!r}, not {st.iss!r}")
+    if reg_e.index > i:
+        raise Invalid(f"registration (leaf {reg_e.index}) is after the entry {i}")
+    if reg_e.index == i and reg_e.raw != entry.raw:
+        raise Invalid(f"registration (leaf {reg_e.index}) differs from the entry")
+
+    replay = Replay(cats)
+    try:
+        replay.apply(reg_e.index, reg_e.logged_at, reg, keys_only=True)
+    except Invalid as err:
+        raise Invalid(f"registration (leaf {reg_e.index}): {err}") from None
+    hist = b["key_history"]
+    if len(hist) > MAX_HISTORY:
+        raise Invalid(f"key history of more than {MAX_HISTORY} items")
+    last = reg_e.index
+    state_checked = False
+    untrusted_by: list = []
+
+    def check_signer():
+        if st.kind == "registration":
+            ok = key == reg.payload["key"]
+        elif st.kind == "recovery":
+            org = replay.orgs[st.iss]
+            ok = org.commitment == sha256(key) and sha256(key) not in replay.used_commitments
+        else:
+            rec = replay.keys.get(st.kid)
+            ok = rec is not None and rec.org == st.iss and rec.ended_index is None
+        if not ok:
+            raise Invalid(
+                f"entry {i}: signatory_key did not speak for {st.iss!r} at the entry, "
+                "according to the bundle's key history"
+            )
+
+    for n, inc in enumerate(hist):
+        he, hs = _open_included(inc, cp, f"key_history[{n}]")
+        where = f"key_history[{n}] (leaf {he.index})"
+        if he.index <= last:
+            raise Invalid(f"{where}: indexes not strictly increasing after the registration")
+        last = he.index
+        if hs.iss != st.iss:
+            raise Invalid(f"{where}: of {hs.iss!r}, not {st.iss!r}")
+        if hs.kind not in ("rotation", "revocation", "recovery"):
+            raise Invalid(f"{where}: a {hs.kind}, not a rotation, revocation or recovery")
+        if he.index >= i and not state_checked:
+            check_signer()
+            state_checked = True
+        if he.index == i and he.raw != entry.raw:
+            raise Invalid(f"{where}: differs from the entry at the same index")
+        if he.index < i:
+            try:
+                replay.apply(he.index, he.logged_at, hs, keys_only=True)
+            except Invalid as err:
+                raise Invalid(f"{where}: {err}") from None
+        t = hs.payload.get("compromised_since") if hs.kind == "recovery" else None
+        if he.index > i and t is not None and t < entry.logged_at and st.kind != "recovery":
+            # §7: the signing key was current at the entry's log time, after T, so it is in K.
+            untrusted_by.append((he.index, t))
+    if not state_checked:
+        check_signer()
+    if st.kind == "attestation":
+        try:
+            replay.check_norms(st)
+        except Invalid as err:
+            raise Invalid(f"entry {i}: {err}") from None
+
+    extra = ""
+    if "consistency" in b:
+        c = b["consistency"]
+        old = open_checkpoint(c["from_checkpoint"], vkey, "from_checkpoint")
+        if old.size > cp.size:
+            raise Invalid("consistency: from_checkpoint is larger than the bundle's checkpoint")
+        if not verify_consistency(old.size, cp.size, old.root, cp.root, c["path"]):
+            raise Invalid(
+                f"consistency proof from size {old.size} to {cp.size} does not verify"
+            )
+        extra = f"; consistent with checkpoint size {old.size}"
+    for r, t in untrusted_by:
+        warn(
+            f"entry {i} is UNTRUSTED: the recovery at entry {r} in the bundle's key history "
+            f"reports the organisation's keys compromised since {t}"
+        )
+    return (
+        f"OK: entry {i} ({st.kind} by {st.iss!r}) is included in {cp.origin} at checkpoint "
+        f"size {cp.size} (root {cp.root.hex()}); signed by a key that spoke for the "
+        f"organisation (registration at entry {reg_e.index}, {len(hist)} key-history "
+        f"entries){extra}"
+    )
+
+
+def verify_consistency_file(c: dict, vkey: VKey) -> str:
+    old = open_checkpoint(c["old_checkpoint"], vkey, "old_checkpoint")
+    new = open_checkpoint(c["new_checkpoint"], vkey, "new_checkpoint")
+    if old.size < 1 or old.size > new.size:
+        raise Invalid(f"old size {old.size} must be between 1 and the new size {new.size}")
+    if not verify_consistency(old.size, new.size, old.root, new.root, c["path"]):
+        raise Invalid(
+            f"consistency proof from size {old.size} to {new.size} does not verify "
+            "(two checkpoints signed by the ledger key that disagree: evidence of a fork)"
+        )
+    return f"OK: {new.origin} of size {new.size} extends its tree of size {old.size}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line
+
+
+def _read(path: str, limit: int | None = None) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read() if limit is None else f.read(limit + 1)
+    except OSError as e:
+        raise Usage(f"{path}: {e.strerror}") from None
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="accord_verify.py",
+        description="Independent verifier of accord exports, proofs and checkpoints "
+        "(written from docs/FORMAT.md).",
+    )
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    for name, helptext in (
+        ("export", "verify an export file (accord export --out FILE)"),
+        ("proof", "verify an audit proof bundle or consistency proof (CBOR or JSON)"),
+        ("checkpoint", "verify a checkpoint note"),
+    ):
+        sp = sub.add_parser(name, help=helptext)
+        sp.add_argument("file")
+        sp.add_argument("--ledger-key", required=True, metavar="VKEY")
+        sp.add_argument(
+            "--catalogue",
+            action="append",
+            metavar="FILE",
+            help="norms catalogue JSON (default: schemas/norms-v1.json of this repository)",
+        )
+        sp.add_argument("--json", action="store_true", help="print the summary as JSON")
+    args = ap.parse_args(argv)
+    try:
+        vkey = VKey(args.ledger_key)
+        if args.cmd == "export":
+            cats = load_catalogues(args.catalogue or default_catalogues())
+            summary = verify_export(_read(args.file), vkey, cats)
+            if args.json:
+                print(json.dumps(summary, indent=2, sort_keys=True))
+            else:
+                print(
+                    f"OK: export of {summary['origin']} verified: {summary['entries']} entries "
+                    f"({summary['registrations']} registrations, {summary['attestations']} "
+                    f"attestations, {summary['withdrawals']} withdrawals, "
+                    f"{summary['rotations']} rotations, {summary['revocations']} revocations, "
+                    f"{summary['recoveries']} recoveries), {summary['organisations']} "
+                    f"organisations, {summary['live_attestations']} live attestations"
+                )
+                print(f"root {summary['root']} at size {summary['entries']}")
+                if summary["untrusted"]:
+                    print("untrusted entries: " + ", ".join(map(str, summary["untrusted"])))
+        elif args.cmd == "proof":
+            data = _read(args.file, MAX_PROOF)
+            proof = parse_proof(data)
+            if proof["type"] == "inclusion":
+                cats = load_catalogues(args.catalogue or default_catalogues())
+                msg = verify_bundle(proof, vkey, cats)
+            else:
+                msg = verify_consistency_file(proof, vkey)
+            print(json.dumps({"ok": True, "message": msg}) if args.json else msg)
+        else:
+            cp = open_checkpoint(_read(args.file, MAX_NOTE), vkey)
+            msg = f"OK: checkpoint of {cp.origin} at size {cp.size}, root {cp.root.hex()}"
+            print(json.dumps({"ok": True, "size": cp.size, "root": cp.root.hex()}) if args.json else msg)
+    except Usage as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except Invalid as e:
+        print(f"INVALID: {e}", file=sys.stderr)
+        return 1
+    except RecursionError:
+        print("INVALID: structure nested too deeply", file=sys.stderr)
+        return 1
+    finally:
+        for w in WARNINGS:
+            print(f"warning: {w}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
