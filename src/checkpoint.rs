@@ -136,7 +136,8 @@ impl VerifierKey {
             return Err(bad("unknown algorithm (only Ed25519, 0x01)"));
         }
         let vk = VerifyingKey::from_bytes(&key).map_err(|_| bad("not an Ed25519 point"))?;
-        if vk.to_bytes() != key {
+        // ed25519-dalek keeps the given bytes and accepts y ≥ p: compare with a re-encoding.
+        if vk.to_edwards().compress().to_bytes() != key {
             return Err(bad("non-canonical point encoding"));
         }
         if vk.is_weak() {
@@ -483,16 +484,24 @@ mod tests {
         let v = key().verifier_key();
         let s = v.to_string();
         assert_eq!(VerifierKey::parse(&s).unwrap(), v);
-        let (head, b64) = s.rsplit_once('+').unwrap();
+        // NAME+ID+KEY, split from the left: the base64 key may itself contain '+'.
+        let mut parts = s.splitn(3, '+');
+        let (name_part, id_part, b64) = (
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+        );
+        let head = format!("{name_part}+{id_part}");
         // Wrong id.
         let mut bad_id = s.clone();
         let pos = head.len() - 1;
         bad_id.replace_range(pos..pos + 1, if &s[pos..pos + 1] == "0" { "1" } else { "0" });
         assert!(VerifierKey::parse(&bad_id).is_err());
         // Uppercase id (when it has letters).
-        let id = &head[head.len() - 8..];
+        let id = id_part;
         if id.chars().any(|c| c.is_ascii_alphabetic()) {
-            assert!(VerifierKey::parse(&s.replacen(id, &id.to_uppercase(), 1)).is_err());
+            let upper = format!("{name_part}+{}+{b64}", id.to_uppercase());
+            assert!(VerifierKey::parse(&upper).is_err(), "{upper}");
         }
         // Base64 that is not the canonical standard form.
         for nc in [
@@ -514,6 +523,23 @@ mod tests {
         assert_eq!(
             VerifierKey::parse(&weak),
             Err(CheckpointError::BadVerifierKey("small-order key"))
+        );
+        // A second encoding of a valid point (y = 3 + p for y = 3) is refused; y = 3 itself is
+        // accepted, so the refusal is for the encoding.
+        let vkey_of = |raw: &[u8; 32]| {
+            let mut k = vec![1u8];
+            k.extend_from_slice(raw);
+            format!("{name}+{:08x}+{}", key_id(name, raw), STANDARD.encode(k))
+        };
+        let mut three = [0u8; 32];
+        three[0] = 3;
+        VerifierKey::parse(&vkey_of(&three)).expect("y = 3 is a valid key");
+        let mut alias = [0xffu8; 32];
+        alias[0] = 0xf0;
+        alias[31] = 0x7f;
+        assert_eq!(
+            VerifierKey::parse(&vkey_of(&alias)),
+            Err(CheckpointError::BadVerifierKey("non-canonical point encoding"))
         );
     }
 

@@ -99,7 +99,10 @@ impl PublicKey {
     /// [`KeyError::BadPublicKey`].
     pub fn from_bytes(bytes: &[u8; 32]) -> Result<Self, KeyError> {
         let vk = VerifyingKey::from_bytes(bytes).map_err(|_| KeyError::BadPublicKey("not a point"))?;
-        if vk.to_bytes() != *bytes {
+        // ed25519-dalek keeps the bytes it was given, and its decompression accepts y ≥ p (and
+        // x = 0 with the sign bit set): compress the point again, so one key has one encoding
+        // (and one kid).
+        if vk.to_edwards().compress().to_bytes() != *bytes {
             return Err(KeyError::BadPublicKey("non-canonical encoding"));
         }
         if vk.is_weak() {
@@ -606,6 +609,29 @@ mod tests {
             read_secret_key_with(&files.secret, &wrong),
             Err(KeyError::Decrypt { .. })
         ));
+    }
+
+    #[test]
+    fn non_canonical_key_encodings_are_refused() {
+        // y = 3 is on the curve; y = 3 + p (= 2^255 - 16) encodes the same point.
+        let mut canonical = [0u8; 32];
+        canonical[0] = 3;
+        PublicKey::from_bytes(&canonical).expect("y = 3 is a valid key");
+        let mut alias = [0xffu8; 32];
+        alias[0] = 0xf0;
+        alias[31] = 0x7f;
+        assert!(matches!(
+            PublicKey::from_bytes(&alias),
+            Err(KeyError::BadPublicKey("non-canonical encoding"))
+        ));
+        // A genuine key with the sign bit of x flipped is another point, or none; never accepted
+        // under the first key's kid.
+        let pk = SecretKey::from_seed(&[9; 32]).public().to_bytes();
+        let mut flipped = pk;
+        flipped[31] ^= 0x80;
+        if let Ok(k) = PublicKey::from_bytes(&flipped) {
+            assert_ne!(k.kid(), PublicKey::from_bytes(&pk).unwrap().kid());
+        }
     }
 
     #[test]
