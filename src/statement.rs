@@ -345,15 +345,31 @@ pub struct Payload {
     pub body: Body,
 }
 
+/// Checks a text field: 1 to `max` bytes, no control characters. Line feeds are allowed only
+/// in the free-text fields `note` and `reason` (FORMAT.md section 4); a line break in a scope
+/// item would let it pose as a row of `accord status`.
 fn check_text(field: &str, s: &str, max: usize) -> Result<(), StatementError> {
+    check_text_lines(field, s, max, false)
+}
+
+/// [`check_text`] for `note` and `reason`, which may hold line feeds.
+fn check_free_text(field: &str, s: &str, max: usize) -> Result<(), StatementError> {
+    check_text_lines(field, s, max, true)
+}
+
+fn check_text_lines(field: &str, s: &str, max: usize, lines: bool) -> Result<(), StatementError> {
     if s.is_empty() {
         return Err(invalid(format!("{field} is empty")));
     }
     if s.len() > max {
         return Err(invalid(format!("{field} is longer than {max} bytes")));
     }
-    if s.chars().any(|c| c.is_control() && c != '\n') {
-        return Err(invalid(format!("{field} contains control characters")));
+    if s.chars().any(|c| c.is_control() && !(lines && c == '\n')) {
+        return Err(invalid(if lines {
+            format!("{field} contains control characters (only line feeds are allowed)")
+        } else {
+            format!("{field} contains control characters or line breaks")
+        }));
     }
     Ok(())
 }
@@ -448,7 +464,7 @@ impl Attestation {
             return Err(invalid("scope names an item twice"));
         }
         if let Some(note) = &self.note {
-            check_text("note", note, MAX_TEXT_LEN)?;
+            check_free_text("note", note, MAX_TEXT_LEN)?;
         }
         if let Some(exp) = self.expires {
             if exp <= iat {
@@ -562,11 +578,11 @@ impl Payload {
         match &self.body {
             Body::Registration(r) => r.validate(),
             Body::Attestation(a) => a.validate(self.iat),
-            Body::Withdrawal(w) => check_text("reason", &w.reason, MAX_TEXT_LEN),
+            Body::Withdrawal(w) => check_free_text("reason", &w.reason, MAX_TEXT_LEN),
             Body::Acceptance(_) | Body::Rotation(_) => Ok(()),
-            Body::Revocation(r) => check_text("reason", &r.reason, MAX_TEXT_LEN),
+            Body::Revocation(r) => check_free_text("reason", &r.reason, MAX_TEXT_LEN),
             Body::Recovery(r) => {
-                check_text("reason", &r.reason, MAX_TEXT_LEN)?;
+                check_free_text("reason", &r.reason, MAX_TEXT_LEN)?;
                 if r.compromised_since.is_some_and(|t| t > self.iat) {
                     return Err(invalid("compromised_since is after the recovery's issue time"));
                 }

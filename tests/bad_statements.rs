@@ -183,3 +183,65 @@ fn one_bad_file_among_good_ones_appends_nothing() {
     assert!(e.contains("b.cose") && e.contains("nothing was appended"), "{e}");
     s.w.unchanged(&s.cp);
 }
+
+/// A statement whose payload bytes are `good`'s with `from` replaced by `to` (same length),
+/// signed again by acme: well-formed and validly signed, so only the content rules can refuse it.
+fn edited(s: &Setup, from: &[u8], to: &[u8]) -> Vec<u8> {
+    let p = parts(&good(s));
+    let (Value::Bytes(protected), Value::Bytes(payload)) = (&p[0], &p[2]) else {
+        panic!("COSE_Sign1 parts");
+    };
+    let at = payload
+        .windows(from.len())
+        .position(|w| w == from)
+        .expect("text to edit");
+    let mut payload = payload.clone();
+    payload[at..at + to.len()].copy_from_slice(to);
+    let tbs = codec::encode(&Value::Array(vec![
+        Value::Text("Signature1".into()),
+        Value::Bytes(protected.clone()),
+        Value::Bytes(vec![]),
+        Value::Bytes(payload.clone()),
+    ]))
+    .unwrap();
+    let sig = s.acme.sign(&tbs);
+    codec::encode(&Value::Tag(
+        18,
+        Box::new(Value::Array(vec![
+            Value::Bytes(protected.clone()),
+            Value::Map(vec![]),
+            Value::Bytes(payload),
+            Value::Bytes(sig.to_vec()),
+        ])),
+    ))
+    .unwrap()
+}
+
+#[test]
+fn a_line_break_in_a_scope_is_refused() {
+    // A scope with a line break could pose as a row of `accord status` (found by the
+    // independent verifier): only `note` and `reason` may hold line feeds.
+    let s = setup();
+    let control = edited(&s, b"Acme Cloud", b"Acme-Cloud");
+    let st = accord::statement::Statement::decode(&control).expect("the edit itself is sound");
+    assert!(st.verify_signature(&s.acme.public()).is_ok());
+    for (name, to) in [("lf.cose", b"Acme\nCloud"), ("cr.cose", b"Acme\rCloud")] {
+        refused(&s, name, &edited(&s, b"Acme Cloud", to), "line breaks");
+    }
+    // And from the command line, before anything is signed.
+    let key = s.w.path("keys/acme.key");
+    let e = s.w.fails(
+        2,
+        &[
+            "attest",
+            "--key",
+            key.to_str().unwrap(),
+            "--norm",
+            "no-backdoors",
+            "--scope",
+            "X\n     9  evil corp   live   no-backdoors  for Everything",
+        ],
+    );
+    assert!(e.contains("line breaks"), "{e}");
+    s.w.unchanged(&s.cp);
+}

@@ -523,3 +523,31 @@ fn help_teaches_and_lists_exit_codes() {
     let e = w.run(&["attest"]);
     assert_eq!(e.code, 2);
 }
+
+#[test]
+fn text_from_statements_cannot_forge_terminal_output() {
+    // A note may hold line feeds, and any text may hold bidirectional controls: shown on a
+    // terminal, they are escaped so they cannot forge a line or reorder what is read. JSON
+    // carries them exactly.
+    let w = World::new();
+    w.init();
+    let k = w.register("acme", "Acme Corp");
+    let note = "line one\n     9  evil corp   live\u{202e}gnp.exe";
+    w.ok(&[
+        "attest",
+        "--key",
+        k.to_str().unwrap(),
+        "--norm",
+        "no-backdoors",
+        "--scope",
+        "Cloud",
+        "--note",
+        note,
+    ]);
+    let shown = w.ok(&["show", "1"]);
+    assert!(shown.contains("line one\\n     9  evil corp   live\\u{202e}gnp.exe"), "{shown}");
+    assert!(!shown.contains('\u{202e}'), "{shown}");
+    assert!(!shown.lines().any(|l| l.starts_with("     9")), "{shown}");
+    let json: serde_json::Value = serde_json::from_str(&w.ok(&["show", "1", "--json"])).unwrap();
+    assert_eq!(json["attestation"]["note"], note);
+}

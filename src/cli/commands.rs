@@ -16,6 +16,7 @@ use accord::statement::{self, Attestation, Body, NormRef, Payload, Registration,
 use accord::store::ReadTables;
 use accord::time;
 
+use super::display::{shown, shown_join};
 use super::fail::{self, Fail};
 use super::{AttestArgs, Cli, Command, KeyCommand};
 
@@ -344,7 +345,7 @@ fn print_appended(a: &[Appended], json: bool) -> Res {
         out(&format!(
             "appended {} of {:?} at index {}\nstatement id: {}\n",
             x.kind,
-            x.org,
+            shown(&x.org),
             x.index,
             hex::encode(x.id)
         ));
@@ -936,7 +937,7 @@ pub(super) fn entry_line(v: &EntryView) -> String {
     let what = if let Some(r) = &v.registration {
         format!(
             "registers {:?}{}{}",
-            r.name,
+            shown(&r.name),
             r.domain
                 .as_ref()
                 .map(|d| format!(" ({d}, self-asserted)"))
@@ -951,7 +952,7 @@ pub(super) fn entry_line(v: &EntryView) -> String {
         format!(
             "{} for {}{}{}",
             a.norms.join(", "),
-            a.scope.join("; "),
+            shown_join(&a.scope, "; "),
             a.expires
                 .as_ref()
                 .map(|e| format!(" until {e}"))
@@ -967,7 +968,7 @@ pub(super) fn entry_line(v: &EntryView) -> String {
             w.target_index
                 .map(|i| format!("entry {i}"))
                 .unwrap_or_else(|| w.target[..16].to_string()),
-            w.reason
+            shown(&w.reason)
         )
     } else if let Some(k) = &v.key_change {
         format!(
@@ -981,14 +982,21 @@ pub(super) fn entry_line(v: &EntryView) -> String {
                 .as_ref()
                 .map(|t| format!("; compromised since {t}"))
                 .unwrap_or_default(),
-            k.reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default()
+            k.reason
+                .as_ref()
+                .map(|r| format!(": {}", shown(r)))
+                .unwrap_or_default()
         )
     } else {
         String::new()
     };
     format!(
         "{:>6}  {}  {:<12}  {:<20}  {}",
-        v.index, v.logged_at, v.kind, v.org, what
+        v.index,
+        v.logged_at,
+        v.kind,
+        shown(&v.org),
+        what
     )
 }
 
@@ -1004,22 +1012,28 @@ fn show(dir: &Path, entry: &str, json: bool) -> Res {
     }
     let mut s = format!(
         "entry {}\n  kind:         {}\n  organisation: {}\n  statement id: {}\n  key id:       {}\n  issued at:    {}\n  logged at:    {}\n",
-        v.index, v.kind, v.org, v.statement_id, v.kid, v.issued_at, v.logged_at
+        v.index,
+        v.kind,
+        shown(&v.org),
+        v.statement_id,
+        v.kid,
+        v.issued_at,
+        v.logged_at
     );
     if let Some(r) = &v.registration {
         s.push_str(&format!("  name:         {}\n  domain:       {}\n  contact:      {}\n  (self-asserted: nothing proves this name or domain)\n",
-            r.name, r.domain.as_deref().unwrap_or("-"), r.contact.as_deref().unwrap_or("-")));
+            shown(&r.name), shown(r.domain.as_deref().unwrap_or("-")), shown(r.contact.as_deref().unwrap_or("-"))));
     }
     if let Some(a) = &v.attestation {
         s.push_str(&format!(
             "  norms:        {}\n  scope:        {}\n  expires:      {}\n  catalogue:    v{}\n",
             a.norms.join(", "),
-            a.scope.join("; "),
+            shown_join(&a.scope, "; "),
             a.expires.as_deref().unwrap_or("never"),
             a.catalogue
         ));
         if let Some(n) = &a.note {
-            s.push_str(&format!("  note:         {n}\n"));
+            s.push_str(&format!("  note:         {}\n", shown(n)));
         }
     }
     if let Some(w) = &v.withdrawal {
@@ -1029,7 +1043,7 @@ fn show(dir: &Path, entry: &str, json: bool) -> Res {
             w.target_index
                 .map(|i| format!(" (entry {i})"))
                 .unwrap_or_default(),
-            w.reason
+            shown(&w.reason)
         ));
     }
     out(&s);
@@ -1071,10 +1085,10 @@ fn status(dir: &Path, norm: Option<&str>, org: Option<&str>, at: Option<&str>, a
         s.push_str(&format!(
             "{:>6}  {:<20}  {:<10}  {}  for {}{}  [key {}{}]\n",
             a.index,
-            a.org,
+            shown(&a.org),
             a.state,
             a.norms.join(", "),
-            a.scope.join("; "),
+            shown_join(&a.scope, "; "),
             a.expires
                 .as_ref()
                 .map(|e| format!(" (until {e})"))

@@ -2,6 +2,7 @@
 
 mod commands;
 mod demo;
+mod display;
 mod fail;
 mod lifecycle;
 mod proofs;
