@@ -433,6 +433,10 @@ pub fn check_rules(
                 }
                 Some(_) => {}
             }
+            // Whatever committed to it again, a recovery key used once is spent.
+            if reg.used_recovery(&presented)?.is_some() {
+                return Ok(Err(Rejection::RecoveryKeyUsed));
+            }
             if let Some(e) = key_free(&r.new_key)? {
                 return Ok(Err(e));
             }

@@ -589,6 +589,16 @@ impl Payload {
                 if r.new_key == r.recovery_key {
                     return Err(invalid("the new key must not be the recovery key"));
                 }
+                // A recovery key works once: the next commitment must name another key, and
+                // not the signing key installed here (its thief could then recover).
+                if r.next_recovery == r.recovery_key.kid() {
+                    return Err(invalid(
+                        "next_recovery commits to the recovery key being used; a recovery key works once",
+                    ));
+                }
+                if r.next_recovery == r.new_key.kid() {
+                    return Err(invalid("next_recovery must not commit to the new signing key"));
+                }
                 Ok(())
             }
         }

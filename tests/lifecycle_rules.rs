@@ -188,6 +188,71 @@ fn recovery_key_used_twice() {
 }
 
 #[test]
+fn a_spent_recovery_key_committed_to_again_still_cannot_recover() {
+    // Found by the independent verifier: the rule compared only the current commitment, so a
+    // spent recovery key that something committed to again worked a second time.
+    let (w, _, rec) = setup();
+    let n1 = w.key("n1");
+    let next = w.key("next-rec");
+    w.ok(&[
+        "key",
+        "recover",
+        "--recovery-key",
+        rec.to_str().unwrap(),
+        "--new",
+        n1.with_extension("pub").to_str().unwrap(),
+        "--next-recovery-key",
+        next.with_extension("pub").to_str().unwrap(),
+        "--reason",
+        "lost",
+    ]); // 2
+        // Another organisation registers committing to the spent key (3), then tries it (4).
+    let b = w.key("beta");
+    w.ok(&[
+        "register",
+        "--key",
+        b.to_str().unwrap(),
+        "--org",
+        "Beta",
+        "--recovery-key",
+        rec.with_extension("pub").to_str().unwrap(),
+    ]);
+    let body = Body::Recovery(Recovery {
+        recovery_key: sk(&rec).public(),
+        new_key: SecretKey::generate().public(),
+        next_recovery: [2; 32],
+        compromised_since: None,
+        reason: "again".into(),
+    });
+    let st = statement::sign(&payload(body), "beta", &sk(&rec)).unwrap();
+    let i = force_append(&w, &st.bytes);
+    assert_eq!(i, 4);
+    verify_names(&w, i, "already used");
+}
+
+#[test]
+fn a_recovery_cannot_commit_to_its_own_key_or_the_new_signing_key() {
+    let rec = SecretKey::generate();
+    let new = SecretKey::generate();
+    for (next, what) in [
+        (rec.public().kid(), "works once"),
+        (new.public().kid(), "new signing key"),
+    ] {
+        let body = Body::Recovery(Recovery {
+            recovery_key: rec.public(),
+            new_key: new.public(),
+            next_recovery: next,
+            compromised_since: None,
+            reason: "lost".into(),
+        });
+        let e = statement::sign(&payload(body), "acme", &rec)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(what), "expected {what:?}: {e}");
+    }
+}
+
+#[test]
 fn withdrawal_and_supersede_of_another_organisations_entry() {
     let (w, _, _) = setup();
     let b = w.register("beta", "Beta");
