@@ -247,14 +247,21 @@ pub fn verify_export(
         }
         Ok(())
     };
-    for_each_entry(r, header.size, |i, e| {
+    let read = for_each_entry(r, header.size, |i, e| {
         batch.push((i, e));
         if batch.len() == VERIFY_BATCH || want_root_at == Some(i + 1) {
             flush(&mut batch, &mut replay)?;
         }
         Ok(())
-    })?;
+    });
     flush(&mut batch, &mut replay)?;
+    if let Err(e) = read {
+        // A damaged length head surfaces as a framing error at the next entry; the entries
+        // read before it (the damaged one among them) are checked first, so the lowest bad
+        // index is the one reported.
+        replay.settle()?;
+        return Err(e);
+    }
     replay.check_checkpoint(header.size, &header.checkpoint)?;
     let (report, totals) = replay.finish()?;
     Ok((report, totals, root_at))

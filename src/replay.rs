@@ -319,6 +319,15 @@ impl<'c> Replay<'c> {
         self.state.frontier.root()
     }
 
+    /// Completes the checks still pending for the entries fed so far (signatures and
+    /// derived rows), so that an error found among them is reported before a later one.
+    ///
+    /// # Errors
+    /// [`LedgerError::Invalid`] naming the first bad entry.
+    pub fn settle(&mut self) -> Result<(), LedgerError> {
+        self.drain()
+    }
+
     /// Completes the pending checks.
     fn drain(&mut self) -> Result<(), LedgerError> {
         let pending = std::mem::take(&mut self.pending);

@@ -545,7 +545,10 @@ fn text_from_statements_cannot_forge_terminal_output() {
         note,
     ]);
     let shown = w.ok(&["show", "1"]);
-    assert!(shown.contains("line one\\n     9  evil corp   live\\u{202e}gnp.exe"), "{shown}");
+    assert!(
+        shown.contains("line one\\n     9  evil corp   live\\u{202e}gnp.exe"),
+        "{shown}"
+    );
     assert!(!shown.contains('\u{202e}'), "{shown}");
     assert!(!shown.lines().any(|l| l.starts_with("     9")), "{shown}");
     let json: serde_json::Value = serde_json::from_str(&w.ok(&["show", "1", "--json"])).unwrap();

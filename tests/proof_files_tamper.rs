@@ -280,3 +280,32 @@ fn checkpoints_of_another_key_or_origin_are_refused_by_name() {
     let e = check_proof(&fx.bundle, &k.verifier_key()).unwrap_err();
     assert!(e.contains("checkpoint"), "{e}");
 }
+
+#[test]
+fn a_damaged_length_head_in_an_export_names_the_damaged_entry() {
+    // Found by the independent verifier: a shortened length head of entry i surfaced as a
+    // framing error at entry i + 1. Entries read before a framing error are checked first.
+    let fx = fixture();
+    let vkey = VerifierKey::parse(&fx.vkey).unwrap();
+    let store = accord::store::Store::open_read_only(&fx.w.ledger()).unwrap();
+    for i in 1..4u64 {
+        let entry = store.read(|r| r.entry(i)).unwrap().unwrap();
+        let at = fx
+            .export
+            .windows(entry.len())
+            .position(|w| w == entry.as_slice())
+            .expect("entry bytes in the export");
+        // Entries are 256..65535 bytes here: a three-byte head 0x59 hi lo.
+        assert_eq!(fx.export[at - 3], 0x59);
+        for delta in [-1i32, 1] {
+            let mut x = fx.export.clone();
+            let len = u16::from_be_bytes([x[at - 2], x[at - 1]]) as i32 + delta;
+            x[at - 2..at].copy_from_slice(&(len as u16).to_be_bytes());
+            let e = check_export(&x, &vkey).unwrap_err();
+            assert!(
+                e.contains(&format!("entry {i}")),
+                "entry {i}, length {delta:+}: {e}"
+            );
+        }
+    }
+}
