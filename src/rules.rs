@@ -107,6 +107,14 @@ pub enum Rejection {
         /// The entry that ended it.
         index: u64,
     },
+    /// A revocation of a key that has already ended.
+    #[error("key {kid} already stopped speaking for the organisation at entry {index}; there is nothing left to revoke")]
+    TargetEnded {
+        /// Hex key id of the target.
+        kid: String,
+        /// The entry that ended it.
+        index: u64,
+    },
     /// A recovery for an organisation that is not registered.
     #[error("organisation {0:?} is not registered")]
     UnknownOrg(String),
@@ -535,7 +543,7 @@ pub fn check_rules(
                 }));
             }
             if let Some((index, _)) = target.ended {
-                return Ok(Err(Rejection::KeyEnded {
+                return Ok(Err(Rejection::TargetEnded {
                     kid: hex::encode(r.target),
                     index,
                 }));

@@ -283,6 +283,27 @@ fn revocation_rules() {
         ],
     );
     assert!(e.contains("belongs to"), "{e}");
+    // The current key cannot revoke the key it replaced: that one has already ended, and the
+    // message says so (it once blamed the target for signing).
+    let kid1 = json(&w, &["history", "--org", "acme", "--json"])[0]["kid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let e = w.fails(
+        2,
+        &[
+            "key",
+            "revoke",
+            "--key",
+            &s(&a2),
+            "--target",
+            &kid1,
+            "--reason",
+            "x",
+        ],
+    );
+    assert!(e.contains("nothing left to revoke"), "{e}");
+    assert!(!e.contains("signed by key"), "{e}");
     // A key revokes itself; afterwards it cannot sign.
     w.ok(&["key", "revoke", "--key", &s(&a2), "--reason", "retired"]);
     let e = w.fails(
