@@ -16,7 +16,9 @@ use crate::entry::{Entry, MAX_ENTRY_LEN};
 use crate::keys::PublicKey;
 use crate::norms::Catalogue;
 use crate::proof::{self, Hash, ProofError, MAX_PROOF_LEN};
-use crate::statement::{Body, Statement};
+use crate::rules::{self, MemRegistry, Registry as _, Rejection, MAX_FUTURE_SKEW};
+use crate::statement::{Body, Kind, Statement};
+use crate::time::Seconds;
 
 /// Most key-history entries a bundle may carry.
 pub const MAX_KEY_HISTORY: usize = 256;
@@ -498,6 +500,16 @@ struct JsonConsistencyFile {
     path: Vec<String>,
 }
 
+/// A recovery in a bundle's key history whose compromise time makes the proved entry
+/// untrusted (docs/FORMAT.md section 7): valid history, not to be relied on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UntrustedBy {
+    /// Index of the recovery entry.
+    pub recovery_index: u64,
+    /// The compromise time it set.
+    pub compromised_since: Seconds,
+}
+
 /// What a verified bundle established.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BundleReport {
@@ -515,19 +527,38 @@ pub struct BundleReport {
     pub key_history_len: usize,
     /// The verified earlier checkpoint, if the bundle carried a consistency proof.
     pub consistent_from: Option<SignedCheckpoint>,
+    /// Set when a recovery in the bundle's key history makes the entry untrusted (the first
+    /// such recovery). The bundle is still authentic.
+    pub untrusted_by: Option<UntrustedBy>,
 }
 
+/// Names a key-history item in messages: its position in the bundle and its leaf index.
+fn item_err(k: usize, inc: &Included, problem: impl std::fmt::Display) -> BundleError {
+    entry_err(
+        "key_history",
+        format!("item {k} (entry {}): {problem}", inc.leaf_index),
+    )
+}
+
+/// Decodes an included entry and its statement strictly, checks its inclusion proof against
+/// the checkpoint, the statement's origin, and the section 7 log time bound
+/// (`iat ≤ logged_at + MAX_FUTURE_SKEW`). `item` is the position of a key-history item.
 fn check_included(
     what: &'static str,
+    item: Option<usize>,
     inc: &Included,
     cp: &SignedCheckpoint,
 ) -> Result<(Entry, Statement), BundleError> {
-    let e = Entry::decode(&inc.entry).map_err(|e| entry_err(what, e.to_string()))?;
+    let err = |problem: String| match item {
+        Some(k) => item_err(k, inc, problem),
+        None => entry_err(what, problem),
+    };
+    let e = Entry::decode(&inc.entry).map_err(|e| err(e.to_string()))?;
     if e.index != inc.leaf_index {
-        return Err(entry_err(
-            what,
-            format!("entry says index {}, bundle says {}", e.index, inc.leaf_index),
-        ));
+        return Err(err(format!(
+            "entry says index {}, bundle says {}",
+            e.index, inc.leaf_index
+        )));
     }
     proof::verify_inclusion(
         inc.leaf_index,
@@ -536,19 +567,49 @@ fn check_included(
         &inc.path,
         &cp.checkpoint.root,
     )
-    .map_err(|source| BundleError::Proof {
-        what: if what == "entry" {
-            "inclusion proof"
-        } else {
-            "registration or key-history inclusion proof"
+    .map_err(|source| match item {
+        Some(_) => err(format!("inclusion proof: {source}")),
+        None => BundleError::Proof {
+            what: if what == "entry" {
+                "inclusion proof"
+            } else {
+                "registration inclusion proof"
+            },
+            source,
         },
-        source,
     })?;
-    let st = Statement::decode(&e.statement).map_err(|e| entry_err(what, format!("statement: {e}")))?;
+    let st = Statement::decode(&e.statement).map_err(|e| err(format!("statement: {e}")))?;
     if st.payload.origin != cp.checkpoint.origin.as_str() {
-        return Err(entry_err(what, "statement is for another ledger"));
+        return Err(err("statement is for another ledger".into()));
+    }
+    if st.payload.iat > e.logged_at.saturating_add(MAX_FUTURE_SKEW) {
+        let r = Rejection::IssuedInFuture {
+            iat: crate::time::format(st.payload.iat),
+            logged: crate::time::format(e.logged_at),
+        };
+        return Err(err(format!(
+            "{r} by more than {MAX_FUTURE_SKEW} seconds, which the ledger rules refuse"
+        )));
     }
     Ok((e, st))
+}
+
+/// Applies the section 7 rules to a statement of the organisation's own history (its
+/// registration or a key change before the entry) and records its effects.
+fn replay_one(
+    reg: &mut MemRegistry,
+    origin: &str,
+    catalogue: &Catalogue,
+    index: u64,
+    logged_at: Seconds,
+    st: &Statement,
+    err: impl Fn(String) -> BundleError,
+) -> Result<(), BundleError> {
+    let key = rules::check_rules(st, origin, logged_at, reg, catalogue)
+        .map_err(|e| err(e.to_string()))?
+        .map_err(|e| err(e.to_string()))?;
+    st.verify_signature(&key).map_err(|e| err(e.to_string()))?;
+    rules::apply(reg, index, logged_at, st).map_err(|e| err(e.to_string()))
 }
 
 impl Bundle {
@@ -564,105 +625,107 @@ impl Bundle {
                 self.tree_size, cp.checkpoint.size
             )));
         }
-        let (e, st) = check_included("entry", &self.entry, &cp)?;
+        let origin = cp.checkpoint.origin.as_str();
+        let (e, st) = check_included("entry", None, &self.entry, &cp)?;
         let key = PublicKey::from_bytes(&self.signatory_key)
             .map_err(|e| entry_err("signatory_key", e.to_string()))?;
         st.verify_signature(&key)
             .map_err(|e| entry_err("entry", e.to_string()))?;
-        let (_, reg) = check_included("registration", &self.registration, &cp)?;
+        let (reg_e, reg) = check_included("registration", None, &self.registration, &cp)?;
         if self.registration.leaf_index > self.entry.leaf_index {
             return Err(entry_err(
                 "registration",
                 "comes after the entry it should authorise",
             ));
         }
-        let Body::Registration(r) = &reg.payload.body else {
+        if self.registration.leaf_index == self.entry.leaf_index
+            && self.registration.entry != self.entry.entry
+        {
+            return Err(entry_err(
+                "registration",
+                "differs from the entry at the same index",
+            ));
+        }
+        if !matches!(reg.payload.body, Body::Registration(_)) {
             return Err(entry_err("registration", "is not a registration"));
-        };
+        }
         if reg.iss != st.iss {
             return Err(entry_err(
                 "registration",
                 format!("registers {:?}, but the entry speaks for {:?}", reg.iss, st.iss),
             ));
         }
-        reg.verify_signature(&r.public_key)
-            .map_err(|e| entry_err("registration", e.to_string()))?;
-        // Replay the organisation's key history the bundle holds, up to the entry, to find the
-        // keys that spoke for it when the entry was logged (docs/FORMAT.md section 7 rules).
-        let mut keys: Vec<([u8; 32], PublicKey, bool)> = vec![(r.public_key.kid(), r.public_key, true)];
-        let mut commitment = r.recovery;
+        // Replay the organisation's registration and the key history the bundle holds up to the
+        // entry with the ledger rules (docs/FORMAT.md section 7), to find the keys that spoke
+        // for it when the entry was logged.
+        let mut registry = MemRegistry::default();
+        replay_one(
+            &mut registry,
+            origin,
+            catalogue,
+            reg_e.index,
+            reg_e.logged_at,
+            &reg,
+            |p| entry_err("registration", p),
+        )?;
         let mut last = self.registration.leaf_index;
-        for h in &self.key_history {
+        let mut later = Vec::new();
+        for (k, h) in self.key_history.iter().enumerate() {
             if h.leaf_index <= last {
-                return Err(entry_err(
-                    "key_history",
-                    "entries must follow the registration in index order",
+                return Err(item_err(
+                    k,
+                    h,
+                    "out of order: items follow the registration in strictly increasing index order",
                 ));
             }
             last = h.leaf_index;
-            let (_, hs) = check_included("key_history", h, &cp)?;
+            let (he, hs) = check_included("key_history", Some(k), h, &cp)?;
             if hs.iss != st.iss {
-                return Err(entry_err("key_history", "holds another organisation's entry"));
+                return Err(item_err(
+                    k,
+                    h,
+                    format!("is an entry of {:?}, not of {:?}", hs.iss, st.iss),
+                ));
             }
-            if h.leaf_index >= self.entry.leaf_index {
-                continue; // checked for inclusion, but logged at or after the entry
+            if !matches!(hs.kind(), Kind::Rotation | Kind::Revocation | Kind::Recovery) {
+                return Err(item_err(
+                    k,
+                    h,
+                    format!("is of kind {}, not a rotation, revocation or recovery", hs.kind()),
+                ));
             }
-            let current = |kid: &[u8; 32]| keys.iter().find(|(k, _, live)| k == kid && *live).map(|x| x.1);
-            match &hs.payload.body {
-                Body::Rotation(rot) => {
-                    let old = current(&hs.kid).ok_or_else(|| {
-                        entry_err("key_history", "a rotation by a key that was not current")
-                    })?;
-                    hs.verify_signature(&old)
-                        .map_err(|e| entry_err("key_history", e.to_string()))?;
-                    let new = *rot
-                        .new_key()
-                        .ok_or_else(|| entry_err("key_history", "malformed rotation"))?;
-                    for k in keys.iter_mut().filter(|k| k.0 == hs.kid) {
-                        k.2 = false;
-                    }
-                    keys.push((new.kid(), new, true));
-                }
-                Body::Revocation(rv) => {
-                    let by = current(&hs.kid).ok_or_else(|| {
-                        entry_err("key_history", "a revocation by a key that was not current")
-                    })?;
-                    hs.verify_signature(&by)
-                        .map_err(|e| entry_err("key_history", e.to_string()))?;
-                    for k in keys.iter_mut().filter(|k| k.0 == rv.target) {
-                        k.2 = false;
-                    }
-                }
-                Body::Recovery(rc) => {
-                    if commitment != Some(rc.recovery_key.kid()) {
-                        return Err(entry_err(
-                            "key_history",
-                            "a recovery by a key that was not committed",
-                        ));
-                    }
-                    hs.verify_signature(&rc.recovery_key)
-                        .map_err(|e| entry_err("key_history", e.to_string()))?;
-                    for k in keys.iter_mut() {
-                        k.2 = false;
-                    }
-                    keys.push((rc.new_key.kid(), rc.new_key, true));
-                    commitment = Some(rc.next_recovery);
-                }
-                _ => {
-                    return Err(entry_err(
-                        "key_history",
-                        "holds an entry that is not a key change",
-                    ))
-                }
+            if h.leaf_index == self.entry.leaf_index && h.entry != self.entry.entry {
+                return Err(item_err(k, h, "differs from the entry at the same index"));
+            }
+            if h.leaf_index < self.entry.leaf_index {
+                replay_one(
+                    &mut registry,
+                    origin,
+                    catalogue,
+                    he.index,
+                    he.logged_at,
+                    &hs,
+                    |p| item_err(k, h, p),
+                )?;
+            } else {
+                // At or after the entry: checked above, not replayed (section 8).
+                later.push((he, hs));
             }
         }
+        let org_err = |e: crate::ledger::LedgerError| entry_err("entry", e.to_string());
         let valid = match &st.payload.body {
-            // A recovery is signed by the committed recovery key, not by a current key.
-            Body::Recovery(rc) => commitment == Some(rc.recovery_key.kid()) && rc.recovery_key == key,
+            // A recovery is signed by the committed recovery key, not by a current key; a
+            // recovery key works once.
+            Body::Recovery(rc) => {
+                let kid = rc.recovery_key.kid();
+                rc.recovery_key == key
+                    && registry.org(&st.iss).map_err(org_err)?.and_then(|o| o.recovery) == Some(kid)
+                    && registry.used_recovery(&kid).map_err(org_err)?.is_none()
+            }
             Body::Registration(_) => self.registration.leaf_index == self.entry.leaf_index,
-            _ => keys
-                .iter()
-                .any(|(k, pk, live)| *live && *k == key.kid() && *pk == key),
+            _ => registry.key(&key.kid()).map_err(org_err)?.is_some_and(|rec| {
+                rec.org == st.iss && rec.ended.is_none() && rec.public_key == key.to_bytes()
+            }),
         };
         if !valid {
             return Err(entry_err(
@@ -693,6 +756,22 @@ impl Bundle {
                 }
             }
         }
+        // The key changes at and after the entry are not replayed with the rules, but their
+        // effects on the organisation's keys are recorded, so that a later recovery's
+        // compromise mark covers exactly the keys section 7 says it does.
+        for (he, hs) in &later {
+            rules::apply(&mut registry, he.index, he.logged_at, hs)
+                .map_err(|e| entry_err("key_history", e.to_string()))?;
+        }
+        let untrusted_by = registry
+            .marks()
+            .iter()
+            .filter(|m| m.covers(&st.iss, &st.kid, e.index, e.logged_at))
+            .min_by_key(|m| m.index)
+            .map(|m| UntrustedBy {
+                recovery_index: m.index,
+                compromised_since: m.since,
+            });
         let consistent_from = match &self.consistency {
             Some(c) => {
                 let old = SignedCheckpoint::open(&c.from_checkpoint, vkey)?;
@@ -719,6 +798,7 @@ impl Bundle {
             registration_index: self.registration.leaf_index,
             key_history_len: self.key_history.len(),
             consistent_from,
+            untrusted_by,
         })
     }
 

@@ -73,6 +73,21 @@ fn every_json_output_matches_its_schema() {
         c.to_str().unwrap(),
     ]);
     check("consistency.schema.json", &std::fs::read_to_string(&c).unwrap());
+    let vkey = w.ok(&["--ledger", l, "ledger-key"]).trim().to_string();
+    for f in [&p, &c] {
+        check(
+            "verify-proof.schema.json",
+            &w.ok(&[
+                "verify-proof",
+                f.to_str().unwrap(),
+                "--ledger-key",
+                &vkey,
+                "--state",
+                w.path("vp-state").to_str().unwrap(),
+                "--json",
+            ]),
+        );
+    }
     let x = w.path("x.export");
     w.ok(&["--ledger", l, "export", "--out", x.to_str().unwrap()]);
     check(

@@ -15,6 +15,7 @@ use accord::state::{StateDir, StateError};
 use accord::statement::Body;
 
 use super::commands::{open_ro, out, out_json, seen_text};
+use super::display::{shown, shown_join};
 use super::fail::{self, Fail};
 use super::ProofFormat;
 
@@ -104,7 +105,7 @@ fn read_proof_file(path: &Path) -> Res<Vec<u8>> {
     Ok(buf)
 }
 
-const CANNOT_PROVE: &str = "a bundle cannot prove that nothing later withdrew or superseded this entry, nor that its key history is complete: check the full ledger (accord verify) or an export (accord verify --file)";
+const CANNOT_PROVE: &str = "a bundle cannot prove that nothing later withdrew or superseded this entry, or (by a recovery after its checkpoint) made it untrusted, nor that its key history is complete: check the full ledger (accord verify) or an export (accord verify --file)";
 
 pub(super) fn verify_proof(path: &Path, key: &str, state: Option<&Path>, json: bool) -> Res {
     let vkey = vkey(key)?;
@@ -128,16 +129,40 @@ pub(super) fn verify_proof(path: &Path, key: &str, state: Option<&Path>, json: b
                         .map(|n| n.id.to_string())
                         .collect::<Vec<_>>()
                         .join(", "),
-                    a.scope.join("; ")
+                    shown_join(&a.scope, "; ")
                 ),
-                Body::Registration(reg) => format!("registers {:?}", reg.name),
-                Body::Withdrawal(w) => format!("withdraws statement {}: {}", hex::encode(w.target), w.reason),
+                Body::Registration(reg) => format!("registers {:?}", shown(&reg.name)),
+                Body::Withdrawal(w) => format!(
+                    "withdraws statement {}: {}",
+                    hex::encode(w.target),
+                    shown(&w.reason)
+                ),
                 Body::Rotation(_) => "rotates the organisation's key".to_string(),
-                Body::Revocation(r) => format!("revokes key {}: {}", hex::encode(r.target), r.reason),
-                Body::Recovery(r) => format!("recovers the organisation: {}", r.reason),
+                Body::Revocation(r) => format!("revokes key {}: {}", hex::encode(r.target), shown(&r.reason)),
+                Body::Recovery(r) => format!("recovers the organisation: {}", shown(&r.reason)),
                 Body::Acceptance(_) => "accepts a key".to_string(),
             };
+            // A recovery in the bundle's own key history made the entry untrusted: the bundle is
+            // authentic (exit 0), but the entry is not to be relied on.
+            let untrusted = r.untrusted_by.map(|u| {
+                (
+                    u,
+                    format!(
+                        "entry {} is untrusted according to the recovery at entry {} in the bundle's key history: that recovery reports the keys of {:?} compromised since {}, and the entry was signed by one of them after that (valid history, not to be relied on)",
+                        r.index,
+                        u.recovery_index,
+                        st.iss,
+                        accord::time::format(u.compromised_since)
+                    ),
+                )
+            });
             if json {
+                #[derive(Serialize)]
+                struct U {
+                    recovery_index: u64,
+                    compromised_since: String,
+                    message: String,
+                }
                 #[derive(Serialize)]
                 struct J {
                     ok: bool,
@@ -153,6 +178,8 @@ pub(super) fn verify_proof(path: &Path, key: &str, state: Option<&Path>, json: b
                     registration_index: u64,
                     key_history_entries: usize,
                     consistent_from: Option<u64>,
+                    untrusted: bool,
+                    untrusted_by: Option<U>,
                     remembered: String,
                     proves: Vec<String>,
                     does_not_prove: Vec<&'static str>,
@@ -171,6 +198,12 @@ pub(super) fn verify_proof(path: &Path, key: &str, state: Option<&Path>, json: b
                     registration_index: r.registration_index,
                     key_history_entries: r.key_history_len,
                     consistent_from: r.consistent_from.as_ref().map(|c| c.checkpoint.size),
+                    untrusted: untrusted.is_some(),
+                    untrusted_by: untrusted.map(|(u, message)| U {
+                        recovery_index: u.recovery_index,
+                        compromised_since: accord::time::format(u.compromised_since),
+                        message,
+                    }),
                     remembered: seen_text(&seen),
                     proves: vec![
                         format!(
@@ -202,6 +235,9 @@ pub(super) fn verify_proof(path: &Path, key: &str, state: Option<&Path>, json: b
                 seen_text(&seen),
                 CANNOT_PROVE
             ));
+            if let Some((_, message)) = &untrusted {
+                out(&format!("UNTRUSTED: {message}\n"));
+            }
             Ok(())
         }
         ProofFile::Consistency(c) => {
