@@ -1429,7 +1429,9 @@ def _open_included(inc, cp: Checkpoint, what: str):
         st = decode_statement(e.statement)
         if st.payload["origin"] != cp.origin:
             raise Invalid(f"statement origin {st.payload['origin']!r} is not {cp.origin!r}")
-        # §8 does not ask for §7's iat <= logged_at + 600 here, and the binary does not check it.
+        # §8 step 2: the ledger rule iat <= logged_at + 600 holds for every included statement.
+        if st.iat > e.logged_at + 600:
+            raise Invalid("statement iat more than 600 s after logged_at")
     except Invalid as err:
         raise Invalid(f"{what} (leaf {inc['leaf_index']}): {err}") from None
     return e, st
