@@ -33,11 +33,16 @@ pub const DB_FILE: &str = "ledger.redb";
 /// The `meta` table's format tag.
 pub const FORMAT_TAG: &[u8] = b"accord-ledger/1";
 
-/// The page cache redb may fill, per open database. redb's default is 1 GiB, which a verify of
-/// a large ledger (it reads every page once) would fill: its memory would then grow with the
-/// ledger instead of staying bounded by what the replay must remember. 64 MiB holds the hot
-/// upper levels of every B-tree.
+/// The page cache redb may fill when a ledger is opened read-only (`verify`, `list`, `status`,
+/// `prove`). redb's default is 1 GiB, which a verify of a large ledger (it reads every page
+/// once) would fill: its memory would then grow with the ledger instead of staying bounded by
+/// what the replay must remember. 64 MiB holds the hot upper levels of every B-tree.
 pub const CACHE_BYTES: usize = 64 << 20;
+
+/// The page cache of a ledger opened for appending: appends insert statement ids at random
+/// places in a B-tree that grows with the ledger, so a larger cache keeps group commits fast
+/// at millions of entries. Pages are cached only as they are touched.
+pub const WRITE_CACHE_BYTES: usize = 512 << 20;
 
 pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 pub(crate) const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("entries");
@@ -156,7 +161,7 @@ impl Store {
         }
         std::fs::create_dir_all(dir).map_err(io)?;
         let db = redb::Builder::new()
-            .set_cache_size(CACHE_BYTES)
+            .set_cache_size(WRITE_CACHE_BYTES)
             .create(&path)
             .map_err(|e| open_err(dir, e))?;
         let store = Store {
@@ -181,7 +186,7 @@ impl Store {
         }
         let db = contain(|| {
             redb::Builder::new()
-                .set_cache_size(CACHE_BYTES)
+                .set_cache_size(WRITE_CACHE_BYTES)
                 .open(&path)
                 .map_err(|e| open_err(dir, e))
         })?;
