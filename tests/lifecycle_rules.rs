@@ -206,17 +206,32 @@ fn a_spent_recovery_key_committed_to_again_still_cannot_recover() {
         "--reason",
         "lost",
     ]); // 2
-        // Another organisation registers committing to the spent key (3), then tries it (4).
+        // Another organisation registers committing to the spent key (3; the CLI refuses that,
+        // so it is forced in: the ledger rules allow the commitment), then tries it (4).
     let b = w.key("beta");
-    w.ok(&[
-        "register",
-        "--key",
-        b.to_str().unwrap(),
-        "--org",
-        "Beta",
-        "--recovery-key",
-        rec.with_extension("pub").to_str().unwrap(),
-    ]);
+    let e = w.fails(
+        2,
+        &[
+            "register",
+            "--key",
+            b.to_str().unwrap(),
+            "--org",
+            "Beta",
+            "--recovery-key",
+            rec.with_extension("pub").to_str().unwrap(),
+        ],
+    );
+    assert!(e.contains("already used"), "{e}");
+    let reg = Body::Registration(accord::statement::Registration {
+        name: "Beta".into(),
+        public_key: sk(&b).public(),
+        domain: None,
+        contact: None,
+        recovery: Some(sk(&rec).public().kid()),
+    });
+    let st = statement::sign(&payload(reg), "beta", &sk(&b)).unwrap();
+    assert_eq!(force_append(&w, &st.bytes), 3);
+    w.ok(&["verify"]);
     let body = Body::Recovery(Recovery {
         recovery_key: sk(&rec).public(),
         new_key: SecretKey::generate().public(),

@@ -391,6 +391,16 @@ fn register(
     let iss = statement::normalise_org(org).map_err(|e| Fail::usage(e).context("--org"))?;
     let name: String = unicode_nfc(org);
     let l = open_rw(dir)?;
+    if let Some(c) = &recovery {
+        // A spent recovery key can never recover anything (the ledger rules refuse its second
+        // use), so committing to it would leave the organisation without a recovery.
+        if let Some(by) = read(&l, |r| Ok(r.used_recovery(c)?))? {
+            return Err(Fail::usage(anyhow!(
+                "--recovery-key: this recovery key was already used (by {:?}); a recovery key works once, so choose a fresh one",
+                shown(&by)
+            )));
+        }
+    }
     let committed = recovery.is_some();
     let body = Body::Registration(Registration {
         name,
