@@ -392,21 +392,24 @@ impl Ledger {
             let sts = &sts;
             let (written, first_bad) = std::thread::scope(|s| {
                 let checker = s.spawn(move || {
-                    let mut first_bad: Option<usize> = None;
+                    // The first bad signature by position, with why it failed.
+                    let mut first_bad: Option<(usize, StatementError)> = None;
                     for chunk in rx {
                         let bad = chunk
                             .par_iter()
-                            .find_first(|(i, k)| sts[*i].verify_signature(k).is_err());
-                        if let Some((i, _)) = bad {
-                            first_bad = Some(first_bad.map_or(*i, |b| b.min(*i)));
+                            .filter_map(|(i, k)| sts[*i].verify_signature(k).err().map(|e| (*i, e)))
+                            .min_by_key(|(i, _)| *i);
+                        if let Some((i, e)) = bad {
+                            if first_bad.as_ref().is_none_or(|(b, _)| i < *b) {
+                                first_bad = Some((i, e));
+                            }
                         }
                     }
                     first_bad
                 });
-                let written = (|| -> Result<(Vec<crate::keys::PublicKey>, Vec<Appended>), LedgerError> {
+                let written = (|| -> Result<Vec<Appended>, LedgerError> {
                     // Dropped on every return, which ends the checker's loop.
                     let tx = tx;
-                    let mut keys = Vec::with_capacity(sts.len());
                     let mut chunk = Vec::with_capacity(APPEND_CHECK_CHUNK);
                     for (i, st) in sts.iter().enumerate() {
                         let index = size + i as u64;
@@ -417,7 +420,6 @@ impl Ledger {
                             }
                         })?;
                         apply(&mut *t, index, logged_at, st)?;
-                        keys.push(key);
                         chunk.push((i, key));
                         if chunk.len() == APPEND_CHECK_CHUNK {
                             let _ = tx.send(std::mem::replace(
@@ -453,7 +455,7 @@ impl Ledger {
                             org: st.iss.clone(),
                         });
                     }
-                    Ok((keys, out))
+                    Ok(out)
                 })();
                 let first_bad = checker
                     .join()
@@ -461,16 +463,11 @@ impl Ledger {
                 (written, first_bad)
             });
             // A rule broken comes first (as the rules run in order); then the first bad signature.
-            let (keys, out) = written?;
-            if let Some(i) = first_bad {
-                let rejection = sts[i]
-                    .verify_signature(&keys[i])
-                    .err()
-                    .map(Rejection::from)
-                    .unwrap_or(Rejection::DuplicateInBatch);
+            let out = written?;
+            if let Some((i, e)) = first_bad {
                 return Err(LedgerError::Rejected {
                     position: i + 1,
-                    rejection,
+                    rejection: Rejection::from(e),
                 });
             }
             let new_size = frontier.size();

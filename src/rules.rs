@@ -599,6 +599,14 @@ impl IndexChain {
         h.update(index.to_be_bytes());
         self.0 = h.finalize().into();
     }
+
+    /// Appends `index` to the chain kept under `name` (a new, empty one if there is none).
+    pub fn push_under(chains: &mut HashMap<String, IndexChain>, name: &str, index: u64) {
+        match chains.get_mut(name) {
+            Some(c) => c.push(index),
+            None => chains.entry(name.to_string()).or_default().push(index),
+        }
+    }
 }
 
 impl Registry for MemRegistry {
@@ -630,14 +638,7 @@ impl Registry for MemRegistry {
     }
     fn put_statement(&mut self, id: &StatementId, index: u64, org: &str) -> Result<(), LedgerError> {
         self.ids.insert(*id, index);
-        match self.org_chains.get_mut(org) {
-            Some(c) => c.push(index),
-            None => {
-                let mut c = IndexChain::default();
-                c.push(index);
-                self.org_chains.insert(org.to_string(), c);
-            }
-        }
+        IndexChain::push_under(&mut self.org_chains, org, index);
         Ok(())
     }
     fn put_key(&mut self, kid: &[u8; 32], rec: &KeyRecord) -> Result<(), LedgerError> {
@@ -675,14 +676,7 @@ impl Registry for MemRegistry {
         self.live.insert(*id, (index, org.to_string()));
         self.norm_rows += norms.len() as u64;
         for n in norms {
-            match self.norm_chains.get_mut(*n) {
-                Some(c) => c.push(index),
-                None => {
-                    let mut c = IndexChain::default();
-                    c.push(index);
-                    self.norm_chains.insert((*n).to_string(), c);
-                }
-            }
+            IndexChain::push_under(&mut self.norm_chains, n, index);
         }
         Ok(())
     }

@@ -70,6 +70,24 @@ fn setup() -> (World, std::path::PathBuf, std::path::PathBuf) {
     (w, a, rec)
 }
 
+/// A genuine recovery of Acme with `rec`, installing a new key and a new recovery key.
+fn recover_once(w: &World, rec: &std::path::Path) {
+    let n1 = w.key("n1");
+    let next = w.key("next-rec");
+    w.ok(&[
+        "key",
+        "recover",
+        "--recovery-key",
+        rec.to_str().unwrap(),
+        "--new",
+        n1.with_extension("pub").to_str().unwrap(),
+        "--next-recovery-key",
+        next.with_extension("pub").to_str().unwrap(),
+        "--reason",
+        "lost",
+    ]);
+}
+
 #[test]
 fn statement_by_a_rotated_away_key() {
     let (w, a, _) = setup();
@@ -161,20 +179,7 @@ fn recovery_with_a_key_that_does_not_match() {
 #[test]
 fn recovery_key_used_twice() {
     let (w, _, rec) = setup();
-    let n1 = w.key("n1");
-    let next = w.key("next-rec");
-    w.ok(&[
-        "key",
-        "recover",
-        "--recovery-key",
-        rec.to_str().unwrap(),
-        "--new",
-        n1.with_extension("pub").to_str().unwrap(),
-        "--next-recovery-key",
-        next.with_extension("pub").to_str().unwrap(),
-        "--reason",
-        "lost",
-    ]);
+    recover_once(&w, &rec);
     let body = Body::Recovery(Recovery {
         recovery_key: sk(&rec).public(),
         new_key: SecretKey::generate().public(),
@@ -192,22 +197,9 @@ fn a_spent_recovery_key_committed_to_again_still_cannot_recover() {
     // Found by the independent verifier: the rule compared only the current commitment, so a
     // spent recovery key that something committed to again worked a second time.
     let (w, _, rec) = setup();
-    let n1 = w.key("n1");
-    let next = w.key("next-rec");
-    w.ok(&[
-        "key",
-        "recover",
-        "--recovery-key",
-        rec.to_str().unwrap(),
-        "--new",
-        n1.with_extension("pub").to_str().unwrap(),
-        "--next-recovery-key",
-        next.with_extension("pub").to_str().unwrap(),
-        "--reason",
-        "lost",
-    ]); // 2
-        // Another organisation registers committing to the spent key (3; the CLI refuses that,
-        // so it is forced in: the ledger rules allow the commitment), then tries it (4).
+    recover_once(&w, &rec); // 2
+                            // Another organisation registers committing to the spent key (3; the CLI refuses that,
+                            // so it is forced in: the ledger rules allow the commitment), then tries it (4).
     let b = w.key("beta");
     let e = w.fails(
         2,
