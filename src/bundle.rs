@@ -131,7 +131,7 @@ fn hashes_value(p: &[Hash]) -> Value {
     Value::Array(p.iter().map(|h| codec::bytes(h.to_vec())).collect())
 }
 
-fn hashes_from(v: Vec<Value>, field: &str) -> Result<Vec<Hash>, BundleError> {
+fn hashes_from(v: Vec<codec::Item<'_>>, field: &str) -> Result<Vec<Hash>, BundleError> {
     if v.len() > MAX_PROOF_LEN {
         return Err(BundleError::Proof {
             what: "proof path",
@@ -213,7 +213,7 @@ impl ProofFile {
     /// # Errors
     /// [`BundleError`] naming the field.
     pub fn from_cbor(bytes: &[u8]) -> Result<ProofFile, BundleError> {
-        let v = codec::decode(bytes, MAX_PROOF_FILE)?;
+        let v = codec::decode_item(bytes, MAX_PROOF_FILE)?;
         let mut r = MapReader::new(v, "proof file")?;
         let version = r.uint("v")?;
         if version != BUNDLE_VERSION {

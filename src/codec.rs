@@ -21,6 +21,51 @@ use std::fmt;
 
 pub use ciborium::Value;
 
+/// A decoded CBOR item that borrows its strings from the input: what [`decode_item`] returns
+/// and [`MapReader`] reads. Decoding this way allocates only for arrays, maps and tags, not
+/// for every string; [`Item::to_value`] gives the owned [`Value`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Item<'a> {
+    /// An integer of major type 0 (`Uint(n)` = n) or 1 (`Nint(n)` = -1 - n).
+    Uint(u64),
+    /// See [`Item::Uint`].
+    Nint(u64),
+    /// A byte string.
+    Bytes(&'a [u8]),
+    /// A text string (valid UTF-8).
+    Text(&'a str),
+    /// An array.
+    Array(Vec<Item<'a>>),
+    /// A map, in input order (keys strictly rising in deterministic order).
+    Map(Vec<(Item<'a>, Item<'a>)>),
+    /// A tagged item.
+    Tag(u64, Box<Item<'a>>),
+    /// `false` or `true`.
+    Bool(bool),
+    /// `null`.
+    Null,
+}
+
+impl Item<'_> {
+    /// The item as an owned [`Value`].
+    pub fn to_value(&self) -> Value {
+        match self {
+            Item::Uint(n) => Value::Integer((*n).into()),
+            // -1 - n for every n of 64 bits fits ciborium's Integer (-2^64 ..= 2^64 - 1).
+            Item::Nint(n) => Value::Integer(
+                ciborium::value::Integer::try_from(-1 - i128::from(*n)).unwrap_or_else(|_| unreachable!()),
+            ),
+            Item::Bytes(b) => Value::Bytes(b.to_vec()),
+            Item::Text(t) => Value::Text((*t).to_owned()),
+            Item::Array(a) => Value::Array(a.iter().map(Item::to_value).collect()),
+            Item::Map(m) => Value::Map(m.iter().map(|(k, v)| (k.to_value(), v.to_value())).collect()),
+            Item::Tag(t, i) => Value::Tag(*t, Box::new(i.to_value())),
+            Item::Bool(b) => Value::Bool(*b),
+            Item::Null => Value::Null,
+        }
+    }
+}
+
 /// Deepest nesting of arrays, maps and tags accepted by [`encode`] and [`decode`]: a scalar
 /// at the top level has depth 0, `[0]` depth 1, `[[0]]` depth 2.
 ///
@@ -303,7 +348,7 @@ impl<'a> Parser<'a> {
     }
 
     /// Reads one data item that `depth` arrays, maps or tags enclose.
-    fn item(&mut self, depth: usize) -> Result<Value, CodecError> {
+    fn item(&mut self, depth: usize) -> Result<Item<'a>, CodecError> {
         let start = self.pos;
         let initial = self.take(1)?[0];
         let (major, info) = (initial >> 5, initial & 0x1f);
@@ -326,22 +371,12 @@ impl<'a> Parser<'a> {
             }
         };
         Ok(match major {
-            0 => Value::Integer(n.into()),
-            // -1 - n, for every n of 64 bits: ciborium's Integer holds -2^64 ..= 2^64 - 1.
-            1 => Value::Integer(
-                ciborium::value::Integer::try_from(-1 - i128::from(n)).map_err(|_| {
-                    CodecError::OutOfRange {
-                        field: format!("integer -1-{n}"),
-                    }
-                })?,
-            ),
-            2 => Value::Bytes(self.take(n)?.to_vec()),
-            3 => {
-                let s = std::str::from_utf8(self.take(n)?).map_err(|_| {
-                    CodecError::Malformed(format!("text string is not UTF-8 (item at offset {start})"))
-                })?;
-                Value::Text(s.to_owned())
-            }
+            0 => Item::Uint(n),
+            1 => Item::Nint(n),
+            2 => Item::Bytes(self.take(n)?),
+            3 => Item::Text(std::str::from_utf8(self.take(n)?).map_err(|_| {
+                CodecError::Malformed(format!("text string is not UTF-8 (item at offset {start})"))
+            })?),
             4 => {
                 let inner = enter(depth)?;
                 // Every element takes at least one byte, so this capacity is bounded by the input.
@@ -349,7 +384,7 @@ impl<'a> Parser<'a> {
                 for _ in 0..n {
                     items.push(self.item(inner)?);
                 }
-                Value::Array(items)
+                Item::Array(items)
             }
             5 => {
                 let inner = enter(depth)?;
@@ -373,7 +408,7 @@ impl<'a> Parser<'a> {
                     let value = self.item(inner)?;
                     entries.push((key, value));
                 }
-                Value::Map(entries)
+                Item::Map(entries)
             }
             // Major type 6, a tag.
             _ => {
@@ -381,17 +416,17 @@ impl<'a> Parser<'a> {
                     return Err(CodecError::Bignum { tag: n });
                 }
                 let inner = enter(depth)?;
-                Value::Tag(n, Box::new(self.item(inner)?))
+                Item::Tag(n, Box::new(self.item(inner)?))
             }
         })
     }
 
     /// Major type 7: only `false`, `true` and `null` are accepted (RFC 8949 §3.3).
-    fn simple(&mut self, info: u8, start: usize) -> Result<Value, CodecError> {
+    fn simple(&mut self, info: u8, start: usize) -> Result<Item<'a>, CodecError> {
         match info {
-            20 => Ok(Value::Bool(false)),
-            21 => Ok(Value::Bool(true)),
-            22 => Ok(Value::Null),
+            20 => Ok(Item::Bool(false)),
+            21 => Ok(Item::Bool(true)),
+            22 => Ok(Item::Null),
             // `undefined` is well-formed, but accord writes `null`.
             23 => Err(CodecError::NotCanonical),
             25..=27 => {
@@ -425,7 +460,7 @@ impl<'a> Parser<'a> {
 /// [`CodecError::Float`], [`CodecError::Bignum`], [`CodecError::DuplicateKey`], and
 /// [`CodecError::NotCanonical`] when the input is valid CBOR written in any form other than
 /// the deterministic one.
-pub fn decode(bytes: &[u8], max_len: usize) -> Result<Value, CodecError> {
+pub fn decode_item(bytes: &[u8], max_len: usize) -> Result<Item<'_>, CodecError> {
     if bytes.len() > max_len {
         return Err(CodecError::TooLarge {
             len: bytes.len(),
@@ -436,11 +471,19 @@ pub fn decode(bytes: &[u8], max_len: usize) -> Result<Value, CodecError> {
         return Err(CodecError::Malformed("empty input".into()));
     }
     let mut p = Parser { input: bytes, pos: 0 };
-    let value = p.item(0)?;
+    let item = p.item(0)?;
     if p.pos != bytes.len() {
         return Err(CodecError::TrailingBytes { offset: p.pos });
     }
-    Ok(value)
+    Ok(item)
+}
+
+/// [`decode_item`], giving an owned [`Value`].
+///
+/// # Errors
+/// As [`decode_item`].
+pub fn decode(bytes: &[u8], max_len: usize) -> Result<Value, CodecError> {
+    decode_item(bytes, max_len).map(|i| i.to_value())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -487,10 +530,11 @@ impl Label {
     }
 
     /// Whether the map key `v` is this label.
-    fn matches(self, v: &Value) -> bool {
+    fn matches(self, v: &Item<'_>) -> bool {
         match (self, v) {
-            (Label::Int(i), Value::Integer(n)) => i128::from(*n) == i128::from(i),
-            (Label::Text(s), Value::Text(t)) => s == t,
+            (Label::Int(i), Item::Uint(n)) => u64::try_from(i) == Ok(*n),
+            (Label::Int(i), Item::Nint(n)) => i < 0 && (-1 - i) as u64 == *n,
+            (Label::Text(s), Item::Text(t)) => s == *t,
             _ => false,
         }
     }
@@ -498,10 +542,11 @@ impl Label {
 
 /// Names a map key found in input for an error message: integers as numbers, text escaped
 /// (no control characters reach a terminal) and cut to [`KEY_PREVIEW_CHARS`] characters.
-fn describe_key(v: &Value) -> String {
+fn describe_key(v: &Item<'_>) -> String {
     match v {
-        Value::Integer(i) => i128::from(*i).to_string(),
-        Value::Text(t) => {
+        Item::Uint(n) => n.to_string(),
+        Item::Nint(n) => (-1 - i128::from(*n)).to_string(),
+        Item::Text(t) => {
             let mut s: String = t
                 .chars()
                 .take(KEY_PREVIEW_CHARS)
@@ -512,11 +557,11 @@ fn describe_key(v: &Value) -> String {
             }
             format!("\"{s}\"")
         }
-        Value::Bytes(_) => "(a byte-string key)".into(),
-        Value::Array(_) => "(an array key)".into(),
-        Value::Map(_) => "(a map key)".into(),
-        Value::Tag(..) => "(a tagged key)".into(),
-        _ => "(a non-text key)".into(),
+        Item::Bytes(_) => "(a byte-string key)".into(),
+        Item::Array(_) => "(an array key)".into(),
+        Item::Map(_) => "(a map key)".into(),
+        Item::Tag(..) => "(a tagged key)".into(),
+        Item::Bool(_) | Item::Null => "(a non-text key)".into(),
     }
 }
 
@@ -526,21 +571,21 @@ fn describe_key(v: &Value) -> String {
 /// Error messages name the field as `<label> in <what>`, for example `nonce in attestation
 /// payload: expected 16 bytes, found 3`.
 #[derive(Debug)]
-pub struct MapReader {
+pub struct MapReader<'a> {
     /// The structure being read, for error messages (such as "attestation payload").
     what: &'static str,
     /// Entries not taken yet, in input order.
-    entries: Vec<(Value, Value)>,
+    entries: Vec<(Item<'a>, Item<'a>)>,
 }
 
-impl MapReader {
+impl<'a> MapReader<'a> {
     /// Starts reading `v`, which must be a map; `what` names it in error messages.
     ///
     /// # Errors
     /// [`CodecError::WrongType`] if `v` is not a map.
-    pub fn new(v: Value, what: &'static str) -> Result<Self, CodecError> {
+    pub fn new(v: Item<'a>, what: &'static str) -> Result<Self, CodecError> {
         match v {
-            Value::Map(entries) => Ok(MapReader { what, entries }),
+            Item::Map(entries) => Ok(MapReader { what, entries }),
             _ => Err(CodecError::WrongType {
                 field: what.to_string(),
                 expected: "a map",
@@ -559,7 +604,7 @@ impl MapReader {
     }
 
     /// Removes and returns the value under `key`, if any.
-    fn take(&mut self, key: Label) -> Result<Option<Value>, CodecError> {
+    fn take(&mut self, key: Label) -> Result<Option<Item<'a>>, CodecError> {
         let Some(pos) = self.entries.iter().position(|(k, _)| key.matches(k)) else {
             return Ok(None);
         };
@@ -572,7 +617,7 @@ impl MapReader {
     }
 
     /// Removes and returns the value under `key`, which must be present.
-    fn required(&mut self, key: Label) -> Result<Value, CodecError> {
+    fn required(&mut self, key: Label) -> Result<Item<'a>, CodecError> {
         self.take(key)?.ok_or_else(|| CodecError::MissingField {
             what: self.what,
             field: key.to_string(),
@@ -583,7 +628,7 @@ impl MapReader {
     ///
     /// # Errors
     /// [`CodecError::MissingField`], [`CodecError::DuplicateKey`].
-    pub fn value(&mut self, key: impl Into<Label>) -> Result<Value, CodecError> {
+    pub fn value(&mut self, key: impl Into<Label>) -> Result<Item<'a>, CodecError> {
         self.required(key.into())
     }
 
@@ -595,7 +640,7 @@ impl MapReader {
     pub fn uint(&mut self, key: impl Into<Label>) -> Result<u64, CodecError> {
         let key = key.into();
         let v = self.required(key)?;
-        as_uint(&v, &self.field(key))
+        uint_of(&v).map_err(|f| f.at(self.field(key)))
     }
 
     /// Takes a signed integer that fits in an `i64`.
@@ -605,7 +650,7 @@ impl MapReader {
     pub fn int(&mut self, key: impl Into<Label>) -> Result<i64, CodecError> {
         let key = key.into();
         let v = self.required(key)?;
-        as_int(&v, &self.field(key))
+        int_of(&v).map_err(|f| f.at(self.field(key)))
     }
 
     /// Takes a text string.
@@ -613,6 +658,14 @@ impl MapReader {
     /// # Errors
     /// [`CodecError::MissingField`], [`CodecError::WrongType`].
     pub fn text(&mut self, key: impl Into<Label>) -> Result<String, CodecError> {
+        self.text_ref(key).map(str::to_owned)
+    }
+
+    /// Takes a text string, borrowed from the input.
+    ///
+    /// # Errors
+    /// [`CodecError::MissingField`], [`CodecError::WrongType`].
+    pub fn text_ref(&mut self, key: impl Into<Label>) -> Result<&'a str, CodecError> {
         let key = key.into();
         let v = self.required(key)?;
         self.text_of(v, key)
@@ -623,6 +676,14 @@ impl MapReader {
     /// # Errors
     /// [`CodecError::MissingField`], [`CodecError::WrongType`].
     pub fn bytes(&mut self, key: impl Into<Label>) -> Result<Vec<u8>, CodecError> {
+        self.bytes_ref(key).map(<[u8]>::to_vec)
+    }
+
+    /// Takes a byte string, borrowed from the input.
+    ///
+    /// # Errors
+    /// [`CodecError::MissingField`], [`CodecError::WrongType`].
+    pub fn bytes_ref(&mut self, key: impl Into<Label>) -> Result<&'a [u8], CodecError> {
         let key = key.into();
         let v = self.required(key)?;
         self.bytes_of(v, key)
@@ -635,14 +696,14 @@ impl MapReader {
     pub fn bytes_n<const N: usize>(&mut self, key: impl Into<Label>) -> Result<[u8; N], CodecError> {
         let key = key.into();
         let v = self.required(key)?;
-        as_bytes_n::<N>(&v, &self.field(key))
+        bytes_n_of::<N>(&v).map_err(|f| f.at(self.field(key)))
     }
 
     /// Takes an array.
     ///
     /// # Errors
     /// [`CodecError::MissingField`], [`CodecError::WrongType`].
-    pub fn array(&mut self, key: impl Into<Label>) -> Result<Vec<Value>, CodecError> {
+    pub fn array(&mut self, key: impl Into<Label>) -> Result<Vec<Item<'a>>, CodecError> {
         let key = key.into();
         let v = self.required(key)?;
         self.array_of(v, key)
@@ -652,10 +713,10 @@ impl MapReader {
     ///
     /// # Errors
     /// [`CodecError::MissingField`], [`CodecError::WrongType`].
-    pub fn map(&mut self, key: impl Into<Label>, what: &'static str) -> Result<MapReader, CodecError> {
+    pub fn map(&mut self, key: impl Into<Label>, what: &'static str) -> Result<MapReader<'a>, CodecError> {
         let key = key.into();
         match self.required(key)? {
-            Value::Map(entries) => Ok(MapReader { what, entries }),
+            Item::Map(entries) => Ok(MapReader { what, entries }),
             _ => Err(self.wrong_type(key, "a map")),
         }
     }
@@ -666,8 +727,9 @@ impl MapReader {
     /// As [`MapReader::uint`], except that absence gives `Ok(None)`.
     pub fn opt_uint(&mut self, key: impl Into<Label>) -> Result<Option<u64>, CodecError> {
         let key = key.into();
-        let field = self.field(key);
-        self.take(key)?.map(|v| as_uint(&v, &field)).transpose()
+        self.take(key)?
+            .map(|v| uint_of(&v).map_err(|f| f.at(self.field(key))))
+            .transpose()
     }
 
     /// Takes a signed integer if present.
@@ -676,8 +738,9 @@ impl MapReader {
     /// As [`MapReader::int`], except that absence gives `Ok(None)`.
     pub fn opt_int(&mut self, key: impl Into<Label>) -> Result<Option<i64>, CodecError> {
         let key = key.into();
-        let field = self.field(key);
-        self.take(key)?.map(|v| as_int(&v, &field)).transpose()
+        self.take(key)?
+            .map(|v| int_of(&v).map_err(|f| f.at(self.field(key))))
+            .transpose()
     }
 
     /// Takes a text string if present.
@@ -686,7 +749,9 @@ impl MapReader {
     /// As [`MapReader::text`], except that absence gives `Ok(None)`.
     pub fn opt_text(&mut self, key: impl Into<Label>) -> Result<Option<String>, CodecError> {
         let key = key.into();
-        self.take(key)?.map(|v| self.text_of(v, key)).transpose()
+        self.take(key)?
+            .map(|v| self.text_of(v, key).map(str::to_owned))
+            .transpose()
     }
 
     /// Takes a byte string if present.
@@ -695,14 +760,16 @@ impl MapReader {
     /// As [`MapReader::bytes`], except that absence gives `Ok(None)`.
     pub fn opt_bytes(&mut self, key: impl Into<Label>) -> Result<Option<Vec<u8>>, CodecError> {
         let key = key.into();
-        self.take(key)?.map(|v| self.bytes_of(v, key)).transpose()
+        self.take(key)?
+            .map(|v| self.bytes_of(v, key).map(<[u8]>::to_vec))
+            .transpose()
     }
 
     /// Takes an array if present.
     ///
     /// # Errors
     /// As [`MapReader::array`], except that absence gives `Ok(None)`.
-    pub fn opt_array(&mut self, key: impl Into<Label>) -> Result<Option<Vec<Value>>, CodecError> {
+    pub fn opt_array(&mut self, key: impl Into<Label>) -> Result<Option<Vec<Item<'a>>>, CodecError> {
         let key = key.into();
         self.take(key)?.map(|v| self.array_of(v, key)).transpose()
     }
@@ -711,7 +778,7 @@ impl MapReader {
     ///
     /// # Errors
     /// [`CodecError::DuplicateKey`] for a hand-built map holding `key` twice.
-    pub fn opt_value(&mut self, key: impl Into<Label>) -> Result<Option<Value>, CodecError> {
+    pub fn opt_value(&mut self, key: impl Into<Label>) -> Result<Option<Item<'a>>, CodecError> {
         self.take(key.into())
     }
 
@@ -737,23 +804,23 @@ impl MapReader {
         }
     }
 
-    fn text_of(&self, v: Value, key: Label) -> Result<String, CodecError> {
+    fn text_of(&self, v: Item<'a>, key: Label) -> Result<&'a str, CodecError> {
         match v {
-            Value::Text(t) => Ok(t),
+            Item::Text(t) => Ok(t),
             _ => Err(self.wrong_type(key, "a text string")),
         }
     }
 
-    fn bytes_of(&self, v: Value, key: Label) -> Result<Vec<u8>, CodecError> {
+    fn bytes_of(&self, v: Item<'a>, key: Label) -> Result<&'a [u8], CodecError> {
         match v {
-            Value::Bytes(b) => Ok(b),
+            Item::Bytes(b) => Ok(b),
             _ => Err(self.wrong_type(key, "a byte string")),
         }
     }
 
-    fn array_of(&self, v: Value, key: Label) -> Result<Vec<Value>, CodecError> {
+    fn array_of(&self, v: Item<'a>, key: Label) -> Result<Vec<Item<'a>>, CodecError> {
         match v {
-            Value::Array(a) => Ok(a),
+            Item::Array(a) => Ok(a),
             _ => Err(self.wrong_type(key, "an array")),
         }
     }
@@ -792,9 +859,9 @@ pub fn map<I: IntoIterator<Item = (Label, Value)>>(entries: I) -> Value {
 ///
 /// # Errors
 /// [`CodecError::WrongType`].
-pub fn as_text<'a>(v: &'a Value, field: &str) -> Result<&'a str, CodecError> {
+pub fn as_text<'a>(v: &Item<'a>, field: &str) -> Result<&'a str, CodecError> {
     match v {
-        Value::Text(t) => Ok(t),
+        Item::Text(t) => Ok(t),
         _ => Err(CodecError::WrongType {
             field: field.to_string(),
             expected: "a text string",
@@ -806,9 +873,9 @@ pub fn as_text<'a>(v: &'a Value, field: &str) -> Result<&'a str, CodecError> {
 ///
 /// # Errors
 /// [`CodecError::WrongType`].
-pub fn as_bytes<'a>(v: &'a Value, field: &str) -> Result<&'a [u8], CodecError> {
+pub fn as_bytes<'a>(v: &Item<'a>, field: &str) -> Result<&'a [u8], CodecError> {
     match v {
-        Value::Bytes(b) => Ok(b),
+        Item::Bytes(b) => Ok(b),
         _ => Err(CodecError::WrongType {
             field: field.to_string(),
             expected: "a byte string",
@@ -816,49 +883,73 @@ pub fn as_bytes<'a>(v: &'a Value, field: &str) -> Result<&'a [u8], CodecError> {
     }
 }
 
+/// What is wrong with a value, before the field it sits in is named: the name is formatted
+/// only when there is an error to report.
+enum Fault {
+    WrongType(&'static str),
+    OutOfRange,
+    BadLength { expected: usize, got: usize },
+}
+
+impl Fault {
+    fn at(self, field: String) -> CodecError {
+        match self {
+            Fault::WrongType(expected) => CodecError::WrongType { field, expected },
+            Fault::OutOfRange => CodecError::OutOfRange { field },
+            Fault::BadLength { expected, got } => CodecError::BadLength { field, expected, got },
+        }
+    }
+}
+
+fn bytes_n_of<const N: usize>(v: &Item<'_>) -> Result<[u8; N], Fault> {
+    match v {
+        Item::Bytes(b) => <[u8; N]>::try_from(*b).map_err(|_| Fault::BadLength {
+            expected: N,
+            got: b.len(),
+        }),
+        _ => Err(Fault::WrongType("a byte string")),
+    }
+}
+
+fn uint_of(v: &Item<'_>) -> Result<u64, Fault> {
+    match v {
+        Item::Uint(n) => Ok(*n),
+        Item::Nint(_) => Err(Fault::OutOfRange),
+        _ => Err(Fault::WrongType("an unsigned integer")),
+    }
+}
+
+fn int_of(v: &Item<'_>) -> Result<i64, Fault> {
+    match v {
+        Item::Uint(n) => i64::try_from(*n).map_err(|_| Fault::OutOfRange),
+        // -1 - n fits an i64 exactly when n does.
+        Item::Nint(n) => i64::try_from(*n).map(|n| -1 - n).map_err(|_| Fault::OutOfRange),
+        _ => Err(Fault::WrongType("an integer")),
+    }
+}
+
 /// Reads a byte string element of exactly `N` bytes; `field` names it in errors.
 ///
 /// # Errors
 /// [`CodecError::WrongType`], [`CodecError::BadLength`].
-pub fn as_bytes_n<const N: usize>(v: &Value, field: &str) -> Result<[u8; N], CodecError> {
-    let b = as_bytes(v, field)?;
-    <[u8; N]>::try_from(b).map_err(|_| CodecError::BadLength {
-        field: field.to_string(),
-        expected: N,
-        got: b.len(),
-    })
+pub fn as_bytes_n<const N: usize>(v: &Item<'_>, field: &str) -> Result<[u8; N], CodecError> {
+    bytes_n_of::<N>(v).map_err(|f| f.at(field.to_string()))
 }
 
 /// Reads an unsigned integer element; `field` names it in errors.
 ///
 /// # Errors
 /// [`CodecError::WrongType`], [`CodecError::OutOfRange`] for a negative integer.
-pub fn as_uint(v: &Value, field: &str) -> Result<u64, CodecError> {
-    match v {
-        Value::Integer(i) => u64::try_from(*i).map_err(|_| CodecError::OutOfRange {
-            field: field.to_string(),
-        }),
-        _ => Err(CodecError::WrongType {
-            field: field.to_string(),
-            expected: "an unsigned integer",
-        }),
-    }
+pub fn as_uint(v: &Item<'_>, field: &str) -> Result<u64, CodecError> {
+    uint_of(v).map_err(|f| f.at(field.to_string()))
 }
 
 /// Reads a signed integer element that fits in an `i64`; `field` names it in errors.
 ///
 /// # Errors
 /// [`CodecError::WrongType`], [`CodecError::OutOfRange`].
-pub fn as_int(v: &Value, field: &str) -> Result<i64, CodecError> {
-    match v {
-        Value::Integer(i) => i64::try_from(*i).map_err(|_| CodecError::OutOfRange {
-            field: field.to_string(),
-        }),
-        _ => Err(CodecError::WrongType {
-            field: field.to_string(),
-            expected: "an integer",
-        }),
-    }
+pub fn as_int(v: &Item<'_>, field: &str) -> Result<i64, CodecError> {
+    int_of(v).map_err(|f| f.at(field.to_string()))
 }
 
 #[cfg(test)]
@@ -1268,6 +1359,28 @@ mod tests {
         );
     }
 
+    /// `v` as an [`Item`] borrowing from it (for hand-built maps that `encode` would refuse).
+    fn it(v: &Value) -> Item<'_> {
+        match v {
+            Value::Integer(i) => {
+                let i = i128::from(*i);
+                if i >= 0 {
+                    Item::Uint(i as u64)
+                } else {
+                    Item::Nint((-1 - i) as u64)
+                }
+            }
+            Value::Bytes(b) => Item::Bytes(b),
+            Value::Text(t) => Item::Text(t),
+            Value::Array(a) => Item::Array(a.iter().map(it).collect()),
+            Value::Map(m) => Item::Map(m.iter().map(|(k, v)| (it(k), it(v))).collect()),
+            Value::Tag(t, v) => Item::Tag(*t, Box::new(it(v))),
+            Value::Bool(b) => Item::Bool(*b),
+            Value::Null => Item::Null,
+            _ => panic!("no item for {v:?}"),
+        }
+    }
+
     fn sample() -> Value {
         map([
             ("count".into(), uint(1)),
@@ -1282,12 +1395,12 @@ mod tests {
     #[test]
     fn map_reader_takes_fields_and_finishes() {
         let bytes_in = enc(&sample());
-        let mut r = MapReader::new(decode(&bytes_in, 100).unwrap(), "thing").unwrap();
+        let mut r = MapReader::new(decode_item(&bytes_in, 100).unwrap(), "thing").unwrap();
         assert_eq!(r.what(), "thing");
         assert_eq!(r.uint("count"), Ok(1));
         assert_eq!(r.bytes_n::<2>("id"), Ok([1, 2]));
         assert_eq!(r.text("name"), Ok("acme".into()));
-        assert_eq!(r.array("list"), Ok(vec![text("a")]));
+        assert_eq!(r.array("list"), Ok(vec![Item::Text("a")]));
         let mut inner = r.map("inner", "inner thing").unwrap();
         assert_eq!(inner.int(1), Ok(-7));
         assert_eq!(inner.finish(), Ok(()));
@@ -1303,7 +1416,8 @@ mod tests {
 
     #[test]
     fn map_reader_missing_field() {
-        let mut r = MapReader::new(sample(), "thing").unwrap();
+        let s = sample();
+        let mut r = MapReader::new(it(&s), "thing").unwrap();
         let err = r.text("zz").unwrap_err();
         assert_eq!(
             err,
@@ -1320,7 +1434,8 @@ mod tests {
 
     #[test]
     fn map_reader_unknown_field() {
-        let mut r = MapReader::new(sample(), "thing").unwrap();
+        let s = sample();
+        let mut r = MapReader::new(it(&s), "thing").unwrap();
         for f in ["count", "id", "name", "list", "inner"] {
             r.value(f).unwrap();
         }
@@ -1335,7 +1450,8 @@ mod tests {
         assert_eq!(err.to_string(), "thing: unknown field 4");
         // Text keys from outside are escaped and shortened.
         let v = Value::Map(vec![(text(format!("\u{1b}[31m{}", "x".repeat(100))), uint(0))]);
-        let Err(CodecError::UnknownField { field, .. }) = MapReader::new(v, "thing").unwrap().finish() else {
+        let Err(CodecError::UnknownField { field, .. }) = MapReader::new(it(&v), "thing").unwrap().finish()
+        else {
             panic!("expected UnknownField");
         };
         assert!(field.starts_with("\"\\u{1b}[31mxxx"), "{field}");
@@ -1344,7 +1460,8 @@ mod tests {
 
     #[test]
     fn map_reader_wrong_type() {
-        let mut r = MapReader::new(sample(), "thing").unwrap();
+        let s = sample();
+        let mut r = MapReader::new(it(&s), "thing").unwrap();
         let err = r.text("count").unwrap_err();
         assert_eq!(
             err,
@@ -1372,7 +1489,7 @@ mod tests {
             })
         ));
         assert_eq!(
-            MapReader::new(uint(1), "thing").map(|_| ()),
+            MapReader::new(Item::Uint(1), "thing").map(|_| ()),
             Err(CodecError::WrongType {
                 field: "thing".into(),
                 expected: "a map"
@@ -1382,7 +1499,8 @@ mod tests {
 
     #[test]
     fn map_reader_bad_length_and_range() {
-        let mut r = MapReader::new(sample(), "thing").unwrap();
+        let s = sample();
+        let mut r = MapReader::new(it(&s), "thing").unwrap();
         let err = r.bytes_n::<32>("id").unwrap_err();
         assert_eq!(
             err,
@@ -1401,7 +1519,8 @@ mod tests {
             })
         );
         // An integer beyond i64.
-        let mut r = MapReader::new(map([("n".into(), uint(u64::MAX))]), "thing").unwrap();
+        let m = map([("n".into(), uint(u64::MAX))]);
+        let mut r = MapReader::new(it(&m), "thing").unwrap();
         assert_eq!(
             r.int("n"),
             Err(CodecError::OutOfRange {
@@ -1413,36 +1532,42 @@ mod tests {
     #[test]
     fn map_reader_refuses_a_hand_built_duplicate() {
         let v = Value::Map(vec![(text("a"), uint(0)), (text("a"), uint(1))]);
-        let mut r = MapReader::new(v, "thing").unwrap();
+        let mut r = MapReader::new(it(&v), "thing").unwrap();
         assert_eq!(r.uint("a"), Err(CodecError::DuplicateKey));
     }
 
     #[test]
     fn element_readers() {
-        assert_eq!(as_text(&text("x"), "scope[0]"), Ok("x"));
+        assert_eq!(as_text(&Item::Text("x"), "scope[0]"), Ok("x"));
         assert_eq!(
-            as_text(&uint(1), "scope[0]"),
+            as_text(&Item::Uint(1), "scope[0]"),
             Err(CodecError::WrongType {
                 field: "scope[0]".into(),
                 expected: "a text string"
             })
         );
-        assert_eq!(as_bytes_n::<2>(&bytes(vec![1, 2]), "k"), Ok([1, 2]));
+        assert_eq!(as_bytes_n::<2>(&Item::Bytes(&[1, 2]), "k"), Ok([1, 2]));
         assert_eq!(
-            as_bytes_n::<3>(&bytes(vec![1, 2]), "k"),
+            as_bytes_n::<3>(&Item::Bytes(&[1, 2]), "k"),
             Err(CodecError::BadLength {
                 field: "k".into(),
                 expected: 3,
                 got: 2
             })
         );
-        assert_eq!(as_uint(&uint(5), "n"), Ok(5));
+        assert_eq!(as_uint(&Item::Uint(5), "n"), Ok(5));
         assert_eq!(
-            as_uint(&int(-5), "n"),
+            as_uint(&Item::Nint(4), "n"),
             Err(CodecError::OutOfRange { field: "n".into() })
         );
-        assert_eq!(as_int(&int(-5), "n"), Ok(-5));
-        assert_eq!(as_bytes(&bytes(vec![9]), "b"), Ok(&[9u8][..]));
+        assert_eq!(as_int(&Item::Nint(4), "n"), Ok(-5));
+        assert_eq!(as_bytes(&Item::Bytes(&[9]), "b"), Ok(&[9u8][..]));
+        // The ends of the i64 range, and one past each.
+        assert_eq!(as_int(&Item::Uint(i64::MAX as u64), "n"), Ok(i64::MAX));
+        assert_eq!(as_int(&Item::Nint(i64::MAX as u64), "n"), Ok(i64::MIN));
+        assert!(as_int(&Item::Uint(i64::MAX as u64 + 1), "n").is_err());
+        assert!(as_int(&Item::Nint(i64::MAX as u64 + 1), "n").is_err());
+        assert_eq!(as_uint(&Item::Uint(u64::MAX), "n"), Ok(u64::MAX));
     }
 
     #[test]

@@ -31,6 +31,55 @@ pub struct Entry {
     pub statement: Vec<u8>,
 }
 
+/// An entry decoded in place: its statement bytes borrowed from the entry bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntryRef<'a> {
+    /// Position in the ledger, from 0.
+    pub index: u64,
+    /// Leaf hash of the previous entry.
+    pub prev: Hash,
+    /// When the custodian logged it (UTC seconds).
+    pub logged_at: Seconds,
+    /// The signed statement's bytes.
+    pub statement: &'a [u8],
+}
+
+impl<'a> EntryRef<'a> {
+    /// Strict decode of a leaf, as [`Entry::decode`], without copying the statement.
+    ///
+    /// # Errors
+    /// [`EntryError`] naming the problem.
+    pub fn decode(bytes: &'a [u8]) -> Result<Self, EntryError> {
+        if bytes.len() > MAX_ENTRY_LEN {
+            return Err(EntryError::TooLarge(bytes.len()));
+        }
+        let v = codec::decode_item(bytes, MAX_ENTRY_LEN)?;
+        let mut r = MapReader::new(v, "entry")?;
+        let version = r.uint("v")?;
+        if version != ENTRY_VERSION {
+            return Err(EntryError::Version(version));
+        }
+        let e = EntryRef {
+            index: r.uint("index")?,
+            prev: r.bytes_n::<32>("prev")?,
+            logged_at: r.int("logged_at")?,
+            statement: r.bytes_ref("statement")?,
+        };
+        r.finish()?;
+        Ok(e)
+    }
+
+    /// The owned entry.
+    pub fn to_entry(&self) -> Entry {
+        Entry {
+            index: self.index,
+            prev: self.prev,
+            logged_at: self.logged_at,
+            statement: self.statement.to_vec(),
+        }
+    }
+}
+
 /// What is wrong with an entry's bytes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EntryError {
@@ -70,23 +119,7 @@ impl Entry {
     /// # Errors
     /// [`EntryError`] naming the problem.
     pub fn decode(bytes: &[u8]) -> Result<Entry, EntryError> {
-        if bytes.len() > MAX_ENTRY_LEN {
-            return Err(EntryError::TooLarge(bytes.len()));
-        }
-        let v = codec::decode(bytes, MAX_ENTRY_LEN)?;
-        let mut r = MapReader::new(v, "entry")?;
-        let version = r.uint("v")?;
-        if version != ENTRY_VERSION {
-            return Err(EntryError::Version(version));
-        }
-        let e = Entry {
-            index: r.uint("index")?,
-            prev: r.bytes_n::<32>("prev")?,
-            logged_at: r.int("logged_at")?,
-            statement: r.bytes("statement")?,
-        };
-        r.finish()?;
-        Ok(e)
+        EntryRef::decode(bytes).map(|e| e.to_entry())
     }
 
     /// Leaf hash of the given entry bytes.

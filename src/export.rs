@@ -172,8 +172,8 @@ pub fn read_header(r: &mut impl Read) -> Result<ExportHeader, LedgerError> {
     if magic != EXPORT_MAGIC {
         return Err(bad("not an accord export (bad magic line)"));
     }
-    let h = read_bstr(r, MAX_HEADER, "header")?.ok_or_else(|| bad("header missing"))?;
-    let v = codec::decode(&h, MAX_HEADER).map_err(|e| bad(format!("header: {e}")))?;
+    let h = read_bstr(r, MAX_HEADER, &"header")?.ok_or_else(|| bad("header missing"))?;
+    let v = codec::decode_item(&h, MAX_HEADER).map_err(|e| bad(format!("header: {e}")))?;
     let mut m = MapReader::new(v, "export header").map_err(|e| bad(e.to_string()))?;
     let version = m.uint("v").map_err(|e| bad(e.to_string()))?;
     if version != 1 {

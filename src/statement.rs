@@ -17,7 +17,7 @@
 use sha2::{Digest, Sha256};
 use unicode_normalization::UnicodeNormalization as _;
 
-use crate::codec::{self, CodecError, Label, MapReader, Value};
+use crate::codec::{self, CodecError, Item, Label, MapReader, Value};
 use crate::keys::{PublicKey, SecretKey};
 use crate::norms::NormId;
 use crate::time::Seconds;
@@ -609,7 +609,7 @@ impl Payload {
     /// # Errors
     /// [`StatementError`] naming the field.
     pub fn decode(bytes: &[u8]) -> Result<Payload, StatementError> {
-        let v = codec::decode(bytes, MAX_STATEMENT_LEN)?;
+        let v = codec::decode_item(bytes, MAX_STATEMENT_LEN)?;
         let mut r = MapReader::new(v, "payload")?;
         let version = r.uint("v")?;
         if version != FORMAT_VERSION {
@@ -777,20 +777,23 @@ impl Unsigned {
     /// # Errors
     /// [`StatementError`] if the bytes are not an accord Sig_structure.
     pub fn from_to_be_signed(bytes: &[u8]) -> Result<Unsigned, StatementError> {
-        let v = codec::decode(bytes, MAX_STATEMENT_LEN + MAX_PROTECTED_LEN + 64)?;
-        let Value::Array(items) = v else {
+        let v = codec::decode_item(bytes, MAX_STATEMENT_LEN + MAX_PROTECTED_LEN + 64)?;
+        let Item::Array(items) = v else {
             return Err(StatementError::Envelope(
                 "to-be-signed bytes are not a Sig_structure array",
             ));
         };
-        let [ctx, protected, aad, payload]: [Value; 4] = items
+        let [ctx, protected, aad, payload]: [Item<'_>; 4] = items
             .try_into()
             .map_err(|_| StatementError::Envelope("a Sig_structure has exactly 4 elements"))?;
         match (ctx, protected, aad, payload) {
-            (Value::Text(c), Value::Bytes(protected), Value::Bytes(aad), Value::Bytes(payload))
+            (Item::Text(c), Item::Bytes(protected), Item::Bytes(aad), Item::Bytes(payload))
                 if c == "Signature1" && aad.is_empty() =>
             {
-                Ok(Unsigned { protected, payload })
+                Ok(Unsigned {
+                    protected: protected.to_vec(),
+                    payload: payload.to_vec(),
+                })
             }
             _ => Err(StatementError::Envelope(
                 "not a COSE_Sign1 Sig_structure [\"Signature1\", protected, h'', payload]",
@@ -888,48 +891,47 @@ impl Statement {
     /// # Errors
     /// [`StatementError`] naming what is wrong.
     pub fn decode(bytes: &[u8]) -> Result<Statement, StatementError> {
-        let v = codec::decode(bytes, MAX_STATEMENT_LEN)?;
+        let v = codec::decode_item(bytes, MAX_STATEMENT_LEN)?;
         let inner = match v {
-            Value::Tag(COSE_SIGN1_TAG, inner) => *inner,
-            Value::Tag(_, _) => return Err(StatementError::Envelope("tag is not 18 (COSE_Sign1)")),
+            Item::Tag(COSE_SIGN1_TAG, inner) => *inner,
+            Item::Tag(_, _) => return Err(StatementError::Envelope("tag is not 18 (COSE_Sign1)")),
             _ => {
                 return Err(StatementError::Envelope(
                     "untagged: a statement is tag 18 (COSE_Sign1)",
                 ))
             }
         };
-        let Value::Array(items) = inner else {
+        let Item::Array(items) = inner else {
             return Err(StatementError::Envelope("COSE_Sign1 is not an array"));
         };
-        let [protected, unprotected, payload, signature]: [Value; 4] = items
+        let [protected, unprotected, payload, signature]: [Item<'_>; 4] = items
             .try_into()
             .map_err(|_| StatementError::Envelope("COSE_Sign1 must have exactly 4 elements"))?;
-        let Value::Bytes(protected) = protected else {
+        let Item::Bytes(protected) = protected else {
             return Err(StatementError::Envelope("protected header is not a byte string"));
         };
         match unprotected {
-            Value::Map(m) if m.is_empty() => {}
-            Value::Map(_) => return Err(StatementError::UnprotectedHeader),
+            Item::Map(m) if m.is_empty() => {}
+            Item::Map(_) => return Err(StatementError::UnprotectedHeader),
             _ => return Err(StatementError::Envelope("unprotected header is not a map")),
         }
         let payload_bytes = match payload {
-            Value::Bytes(b) => b,
-            Value::Null => {
+            Item::Bytes(b) => b,
+            Item::Null => {
                 return Err(StatementError::Envelope(
                     "detached payload: accord statements carry their payload",
                 ))
             }
             _ => return Err(StatementError::Envelope("payload is not a byte string")),
         };
-        let Value::Bytes(sig) = signature else {
+        let Item::Bytes(sig) = signature else {
             return Err(StatementError::Envelope("signature is not a byte string"));
         };
         let signature: [u8; 64] = sig
-            .as_slice()
             .try_into()
             .map_err(|_| StatementError::Envelope("signature is not 64 bytes"))?;
 
-        let h = codec::decode(&protected, MAX_PROTECTED_LEN)?;
+        let h = codec::decode_item(protected, MAX_PROTECTED_LEN)?;
         let mut h = MapReader::new(h, "protected header")?;
         let alg = h.int(HDR_ALG)?;
         if alg != ALG_EDDSA {
@@ -943,7 +945,7 @@ impl Statement {
         claims.finish()?;
         h.finish()?;
 
-        let payload = Payload::decode(&payload_bytes)?;
+        let payload = Payload::decode(payload_bytes)?;
         let kind = payload.body.kind();
         if ct != kind.content_type() {
             return Err(StatementError::Header(format!(
@@ -1011,8 +1013,8 @@ impl Statement {
         Ok(Statement {
             id: Sha256::digest(bytes).into(),
             bytes: bytes.to_vec(),
-            protected,
-            payload_bytes,
+            protected: protected.to_vec(),
+            payload_bytes: payload_bytes.to_vec(),
             signature,
             kid,
             iss,
