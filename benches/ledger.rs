@@ -611,6 +611,21 @@ fn main() -> Res<()> {
     let raw_rate = n / median(raw).as_secs_f64();
     let ver_rate = n / median(ver).as_secs_f64();
     let exp_rate = n / median(exp).as_secs_f64();
+    if std::env::var_os("ACCORD_BENCH_VERIFY_ONLY").is_some() {
+        // A quick side-by-side run while working on verify: rounds a, b and d only.
+        println!("| measure | rate | ratio to raw verify_strict |");
+        println!("| --- | ---: | ---: |");
+        println!("| a. raw ed25519-dalek verify_strict, all cores | {raw_rate:.0} sig/s | 1.00 |");
+        println!(
+            "| b. Ledger::verify | {ver_rate:.0} entries/s | {:.2} |",
+            ver_rate / raw_rate
+        );
+        println!(
+            "| d. export::verify_export | {exp_rate:.0} entries/s | {:.2} |",
+            exp_rate / raw_rate
+        );
+        return Ok(());
+    }
 
     eprintln!(
         "accord-bench: bulk append of {} pre-signed attestations",

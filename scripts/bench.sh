@@ -8,7 +8,8 @@
 #   ACCORD_BENCH_ENTRIES=100000 scripts/bench.sh  # a quicker run
 #
 # Other knobs: ACCORD_BENCH_ORGS (300), ACCORD_BENCH_REPS (3 rounds, median reported),
-# ACCORD_BENCH_APPEND (100,000 statements appended for the bulk-append figure).
+# ACCORD_BENCH_APPEND (100,000 statements appended for the bulk-append figure),
+# ACCORD_BENCH_VERIFY_ONLY=1 (only the raw, ledger and export verify rates, side by side).
 set -eu
 cd "$(dirname "$0")/.."
 : "${ACCORD_BENCH_ENTRIES:=1000000}"

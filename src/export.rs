@@ -16,7 +16,7 @@ use crate::checkpoint::{SignedCheckpoint, VerifierKey};
 use crate::codec::{self, MapReader};
 use crate::entry::MAX_ENTRY_LEN;
 use crate::ledger::{
-    Ledger, LedgerError, Location, Progress, Replay, ReplayTotals, VerifyReport, VERIFY_BATCH,
+    Batch, Ledger, LedgerError, Location, Progress, Replay, ReplayTotals, VerifyReport, VERIFY_BATCH,
 };
 use crate::norms::Catalogue;
 use crate::proof::Hash;
@@ -73,7 +73,11 @@ fn write_bstr(w: &mut impl Write, b: &[u8]) -> Result<(), LedgerError> {
 }
 
 /// Reads one canonical CBOR byte string of at most `max` bytes; `Ok(None)` at a clean end.
-fn read_bstr(r: &mut impl Read, max: usize, what: &str) -> Result<Option<Vec<u8>>, LedgerError> {
+fn read_bstr(
+    r: &mut impl Read,
+    max: usize,
+    what: &dyn std::fmt::Display,
+) -> Result<Option<Vec<u8>>, LedgerError> {
     let mut first = [0u8; 1];
     // A read of 0 bytes is the clean end of the file (read_exact below catches truncation).
     if r.read(&mut first).map_err(io)? == 0 {
@@ -198,7 +202,7 @@ pub fn for_each_entry(
     mut f: impl FnMut(u64, Vec<u8>) -> Result<(), LedgerError>,
 ) -> Result<(), LedgerError> {
     for i in 0..size {
-        let e = read_bstr(r, MAX_ENTRY_LEN, &format!("entry {i}"))?
+        let e = read_bstr(r, MAX_ENTRY_LEN, &format_args!("entry {i}"))?
             .ok_or_else(|| bad(format!("ends after {i} of {size} entries")))?;
         f(i, e)?;
     }
@@ -235,8 +239,8 @@ pub fn verify_export(
         Some(0) => Some(crate::proof::EMPTY_ROOT),
         _ => None,
     };
-    let mut batch = Vec::with_capacity(VERIFY_BATCH);
-    let mut flush = |batch: &mut Vec<(u64, Vec<u8>)>, replay: &mut Replay<'_>| -> Result<(), LedgerError> {
+    let mut batch = Batch::with_capacity(VERIFY_BATCH);
+    let mut flush = |batch: &mut Batch, replay: &mut Replay<'_>| -> Result<(), LedgerError> {
         replay.feed(batch)?;
         batch.clear();
         if Some(replay.size()) == want_root_at {
@@ -248,7 +252,7 @@ pub fn verify_export(
         Ok(())
     };
     let read = for_each_entry(r, header.size, |i, e| {
-        batch.push((i, e));
+        batch.push(i, &e);
         if batch.len() == VERIFY_BATCH || want_root_at == Some(i + 1) {
             flush(&mut batch, &mut replay)?;
         }

@@ -89,7 +89,11 @@ pub enum KeyError {
 
 /// An Ed25519 public key that decodes canonically and is not of small order.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct PublicKey(VerifyingKey);
+pub struct PublicKey {
+    vk: VerifyingKey,
+    /// SHA-256 of the key bytes, computed once: every signature check compares it.
+    kid: [u8; 32],
+}
 
 impl PublicKey {
     /// Accepts 32 bytes only if they are the canonical encoding of a point that is not of small
@@ -108,23 +112,30 @@ impl PublicKey {
         if vk.is_weak() {
             return Err(KeyError::BadPublicKey("small-order point"));
         }
-        Ok(PublicKey(vk))
+        Ok(PublicKey::new(vk))
+    }
+
+    fn new(vk: VerifyingKey) -> Self {
+        PublicKey {
+            kid: Sha256::digest(vk.as_bytes()).into(),
+            vk,
+        }
     }
 
     /// The raw 32 bytes.
     pub fn to_bytes(&self) -> [u8; 32] {
-        self.0.to_bytes()
+        self.vk.to_bytes()
     }
 
     /// Key id: SHA-256 of the raw 32-byte key.
     pub fn kid(&self) -> [u8; 32] {
-        Sha256::digest(self.0.as_bytes()).into()
+        self.kid
     }
 
     /// Checks a signature with `verify_strict` (DESIGN decision 6).
     pub fn verify_strict(&self, msg: &[u8], sig: &[u8; 64]) -> bool {
         let sig = ed25519_dalek::Signature::from_bytes(sig);
-        self.0.verify_strict(msg, &sig).is_ok()
+        self.vk.verify_strict(msg, &sig).is_ok()
     }
 
     /// Reads the part after `ssh-ed25519 ` of an OpenSSH public key line: base64 of
@@ -194,7 +205,7 @@ impl SecretKey {
 
     /// The matching public key.
     pub fn public(&self) -> PublicKey {
-        PublicKey(self.0.verifying_key())
+        PublicKey::new(self.0.verifying_key())
     }
 
     /// Signs `msg` (RFC 8032 Ed25519).

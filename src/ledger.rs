@@ -11,11 +11,11 @@ use rayon::prelude::*;
 
 use crate::bundle::{Bundle, Consistency, ConsistencyProof, Included};
 use crate::checkpoint::{Checkpoint, CheckpointError, LedgerKey, SignedCheckpoint, VerifierKey};
-use crate::entry::{Entry, EntryError, GENESIS_PREV};
+use crate::entry::{Entry, EntryError, EntryRef, GENESIS_PREV};
 use crate::norms::Catalogue;
 use crate::proof::{self, Frontier};
-use crate::replay::{check_derived_entry, check_derived_tables};
-pub use crate::replay::{untrusted_entries, Replay, ReplayTotals};
+use crate::replay::{check_derived_tables, index_chains};
+pub use crate::replay::{untrusted_entries, Batch, Replay, ReplayTotals};
 pub use crate::rules::{
     apply, check_rules, MemRegistry, OrgRecord, RecoveryMark, Registry, Rejection, MAX_FUTURE_SKEW,
 };
@@ -128,9 +128,12 @@ pub(crate) fn invalid(at: Location, problem: impl Into<String>) -> LedgerError {
     }
 }
 
-pub(crate) fn decode_entry_statement(index: u64, bytes: &[u8]) -> Result<(Entry, Statement), LedgerError> {
-    let e = Entry::decode(bytes).map_err(|e| invalid(Location::Entry(index), entry_problem(&e)))?;
-    let st = Statement::decode(&e.statement)
+pub(crate) fn decode_entry_statement(
+    index: u64,
+    bytes: &[u8],
+) -> Result<(EntryRef<'_>, Statement), LedgerError> {
+    let e = EntryRef::decode(bytes).map_err(|e| invalid(Location::Entry(index), entry_problem(&e)))?;
+    let st = Statement::decode(e.statement)
         .map_err(|e| invalid(Location::Entry(index), format!("statement: {e}")))?;
     Ok((e, st))
 }
@@ -753,9 +756,7 @@ impl Ledger {
             }
             let total = r.entry_count()?;
             let sizes = r.checkpoint_sizes()?;
-            let mut replay = Replay::new(origin, catalogue, vkey.clone()).with_derived_check(Box::new(
-                |index: u64, stored: &[(u64, proof::Hash)]| check_derived_entry(r, index, stored),
-            ));
+            let mut replay = Replay::new(origin, catalogue, vkey.clone());
             let mut ci = 0usize;
             // Checks every signed checkpoint whose size the replay has reached.
             let check_cps = |replay: &mut Replay<'_>, ci: &mut usize| -> Result<(), LedgerError> {
@@ -772,31 +773,47 @@ impl Ledger {
                 Ok(())
             };
             check_cps(&mut replay, &mut ci)?;
-            // A reader thread fills the next batch while the replay works on this one. A batch
-            // ends at VERIFY_BATCH entries and at every checkpoint size, so each signed root is
-            // compared with the tree of exactly its size.
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(u64, Vec<u8>)>>(2);
+            // A reader thread fills the next batch, with the stored hashes it should complete,
+            // while the replay works on this one. A batch ends at VERIFY_BATCH entries and at
+            // every checkpoint size, so each signed root is compared with the tree of exactly
+            // its size. A scanner thread reads the index tables meanwhile.
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(2);
             let sizes_ref = &sizes;
-            let (replayed, read) = std::thread::scope(|s| {
+            let (replayed, read, chains) = std::thread::scope(|s| {
+                let scanner = s.spawn(|| {
+                    let scan = |norms| crate::store::contain(|| index_chains(r, norms));
+                    (scan(false), scan(true))
+                });
                 let reader = s.spawn(move || {
                     crate::store::contain(|| -> Result<(), LedgerError> {
-                        let mut batch = Vec::with_capacity(VERIFY_BATCH);
+                        let mut batch = Batch::with_capacity(VERIFY_BATCH);
                         let mut next = 0usize;
+                        // Entries sent so far: where the next batch should start if none is missing.
+                        let mut sent = 0u64;
+                        let mut send = |mut batch: Batch| -> Result<bool, LedgerError> {
+                            let len = batch.len() as u64;
+                            let range = proof::stored_hash_count(sent)..proof::stored_hash_count(sent + len);
+                            sent += len;
+                            batch.stored = Some(r.hashes_in(range)?);
+                            // A closed channel means the replay stopped at an error.
+                            Ok(tx.send(batch).is_ok())
+                        };
                         r.for_each_entry(0, |k, v| -> Result<bool, LedgerError> {
-                            batch.push((k, v.to_vec()));
+                            batch.push(k, v);
                             let end = k.saturating_add(1);
                             while sizes_ref.get(next).is_some_and(|&s| s < end) {
                                 next += 1;
                             }
                             if batch.len() == VERIFY_BATCH || sizes_ref.get(next) == Some(&end) {
-                                let full = std::mem::replace(&mut batch, Vec::with_capacity(VERIFY_BATCH));
-                                // A closed channel means the replay stopped at an error.
-                                return Ok(tx.send(full).is_ok());
+                                return send(std::mem::replace(
+                                    &mut batch,
+                                    Batch::with_capacity(VERIFY_BATCH),
+                                ));
                             }
                             Ok(true)
                         })?;
                         if !batch.is_empty() {
-                            let _ = tx.send(batch);
+                            send(batch)?;
                         }
                         Ok(())
                     })
@@ -816,7 +833,13 @@ impl Ledger {
                 let read = reader.join().unwrap_or_else(|_| {
                     Err(StoreError::Damaged("the entry reader stopped unexpectedly".into()).into())
                 });
-                (replayed, read)
+                let chains = scanner.join().unwrap_or_else(|_| {
+                    let e = || {
+                        Err(StoreError::Damaged("the index table scanner stopped unexpectedly".into()).into())
+                    };
+                    (e(), e())
+                });
+                (replayed, read, chains)
             });
             // An error of the replay is at a lower index than anything the reader had not sent.
             replayed?;
@@ -835,7 +858,7 @@ impl Ledger {
                 return Err(invalid(Location::Ledger, "entry count changed during verify"));
             }
             let (mut report, totals) = replay.finish()?;
-            check_derived_tables(r, &totals, report.entries)?;
+            check_derived_tables(r, &totals, report.entries, chains)?;
             report.untrusted = untrusted_entries(totals.registry.marks(), |f| {
                 r.for_each_entry(0, |i, b| -> Result<bool, LedgerError> {
                     let (e, st) = decode_entry_statement(i, b)?;

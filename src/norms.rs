@@ -431,6 +431,9 @@ pub struct Catalogue {
     frameworks: Vec<Framework>,
     /// Position of each norm in `norms`.
     index: BTreeMap<NormId, usize>,
+    /// [`Norm::text_hash`] of each norm, in the order of `norms`: replay compares one for
+    /// every norm an attestation names.
+    text_hashes: Vec<[u8; 32]>,
 }
 
 impl Catalogue {
@@ -559,6 +562,7 @@ impl Catalogue {
         }
         Ok(Catalogue {
             version: raw.version,
+            text_hashes: norms.iter().map(Norm::text_hash).collect(),
             norms,
             frameworks: raw.frameworks,
             index,
@@ -578,6 +582,12 @@ impl Catalogue {
     /// A norm by id.
     pub fn get(&self, id: &str) -> Option<&Norm> {
         self.index.get(id).and_then(|&i| self.norms.get(i))
+    }
+
+    /// The norm `id` and its [`Norm::text_hash`], computed once when the catalogue was read.
+    pub fn get_with_hash(&self, id: &str) -> Option<(&Norm, [u8; 32])> {
+        let &i = self.index.get(id)?;
+        Some((self.norms.get(i)?, *self.text_hashes.get(i)?))
     }
 
     /// Resolves a user-supplied id. Deprecated norms resolve too; callers that offer norms

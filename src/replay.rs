@@ -2,10 +2,12 @@
 //! paths ([`Replay`]), the comparison of derived tables with the replay, and the second pass
 //! that lists untrusted entries.
 
+use std::collections::{BTreeMap, HashMap};
+
 use rayon::prelude::*;
 
 use crate::checkpoint::{SignedCheckpoint, VerifierKey};
-use crate::entry::{Entry, GENESIS_PREV};
+use crate::entry::{Entry, EntryRef, GENESIS_PREV};
 use crate::keys::PublicKey;
 use crate::ledger::{decode_entry_statement, invalid, LedgerError, Location, VerifyReport};
 use crate::norms::Catalogue;
@@ -36,74 +38,75 @@ pub fn untrusted_entries(
     Ok(out)
 }
 
-/// Point checks of one replayed entry against the store's derived tables: the Merkle hashes it
-/// completes. (`statement_ids`, `org_entries` and `norm_entries` are compared whole by
-/// [`check_derived_tables`], by one sequential scan each instead of a lookup per entry.)
-pub(crate) fn check_derived_entry(
-    r: &ReadTables,
-    index: u64,
-    stored: &[(u64, Hash)],
-) -> Result<(), LedgerError> {
-    for (hi, h) in stored {
-        if r.hash(*hi)?.as_ref() != Some(h) {
-            return Err(invalid(
-                Location::Entry(index),
-                format!("stored Merkle hash {hi} differs from the hash of the entry as replayed (entry altered, or table hashes damaged)"),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// Compares `org_entries` (`norms` false) or `norm_entries` with the replay's digests: one
-/// sequential scan, computing each name's [`IndexChain`] from its rows (which come in
-/// ascending index order within a name).
-fn check_index_table(
-    r: &ReadTables,
-    norms: bool,
-    want: &std::collections::HashMap<String, IndexChain>,
-) -> Result<(), LedgerError> {
-    let table = if norms { "norm_entries" } else { "org_entries" };
-    let mut names = 0usize;
+/// What `org_entries` (`norms` false) or `norm_entries` holds, as one [`IndexChain`] per
+/// name: one sequential scan (rows come in ascending index order within a name), which
+/// `verify` runs while the replay works, to be compared with the replay's chains by
+/// [`check_derived_tables`]. Memory is bounded by names.
+///
+/// # Errors
+/// [`LedgerError::Store`].
+pub(crate) fn index_chains(r: &ReadTables, norms: bool) -> StoredChains {
+    let mut chains = BTreeMap::new();
     let mut current: Option<(String, IndexChain)> = None;
-    let mut close = |done: Option<(String, IndexChain)>| -> Result<(), LedgerError> {
-        if let Some((name, chain)) = done {
-            names += 1;
-            if want.get(&name) != Some(&chain) {
-                return Err(invalid(
-                    Location::Table(table),
-                    format!("the rows under {name:?} differ from the entries the replay gives it"),
-                ));
-            }
-        }
-        Ok(())
-    };
     r.for_each_index_row(norms, |name, index| -> Result<(), LedgerError> {
         match &mut current {
             Some((n, chain)) if n == name => chain.push(index),
             _ => {
                 let mut chain = IndexChain::default();
                 chain.push(index);
-                close(current.replace((name.to_string(), chain)))?;
+                if let Some((n, c)) = current.replace((name.to_string(), chain)) {
+                    chains.insert(n, c);
+                }
             }
         }
         Ok(())
     })?;
-    close(current.take())?;
-    if names != want.len() {
+    if let Some((n, c)) = current {
+        chains.insert(n, c);
+    }
+    Ok(chains)
+}
+
+/// What [`index_chains`] found in one table.
+pub(crate) type StoredChains = Result<BTreeMap<String, IndexChain>, LedgerError>;
+
+/// Compares the chains of `org_entries` or `norm_entries` (`table`) with the replay's.
+fn compare_chains(
+    table: &'static str,
+    stored: &BTreeMap<String, IndexChain>,
+    want: &HashMap<String, IndexChain>,
+) -> Result<(), LedgerError> {
+    for (name, chain) in stored {
+        if want.get(name) != Some(chain) {
+            return Err(invalid(
+                Location::Table(table),
+                format!("the rows under {name:?} differ from the entries the replay gives it"),
+            ));
+        }
+    }
+    if stored.len() != want.len() {
         return Err(invalid(
             Location::Table(table),
-            format!("rows for {names} names where the replay gives {}", want.len()),
+            format!(
+                "rows for {} names where the replay gives {}",
+                stored.len(),
+                want.len()
+            ),
         ));
     }
     Ok(())
 }
 
 /// Whole-table comparison of the derived tables with the replayed registry.
+///
+/// `chains` is what [`index_chains`] found in `org_entries` and `norm_entries`. The scans of
+/// `statement_ids` and of the registry tables run in parallel; errors are reported in a fixed
+/// order whatever finishes first.
 pub(crate) fn check_derived_tables(
     r: &ReadTables,
     reg: &ReplayTotals,
     entries: u64,
+    chains: (StoredChains, StoredChains),
 ) -> Result<(), LedgerError> {
     let (hashes, ids, org_rows, norm_rows) = r.derived_counts()?;
     let want = [
@@ -120,24 +123,36 @@ pub(crate) fn check_derived_tables(
             ));
         }
     }
-    check_index_table(r, false, &reg.registry.org_chains)?;
-    check_index_table(r, true, &reg.registry.norm_chains)?;
+    compare_chains("org_entries", &chains.0?, &reg.registry.org_chains)?;
+    compare_chains("norm_entries", &chains.1?, &reg.registry.norm_chains)?;
+    let (ids, rest) = rayon::join(|| check_statement_ids(r, reg), || check_registry_tables(r, reg));
+    ids?;
+    rest
+}
+
+/// `statement_ids` against the replay's ids.
+fn check_statement_ids(r: &ReadTables, reg: &ReplayTotals) -> Result<(), LedgerError> {
+    r.for_each_statement_id(|id, idx| -> Result<(), LedgerError> {
+        // With the row count equal to the entry count, every row matching a distinct
+        // replayed id means the table is exactly the replay's.
+        if reg.registry.ids.get(&id) != Some(&idx) {
+            return Err(invalid(
+                Location::Table("statement_ids"),
+                format!(
+                    "row {} (entry {idx}) differs from the replay: id missing or pointing elsewhere",
+                    hex::encode(id)
+                ),
+            ));
+        }
+        Ok(())
+    })
+}
+
+/// The registry tables against the replayed registry, row by row and by count.
+fn check_registry_tables(r: &ReadTables, reg: &ReplayTotals) -> Result<(), LedgerError> {
     let (mut keys, mut orgs, mut live, mut recovery, mut used) = (0usize, 0usize, 0usize, 0usize, 0usize);
-    r.for_each_derived(|row| -> Result<(), LedgerError> {
+    r.for_each_registry_row(|row| -> Result<(), LedgerError> {
         match row {
-            DerivedRow::StatementId(id, idx) => {
-                // With the row count equal to the entry count, every row matching a distinct
-                // replayed id means the table is exactly the replay's.
-                if reg.registry.ids.get(&id) != Some(&idx) {
-                    return Err(invalid(
-                        Location::Table("statement_ids"),
-                        format!(
-                            "row {} (entry {idx}) differs from the replay: id missing or pointing elsewhere",
-                            hex::encode(id)
-                        ),
-                    ));
-                }
-            }
             DerivedRow::Key(kid, rec) => {
                 keys += 1;
                 if reg.registry.keys.get(&kid) != Some(&rec) {
@@ -211,12 +226,24 @@ pub(crate) fn check_derived_tables(
     Ok(())
 }
 
-/// One entry after phase 2 of a replay: the key to check its signature with, the statement,
-/// and the stored hashes it adds to the tree.
-type Stepped = (PublicKey, Statement, Vec<(u64, Hash)>);
-
 /// An entry and its statement, strictly decoded, or why not.
-type Decoded = Result<(Entry, Statement), LedgerError>;
+type Decoded<'a> = Result<(EntryRef<'a>, Statement), LedgerError>;
+
+/// Compares the stored hashes an entry completes (`computed`, in rising stored-hash index
+/// order) with the database's next rows; says what differs.
+fn compare_stored(computed: &[(u64, Hash)], rows: &mut std::slice::Iter<'_, (u64, Hash)>) -> Option<String> {
+    for (hi, h) in computed {
+        match rows.next() {
+            Some((i, stored)) if i == hi => {
+                if stored != h {
+                    return Some(format!("stored Merkle hash {hi} differs from the hash of the entry as replayed (entry altered, or table hashes damaged)"));
+                }
+            }
+            _ => return Some(format!("stored Merkle hash {hi} is missing from table hashes")),
+        }
+    }
+    None
+}
 
 /// What a replay leaves besides the report.
 pub struct ReplayTotals {
@@ -224,25 +251,83 @@ pub struct ReplayTotals {
     pub registry: MemRegistry,
 }
 
-/// Checks one replayed entry against derived tables: (index, the stored hashes it adds).
-pub type DerivedCheck<'a> = dyn Fn(u64, &[(u64, Hash)]) -> Result<(), LedgerError> + Sync + 'a;
+/// One entry after phase 2 of a replay: the key to check its signature with, the statement,
+/// and the stored hashes it adds to the tree.
+type Stepped = (PublicKey, Statement, Vec<(u64, Hash)>);
 
-/// An entry whose signature and derived rows are still to be checked: its index, its
-/// statement, the key that must have signed it, and the stored hashes it adds to the tree.
-type Pending = (u64, Statement, PublicKey, Vec<(u64, Hash)>);
+/// An entry whose signature is still to be checked: its index, its statement, the key that
+/// must have signed it, and what is wrong with the stored hashes it completes, if anything
+/// (reported only if the signature verifies: an altered entry is named for its signature).
+type Pending = (u64, Statement, PublicKey, Option<String>);
+
+/// Entries to replay, in index order, each with the key it is stored under, and, when they
+/// come from a database, the stored Merkle hashes it holds for them: the rows with
+/// stored-hash indexes from `stored_hash_count(first index)` to
+/// `stored_hash_count(last index + 1)`, which the replay compares with the hashes it computes.
+///
+/// The entry bytes sit back to back in one buffer, so a batch costs a few allocations, not
+/// one per entry.
+#[derive(Debug, Default)]
+pub struct Batch {
+    bytes: Vec<u8>,
+    /// Per entry: (stored key, start, end) in `bytes`.
+    entries: Vec<(u64, usize, usize)>,
+    /// The stored hashes these entries complete, as (stored-hash index, hash) rows.
+    pub stored: Option<Vec<(u64, Hash)>>,
+}
+
+impl Batch {
+    /// An empty batch with room for `entries` entries.
+    pub fn with_capacity(entries: usize) -> Self {
+        Batch {
+            bytes: Vec::with_capacity(entries * 512),
+            entries: Vec::with_capacity(entries),
+            stored: None,
+        }
+    }
+
+    /// Adds the entry stored under `key`.
+    pub fn push(&mut self, key: u64, entry: &[u8]) {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(entry);
+        self.entries.push((key, start, self.bytes.len()));
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the batch holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Removes the entries and stored hashes, keeping the buffers.
+    pub fn clear(&mut self) {
+        self.bytes.clear();
+        self.entries.clear();
+        self.stored = None;
+    }
+
+    /// The `i`-th entry: (stored key, bytes).
+    fn get(&self, i: usize) -> (u64, &[u8]) {
+        let (k, start, end) = self.entries[i];
+        (k, &self.bytes[start..end])
+    }
+}
 
 /// A streaming replay of entries in index order: the verifier's state machine, shared by the
 /// database and export-file verifiers.
 ///
 /// Each batch goes through three phases: strict decoding (parallel), the ledger rules in index
-/// order (serial: chain, times, registry, tree), and the signatures and derived-table checks
+/// order (serial: chain, times, registry, tree, stored hashes), and the signatures
 /// (parallel). The third phase of one batch runs at the same time as the first two of the next,
 /// so the serial phase does not leave cores idle. Whatever the overlap, the error reported is
 /// the one at the lowest index: pending checks are completed before any later error is
 /// returned.
 pub struct Replay<'c> {
     state: ReplayState<'c>,
-    derived: Option<Box<DerivedCheck<'c>>>,
     pending: Vec<Pending>,
 }
 
@@ -260,25 +345,34 @@ struct ReplayState<'c> {
     latest: Option<SignedCheckpoint>,
 }
 
-/// Phase 3: verify_strict every signature, then the derived rows; the first failure in index
-/// order is returned.
-fn check_pending(pending: &[Pending], derived: Option<&DerivedCheck<'_>>) -> Result<(), LedgerError> {
-    let checked: Vec<Result<(), LedgerError>> = pending
+/// Most signatures one task of phase 3 checks: small enough that, when the batch ends, no core
+/// waits long for another to finish its last task (a task takes at most ~16 × 40 µs).
+const SIGNATURE_CHUNK: usize = 16;
+
+/// Most entries one task of phase 1 decodes.
+const DECODE_CHUNK: usize = 64;
+
+/// Phase 3: verify_strict every signature; the first failure in index order is returned.
+fn check_pending(pending: &[Pending]) -> Result<(), LedgerError> {
+    let bad = pending
         .par_iter()
-        .map(|(index, st, k, stored)| {
-            if st.verify_signature(k).is_err() {
-                return Err(invalid(
-                    Location::Entry(*index),
-                    "signature does not verify with the organisation's key",
-                ));
-            }
-            match derived {
-                Some(d) => d(*index, stored),
-                None => Ok(()),
-            }
+        .with_max_len(SIGNATURE_CHUNK)
+        .filter(|(_, st, k, stored)| stored.is_some() || st.verify_signature(k).is_err())
+        .map(|(index, _, _, _)| *index)
+        .min();
+    let Some(index) = bad else {
+        return Ok(());
+    };
+    // Rare: the one failing entry is checked again to name its problem.
+    let problem = pending
+        .iter()
+        .find(|p| p.0 == index)
+        .and_then(|(_, st, k, stored)| match st.verify_signature(k) {
+            Ok(()) => stored.clone(),
+            Err(_) => None,
         })
-        .collect();
-    checked.into_iter().find_map(Result::err).map_or(Ok(()), Err)
+        .unwrap_or_else(|| "signature does not verify with the organisation's key".into());
+    Err(invalid(Location::Entry(index), problem))
 }
 
 impl<'c> Replay<'c> {
@@ -297,16 +391,8 @@ impl<'c> Replay<'c> {
                 checkpoints: 0,
                 latest: None,
             },
-            derived: None,
             pending: Vec::new(),
         }
-    }
-
-    /// Also checks every accepted entry with `derived` (in parallel, in phase 3).
-    #[must_use]
-    pub fn with_derived_check(mut self, derived: Box<DerivedCheck<'c>>) -> Self {
-        self.derived = Some(derived);
-        self
     }
 
     /// Entries replayed so far (the last batch's signatures may still be pending).
@@ -319,8 +405,7 @@ impl<'c> Replay<'c> {
         self.state.frontier.root()
     }
 
-    /// Completes the checks still pending for the entries fed so far (signatures and
-    /// derived rows), so that an error found among them is reported before a later one.
+    /// Completes the signature checks still pending for the entries fed so far, so that an error found among them is reported before a later one.
     ///
     /// # Errors
     /// [`LedgerError::Invalid`] naming the first bad entry.
@@ -331,7 +416,7 @@ impl<'c> Replay<'c> {
     /// Completes the pending checks.
     fn drain(&mut self) -> Result<(), LedgerError> {
         let pending = std::mem::take(&mut self.pending);
-        check_pending(&pending, self.derived.as_deref())
+        check_pending(&pending)
     }
 
     /// Checks a signed checkpoint of the current size against the replayed tree.
@@ -349,20 +434,18 @@ impl<'c> Replay<'c> {
         }
     }
 
-    /// Replays a batch of (stored key, entry bytes) in index order.
+    /// Replays a batch in index order.
     ///
     /// # Errors
     /// [`LedgerError::Invalid`] naming the first bad entry.
-    pub fn feed(&mut self, batch: &[(u64, Vec<u8>)]) -> Result<(), LedgerError> {
+    pub fn feed(&mut self, batch: &Batch) -> Result<(), LedgerError> {
         let previous = std::mem::take(&mut self.pending);
-        let derived = self.derived.as_deref();
         let state = &mut self.state;
-        let (earlier, (accepted, failed)) =
-            rayon::join(|| check_pending(&previous, derived), || state.advance(batch));
+        let (earlier, (accepted, failed)) = rayon::join(|| check_pending(&previous), || state.advance(batch));
         earlier?;
         if let Some(e) = failed {
             // Entries before the failure are checked now, so a lower index wins.
-            check_pending(&accepted, derived)?;
+            check_pending(&accepted)?;
             return Err(e);
         }
         self.pending = accepted;
@@ -410,18 +493,26 @@ impl ReplayState<'_> {
     }
 
     /// Phases 1 and 2 of a batch: the entries accepted, and the first error if one stopped it.
-    fn advance(&mut self, batch: &[(u64, Vec<u8>)]) -> (Vec<Pending>, Option<LedgerError>) {
+    fn advance(&mut self, batch: &Batch) -> (Vec<Pending>, Option<LedgerError>) {
         // Phase 1 (parallel): strict decoding of entries and statements, and leaf hashes.
-        let decoded: Vec<(Decoded, Hash)> = batch
-            .par_iter()
-            .map(|(k, b)| (decode_entry_statement(*k, b), Entry::leaf_hash(b)))
+        let decoded: Vec<(u64, Decoded<'_>, Hash)> = (0..batch.len())
+            .into_par_iter()
+            .with_max_len(DECODE_CHUNK)
+            .map(|i| {
+                let (k, b) = batch.get(i);
+                (k, decode_entry_statement(k, b), Entry::leaf_hash(b))
+            })
             .collect();
-        // Phase 2 (in order): chain, times, rules, tree.
+        // Phase 2 (in order): chain, times, rules, tree, stored hashes.
         let mut accepted = Vec::with_capacity(batch.len());
-        for ((key, _), (d, leaf)) in batch.iter().zip(decoded) {
+        let mut rows = batch.stored.as_deref().map(<[_]>::iter);
+        for (key, d, leaf) in decoded {
             let expected = self.size();
-            match self.step(expected, *key, leaf, d) {
-                Ok((k, st, stored)) => accepted.push((expected, st, k, stored)),
+            match self.step(expected, key, leaf, d) {
+                Ok((k, st, stored)) => {
+                    let problem = rows.as_mut().and_then(|rows| compare_stored(&stored, rows));
+                    accepted.push((expected, st, k, problem));
+                }
                 Err(e) => return (accepted, Some(e)),
             }
         }
@@ -434,7 +525,7 @@ impl ReplayState<'_> {
         expected: u64,
         key: u64,
         leaf: Hash,
-        decoded: Result<(Entry, Statement), LedgerError>,
+        decoded: Decoded<'_>,
     ) -> Result<Stepped, LedgerError> {
         if key != expected {
             return Err(invalid(

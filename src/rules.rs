@@ -4,6 +4,7 @@
 //! verifier's in-memory replay. docs/FORMAT.md section 7 states the same rules in prose.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use crate::keys::PublicKey;
 use crate::ledger::{decode_entry_statement, invalid, LedgerError, Location};
@@ -507,10 +508,10 @@ pub fn check_rules(
                 return Ok(Err(Rejection::UnknownCatalogue(a.catalogue)));
             }
             for n in &a.norms {
-                let Some(norm) = catalogue.get(n.id.as_str()) else {
+                let Some((_, text_hash)) = catalogue.get_with_hash(n.id.as_str()) else {
                     return Ok(Err(Rejection::UnknownNorm(n.id.to_string())));
                 };
-                if norm.text_hash() != n.text_hash {
+                if text_hash != n.text_hash {
                     return Ok(Err(Rejection::NormTextMismatch(n.id.to_string())));
                 }
             }
@@ -565,8 +566,11 @@ pub struct MemRegistry {
     pub(crate) keys: HashMap<[u8; 32], KeyRecord>,
     pub(crate) orgs: HashMap<String, OrgRecord>,
     pub(crate) ids: HashMap<StatementId, u64>,
-    pub(crate) live: HashMap<StatementId, (u64, String)>,
-    pub(crate) ended: HashMap<u64, (String, Kind)>,
+    /// Live attestations: (index, organisation), the name shared through `names`.
+    pub(crate) live: HashMap<StatementId, (u64, Arc<str>)>,
+    pub(crate) ended: HashMap<u64, (Arc<str>, Kind)>,
+    /// One copy of each organisation name that `live` and `ended` refer to.
+    names: HashSet<Arc<str>>,
     pub(crate) used: HashMap<[u8; 32], String>,
     pub(crate) marks: Vec<RecoveryMark>,
     pub(crate) norm_rows: u64,
@@ -620,10 +624,10 @@ impl Registry for MemRegistry {
         Ok(self.ids.get(id).copied())
     }
     fn live(&self, id: &StatementId) -> Result<Option<(u64, String)>, LedgerError> {
-        Ok(self.live.get(id).cloned())
+        Ok(self.live.get(id).map(|(i, org)| (*i, org.to_string())))
     }
     fn owner(&self, index: u64) -> Result<Option<(String, Kind)>, LedgerError> {
-        Ok(self.ended.get(&index).cloned())
+        Ok(self.ended.get(&index).map(|(org, kind)| (org.to_string(), *kind)))
     }
     fn used_recovery(&self, commitment: &[u8; 32]) -> Result<Option<String>, LedgerError> {
         Ok(self.used.get(commitment).cloned())
@@ -673,7 +677,8 @@ impl Registry for MemRegistry {
         org: &str,
         norms: &[&str],
     ) -> Result<(), LedgerError> {
-        self.live.insert(*id, (index, org.to_string()));
+        let org = self.name(org);
+        self.live.insert(*id, (index, org));
         self.norm_rows += norms.len() as u64;
         for n in norms {
             IndexChain::push_under(&mut self.norm_chains, n, index);
@@ -683,7 +688,8 @@ impl Registry for MemRegistry {
     fn remove_live(&mut self, id: &StatementId, org: &str, kind: Kind) -> Result<(), LedgerError> {
         if let Some((i, _)) = self.live.remove(id) {
             // Only attestations that stopped being live need their owner kept, for messages.
-            self.ended.insert(i, (org.to_string(), kind));
+            let org = self.name(org);
+            self.ended.insert(i, (org, kind));
         }
         Ok(())
     }
@@ -694,6 +700,18 @@ impl Registry for MemRegistry {
 }
 
 impl MemRegistry {
+    /// The shared copy of an organisation name.
+    fn name(&mut self, org: &str) -> Arc<str> {
+        match self.names.get(org) {
+            Some(n) => Arc::clone(n),
+            None => {
+                let n: Arc<str> = Arc::from(org);
+                self.names.insert(Arc::clone(&n));
+                n
+            }
+        }
+    }
+
     /// Number of registered organisations.
     pub fn org_count(&self) -> usize {
         self.orgs.len()

@@ -609,33 +609,46 @@ macro_rules! table_readers {
                 self.norm_entries.len()?,
             ))
         }
-        /// Feeds every stored hash, in index order, to `f`.
+        /// The stored hashes with indexes in `range`, in index order, as (index, hash): the
+        /// rows there are, so a missing row shows as a gap.
+        ///
+        /// # Errors
+        /// [`StoreError`].
+        pub fn hashes_in(&self, range: std::ops::Range<u64>) -> Result<Vec<(u64, [u8; 32])>, StoreError> {
+            let mut out = Vec::with_capacity(
+                usize::try_from(range.end.saturating_sub(range.start))
+                    .unwrap_or(0)
+                    .min(1 << 16),
+            );
+            for item in self.hashes.range(range)? {
+                let (k, v) = item?;
+                out.push((k.value(), v.value()));
+            }
+            Ok(out)
+        }
+        /// Feeds every row of `statement_ids` to `f` as (id, index), in id order.
         ///
         /// # Errors
         /// [`StoreError`] or what `f` returns.
-        pub fn for_each_hash<E: From<StoreError>>(
+        pub fn for_each_statement_id<E: From<StoreError>>(
             &self,
-            mut f: impl FnMut(u64, [u8; 32]) -> Result<(), E>,
+            mut f: impl FnMut([u8; 32], u64) -> Result<(), E>,
         ) -> Result<(), E> {
-            for item in self.hashes.iter().map_err(StoreError::from)? {
+            for item in self.statement_ids.iter().map_err(StoreError::from)? {
                 let (k, v) = item.map_err(StoreError::from)?;
                 f(k.value(), v.value())?;
             }
             Ok(())
         }
-        /// Feeds every row of a derived table to `f` as (key bytes, value bytes); used by
-        /// `verify` to compare derived tables with the replay.
+        /// Feeds every row of the registry tables (`keys`, `orgs`, `live`, `recovery`,
+        /// `used_recovery`) to `f`; used by `verify` to compare them with the replay.
         ///
         /// # Errors
         /// [`StoreError`] or what `f` returns.
-        pub fn for_each_derived<E: From<StoreError>>(
+        pub fn for_each_registry_row<E: From<StoreError>>(
             &self,
             mut f: impl FnMut(DerivedRow) -> Result<(), E>,
         ) -> Result<(), E> {
-            for item in self.statement_ids.iter().map_err(StoreError::from)? {
-                let (k, v) = item.map_err(StoreError::from)?;
-                f(DerivedRow::StatementId(k.value(), v.value()))?;
-            }
             for item in self.keys.iter().map_err(StoreError::from)? {
                 let (k, v) = item.map_err(StoreError::from)?;
                 f(DerivedRow::Key(
@@ -667,8 +680,6 @@ macro_rules! table_readers {
 /// One row of a derived table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DerivedRow {
-    /// `statement_ids`: id → index.
-    StatementId([u8; 32], u64),
     /// `keys`: kid → record.
     Key([u8; 32], KeyRecord),
     /// `orgs`: name → registration index.
@@ -770,6 +781,15 @@ impl<'t> WriteTables<'t> {
     /// [`StoreError`].
     pub fn put_hash(&mut self, index: u64, hash: &Hash) -> Result<(), StoreError> {
         self.hashes.insert(index, *hash)?;
+        Ok(())
+    }
+    /// Removes the Merkle hash at stored-hash index `index`. accord never does this; tests use
+    /// it to damage the `hashes` table the way a tampered store might.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn remove_hash(&mut self, index: u64) -> Result<(), StoreError> {
+        self.hashes.remove(index)?;
         Ok(())
     }
     /// Stores a signed checkpoint.

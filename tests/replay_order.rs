@@ -9,7 +9,7 @@ use accord::entry::Entry;
 use accord::keys::SecretKey;
 use accord::ledger::{Ledger, LedgerError, Location};
 use accord::norms::Catalogue;
-use accord::replay::Replay;
+use accord::replay::{Batch, Replay};
 use accord::statement::{self, Attestation, Body, NormRef, Payload, Registration};
 
 const ORIGIN: &str = "order.example/ledger";
@@ -94,7 +94,11 @@ fn replay(
 ) -> Result<u64, LedgerError> {
     let mut r = Replay::new(ORIGIN.into(), Catalogue::embedded(), key.verifier_key());
     for chunk in entries.chunks(batch) {
-        r.feed(chunk)?;
+        let mut b = Batch::with_capacity(chunk.len());
+        for (k, e) in chunk {
+            b.push(*k, e);
+        }
+        r.feed(&b)?;
     }
     r.check_checkpoint(entries.len() as u64, note)?;
     let (report, _) = r.finish()?;

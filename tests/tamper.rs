@@ -145,9 +145,23 @@ fn dropped_last_entries() {
 
 #[test]
 fn altered_derived_tables_are_found() {
+    // Stored hashes are compared with the replayed tree as the entries stream past: in the
+    // tlog layout entry 2 adds stored hash 3 (its leaf) and entry 3 adds 4 (its leaf), 5 (the
+    // node over entries 2-3) and 6 (over 0-3); each damage names its entry.
     let w = five();
     raw(&w, |t| t.put_hash(3, &[7; 32]));
-    verify_fails(&w, &["entry"]);
+    verify_fails(&w, &["entry 2", "stored Merkle hash 3 differs"]);
+    // A row missing, then the same row moved past the end (the row count unchanged).
+    let w = five();
+    raw(&w, |t| t.remove_hash(3));
+    verify_fails(&w, &["entry 2", "stored Merkle hash 3 is missing"]);
+    let w = five();
+    raw(&w, |t| t.remove_hash(5).and_then(|()| t.put_hash(1000, &[0; 32])));
+    verify_fails(&w, &["entry 3", "stored Merkle hash 5 is missing"]);
+    // An extra row past the end: every entry checks, the count does not.
+    let w = five();
+    raw(&w, |t| t.put_hash(1000, &[0; 32]));
+    verify_fails(&w, &["hashes", "rows where the replay gives"]);
     let w = five();
     raw(&w, |t| t.put_org_entry("mallory", 1));
     verify_fails(&w, &["org_entries"]);
