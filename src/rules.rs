@@ -583,25 +583,29 @@ pub struct MemRegistry {
     pub(crate) norm_chains: HashMap<String, IndexChain>,
 }
 
-/// A running SHA-256 digest of an ascending list of entry indexes:
-/// `d_0 = 0^32`, `d_{k+1} = SHA-256(d_k ‖ index_k as 8 bytes big-endian)`.
+/// A running SHA-256 digest of an ascending list of entry indexes: the hash of their
+/// concatenation, each as 8 bytes big-endian (fixed width, so one digest means one list).
 ///
 /// `verify` compares the `org_entries` and `norm_entries` tables with the replay through
 /// these: the replay keeps one digest per organisation and per norm (memory bounded by
 /// organisations and norms, not entries), a sequential scan of each table computes the same
 /// digests from its rows, and equal digests mean equal lists (SHA-256 being collision
-/// resistant). One scan replaces a B-tree lookup per entry.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct IndexChain(pub [u8; 32]);
+/// resistant). One scan replaces a B-tree lookup per entry, and hashing the list as one
+/// stream costs one SHA-256 block per 8 indexes.
+#[derive(Debug, Clone, Default)]
+pub struct IndexChain(sha2::Sha256);
 
 impl IndexChain {
     /// Appends `index` to the list.
     pub fn push(&mut self, index: u64) {
-        use sha2::{Digest, Sha256};
-        let mut h = Sha256::new();
-        h.update(self.0);
-        h.update(index.to_be_bytes());
-        self.0 = h.finalize().into();
+        use sha2::Digest;
+        self.0.update(index.to_be_bytes());
+    }
+
+    /// The digest of the list so far.
+    pub fn digest(&self) -> [u8; 32] {
+        use sha2::Digest;
+        self.0.clone().finalize().into()
     }
 
     /// Appends `index` to the chain kept under `name` (a new, empty one if there is none).

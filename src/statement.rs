@@ -615,7 +615,7 @@ impl Payload {
         if version != FORMAT_VERSION {
             return Err(StatementError::Version(version));
         }
-        let kind = Kind::parse(&r.text("kind")?)?;
+        let kind = Kind::parse(r.text_ref("kind")?)?;
         let origin = r.text("origin")?;
         let iat = r.int("iat")?;
         let nonce = r.bytes_n::<NONCE_LEN>("nonce")?;
@@ -869,10 +869,10 @@ pub fn sign(payload: &Payload, iss: &str, key: &SecretKey) -> Result<Statement, 
 pub struct Statement {
     /// The COSE_Sign1 bytes, exactly as signed and stored.
     pub bytes: Vec<u8>,
-    /// The protected header bytes.
-    pub protected: Vec<u8>,
-    /// The payload bytes.
-    pub payload_bytes: Vec<u8>,
+    /// Where the protected header's bytes sit in `bytes`.
+    protected_at: std::ops::Range<usize>,
+    /// Where the payload's bytes sit in `bytes`.
+    payload_at: std::ops::Range<usize>,
     /// The Ed25519 signature.
     pub signature: [u8; 64],
     /// Key id from the protected header.
@@ -937,7 +937,7 @@ impl Statement {
         if alg != ALG_EDDSA {
             return Err(StatementError::Header(format!("alg {alg} is not EdDSA (-8)")));
         }
-        let ct = h.text(HDR_CONTENT_TYPE)?;
+        let ct = h.text_ref(HDR_CONTENT_TYPE)?;
         let kid = h.bytes_n::<32>(HDR_KID)?;
         let mut claims = h.map(HDR_CWT_CLAIMS, "CWT claims")?;
         let iss = claims.text(CWT_ISS)?;
@@ -1010,16 +1010,31 @@ impl Statement {
             }
             _ => {}
         }
+        // Both are slices of `bytes`: keep their places, not copies.
+        let within = |part: &[u8]| {
+            let start = part.as_ptr() as usize - bytes.as_ptr() as usize;
+            start..start + part.len()
+        };
         Ok(Statement {
             id: Sha256::digest(bytes).into(),
+            protected_at: within(protected),
+            payload_at: within(payload_bytes),
             bytes: bytes.to_vec(),
-            protected: protected.to_vec(),
-            payload_bytes: payload_bytes.to_vec(),
             signature,
             kid,
             iss,
             payload,
         })
+    }
+
+    /// The protected header bytes.
+    pub fn protected(&self) -> &[u8] {
+        &self.bytes[self.protected_at.clone()]
+    }
+
+    /// The payload bytes.
+    pub fn payload_bytes(&self) -> &[u8] {
+        &self.bytes[self.payload_at.clone()]
     }
 
     /// Statement id: SHA-256 of the statement bytes.
@@ -1034,7 +1049,7 @@ impl Statement {
 
     /// The Sig_structure bytes the signature covers.
     pub fn to_be_signed(&self) -> Vec<u8> {
-        sig_structure(&self.protected, &self.payload_bytes)
+        sig_structure(self.protected(), self.payload_bytes())
     }
 
     /// Checks the signature with `verify_strict` against `key`, which must be the key named by

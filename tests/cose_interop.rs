@@ -145,7 +145,7 @@ fn payload_bounds_are_enforced() {
 fn unknown_payload_fields_and_versions_are_refused() {
     let key = SecretKey::from_seed(&[6; 32]);
     let st = statement::sign(&attestation(100), "acme corp", &key).unwrap();
-    let mut v = codec::decode(&st.payload_bytes, 100_000).unwrap();
+    let mut v = codec::decode(st.payload_bytes(), 100_000).unwrap();
     if let Value::Map(m) = &mut v {
         m.push((codec::text("extra"), codec::uint(1)));
     }
@@ -153,7 +153,7 @@ fn unknown_payload_fields_and_versions_are_refused() {
         statement::Payload::decode(&codec::encode(&v).unwrap()),
         Err(StatementError::Codec(_))
     ));
-    let mut v = codec::decode(&st.payload_bytes, 100_000).unwrap();
+    let mut v = codec::decode(st.payload_bytes(), 100_000).unwrap();
     if let Value::Map(m) = &mut v {
         for (k, val) in m.iter_mut() {
             if *k == codec::text("v") {

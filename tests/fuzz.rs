@@ -204,7 +204,7 @@ fn make_corpus() {
                 let e = accord::entry::Entry::decode(b).unwrap();
                 put("statement", &format!("statement-{i}"), &e.statement);
                 let s = accord::statement::Statement::decode(&e.statement).unwrap();
-                put("payload", &format!("payload-{i}"), &s.payload_bytes);
+                put("payload", &format!("payload-{i}"), s.payload_bytes());
                 Ok(true)
             })
         })
