@@ -647,8 +647,8 @@ impl Payload {
                 let mut norms = Vec::new();
                 for item in r.array("norms")? {
                     let mut n = MapReader::new(item, "norm reference")?;
-                    let id = n.text("id")?;
-                    let id = NormId::new(&id).map_err(|e| invalid(e.to_string()))?;
+                    let id = n.text_ref("id")?;
+                    let id = NormId::new(id).map_err(|e| invalid(e.to_string()))?;
                     let text_hash = n.bytes_n::<32>("sha256")?;
                     n.finish()?;
                     norms.push(NormRef { id, text_hash });
