@@ -779,9 +779,11 @@ impl Ledger {
             // its size. A scanner thread reads the index tables meanwhile.
             let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(2);
             let sizes_ref = &sizes;
+            let stop = std::sync::atomic::AtomicBool::new(false);
             let (replayed, read, chains) = std::thread::scope(|s| {
                 let scanner = s.spawn(|| {
-                    let scan = |norms| crate::store::contain(|| index_chains(r, norms));
+                    let scan =
+                        |norms| crate::store::contain(|| index_chains(r, norms, catalogue, total, &stop));
                     (scan(false), scan(true))
                 });
                 let reader = s.spawn(move || {
@@ -823,6 +825,7 @@ impl Ledger {
                     let step = replay.feed(&batch).and_then(|()| check_cps(&mut replay, &mut ci));
                     if let Err(e) = step {
                         replayed = Err(e);
+                        stop.store(true, std::sync::atomic::Ordering::Relaxed);
                         break;
                     }
                     if let Some(p) = progress {
@@ -843,6 +846,11 @@ impl Ledger {
             });
             // An error of the replay is at a lower index than anything the reader had not sent.
             replayed?;
+            if read.is_err() {
+                // A read that failed stopped the batches; the signatures of the last batch sent
+                // are still pending, and a bad one among them is the lower index.
+                replay.settle()?;
+            }
             read?;
             if ci != sizes.len() {
                 return Err(invalid(

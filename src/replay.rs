@@ -3,6 +3,7 @@
 //! that lists untrusted entries.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
 
@@ -41,28 +42,68 @@ pub fn untrusted_entries(
 /// What `org_entries` (`norms` false) or `norm_entries` holds, as one [`IndexChain`] per
 /// name: one sequential scan (rows come in ascending index order within a name), which
 /// `verify` runs while the replay works, to be compared with the replay's chains by
-/// [`check_derived_tables`]. Memory is bounded by names.
+/// [`check_derived_tables`].
+///
+/// A damaged or forged table cannot make it hold more than the replay would: `norm_entries`
+/// may only name norms of `catalogue`, and `org_entries` may hold at most `entries` rows (one
+/// per entry), so memory stays bounded by norms and entries. It stops as soon as `stop` is set
+/// (the replay failed, so nothing it would find can be reported).
 ///
 /// # Errors
-/// [`LedgerError::Store`].
-pub(crate) fn index_chains(r: &ReadTables, norms: bool) -> StoredChains {
+/// [`LedgerError::Store`]; [`LedgerError::Invalid`] for a table that breaks those bounds, whose
+/// rows of one name are not together, or when stopped.
+pub(crate) fn index_chains(
+    r: &ReadTables,
+    norms: bool,
+    catalogue: &Catalogue,
+    entries: u64,
+    stop: &AtomicBool,
+) -> StoredChains {
+    let table = if norms { "norm_entries" } else { "org_entries" };
     let mut chains = BTreeMap::new();
     let mut current: Option<(String, IndexChain)> = None;
+    let mut rows = 0u64;
     r.for_each_index_row(norms, |name, index| -> Result<(), LedgerError> {
+        rows += 1;
+        if stop.load(Ordering::Relaxed) {
+            return Err(invalid(Location::Table(table), "scan stopped: the replay failed"));
+        }
         match &mut current {
             Some((n, chain)) if n == name => chain.push(index),
             _ => {
+                if norms && catalogue.get(name).is_none() {
+                    return Err(invalid(
+                        Location::Table(table),
+                        format!("rows under {name:?}, which is not a norm of the catalogue"),
+                    ));
+                }
+                if !norms && rows > entries {
+                    return Err(invalid(
+                        Location::Table(table),
+                        format!("more rows than the {entries} entries of the ledger"),
+                    ));
+                }
                 let mut chain = IndexChain::default();
                 chain.push(index);
                 if let Some((n, c)) = current.replace((name.to_string(), chain)) {
-                    chains.insert(n, c);
+                    if chains.insert(n, c).is_some() {
+                        return Err(invalid(
+                            Location::Table(table),
+                            "the rows of one name are not together (table order damaged)",
+                        ));
+                    }
                 }
             }
         }
         Ok(())
     })?;
     if let Some((n, c)) = current {
-        chains.insert(n, c);
+        if chains.insert(n, c).is_some() {
+            return Err(invalid(
+                Location::Table(table),
+                "the rows of one name are not together (table order damaged)",
+            ));
+        }
     }
     Ok(chains)
 }

@@ -190,3 +190,145 @@ fn an_append_with_bad_signatures_in_several_check_chunks_names_the_first_and_wri
         .verify(&key.verifier_key(), Catalogue::embedded(), None)
         .unwrap();
 }
+
+/// A database ledger whose batches end both at `VERIFY_BATCH` and at checkpoint sizes: one
+/// registration, then attestations appended so that checkpoints fall at 1, 4,200 and 4,300
+/// (verify's batches are then [0, 1), [1, 4097), [4097, 4200), [4200, 4300)).
+struct Db {
+    dir: tempfile::TempDir,
+    key: LedgerKey,
+}
+
+const DB_ENTRIES: usize = 4_300;
+
+fn db() -> Db {
+    assert_eq!(
+        accord::ledger::VERIFY_BATCH,
+        4_096,
+        "the batch edges below assume it"
+    );
+    let (dir, ledger, key, statements) = fresh(DB_ENTRIES as u64);
+    for r in [0..1, 1..4_200, 4_200..DB_ENTRIES] {
+        ledger
+            .append(&statements[r], &key, accord::time::now(), Catalogue::embedded())
+            .unwrap();
+    }
+    Db { dir, key }
+}
+
+impl Db {
+    /// A copy of the ledger directory, to damage.
+    fn copy(&self) -> tempfile::TempDir {
+        let to = tempfile::tempdir().unwrap();
+        let (from, dest) = (self.dir.path().join("ledger"), to.path().join("ledger"));
+        std::fs::create_dir(&dest).unwrap();
+        for f in std::fs::read_dir(&from).unwrap() {
+            let f = f.unwrap();
+            std::fs::copy(f.path(), dest.join(f.file_name())).unwrap();
+        }
+        to
+    }
+
+    fn damage(
+        &self,
+        f: impl FnOnce(&mut accord::store::WriteTables<'_>) -> Result<(), accord::store::StoreError>,
+    ) -> tempfile::TempDir {
+        let d = self.copy();
+        accord::store::Store::open(&d.path().join("ledger"))
+            .unwrap()
+            .write(f)
+            .unwrap();
+        d
+    }
+
+    fn verify(&self, d: &tempfile::TempDir) -> Result<u64, LedgerError> {
+        Ledger::open_read_only(&d.path().join("ledger"))
+            .unwrap()
+            .verify(&self.key.verifier_key(), Catalogue::embedded(), None)
+            .map(|r| r.entries)
+    }
+}
+
+/// Entry `i` with one bit of its signature flipped, re-encoded.
+fn bad_signature(d: &tempfile::TempDir, i: u64) -> Vec<u8> {
+    let s = accord::store::Store::open_read_only(&d.path().join("ledger")).unwrap();
+    let mut e = Entry::decode(&s.read(|r| r.entry(i)).unwrap().unwrap()).unwrap();
+    *e.statement.last_mut().unwrap() ^= 1;
+    e.encode().unwrap()
+}
+
+/// The entry whose replay adds stored hash `h` (tlog layout: entry n adds the stored hashes
+/// from `stored_hash_count(n)` to `stored_hash_count(n + 1)`).
+fn owner(h: u64) -> u64 {
+    use accord::proof::stored_hash_count as count;
+    (0..).find(|&n| count(n + 1) > h).unwrap()
+}
+
+#[test]
+fn stored_hash_damage_at_batch_and_checkpoint_edges_names_its_entry() {
+    use accord::proof::stored_hash_count as count;
+    let db = db();
+    assert_eq!(db.verify(&db.copy()).unwrap(), DB_ENTRIES as u64);
+    // The first and last hashes of the batches on both sides of each edge.
+    let mut hashes = vec![0, 1, count(DB_ENTRIES as u64) - 1];
+    for edge in [1, 4_097, 4_200] {
+        hashes.extend([count(edge) - 1, count(edge), count(edge) + 1]);
+    }
+    for h in hashes {
+        let want = Location::Entry(owner(h));
+        let d = db.damage(|t| t.put_hash(h, &[9; 32]));
+        let (at, problem) = location(db.verify(&d).unwrap_err());
+        assert_eq!(at, want, "hash {h} altered: {problem}");
+        assert!(
+            problem.contains(&format!("stored Merkle hash {h} differs")),
+            "{problem}"
+        );
+        // Moved past the end: the row count stays right, the row is missing where it belongs.
+        let past = count(DB_ENTRIES as u64) + 5;
+        let d = db.damage(|t| t.remove_hash(h).and_then(|()| t.put_hash(past, &[0; 32])));
+        let (at, problem) = location(db.verify(&d).unwrap_err());
+        assert_eq!(at, want, "hash {h} moved: {problem}");
+        assert!(
+            problem.contains(&format!("stored Merkle hash {h} is missing")),
+            "{problem}"
+        );
+    }
+}
+
+#[test]
+fn in_a_database_the_lowest_bad_index_wins_across_batch_edges() {
+    use accord::proof::stored_hash_count as count;
+    let db = db();
+    // (bad signature at s, altered stored hash of entry h): the lower index is reported, with
+    // the signature named when it is the signature's entry.
+    for (s, h) in [
+        (2_000, 2_100),
+        (2_100, 2_000),
+        (4_096, 4_098),
+        (4_199, 4_201),
+        (4_201, 4_199),
+    ] {
+        let bytes = bad_signature(&db.dir, s);
+        let d = db.damage(|t| {
+            t.put_entry(s, &bytes)?;
+            t.put_hash(count(h), &[1; 32])
+        });
+        let (at, problem) = location(db.verify(&d).unwrap_err());
+        assert_eq!(
+            at,
+            Location::Entry(s.min(h)),
+            "signature {s}, hash {h}: {problem}"
+        );
+        let want = if s < h { "signature" } else { "stored Merkle hash" };
+        assert!(problem.contains(want), "signature {s}, hash {h}: {problem}");
+    }
+    // A missing entry, after an entry whose stored hash was altered.
+    let d = db.damage(|t| {
+        t.remove_entry(3_000)?;
+        t.put_hash(count(2_999), &[1; 32])
+    });
+    assert_eq!(location(db.verify(&d).unwrap_err()).0, Location::Entry(2_999));
+    let d = db.damage(|t| t.remove_entry(3_000));
+    let (at, problem) = location(db.verify(&d).unwrap_err());
+    assert_eq!(at, Location::Entry(3_000), "{problem}");
+}

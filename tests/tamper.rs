@@ -209,7 +209,13 @@ fn altered_derived_tables_are_found() {
         t.remove_index_row(true, "no-backdoors", 2)?;
         t.put_norm_entry("no-such-norm", 2)
     });
-    verify_fails(&w, &["norm_entries"]);
+    verify_fails(
+        &w,
+        &[
+            "norm_entries",
+            "\"no-such-norm\", which is not a norm of the catalogue",
+        ],
+    );
 }
 
 #[test]
