@@ -164,7 +164,7 @@ impl Orgs {
             body,
         };
         let i = org as usize;
-        Ok(statement::sign(&payload, &self.iss[i], &self.keys[i])?.bytes)
+        Ok(statement::sign(&payload, &self.iss[i], &self.keys[i])?.into_bytes())
     }
 
     /// Attestations `from..to`, signed in parallel.

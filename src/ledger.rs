@@ -440,7 +440,7 @@ impl Ledger {
                             index,
                             prev,
                             logged_at: last_time,
-                            statement: st.bytes.clone(),
+                            statement: st.bytes().to_vec(),
                         };
                         let bytes = entry.encode().map_err(|e| LedgerError::Rejected {
                             position: i + 1,

@@ -538,7 +538,7 @@ impl Payload {
                 m.push(("replaces".into(), codec::bytes(a.replaces.to_vec())));
             }
             Body::Rotation(r) => {
-                m.push(("acceptance".into(), codec::bytes(r.acceptance.bytes.clone())));
+                m.push(("acceptance".into(), codec::bytes(r.acceptance.bytes().to_vec())));
             }
             Body::Revocation(r) => {
                 m.push(("target".into(), codec::bytes(r.target.to_vec())));
@@ -867,8 +867,9 @@ pub fn sign(payload: &Payload, iss: &str, key: &SecretKey) -> Result<Statement, 
 /// A decoded statement: its exact bytes and what they say. The signature is not yet checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Statement {
-    /// The COSE_Sign1 bytes, exactly as signed and stored.
-    pub bytes: Vec<u8>,
+    /// The COSE_Sign1 bytes, exactly as signed and stored (private: `id` and the ranges
+    /// below are computed from them once).
+    bytes: Vec<u8>,
     /// Where the protected header's bytes sit in `bytes`.
     protected_at: std::ops::Range<usize>,
     /// Where the payload's bytes sit in `bytes`.
@@ -1025,6 +1026,16 @@ impl Statement {
             iss,
             payload,
         })
+    }
+
+    /// The COSE_Sign1 bytes, exactly as signed and stored.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The COSE_Sign1 bytes, taken out of the statement.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
     }
 
     /// The protected header bytes.

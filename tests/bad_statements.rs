@@ -63,7 +63,7 @@ fn refused(s: &Setup, name: &str, bytes: &[u8], what: &str) {
 fn good(s: &Setup) -> Vec<u8> {
     statement::sign(&payload(ORIGIN), "acme corp", &s.acme)
         .unwrap()
-        .bytes
+        .into_bytes()
 }
 
 fn parts(bytes: &[u8]) -> Vec<Value> {
@@ -124,10 +124,10 @@ fn signed_by_another_key() {
     // Claims acme's key id, but the signature is another key's.
     let u = Unsigned::new(&payload(ORIGIN), "acme corp", &s.acme.public().kid()).unwrap();
     let st = u.assemble(&other.sign(&u.to_be_signed())).unwrap();
-    refused(&s, "otherkey.cose", &st.bytes, "signature does not verify");
+    refused(&s, "otherkey.cose", st.bytes(), "signature does not verify");
     // Its own key id: not registered.
     let st = statement::sign(&payload(ORIGIN), "acme corp", &other).unwrap();
-    refused(&s, "unregistered.cose", &st.bytes, "no registration");
+    refused(&s, "unregistered.cose", st.bytes(), "no registration");
 }
 
 #[test]
@@ -143,7 +143,7 @@ fn bad_signature() {
 fn another_origin() {
     let s = setup();
     let st = statement::sign(&payload("elsewhere.example/ledger"), "acme corp", &s.acme).unwrap();
-    refused(&s, "origin.cose", &st.bytes, "not this ledger");
+    refused(&s, "origin.cose", st.bytes(), "not this ledger");
 }
 
 #[test]

@@ -184,7 +184,7 @@ fn rotation(old: &SecretKey, new: &SecretKey, iat: i64) -> Vec<u8> {
         old,
     )
     .unwrap()
-    .bytes
+    .into_bytes()
 }
 
 /// An issued-at time the ledger rules refuse for a statement logged now (or a little later).
@@ -324,12 +324,12 @@ fn entry_issued_too_long_after_it_was_logged_is_refused() {
         &sk(&a),
     )
     .unwrap();
-    let i = force_append(&w, &ok.bytes);
+    let i = force_append(&w, ok.bytes());
     w.ok(&["verify"]);
     verify_proof_ok(&w, &write(&w, "ok.json", &prove(&w, i, None)), &[]);
     // Beyond it: `verify` refuses the ledger, `verify-proof` the bundle.
     let late = statement::sign(&payload(too_late(), attestation()), "acme", &sk(&a)).unwrap();
-    let j = force_append(&w, &late.bytes);
+    let j = force_append(&w, late.bytes());
     let e = w.fails(1, &["verify"]);
     assert!(e.contains(&format!("entry {j}")), "{e}");
     let f = w.path("late.proof");
@@ -357,7 +357,7 @@ fn registration_issued_too_long_after_it_was_logged_is_refused() {
         &sk(&a),
     )
     .unwrap();
-    assert_eq!(force_append(&w, &reg.bytes), 0);
+    assert_eq!(force_append(&w, reg.bytes()), 0);
     w.attest(&a, &["no-backdoors"], "Acme Cloud"); // 1
     let f = write(&w, "p1.json", &prove(&w, 1, None));
     refused(&w, &f, &["registration: issued at", "after it was logged"]);

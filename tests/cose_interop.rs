@@ -32,7 +32,7 @@ fn attestation(iat: i64) -> Payload {
 fn coset_reads_and_verifies_an_accord_statement() {
     let key = SecretKey::from_seed(&[42; 32]);
     let st = statement::sign(&attestation(1_800_000_000), "acme corp", &key).unwrap();
-    let cose = coset::CoseSign1::from_tagged_slice(&st.bytes).expect("coset parses the statement");
+    let cose = coset::CoseSign1::from_tagged_slice(st.bytes()).expect("coset parses the statement");
     let h = &cose.protected.header;
     assert_eq!(
         h.alg,
@@ -54,14 +54,14 @@ fn coset_reads_and_verifies_an_accord_statement() {
     let vk = ed25519_dalek::VerifyingKey::from_bytes(&key.public().to_bytes()).unwrap();
     vk.verify_strict(&tbs, &sig).unwrap();
     // And coset writes the same bytes back.
-    assert_eq!(cose.to_tagged_vec().unwrap(), st.bytes);
+    assert_eq!(cose.to_tagged_vec().unwrap(), st.bytes());
 }
 
 #[test]
 fn decoding_round_trips_and_ids_are_stable() {
     let key = SecretKey::from_seed(&[1; 32]);
     let st = statement::sign(&attestation(1_800_000_000), "acme corp", &key).unwrap();
-    let again = statement::Statement::decode(&st.bytes).unwrap();
+    let again = statement::Statement::decode(st.bytes()).unwrap();
     assert_eq!(again, st);
     assert_eq!(again.id(), st.id());
     st.verify_signature(&key.public()).unwrap();

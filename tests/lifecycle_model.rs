@@ -241,7 +241,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
         };
         let Some(st) = st else { continue };
         let r = ledger.append(
-            std::slice::from_ref(&st.bytes),
+            &[st.bytes().to_vec()],
             &lk,
             accord::time::now(),
             Catalogue::embedded(),

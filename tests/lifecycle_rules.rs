@@ -101,7 +101,7 @@ fn statement_by_a_rotated_away_key() {
         a2.to_str().unwrap(),
     ]); // 2
     let st = statement::sign(&payload(attestation(None)), "acme", &sk(&a)).unwrap();
-    let i = force_append(&w, &st.bytes);
+    let i = force_append(&w, st.bytes());
     verify_names(&w, i, "stopped speaking");
     // An offline bundle for that entry carries the rotation in its key history and fails too.
     let vkey = w.ok(&["ledger-key"]).trim().to_string();
@@ -138,7 +138,7 @@ fn statement_by_a_revoked_key() {
     let (w, a, _) = setup();
     w.ok(&["key", "revoke", "--key", a.to_str().unwrap(), "--reason", "lost"]);
     let st = statement::sign(&payload(attestation(None)), "acme", &sk(&a)).unwrap();
-    let i = force_append(&w, &st.bytes);
+    let i = force_append(&w, st.bytes());
     verify_names(&w, i, "stopped speaking");
 }
 
@@ -156,7 +156,7 @@ fn revocation_signed_by_another_organisations_key() {
         &sk(&b),
     )
     .unwrap();
-    let i = force_append(&w, &st.bytes);
+    let i = force_append(&w, st.bytes());
     verify_names(&w, i, "registered to \"beta\"");
 }
 
@@ -172,7 +172,7 @@ fn recovery_with_a_key_that_does_not_match() {
         reason: "x".into(),
     });
     let st = statement::sign(&payload(body), "acme", &wrong).unwrap();
-    let i = force_append(&w, &st.bytes);
+    let i = force_append(&w, st.bytes());
     verify_names(&w, i, "does not match");
 }
 
@@ -188,7 +188,7 @@ fn recovery_key_used_twice() {
         reason: "again".into(),
     });
     let st = statement::sign(&payload(body), "acme", &sk(&rec)).unwrap();
-    let i = force_append(&w, &st.bytes);
+    let i = force_append(&w, st.bytes());
     verify_names(&w, i, "already used");
 }
 
@@ -222,7 +222,7 @@ fn a_spent_recovery_key_committed_to_again_still_cannot_recover() {
         recovery: Some(sk(&rec).public().kid()),
     });
     let st = statement::sign(&payload(reg), "beta", &sk(&b)).unwrap();
-    assert_eq!(force_append(&w, &st.bytes), 3);
+    assert_eq!(force_append(&w, st.bytes()), 3);
     w.ok(&["verify"]);
     let body = Body::Recovery(Recovery {
         recovery_key: sk(&rec).public(),
@@ -232,7 +232,7 @@ fn a_spent_recovery_key_committed_to_again_still_cannot_recover() {
         reason: "again".into(),
     });
     let st = statement::sign(&payload(body), "beta", &sk(&rec)).unwrap();
-    let i = force_append(&w, &st.bytes);
+    let i = force_append(&w, st.bytes());
     assert_eq!(i, 4);
     verify_names(&w, i, "already used");
 }
@@ -273,14 +273,14 @@ fn withdrawal_and_supersede_of_another_organisations_entry() {
         &sk(&b),
     )
     .unwrap();
-    let i = force_append(&w, &st.bytes);
+    let i = force_append(&w, st.bytes());
     verify_names(&w, i, "belongs to \"acme\"");
 
     let (w, _, _) = setup();
     let b = w.register("beta", "Beta");
     let target = id_of(&w, 1);
     let st = statement::sign(&payload(attestation(Some(target))), "beta", &sk(&b)).unwrap();
-    let i = force_append(&w, &st.bytes);
+    let i = force_append(&w, st.bytes());
     verify_names(&w, i, "belongs to \"acme\"");
 }
 
@@ -289,6 +289,6 @@ fn forced_valid_entry_verifies() {
     // The helper itself is honest: a valid statement forced in verifies.
     let (w, a, _) = setup();
     let st = statement::sign(&payload(attestation(None)), "acme", &sk(&a)).unwrap();
-    force_append(&w, &st.bytes);
+    force_append(&w, st.bytes());
     w.ok(&["verify"]);
 }

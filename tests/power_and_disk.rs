@@ -138,7 +138,7 @@ fn registration(org: &Org) -> Vec<u8> {
             recovery: None,
         }),
     };
-    statement::sign(&p, &org.iss, &org.key).unwrap().bytes
+    statement::sign(&p, &org.iss, &org.key).unwrap().into_bytes()
 }
 
 fn attestation(org: &Org, n: u64) -> Vec<u8> {
@@ -159,7 +159,7 @@ fn attestation(org: &Org, n: u64) -> Vec<u8> {
             supersedes: None,
         }),
     };
-    statement::sign(&p, &org.iss, &org.key).unwrap().bytes
+    statement::sign(&p, &org.iss, &org.key).unwrap().into_bytes()
 }
 
 fn label() -> std::path::PathBuf {

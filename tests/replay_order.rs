@@ -35,7 +35,7 @@ fn fresh(n: u64) -> (tempfile::TempDir, Ledger, LedgerKey, Vec<Vec<u8>>) {
             nonce: statement::random_nonce(),
             body,
         };
-        statement::sign(&payload, &iss, &org).unwrap().bytes
+        statement::sign(&payload, &iss, &org).unwrap().into_bytes()
     };
     let mut statements = vec![sign(Body::Registration(Registration {
         name: "Order Test Co".into(),

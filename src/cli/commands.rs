@@ -365,7 +365,7 @@ pub(super) fn sign_and_append(l: &Ledger, key: &SecretKey, iss: &str, body: Body
     let st = statement::sign(&payload, iss, key).map_err(Fail::usage)?;
     let lkey = load_ledger_key(l)?;
     let done = l
-        .append(&[st.bytes], &lkey, time::now(), Catalogue::embedded())
+        .append(&[st.into_bytes()], &lkey, time::now(), Catalogue::embedded())
         .map_err(|e| fail::ledger(e, 2))?;
     print_appended(&done, false)
 }
@@ -590,7 +590,7 @@ fn sign(dir: &Path, cmd: &Command) -> Res {
         st.verify_signature(&pk).map_err(|e| {
             Fail::invalid(e).context("the detached signature does not verify with --public-key")
         })?;
-        keys::write_new_file(out_file, &st.bytes, 0o644).map_err(Fail::usage)?;
+        keys::write_new_file(out_file, st.bytes(), 0o644).map_err(Fail::usage)?;
         out(&format!(
             "assembled {} for {:?} -> {}\nstatement id: {}\n",
             st.kind(),
@@ -689,7 +689,7 @@ fn sign(dir: &Path, cmd: &Command) -> Res {
     let st = unsigned
         .assemble(&sk.sign(&unsigned.to_be_signed()))
         .map_err(Fail::usage)?;
-    keys::write_new_file(out_file, &st.bytes, 0o644).map_err(Fail::usage)?;
+    keys::write_new_file(out_file, st.bytes(), 0o644).map_err(Fail::usage)?;
     out(&format!(
         "signed {} for {:?} -> {}\nstatement id: {}\n",
         st.kind(),

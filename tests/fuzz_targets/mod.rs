@@ -31,7 +31,7 @@ pub fn targets() -> Vec<Target> {
 
 fn statement(b: &[u8]) {
     if let Ok(s) = Statement::decode(b) {
-        assert_eq!(s.bytes, b);
+        assert_eq!(s.bytes(), b);
         let v = accord::codec::decode(b, 1 << 20).expect("a decoded statement is canonical CBOR");
         assert_eq!(
             accord::codec::encode(&v).unwrap(),
