@@ -181,6 +181,26 @@ fn altered_derived_tables_are_found() {
     let w = five();
     raw(&w, |t| t.put_statement_id(&[5; 32], 1));
     verify_fails(&w, &["statement_ids"]);
+    // Same row counts: a row moved past the last entry, and a live row moved from a live
+    // attestation to an entry that is not one (with that entry's true id).
+    // (Each world signs with fresh nonces, so ids are read from the world being damaged.)
+    let id_of = |w: &World, i| {
+        accord::statement::Statement::decode(&entry(w, i).statement)
+            .unwrap()
+            .id()
+    };
+    let w = five();
+    let id2 = id_of(&w, 2);
+    raw(&w, |t| t.put_statement_id(&id2, 1000));
+    verify_fails(&w, &["statement_ids", "(entry 1000) differs from the replay"]);
+    let w = five();
+    let (id0, id2) = (id_of(&w, 0), id_of(&w, 2));
+    raw(&w, |t| t.remove_live(&id2).and_then(|()| t.put_live(&id0, 0)));
+    verify_fails(&w, &["live", "differs from the replay"]);
+    let w = five();
+    let id2 = id_of(&w, 2);
+    raw(&w, |t| t.remove_live(&id2).and_then(|()| t.put_live(&id2, 3)));
+    verify_fails(&w, &["live", "differs from the replay"]);
     let w = five();
     raw(&w, |t| t.put_norm_entry("no-backdoors", 3));
     verify_fails(&w, &["norm_entries"]);
