@@ -60,6 +60,14 @@ pub(crate) fn index_chains(
     stop: &AtomicBool,
 ) -> StoredChains {
     let table = if norms { "norm_entries" } else { "org_entries" };
+    // Files a finished name's chain; a name seen before means its rows are not together.
+    let close = |chains: &mut BTreeMap<String, IndexChain>, (name, chain)| match chains.insert(name, chain) {
+        None => Ok(()),
+        Some(_) => Err(invalid(
+            Location::Table(table),
+            "the rows of one name are not together (table order damaged)",
+        )),
+    };
     let mut chains = BTreeMap::new();
     let mut current: Option<(String, IndexChain)> = None;
     let mut rows = 0u64;
@@ -85,25 +93,15 @@ pub(crate) fn index_chains(
                 }
                 let mut chain = IndexChain::default();
                 chain.push(index);
-                if let Some((n, c)) = current.replace((name.to_string(), chain)) {
-                    if chains.insert(n, c).is_some() {
-                        return Err(invalid(
-                            Location::Table(table),
-                            "the rows of one name are not together (table order damaged)",
-                        ));
-                    }
+                if let Some(done) = current.replace((name.to_string(), chain)) {
+                    close(&mut chains, done)?;
                 }
             }
         }
         Ok(())
     })?;
-    if let Some((n, c)) = current {
-        if chains.insert(n, c).is_some() {
-            return Err(invalid(
-                Location::Table(table),
-                "the rows of one name are not together (table order damaged)",
-            ));
-        }
+    if let Some(done) = current {
+        close(&mut chains, done)?;
     }
     Ok(chains)
 }

@@ -418,8 +418,9 @@ fn verify_proof_json(w: &World, f: &Path) -> Value {
     serde_json::from_str(&out).unwrap()
 }
 
-#[test]
-fn bundles_report_what_verify_reports_as_untrusted() {
+/// A fresh ledger where Acme registered (entry 0) with the recovery key `acme-rec`; also
+/// returns its key, that recovery key and a second one, `acme-rec2`.
+fn acme_with_recovery() -> (World, PathBuf, PathBuf, PathBuf) {
     let w = World::new();
     w.init();
     let a = w.key("acme");
@@ -433,7 +434,13 @@ fn bundles_report_what_verify_reports_as_untrusted() {
         "Acme",
         "--recovery-key",
         &public(&rec),
-    ]); // 0
+    ]);
+    (w, a, rec, rec2)
+}
+
+#[test]
+fn bundles_report_what_verify_reports_as_untrusted() {
+    let (w, a, rec, rec2) = acme_with_recovery(); // 0
     w.attest(&a, &["no-backdoors"], "Acme Cloud"); // 1
     let a2 = w.key("acme2");
     w.ok(&["key", "rotate", "--key", &s(&a), "--new", &s(&a2)]); // 2 (void: after the compromise)
@@ -511,20 +518,7 @@ fn untrusted_follows_the_compromise_time() {
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
     }
-    let w = World::new();
-    w.init();
-    let a = w.key("acme");
-    let rec = w.key("acme-rec");
-    let rec2 = w.key("acme-rec2");
-    w.ok(&[
-        "register",
-        "--key",
-        &s(&a),
-        "--org",
-        "Acme",
-        "--recovery-key",
-        &public(&rec),
-    ]); // 0
+    let (w, a, rec, rec2) = acme_with_recovery(); // 0
     w.attest(&a, &["no-backdoors"], "Acme Cloud"); // 1, logged at or before t
     let t = accord::time::now();
     after(t);
