@@ -596,16 +596,18 @@ fn check_included(
 
 /// Applies the section 7 rules to a statement of the organisation's own history (its
 /// registration or a key change before the entry) and records its effects.
+#[allow(clippy::too_many_arguments)]
 fn replay_one(
     reg: &mut MemRegistry,
     origin: &str,
     catalogue: &Catalogue,
     index: u64,
     logged_at: Seconds,
+    version: u64,
     st: &Statement,
     err: impl Fn(String) -> BundleError,
 ) -> Result<(), BundleError> {
-    let key = rules::check_rules(st, origin, logged_at, reg, catalogue)
+    let key = rules::check_rules(st, origin, logged_at, version, reg, catalogue)
         .map_err(|e| err(e.to_string()))?
         .map_err(|e| err(e.to_string()))?;
     st.verify_signature(&key).map_err(|e| err(e.to_string()))?;
@@ -665,6 +667,7 @@ impl Bundle {
             catalogue,
             reg_e.index,
             reg_e.logged_at,
+            reg_e.version,
             &reg,
             |p| entry_err("registration", p),
         )?;
@@ -704,6 +707,7 @@ impl Bundle {
                     catalogue,
                     he.index,
                     he.logged_at,
+                    he.version,
                     &hs,
                     |p| item_err(k, h, p),
                 )?;

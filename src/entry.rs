@@ -1,8 +1,13 @@
 //! Ledger entries: the leaves of the hash chain and of the Merkle tree (DESIGN decision 4).
 //!
 //! ```text
-//! Entry = { "v": 1, "index": uint, "prev": bstr .size 32, "logged_at": int, "statement": bstr }
+//! Entry = { "v": 1 / 2, "index": uint, "prev": bstr .size 32, "logged_at": int, "statement": bstr }
 //! ```
+//!
+//! `v` is the version of the ledger rules the entry is judged by (docs/FORMAT.md section 5):
+//! version 2 adds the name rules and the recovery-key rules; fields are the same. accord
+//! writes [`ENTRY_VERSION`]; a verifier accepts every version from 1 to it, and the version
+//! never decreases along the chain.
 //!
 //! in the deterministic CBOR of [`crate::codec`]. `prev` is the leaf hash of the entry before
 //! (32 zero bytes for entry 0); leaf hash = SHA-256(0x00 ‖ entry bytes) (RFC 9162 §2.1.1).
@@ -11,8 +16,10 @@ use crate::codec::{self, CodecError, MapReader};
 use crate::proof::{self, Hash};
 use crate::time::Seconds;
 
-/// Entry format version.
-pub const ENTRY_VERSION: u64 = 1;
+/// Entry format and rules version that accord writes.
+pub const ENTRY_VERSION: u64 = 2;
+/// The oldest entry version a verifier accepts.
+pub const MIN_ENTRY_VERSION: u64 = 1;
 /// Largest entry (tlog-tiles length prefixes are 16-bit).
 pub const MAX_ENTRY_LEN: usize = 65_535;
 /// `prev` of entry 0.
@@ -21,6 +28,8 @@ pub const GENESIS_PREV: Hash = [0u8; 32];
 /// A ledger entry, with the exact bytes it was decoded from or encoded to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
+    /// Format and rules version (1 or 2).
+    pub version: u64,
     /// Position in the ledger, from 0.
     pub index: u64,
     /// Leaf hash of the previous entry.
@@ -34,6 +43,8 @@ pub struct Entry {
 /// An entry decoded in place: its statement bytes borrowed from the entry bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EntryRef<'a> {
+    /// Format and rules version (1 or 2).
+    pub version: u64,
     /// Position in the ledger, from 0.
     pub index: u64,
     /// Leaf hash of the previous entry.
@@ -56,10 +67,11 @@ impl<'a> EntryRef<'a> {
         let v = codec::decode_item(bytes, MAX_ENTRY_LEN)?;
         let mut r = MapReader::new(v, "entry")?;
         let version = r.uint("v")?;
-        if version != ENTRY_VERSION {
+        if !(MIN_ENTRY_VERSION..=ENTRY_VERSION).contains(&version) {
             return Err(EntryError::Version(version));
         }
         let e = EntryRef {
+            version,
             index: r.uint("index")?,
             prev: r.bytes_n::<32>("prev")?,
             logged_at: r.int("logged_at")?,
@@ -72,6 +84,7 @@ impl<'a> EntryRef<'a> {
     /// The owned entry.
     pub fn to_entry(&self) -> Entry {
         Entry {
+            version: self.version,
             index: self.index,
             prev: self.prev,
             logged_at: self.logged_at,
@@ -95,13 +108,27 @@ pub enum EntryError {
 }
 
 impl Entry {
+    /// An entry of the current version ([`ENTRY_VERSION`]).
+    pub fn new(index: u64, prev: Hash, logged_at: Seconds, statement: Vec<u8>) -> Entry {
+        Entry {
+            version: ENTRY_VERSION,
+            index,
+            prev,
+            logged_at,
+            statement,
+        }
+    }
+
     /// Canonical bytes (the Merkle leaf).
     ///
     /// # Errors
-    /// [`EntryError::TooLarge`].
+    /// [`EntryError::TooLarge`], [`EntryError::Version`] for a version accord does not know.
     pub fn encode(&self) -> Result<Vec<u8>, EntryError> {
+        if !(MIN_ENTRY_VERSION..=ENTRY_VERSION).contains(&self.version) {
+            return Err(EntryError::Version(self.version));
+        }
         let v = codec::map([
-            ("v".into(), codec::uint(ENTRY_VERSION)),
+            ("v".into(), codec::uint(self.version)),
             ("index".into(), codec::uint(self.index)),
             ("prev".into(), codec::bytes(self.prev.to_vec())),
             ("logged_at".into(), codec::int(self.logged_at)),
@@ -134,6 +161,7 @@ mod tests {
 
     fn sample() -> Entry {
         Entry {
+            version: ENTRY_VERSION,
             index: 7,
             prev: [9; 32],
             logged_at: 1_700_000_000,

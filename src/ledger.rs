@@ -11,7 +11,7 @@ use rayon::prelude::*;
 
 use crate::bundle::{Bundle, Consistency, ConsistencyProof, Included};
 use crate::checkpoint::{Checkpoint, CheckpointError, LedgerKey, SignedCheckpoint, VerifierKey};
-use crate::entry::{Entry, EntryError, EntryRef, GENESIS_PREV};
+use crate::entry::{Entry, EntryError, EntryRef, ENTRY_VERSION, GENESIS_PREV};
 use crate::norms::Catalogue;
 use crate::proof::{self, Frontier};
 use crate::replay::{check_derived_tables, index_chains};
@@ -416,7 +416,7 @@ impl Ledger {
                     let mut chunk = Vec::with_capacity(APPEND_CHECK_CHUNK);
                     for (i, st) in sts.iter().enumerate() {
                         let index = size + i as u64;
-                        let key = check_rules(st, &origin, logged_at, &*t, catalogue)?.map_err(|r| {
+                        let key = check_rules(st, &origin, logged_at, ENTRY_VERSION, &*t, catalogue)?.map_err(|r| {
                             LedgerError::Rejected {
                                 position: i + 1,
                                 rejection: r,
@@ -436,12 +436,7 @@ impl Ledger {
                     let mut out = Vec::with_capacity(sts.len());
                     for (i, st) in sts.iter().enumerate() {
                         let index = size + i as u64;
-                        let entry = Entry {
-                            index,
-                            prev,
-                            logged_at: last_time,
-                            statement: st.bytes().to_vec(),
-                        };
+                        let entry = Entry::new(index, prev, last_time, st.bytes().to_vec());
                         let bytes = entry.encode().map_err(|e| LedgerError::Rejected {
                             position: i + 1,
                             rejection: Rejection::Statement(StatementError::Invalid(e.to_string())),

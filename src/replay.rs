@@ -379,6 +379,8 @@ struct ReplayState<'c> {
     frontier: Frontier,
     prev: Hash,
     last_time: Seconds,
+    /// The version of the last entry: the next may not be lower.
+    last_version: u64,
     by_kind: [u64; 6],
     checkpoints: u64,
     latest: Option<SignedCheckpoint>,
@@ -426,6 +428,7 @@ impl<'c> Replay<'c> {
                 frontier: Frontier::new(),
                 prev: GENESIS_PREV,
                 last_time: Seconds::MIN,
+                last_version: crate::entry::MIN_ENTRY_VERSION,
                 by_kind: [0; 6],
                 checkpoints: 0,
                 latest: None,
@@ -592,12 +595,22 @@ impl ReplayState<'_> {
         if e.logged_at < self.last_time {
             return Err(invalid(at, "log time is earlier than the entry before"));
         }
-        let k = check_rules(&st, &self.origin, e.logged_at, &self.registry, self.catalogue)?
+        if e.version < self.last_version {
+            return Err(invalid(
+                at,
+                format!(
+                    "entry version {} after an entry of version {} (the rules version never decreases along the chain)",
+                    e.version, self.last_version
+                ),
+            ));
+        }
+        let k = check_rules(&st, &self.origin, e.logged_at, e.version, &self.registry, self.catalogue)?
             .map_err(|r| invalid(at.clone(), r.to_string()))?;
         apply(&mut self.registry, expected, e.logged_at, &st)?;
         let stored = self.frontier.push(leaf);
         self.prev = leaf;
         self.last_time = e.logged_at;
+        self.last_version = e.version;
         match &st.payload.body {
             Body::Registration(_) => self.by_kind[0] += 1,
             Body::Attestation(_) => self.by_kind[1] += 1,

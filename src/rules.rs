@@ -142,6 +142,14 @@ pub enum Rejection {
     /// A revocation of a newer key by an older one.
     #[error("a key may revoke itself or an older key of its organisation, not a newer one")]
     RevokeNewer,
+    /// A signing key that is the organisation's committed recovery key (rules version 2): the
+    /// holder of one key would hold both, and could recover, install keys of their own and
+    /// mark the whole history compromised.
+    #[error("{what} is the organisation's committed recovery key; the signing key and the recovery key must be different keys (keep the recovery key offline)")]
+    RecoveryKeyAsSigningKey {
+        /// Which key: "the key being registered", "the new key".
+        what: &'static str,
+    },
     /// Issued more than [`MAX_FUTURE_SKEW`] after it was logged.
     #[error("issued at {iat}, after it was logged ({logged})")]
     IssuedInFuture {
@@ -381,8 +389,9 @@ impl<R: Registry + ?Sized> RegistryDyn for Dyn<'_, R> {
     }
 }
 
-/// Checks the ledger rules for a statement logged at `logged_at` and returns the key that must
-/// have signed it. The signature itself is checked by the caller (in parallel).
+/// Checks the ledger rules for a statement logged at `logged_at` in an entry of `version`
+/// (the rules version, docs/FORMAT.md section 5) and returns the key that must have signed
+/// it. The signature itself is checked by the caller (in parallel).
 ///
 /// # Errors
 /// [`Rejection`] for a rule broken; [`LedgerError`] for storage failures.
@@ -390,6 +399,7 @@ pub fn check_rules(
     st: &Statement,
     origin: &str,
     logged_at: Seconds,
+    version: u64,
     reg: &impl Registry,
     catalogue: &Catalogue,
 ) -> Result<Result<PublicKey, Rejection>, LedgerError> {
@@ -422,6 +432,11 @@ pub fn check_rules(
             }
             if let Some(e) = key_free(&r.public_key)? {
                 return Ok(Err(e));
+            }
+            if version >= 2 && r.recovery == Some(r.public_key.kid()) {
+                return Ok(Err(Rejection::RecoveryKeyAsSigningKey {
+                    what: "the key being registered",
+                }));
             }
             return Ok(Ok(r.public_key));
         }
@@ -530,6 +545,9 @@ pub fn check_rules(
             if let Some(k) = r.new_key() {
                 if let Some(e) = key_free(k)? {
                     return Ok(Err(e));
+                }
+                if version >= 2 && reg.org(&st.iss)?.and_then(|o| o.recovery) == Some(k.kid()) {
+                    return Ok(Err(Rejection::RecoveryKeyAsSigningKey { what: "the new key" }));
                 }
             }
         }

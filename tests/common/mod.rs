@@ -134,12 +134,7 @@ pub fn force_append(w: &World, statement: &[u8]) -> u64 {
                 let b = t.entry(size - 1)?.unwrap();
                 (Entry::leaf_hash(&b), Entry::decode(&b).unwrap().logged_at)
             };
-            let e = Entry {
-                index: size,
-                prev,
-                logged_at: last.max(accord::time::now()),
-                statement: statement.to_vec(),
-            };
+            let e = Entry::new(size, prev, last.max(accord::time::now()), statement.to_vec());
             let bytes = e.encode().unwrap();
             t.put_entry(size, &bytes)?;
             // Derived tables updated as the custodian would, minus the rule checks.

@@ -728,8 +728,9 @@ ZERO32 = bytes(32)
 
 
 class Entry:
-    def __init__(self, raw, index, prev, logged_at, statement):
+    def __init__(self, raw, version, index, prev, logged_at, statement):
         self.raw = raw
+        self.version = version
         self.index = index
         self.prev = prev
         self.logged_at = logged_at
@@ -745,14 +746,16 @@ def decode_entry(raw: bytes) -> Entry:
         m,
         "entry",
         {
-            "v": t_const(1),
+            "v": t_uint,
             "index": t_uint,
             "prev": t_bytes(32),
             "logged_at": t_int,
             "statement": t_bytes(),
         },
     )
-    return Entry(raw, m["index"], m["prev"], m["logged_at"], m["statement"])
+    if m["v"] not in (1, 2):
+        raise Invalid(f"unsupported entry version {m['v']} (§5: 1 or 2)")
+    return Entry(raw, m["v"], m["index"], m["prev"], m["logged_at"], m["statement"])
 
 
 def leaf_hash(entry: bytes) -> bytes:
@@ -1014,7 +1017,7 @@ class Replay:
             if h != n["sha256"]:
                 raise Invalid(f"norm {n['id']!r}: text hash differs from the catalogue's")
 
-    def apply(self, index: int, logged_at: int, st: Statement, keys_only: bool = False):
+    def apply(self, index: int, logged_at: int, st: Statement, keys_only: bool = False, version: int = 1):
         """Applies one statement (§7 step 3). With keys_only, attestations and withdrawals
         are not expected (bundle key-history replay)."""
         p = st.payload
@@ -1024,6 +1027,8 @@ class Replay:
                 raise Invalid(f"organisation {st.iss!r} is already registered")
             if st.kid in self.keys:
                 raise Invalid("this key is already registered")
+            if version >= 2 and p.get("recovery") == st.kid:
+                raise Invalid("registration commits to its own key as the recovery key (rules v2)")
             if not st.verify_with(p["key"]):
                 raise Invalid("signature does not verify with the registered key")
             self.keys[st.kid] = KeyRec(p["key"], st.iss, index)
@@ -1089,6 +1094,8 @@ class Replay:
                 acc = st.acceptance
                 if acc.kid in self.keys:
                     raise Invalid("rotation installs a key already registered")
+                if version >= 2 and self.orgs[st.iss].commitment == acc.kid:
+                    raise Invalid("rotation installs the committed recovery key (rules v2)")
                 signer.ended_index, signer.ended_time = index, logged_at
                 self.keys[acc.kid] = KeyRec(acc.payload["key"], st.iss, index)
             elif kind == "revocation":
@@ -1151,6 +1158,7 @@ def verify_export(data: bytes, vkey: VKey, cats) -> dict:
     seen_ids: set[bytes] = set()
     prev_leaf = ZERO32
     prev_time = None
+    prev_version = 1
     for i in range(size):
         nwarn = len(WARNINGS)
         try:
@@ -1170,6 +1178,9 @@ def verify_export(data: bytes, vkey: VKey, cats) -> dict:
                 raise Invalid("prev is not the leaf hash of the previous entry (chain broken)")
             if prev_time is not None and e.logged_at < prev_time:
                 raise Invalid("logged_at decreases")
+            if e.version < prev_version:
+                raise Invalid("entry version decreases along the chain (§5)")
+            prev_version = e.version
             st = decode_statement(e.statement)
             if st.payload["origin"] != origin:
                 raise Invalid(f"statement origin {st.payload['origin']!r} is not {origin!r}")
@@ -1178,7 +1189,7 @@ def verify_export(data: bytes, vkey: VKey, cats) -> dict:
             if st.id in seen_ids:
                 raise Invalid(f"duplicate statement id {st.id.hex()}")
             seen_ids.add(st.id)
-            replay.apply(i, e.logged_at, st)
+            replay.apply(i, e.logged_at, st, version=e.version)
         except Invalid as err:
             raise Invalid(f"entry {i}: {err}") from None
         for j in range(nwarn, len(WARNINGS)):
@@ -1460,7 +1471,7 @@ def verify_bundle(b: dict, vkey: VKey, cats) -> str:
 
     replay = Replay(cats)
     try:
-        replay.apply(reg_e.index, reg_e.logged_at, reg, keys_only=True)
+        replay.apply(reg_e.index, reg_e.logged_at, reg, keys_only=True, version=reg_e.version)
     except Invalid as err:
         raise Invalid(f"registration (leaf {reg_e.index}): {err}") from None
     hist = b["key_history"]
@@ -1502,7 +1513,7 @@ def verify_bundle(b: dict, vkey: VKey, cats) -> str:
             raise Invalid(f"{where}: differs from the entry at the same index")
         if he.index < i:
             try:
-                replay.apply(he.index, he.logged_at, hs, keys_only=True)
+                replay.apply(he.index, he.logged_at, hs, keys_only=True, version=he.version)
             except Invalid as err:
                 raise Invalid(f"{where}: {err}") from None
         t = hs.payload.get("compromised_since") if hs.kind == "recovery" else None
