@@ -241,8 +241,11 @@ pub fn verify_export(
     };
     let mut batch = Batch::with_capacity(VERIFY_BATCH);
     let mut flush = |batch: &mut Batch, replay: &mut Replay<'_>| -> Result<(), LedgerError> {
-        replay.feed(batch)?;
+        // Emptied whatever the outcome: a batch that failed is never fed again (it would be
+        // reported as entries "missing" after the first bad one).
+        let fed = replay.feed(batch);
         batch.clear();
+        fed?;
         if Some(replay.size()) == want_root_at {
             root_at = Some(replay.root());
         }

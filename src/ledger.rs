@@ -15,7 +15,7 @@ use crate::entry::{Entry, EntryError, EntryRef, ENTRY_VERSION, GENESIS_PREV};
 use crate::norms::Catalogue;
 use crate::proof::{self, Frontier};
 use crate::replay::{check_derived_tables, index_chains};
-pub use crate::replay::{untrusted_entries, Batch, Replay, ReplayTotals};
+pub use crate::replay::{Batch, Replay, ReplayTotals};
 pub use crate::rules::{
     apply, check_rules, MemRegistry, OrgRecord, RecoveryMark, Registry, Rejection, MAX_FUTURE_SKEW,
 };
@@ -166,7 +166,7 @@ pub struct VerifyReport {
     pub checkpoints: u64,
     /// Registered organisations.
     pub organisations: u64,
-    /// Attestations not withdrawn (expired ones included).
+    /// Attestations not withdrawn or superseded and not untrusted (expired ones included).
     pub live_attestations: u64,
     /// Counts by kind: registrations, attestations, withdrawals, rotations, revocations,
     /// recoveries.
@@ -254,6 +254,43 @@ impl Ledger {
         Ok(Ledger {
             store: Store::open(dir)?,
         })
+    }
+
+    /// Upgrades a ledger written by an older accord (store format 1): rebuilds every derived
+    /// table by applying each entry again, in one durable transaction. Returns the number of
+    /// entries applied, or `None` when the ledger is already of the current format.
+    ///
+    /// # Errors
+    /// [`LedgerError::Store`]; [`LedgerError::Invalid`] for an entry that does not decode.
+    pub fn upgrade(dir: &std::path::Path) -> Result<Option<u64>, LedgerError> {
+        let (store, old) = Store::open_any_format(dir)?;
+        if !old {
+            return Ok(None);
+        }
+        let n = store.rebuild_derived(|t| {
+            let size = t.entry_count()?;
+            let mut next = 0u64;
+            while next < size {
+                let mut chunk = Vec::with_capacity(1024);
+                t.for_each_entry(next, |i, b| -> Result<bool, StoreError> {
+                    chunk.push((i, b.to_vec()));
+                    Ok(chunk.len() < 1024)
+                })?;
+                if chunk.is_empty() {
+                    break;
+                }
+                for (i, b) in &chunk {
+                    if *i != next {
+                        return Err(invalid(Location::Entry(next), "missing"));
+                    }
+                    let (e, st) = decode_entry_statement(*i, b)?;
+                    apply(&mut *t, *i, e.logged_at, &st)?;
+                    next += 1;
+                }
+            }
+            Ok::<_, LedgerError>(next)
+        })?;
+        Ok(Some(n))
     }
 
     /// Opens a ledger read-only.
@@ -860,15 +897,8 @@ impl Ledger {
             if replay.size() != total {
                 return Err(invalid(Location::Ledger, "entry count changed during verify"));
             }
-            let (mut report, totals) = replay.finish()?;
+            let (report, totals) = replay.finish()?;
             check_derived_tables(r, &totals, report.entries, chains)?;
-            report.untrusted = untrusted_entries(totals.registry.marks(), |f| {
-                r.for_each_entry(0, |i, b| -> Result<bool, LedgerError> {
-                    let (e, st) = decode_entry_statement(i, b)?;
-                    f(i, e.logged_at, &st);
-                    Ok(true)
-                })
-            })?;
             Ok(report)
         })
     }

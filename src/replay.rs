@@ -13,31 +13,10 @@ use crate::keys::PublicKey;
 use crate::ledger::{decode_entry_statement, invalid, LedgerError, Location, VerifyReport};
 use crate::norms::Catalogue;
 use crate::proof::{self, Frontier, Hash};
-use crate::rules::{apply, check_rules, IndexChain, MemRegistry, RecoveryMark};
+use crate::rules::{apply, check_rules, IndexChain, MemRegistry};
 use crate::statement::{Body, Statement};
 use crate::store::{DerivedRow, ReadTables};
 use crate::time::Seconds;
-
-/// Lists the entries that recoveries made untrusted, in a second pass over the entries (only
-/// when some recovery set a compromise time). `scan` feeds every entry to its callback.
-///
-/// # Errors
-/// What `scan` returns.
-pub fn untrusted_entries(
-    marks: &[RecoveryMark],
-    scan: impl FnOnce(&mut dyn FnMut(u64, Seconds, &Statement)) -> Result<(), LedgerError>,
-) -> Result<Vec<u64>, LedgerError> {
-    let mut out = Vec::new();
-    if marks.is_empty() {
-        return Ok(out);
-    }
-    scan(&mut |i, t, st| {
-        if marks.iter().any(|m| m.covers(&st.iss, &st.kid, i, t)) {
-            out.push(i);
-        }
-    })?;
-    Ok(out)
-}
 
 /// What `org_entries` (`norms` false) or `norm_entries` holds, as one [`IndexChain`] per
 /// name: one sequential scan (rows come in ascending index order within a name), which
@@ -190,6 +169,7 @@ fn check_statement_ids(r: &ReadTables, reg: &ReplayTotals) -> Result<(), LedgerE
 /// The registry tables against the replayed registry, row by row and by count.
 fn check_registry_tables(r: &ReadTables, reg: &ReplayTotals) -> Result<(), LedgerError> {
     let (mut keys, mut orgs, mut live, mut recovery, mut used) = (0usize, 0usize, 0usize, 0usize, 0usize);
+    let (mut ended, mut untrusted) = (0usize, 0usize);
     r.for_each_registry_row(|row| -> Result<(), LedgerError> {
         match row {
             DerivedRow::Key(kid, rec) => {
@@ -228,6 +208,24 @@ fn check_registry_tables(r: &ReadTables, reg: &ReplayTotals) -> Result<(), Ledge
                     ));
                 }
             }
+            DerivedRow::Ended(idx, by, id) => {
+                ended += 1;
+                if reg.registry.ended.get(&idx).map(|(_, i, b)| (*i, *b)) != Some((id, by)) {
+                    return Err(invalid(
+                        Location::Table("ended"),
+                        format!("row for entry {idx} differs from the replay"),
+                    ));
+                }
+            }
+            DerivedRow::Untrusted(idx, by) => {
+                untrusted += 1;
+                if reg.registry.untrusted.get(&idx) != Some(&by) {
+                    return Err(invalid(
+                        Location::Table("untrusted"),
+                        format!("row for entry {idx} differs from the replay"),
+                    ));
+                }
+            }
             DerivedRow::Live(id, idx) => {
                 live += 1;
                 if reg.registry.live.get(&id).map(|x| x.0) != Some(idx) {
@@ -254,6 +252,8 @@ fn check_registry_tables(r: &ReadTables, reg: &ReplayTotals) -> Result<(), Ledge
                 .count(),
         ),
         ("used_recovery", used, reg.registry.used.len()),
+        ("ended", ended, reg.registry.ended.len()),
+        ("untrusted", untrusted, reg.registry.untrusted.len()),
     ] {
         if got != want {
             return Err(invalid(
@@ -604,8 +604,15 @@ impl ReplayState<'_> {
                 ),
             ));
         }
-        let k = check_rules(&st, &self.origin, e.logged_at, e.version, &self.registry, self.catalogue)?
-            .map_err(|r| invalid(at.clone(), r.to_string()))?;
+        let k = check_rules(
+            &st,
+            &self.origin,
+            e.logged_at,
+            e.version,
+            &self.registry,
+            self.catalogue,
+        )?
+        .map_err(|r| invalid(at.clone(), r.to_string()))?;
         apply(&mut self.registry, expected, e.logged_at, &st)?;
         let stored = self.frontier.push(leaf);
         self.prev = leaf;
@@ -644,7 +651,7 @@ impl ReplayState<'_> {
             organisations: self.registry.org_count() as u64,
             live_attestations: self.registry.live_count() as u64,
             by_kind: self.by_kind,
-            untrusted: Vec::new(),
+            untrusted: self.registry.untrusted.keys().copied().collect(),
         };
         Ok((
             report,

@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use crate::entry::Entry;
-use crate::ledger::{apply, LedgerError, Location, MemRegistry, RecoveryMark};
+use crate::ledger::{apply, LedgerError, Location, MemRegistry};
 use crate::statement::{Body, Statement};
 use crate::store::ReadTables;
 use crate::time::{self, Seconds};
@@ -42,6 +42,9 @@ pub struct EntryView {
     pub key_change: Option<KeyChangeView>,
     /// True when a later recovery made this entry untrusted (its key was compromised then).
     pub untrusted: bool,
+    /// The index of the recovery that made it untrusted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub untrusted_by: Option<u64>,
 }
 
 /// A change of the organisation's keys.
@@ -152,16 +155,9 @@ pub fn decode_stored(index: u64, bytes: &[u8]) -> Result<(Entry, Statement), Led
 ///
 /// # Errors
 /// [`LedgerError`].
-pub fn entry_view(
-    r: &ReadTables,
-    index: u64,
-    bytes: &[u8],
-    marks: &[RecoveryMark],
-) -> Result<EntryView, LedgerError> {
+pub fn entry_view(r: &ReadTables, index: u64, bytes: &[u8]) -> Result<EntryView, LedgerError> {
     let (e, st) = decode_stored(index, bytes)?;
-    let untrusted = marks
-        .iter()
-        .any(|m| m.covers(&st.iss, &st.kid, index, e.logged_at));
+    let untrusted_by = r.untrusted(index)?;
     let p = &st.payload;
     let mut v = EntryView {
         index,
@@ -175,7 +171,8 @@ pub fn entry_view(
         attestation: None,
         withdrawal: None,
         key_change: None,
-        untrusted,
+        untrusted: untrusted_by.is_some(),
+        untrusted_by,
     };
     match &p.body {
         Body::Registration(reg) => {
@@ -239,59 +236,62 @@ pub fn entry_view(
     Ok(v)
 }
 
-/// Replays the registry over every entry (no signature checks: `verify` does those) to find
-/// the recoveries that set a compromise time.
+/// Rebuilds the registry in memory from the entries logged at or before `at` (no signature
+/// checks: `verify` does those).
 ///
 /// # Errors
 /// [`LedgerError`].
-pub fn recovery_marks(r: &ReadTables) -> Result<Vec<RecoveryMark>, LedgerError> {
-    Ok(replay_registry(r)?.marks().to_vec())
-}
-
-/// Rebuilds the registry in memory from every entry (no signature checks).
-///
-/// # Errors
-/// [`LedgerError`].
-pub fn replay_registry(r: &ReadTables) -> Result<MemRegistry, LedgerError> {
+pub fn replay_registry(r: &ReadTables, at: Seconds) -> Result<MemRegistry, LedgerError> {
     let mut reg = MemRegistry::default();
     r.for_each_entry(0, |index, bytes| -> Result<bool, LedgerError> {
         let (e, st) = decode_stored(index, bytes)?;
+        if e.logged_at > at {
+            return Ok(false);
+        }
         apply(&mut reg, index, e.logged_at, &st)?;
         Ok(true)
     })?;
     Ok(reg)
 }
 
-/// Every attestation logged by `at`, with its state at `at` (withdrawals, supersedes and
-/// expiry as of that moment; untrusted as known now), in index order.
+/// Every attestation logged by `at`, with its state at `at`, in index order.
+///
+/// The state is the ledger's at that moment (docs/FORMAT.md section 7): withdrawals,
+/// supersessions and expiry as of `at`, and a withdrawal or supersession that a recovery
+/// logged by `at` made untrusted is void. Whether the attestation itself is untrusted is
+/// judged with everything known now: a statement found to be signed with a stolen key is
+/// never shown as live, whatever the moment asked about.
 ///
 /// # Errors
 /// [`LedgerError`].
 pub fn attestation_status(r: &ReadTables, at: Seconds) -> Result<Vec<AttestationStatus>, LedgerError> {
-    let reg = replay_registry(r)?;
-    let marks = reg.marks();
+    let reg = replay_registry(r, at)?;
     let mut out: Vec<AttestationStatus> = Vec::new();
-    let mut by_id: std::collections::HashMap<[u8; 32], usize> = Default::default();
+    // The kind of each statement that ended an attestation: withdrawal or supersession.
+    let enders: std::collections::HashSet<u64> = reg.ended.values().map(|(_, _, by)| *by).collect();
+    let mut withdrawals = std::collections::HashSet::new();
     r.for_each_entry(0, |index, bytes| -> Result<bool, LedgerError> {
         let (e, st) = decode_stored(index, bytes)?;
         if e.logged_at > at {
             return Ok(false);
         }
-        let untrusted = marks
-            .iter()
-            .any(|m| m.covers(&st.iss, &st.kid, index, e.logged_at));
         match &st.payload.body {
+            Body::Withdrawal(_) if enders.contains(&index) => {
+                withdrawals.insert(index);
+            }
             Body::Attestation(a) => {
-                if let Some(t) = &a.supersedes {
-                    if let Some(&i) = by_id.get(t) {
-                        if out[i].state == "live" || out[i].state == "expired" {
-                            out[i].state = "superseded".to_string();
-                            out[i].superseded_by = Some(index);
-                        }
-                    }
-                }
+                let ended = reg.ended.get(&index).map(|(_, _, by)| *by);
                 let expired = a.expires.is_some_and(|x| x <= at);
-                by_id.insert(st.id(), out.len());
+                let state = if r.untrusted(index)?.is_some() {
+                    "untrusted"
+                } else if ended.is_some() {
+                    // Filled in below, once the enders' kinds are known.
+                    "ended"
+                } else if expired {
+                    "expired"
+                } else {
+                    "live"
+                };
                 out.push(AttestationStatus {
                     index,
                     org: st.iss.clone(),
@@ -301,31 +301,29 @@ pub fn attestation_status(r: &ReadTables, at: Seconds) -> Result<Vec<Attestation
                     issued_at: time::format(st.payload.iat),
                     expires: a.expires.map(time::format),
                     kid: hex::encode(st.kid),
-                    state: if untrusted {
-                        "untrusted"
-                    } else if expired {
-                        "expired"
-                    } else {
-                        "live"
-                    }
-                    .to_string(),
+                    state: state.to_string(),
                     withdrawn_by: None,
                     superseded_by: None,
                     logged_at: time::format(e.logged_at),
                     recovery_key_committed: reg.orgs.get(&st.iss).is_some_and(|o| o.recovery.is_some()),
                 });
             }
-            Body::Withdrawal(w) => {
-                if let Some(&i) = by_id.get(&w.target) {
-                    if out[i].state != "untrusted" {
-                        out[i].state = "withdrawn".to_string();
-                    }
-                    out[i].withdrawn_by = Some(index);
-                }
-            }
             _ => {}
         }
         Ok(true)
     })?;
+    for a in &mut out {
+        if let Some((_, _, by)) = reg.ended.get(&a.index) {
+            let withdrawn = withdrawals.contains(by);
+            if withdrawn {
+                a.withdrawn_by = Some(*by);
+            } else {
+                a.superseded_by = Some(*by);
+            }
+            if a.state == "ended" {
+                a.state = if withdrawn { "withdrawn" } else { "superseded" }.to_string();
+            }
+        }
+    }
     Ok(out)
 }

@@ -3,7 +3,7 @@
 //! ([`apply`]) on a [`Registry`], whether that is the custodian's derived tables or the
 //! verifier's in-memory replay. docs/FORMAT.md section 7 states the same rules in prose.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::keys::PublicKey;
@@ -191,6 +191,21 @@ impl RecoveryMark {
     }
 }
 
+/// One statement of an organisation's history, as a later recovery needs it: a recovery whose
+/// compromise mark covers it makes it untrusted and voids what it did (docs/FORMAT.md
+/// section 7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryItem {
+    /// Its entry index.
+    pub index: u64,
+    /// When it was logged.
+    pub logged_at: Seconds,
+    /// The key id in its protected header.
+    pub kid: [u8; 32],
+    /// For a withdrawal or a superseding attestation: the index of the attestation it ended.
+    pub ends: Option<u64>,
+}
+
 /// What rules need to know about the ledger so far, and the primitive updates that record an
 /// accepted statement. [`apply`] is the one place that decides those updates.
 pub trait Registry {
@@ -240,11 +255,40 @@ pub trait Registry {
         PublicKey::from_bytes(&rec.public_key).map_err(|e| invalid(Location::Table("keys"), e.to_string()))
     }
 
-    /// Records a statement id at an index, under its organisation.
+    /// Records a statement at an index, under its organisation, with what a later recovery
+    /// needs to know of it ([`HistoryItem`]).
     ///
     /// # Errors
     /// Storage failures.
-    fn put_statement(&mut self, id: &StatementId, index: u64, org: &str) -> Result<(), LedgerError>;
+    fn put_statement(&mut self, id: &StatementId, org: &str, item: &HistoryItem) -> Result<(), LedgerError>;
+    /// The statements of `org` logged after `since` at indexes below `before`, in index order:
+    /// what a recovery with compromise time `since` at index `before` may make untrusted.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn history_since(&self, org: &str, since: Seconds, before: u64) -> Result<Vec<HistoryItem>, LedgerError>;
+    /// For an attestation that stopped being live: its statement id and the entry that ended
+    /// it (a withdrawal or a superseding attestation).
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn ended(&self, index: u64) -> Result<Option<(StatementId, u64)>, LedgerError>;
+    /// Makes the attestation at `index` live again: the statement that ended it was made
+    /// untrusted by a recovery, and an untrusted statement has no effect.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn relive(&mut self, index: u64, id: &StatementId, org: &str) -> Result<(), LedgerError>;
+    /// The recovery that made the entry at `index` untrusted, if one did.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn untrusted(&self, index: u64) -> Result<Option<u64>, LedgerError>;
+    /// Records that the recovery at `recovery` made the entry at `index` untrusted.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn put_untrusted(&mut self, index: u64, recovery: u64) -> Result<(), LedgerError>;
     /// Stores a key record.
     ///
     /// # Errors
@@ -271,11 +315,11 @@ pub trait Registry {
         org: &str,
         norms: &[&str],
     ) -> Result<(), LedgerError>;
-    /// Ends an attestation's liveness.
+    /// Ends an attestation's liveness; `by` is the index of the statement that ends it.
     ///
     /// # Errors
     /// Storage failures.
-    fn remove_live(&mut self, id: &StatementId, org: &str, kind: Kind) -> Result<(), LedgerError>;
+    fn remove_live(&mut self, id: &StatementId, org: &str, by: u64) -> Result<(), LedgerError>;
     /// Records a recovery that set a compromise time.
     ///
     /// # Errors
@@ -294,7 +338,27 @@ pub fn apply(
     st: &Statement,
 ) -> Result<(), LedgerError> {
     let id = st.id();
-    reg.put_statement(&id, index, &st.iss)?;
+    let target = |reg: &mut dyn RegistryDyn, t: Option<&StatementId>| -> Result<Option<u64>, LedgerError> {
+        match t {
+            Some(t) => reg.statement_dyn(t),
+            None => Ok(None),
+        }
+    };
+    let ends = match &st.payload.body {
+        Body::Attestation(a) => target(&mut Dyn(reg), a.supersedes.as_ref())?,
+        Body::Withdrawal(w) => target(&mut Dyn(reg), Some(&w.target))?,
+        _ => None,
+    };
+    reg.put_statement(
+        &id,
+        &st.iss,
+        &HistoryItem {
+            index,
+            logged_at,
+            kid: st.kid,
+            ends,
+        },
+    )?;
     let new_key = |k: &PublicKey| KeyRecord {
         public_key: k.to_bytes(),
         registration: index,
@@ -323,12 +387,12 @@ pub fn apply(
         }
         Body::Attestation(a) => {
             if let Some(t) = &a.supersedes {
-                reg.remove_live(t, &st.iss, Kind::Attestation)?;
+                reg.remove_live(t, &st.iss, index)?;
             }
             let norms: Vec<&str> = a.norms.iter().map(|n| n.id.as_str()).collect();
             reg.put_live(&id, index, &st.iss, &norms)?;
         }
-        Body::Withdrawal(w) => reg.remove_live(&w.target, &st.iss, Kind::Attestation)?,
+        Body::Withdrawal(w) => reg.remove_live(&w.target, &st.iss, index)?,
         Body::Acceptance(_) => {}
         Body::Rotation(r) => {
             end(&mut Dyn(reg), &st.kid)?;
@@ -338,13 +402,14 @@ pub fn apply(
         }
         Body::Revocation(r) => end(&mut Dyn(reg), &r.target)?,
         Body::Recovery(r) => {
-            let keys = reg.keys_of(&st.iss)?;
+            let mut keys = reg.keys_of(&st.iss)?;
             if let Some(since) = r.compromised_since {
-                let kids = keys
+                let kids: HashSet<[u8; 32]> = keys
                     .iter()
                     .filter(|(_, k)| k.ended.is_none_or(|(_, t)| t > since))
                     .map(|(kid, _)| *kid)
                     .collect();
+                void_untrusted(reg, &st.iss, index, since, &kids, &mut keys)?;
                 reg.put_mark(RecoveryMark {
                     org: st.iss.clone(),
                     index,
@@ -372,10 +437,55 @@ pub fn apply(
     Ok(())
 }
 
+/// The effects of a compromise mark (docs/FORMAT.md section 7): every statement of `org`
+/// logged after `since`, before the recovery at `recovery`, and signed by one of `kids` becomes
+/// untrusted, and what it did is void. An attestation it withdrew or superseded is live again
+/// (if nothing since ended it again); a key it ended (a rotation's signing key, a revoked key)
+/// no longer counts as ended there, so the recovery ends it with the others. `keys` is the
+/// organisation's keys, updated in place to match the registry.
+fn void_untrusted(
+    reg: &mut impl Registry,
+    org: &str,
+    recovery: u64,
+    since: Seconds,
+    kids: &HashSet<[u8; 32]>,
+    keys: &mut [([u8; 32], KeyRecord)],
+) -> Result<(), LedgerError> {
+    let covered: Vec<HistoryItem> = reg
+        .history_since(org, since, recovery)?
+        .into_iter()
+        .filter(|h| kids.contains(&h.kid))
+        .collect();
+    for h in &covered {
+        if reg.untrusted(h.index)?.is_none() {
+            reg.put_untrusted(h.index, recovery)?;
+        }
+    }
+    for h in &covered {
+        if let Some(t) = h.ends {
+            if let Some((tid, by)) = reg.ended(t)? {
+                if by == h.index {
+                    reg.relive(t, &tid, org)?;
+                }
+            }
+        }
+    }
+    for (kid, k) in keys.iter_mut() {
+        if let Some((i, _)) = k.ended {
+            if covered.iter().any(|h| h.index == i) {
+                k.ended = None;
+                reg.put_key(kid, k)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Object-safe slice of [`Registry`] used inside [`apply`].
 trait RegistryDyn {
     fn key_dyn(&self, kid: &[u8; 32]) -> Result<Option<KeyRecord>, LedgerError>;
     fn put_key_dyn(&mut self, kid: &[u8; 32], rec: &KeyRecord) -> Result<(), LedgerError>;
+    fn statement_dyn(&self, id: &StatementId) -> Result<Option<u64>, LedgerError>;
 }
 
 struct Dyn<'a, R: Registry + ?Sized>(&'a mut R);
@@ -386,6 +496,9 @@ impl<R: Registry + ?Sized> RegistryDyn for Dyn<'_, R> {
     }
     fn put_key_dyn(&mut self, kid: &[u8; 32], rec: &KeyRecord) -> Result<(), LedgerError> {
         self.0.put_key(kid, rec)
+    }
+    fn statement_dyn(&self, id: &StatementId) -> Result<Option<u64>, LedgerError> {
+        self.0.statement(id)
     }
 }
 
@@ -586,7 +699,19 @@ pub struct MemRegistry {
     pub(crate) ids: HashMap<StatementId, u64>,
     /// Live attestations: (index, organisation), the name shared through `names`.
     pub(crate) live: HashMap<StatementId, (u64, Arc<str>)>,
-    pub(crate) ended: HashMap<u64, (Arc<str>, Kind)>,
+    /// Attestations that stopped being live, by index: (organisation, statement id, index of
+    /// the statement that ended it).
+    pub(crate) ended: HashMap<u64, (Arc<str>, StatementId, u64)>,
+    /// Entries made untrusted by a recovery: index → the recovery's index.
+    pub(crate) untrusted: BTreeMap<u64, u64>,
+    /// Every statement put, in index order, compactly: what a recovery needs
+    /// ([`HistoryItem`]).
+    history: Vec<CompactItem>,
+    /// Key ids that signed statements, numbered for `history`.
+    kid_list: Vec<[u8; 32]>,
+    kid_ids: HashMap<[u8; 32], u32>,
+    /// Organisations, numbered for `history`.
+    org_ids: HashMap<Arc<str>, u32>,
     /// One copy of each organisation name that `live` and `ended` refer to.
     names: HashSet<Arc<str>>,
     pub(crate) used: HashMap<[u8; 32], String>,
@@ -599,6 +724,17 @@ pub struct MemRegistry {
     pub(crate) org_chains: HashMap<String, IndexChain>,
     /// Per norm, the digest of the ascending indexes of attestations naming it.
     pub(crate) norm_chains: HashMap<String, IndexChain>,
+}
+
+/// A [`HistoryItem`] in 32 bytes: the key id and organisation by number.
+#[derive(Debug, Clone, Copy)]
+struct CompactItem {
+    index: u64,
+    logged_at: Seconds,
+    /// Index of the attestation it ended, or `u64::MAX`.
+    ends: u64,
+    kid: u32,
+    org: u32,
 }
 
 /// A running SHA-256 digest of an ascending list of entry indexes: the hash of their
@@ -649,7 +785,10 @@ impl Registry for MemRegistry {
         Ok(self.live.get(id).map(|(i, org)| (*i, org.to_string())))
     }
     fn owner(&self, index: u64) -> Result<Option<(String, Kind)>, LedgerError> {
-        Ok(self.ended.get(&index).map(|(org, kind)| (org.to_string(), *kind)))
+        Ok(self
+            .ended
+            .get(&index)
+            .map(|(org, _, _)| (org.to_string(), Kind::Attestation)))
     }
     fn used_recovery(&self, commitment: &[u8; 32]) -> Result<Option<String>, LedgerError> {
         Ok(self.used.get(commitment).cloned())
@@ -662,9 +801,71 @@ impl Registry for MemRegistry {
             .map(|(i, k)| (*i, k.clone()))
             .collect())
     }
-    fn put_statement(&mut self, id: &StatementId, index: u64, org: &str) -> Result<(), LedgerError> {
-        self.ids.insert(*id, index);
-        IndexChain::push_under(&mut self.org_chains, org, index);
+    fn put_statement(&mut self, id: &StatementId, org: &str, item: &HistoryItem) -> Result<(), LedgerError> {
+        self.ids.insert(*id, item.index);
+        IndexChain::push_under(&mut self.org_chains, org, item.index);
+        let kid = match self.kid_ids.get(&item.kid) {
+            Some(&k) => k,
+            None => {
+                let k = u32::try_from(self.kid_list.len()).map_err(|_| too_many("keys"))?;
+                self.kid_list.push(item.kid);
+                self.kid_ids.insert(item.kid, k);
+                k
+            }
+        };
+        let org = match self.org_ids.get(org) {
+            Some(&o) => o,
+            None => {
+                let o = u32::try_from(self.org_ids.len()).map_err(|_| too_many("organisations"))?;
+                let name = self.name(org);
+                self.org_ids.insert(name, o);
+                o
+            }
+        };
+        self.history.push(CompactItem {
+            index: item.index,
+            logged_at: item.logged_at,
+            ends: item.ends.unwrap_or(u64::MAX),
+            kid,
+            org,
+        });
+        Ok(())
+    }
+    fn history_since(&self, org: &str, since: Seconds, before: u64) -> Result<Vec<HistoryItem>, LedgerError> {
+        let Some(&o) = self.org_ids.get(org) else {
+            return Ok(Vec::new());
+        };
+        let end = self.history.partition_point(|h| h.index < before);
+        let mut out: Vec<HistoryItem> = self.history[..end]
+            .iter()
+            .rev()
+            // Log times never decrease along the chain: stop at the first one not after `since`.
+            .take_while(|h| h.logged_at > since)
+            .filter(|h| h.org == o)
+            .map(|h| HistoryItem {
+                index: h.index,
+                logged_at: h.logged_at,
+                kid: self.kid_list[h.kid as usize],
+                ends: (h.ends != u64::MAX).then_some(h.ends),
+            })
+            .collect();
+        out.reverse();
+        Ok(out)
+    }
+    fn ended(&self, index: u64) -> Result<Option<(StatementId, u64)>, LedgerError> {
+        Ok(self.ended.get(&index).map(|(_, id, by)| (*id, *by)))
+    }
+    fn relive(&mut self, index: u64, id: &StatementId, org: &str) -> Result<(), LedgerError> {
+        self.ended.remove(&index);
+        let org = self.name(org);
+        self.live.insert(*id, (index, org));
+        Ok(())
+    }
+    fn untrusted(&self, index: u64) -> Result<Option<u64>, LedgerError> {
+        Ok(self.untrusted.get(&index).copied())
+    }
+    fn put_untrusted(&mut self, index: u64, recovery: u64) -> Result<(), LedgerError> {
+        self.untrusted.insert(index, recovery);
         Ok(())
     }
     fn put_key(&mut self, kid: &[u8; 32], rec: &KeyRecord) -> Result<(), LedgerError> {
@@ -707,11 +908,10 @@ impl Registry for MemRegistry {
         }
         Ok(())
     }
-    fn remove_live(&mut self, id: &StatementId, org: &str, kind: Kind) -> Result<(), LedgerError> {
+    fn remove_live(&mut self, id: &StatementId, org: &str, by: u64) -> Result<(), LedgerError> {
         if let Some((i, _)) = self.live.remove(id) {
-            // Only attestations that stopped being live need their owner kept, for messages.
             let org = self.name(org);
-            self.ended.insert(i, (org, kind));
+            self.ended.insert(i, (org, *id, by));
         }
         Ok(())
     }
@@ -721,7 +921,17 @@ impl Registry for MemRegistry {
     }
 }
 
+/// A registry that outgrew the 32-bit numbering of keys or organisations.
+fn too_many(what: &str) -> LedgerError {
+    invalid(Location::Ledger, format!("more than 2^32 {what}"))
+}
+
 impl MemRegistry {
+    /// Entries made untrusted by a recovery, with the recovery's index, in index order.
+    pub fn untrusted_entries(&self) -> &BTreeMap<u64, u64> {
+        &self.untrusted
+    }
+
     /// The shared copy of an organisation name.
     fn name(&mut self, org: &str) -> Arc<str> {
         match self.names.get(org) {
@@ -738,9 +948,12 @@ impl MemRegistry {
     pub fn org_count(&self) -> usize {
         self.orgs.len()
     }
-    /// Number of live attestations (expired ones included).
+    /// Number of live attestations (expired ones included, untrusted ones left out).
     pub fn live_count(&self) -> usize {
-        self.live.len()
+        self.live
+            .values()
+            .filter(|(i, _)| !self.untrusted.contains_key(i))
+            .count()
     }
     /// Recoveries that set a compromise time.
     pub fn marks(&self) -> &[RecoveryMark] {
@@ -794,10 +1007,58 @@ impl Registry for WriteTables<'_> {
     fn keys_of(&self, org: &str) -> Result<Vec<([u8; 32], KeyRecord)>, LedgerError> {
         Ok(WriteTables::keys_of(self, org)?)
     }
-    fn put_statement(&mut self, id: &StatementId, index: u64, org: &str) -> Result<(), LedgerError> {
-        self.put_statement_id(id, index)?;
-        self.put_org_entry(org, index)?;
+    fn put_statement(&mut self, id: &StatementId, org: &str, item: &HistoryItem) -> Result<(), LedgerError> {
+        self.put_statement_id(id, item.index)?;
+        self.put_org_entry(org, item.index)?;
         Ok(())
+    }
+    fn history_since(&self, org: &str, since: Seconds, before: u64) -> Result<Vec<HistoryItem>, LedgerError> {
+        // Read back from the entries (recoveries are rare): the organisation's entries below
+        // `before`, newest first, until one was logged at or before `since` (log times never
+        // decrease along the chain).
+        let mut out = Vec::new();
+        for index in self.org_entries(org)?.into_iter().rev() {
+            if index >= before {
+                continue;
+            }
+            let bytes = self
+                .entry(index)?
+                .ok_or_else(|| crate::store::StoreError::Damaged(format!("entry {index} missing")))?;
+            let (e, st) = decode_entry_statement(index, &bytes)?;
+            if e.logged_at <= since {
+                break;
+            }
+            let ends = match &st.payload.body {
+                Body::Attestation(a) => match &a.supersedes {
+                    Some(t) => self.statement_index(t)?,
+                    None => None,
+                },
+                Body::Withdrawal(w) => self.statement_index(&w.target)?,
+                _ => None,
+            };
+            out.push(HistoryItem {
+                index,
+                logged_at: e.logged_at,
+                kid: st.kid,
+                ends,
+            });
+        }
+        out.reverse();
+        Ok(out)
+    }
+    fn ended(&self, index: u64) -> Result<Option<(StatementId, u64)>, LedgerError> {
+        Ok(WriteTables::ended(self, index)?.map(|(by, id)| (id, by)))
+    }
+    fn relive(&mut self, index: u64, id: &StatementId, _org: &str) -> Result<(), LedgerError> {
+        self.remove_ended(index)?;
+        WriteTables::put_live(self, id, index)?;
+        Ok(())
+    }
+    fn untrusted(&self, index: u64) -> Result<Option<u64>, LedgerError> {
+        Ok(WriteTables::untrusted(self, index)?)
+    }
+    fn put_untrusted(&mut self, index: u64, recovery: u64) -> Result<(), LedgerError> {
+        Ok(WriteTables::put_untrusted(self, index, recovery)?)
     }
     fn put_key(&mut self, kid: &[u8; 32], rec: &KeyRecord) -> Result<(), LedgerError> {
         Ok(WriteTables::put_key(self, kid, rec)?)
@@ -825,8 +1086,12 @@ impl Registry for WriteTables<'_> {
         }
         Ok(())
     }
-    fn remove_live(&mut self, id: &StatementId, _org: &str, _kind: Kind) -> Result<(), LedgerError> {
-        Ok(WriteTables::remove_live(self, id)?)
+    fn remove_live(&mut self, id: &StatementId, _org: &str, by: u64) -> Result<(), LedgerError> {
+        if let Some(index) = WriteTables::live(self, id)? {
+            WriteTables::remove_live(self, id)?;
+            self.put_ended(index, by, id)?;
+        }
+        Ok(())
     }
     fn put_mark(&mut self, _mark: RecoveryMark) -> Result<(), LedgerError> {
         // Compromise marks are derived again by every reader that needs them (status, history,

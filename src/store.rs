@@ -15,6 +15,8 @@
 //! | `recovery` | normalised name → SHA-256 of the recovery key | current recovery commitments (derived) |
 //! | `used_recovery` | commitment → name | recovery keys already used (derived) |
 //! | `org_entries`, `norm_entries` | (name, index) → () | list filters (derived) |
+//! | `ended` | attestation index → (index that ended it, statement id) | attestations withdrawn or superseded (derived) |
+//! | `untrusted` | entry index → recovery index | entries a recovery made untrusted (derived) |
 //!
 //! Every derived table is rebuilt in memory and compared by `accord verify`. Every write
 //! transaction uses two-phase commit and quick repair, with redb's default immediate
@@ -30,8 +32,11 @@ use crate::proof::{Hash, HashStore, ProofError};
 
 /// File name of the database inside the ledger directory.
 pub const DB_FILE: &str = "ledger.redb";
-/// The `meta` table's format tag.
-pub const FORMAT_TAG: &[u8] = b"accord-ledger/1";
+/// The `meta` table's format tag. Format 2 added the `ended` and `untrusted` tables; a ledger
+/// of format 1 ([`OLD_FORMAT_TAG`]) is opened only to be upgraded ([`Store::upgrade`]).
+pub const FORMAT_TAG: &[u8] = b"accord-ledger/2";
+/// The format tag of ledgers written before the `ended` and `untrusted` tables.
+pub const OLD_FORMAT_TAG: &[u8] = b"accord-ledger/1";
 
 /// The page cache redb may fill when a ledger is opened read-only (`verify`, `list`, `status`,
 /// `prove`). redb's default is 1 GiB, which a verify of a large ledger (it reads every page
@@ -56,6 +61,8 @@ pub(crate) const RECOVERY: TableDefinition<&str, [u8; 32]> = TableDefinition::ne
 pub(crate) const USED_RECOVERY: TableDefinition<[u8; 32], &str> = TableDefinition::new("used_recovery");
 pub(crate) const ORG_ENTRIES: TableDefinition<(&str, u64), ()> = TableDefinition::new("org_entries");
 pub(crate) const NORM_ENTRIES: TableDefinition<(&str, u64), ()> = TableDefinition::new("norm_entries");
+pub(crate) const ENDED: TableDefinition<u64, (u64, [u8; 32])> = TableDefinition::new("ended");
+pub(crate) const UNTRUSTED: TableDefinition<u64, u64> = TableDefinition::new("untrusted");
 
 /// Storage errors.
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +85,9 @@ pub enum StoreError {
     /// The ledger was opened read-only.
     #[error("the ledger is open read-only")]
     ReadOnly,
+    /// The ledger was written by an older accord and must be upgraded before use.
+    #[error("the ledger at {0} was written by an older accord (store format 1); run `accord upgrade` once to rebuild its derived tables (entries and checkpoints are not changed)")]
+    NeedsUpgrade(PathBuf),
 }
 
 fn io<E: std::fmt::Display>(e: E) -> StoreError {
@@ -198,6 +208,82 @@ impl Store {
         Ok(s)
     }
 
+    /// Opens an existing ledger for writing whatever its store format, for `accord upgrade`;
+    /// also says whether it is of the old format and needs [`Store::rebuild_derived`].
+    ///
+    /// # Errors
+    /// As [`Store::open`].
+    pub fn open_any_format(dir: &Path) -> Result<(Store, bool), StoreError> {
+        match Store::open(dir) {
+            Ok(s) => Ok((s, false)),
+            Err(StoreError::NeedsUpgrade(_)) => {
+                let path = Self::db_path(dir);
+                let db = contain(|| {
+                    redb::Builder::new()
+                        .set_cache_size(WRITE_CACHE_BYTES)
+                        .open(&path)
+                        .map_err(|e| open_err(dir, e))
+                })?;
+                Ok((
+                    Store {
+                        db: Db::Rw(db),
+                        path: dir.to_path_buf(),
+                    },
+                    true,
+                ))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Rebuilds every derived table except the Merkle hashes in one durable transaction: the
+    /// tables are emptied, `f` re-applies every entry, and the current format tag is set. If
+    /// `f` fails nothing changes.
+    ///
+    /// # Errors
+    /// What `f` returns, or a [`StoreError`].
+    pub fn rebuild_derived<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&mut WriteTables<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let Db::Rw(db) = &self.db else {
+            return Err(StoreError::ReadOnly.into());
+        };
+        contain(|| {
+            let mut txn = db.begin_write().map_err(StoreError::from)?;
+            txn.set_two_phase_commit(true);
+            txn.set_quick_repair(true);
+            macro_rules! clear {
+                ($($t:expr),*) => {
+                    $( txn.delete_table($t).map_err(StoreError::from)?; )*
+                };
+            }
+            clear!(
+                STATEMENT_IDS,
+                KEYS,
+                ORGS,
+                LIVE,
+                RECOVERY,
+                USED_RECOVERY,
+                ORG_ENTRIES,
+                NORM_ENTRIES,
+                ENDED,
+                UNTRUSTED
+            );
+            let out = {
+                let mut tables = WriteTables::open(&txn)?;
+                let out = f(&mut tables)?;
+                tables
+                    .meta
+                    .insert("format", FORMAT_TAG)
+                    .map_err(StoreError::from)?;
+                out
+            };
+            txn.commit().map_err(StoreError::from)?;
+            Ok(out)
+        })
+    }
+
     /// Opens an existing ledger read-only (works on read-only files and directories).
     ///
     /// # Errors
@@ -253,10 +339,24 @@ impl Store {
         &self.path
     }
 
+    fn format_tag(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        contain(|| {
+            let read = |txn: redb::ReadTransaction| -> Result<Option<Vec<u8>>, StoreError> {
+                let meta = txn.open_table(META)?;
+                Ok(meta.get("format")?.map(|g| g.value().to_vec()))
+            };
+            match &self.db {
+                Db::Rw(db) => read(db.begin_read()?),
+                Db::Ro(db) => read(db.begin_read()?),
+            }
+        })
+    }
+
     fn check_format(&self) -> Result<(), StoreError> {
-        let tag = self.read(|r| r.meta("format"))?;
+        let tag = self.format_tag()?;
         match tag {
             Some(t) if t == FORMAT_TAG => Ok(()),
+            Some(t) if t == OLD_FORMAT_TAG => Err(StoreError::NeedsUpgrade(self.path.clone())),
             Some(_) => Err(StoreError::Damaged(
                 "not an accord ledger of a known format".into(),
             )),
@@ -335,6 +435,8 @@ pub struct ReadTables {
     used_recovery: ReadOnlyTable<[u8; 32], &'static str>,
     org_entries: ReadOnlyTable<(&'static str, u64), ()>,
     norm_entries: ReadOnlyTable<(&'static str, u64), ()>,
+    ended: ReadOnlyTable<u64, (u64, [u8; 32])>,
+    untrusted: ReadOnlyTable<u64, u64>,
 }
 
 /// A registered key as the `keys` table records it.
@@ -575,6 +677,33 @@ macro_rules! table_readers {
             }
             Ok(())
         }
+        /// For an attestation that stopped being live: (index of the statement that ended it,
+        /// its statement id).
+        ///
+        /// # Errors
+        /// [`StoreError`].
+        pub fn ended(&self, index: u64) -> Result<Option<(u64, [u8; 32])>, StoreError> {
+            Ok(self.ended.get(index)?.map(|g| g.value()))
+        }
+        /// The recovery that made entry `index` untrusted, if one did.
+        ///
+        /// # Errors
+        /// [`StoreError`].
+        pub fn untrusted(&self, index: u64) -> Result<Option<u64>, StoreError> {
+            Ok(self.untrusted.get(index)?.map(|g| g.value()))
+        }
+        /// Every untrusted entry as (index, recovery index), in index order.
+        ///
+        /// # Errors
+        /// [`StoreError`].
+        pub fn untrusted_entries(&self) -> Result<Vec<(u64, u64)>, StoreError> {
+            let mut out = Vec::new();
+            for item in self.untrusted.iter()? {
+                let (k, v) = item?;
+                out.push((k.value(), v.value()));
+            }
+            Ok(out)
+        }
         /// Whether `org_entries` holds (org, index).
         ///
         /// # Errors
@@ -641,7 +770,7 @@ macro_rules! table_readers {
             Ok(())
         }
         /// Feeds every row of the registry tables (`keys`, `orgs`, `live`, `recovery`,
-        /// `used_recovery`) to `f`; used by `verify` to compare them with the replay.
+        /// `used_recovery`, `ended`, `untrusted`) to `f`; used by `verify` to compare them with the replay.
         ///
         /// # Errors
         /// [`StoreError`] or what `f` returns.
@@ -672,6 +801,15 @@ macro_rules! table_readers {
                 let (k, v) = item.map_err(StoreError::from)?;
                 f(DerivedRow::UsedRecovery(k.value(), v.value().to_string()))?;
             }
+            for item in self.ended.iter().map_err(StoreError::from)? {
+                let (k, v) = item.map_err(StoreError::from)?;
+                let (by, id) = v.value();
+                f(DerivedRow::Ended(k.value(), by, id))?;
+            }
+            for item in self.untrusted.iter().map_err(StoreError::from)? {
+                let (k, v) = item.map_err(StoreError::from)?;
+                f(DerivedRow::Untrusted(k.value(), v.value()))?;
+            }
             Ok(())
         }
     };
@@ -690,6 +828,10 @@ pub enum DerivedRow {
     Recovery(String, [u8; 32]),
     /// `used_recovery`: commitment → name.
     UsedRecovery([u8; 32], String),
+    /// `ended`: attestation index → (index that ended it, its statement id).
+    Ended(u64, u64, [u8; 32]),
+    /// `untrusted`: entry index → recovery index.
+    Untrusted(u64, u64),
 }
 
 impl ReadTables {
@@ -707,6 +849,8 @@ impl ReadTables {
             used_recovery: txn.open_table(USED_RECOVERY)?,
             org_entries: txn.open_table(ORG_ENTRIES)?,
             norm_entries: txn.open_table(NORM_ENTRIES)?,
+            ended: txn.open_table(ENDED)?,
+            untrusted: txn.open_table(UNTRUSTED)?,
         })
     }
     table_readers!();
@@ -726,6 +870,8 @@ pub struct WriteTables<'t> {
     pub(crate) used_recovery: redb::Table<'t, [u8; 32], &'static str>,
     pub(crate) org_entries: redb::Table<'t, (&'static str, u64), ()>,
     pub(crate) norm_entries: redb::Table<'t, (&'static str, u64), ()>,
+    pub(crate) ended: redb::Table<'t, u64, (u64, [u8; 32])>,
+    pub(crate) untrusted: redb::Table<'t, u64, u64>,
     /// Keys decompressed during this transaction, by kid (see `Registry::verifying_key`).
     pub(crate) verifying: std::cell::RefCell<std::collections::HashMap<[u8; 32], crate::keys::PublicKey>>,
 }
@@ -745,6 +891,8 @@ impl<'t> WriteTables<'t> {
             used_recovery: txn.open_table(USED_RECOVERY)?,
             org_entries: txn.open_table(ORG_ENTRIES)?,
             norm_entries: txn.open_table(NORM_ENTRIES)?,
+            ended: txn.open_table(ENDED)?,
+            untrusted: txn.open_table(UNTRUSTED)?,
             verifying: Default::default(),
         })
     }
@@ -838,6 +986,31 @@ impl<'t> WriteTables<'t> {
     /// [`StoreError`].
     pub fn remove_live(&mut self, id: &[u8; 32]) -> Result<(), StoreError> {
         self.live.remove(id)?;
+        Ok(())
+    }
+    /// Records that the attestation at `index`, with statement id `id`, was ended by the
+    /// statement at `by`.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn put_ended(&mut self, index: u64, by: u64, id: &[u8; 32]) -> Result<(), StoreError> {
+        self.ended.insert(index, (by, *id))?;
+        Ok(())
+    }
+    /// Forgets that the attestation at `index` was ended (a recovery voided what ended it).
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn remove_ended(&mut self, index: u64) -> Result<(), StoreError> {
+        self.ended.remove(index)?;
+        Ok(())
+    }
+    /// Records that the recovery at `recovery` made entry `index` untrusted.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn put_untrusted(&mut self, index: u64, recovery: u64) -> Result<(), StoreError> {
+        self.untrusted.insert(index, recovery)?;
         Ok(())
     }
     /// Sets an organisation's recovery commitment.

@@ -4,41 +4,7 @@
 
 mod common;
 
-use std::time::Duration;
-
-use common::World;
-
-fn now_rfc3339() -> String {
-    accord::time::format(accord::time::now())
-}
-
-/// Waits until the wall clock is in a new second, so log times differ.
-fn tick() {
-    let t = accord::time::now();
-    while accord::time::now() == t {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn json(w: &World, args: &[&str]) -> serde_json::Value {
-    serde_json::from_str(&w.ok(args)).unwrap()
-}
-
-fn states(w: &World, extra: &[&str]) -> Vec<(u64, String)> {
-    let mut a = vec!["status", "--all", "--json"];
-    a.extend_from_slice(extra);
-    json(w, &a)
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| {
-            (
-                x["index"].as_u64().unwrap(),
-                x["state"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
-}
+use common::{json, now_rfc3339, states, tick, World};
 
 #[test]
 fn whole_lifecycle() {

@@ -132,6 +132,17 @@ pub(super) fn run(cli: &Cli) -> Res {
         }
         Command::Export { out } => super::proofs::export(dir, out),
         Command::Import { file, ledger_key } => super::proofs::import(dir, file, ledger_key),
+        Command::Upgrade => {
+            let n = Ledger::upgrade(dir).map_err(|e| fail::ledger(e, 1))?;
+            match n {
+                Some(n) => out(&format!(
+                    "upgraded the ledger at {}: derived tables rebuilt from its {n} entries; run `accord verify` to check them\n",
+                    dir.display()
+                )),
+                None => out(&format!("the ledger at {} is already up to date\n", dir.display())),
+            }
+            Ok(())
+        }
         Command::Checkpoint => {
             let l = open_ro(dir)?;
             let (_, note) = l.latest_checkpoint().map_err(|e| fail::ledger(e, 1))?;
@@ -902,7 +913,6 @@ fn list(dir: &Path, org: Option<&str>, norm: Option<&str>, json: bool) -> Res {
         Catalogue::embedded().resolve(n).map_err(Fail::usage)?;
     }
     let views = read(&l, |r| {
-        let marks = report::recovery_marks(r)?;
         let indexes: Option<Vec<u64>> = match (&org, norm) {
             (Some(o), Some(n)) => {
                 let a = r.org_entries(o)?;
@@ -918,11 +928,11 @@ fn list(dir: &Path, org: Option<&str>, norm: Option<&str>, json: bool) -> Res {
             Some(ix) => {
                 for i in ix {
                     let b = r.entry(i)?.unwrap_or_default();
-                    v.push(report::entry_view(r, i, &b, &marks)?);
+                    v.push(report::entry_view(r, i, &b)?);
                 }
             }
             None => r.for_each_entry(0, |i, b| -> Result<bool, LedgerError> {
-                v.push(report::entry_view(r, i, b, &marks)?);
+                v.push(report::entry_view(r, i, b)?);
                 Ok(true)
             })?,
         }
@@ -1015,7 +1025,7 @@ fn show(dir: &Path, entry: &str, json: bool) -> Res {
     let index = resolve_entry(&l, entry)?;
     let v = read(&l, |r| {
         let b = r.entry(index)?.unwrap_or_default();
-        report::entry_view(r, index, &b, &report::recovery_marks(r)?)
+        report::entry_view(r, index, &b)
     })?;
     if json {
         return out_json(&v);

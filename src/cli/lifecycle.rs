@@ -167,11 +167,10 @@ pub(super) fn history(dir: &Path, org: &str, json: bool) -> Res {
     let org = statement::normalise_org(org).map_err(|e| Fail::usage(e).context("--org"))?;
     let l = open_ro(dir)?;
     let views = read(&l, |r| {
-        let marks = report::recovery_marks(r)?;
         let mut v = Vec::new();
         for i in r.org_entries(&org)? {
             let b = r.entry(i)?.unwrap_or_default();
-            v.push(report::entry_view(r, i, &b, &marks)?);
+            v.push(report::entry_view(r, i, &b)?);
         }
         Ok(v)
     })?;

@@ -294,6 +294,12 @@ entry: that needs the full ledger or an export."
     },
     /// Print the latest signed checkpoint (a C2SP signed note).
     Checkpoint,
+    /// Upgrade a ledger written by an older accord: rebuilds its derived tables from its
+    /// entries (entries, hashes and checkpoints are not changed), in one transaction.
+    #[command(
+        after_help = "accord 0.2 keeps two more derived tables (attestations ended, entries made untrusted by a recovery). A ledger written by accord 0.1 is refused by every other command until it is upgraded. Run `accord verify` afterwards: it checks the rebuilt tables against a full replay."
+    )]
+    Upgrade,
     /// Print the ledger's public key (C2SP vkey).
     LedgerKey,
     /// List entries.

@@ -1,7 +1,7 @@
 //! Audit commands: prove, verify-proof, consistency, export, import, verify --file.
 
 use std::io::{BufReader, BufWriter, IsTerminal as _, Read as _};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{anyhow, Context as _};
 use serde::Serialize;
@@ -328,36 +328,42 @@ fn progress_fn(json: bool) -> impl Fn(u64, u64) + Sync {
     }
 }
 
-pub(super) fn verify_file(path: &PathBuf, key: &str, state: Option<&Path>, json: bool) -> Res {
+/// How an input path is named in messages: `-` is standard input.
+pub(super) fn input_name(path: &Path) -> String {
+    if path.as_os_str() == "-" {
+        "standard input".into()
+    } else {
+        path.display().to_string()
+    }
+}
+
+/// Opens an input file, or standard input for `-`, buffered; read once, front to back.
+pub(super) fn open_input(path: &Path, what: &str) -> Res<Box<dyn std::io::Read>> {
+    if path.as_os_str() == "-" {
+        return Ok(Box::new(BufReader::new(std::io::stdin())));
+    }
+    let f = std::fs::File::open(path)
+        .with_context(|| format!("{what} {}", path.display()))
+        .map_err(Fail::usage)?;
+    Ok(Box::new(BufReader::new(f)))
+}
+
+pub(super) fn verify_file(path: &Path, key: &str, state: Option<&Path>, json: bool) -> Res {
     let vkey = vkey(key)?;
     let sd = state_dir(state);
     let remembered = sd.remembered(&vkey).map_err(state_fail)?;
-    let f = std::fs::File::open(path)
-        .with_context(|| format!("export file {}", path.display()))
-        .map_err(Fail::usage)?;
+    let mut input = open_input(path, "export file")?;
     let p = progress_fn(json);
-    let (report, totals, root_at) = accord::export::verify_export(
-        &mut BufReader::new(f),
+    // One pass over the input, whatever it is (a file, a pipe, standard input): everything
+    // reported, the untrusted entries included, comes from the bytes that were verified.
+    let (report, _totals, root_at) = accord::export::verify_export(
+        &mut input,
         &vkey,
         Catalogue::embedded(),
         remembered.as_ref().map(|r| r.checkpoint.size),
         Some(&p),
     )
-    .map_err(|e| fail::ledger(e, 1).context(format!("{}: verification FAILED", path.display())))?;
-    // Second pass (only if a recovery set a compromise time): list untrusted entries.
-    let marks = totals.registry.marks().to_vec();
-    let mut report = report;
-    report.untrusted = accord::ledger::untrusted_entries(&marks, |f| {
-        let file = std::fs::File::open(path).map_err(|e| LedgerError::BadArgument(e.to_string()))?;
-        let mut r = BufReader::new(file);
-        let h = accord::export::read_header(&mut r)?;
-        accord::export::for_each_entry(&mut r, h.size, |i, b| {
-            let (e, st) = accord::report::decode_stored(i, &b)?;
-            f(i, e.logged_at, &st);
-            Ok(())
-        })
-    })
-    .map_err(|e| fail::ledger(e, 1))?;
+    .map_err(|e| fail::ledger(e, 1).context(format!("{}: verification FAILED", input_name(path))))?;
     let seen = sd
         .check_and_remember(&vkey, &report.checkpoint, |s| {
             if Some(s) == remembered.as_ref().map(|r| r.checkpoint.size) {
@@ -380,7 +386,7 @@ pub(super) fn verify_file(path: &PathBuf, key: &str, state: Option<&Path>, json:
     }
     out(&format!(
         "OK: export {} of ledger {} verified: {} entries ({} registrations, {} attestations, {} withdrawals)\nroot {} matches the signed checkpoint of size {}\n{}\n",
-        path.display(),
+        input_name(path),
         cp.origin,
         report.entries,
         report.by_kind[0],

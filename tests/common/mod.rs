@@ -155,3 +155,38 @@ pub fn force_append(w: &World, statement: &[u8]) -> u64 {
         })
         .unwrap()
 }
+
+/// Now, as RFC 3339 (UTC).
+pub fn now_rfc3339() -> String {
+    accord::time::format(accord::time::now())
+}
+
+/// Waits until the wall clock is in a new second, so log times differ.
+pub fn tick() {
+    let t = accord::time::now();
+    while accord::time::now() == t {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Runs accord with `args` (which must succeed) and parses its standard output as JSON.
+pub fn json(w: &World, args: &[&str]) -> serde_json::Value {
+    serde_json::from_str(&w.ok(args)).unwrap()
+}
+
+/// `status --all --json` (plus `extra`) as (index, state) pairs.
+pub fn states(w: &World, extra: &[&str]) -> Vec<(u64, String)> {
+    let mut a = vec!["status", "--all", "--json"];
+    a.extend_from_slice(extra);
+    json(w, &a)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            (
+                x["index"].as_u64().unwrap(),
+                x["state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}

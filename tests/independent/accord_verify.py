@@ -988,8 +988,13 @@ class Replay:
         self.orgs: dict[str, OrgRec] = {}
         self.used_commitments: set[bytes] = set()
         self.live: dict[bytes, tuple[int, str]] = {}
+        # attestation id -> index of its ender (the withdrawal or superseding attestation)
+        self.ender: dict[bytes, int] = {}
         self.marks: list[tuple[int, int, set, str]] = []
-        self.records: list[tuple[int, int, bytes, str]] = []  # index, logged_at, kid, org
+        # org -> [(index, logged_at, kid, id of the attestation it ended or None)]
+        self.history: dict[str, list] = {}
+        self.untrusted_by: dict[int, int] = {}  # entry index -> recovery index
+        self.index_of: dict[bytes, int] = {}  # statement id -> entry index
         self.counts = {k: 0 for k in KINDS}
 
     def current_key(self, st: Statement) -> KeyRec:
@@ -1058,6 +1063,22 @@ class Replay:
                     k for k, r in org_keys if r.ended_index is None or r.ended_time > t
                 }
                 self.marks.append((index, t, marked, st.iss))
+                # §7 recovery steps 1 and 2: untrusted entries, and their effects void.
+                covered = [
+                    h for h in self.history.get(st.iss, [])
+                    if h[0] < index and h[1] > t and h[2] in marked
+                ]
+                for h in covered:
+                    self.untrusted_by.setdefault(h[0], index)
+                for h in covered:
+                    ended_id = h[3]
+                    if ended_id is not None and self.ender.get(ended_id) == h[0]:
+                        del self.ender[ended_id]
+                        self.live[ended_id] = (self.index_of[ended_id], st.iss)
+                covered_idx = {h[0] for h in covered}
+                for _, r in org_keys:
+                    if r.ended_index in covered_idx:
+                        r.ended_index, r.ended_time = None, None
             for _, r in org_keys:
                 if r.ended_index is None:
                     r.ended_index, r.ended_time = index, logged_at
@@ -1080,6 +1101,7 @@ class Replay:
                             f"supersedes {sup.hex()}, not a live attestation of {st.iss!r}"
                         )
                     del self.live[sup]
+                    self.ender[sup] = index
                 self.live[st.id] = (index, st.iss)
             elif kind == "withdrawal":
                 if keys_only:
@@ -1090,6 +1112,7 @@ class Replay:
                         f"withdraws {p['target'].hex()}, not a live attestation of {st.iss!r}"
                     )
                 del self.live[p["target"]]
+                self.ender[p["target"]] = index
             elif kind == "rotation":
                 acc = st.acceptance
                 if acc.kid in self.keys:
@@ -1108,16 +1131,16 @@ class Replay:
                     raise Invalid("revokes a key installed after the signing key")
                 tgt.ended_index, tgt.ended_time = index, logged_at
         self.counts[kind] += 1
-        self.records.append((index, logged_at, st.kid, st.iss))
+        self.index_of[st.id] = index
+        ended = None
+        if kind == "withdrawal":
+            ended = p["target"]
+        elif kind == "attestation":
+            ended = p.get("supersedes")
+        self.history.setdefault(st.iss, []).append((index, logged_at, st.kid, ended))
 
     def untrusted(self) -> list:
-        out = []
-        for index, logged_at, kid, org in self.records:
-            for r, t, marked, morg in self.marks:
-                if morg == org and r > index and t < logged_at and kid in marked:
-                    out.append(index)
-                    break
-        return out
+        return sorted(self.untrusted_by)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1212,7 +1235,9 @@ def verify_export(data: bytes, vkey: VKey, cats) -> dict:
         "registrations": c["registration"],
         "attestations": c["attestation"],
         "withdrawals": c["withdrawal"],
-        "live_attestations": len(replay.live),
+        "live_attestations": len(
+            [v for v in replay.live.values() if v[0] not in replay.untrusted_by]
+        ),
         "rotations": c["rotation"],
         "revocations": c["revocation"],
         "recoveries": c["recovery"],
