@@ -420,7 +420,8 @@ impl ProofFile {
         }
     }
 
-    /// Reads a proof file in CBOR or JSON (JSON starts with `{`).
+    /// Reads a proof file in CBOR or JSON (JSON starts with `{`). A C2SP tlog-proof is read by
+    /// [`crate::tlog_proof::TlogProof::parse`].
     ///
     /// # Errors
     /// [`BundleError`].
@@ -806,17 +807,15 @@ impl Bundle {
         })
     }
 
-    /// The C2SP tlog-proof text (`c2sp.org/tlog-proof@v1`): index, inclusion path and
-    /// checkpoint. It leaves out the entry bytes and the registration.
-    pub fn to_tlog_proof(&self) -> String {
-        let mut s = format!("c2sp.org/tlog-proof@v1\nindex {}\n", self.entry.leaf_index);
-        for h in &self.entry.path {
-            s.push_str(&STANDARD.encode(h));
-            s.push('\n');
+    /// The C2SP tlog-proof form (`c2sp.org/tlog-proof@v1`) of this bundle's inclusion proof,
+    /// with the entry bytes in its `extra` line (see [`crate::tlog_proof`]).
+    pub fn to_tlog_proof(&self) -> crate::tlog_proof::TlogProof {
+        crate::tlog_proof::TlogProof {
+            extra: Some(self.entry.entry.clone()),
+            index: self.entry.leaf_index,
+            path: self.entry.path.clone(),
+            checkpoint: self.checkpoint.clone(),
         }
-        s.push('\n');
-        s.push_str(&String::from_utf8_lossy(&self.checkpoint));
-        s
     }
 }
 

@@ -425,11 +425,32 @@ pub fn verify_note(note: &[u8], key: &VerifierKey) -> Result<Vec<u8>, Checkpoint
     }
     let keyname = format!("{}+{:08x}", key.name, key.id);
     match n.verify(&Strict(key)) {
-        Ok(_) => Ok(n.text().to_vec()),
+        Ok(_) => {
+            // `signed_note` checks only the first line of a key and skips later lines with the
+            // same name and key id; FORMAT.md section 6 refuses a note in which any line
+            // claiming the ledger key does not verify, in whatever order the lines come.
+            every_line_of_key_verifies(note, n.text(), key)
+                .map_err(|()| CheckpointError::BadSignature { key: keyname })?;
+            Ok(n.text().to_vec())
+        }
         Err(NoteError::InvalidSignature { .. }) => Err(CheckpointError::BadSignature { key: keyname }),
         Err(NoteError::UnverifiedNote) => Err(CheckpointError::NotSignedByKey { key: keyname }),
         Err(e) => Err(CheckpointError::Malformed(e.to_string())),
     }
+}
+
+/// Checks every signature line of `note` whose key name and id are `key`'s against `text`.
+fn every_line_of_key_verifies(note: &[u8], text: &[u8], key: &VerifierKey) -> Result<(), ()> {
+    // The note parsed, so it is UTF-8 and its signature block follows the last blank line.
+    let s = std::str::from_utf8(note).map_err(|_| ())?;
+    let (_, sigs) = s.rsplit_once("\n\n").ok_or(())?;
+    for line in sigs.strip_suffix('\n').ok_or(())?.split('\n') {
+        let sig = signed_note::Signature::from_bytes(line.as_bytes()).map_err(|_| ())?;
+        if sig.name() == key.name && sig.id() == key.id && !Strict(key).verify(text, sig.signature()) {
+            return Err(());
+        }
+    }
+    Ok(())
 }
 
 impl SignedCheckpoint {

@@ -227,6 +227,15 @@ pub fn verify_export(
     progress: Option<Progress<'_>>,
 ) -> Result<(VerifyReport, ReplayTotals, Option<Hash>), LedgerError> {
     let header = read_header(r)?;
+    verify_export_entries(r, &header, vkey, catalogue, want_root_at, progress, |_| Ok(()))
+}
+
+/// Checks an export header against the ledger key: its checkpoint must verify and match the
+/// header's size and origin.
+///
+/// # Errors
+/// [`LedgerError::Invalid`].
+pub fn open_header(header: &ExportHeader, vkey: &VerifierKey) -> Result<SignedCheckpoint, LedgerError> {
     let cp = SignedCheckpoint::open(&header.checkpoint, vkey).map_err(|e| LedgerError::Invalid {
         at: Location::Checkpoint(header.size),
         problem: e.to_string(),
@@ -234,6 +243,27 @@ pub fn verify_export(
     if cp.checkpoint.size != header.size || cp.checkpoint.origin.as_str() != header.origin {
         return Err(bad("header does not match its signed checkpoint"));
     }
+    Ok(cp)
+}
+
+/// Verifies the entries of an export whose header was read already, in one pass over `r`.
+/// `on_batch` is given each batch of entries as soon as it has passed the rules (its
+/// signatures may still be pending: only the `Ok` of this function means the whole export
+/// verified), so that a caller can stage exactly the bytes being verified, from the same read.
+///
+/// # Errors
+/// [`LedgerError::Invalid`] naming the first bad entry or the checkpoint; what `on_batch`
+/// returns.
+pub fn verify_export_entries(
+    r: &mut impl Read,
+    header: &ExportHeader,
+    vkey: &VerifierKey,
+    catalogue: &Catalogue,
+    want_root_at: Option<u64>,
+    progress: Option<Progress<'_>>,
+    mut on_batch: impl FnMut(&Batch) -> Result<(), LedgerError>,
+) -> Result<(VerifyReport, ReplayTotals, Option<Hash>), LedgerError> {
+    open_header(header, vkey)?;
     let mut replay = Replay::new(header.origin.clone(), catalogue, vkey.clone());
     let mut root_at = match want_root_at {
         Some(0) => Some(crate::proof::EMPTY_ROOT),
@@ -243,7 +273,7 @@ pub fn verify_export(
     let mut flush = |batch: &mut Batch, replay: &mut Replay<'_>| -> Result<(), LedgerError> {
         // Emptied whatever the outcome: a batch that failed is never fed again (it would be
         // reported as entries "missing" after the first bad one).
-        let fed = replay.feed(batch);
+        let fed = replay.feed(batch).and_then(|()| on_batch(batch));
         batch.clear();
         fed?;
         if Some(replay.size()) == want_root_at {

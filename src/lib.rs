@@ -27,3 +27,4 @@ pub mod state;
 pub mod statement;
 pub mod store;
 pub mod time;
+pub mod tlog_proof;

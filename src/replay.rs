@@ -354,6 +354,13 @@ impl Batch {
         let (k, start, end) = self.entries[i];
         (k, &self.bytes[start..end])
     }
+
+    /// The entries, in order, as (stored key, bytes).
+    pub fn iter(&self) -> impl Iterator<Item = (u64, &[u8])> {
+        self.entries
+            .iter()
+            .map(|&(k, start, end)| (k, &self.bytes[start..end]))
+    }
 }
 
 /// A streaming replay of entries in index order: the verifier's state machine, shared by the

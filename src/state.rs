@@ -53,6 +53,9 @@ pub enum StateError {
         /// Size offered.
         current: u64,
     },
+    /// The state directory could be changed by other users (it must be private: DESIGN 20).
+    #[error("state directory {0} is writable by other users (mode {1:o}); accord keeps trusted data there: run `chmod 700 {0}` or choose another with --state")]
+    NotPrivate(PathBuf, u32),
     /// The remembered checkpoint does not verify with the key given.
     #[error(
         "the checkpoint remembered for this origin ({file}) is not signed by this ledger key: {problem}"
@@ -131,8 +134,13 @@ impl StateDir {
     /// The remembered checkpoint for the key's origin, checked against the key.
     ///
     /// # Errors
-    /// [`StateError::ForeignRemembered`] if the file does not verify, [`StateError::Io`].
+    /// [`StateError::ForeignRemembered`] if the file does not verify, [`StateError::NotPrivate`],
+    /// [`StateError::Io`].
     pub fn remembered(&self, key: &VerifierKey) -> Result<Option<SignedCheckpoint>, StateError> {
+        if self.dir.exists() {
+            // What others could have written is not remembered data.
+            self.ensure_private_dir()?;
+        }
         let file = self.file_for(key.name());
         let bytes = match fs::read(&file) {
             Ok(b) => b,
@@ -147,15 +155,63 @@ impl StateDir {
             })
     }
 
-    fn write_atomic(&self, path: &Path, data: &[u8]) -> Result<(), StateError> {
-        fs::create_dir_all(&self.dir).map_err(self.io(&self.dir))?;
-        let tmp = path.with_extension("tmp");
-        {
-            let mut f = fs::File::create(&tmp).map_err(self.io(&tmp))?;
-            f.write_all(data).map_err(self.io(&tmp))?;
-            f.sync_all().map_err(self.io(&tmp))?;
+    /// Creates the state directory (mode 0700) if it does not exist, and refuses one that other
+    /// users can write: whoever can write it can plant files (or symlinks) that accord would
+    /// then trust or write through.
+    fn ensure_private_dir(&self) -> Result<(), StateError> {
+        match fs::metadata(&self.dir) {
+            Ok(m) => {
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::PermissionsExt as _;
+                    let mode = m.permissions().mode() & 0o7777;
+                    if mode & 0o022 != 0 {
+                        return Err(StateError::NotPrivate(self.dir.clone(), mode));
+                    }
+                }
+                let _ = m;
+                Ok(())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut b = fs::DirBuilder::new();
+                b.recursive(true);
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::DirBuilderExt as _;
+                    b.mode(0o700);
+                }
+                b.create(&self.dir).map_err(self.io(&self.dir))
+            }
+            Err(e) => Err(self.io(&self.dir)(e)),
         }
-        fs::rename(&tmp, path).map_err(self.io(path))?;
+    }
+
+    fn write_atomic(&self, path: &Path, data: &[u8]) -> Result<(), StateError> {
+        self.ensure_private_dir()?;
+        // A fresh, unpredictable name created with create_new (O_CREAT | O_EXCL): it never
+        // follows a symlink or reuses a file planted under that name.
+        let mut nonce = [0u8; 8];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
+        let tmp = self.dir.join(format!(".tmp-{}", hex::encode(nonce)));
+        {
+            let mut o = fs::OpenOptions::new();
+            o.write(true).create_new(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt as _;
+                o.mode(0o600);
+            }
+            let mut f = o.open(&tmp).map_err(self.io(&tmp))?;
+            let written = f.write_all(data).and_then(|()| f.sync_all());
+            if let Err(e) = written {
+                let _ = fs::remove_file(&tmp);
+                return Err(self.io(&tmp)(e));
+            }
+        }
+        fs::rename(&tmp, path).map_err(|e| {
+            let _ = fs::remove_file(&tmp);
+            self.io(path)(e)
+        })?;
         if let Ok(d) = fs::File::open(&self.dir) {
             // Persist the rename; not every platform can fsync a directory.
             let _ = d.sync_all();

@@ -85,6 +85,10 @@ pub enum StoreError {
     /// The ledger was opened read-only.
     #[error("the ledger is open read-only")]
     ReadOnly,
+    /// The file was left by a writer that stopped mid-commit (a crash) and must be repaired
+    /// (to its last committed state) before a read-only open can read it.
+    #[error("the ledger at {0} was left by a writer that stopped before it finished (a crash) and needs a repair to its last committed state, which needs write access to it")]
+    NeedsRepair(PathBuf),
     /// The ledger was written by an older accord and must be upgraded before use.
     #[error("the ledger at {0} was written by an older accord (store format 1); run `accord upgrade` once to rebuild its derived tables (entries and checkpoints are not changed)")]
     NeedsUpgrade(PathBuf),
@@ -149,6 +153,7 @@ fn open_err(path: &Path, e: redb::DatabaseError) -> StoreError {
         redb::DatabaseError::DatabaseAlreadyOpen | redb::DatabaseError::LockProtocolMismatch => {
             StoreError::InUse(path.to_path_buf())
         }
+        redb::DatabaseError::RepairAborted => StoreError::NeedsRepair(path.to_path_buf()),
         redb::DatabaseError::Storage(s) => storage(s),
         other => StoreError::Damaged(other.to_string()),
     }
@@ -183,6 +188,76 @@ impl Store {
             Ok::<_, StoreError>(())
         })?;
         Ok(store)
+    }
+
+    /// Creates a new, empty database in a private staging file inside `dir` (created if
+    /// needed), for a ledger that must appear whole or not at all (a mirror's first import):
+    /// fill it, then [`Store::publish_staged`] moves it into place. Returns the store and the
+    /// staging file's path.
+    ///
+    /// # Errors
+    /// [`StoreError::Exists`] if `dir` already holds a ledger, [`StoreError::Io`].
+    pub fn create_staged(dir: &Path) -> Result<(Store, PathBuf), StoreError> {
+        if Self::db_path(dir).exists() {
+            return Err(StoreError::Exists(dir.to_path_buf()));
+        }
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let mut nonce = [0u8; 8];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
+        let path = dir.join(format!(".{DB_FILE}.staging-{}", hex::encode(nonce)));
+        // create_new: never follows or reuses a file someone planted under that name.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(io)?;
+        let db = match redb::Builder::new()
+            .set_cache_size(WRITE_CACHE_BYTES)
+            .create(&path)
+        {
+            Ok(db) => db,
+            Err(e) => {
+                let _ = std::fs::remove_file(&path);
+                return Err(open_err(dir, e));
+            }
+        };
+        let store = Store {
+            db: Db::Rw(db),
+            path: dir.to_path_buf(),
+        };
+        if let Err(e) = store.write(|t| {
+            t.meta.insert("format", FORMAT_TAG)?;
+            Ok::<_, StoreError>(())
+        }) {
+            drop(store);
+            let _ = std::fs::remove_file(&path);
+            return Err(e);
+        }
+        Ok((store, path))
+    }
+
+    /// Moves a store made by [`Store::create_staged`] into place as the ledger of its
+    /// directory, atomically and without replacing a ledger that appeared meanwhile (a hard
+    /// link, which fails if the name exists, then the staging name is removed); the directory
+    /// is synced so the new name is durable.
+    ///
+    /// # Errors
+    /// [`StoreError::Exists`], [`StoreError::Io`]; the staging file is removed either way.
+    pub fn publish_staged(self, staged: &Path) -> Result<(), StoreError> {
+        let dir = self.path.clone();
+        drop(self);
+        let target = Self::db_path(&dir);
+        let linked = std::fs::hard_link(staged, &target);
+        let _ = std::fs::remove_file(staged);
+        match linked {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(StoreError::Exists(dir)),
+            Err(e) => return Err(io(e)),
+        }
+        if let Ok(d) = std::fs::File::open(&dir) {
+            d.sync_all().map_err(io)?;
+        }
+        Ok(())
     }
 
     /// Opens an existing ledger for writing (one process at a time).
@@ -293,12 +368,28 @@ impl Store {
         if !path.is_file() {
             return Err(StoreError::NotFound(dir.to_path_buf()));
         }
-        let db = contain(|| {
-            redb::Builder::new()
-                .set_cache_size(CACHE_BYTES)
-                .open_read_only(&path)
-                .map_err(|e| open_err(dir, e))
-        })?;
+        let open = || {
+            contain(|| {
+                redb::Builder::new()
+                    .set_cache_size(CACHE_BYTES)
+                    .open_read_only(&path)
+                    .map_err(|e| open_err(dir, e))
+            })
+        };
+        let db = match open() {
+            // A writer was killed mid-commit: the file holds its last committed state, but
+            // redb will not read it without a repair, which a read-only open cannot do. Repair
+            // under the writer's lock (the repair only rolls back to the last commit and
+            // rebuilds redb's allocator state; it changes no committed data), then read.
+            Err(StoreError::NeedsRepair(_)) => {
+                drop(Store::open(dir).map_err(|e| match e {
+                    StoreError::Io(_) => StoreError::NeedsRepair(dir.to_path_buf()),
+                    other => other,
+                })?);
+                open()?
+            }
+            other => other?,
+        };
         let s = Store {
             db: Db::Ro(db),
             path: dir.to_path_buf(),

@@ -219,6 +219,8 @@ fn tlog_proof_format() {
     let text = std::fs::read_to_string(&f).unwrap();
     let mut lines = text.lines();
     assert_eq!(lines.next(), Some("c2sp.org/tlog-proof@v1"));
+    // The entry bytes ride in the spec's optional `extra` line (FORMAT.md section 8).
+    assert!(lines.next().unwrap().starts_with("extra "));
     assert_eq!(lines.next(), Some("index 1"));
     assert!(text.contains("\n\ntest.example/ledger\n2\n"), "{text}");
 }

@@ -301,3 +301,426 @@ fn verify_file_names_the_first_bad_entry_whatever_the_state_remembers() {
         }
     }
 }
+
+/// A small genuine ledger and its export: (world, vkey, export path).
+fn exported() -> (World, String, std::path::PathBuf) {
+    let w = World::new();
+    let vkey = w.init();
+    let a = w.register("acme", "Acme");
+    w.attest(&a, &["no-backdoors"], "Acme Cloud");
+    w.attest(&a, &["patch-all-customers"], "Acme Mail");
+    let f = w.path("l.export");
+    w.ok(&["export", "--out", f.to_str().unwrap()]);
+    (w, vkey, f)
+}
+
+#[test]
+fn import_commits_exactly_the_bytes_it_verified() {
+    let (w, vkey, f) = exported();
+    let genuine = std::fs::read(&f).unwrap();
+    // The forgery: the genuine header, then entries changed (a custodian's signature would not
+    // cover them; only a second, unchecked read could let them in).
+    let forged = w.path("forged.export");
+    std::fs::copy(&f, &forged).unwrap();
+    rewrite_export(&forged, 2, |e| e.logged_at += 1);
+    let forged = std::fs::read(&forged).unwrap();
+    // A named pipe that serves the genuine export to its first reader and the forgery to any
+    // later one (after a pause, so that the first reader has seen the end of its stream).
+    let fifo = w.path("pipe.export");
+    let st = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(st.success());
+    let p = fifo.clone();
+    std::thread::spawn(move || {
+        use std::io::Write as _;
+        let mut first = true;
+        loop {
+            let Ok(mut pipe) = std::fs::OpenOptions::new().write(true).open(&p) else {
+                return;
+            };
+            let _ = pipe.write_all(if first { &genuine } else { &forged });
+            drop(pipe);
+            first = false;
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+    });
+    let mirror = w.path("mirror");
+    w.ok(&[
+        "import",
+        fifo.to_str().unwrap(),
+        "--ledger-key",
+        &vkey,
+        "--ledger",
+        mirror.to_str().unwrap(),
+    ]);
+    // The mirror holds the genuine ledger: it verifies, and has the custodian's checkpoint.
+    w.ok(&[
+        "verify",
+        "--ledger-key",
+        &vkey,
+        "--ledger",
+        mirror.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        w.ok(&["checkpoint", "--ledger", mirror.to_str().unwrap()]),
+        w.checkpoint()
+    );
+    let show = |l: &std::path::Path| w.ok(&["show", "2", "--json", "--ledger", l.to_str().unwrap()]);
+    assert_eq!(show(&mirror), show(&w.ledger()));
+}
+
+#[test]
+fn a_failed_import_leaves_the_mirror_as_it_was_even_when_new() {
+    let (w, vkey, f) = exported();
+    let bad = w.path("bad.export");
+    std::fs::copy(&f, &bad).unwrap();
+    rewrite_export(&bad, 2, |e| e.logged_at += 1);
+    let mirror = w.path("mirror");
+    let e = w.fails(
+        1,
+        &[
+            "import",
+            bad.to_str().unwrap(),
+            "--ledger-key",
+            &vkey,
+            "--ledger",
+            mirror.to_str().unwrap(),
+        ],
+    );
+    assert!(e.contains("entry 2") || e.contains("checkpoint"), "{e}");
+    assert!(
+        !mirror.exists(),
+        "a failed first import left {}",
+        mirror.display()
+    );
+    // An existing, empty directory stays, empty.
+    std::fs::create_dir(&mirror).unwrap();
+    w.fails(
+        1,
+        &[
+            "import",
+            bad.to_str().unwrap(),
+            "--ledger-key",
+            &vkey,
+            "--ledger",
+            mirror.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(std::fs::read_dir(&mirror).unwrap().count(), 0);
+    // The genuine export, from standard input, then builds the mirror.
+    let o = w
+        .cmd()
+        .args([
+            "import",
+            "-",
+            "--ledger-key",
+            &vkey,
+            "--ledger",
+            mirror.to_str().unwrap(),
+        ])
+        .write_stdin(std::fs::read(&f).unwrap())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let cp = w.ok(&["checkpoint", "--ledger", mirror.to_str().unwrap()]);
+    // A later failed import (a tampered, larger export) leaves it unchanged.
+    let a = w.path("keys/acme.key");
+    w.attest(&a, &["no-backdoors"], "Acme Phone");
+    let g = w.path("newer.export");
+    w.ok(&["export", "--out", g.to_str().unwrap()]);
+    rewrite_export(&g, 3, |e| e.logged_at += 1);
+    w.fails(
+        1,
+        &[
+            "import",
+            g.to_str().unwrap(),
+            "--ledger-key",
+            &vkey,
+            "--ledger",
+            mirror.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(w.ok(&["checkpoint", "--ledger", mirror.to_str().unwrap()]), cp);
+    w.ok(&[
+        "verify",
+        "--ledger-key",
+        &vkey,
+        "--ledger",
+        mirror.to_str().unwrap(),
+    ]);
+}
+
+/// A signature line by the same key name and id as `line`, over something else.
+fn bad_twin(line: &str) -> String {
+    use base64::Engine as _;
+    let (head, b64) = line.rsplit_once(' ').unwrap();
+    let mut raw = base64::engine::general_purpose::STANDARD.decode(b64).unwrap();
+    let last = raw.len() - 1;
+    raw[last] ^= 1;
+    format!("{head} {}", base64::engine::general_purpose::STANDARD.encode(raw))
+}
+
+#[test]
+fn a_checkpoint_with_a_bad_second_line_of_the_ledger_key_is_refused_in_any_order() {
+    let (w, vkey, _) = exported();
+    let pf = w.path("p0.json");
+    w.ok(&["prove", "2", "--json", "--out", pf.to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&pf).unwrap()).unwrap();
+    let note = v["checkpoint"].as_str().unwrap().to_string();
+    let (text, sigs) = note.rsplit_once("\n\n").unwrap();
+    let good = sigs.trim_end_matches('\n');
+    assert_eq!(good.lines().count(), 1);
+    let bad = bad_twin(good);
+    let state = w.path("st");
+    for sigs in [format!("{good}\n{bad}\n"), format!("{bad}\n{good}\n")] {
+        let mut v = v.clone();
+        v["checkpoint"] = serde_json::Value::String(format!("{text}\n\n{sigs}"));
+        let f = w.path("p.json");
+        let _ = std::fs::remove_file(&f);
+        std::fs::write(&f, serde_json::to_string(&v).unwrap()).unwrap();
+        let e = w.fails(
+            1,
+            &[
+                "verify-proof",
+                f.to_str().unwrap(),
+                "--ledger-key",
+                &vkey,
+                "--state",
+                state.to_str().unwrap(),
+            ],
+        );
+        assert!(e.contains("does not verify"), "{e}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_planted_temporary_symlink_in_the_state_directory_is_never_written_through() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let (w, vkey, f) = exported();
+    let state = w.path("st");
+    w.ok(&[
+        "verify",
+        "--file",
+        f.to_str().unwrap(),
+        "--ledger-key",
+        &vkey,
+        "--state",
+        state.to_str().unwrap(),
+    ]);
+    let mode = std::fs::metadata(&state).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "state directory created with mode {mode:o}");
+    // Plant symlinks under every temporary name the old code used, pointing at a victim file.
+    let victim = w.path("victim");
+    std::fs::write(&victim, "precious").unwrap();
+    for e in std::fs::read_dir(&state).unwrap() {
+        let p = e.unwrap().path();
+        std::os::unix::fs::symlink(&victim, p.with_extension("tmp")).unwrap();
+    }
+    let a = w.path("keys/acme.key");
+    w.attest(&a, &["no-backdoors"], "Acme Phone");
+    w.ok(&[
+        "verify",
+        "--ledger-key",
+        &vkey,
+        "--state",
+        state.to_str().unwrap(),
+    ]);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    // A state directory that others can write is refused, with exit 2 and a way out.
+    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let e = w.fails(
+        2,
+        &[
+            "verify",
+            "--ledger-key",
+            &vkey,
+            "--state",
+            state.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        e.contains("writable by other users") && e.contains("chmod 700"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_tlog_proof_written_by_prove_is_read_by_verify_proof() {
+    let (w, vkey, _) = exported();
+    let f = w.path("p.tlog");
+    let out = w.ok(&[
+        "prove",
+        "2",
+        "--format",
+        "tlog-proof",
+        "--out",
+        f.to_str().unwrap(),
+    ]);
+    // The check command prove prints works as printed.
+    let cmd = out
+        .lines()
+        .find_map(|l| l.strip_prefix("check it with: accord "))
+        .unwrap();
+    let args: Vec<&str> = cmd.split(' ').collect();
+    let mut args = args.clone();
+    let state = w.path("st");
+    args.extend(["--state", state.to_str().unwrap()]);
+    let o = w.ok(&args);
+    assert!(o.contains("OK: entry 2") && o.contains("NOT checked"), "{o}");
+    let j = common::json(&w, &[&args[..], &["--json"]].concat());
+    assert_eq!(j["type"], "tlog-proof");
+    assert_eq!(j["leaf_index"], 2);
+    // Without the extra line, the entry can be given with --entry.
+    let text = std::fs::read_to_string(&f).unwrap();
+    let extra = text.lines().nth(1).unwrap().strip_prefix("extra ").unwrap();
+    use base64::Engine as _;
+    let entry = base64::engine::general_purpose::STANDARD.decode(extra).unwrap();
+    let bare = text.replace(&format!("extra {extra}\n"), "");
+    let g = w.path("bare.tlog");
+    std::fs::write(&g, &bare).unwrap();
+    let e = w.fails(
+        1,
+        &[
+            "verify-proof",
+            g.to_str().unwrap(),
+            "--ledger-key",
+            &vkey,
+            "--state",
+            state.to_str().unwrap(),
+        ],
+    );
+    assert!(e.contains("--entry"), "{e}");
+    let ef = w.path("entry.bin");
+    std::fs::write(&ef, &entry).unwrap();
+    w.ok(&[
+        "verify-proof",
+        g.to_str().unwrap(),
+        "--entry",
+        ef.to_str().unwrap(),
+        "--ledger-key",
+        &vkey,
+        "--state",
+        state.to_str().unwrap(),
+    ]);
+    // Another entry's bytes are not included at that index.
+    let mut other = entry.clone();
+    let n = other.len();
+    other[n - 1] ^= 1;
+    std::fs::write(&ef, &other).unwrap();
+    let e = w.fails(
+        1,
+        &[
+            "verify-proof",
+            g.to_str().unwrap(),
+            "--entry",
+            ef.to_str().unwrap(),
+            "--ledger-key",
+            &vkey,
+            "--state",
+            state.to_str().unwrap(),
+        ],
+    );
+    assert!(e.contains("inclusion proof"), "{e}");
+}
+
+#[test]
+fn a_bundle_says_it_relies_on_the_custodian_for_one_registration_per_name() {
+    // Whoever holds the ledger key signs a tree that extends the genuine one with a second
+    // registration of "Acme" under a key of their own, and an attestation by it.
+    let (w, vkey, _) = exported();
+    let state = w.path("st");
+    w.ok(&[
+        "verify",
+        "--ledger-key",
+        &vkey,
+        "--state",
+        state.to_str().unwrap(),
+    ]);
+    let mallory = sk(&w.key("mallory"));
+    let reg = statement::sign(
+        &payload(Body::Registration(Registration {
+            name: "Acme".into(),
+            public_key: mallory.public(),
+            domain: None,
+            contact: None,
+            recovery: None,
+        })),
+        "acme",
+        &mallory,
+    )
+    .unwrap();
+    force_append(&w, reg.bytes());
+    let n = accord::norms::Catalogue::embedded().get("no-backdoors").unwrap();
+    let att = statement::sign(
+        &payload(Body::Attestation(accord::statement::Attestation {
+            catalogue: 1,
+            norms: vec![accord::statement::NormRef {
+                id: n.id.clone(),
+                text_hash: n.text_hash(),
+            }],
+            scope: vec!["everything".into()],
+            expires: None,
+            note: None,
+            supersedes: None,
+        })),
+        "acme",
+        &mallory,
+    )
+    .unwrap();
+    let i = force_append(&w, att.bytes());
+    let f = w.path("forged.proof");
+    w.ok(&[
+        "prove",
+        &i.to_string(),
+        "--since",
+        "3",
+        "--out",
+        f.to_str().unwrap(),
+    ]);
+    // The bundle cannot show the second registration is against the rules: it verifies, and
+    // says in text and JSON what it relies on and how to check it.
+    let o = w.ok(&[
+        "verify-proof",
+        f.to_str().unwrap(),
+        "--ledger-key",
+        &vkey,
+        "--state",
+        state.to_str().unwrap(),
+    ]);
+    assert!(
+        o.contains("relies on the custodian") && o.contains("one registration per name"),
+        "{o}"
+    );
+    assert!(o.contains("accord verify"), "{o}");
+    let j = common::json(
+        &w,
+        &[
+            "verify-proof",
+            f.to_str().unwrap(),
+            "--ledger-key",
+            &vkey,
+            "--state",
+            state.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert!(
+        j["relies_on_custodian"]
+            .as_str()
+            .unwrap()
+            .contains("one registration per name"),
+        "{j}"
+    );
+    // The full ledger shows the forgery.
+    let e = w.fails(
+        1,
+        &[
+            "verify",
+            "--ledger-key",
+            &vkey,
+            "--state",
+            state.to_str().unwrap(),
+        ],
+    );
+    assert!(e.contains("entry 3") && e.contains("already registered"), "{e}");
+}

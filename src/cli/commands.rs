@@ -124,9 +124,10 @@ pub(super) fn run(cli: &Cli) -> Res {
         Command::VerifyProof {
             file,
             ledger_key,
+            entry,
             state,
             json,
-        } => super::proofs::verify_proof(file, ledger_key, state.as_deref(), *json),
+        } => super::proofs::verify_proof(file, ledger_key, entry.as_deref(), state.as_deref(), *json),
         Command::Consistency { from, to, out, json } => {
             super::proofs::consistency(dir, *from, *to, out, *json)
         }
@@ -821,7 +822,7 @@ fn verify(dir: &Path, vkey: Option<&str>, state: Option<&Path>, json: bool) -> R
         }))
     })?
     .map_err(|e| match e {
-        StateError::Io { .. } => Fail::usage(e),
+        StateError::Io { .. } | StateError::NotPrivate(..) => Fail::usage(e),
         other => Fail::invalid(other).context("verification FAILED"),
     })?;
     let cp = &report.checkpoint.checkpoint;

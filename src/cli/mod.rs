@@ -246,16 +246,24 @@ Example:\n  accord prove 3 --out entry3.proof\n  accord verify-proof entry3.proo
     #[command(
         after_help = "Checks the checkpoint signature, the inclusion proofs, the statement's \
 signature and the registration binding the key to the organisation; or, for a consistency proof, \
-both checkpoints and the path between them. Remembers the newest checkpoint verified per origin \
-(state directory) and reports forks. A bundle cannot prove that nothing later withdrew the \
-entry: that needs the full ledger or an export."
+both checkpoints and the path between them; or, for a C2SP tlog-proof, the checkpoint and the \
+inclusion of the entry (not its signature or key binding: a tlog-proof does not carry them). \
+Remembers the newest checkpoint verified per origin (state directory) and reports forks. \
+A bundle cannot prove that nothing later withdrew the entry, and relies on the custodian to have \
+enforced the ledger's rules (one registration per name, one organisation per key): checking those \
+needs the full ledger or an export (accord verify)."
     )]
     VerifyProof {
-        /// The proof file (CBOR or JSON).
+        /// The proof file: an accord bundle or consistency proof (CBOR or JSON), or a C2SP
+        /// tlog-proof.
         file: PathBuf,
         /// The ledger's public key (C2SP vkey).
         #[arg(long, value_name = "VKEY")]
         ledger_key: String,
+        /// For a C2SP tlog-proof that does not carry the entry (no `extra` line): the entry
+        /// bytes (the Merkle leaf).
+        #[arg(long, value_name = "FILE")]
+        entry: Option<PathBuf>,
         /// State directory for remembered checkpoints.
         #[arg(long, value_name = "DIR")]
         state: Option<PathBuf>,

@@ -31,9 +31,29 @@ fn state_dir(state: Option<&Path>) -> StateDir {
 
 fn state_fail(e: StateError) -> Fail {
     match e {
-        StateError::Io { .. } => Fail::usage(e),
+        StateError::Io { .. } | StateError::NotPrivate(..) => Fail::usage(e),
         other => Fail::invalid(other).context("verification FAILED"),
     }
+}
+
+/// Reads an entry file given with `--entry` (at most one entry's bytes).
+fn read_entry_file(path: &Path) -> Res<Vec<u8>> {
+    use std::io::Read as _;
+    let mut r = open_input(path, "entry file")?;
+    let mut v = Vec::new();
+    r.by_ref()
+        .take(accord::entry::MAX_ENTRY_LEN as u64 + 1)
+        .read_to_end(&mut v)
+        .with_context(|| format!("reading {}", input_name(path)))
+        .map_err(Fail::usage)?;
+    if v.len() > accord::entry::MAX_ENTRY_LEN {
+        return Err(Fail::usage(anyhow!(
+            "{}: larger than an entry ({} bytes at most)",
+            input_name(path),
+            accord::entry::MAX_ENTRY_LEN
+        )));
+    }
+    Ok(v)
 }
 
 fn write_out(path: &Path, bytes: &[u8]) -> Res {
@@ -56,7 +76,7 @@ pub(super) fn prove(
         ProofFormat::Cbor => file.to_cbor().map_err(Fail::invalid)?,
         ProofFormat::Json => file.to_json().map_err(Fail::invalid)?.into_bytes(),
         ProofFormat::TlogProof => match &file {
-            ProofFile::Bundle(b) => b.to_tlog_proof().into_bytes(),
+            ProofFile::Bundle(b) => b.to_tlog_proof().to_text().into_bytes(),
             ProofFile::Consistency(_) => Vec::new(),
         },
     };
@@ -105,14 +125,64 @@ fn read_proof_file(path: &Path) -> Res<Vec<u8>> {
     Ok(buf)
 }
 
+/// What every bundle relies on, said in text and JSON (issue 10, finding 3).
+const RELIES_ON_CUSTODIAN: &str = "a bundle relies on the custodian to have enforced the ledger's rules that it cannot show: one registration per name (and no look-alike of one) and one organisation per key; whoever holds the ledger key could sign a tree holding a second registration of this name. To check them, verify the full ledger (accord verify) or an export (accord verify --file), or watch the ledger for the organisation's name";
+
 const CANNOT_PROVE: &str = "a bundle cannot prove that nothing later withdrew or superseded this entry, or (by a recovery after its checkpoint) made it untrusted, nor that its key history is complete: check the full ledger (accord verify) or an export (accord verify --file)";
 
-pub(super) fn verify_proof(path: &Path, key: &str, state: Option<&Path>, json: bool) -> Res {
+pub(super) fn verify_proof(
+    path: &Path,
+    key: &str,
+    entry: Option<&Path>,
+    state: Option<&Path>,
+    json: bool,
+) -> Res {
     let vkey = vkey(key)?;
     let bytes = read_proof_file(path)?;
     let bad = |e: BundleError| Fail::invalid(e).context(format!("{}: verification FAILED", path.display()));
-    let file = ProofFile::parse(&bytes).map_err(bad)?;
     let sd = state_dir(state);
+    if accord::tlog_proof::TlogProof::looks_like(&bytes) {
+        let p = accord::tlog_proof::TlogProof::parse(&bytes).map_err(bad)?;
+        let entry = match entry {
+            Some(f) => Some(read_entry_file(f)?),
+            None => None,
+        };
+        let r = p.verify(&vkey, entry.as_deref()).map_err(bad)?;
+        let seen = match sd.observe(&vkey, &r.checkpoint, None) {
+            Ok(s) => seen_text(&s),
+            Err(StateError::NeedConsistency { remembered, .. }) => format!(
+                "newer than the checkpoint of size {remembered} verified before, and a tlog-proof carries no consistency proof from it; state unchanged"
+            ),
+            Err(e) => return Err(state_fail(e)),
+        };
+        let cp = &r.checkpoint.checkpoint;
+        let not_checked = "a tlog-proof carries neither the signatory's key nor the registration: the statement's signature and its key's binding to the organisation are NOT checked (use an accord bundle: accord prove N --out FILE)";
+        if json {
+            return out_json(&serde_json::json!({
+                "ok": true, "type": "tlog-proof", "origin": cp.origin.to_string(),
+                "leaf_index": r.entry.index, "tree_size": cp.size, "root": hex::encode(cp.root),
+                "kind": r.statement.kind().to_string(), "org": r.statement.iss,
+                "statement_id": hex::encode(r.statement.id()),
+                "logged_at": accord::time::format(r.entry.logged_at),
+                "remembered": seen,
+                "proves": [format!("entry {} is included in the tree of size {} signed by the ledger key", r.entry.index, cp.size)],
+                "does_not_prove": [not_checked, CANNOT_PROVE],
+            }));
+        }
+        out(&format!(
+            "OK: entry {} ({} by {:?}) is included in ledger {} at checkpoint size {} (root {})\ncheckpoint: {}\nnot checked: {}\n",
+            r.entry.index,
+            r.statement.kind(),
+            shown(&r.statement.iss),
+            cp.origin,
+            cp.size,
+            hex::encode(cp.root),
+            seen,
+            not_checked
+        ));
+        return Ok(());
+    }
+    let file = ProofFile::parse(&bytes).map_err(bad)?;
     match file {
         ProofFile::Bundle(b) => {
             let r = b.verify(&vkey, Catalogue::embedded()).map_err(bad)?;
@@ -183,6 +253,7 @@ pub(super) fn verify_proof(path: &Path, key: &str, state: Option<&Path>, json: b
                     remembered: String,
                     proves: Vec<String>,
                     does_not_prove: Vec<&'static str>,
+                    relies_on_custodian: &'static str,
                 }
                 return out_json(&J {
                     ok: true,
@@ -216,11 +287,12 @@ pub(super) fn verify_proof(path: &Path, key: &str, state: Option<&Path>, json: b
                         ),
                     ],
                     does_not_prove: vec![CANNOT_PROVE],
+                    relies_on_custodian: RELIES_ON_CUSTODIAN,
                 });
             }
             out(&format!(
                 "OK: entry {} ({} by {:?}) is included in ledger {} at checkpoint size {} (root {})\n\
-                 signed by a key that spoke for {:?} when it was logged (registration at entry {}, {} key-history entries checked); logged at {}\n{}\ncheckpoint: {}\nnote: {}\n",
+                 signed by a key that spoke for {:?} when it was logged (registration at entry {}, {} key-history entries checked); logged at {}\n{}\ncheckpoint: {}\nnote: {}\nnote: {}\n",
                 r.index,
                 st.kind(),
                 st.iss,
@@ -233,7 +305,8 @@ pub(super) fn verify_proof(path: &Path, key: &str, state: Option<&Path>, json: b
                 accord::time::format(r.logged_at),
                 what,
                 seen_text(&seen),
-                CANNOT_PROVE
+                CANNOT_PROVE,
+                RELIES_ON_CUSTODIAN
             ));
             if let Some((_, message)) = &untrusted {
                 out(&format!("UNTRUSTED: {message}\n"));
@@ -403,19 +476,20 @@ pub(super) fn verify_file(path: &Path, key: &str, state: Option<&Path>, json: bo
 pub(super) fn import(dir: &Path, file: &Path, key: &str) -> Res {
     let vkey = vkey(key)?;
     let p = progress_fn(false);
-    let r = Ledger::import(dir, file, &vkey, Catalogue::embedded(), Some(&p)).map_err(|e| {
+    let mut input = open_input(file, "export file")?;
+    let r = Ledger::import(dir, &mut input, &vkey, Catalogue::embedded(), Some(&p)).map_err(|e| {
         let code = match &e {
             LedgerError::BadArgument(_) => 2,
             _ => 1,
         };
         fail::ledger(e, code).context(format!(
             "import of {} FAILED (the mirror is unchanged)",
-            file.display()
+            input_name(file)
         ))
     })?;
     out(&format!(
         "imported {} into the read-only mirror at {}: now {} entries (was {})\n",
-        file.display(),
+        input_name(file),
         dir.display(),
         r.report.entries,
         r.from
