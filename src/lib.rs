@@ -18,6 +18,7 @@ pub mod entry;
 pub mod export;
 pub mod keys;
 pub mod ledger;
+pub mod names;
 pub mod norms;
 pub mod proof;
 pub mod replay;

@@ -7,6 +7,8 @@ implemented here). Section numbers (§) refer to docs/FORMAT.md.
     accord_verify.py export FILE --ledger-key VKEY       # an `accord export` file (§10, §7)
     accord_verify.py proof FILE --ledger-key VKEY        # a bundle (§8) or consistency file (§9)
     accord_verify.py checkpoint NOTE --ledger-key VKEY   # a signed checkpoint note (§6)
+    accord_verify.py names-selftest                      # the §4.1 name rules on known cases
+    accord_verify.py names-compare FILE                  # accord's name keys against ours
 
 Exit codes: 0 valid, 1 invalid (the message names the first bad entry), 2 usage or I/O error.
 Warnings (stderr, exit 0): entries made untrusted by a later recovery (§7) in a bundle, and
@@ -28,6 +30,7 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import bisect
 import hashlib
 import json
 import os
@@ -471,6 +474,273 @@ def normalise(name: str, what="name") -> str:
     if len(out.encode("utf-8")) > 128:
         raise Invalid(f"{what}: normalised organisation name longer than 128 bytes")
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Names under rules version 2 (§4.1 "Names: refusal rules and the comparison key"): the
+# refusal rules and the comparison key, from the pinned Unicode 14.0.0 data file.
+
+NAMES_DATA = "names-14.0.0.txt"
+# SHA-256 of schemas/unicode/names-14.0.0.txt, as §4.1 records it.
+NAMES_DATA_SHA256 = "f66b4698c6781a5986a7f3a712ba0db8d7bdd727ce85a076baca9ebdf697d7e8"
+KEY_ROUNDS = 3
+_BRAILLE_PATTERN_BLANK = "\u2800"
+
+
+class NameRefused(Invalid):
+    """A name broken by a refusal rule: rule (§4.1 name), code point and position (from 1)."""
+
+    def __init__(self, rule: str, code_point: str | None = None, position: int | None = None):
+        self.rule, self.code_point, self.position = rule, code_point, position
+        where = "" if code_point is None else f": U+{ord(code_point):04X} at character {position}"
+        super().__init__(f"organisation name breaks the {rule} rule{where}")
+
+
+class _NamesData:
+    """The pinned file, parsed: sorted range lists (bisect) and mappings."""
+
+    def __init__(self, text: str):
+        self.gc_start, self.gc = [], []  # range starts; (first, last, category)
+        self.di, self.ws = [], []
+        self.lower, self.nfkc_cf, self.confusable = {}, {}, {}
+        for n, line in enumerate(text.split("\n"), 1):
+            if not line or line.startswith("#"):
+                continue
+            parts = line.split(";")
+            if len(parts) != 3:
+                raise Usage(f"{NAMES_DATA} line {n}: not three fields")
+            field, points, value = parts
+            first, _, last = points.partition("..")
+            a, b = int(first, 16), int(last or first, 16)
+            if field in ("lower", "nfkc_cf", "confusable"):
+                seq = "".join(chr(int(h, 16)) for h in value.split(" ")) if value else ""
+            if field == "gc":
+                self.gc.append((a, b, value))
+            elif field == "di":
+                self.di.append((a, b))
+            elif field == "ws":
+                self.ws.append((a, b))
+            elif field == "lower":
+                self.lower[a] = seq
+            elif field == "nfkc_cf":
+                for c in range(a, b + 1):
+                    self.nfkc_cf[c] = seq
+            elif field == "confusable":
+                self.confusable[a] = seq
+            else:
+                raise Usage(f"{NAMES_DATA} line {n}: unknown field {field!r}")
+        self.gc_start = [r[0] for r in self.gc]
+        self.di_start = [r[0] for r in self.di]
+        self.ws_start = [r[0] for r in self.ws]
+
+    @staticmethod
+    def _find(starts, ranges, c):
+        i = bisect.bisect_right(starts, c) - 1
+        return ranges[i] if i >= 0 and ranges[i][0] <= c <= ranges[i][1] else None
+
+    def category(self, ch: str):
+        r = self._find(self.gc_start, self.gc, ord(ch))
+        return r[2] if r else None
+
+    def default_ignorable(self, ch: str) -> bool:
+        return self._find(self.di_start, self.di, ord(ch)) is not None
+
+    def white_space(self, ch: str) -> bool:
+        return self._find(self.ws_start, self.ws, ord(ch)) is not None
+
+
+_NAMES: list = []
+
+
+def names_data() -> _NamesData:
+    """The pinned data (§4.1), read once from schemas/unicode/ and checked against its SHA-256."""
+    if not _NAMES:
+        here = os.path.dirname(os.path.abspath(__file__))
+        path = os.path.join(here, "..", "..", "schemas", "unicode", NAMES_DATA)
+        try:
+            with open(path, "rb") as f:
+                raw = f.read()
+        except OSError as e:
+            raise Usage(f"{path}: {e.strerror}") from None
+        if hashlib.sha256(raw).hexdigest() != NAMES_DATA_SHA256:
+            raise Usage(f"{path}: SHA-256 is not the one §4.1 records")
+        _NAMES.append(_NamesData(raw.decode("ascii")))
+    return _NAMES[0]
+
+
+def check_registered_name(name: str) -> None:
+    """§4.1 refusal rules (version 2); raises NameRefused naming the first offending code point."""
+    d = names_data()
+    # Unassigned code points first, on the name as given: NFC of a later Unicode version could
+    # otherwise turn them into something else.
+    for i, ch in enumerate(name, 1):
+        if d.category(ch) == "Cn":
+            raise NameRefused("unassigned", ch, i)
+    n = unicodedata.normalize("NFC", name)
+    if not n:
+        raise NameRefused("empty")
+    prev_space = False
+    for i, ch in enumerate(n, 1):
+        if ch == " ":
+            if i == 1 or i == len(n):
+                raise NameRefused("space-at-edge", ch, i)
+            if prev_space:
+                raise NameRefused("double-space", ch, i)
+            prev_space = True
+            continue
+        prev_space = False
+        cat = d.category(ch)
+        if cat == "Cn":
+            raise NameRefused("unassigned", ch, i)
+        if cat in ("Co", "Cs"):
+            raise NameRefused("private-use", ch, i)
+        if cat == "Cc":
+            raise NameRefused("control", ch, i)
+        if d.default_ignorable(ch):
+            raise NameRefused("default-ignorable", ch, i)
+        if cat == "Cf":
+            raise NameRefused("format", ch, i)
+        if d.white_space(ch) or cat == "Zs" or ch == _BRAILLE_PATTERN_BLANK:
+            raise NameRefused("space", ch, i)
+
+
+def nfkc_casefold(s: str) -> str:
+    """toNFKC_Casefold(NFD(s)) with the pinned NFKC_CF mapping, then NFC (§4.1)."""
+    m = names_data().nfkc_cf
+    x = "".join(m.get(ord(ch), ch) for ch in unicodedata.normalize("NFD", s))
+    return unicodedata.normalize("NFC", x)
+
+
+def skeleton(s: str) -> str:
+    """UTS #39 §4 skeleton with the pinned confusables.txt: NFD, map, NFD (§4.1)."""
+    m = names_data().confusable
+    x = "".join(m.get(ord(ch), ch) for ch in unicodedata.normalize("NFD", s))
+    return unicodedata.normalize("NFD", x)
+
+
+def _key_rounds(x: str) -> str:
+    for _ in range(KEY_ROUNDS):
+        x = skeleton(nfkc_casefold(x))
+    return x
+
+
+def comparison_key(name: str) -> str:
+    """§4.1 comparison key of a version-2 name: the refusal rules, then KEY_ROUNDS rounds of
+    skeleton(toNFKC_Casefold(...)) from NFC(name)."""
+    check_registered_name(name)
+    return _key_rounds(unicodedata.normalize("NFC", name))
+
+
+def comparison_key_v1(name: str) -> str | None:
+    """§4.1 key recorded for a version-1 registration: no refusal rules; None if the name has
+    a code point unassigned in Unicode 14.0.0."""
+    d = names_data()
+    n = unicodedata.normalize("NFC", name)
+    if any(d.category(ch) == "Cn" for ch in name + n):
+        return None
+    return _key_rounds(n)
+
+
+def names_selftest() -> int:
+    """The §4.1 functions on known cases (the look-alikes of issue 10); exit code 0 if right."""
+    failures = []
+
+    def expect(cond, what):
+        if not cond:
+            failures.append(what)
+
+    def rule_of(name):
+        try:
+            check_registered_name(name)
+            return None
+        except NameRefused as e:
+            return (e.rule, e.code_point and ord(e.code_point), e.position)
+
+    original = comparison_key("Contoso Ltd")
+    expect(original == "contoso ltd", f"key of 'Contoso Ltd' is {original!r}")
+    for name, rule, cp, pos in [
+        ("Contoso\u200b Ltd", "default-ignorable", 0x200B, 8),
+        ("Cont\u200doso Ltd", "default-ignorable", 0x200D, 5),
+        ("Contoso\u2060 Ltd", "default-ignorable", 0x2060, 8),
+        ("\ufeffContoso Ltd", "default-ignorable", 0xFEFF, 1),
+        ("Con\u00adtoso Ltd", "default-ignorable", 0xAD, 4),
+        ("Contoso L\u034ftd", "default-ignorable", 0x34F, 10),
+        ("Contoso\u180e Ltd", "default-ignorable", 0x180E, 8),
+        ("Contoso Ltd\U000e0020", "default-ignorable", 0xE0020, 12),
+        ("Contoso\u3164Ltd", "default-ignorable", 0x3164, 8),
+        ("Contoso\u00a0Ltd", "space", 0xA0, 8),
+        ("Contoso\u3000Ltd", "space", 0x3000, 8),
+        ("Contoso\u202fLtd", "space", 0x202F, 8),
+        ("Contoso\u2800Ltd", "space", 0x2800, 8),
+        ("Contoso  Ltd", "double-space", 0x20, 9),
+        (" Contoso Ltd", "space-at-edge", 0x20, 1),
+        ("Contoso \U0001faf7", "unassigned", 0x1FAF7, 9),
+        ("Contoso \ue000", "private-use", 0xE000, 9),
+        ("Contoso\tLtd", "control", 0x9, 8),
+        ("Contoso \u0600", "format", 0x600, 9),
+    ]:
+        got = rule_of(name)
+        expect(got == (rule, cp, pos), f"{name!r}: {got}, expected {(rule, cp, pos)}")
+    for name in [
+        "\uff23\uff4f\uff4e\uff54\uff4f\uff53\uff4f \uff2c\uff54\uff44",  # fullwidth
+        "\u0421ontoso Ltd",  # Cyrillic capital ES
+        "Cont\u03bfso Ltd",  # Greek small omicron
+        "C0NTOSO LTD",  # digit zero
+        "\ua4da\ua4f3\ua4e0\ua4d4\ua4f3\ua4e2\ua4f3 \ua4e1\ua4d4\ua4d3",  # Lisu letters
+        "Contoso 1td",
+    ]:
+        expect(rule_of(name) is None, f"{name!r} refused")
+        expect(comparison_key(name) == original, f"{name!r}: key {comparison_key(name)!r}")
+    for a, b in [("Acme", "Acne"), ("Contoso Ltd", "ContosoLtd"), ("Ørsted", "Orsted")]:
+        expect(comparison_key(a) != comparison_key(b), f"{a!r} and {b!r} collide")
+    for name in ["Société Générale", "日本電気株式会社", "أرامكو السعودية", "אל על", "Газпром"]:
+        expect(rule_of(name) is None, f"{name!r} refused")
+    expect(comparison_key_v1("Contoso\u200b Ltd") == original, "v1 key of a ZWSP name")
+    expect(comparison_key_v1("Contoso \U0001faf7") is None, "v1 key of an unassigned name")
+    for f in failures:
+        print(f"FAIL: {f}", file=sys.stderr)
+    print(f"names self-test: {'FAILED' if failures else 'ok'} ({len(failures)} failures)")
+    return 1 if failures else 0
+
+
+def names_compare(path: str) -> int:
+    """Compares what accord computed (a JSON file written by tests/names_python.rs) with this
+    file's own §4.1 functions, byte for byte; exit code 0 if all agree."""
+    with open(path, encoding="utf-8") as f:
+        doc = json.load(f)
+    d = names_data()
+    bad = []
+    if doc.get("data_sha256") != NAMES_DATA_SHA256:
+        bad.append("accord used another data file")
+    for name, key, rule, cp, pos, v1 in doc["cases"]:
+        try:
+            mine = (comparison_key(name), None, None, None)
+        except NameRefused as e:
+            mine = (None, e.rule, e.code_point and ord(e.code_point), e.position)
+        if mine != (key, rule, cp, pos):
+            bad.append(f"{name!r}: accord {(key, rule, cp, pos)}, here {mine}")
+        if comparison_key_v1(name) != v1:
+            bad.append(f"{name!r}: version-1 key: accord {v1!r}, here {comparison_key_v1(name)!r}")
+    # Normalisation of every code point assigned in 14.0.0 (surrogates aside): accord listed
+    # those its NFC, NFD or NFKC changes; the others must be unchanged here too.
+    changed = {cp: forms for cp, *forms in doc["normalisation"]}
+    n = 0
+    for c in range(0x110000):
+        ch = chr(c)
+        if d.category(ch) in ("Cn", "Cs"):
+            continue
+        n += 1
+        want = changed.get(c, [ch, ch, ch])
+        here = [unicodedata.normalize(f, ch) for f in ("NFC", "NFD", "NFKC")]
+        if here != want:
+            bad.append(f"U+{c:04X}: NFC/NFD/NFKC accord {want!r}, here {here!r}")
+    for b in bad[:50]:
+        print(f"DIFFERENT: {b}", file=sys.stderr)
+    print(
+        f"names compare: {len(doc['cases'])} names and the normalisation of {n} code points, "
+        f"{len(bad)} differences (Python's Unicode {UNICODE})"
+    )
+    return 1 if bad else 0
 
 
 def b64_canonical(s: str, what: str) -> bytes:
@@ -1624,8 +1894,15 @@ def main(argv=None) -> int:
             help="norms catalogue JSON (default: schemas/norms-v1.json of this repository)",
         )
         sp.add_argument("--json", action="store_true", help="print the summary as JSON")
+    sub.add_parser("names-selftest", help="check the §4.1 name functions on known cases")
+    sp = sub.add_parser("names-compare", help="compare accord's §4.1 name keys (JSON) with ours")
+    sp.add_argument("file")
     args = ap.parse_args(argv)
     try:
+        if args.cmd == "names-selftest":
+            return names_selftest()
+        if args.cmd == "names-compare":
+            return names_compare(args.file)
         vkey = VKey(args.ledger_key)
         if args.cmd == "export":
             cats = load_catalogues(args.catalogue or default_catalogues())
