@@ -169,7 +169,7 @@ fn check_statement_ids(r: &ReadTables, reg: &ReplayTotals) -> Result<(), LedgerE
 /// The registry tables against the replayed registry, row by row and by count.
 fn check_registry_tables(r: &ReadTables, reg: &ReplayTotals) -> Result<(), LedgerError> {
     let (mut keys, mut orgs, mut live, mut recovery, mut used) = (0usize, 0usize, 0usize, 0usize, 0usize);
-    let (mut ended, mut untrusted) = (0usize, 0usize);
+    let (mut ended, mut untrusted, mut name_keys) = (0usize, 0usize, 0usize);
     r.for_each_registry_row(|row| -> Result<(), LedgerError> {
         match row {
             DerivedRow::Key(kid, rec) => {
@@ -217,6 +217,15 @@ fn check_registry_tables(r: &ReadTables, reg: &ReplayTotals) -> Result<(), Ledge
                     ));
                 }
             }
+            DerivedRow::NameKey(key, idx, name) => {
+                name_keys += 1;
+                if reg.registry.name_keys.get(&key) != Some(&(idx, name)) {
+                    return Err(invalid(
+                        Location::Table("name_keys"),
+                        format!("row for the registration at entry {idx} differs from the replay"),
+                    ));
+                }
+            }
             DerivedRow::Untrusted(idx, by) => {
                 untrusted += 1;
                 if reg.registry.untrusted.get(&idx) != Some(&by) {
@@ -254,6 +263,7 @@ fn check_registry_tables(r: &ReadTables, reg: &ReplayTotals) -> Result<(), Ledge
         ("used_recovery", used, reg.registry.used.len()),
         ("ended", ended, reg.registry.ended.len()),
         ("untrusted", untrusted, reg.registry.untrusted.len()),
+        ("name_keys", name_keys, reg.registry.name_keys.len()),
     ] {
         if got != want {
             return Err(invalid(

@@ -47,6 +47,18 @@ pub enum Rejection {
         /// Its registration entry.
         index: u64,
     },
+    /// A version-2 registration whose name breaks a refusal rule of FORMAT.md section 4.1.
+    #[error("organisation name refused: {0}")]
+    NameRefused(#[from] crate::names::NameError),
+    /// A version-2 registration whose name looks like one registered before (equal
+    /// comparison keys, FORMAT.md section 4.1).
+    #[error("organisation name looks like {existing:?}, registered at entry {index}; a name that looks like a registered one is refused")]
+    LooksLike {
+        /// The name as registered before.
+        existing: String,
+        /// Its registration entry.
+        index: u64,
+    },
     /// The key is registered to an organisation already.
     #[error("this key is already registered to {org:?}; each key speaks for one organisation")]
     KeyInUse {
@@ -239,6 +251,17 @@ pub trait Registry {
     /// # Errors
     /// Storage failures.
     fn used_recovery(&self, commitment: &[u8; 32]) -> Result<Option<String>, LedgerError>;
+    /// The registration that recorded a name comparison key (FORMAT.md section 4.1): its
+    /// index and the name as registered.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn name_key(&self, key: &str) -> Result<Option<(u64, String)>, LedgerError>;
+    /// Records a name comparison key for the registration at `index` of `name`.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn put_name_key(&mut self, key: &str, index: u64, name: &str) -> Result<(), LedgerError>;
     /// Every key ever registered to an organisation.
     ///
     /// # Errors
@@ -376,6 +399,15 @@ pub fn apply(
     };
     match &st.payload.body {
         Body::Registration(r) => {
+            // The name's comparison key, recorded unless an earlier registration holds it (a
+            // version-2 registration whose key is taken was refused; a version-1 one is not,
+            // and the first registration of a key wins). Keys of both versions are computed
+            // alike; a name a version-1 entry may hold that has none is not recorded.
+            if let Some(key) = crate::names::comparison_key_v1(&r.name) {
+                if reg.name_key(&key)?.is_none() {
+                    reg.put_name_key(&key, index, &r.name)?;
+                }
+            }
             reg.put_key(&st.kid, &new_key(&r.public_key))?;
             reg.put_org(
                 &st.iss,
@@ -551,6 +583,15 @@ pub fn check_rules(
                     what: "the key being registered",
                 }));
             }
+            if version >= 2 {
+                let key = match crate::names::comparison_key(&r.name) {
+                    Ok(k) => k,
+                    Err(e) => return Ok(Err(Rejection::NameRefused(e))),
+                };
+                if let Some((index, existing)) = reg.name_key(&key)? {
+                    return Ok(Err(Rejection::LooksLike { existing, index }));
+                }
+            }
             return Ok(Ok(r.public_key));
         }
         Body::Acceptance(_) => return Ok(Err(Rejection::NestedOnly)),
@@ -704,6 +745,8 @@ pub struct MemRegistry {
     pub(crate) ended: HashMap<u64, (Arc<str>, StatementId, u64)>,
     /// Entries made untrusted by a recovery: index → the recovery's index.
     pub(crate) untrusted: BTreeMap<u64, u64>,
+    /// Name comparison keys → (registration index, name as registered).
+    pub(crate) name_keys: HashMap<String, (u64, String)>,
     /// Every statement put, in index order, compactly: what a recovery needs
     /// ([`HistoryItem`]).
     history: Vec<CompactItem>,
@@ -854,6 +897,13 @@ impl Registry for MemRegistry {
     }
     fn ended(&self, index: u64) -> Result<Option<(StatementId, u64)>, LedgerError> {
         Ok(self.ended.get(&index).map(|(_, id, by)| (*id, *by)))
+    }
+    fn name_key(&self, key: &str) -> Result<Option<(u64, String)>, LedgerError> {
+        Ok(self.name_keys.get(key).cloned())
+    }
+    fn put_name_key(&mut self, key: &str, index: u64, name: &str) -> Result<(), LedgerError> {
+        self.name_keys.insert(key.to_string(), (index, name.to_string()));
+        Ok(())
     }
     fn relive(&mut self, index: u64, id: &StatementId, org: &str) -> Result<(), LedgerError> {
         self.ended.remove(&index);
@@ -1048,6 +1098,12 @@ impl Registry for WriteTables<'_> {
     }
     fn ended(&self, index: u64) -> Result<Option<(StatementId, u64)>, LedgerError> {
         Ok(WriteTables::ended(self, index)?.map(|(by, id)| (id, by)))
+    }
+    fn name_key(&self, key: &str) -> Result<Option<(u64, String)>, LedgerError> {
+        Ok(WriteTables::name_key(self, key)?)
+    }
+    fn put_name_key(&mut self, key: &str, index: u64, name: &str) -> Result<(), LedgerError> {
+        Ok(WriteTables::put_name_key(self, key, index, name)?)
     }
     fn relive(&mut self, index: u64, id: &StatementId, _org: &str) -> Result<(), LedgerError> {
         self.remove_ended(index)?;

@@ -17,6 +17,7 @@
 //! | `org_entries`, `norm_entries` | (name, index) → () | list filters (derived) |
 //! | `ended` | attestation index → (index that ended it, statement id) | attestations withdrawn or superseded (derived) |
 //! | `untrusted` | entry index → recovery index | entries a recovery made untrusted (derived) |
+//! | `name_keys` | name comparison key → (registration index, name as registered) | look-alike names (derived) |
 //!
 //! Every derived table is rebuilt in memory and compared by `accord verify`. Every write
 //! transaction uses two-phase commit and quick repair, with redb's default immediate
@@ -32,7 +33,7 @@ use crate::proof::{Hash, HashStore, ProofError};
 
 /// File name of the database inside the ledger directory.
 pub const DB_FILE: &str = "ledger.redb";
-/// The `meta` table's format tag. Format 2 added the `ended` and `untrusted` tables; a ledger
+/// The `meta` table's format tag. Format 2 added the `ended`, `untrusted` and `name_keys` tables; a ledger
 /// of format 1 ([`OLD_FORMAT_TAG`]) is opened only to be upgraded ([`Store::upgrade`]).
 pub const FORMAT_TAG: &[u8] = b"accord-ledger/2";
 /// The format tag of ledgers written before the `ended` and `untrusted` tables.
@@ -63,6 +64,7 @@ pub(crate) const ORG_ENTRIES: TableDefinition<(&str, u64), ()> = TableDefinition
 pub(crate) const NORM_ENTRIES: TableDefinition<(&str, u64), ()> = TableDefinition::new("norm_entries");
 pub(crate) const ENDED: TableDefinition<u64, (u64, [u8; 32])> = TableDefinition::new("ended");
 pub(crate) const UNTRUSTED: TableDefinition<u64, u64> = TableDefinition::new("untrusted");
+pub(crate) const NAME_KEYS: TableDefinition<&str, (u64, &str)> = TableDefinition::new("name_keys");
 
 /// Storage errors.
 #[derive(Debug, thiserror::Error)]
@@ -528,6 +530,7 @@ pub struct ReadTables {
     norm_entries: ReadOnlyTable<(&'static str, u64), ()>,
     ended: ReadOnlyTable<u64, (u64, [u8; 32])>,
     untrusted: ReadOnlyTable<u64, u64>,
+    name_keys: ReadOnlyTable<&'static str, (u64, &'static str)>,
 }
 
 /// A registered key as the `keys` table records it.
@@ -783,6 +786,16 @@ macro_rules! table_readers {
         pub fn untrusted(&self, index: u64) -> Result<Option<u64>, StoreError> {
             Ok(self.untrusted.get(index)?.map(|g| g.value()))
         }
+        /// The registration that recorded a name comparison key: (index, name as registered).
+        ///
+        /// # Errors
+        /// [`StoreError`].
+        pub fn name_key(&self, key: &str) -> Result<Option<(u64, String)>, StoreError> {
+            Ok(self.name_keys.get(key)?.map(|g| {
+                let (i, n) = g.value();
+                (i, n.to_string())
+            }))
+        }
         /// Every untrusted entry as (index, recovery index), in index order.
         ///
         /// # Errors
@@ -861,7 +874,7 @@ macro_rules! table_readers {
             Ok(())
         }
         /// Feeds every row of the registry tables (`keys`, `orgs`, `live`, `recovery`,
-        /// `used_recovery`, `ended`, `untrusted`) to `f`; used by `verify` to compare them with the replay.
+        /// `used_recovery`, `ended`, `untrusted`, `name_keys`) to `f`; used by `verify` to compare them with the replay.
         ///
         /// # Errors
         /// [`StoreError`] or what `f` returns.
@@ -901,6 +914,11 @@ macro_rules! table_readers {
                 let (k, v) = item.map_err(StoreError::from)?;
                 f(DerivedRow::Untrusted(k.value(), v.value()))?;
             }
+            for item in self.name_keys.iter().map_err(StoreError::from)? {
+                let (k, v) = item.map_err(StoreError::from)?;
+                let (i, n) = v.value();
+                f(DerivedRow::NameKey(k.value().to_string(), i, n.to_string()))?;
+            }
             Ok(())
         }
     };
@@ -923,6 +941,8 @@ pub enum DerivedRow {
     Ended(u64, u64, [u8; 32]),
     /// `untrusted`: entry index → recovery index.
     Untrusted(u64, u64),
+    /// `name_keys`: comparison key → (registration index, name as registered).
+    NameKey(String, u64, String),
 }
 
 impl ReadTables {
@@ -942,6 +962,7 @@ impl ReadTables {
             norm_entries: txn.open_table(NORM_ENTRIES)?,
             ended: txn.open_table(ENDED)?,
             untrusted: txn.open_table(UNTRUSTED)?,
+            name_keys: txn.open_table(NAME_KEYS)?,
         })
     }
     table_readers!();
@@ -963,6 +984,7 @@ pub struct WriteTables<'t> {
     pub(crate) norm_entries: redb::Table<'t, (&'static str, u64), ()>,
     pub(crate) ended: redb::Table<'t, u64, (u64, [u8; 32])>,
     pub(crate) untrusted: redb::Table<'t, u64, u64>,
+    pub(crate) name_keys: redb::Table<'t, &'static str, (u64, &'static str)>,
     /// Keys decompressed during this transaction, by kid (see `Registry::verifying_key`).
     pub(crate) verifying: std::cell::RefCell<std::collections::HashMap<[u8; 32], crate::keys::PublicKey>>,
 }
@@ -984,6 +1006,7 @@ impl<'t> WriteTables<'t> {
             norm_entries: txn.open_table(NORM_ENTRIES)?,
             ended: txn.open_table(ENDED)?,
             untrusted: txn.open_table(UNTRUSTED)?,
+            name_keys: txn.open_table(NAME_KEYS)?,
             verifying: Default::default(),
         })
     }
@@ -1094,6 +1117,14 @@ impl<'t> WriteTables<'t> {
     /// [`StoreError`].
     pub fn remove_ended(&mut self, index: u64) -> Result<(), StoreError> {
         self.ended.remove(index)?;
+        Ok(())
+    }
+    /// Records a name comparison key for the registration at `index` of `name`.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn put_name_key(&mut self, key: &str, index: u64, name: &str) -> Result<(), StoreError> {
+        self.name_keys.insert(key, (index, name))?;
         Ok(())
     }
     /// Records that the recovery at `recovery` made entry `index` untrusted.

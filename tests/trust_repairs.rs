@@ -724,3 +724,118 @@ fn a_bundle_says_it_relies_on_the_custodian_for_one_registration_per_name() {
     );
     assert!(e.contains("entry 3") && e.contains("already registered"), "{e}");
 }
+
+/// Issue 10, finding 5: sixteen distinct organisations that all displayed as "contoso ltd".
+#[test]
+fn sixteen_names_that_display_as_contoso_ltd_are_refused() {
+    let w = World::new();
+    w.init();
+    w.register("contoso", "Contoso Ltd"); // 0
+    let cp = w.checkpoint();
+    let looks_alike = [
+        "Contoso\u{200b} Ltd",   // ZWSP
+        "Con\u{200d}toso Ltd",   // ZWJ
+        "Contoso\u{2060} Ltd",   // word joiner
+        "\u{feff}Contoso Ltd",   // BOM
+        "Conto\u{00ad}so Ltd",   // soft hyphen
+        "Contoso\u{034f} Ltd",   // combining grapheme joiner
+        "Contoso\u{180e} Ltd",   // Mongolian vowel separator
+        "Contoso Ltd\u{e0041}",  // tag character
+        "Contoso\u{3164}Ltd",    // Hangul filler
+        "Contoso\u{00a0}Ltd",    // NBSP
+        "Contoso\u{3000}Ltd",    // ideographic space
+        "Contoso  Ltd",          // a double space
+        "Ｃｏｎｔｏｓｏ Ｌｔｄ", // fullwidth letters
+        "\u{0421}ontoso Ltd",    // Cyrillic capital Es
+        "C0NTOSO LTD",           // digit zero
+        "CONTOSO LTD",           // upper case (the same iss)
+    ];
+    for (i, name) in looks_alike.iter().enumerate() {
+        let k = w.key(&format!("k{i}"));
+        let e = w.fails(2, &["register", "--key", k.to_str().unwrap(), "--org", name]);
+        assert!(
+            e.contains("looks like \"Contoso Ltd\", registered at entry 0")
+                || e.contains("name refused")
+                || e.contains("already registered"),
+            "{name:?}: {e}"
+        );
+    }
+    w.unchanged(&cp);
+    // A name that merely shares letters is not refused.
+    w.register("contoso-labs", "Contoso Labs");
+    // The same registration forced into the ledger by a custodian is found by verify.
+    let k = sk(&w.key("forced"));
+    let reg = statement::sign(
+        &payload(Body::Registration(Registration {
+            name: "\u{0421}ontoso Ltd".into(),
+            public_key: k.public(),
+            domain: None,
+            contact: None,
+            recovery: None,
+        })),
+        &accord::statement::normalise_org("\u{0421}ontoso Ltd").unwrap(),
+        &k,
+    )
+    .unwrap();
+    let i = force_append(&w, reg.bytes());
+    let e = w.fails(1, &["verify"]);
+    assert!(
+        e.contains(&format!("entry {i}")) && e.contains("looks like \"Contoso Ltd\""),
+        "{e}"
+    );
+}
+
+/// A version-1 ledger keeps verifying under the rules it was written under; version-2 entries
+/// after it are held to the new rules, and the version never steps back.
+#[test]
+fn rules_versions_apply_per_entry_and_never_decrease() {
+    let w = World::new();
+    w.init();
+    let k = sk(&w.key("old"));
+    let old_name = "Contoso\u{200b} Ltd";
+    let reg = statement::sign(
+        &payload(Body::Registration(Registration {
+            name: old_name.into(),
+            public_key: k.public(),
+            domain: None,
+            contact: None,
+            recovery: None,
+        })),
+        &accord::statement::normalise_org(old_name).unwrap(),
+        &k,
+    )
+    .unwrap();
+    common::force_append_version(&w, reg.bytes(), 1); // 0: allowed under rules version 1
+    w.ok(&["verify"]);
+    // Its comparison key was recorded: a version-2 "Contoso Ltd" looks like it.
+    let c = w.key("contoso");
+    let e = w.fails(
+        2,
+        &["register", "--key", c.to_str().unwrap(), "--org", "Contoso Ltd"],
+    );
+    assert!(
+        e.contains("looks like") && e.contains("registered at entry 0"),
+        "{e}"
+    );
+    w.register("acme", "Acme"); // 1, version 2
+                                // A version-1 entry after a version-2 one is refused by verify.
+    let m = sk(&w.key("m"));
+    let reg = statement::sign(
+        &payload(Body::Registration(Registration {
+            name: "Mallory".into(),
+            public_key: m.public(),
+            domain: None,
+            contact: None,
+            recovery: None,
+        })),
+        "mallory",
+        &m,
+    )
+    .unwrap();
+    let i = common::force_append_version(&w, reg.bytes(), 1);
+    let e = w.fails(1, &["verify"]);
+    assert!(
+        e.contains(&format!("entry {i}")) && e.contains("never decreases"),
+        "{e}"
+    );
+}

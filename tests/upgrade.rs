@@ -15,6 +15,8 @@ fn downgrade(w: &World) {
     let untrusted: redb::TableDefinition<u64, u64> = redb::TableDefinition::new("untrusted");
     assert!(txn.delete_table(ended).unwrap());
     assert!(txn.delete_table(untrusted).unwrap());
+    let name_keys: redb::TableDefinition<&str, (u64, &str)> = redb::TableDefinition::new("name_keys");
+    assert!(txn.delete_table(name_keys).unwrap());
     {
         let meta: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("meta");
         let mut m = txn.open_table(meta).unwrap();

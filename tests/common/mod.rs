@@ -115,6 +115,11 @@ impl World {
 /// Appends a statement the way a dishonest or buggy custodian could: no rule checks, but a
 /// correct entry, tree and freshly signed checkpoint. Verification must then find the entry.
 pub fn force_append(w: &World, statement: &[u8]) -> u64 {
+    force_append_version(w, statement, accord::entry::ENTRY_VERSION)
+}
+
+/// [`force_append`] in an entry of the given rules version.
+pub fn force_append_version(w: &World, statement: &[u8], version: u64) -> u64 {
     use accord::checkpoint::{Checkpoint, LedgerKey};
     use accord::entry::Entry;
     use accord::proof::Frontier;
@@ -134,7 +139,8 @@ pub fn force_append(w: &World, statement: &[u8]) -> u64 {
                 let b = t.entry(size - 1)?.unwrap();
                 (Entry::leaf_hash(&b), Entry::decode(&b).unwrap().logged_at)
             };
-            let e = Entry::new(size, prev, last.max(accord::time::now()), statement.to_vec());
+            let mut e = Entry::new(size, prev, last.max(accord::time::now()), statement.to_vec());
+            e.version = version;
             let bytes = e.encode().unwrap();
             t.put_entry(size, &bytes)?;
             // Derived tables updated as the custodian would, minus the rule checks.

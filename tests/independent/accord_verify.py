@@ -1264,6 +1264,7 @@ class Replay:
         # org -> [(index, logged_at, kid, id of the attestation it ended or None)]
         self.history: dict[str, list] = {}
         self.untrusted_by: dict[int, int] = {}  # entry index -> recovery index
+        self.name_keys: dict[str, tuple[int, str]] = {}  # §4.1 comparison key -> (index, name)
         self.index_of: dict[bytes, int] = {}  # statement id -> entry index
         self.counts = {k: 0 for k in KINDS}
 
@@ -1304,10 +1305,20 @@ class Replay:
                 raise Invalid("this key is already registered")
             if version >= 2 and p.get("recovery") == st.kid:
                 raise Invalid("registration commits to its own key as the recovery key (rules v2)")
+            if version >= 2:
+                # §4.1, the ledger rule: refusal rules, then a key not recorded before.
+                check_registered_name(p["name"])
+                key = comparison_key(p["name"])
+                if key in self.name_keys:
+                    index0, name0 = self.name_keys[key]
+                    raise Invalid(f"looks like {name0!r}, registered at entry {index0}")
             if not st.verify_with(p["key"]):
                 raise Invalid("signature does not verify with the registered key")
             self.keys[st.kid] = KeyRec(p["key"], st.iss, index)
             self.orgs[st.iss] = OrgRec(index, p.get("recovery"))
+            key1 = comparison_key_v1(p["name"])
+            if key1 is not None and key1 not in self.name_keys:
+                self.name_keys[key1] = (index, p["name"])
         elif kind == "recovery":
             org = self.orgs.get(st.iss)
             if org is None:
