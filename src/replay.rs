@@ -1,6 +1,6 @@
 //! Replaying a ledger: the streaming, parallel verifier shared by the database and export-file
-//! paths ([`Replay`]), the comparison of derived tables with the replay, and the second pass
-//! that lists untrusted entries.
+//! paths ([`Replay`]), and the comparison of derived tables with the replay. The replay itself
+//! lists the entries that recoveries made untrusted (no second pass over the input).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -40,7 +40,7 @@ pub enum Rejection {
     #[error("the same statement is given twice")]
     DuplicateInBatch,
     /// The organisation name is registered already.
-    #[error("organisation {org:?} is already registered (entry {index}); names are compared after NFC normalisation and case folding")]
+    #[error("organisation {org:?} is already registered (entry {index}); names are compared after NFC normalisation and lower-casing")]
     NameTaken {
         /// Normalised name.
         org: String,

@@ -5,7 +5,7 @@
 //! The state directory (`$XDG_STATE_HOME/accord/`, else `~/.local/state/accord/`, or
 //! `--state DIR`) holds one file per origin, `checkpoint-<hex SHA-256 of the origin>.note`,
 //! containing the signed note exactly as verified; fork evidence is kept beside it as
-//! `fork-<hex>-<size>-<n>.note`. Files are replaced atomically (write, fsync, rename, fsync dir).
+//! `fork-<hex>-<size>-<n>-<i>.note`. Files are replaced atomically (write, fsync, rename, fsync dir).
 
 use std::fs;
 use std::io::Write as _;

@@ -839,3 +839,15 @@ fn rules_versions_apply_per_entry_and_never_decrease() {
         "{e}"
     );
 }
+
+#[test]
+fn a_ledger_key_inside_the_ledger_directory_is_refused() {
+    let w = World::new();
+    let inside = w.ledger().join("ledger.key");
+    let e = w.fails(
+        2,
+        &["init", "--origin", ORIGIN, "--key-file", inside.to_str().unwrap()],
+    );
+    assert!(e.contains("outside the ledger's data"), "{e}");
+    assert!(!inside.exists() && !w.ledger().join("ledger.redb").exists());
+}

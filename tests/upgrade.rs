@@ -1,4 +1,4 @@
-//! A ledger written by accord 0.1 (store format 1, without the `ended` and `untrusted` tables)
+//! A ledger of store format 1 (without the `ended`, `untrusted` and `name_keys` tables)
 //! is refused by every command until `accord upgrade` rebuilds its derived tables; then it
 //! verifies and reads as if it had been written by this accord.
 
@@ -7,7 +7,7 @@ mod common;
 use common::World;
 
 /// Turns the ledger back into store format 1: drops the tables format 2 added and sets the old
-/// format tag (the entries, hashes and checkpoints are what accord 0.1 wrote too).
+/// format tag; its entries, hashes and checkpoints stay as they are.
 fn downgrade(w: &World) {
     let db = redb::Database::open(w.ledger().join("ledger.redb")).unwrap();
     let txn = db.begin_write().unwrap();

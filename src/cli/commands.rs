@@ -238,6 +238,19 @@ fn init(dir: &Path, origin: &str, key_file: Option<&Path>) -> Res {
             config_dir().join("ledgers").join(format!("{safe}.key"))
         }
     };
+    // DESIGN decision 5: the ledger key lives outside the ledger's data, so that a copy of the
+    // data cannot sign.
+    let inside = match (std::path::absolute(&key_file), std::path::absolute(dir)) {
+        (Ok(k), Ok(d)) => k.starts_with(&d),
+        _ => false,
+    };
+    if inside {
+        return Err(Fail::usage(anyhow!(
+            "--key-file {} is inside the ledger directory {}; the ledger key must live outside the ledger's data, so that a copy of the data cannot sign",
+            key_file.display(),
+            dir.display()
+        )));
+    }
     if let Some(parent) = key_file.parent().filter(|p| !p.as_os_str().is_empty()) {
         keys::create_private_dir(parent).map_err(Fail::usage)?;
     }

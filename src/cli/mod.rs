@@ -63,7 +63,8 @@ Publish the printed vkey: verifiers check the ledger against it."
     Key(KeyCommand),
     /// Register an organisation: binds its name to a key (self-asserted).
     #[command(
-        after_help = "Names are compared after Unicode NFC normalisation and case folding; a name \
+        after_help = "Names are compared after Unicode NFC normalisation and lower-casing, and (rules version 2) by a \
+comparison key that catches invisible characters and look-alike letters (FORMAT.md 4.1); a name \
 can be registered once. The registration is self-asserted: nothing proves the domain. The ledger is \
 public and permanent: give a role address (security@...), never a person's."
     )]
@@ -305,7 +306,10 @@ needs the full ledger or an export (accord verify)."
     /// Upgrade a ledger written by an older accord: rebuilds its derived tables from its
     /// entries (entries, hashes and checkpoints are not changed), in one transaction.
     #[command(
-        after_help = "accord 0.2 keeps two more derived tables (attestations ended, entries made untrusted by a recovery). A ledger written by accord 0.1 is refused by every other command until it is upgraded. Run `accord verify` afterwards: it checks the rebuilt tables against a full replay."
+        after_help = "Store format 2 keeps three more derived tables (attestations ended, entries made untrusted \
+by a recovery, name comparison keys). A ledger of store format 1 (written by accord before them) is refused \
+by every other command until it is upgraded. Run `accord verify` afterwards: it checks the rebuilt tables \
+against a full replay."
     )]
     Upgrade,
     /// Print the ledger's public key (C2SP vkey).
