@@ -220,6 +220,7 @@ fn fixture() -> &'static Fixture {
             &["prove", "6", "--out", "p6.proof"],
             &["consistency", "--from", "3", "--out", "c3.proof"],
             &["consistency", "--from", "3", "--json", "--out", "c3.json"],
+            &["prove", "5", "--format", "tlog-proof", "--out", "p5.tlog"],
         ];
         for args in files {
             accord_ok(d, args);
@@ -314,6 +315,7 @@ fn genuine_proofs_and_checkpoint_verify() {
     let f = fixture();
     for p in [
         "p5.proof", "p5.json", "p4.proof", "p7.proof", "p0.json", "p6.proof", "c3.proof", "c3.json",
+        "p5.tlog",
     ] {
         let r = assert_valid("proof", &f.dir.join(p), &f.vkey);
         assert!(r.stdout.starts_with("OK: "), "{p}: {}", r.stdout);
@@ -322,6 +324,20 @@ fn genuine_proofs_and_checkpoint_verify() {
     let r = verify("proof", &f.dir.join("p4.proof"), &f.vkey);
     assert!(r.stderr.contains("UNTRUSTED"), "{}", r.stderr);
     assert_valid("checkpoint", &f.dir.join("checkpoint.note"), &f.vkey);
+    // A tlog-proof whose extra data is another entry's bytes is refused.
+    let t = std::fs::read_to_string(f.dir.join("p5.tlog")).unwrap();
+    let mut lines: Vec<String> = t.split('\n').map(String::from).collect();
+    {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let mut e = b64.decode(lines[1].strip_prefix("extra ").unwrap()).unwrap();
+        let n = e.len();
+        e[n - 1] ^= 1;
+        lines[1] = format!("extra {}", b64.encode(e));
+    }
+    let bad = f.dir.join("p5-bad.tlog");
+    std::fs::write(&bad, lines.join("\n")).unwrap();
+    assert_invalid("proof", &bad, &f.vkey, "inclusion proof");
 }
 
 #[test]

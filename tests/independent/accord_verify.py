@@ -1754,6 +1754,64 @@ def _open_included(inc, cp: Checkpoint, what: str):
     return e, st
 
 
+TLOG_PROOF_HEADER = b"c2sp.org/tlog-proof@v1\n"
+
+
+def verify_tlog_proof(data: bytes, vkey: VKey, entry: bytes | None = None) -> str:
+    """§8, "C2SP tlog-proof": inclusion of the entry (from the extra line or given) only."""
+    if len(data) > MAX_PROOF:
+        raise Invalid("tlog-proof larger than 256 KiB")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Invalid("tlog-proof is not UTF-8") from None
+    if not data.startswith(TLOG_PROOF_HEADER):
+        raise Invalid("not a c2sp.org/tlog-proof@v1")
+    rest = text[len(TLOG_PROOF_HEADER):]
+    if "\n\n" not in rest:
+        raise Invalid("tlog-proof: no empty line before the checkpoint")
+    head, note = rest.split("\n\n", 1)
+    lines = head.split("\n")
+    extra = None
+    if lines[0].startswith("extra "):
+        extra = b64_canonical(lines[0][len("extra "):], "extra")
+        if len(extra) > MAX_ENTRY:
+            raise Invalid("tlog-proof: extra data larger than an entry")
+        lines = lines[1:]
+    if not lines or not lines[0].startswith("index "):
+        raise Invalid("tlog-proof: index line missing")
+    n = lines[0][len("index "):]
+    if not re.fullmatch(r"0|[1-9][0-9]*", n):
+        raise Invalid("tlog-proof: index is not a decimal number without leading zeros")
+    index = int(n)
+    if index >= 2**64:
+        raise Invalid("tlog-proof: index out of range")
+    path = []
+    for i, l in enumerate(lines[1:]):
+        h = b64_canonical(l, f"hash {i}")
+        if len(h) != 32:
+            raise Invalid(f"hash {i} is not 32 bytes")
+        path.append(h)
+    if len(path) > MAX_PATH:
+        raise Invalid("tlog-proof: more than 128 hashes")
+    cp = open_checkpoint(note.encode("utf-8"), vkey)
+    raw = entry if entry is not None else extra
+    if raw is None:
+        raise Invalid("tlog-proof carries no entry (no extra line); give it with --entry")
+    e = decode_entry(raw)
+    if not verify_inclusion(e.leaf, index, cp.size, path, cp.root):
+        raise Invalid(f"inclusion proof does not verify against checkpoint {cp.size}")
+    if e.index != index:
+        raise Invalid(f"entry says index {e.index}, the proof {index}")
+    st = decode_statement(e.statement)
+    if st.payload["origin"] != cp.origin:
+        raise Invalid("statement is for another ledger")
+    return (
+        f"OK: entry {index} is included at checkpoint size {cp.size}; its signature and key "
+        "binding are not checked (a tlog-proof does not carry them)"
+    )
+
+
 def verify_bundle(b: dict, vkey: VKey, cats) -> str:
     cp = open_checkpoint(b["checkpoint"], vkey)
     if b["tree_size"] != cp.size:
@@ -1905,6 +1963,8 @@ def main(argv=None) -> int:
             help="norms catalogue JSON (default: schemas/norms-v1.json of this repository)",
         )
         sp.add_argument("--json", action="store_true", help="print the summary as JSON")
+        if name == "proof":
+            sp.add_argument("--entry", metavar="FILE", help="entry bytes for a tlog-proof without extra")
     sub.add_parser("names-selftest", help="check the §4.1 name functions on known cases")
     sp = sub.add_parser("names-compare", help="compare accord's §4.1 name keys (JSON) with ours")
     sp.add_argument("file")
@@ -1932,6 +1992,10 @@ def main(argv=None) -> int:
                 print(f"root {summary['root']} at size {summary['entries']}")
                 if summary["untrusted"]:
                     print("untrusted entries: " + ", ".join(map(str, summary["untrusted"])))
+        elif args.cmd == "proof" and _read(args.file, MAX_PROOF).startswith(TLOG_PROOF_HEADER):
+            entry = _read(args.entry, MAX_ENTRY) if args.entry else None
+            msg = verify_tlog_proof(_read(args.file, MAX_PROOF), vkey, entry)
+            print(json.dumps({"ok": True, "message": msg}) if args.json else msg)
         elif args.cmd == "proof":
             data = _read(args.file, MAX_PROOF)
             proof = parse_proof(data)
