@@ -768,10 +768,12 @@ impl Bundle {
             rules::apply(&mut registry, he.index, he.logged_at, hs)
                 .map_err(|e| entry_err("key_history", e.to_string()))?;
         }
+        // A registration is never made untrusted (FORMAT.md section 7).
+        let registration = matches!(st.payload.body, Body::Registration(_));
         let untrusted_by = registry
             .marks()
             .iter()
-            .filter(|m| m.covers(&st.iss, &st.kid, e.index, e.logged_at))
+            .filter(|m| !registration && m.covers(&st.iss, &st.kid, e.index, e.logged_at))
             .min_by_key(|m| m.index)
             .map(|m| UntrustedBy {
                 recovery_index: m.index,

@@ -166,13 +166,24 @@ pub struct VerifyReport {
     pub checkpoints: u64,
     /// Registered organisations.
     pub organisations: u64,
-    /// Attestations not withdrawn or superseded and not untrusted (expired ones included).
+    /// Attestations not withdrawn or superseded and not untrusted (expired ones included; see
+    /// [`VerifyReport::live_at`]).
     pub live_attestations: u64,
+    /// The expiry times of those that have one.
+    pub live_expiries: Vec<crate::time::Seconds>,
     /// Counts by kind: registrations, attestations, withdrawals, rotations, revocations,
     /// recoveries.
     pub by_kind: [u64; 6],
     /// Entries that a later recovery made untrusted (valid history, not to be relied on).
     pub untrusted: Vec<u64>,
+}
+
+impl VerifyReport {
+    /// The attestations in force at `t`: live, not untrusted, not expired by `t`.
+    pub fn live_at(&self, t: crate::time::Seconds) -> u64 {
+        let expired = self.live_expiries.iter().filter(|&&x| x <= t).count() as u64;
+        self.live_attestations - expired
+    }
 }
 
 /// What an import did.

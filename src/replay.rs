@@ -667,6 +667,7 @@ impl ReplayState<'_> {
             checkpoints: self.checkpoints,
             organisations: self.registry.org_count() as u64,
             live_attestations: self.registry.live_count() as u64,
+            live_expiries: self.registry.live_expiries(),
             by_kind: self.by_kind,
             untrusted: self.registry.untrusted.keys().copied().collect(),
         };

@@ -327,7 +327,7 @@ pub trait Registry {
     /// # Errors
     /// Storage failures.
     fn put_used_recovery(&mut self, commitment: &[u8; 32], org: &str) -> Result<(), LedgerError>;
-    /// Marks an attestation live, indexed under its norms.
+    /// Marks an attestation live, indexed under its norms; `expires` is its expiry, if any.
     ///
     /// # Errors
     /// Storage failures.
@@ -337,6 +337,7 @@ pub trait Registry {
         index: u64,
         org: &str,
         norms: &[&str],
+        expires: Option<Seconds>,
     ) -> Result<(), LedgerError>;
     /// Ends an attestation's liveness; `by` is the index of the statement that ends it.
     ///
@@ -422,7 +423,7 @@ pub fn apply(
                 reg.remove_live(t, &st.iss, index)?;
             }
             let norms: Vec<&str> = a.norms.iter().map(|n| n.id.as_str()).collect();
-            reg.put_live(&id, index, &st.iss, &norms)?;
+            reg.put_live(&id, index, &st.iss, &norms, a.expires)?;
         }
         Body::Withdrawal(w) => reg.remove_live(&w.target, &st.iss, index)?,
         Body::Acceptance(_) => {}
@@ -483,10 +484,13 @@ fn void_untrusted(
     kids: &HashSet<[u8; 32]>,
     keys: &mut [([u8; 32], KeyRecord)],
 ) -> Result<(), LedgerError> {
+    // The organisation's registration is never made untrusted: its recovery commitment is what
+    // authorises this recovery.
+    let registration = reg.org(org)?.map(|o| o.registration);
     let covered: Vec<HistoryItem> = reg
         .history_since(org, since, recovery)?
         .into_iter()
-        .filter(|h| kids.contains(&h.kid))
+        .filter(|h| kids.contains(&h.kid) && Some(h.index) != registration)
         .collect();
     for h in &covered {
         if reg.untrusted(h.index)?.is_none() {
@@ -747,6 +751,8 @@ pub struct MemRegistry {
     pub(crate) untrusted: BTreeMap<u64, u64>,
     /// Name comparison keys → (registration index, name as registered).
     pub(crate) name_keys: HashMap<String, (u64, String)>,
+    /// Expiry of the attestations that have one, by index.
+    pub(crate) expiry: HashMap<u64, Seconds>,
     /// Every statement put, in index order, compactly: what a recovery needs
     /// ([`HistoryItem`]).
     history: Vec<CompactItem>,
@@ -949,9 +955,13 @@ impl Registry for MemRegistry {
         index: u64,
         org: &str,
         norms: &[&str],
+        expires: Option<Seconds>,
     ) -> Result<(), LedgerError> {
         let org = self.name(org);
         self.live.insert(*id, (index, org));
+        if let Some(x) = expires {
+            self.expiry.insert(index, x);
+        }
         self.norm_rows += norms.len() as u64;
         for n in norms {
             IndexChain::push_under(&mut self.norm_chains, n, index);
@@ -1004,6 +1014,14 @@ impl MemRegistry {
             .values()
             .filter(|(i, _)| !self.untrusted.contains_key(i))
             .count()
+    }
+    /// The expiry times of the attestations [`MemRegistry::live_count`] counts that have one.
+    pub fn live_expiries(&self) -> Vec<Seconds> {
+        self.live
+            .values()
+            .filter(|(i, _)| !self.untrusted.contains_key(i))
+            .filter_map(|(i, _)| self.expiry.get(i).copied())
+            .collect()
     }
     /// Recoveries that set a compromise time.
     pub fn marks(&self) -> &[RecoveryMark] {
@@ -1135,6 +1153,7 @@ impl Registry for WriteTables<'_> {
         index: u64,
         _org: &str,
         norms: &[&str],
+        _expires: Option<Seconds>,
     ) -> Result<(), LedgerError> {
         WriteTables::put_live(self, id, index)?;
         for n in norms {

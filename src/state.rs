@@ -54,8 +54,15 @@ pub enum StateError {
         current: u64,
     },
     /// The state directory could be changed by other users (it must be private: DESIGN 20).
-    #[error("state directory {0} is writable by other users (mode {1:o}); accord keeps trusted data there: run `chmod 700 {0}` or choose another with --state")]
-    NotPrivate(PathBuf, u32),
+    #[error("state directory {path}: {why}; accord keeps trusted data there (remembered checkpoints), so it must be a directory of yours that only you can change: {fix}, or choose another with --state")]
+    NotPrivate {
+        /// The directory (or the ancestor at fault).
+        path: PathBuf,
+        /// What is wrong.
+        why: String,
+        /// What to do.
+        fix: String,
+    },
     /// The remembered checkpoint does not verify with the key given.
     #[error(
         "the checkpoint remembered for this origin ({file}) is not signed by this ledger key: {problem}"
@@ -94,6 +101,66 @@ pub struct StateDir {
     dir: PathBuf,
 }
 
+/// Refuses a state directory that others can write, or that is not the user's own.
+fn check_private(dir: &Path, m: &fs::Metadata) -> Result<(), StateError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+        let mode = m.permissions().mode() & 0o7777;
+        if mode & 0o022 != 0 {
+            return Err(StateError::NotPrivate {
+                path: dir.to_path_buf(),
+                why: format!("it is writable by other users (mode {mode:o})"),
+                fix: format!("run `chmod 700 {}`", dir.display()),
+            });
+        }
+        // The process's effective user id, read without unsafe code: /proc/self belongs to it.
+        if let Ok(me) = fs::metadata("/proc/self") {
+            if m.uid() != me.uid() {
+                return Err(StateError::NotPrivate {
+                    path: dir.to_path_buf(),
+                    why: format!(
+                        "it belongs to another user (uid {}, you are {})",
+                        m.uid(),
+                        me.uid()
+                    ),
+                    fix: "use a directory of your own".into(),
+                });
+            }
+        }
+    }
+    let _ = (dir, m);
+    Ok(())
+}
+
+/// Refuses a state directory inside a directory that anyone can write without the sticky bit:
+/// there, another user could rename it away and put one of their own in its place.
+fn check_ancestors(dir: &Path) -> Result<(), StateError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let Ok(abs) = std::path::absolute(dir) else {
+            return Ok(());
+        };
+        for a in abs.ancestors().skip(1) {
+            let Ok(m) = fs::metadata(a) else { continue };
+            let mode = m.permissions().mode() & 0o7777;
+            if mode & 0o002 != 0 && mode & 0o1000 == 0 {
+                return Err(StateError::NotPrivate {
+                    path: a.to_path_buf(),
+                    why: format!(
+                        "it is inside {}, which anyone can write (mode {mode:o}, no sticky bit)",
+                        a.display()
+                    ),
+                    fix: format!("run `chmod o-w {}` or `chmod +t {}`", a.display(), a.display()),
+                });
+            }
+        }
+    }
+    let _ = dir;
+    Ok(())
+}
+
 impl StateDir {
     /// A state directory at `dir` (created on first write).
     pub fn new(dir: impl Into<PathBuf>) -> Self {
@@ -116,14 +183,26 @@ impl StateDir {
         &self.dir
     }
 
-    fn origin_tag(origin: &str) -> String {
-        hex::encode(Sha256::digest(origin.as_bytes()))
+    /// What names a ledger in the state: its whole verifier key (origin, key id and public
+    /// key), so that another ledger that happens to use the same origin, verified with its own
+    /// key, never touches what is remembered for this one.
+    fn key_tag(key: &VerifierKey) -> String {
+        hex::encode(Sha256::digest(key.to_string().as_bytes()))
     }
 
-    /// The file remembering `origin`'s checkpoint.
-    pub fn file_for(&self, origin: &str) -> PathBuf {
-        self.dir
-            .join(format!("checkpoint-{}.note", Self::origin_tag(origin)))
+    /// The file remembering the checkpoint of the ledger with this key.
+    pub fn file_for(&self, key: &VerifierKey) -> PathBuf {
+        self.dir.join(format!("checkpoint-{}.note", Self::key_tag(key)))
+    }
+
+    /// Where accord before 0.1's state format 2 kept it: by origin alone. Read only if it
+    /// verifies with the key given (then it is this ledger's), and replaced by
+    /// [`StateDir::file_for`] on the next write.
+    fn legacy_file_for(&self, origin: &str) -> PathBuf {
+        self.dir.join(format!(
+            "checkpoint-{}.note",
+            hex::encode(Sha256::digest(origin.as_bytes()))
+        ))
     }
 
     fn io(&self, path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
@@ -141,10 +220,18 @@ impl StateDir {
             // What others could have written is not remembered data.
             self.ensure_private_dir()?;
         }
-        let file = self.file_for(key.name());
+        let file = self.file_for(key);
         let bytes = match fs::read(&file) {
             Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                // A file of the older, origin-keyed layout counts only if it is this ledger's.
+                let legacy = self.legacy_file_for(key.name());
+                return match fs::read(&legacy) {
+                    Ok(b) => Ok(SignedCheckpoint::open(&b, key).ok()),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(self.io(&legacy)(e)),
+                };
+            }
             Err(e) => return Err(self.io(&file)(e)),
         };
         SignedCheckpoint::open(&bytes, key)
@@ -161,16 +248,8 @@ impl StateDir {
     fn ensure_private_dir(&self) -> Result<(), StateError> {
         match fs::metadata(&self.dir) {
             Ok(m) => {
-                #[cfg(unix)]
-                {
-                    use std::os::unix::fs::PermissionsExt as _;
-                    let mode = m.permissions().mode() & 0o7777;
-                    if mode & 0o022 != 0 {
-                        return Err(StateError::NotPrivate(self.dir.clone(), mode));
-                    }
-                }
-                let _ = m;
-                Ok(())
+                check_private(&self.dir, &m)?;
+                check_ancestors(&self.dir)
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let mut b = fs::DirBuilder::new();
@@ -180,7 +259,8 @@ impl StateDir {
                     use std::os::unix::fs::DirBuilderExt as _;
                     b.mode(0o700);
                 }
-                b.create(&self.dir).map_err(self.io(&self.dir))
+                b.create(&self.dir).map_err(self.io(&self.dir))?;
+                check_ancestors(&self.dir)
             }
             Err(e) => Err(self.io(&self.dir)(e)),
         }
@@ -223,8 +303,8 @@ impl StateDir {
     ///
     /// # Errors
     /// [`StateError::Io`].
-    pub fn remember(&self, cp: &SignedCheckpoint) -> Result<(), StateError> {
-        let file = self.file_for(cp.checkpoint.origin.as_str());
+    pub fn remember(&self, key: &VerifierKey, cp: &SignedCheckpoint) -> Result<(), StateError> {
+        let file = self.file_for(key);
         self.write_atomic(&file, &cp.note)
     }
 
@@ -232,8 +312,14 @@ impl StateDir {
     ///
     /// # Errors
     /// [`StateError::Io`].
-    pub fn keep_evidence(&self, a: &[u8], b: &[u8], origin: &str, size: u64) -> Result<PathBuf, StateError> {
-        let tag = Self::origin_tag(origin);
+    pub fn keep_evidence(
+        &self,
+        a: &[u8],
+        b: &[u8],
+        key: &VerifierKey,
+        size: u64,
+    ) -> Result<PathBuf, StateError> {
+        let tag = Self::key_tag(key);
         for (n, note) in [a, b].into_iter().enumerate() {
             let mut i = 0u32;
             loop {
@@ -262,13 +348,13 @@ impl StateDir {
         proven_from: Option<&SignedCheckpoint>,
     ) -> Result<Seen, StateError> {
         let Some(old) = self.remembered(key)? else {
-            self.remember(current)?;
+            self.remember(key, current)?;
             return Ok(Seen::First);
         };
         let (o, c) = (&old.checkpoint, &current.checkpoint);
         if o.size == c.size {
             if o.root != c.root {
-                let evidence = self.keep_evidence(&old.note, &current.note, key.name(), o.size)?;
+                let evidence = self.keep_evidence(&old.note, &current.note, key, o.size)?;
                 return Err(StateError::Fork {
                     size: o.size,
                     evidence,
@@ -279,16 +365,22 @@ impl StateDir {
         if o.size > c.size {
             return Ok(Seen::Older { remembered: o.size });
         }
+        if o.size == 0 {
+            // Every tree extends the empty tree (its root is fixed: SHA-256 of nothing, which
+            // the remembered checkpoint, verified with the key, holds).
+            self.remember(key, current)?;
+            return Ok(Seen::Extends { from: 0 });
+        }
         match proven_from {
             Some(f) if f.checkpoint.size == o.size => {
                 if f.checkpoint.root != o.root {
-                    let evidence = self.keep_evidence(&old.note, &f.note, key.name(), o.size)?;
+                    let evidence = self.keep_evidence(&old.note, &f.note, key, o.size)?;
                     return Err(StateError::Fork {
                         size: o.size,
                         evidence,
                     });
                 }
-                self.remember(current)?;
+                self.remember(key, current)?;
                 Ok(Seen::Extends { from: o.size })
             }
             _ => Err(StateError::NeedConsistency {
@@ -312,7 +404,7 @@ impl StateDir {
         root_at: impl Fn(u64) -> Option<Hash>,
     ) -> Result<Seen, StateError> {
         let Some(old) = self.remembered(key)? else {
-            self.remember(current)?;
+            self.remember(key, current)?;
             return Ok(Seen::First);
         };
         let (o, c) = (&old.checkpoint, &current.checkpoint);
@@ -322,11 +414,11 @@ impl StateDir {
             return Err(StateError::Rollback {
                 remembered: o.size,
                 current: c.size,
-                file: self.file_for(key.name()),
+                file: self.file_for(key),
             });
         }
         let fork = |size| -> Result<Seen, StateError> {
-            let evidence = self.keep_evidence(&old.note, &current.note, key.name(), size)?;
+            let evidence = self.keep_evidence(&old.note, &current.note, key, size)?;
             Err(StateError::Fork { size, evidence })
         };
         if o.size == c.size {
@@ -337,7 +429,7 @@ impl StateDir {
         }
         match root_at(o.size) {
             Some(root) if root == o.root => {
-                self.remember(current)?;
+                self.remember(key, current)?;
                 Ok(Seen::Extends { from: o.size })
             }
             _ => fork(o.size),

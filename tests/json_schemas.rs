@@ -88,6 +88,29 @@ fn every_json_output_matches_its_schema() {
             ]),
         );
     }
+    let t = w.path("p.tlog");
+    w.ok(&[
+        "--ledger",
+        l,
+        "prove",
+        "3",
+        "--format",
+        "tlog-proof",
+        "--out",
+        t.to_str().unwrap(),
+    ]);
+    check(
+        "verify-proof.schema.json",
+        &w.ok(&[
+            "verify-proof",
+            t.to_str().unwrap(),
+            "--ledger-key",
+            &vkey,
+            "--state",
+            w.path("vp-state").to_str().unwrap(),
+            "--json",
+        ]),
+    );
     let x = w.path("x.export");
     w.ok(&["--ledger", l, "export", "--out", x.to_str().unwrap()]);
     check(

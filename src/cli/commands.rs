@@ -835,7 +835,7 @@ fn verify(dir: &Path, vkey: Option<&str>, state: Option<&Path>, json: bool) -> R
         }))
     })?
     .map_err(|e| match e {
-        StateError::Io { .. } | StateError::NotPrivate(..) => Fail::usage(e),
+        StateError::Io { .. } | StateError::NotPrivate { .. } => Fail::usage(e),
         other => Fail::invalid(other).context("verification FAILED"),
     })?;
     let cp = &report.checkpoint.checkpoint;
@@ -870,7 +870,7 @@ fn verify(dir: &Path, vkey: Option<&str>, state: Option<&Path>, json: bool) -> R
             registrations: report.by_kind[0],
             attestations: report.by_kind[1],
             withdrawals: report.by_kind[2],
-            live_attestations: report.live_attestations,
+            live_attestations: report.live_at(time::now()),
             rotations: report.by_kind[3],
             revocations: report.by_kind[4],
             recoveries: report.by_kind[5],
@@ -881,19 +881,37 @@ fn verify(dir: &Path, vkey: Option<&str>, state: Option<&Path>, json: bool) -> R
         });
     }
     out(&format!(
-        "OK: ledger {} verified: {} entries ({} registrations, {} attestations, {} withdrawals), {} signed checkpoints\nroot {} at size {}\n{}\n",
+        "OK: ledger {} verified: {} entries ({}), {} signed checkpoints; {} organisations, {} pledges in force\nroot {} at size {}\n{}\n",
         cp.origin,
         report.entries,
-        report.by_kind[0],
-        report.by_kind[1],
-        report.by_kind[2],
+        kinds_summary(&report.by_kind),
         report.checkpoints,
+        report.organisations,
+        report.live_at(time::now()),
         hex::encode(cp.root),
         cp.size,
         seen_text(&seen)
     ));
     print_untrusted(&report.untrusted);
     Ok(())
+}
+
+/// Every kind with its count, as people write it: "5 registrations, 1 rotation, ...".
+pub(super) fn kinds_summary(by_kind: &[u64; 6]) -> String {
+    let names = [
+        ("registration", "registrations"),
+        ("attestation", "attestations"),
+        ("withdrawal", "withdrawals"),
+        ("rotation", "rotations"),
+        ("revocation", "revocations"),
+        ("recovery", "recoveries"),
+    ];
+    by_kind
+        .iter()
+        .zip(names)
+        .map(|(&n, (one, many))| format!("{n} {}", if n == 1 { one } else { many }))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub(super) fn print_untrusted(untrusted: &[u64]) {
@@ -1025,13 +1043,23 @@ pub(super) fn entry_line(v: &EntryView) -> String {
         String::new()
     };
     format!(
-        "{:>6}  {}  {:<12}  {:<20}  {}",
+        "{:>6}  {}  {:<12}  {:<20}  {}{}",
         v.index,
         v.logged_at,
         v.kind,
         shown(&v.org),
+        untrusted_mark(v),
         what
     )
+}
+
+/// "UNTRUSTED (recovery at entry N) " for an entry a recovery made untrusted, else nothing:
+/// every human view of an entry says so (issue 12).
+pub(super) fn untrusted_mark(v: &EntryView) -> String {
+    match v.untrusted_by {
+        Some(r) => format!("UNTRUSTED (recovery at entry {r}) "),
+        None => String::new(),
+    }
 }
 
 fn show(dir: &Path, entry: &str, json: bool) -> Res {
@@ -1044,7 +1072,13 @@ fn show(dir: &Path, entry: &str, json: bool) -> Res {
     if json {
         return out_json(&v);
     }
-    let mut s = format!(
+    let mut s = String::new();
+    if let Some(r) = v.untrusted_by {
+        s.push_str(&format!(
+            "UNTRUSTED (recovery at entry {r}): signed by a key the organisation reported compromised at that time; valid history, not to be relied on\n"
+        ));
+    }
+    s += &format!(
         "entry {}\n  kind:         {}\n  organisation: {}\n  statement id: {}\n  key id:       {}\n  issued at:    {}\n  logged at:    {}\n",
         v.index,
         v.kind,

@@ -41,12 +41,31 @@ impl Fail {
         self.error = self.error.context(c);
         self
     }
+    /// The error with its context, each cause once: a cause whose text the message already
+    /// ends with (an error that shows its source's text, as `#[error("{0}")]` does) is not
+    /// repeated ("No such file or directory (os error 2): No such file or directory").
+    pub fn message(&self) -> String {
+        let mut msg = String::new();
+        for cause in self.error.chain() {
+            let text = cause.to_string();
+            if msg.is_empty() {
+                msg = text;
+            } else if !msg.ends_with(&text) {
+                msg.push_str(": ");
+                msg.push_str(&text);
+            }
+        }
+        msg
+    }
+
     /// Prints the error to stderr and returns the exit code.
     pub fn report(&self) -> u8 {
-        let msg = format!("{:#}", self.error);
-        eprintln!("error: {msg}");
+        // An error message can carry text from outside (a file name, a field of a statement):
+        // it is shown with every character that could move the cursor or the reading order
+        // escaped, so that it cannot paint a line of its own (a fake "OK").
+        eprintln!("error: {}", super::display::shown(&self.message()));
         if let Some(h) = &self.hint {
-            eprintln!("hint: {h}");
+            eprintln!("hint: {}", super::display::shown(h));
         }
         self.code
     }

@@ -183,9 +183,6 @@ pub(super) fn history(dir: &Path, org: &str, json: bool) -> Res {
     let mut s = String::new();
     for v in &views {
         s.push_str(&entry_line(v));
-        if v.untrusted {
-            s.push_str("  [UNTRUSTED: signed by a key later reported compromised]");
-        }
         s.push('\n');
     }
     out(&s);

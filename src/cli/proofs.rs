@@ -31,7 +31,7 @@ fn state_dir(state: Option<&Path>) -> StateDir {
 
 fn state_fail(e: StateError) -> Fail {
     match e {
-        StateError::Io { .. } | StateError::NotPrivate(..) => Fail::usage(e),
+        StateError::Io { .. } | StateError::NotPrivate { .. } => Fail::usage(e),
         other => Fail::invalid(other).context("verification FAILED"),
     }
 }
@@ -128,7 +128,7 @@ fn read_proof_file(path: &Path) -> Res<Vec<u8>> {
 /// What every bundle relies on, said in text and JSON (issue 10, finding 3).
 const RELIES_ON_CUSTODIAN: &str = "a bundle relies on the custodian to have enforced the ledger's rules that it cannot show: one registration per name (and no look-alike of one) and one organisation per key; whoever holds the ledger key could sign a tree holding a second registration of this name. To check them, verify the full ledger (accord verify) or an export (accord verify --file), or watch the ledger for the organisation's name";
 
-const CANNOT_PROVE: &str = "a bundle cannot prove that nothing later withdrew or superseded this entry, or (by a recovery after its checkpoint) made it untrusted, nor that its key history is complete: check the full ledger (accord verify) or an export (accord verify --file)";
+const CANNOT_PROVE: &str = "a bundle cannot prove that nothing later withdrew or superseded this entry, or (by a recovery after its checkpoint) made it untrusted, nor that its key history is complete (anyone who passes a bundle on can leave an item out, a recovery among them): check the full ledger (accord verify) or an export (accord verify --file)";
 
 pub(super) fn verify_proof(
     path: &Path,
@@ -139,7 +139,7 @@ pub(super) fn verify_proof(
 ) -> Res {
     let vkey = vkey(key)?;
     let bytes = read_proof_file(path)?;
-    let bad = |e: BundleError| Fail::invalid(e).context(format!("{}: verification FAILED", path.display()));
+    let bad = |e: BundleError| Fail::invalid(e).context(format!("{}: verification FAILED", input_name(path)));
     let sd = state_dir(state);
     if accord::tlog_proof::TlogProof::looks_like(&bytes) {
         let p = accord::tlog_proof::TlogProof::parse(&bytes).map_err(bad)?;
@@ -314,24 +314,16 @@ pub(super) fn verify_proof(
             Ok(())
         }
         ProofFile::Consistency(c) => {
-            let (old, new) = match c.verify(&vkey) {
-                Ok(x) => x,
-                Err(e @ BundleError::Proof { .. }) => {
-                    // Both checkpoints verified (the path is checked last): fork evidence.
-                    let size = accord::checkpoint::SignedCheckpoint::open(&c.old, &vkey)
-                        .map(|o| o.checkpoint.size)
-                        .unwrap_or(0);
-                    let kept = sd
-                        .keep_evidence(&c.old, &c.new, vkey.name(), size)
-                        .map_err(Fail::usage)?;
-                    return Err(Fail::invalid(anyhow!(
-                        "FORK: two checkpoints signed by the ledger key are not consistent ({e}); both kept as evidence in {}",
-                        kept.display()
-                    ))
-                    .context(format!("{}: verification FAILED", path.display())));
-                }
-                Err(e) => return Err(bad(e)),
-            };
+            // A path that does not verify proves nothing about the two checkpoints: the path is
+            // not signed, so anyone can damage it. It is refused, never kept as fork evidence
+            // (FORMAT.md section 9).
+            let (old, new) = c.verify(&vkey).map_err(|e| match e {
+                BundleError::Proof { .. } => Fail::invalid(anyhow!(
+                    "{e}: the two checkpoints are signed by the ledger key, but this path does not lead from one to the other. The file may be damaged (the path is not signed), so it is not evidence of a fork either; ask for a fresh proof (accord consistency --from N)"
+                ))
+                .context(format!("{}: verification FAILED", input_name(path))),
+                other => bad(other),
+            })?;
             let seen = match sd.observe(&vkey, &new, Some(&old)) {
                 Ok(s) => seen_text(&s),
                 Err(StateError::NeedConsistency { remembered, .. }) => format!(
@@ -406,7 +398,7 @@ pub(super) fn input_name(path: &Path) -> String {
     if path.as_os_str() == "-" {
         "standard input".into()
     } else {
-        path.display().to_string()
+        super::display::shown(&path.display().to_string()).into_owned()
     }
 }
 
@@ -452,19 +444,19 @@ pub(super) fn verify_file(path: &Path, key: &str, state: Option<&Path>, json: bo
             "ok": true, "origin": cp.origin.to_string(), "entries": report.entries, "root": hex::encode(cp.root),
             "organisations": report.organisations, "registrations": report.by_kind[0],
             "attestations": report.by_kind[1], "withdrawals": report.by_kind[2],
-            "live_attestations": report.live_attestations, "remembered": seen_text(&seen),
+            "live_attestations": report.live_at(accord::time::now()), "remembered": seen_text(&seen),
             "rotations": report.by_kind[3], "revocations": report.by_kind[4], "recoveries": report.by_kind[5],
             "untrusted": report.untrusted,
         }));
     }
     out(&format!(
-        "OK: export {} of ledger {} verified: {} entries ({} registrations, {} attestations, {} withdrawals)\nroot {} matches the signed checkpoint of size {}\n{}\n",
+        "OK: export {} of ledger {} verified: {} entries ({}); {} organisations, {} pledges in force\nroot {} matches the signed checkpoint of size {}\n{}\n",
         input_name(path),
         cp.origin,
         report.entries,
-        report.by_kind[0],
-        report.by_kind[1],
-        report.by_kind[2],
+        super::commands::kinds_summary(&report.by_kind),
+        report.organisations,
+        report.live_at(accord::time::now()),
         hex::encode(cp.root),
         cp.size,
         seen_text(&seen)

@@ -36,6 +36,7 @@ import json
 import os
 import re
 import sys
+import time
 import unicodedata
 
 # ---------------------------------------------------------------------------------------------
@@ -1266,6 +1267,7 @@ class Replay:
         self.untrusted_by: dict[int, int] = {}  # entry index -> recovery index
         self.name_keys: dict[str, tuple[int, str]] = {}  # §4.1 comparison key -> (index, name)
         self.index_of: dict[bytes, int] = {}  # statement id -> entry index
+        self.expiry: dict[int, int] = {}  # attestation index -> expires
         self.counts = {k: 0 for k in KINDS}
 
     def current_key(self, st: Statement) -> KeyRec:
@@ -1345,9 +1347,10 @@ class Replay:
                 }
                 self.marks.append((index, t, marked, st.iss))
                 # §7 recovery steps 1 and 2: untrusted entries, and their effects void.
+                # The registration is never made untrusted: it authorises the recovery.
                 covered = [
                     h for h in self.history.get(st.iss, [])
-                    if h[0] < index and h[1] > t and h[2] in marked
+                    if h[0] < index and h[1] > t and h[2] in marked and h[0] != org.reg_index
                 ]
                 for h in covered:
                     self.untrusted_by.setdefault(h[0], index)
@@ -1384,6 +1387,8 @@ class Replay:
                     del self.live[sup]
                     self.ender[sup] = index
                 self.live[st.id] = (index, st.iss)
+                if p.get("expires") is not None:
+                    self.expiry[index] = p["expires"]
             elif kind == "withdrawal":
                 if keys_only:
                     raise Invalid("withdrawal in key history")
@@ -1516,8 +1521,14 @@ def verify_export(data: bytes, vkey: VKey, cats) -> dict:
         "registrations": c["registration"],
         "attestations": c["attestation"],
         "withdrawals": c["withdrawal"],
+        # In force now: live, not untrusted, not expired (§7).
         "live_attestations": len(
-            [v for v in replay.live.values() if v[0] not in replay.untrusted_by]
+            [
+                v
+                for v in replay.live.values()
+                if v[0] not in replay.untrusted_by
+                and not (replay.expiry.get(v[0]) is not None and replay.expiry[v[0]] <= time.time())
+            ]
         ),
         "rotations": c["rotation"],
         "revocations": c["revocation"],
@@ -1881,7 +1892,12 @@ def verify_bundle(b: dict, vkey: VKey, cats) -> str:
             except Invalid as err:
                 raise Invalid(f"{where}: {err}") from None
         t = hs.payload.get("compromised_since") if hs.kind == "recovery" else None
-        if he.index > i and t is not None and t < entry.logged_at and st.kind != "recovery":
+        if (
+            he.index > i
+            and t is not None
+            and t < entry.logged_at
+            and st.kind not in ("recovery", "registration")
+        ):
             # §7: the signing key was current at the entry's log time, after T, so it is in K.
             untrusted_by.append((he.index, t))
     if not state_checked:
