@@ -4,7 +4,7 @@
 //!   own (key, Sig_structure, signature) triples;
 //! * b. `Ledger::verify` entries per second on the same ledger, and b/a;
 //! * c. bulk append of pre-signed statements (group-committed, `BATCH` per call), and c/a;
-//! * d. `export::verify_export` over a file written by `write_export`, and d/a;
+//! * d. `export::verify_export` over a file written by `Ledger::export`, and d/a;
 //! * e. proof generation at n = N (criterion benchmarks, plus a mean in the table);
 //! * f. peak RSS of the release binary's `accord verify` and `accord verify --file`.
 //!
@@ -247,7 +247,7 @@ fn ensure_ledger(root: &Path, entries: u64, orgs: u64) -> Res<Cached> {
         }
     }
     let mut w = BufWriter::new(std::fs::File::create(cached.export_file())?);
-    export::write_export(&ledger, &mut w)?;
+    ledger.export(&mut w)?;
     drop(w);
     drop(ledger);
     let rate = entries as f64 / appending.as_secs_f64();

@@ -717,7 +717,7 @@ impl Bundle {
                 later.push((he, hs));
             }
         }
-        let org_err = |e: crate::ledger::LedgerError| entry_err("entry", e.to_string());
+        let org_err = |e: crate::verdict::VerifyError| entry_err("entry", e.to_string());
         let valid = match &st.payload.body {
             // A recovery is signed by the committed recovery key, not by a current key; a
             // recovery key works once.

@@ -15,12 +15,10 @@ use std::io::{Read, Write};
 use crate::checkpoint::{SignedCheckpoint, VerifierKey};
 use crate::codec::{self, MapReader};
 use crate::entry::MAX_ENTRY_LEN;
-use crate::ledger::{
-    Batch, Ledger, LedgerError, Location, Progress, Replay, ReplayTotals, VerifyReport, VERIFY_BATCH,
-};
 use crate::norms::Catalogue;
 use crate::proof::Hash;
-use crate::store::StoreError;
+use crate::replay::{Batch, Progress, Replay, ReplayTotals, VerifyReport, VERIFY_BATCH};
+use crate::verdict::{Location, VerifyError};
 
 /// First bytes of an export file.
 pub const EXPORT_MAGIC: &[u8] = b"accord-export/1\n";
@@ -38,18 +36,18 @@ pub struct ExportHeader {
     pub checkpoint: Vec<u8>,
 }
 
-fn bad(problem: impl Into<String>) -> LedgerError {
-    LedgerError::Invalid {
+fn bad(problem: impl Into<String>) -> VerifyError {
+    VerifyError::Invalid {
         at: Location::Ledger,
         problem: format!("export file: {}", problem.into()),
     }
 }
 
-fn io(e: std::io::Error) -> LedgerError {
-    LedgerError::Store(StoreError::Io(e.to_string()))
+fn io(e: std::io::Error) -> VerifyError {
+    VerifyError::Read(Box::new(e))
 }
 
-fn write_bstr(w: &mut impl Write, b: &[u8]) -> Result<(), LedgerError> {
+fn write_bstr(w: &mut impl Write, b: &[u8]) -> Result<(), VerifyError> {
     let mut head = Vec::with_capacity(9);
     let n = b.len() as u64;
     match n {
@@ -77,7 +75,7 @@ fn read_bstr(
     r: &mut impl Read,
     max: usize,
     what: &dyn std::fmt::Display,
-) -> Result<Option<Vec<u8>>, LedgerError> {
+) -> Result<Option<Vec<u8>>, VerifyError> {
     let mut first = [0u8; 1];
     // A read of 0 bytes is the clean end of the file (read_exact below catches truncation).
     if r.read(&mut first).map_err(io)? == 0 {
@@ -87,7 +85,7 @@ fn read_bstr(
         return Err(bad(format!("{what}: expected a CBOR byte string")));
     }
     let info = first[0] & 0x1f;
-    let mut read_n = |n: usize| -> Result<u64, LedgerError> {
+    let mut read_n = |n: usize| -> Result<u64, VerifyError> {
         let mut b = [0u8; 8];
         r.read_exact(&mut b[8 - n..])
             .map_err(|_| bad(format!("{what}: truncated")))?;
@@ -115,61 +113,35 @@ fn read_bstr(
     Ok(Some(buf))
 }
 
-/// Writes the ledger, up to its latest signed checkpoint, as an export file.
+/// Writes the magic line and the header.
 ///
 /// # Errors
-/// Storage and I/O errors.
-pub fn write_export(ledger: &Ledger, w: &mut impl Write) -> Result<ExportHeader, LedgerError> {
-    ledger.store().read(|r| {
-        let origin = String::from_utf8(r.meta(crate::ledger::META_ORIGIN)?.unwrap_or_default())
-            .map_err(|_| StoreError::Damaged("origin".into()))?;
-        let (size, checkpoint) = r
-            .latest_checkpoint()?
-            .ok_or_else(|| StoreError::Damaged("no checkpoint".into()))?;
-        let header = ExportHeader {
-            origin,
-            size,
-            checkpoint,
-        };
-        w.write_all(EXPORT_MAGIC).map_err(io)?;
-        let h = codec::map([
-            ("v".into(), codec::uint(1)),
-            ("origin".into(), codec::text(header.origin.clone())),
-            ("size".into(), codec::uint(size)),
-            ("checkpoint".into(), codec::bytes(header.checkpoint.clone())),
-        ]);
-        write_bstr(w, &codec::encode(&h).map_err(|e| bad(e.to_string()))?)?;
-        let mut n = 0u64;
-        r.for_each_entry(0, |i, b| -> Result<bool, LedgerError> {
-            if i >= size {
-                return Ok(false);
-            }
-            if i != n {
-                return Err(LedgerError::Invalid {
-                    at: Location::Entry(n),
-                    problem: "missing".into(),
-                });
-            }
-            write_bstr(w, b)?;
-            n += 1;
-            Ok(true)
-        })?;
-        if n != size {
-            return Err(LedgerError::Invalid {
-                at: Location::Entry(n),
-                problem: "missing".into(),
-            });
-        }
-        w.flush().map_err(io)?;
-        Ok(header)
-    })
+/// [`VerifyError::Read`] for an I/O error (of writing), [`VerifyError::Invalid`] for a header
+/// that cannot be encoded.
+pub fn write_header(w: &mut impl Write, header: &ExportHeader) -> Result<(), VerifyError> {
+    w.write_all(EXPORT_MAGIC).map_err(io)?;
+    let h = codec::map([
+        ("v".into(), codec::uint(1)),
+        ("origin".into(), codec::text(header.origin.clone())),
+        ("size".into(), codec::uint(header.size)),
+        ("checkpoint".into(), codec::bytes(header.checkpoint.clone())),
+    ]);
+    write_bstr(w, &codec::encode(&h).map_err(|e| bad(e.to_string()))?)
+}
+
+/// Writes one entry.
+///
+/// # Errors
+/// [`VerifyError::Read`] for an I/O error (of writing).
+pub fn write_entry(w: &mut impl Write, entry: &[u8]) -> Result<(), VerifyError> {
+    write_bstr(w, entry)
 }
 
 /// Reads an export's magic line and header.
 ///
 /// # Errors
-/// [`LedgerError::Invalid`] naming the problem.
-pub fn read_header(r: &mut impl Read) -> Result<ExportHeader, LedgerError> {
+/// [`VerifyError::Invalid`] naming the problem.
+pub fn read_header(r: &mut impl Read) -> Result<ExportHeader, VerifyError> {
     let mut magic = [0u8; 16];
     r.read_exact(&mut magic)
         .map_err(|_| bad("too short to be an export"))?;
@@ -195,12 +167,12 @@ pub fn read_header(r: &mut impl Read) -> Result<ExportHeader, LedgerError> {
 /// Streams every entry of an export to `f` in index order, then requires the end of file.
 ///
 /// # Errors
-/// [`LedgerError::Invalid`] for a malformed file, or what `f` returns.
-pub fn for_each_entry(
+/// [`VerifyError::Invalid`] for a malformed file, or what `f` returns.
+pub fn for_each_entry<E: From<VerifyError>>(
     r: &mut impl Read,
     size: u64,
-    mut f: impl FnMut(u64, Vec<u8>) -> Result<(), LedgerError>,
-) -> Result<(), LedgerError> {
+    mut f: impl FnMut(u64, Vec<u8>) -> Result<(), E>,
+) -> Result<(), E> {
     for i in 0..size {
         let e = read_bstr(r, MAX_ENTRY_LEN, &format_args!("entry {i}"))?
             .ok_or_else(|| bad(format!("ends after {i} of {size} entries")))?;
@@ -208,7 +180,7 @@ pub fn for_each_entry(
     }
     let mut extra = [0u8; 1];
     if r.read(&mut extra).map_err(io)? != 0 {
-        return Err(bad("trailing bytes after the last entry"));
+        return Err(bad("trailing bytes after the last entry").into());
     }
     Ok(())
 }
@@ -218,14 +190,14 @@ pub fn for_each_entry(
 /// one size (for remembered-checkpoint checks).
 ///
 /// # Errors
-/// [`LedgerError::Invalid`] naming the first bad entry or the checkpoint.
+/// [`VerifyError::Invalid`] naming the first bad entry or the checkpoint.
 pub fn verify_export(
     r: &mut impl Read,
     vkey: &VerifierKey,
     catalogue: &Catalogue,
     want_root_at: Option<u64>,
     progress: Option<Progress<'_>>,
-) -> Result<(VerifyReport, ReplayTotals, Option<Hash>), LedgerError> {
+) -> Result<(VerifyReport, ReplayTotals, Option<Hash>), VerifyError> {
     let header = read_header(r)?;
     verify_export_entries(r, &header, vkey, catalogue, want_root_at, progress, |_| Ok(()))
 }
@@ -234,9 +206,9 @@ pub fn verify_export(
 /// header's size and origin.
 ///
 /// # Errors
-/// [`LedgerError::Invalid`].
-pub fn open_header(header: &ExportHeader, vkey: &VerifierKey) -> Result<SignedCheckpoint, LedgerError> {
-    let cp = SignedCheckpoint::open(&header.checkpoint, vkey).map_err(|e| LedgerError::Invalid {
+/// [`VerifyError::Invalid`].
+pub fn open_header(header: &ExportHeader, vkey: &VerifierKey) -> Result<SignedCheckpoint, VerifyError> {
+    let cp = SignedCheckpoint::open(&header.checkpoint, vkey).map_err(|e| VerifyError::Invalid {
         at: Location::Checkpoint(header.size),
         problem: e.to_string(),
     })?;
@@ -252,17 +224,17 @@ pub fn open_header(header: &ExportHeader, vkey: &VerifierKey) -> Result<SignedCh
 /// verified), so that a caller can stage exactly the bytes being verified, from the same read.
 ///
 /// # Errors
-/// [`LedgerError::Invalid`] naming the first bad entry or the checkpoint; what `on_batch`
+/// [`VerifyError::Invalid`] naming the first bad entry or the checkpoint; what `on_batch`
 /// returns.
-pub fn verify_export_entries(
+pub fn verify_export_entries<E: From<VerifyError>>(
     r: &mut impl Read,
     header: &ExportHeader,
     vkey: &VerifierKey,
     catalogue: &Catalogue,
     want_root_at: Option<u64>,
     progress: Option<Progress<'_>>,
-    mut on_batch: impl FnMut(&Batch) -> Result<(), LedgerError>,
-) -> Result<(VerifyReport, ReplayTotals, Option<Hash>), LedgerError> {
+    mut on_batch: impl FnMut(&Batch) -> Result<(), E>,
+) -> Result<(VerifyReport, ReplayTotals, Option<Hash>), E> {
     open_header(header, vkey)?;
     let mut replay = Replay::new(header.origin.clone(), catalogue, vkey.clone());
     let mut root_at = match want_root_at {
@@ -270,10 +242,10 @@ pub fn verify_export_entries(
         _ => None,
     };
     let mut batch = Batch::with_capacity(VERIFY_BATCH);
-    let mut flush = |batch: &mut Batch, replay: &mut Replay<'_>| -> Result<(), LedgerError> {
+    let mut flush = |batch: &mut Batch, replay: &mut Replay<'_>| -> Result<(), E> {
         // Emptied whatever the outcome: a batch that failed is never fed again (it would be
         // reported as entries "missing" after the first bad one).
-        let fed = replay.feed(batch).and_then(|()| on_batch(batch));
+        let fed = replay.feed(batch).map_err(E::from).and_then(|()| on_batch(batch));
         batch.clear();
         fed?;
         if Some(replay.size()) == want_root_at {

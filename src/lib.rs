@@ -29,3 +29,4 @@ pub mod statement;
 pub mod store;
 pub mod time;
 pub mod tlog_proof;
+pub mod verdict;

@@ -1,282 +1,60 @@
-//! Replaying a ledger: the streaming, parallel verifier shared by the database and export-file
-//! paths ([`Replay`]), and the comparison of derived tables with the replay. The replay itself
-//! lists the entries that recoveries made untrusted (no second pass over the input).
-
-use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
+//! Replaying a ledger: the streaming, parallel verifier ([`Replay`]) shared by the database,
+//! export-file and bundle paths. It is a pure function of the entries it is fed: it reads no
+//! file and knows no store. It lists the entries that recoveries made untrusted itself, so
+//! nothing needs a second pass over its input.
 
 use rayon::prelude::*;
 
 use crate::checkpoint::{SignedCheckpoint, VerifierKey};
 use crate::entry::{Entry, EntryRef, GENESIS_PREV};
 use crate::keys::PublicKey;
-use crate::ledger::{decode_entry_statement, invalid, LedgerError, Location, VerifyReport};
 use crate::norms::Catalogue;
-use crate::proof::{self, Frontier, Hash};
-use crate::rules::{apply, check_rules, IndexChain, MemRegistry};
+use crate::proof::{Frontier, Hash};
+use crate::rules::{apply, check_rules, MemRegistry};
 use crate::statement::{Body, Statement};
-use crate::store::{DerivedRow, ReadTables};
 use crate::time::Seconds;
+use crate::time::Seconds as Time;
+use crate::verdict::{decode_entry_statement, invalid, Location, VerifyError};
 
-/// What `org_entries` (`norms` false) or `norm_entries` holds, as one [`IndexChain`] per
-/// name: one sequential scan (rows come in ascending index order within a name), which
-/// `verify` runs while the replay works, to be compared with the replay's chains by
-/// [`check_derived_tables`].
-///
-/// A damaged or forged table cannot make it hold more than the replay would: `norm_entries`
-/// may only name norms of `catalogue`, and `org_entries` may hold at most `entries` rows (one
-/// per entry), so memory stays bounded by norms and entries. It stops as soon as `stop` is set
-/// (the replay failed, so nothing it would find can be reported).
-///
-/// # Errors
-/// [`LedgerError::Store`]; [`LedgerError::Invalid`] for a table that breaks those bounds, whose
-/// rows of one name are not together, or when stopped.
-pub(crate) fn index_chains(
-    r: &ReadTables,
-    norms: bool,
-    catalogue: &Catalogue,
-    entries: u64,
-    stop: &AtomicBool,
-) -> StoredChains {
-    let table = if norms { "norm_entries" } else { "org_entries" };
-    // Files a finished name's chain; a name seen before means its rows are not together.
-    let close = |chains: &mut BTreeMap<String, IndexChain>, (name, chain)| match chains.insert(name, chain) {
-        None => Ok(()),
-        Some(_) => Err(invalid(
-            Location::Table(table),
-            "the rows of one name are not together (table order damaged)",
-        )),
-    };
-    let mut chains = BTreeMap::new();
-    let mut current: Option<(String, IndexChain)> = None;
-    let mut rows = 0u64;
-    r.for_each_index_row(norms, |name, index| -> Result<(), LedgerError> {
-        rows += 1;
-        if stop.load(Ordering::Relaxed) {
-            return Err(invalid(Location::Table(table), "scan stopped: the replay failed"));
-        }
-        match &mut current {
-            Some((n, chain)) if n == name => chain.push(index),
-            _ => {
-                if norms && catalogue.get(name).is_none() {
-                    return Err(invalid(
-                        Location::Table(table),
-                        format!("rows under {name:?}, which is not a norm of the catalogue"),
-                    ));
-                }
-                if !norms && rows > entries {
-                    return Err(invalid(
-                        Location::Table(table),
-                        format!("more rows than the {entries} entries of the ledger"),
-                    ));
-                }
-                let mut chain = IndexChain::default();
-                chain.push(index);
-                if let Some(done) = current.replace((name.to_string(), chain)) {
-                    close(&mut chains, done)?;
-                }
-            }
-        }
-        Ok(())
-    })?;
-    if let Some(done) = current {
-        close(&mut chains, done)?;
-    }
-    Ok(chains)
+/// Entries checked per parallel batch by a replay that reads a store or a stream.
+pub const VERIFY_BATCH: usize = 4_096;
+
+/// Progress callback: (entries done, entries in all).
+pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Sync);
+
+/// What a successful verification established.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// The signed checkpoint the replay matched (the latest).
+    pub checkpoint: SignedCheckpoint,
+    /// Entries replayed.
+    pub entries: u64,
+    /// Signed checkpoints checked.
+    pub checkpoints: u64,
+    /// Registered organisations.
+    pub organisations: u64,
+    /// Attestations not withdrawn or superseded and not untrusted (expired ones included; see
+    /// [`VerifyReport::live_at`]).
+    pub live_attestations: u64,
+    /// The expiry times of those that have one.
+    pub live_expiries: Vec<Time>,
+    /// Counts by kind: registrations, attestations, withdrawals, rotations, revocations,
+    /// recoveries.
+    pub by_kind: [u64; 6],
+    /// Entries that a later recovery made untrusted (valid history, not to be relied on).
+    pub untrusted: Vec<u64>,
 }
 
-/// What [`index_chains`] found in one table.
-pub(crate) type StoredChains = Result<BTreeMap<String, IndexChain>, LedgerError>;
-
-/// Compares the chains of `org_entries` or `norm_entries` (`table`) with the replay's.
-fn compare_chains(
-    table: &'static str,
-    stored: &BTreeMap<String, IndexChain>,
-    want: &HashMap<String, IndexChain>,
-) -> Result<(), LedgerError> {
-    for (name, chain) in stored {
-        if want.get(name).map(IndexChain::digest) != Some(chain.digest()) {
-            return Err(invalid(
-                Location::Table(table),
-                format!("the rows under {name:?} differ from the entries the replay gives it"),
-            ));
-        }
+impl VerifyReport {
+    /// The attestations in force at `t`: live, not untrusted, not expired by `t`.
+    pub fn live_at(&self, t: Time) -> u64 {
+        let expired = self.live_expiries.iter().filter(|&&x| x <= t).count() as u64;
+        self.live_attestations - expired
     }
-    if stored.len() != want.len() {
-        return Err(invalid(
-            Location::Table(table),
-            format!(
-                "rows for {} names where the replay gives {}",
-                stored.len(),
-                want.len()
-            ),
-        ));
-    }
-    Ok(())
-}
-
-/// Whole-table comparison of the derived tables with the replayed registry.
-///
-/// `chains` is what [`index_chains`] found in `org_entries` and `norm_entries`. The scans of
-/// `statement_ids` and of the registry tables run in parallel; errors are reported in a fixed
-/// order whatever finishes first.
-pub(crate) fn check_derived_tables(
-    r: &ReadTables,
-    reg: &ReplayTotals,
-    entries: u64,
-    chains: (StoredChains, StoredChains),
-) -> Result<(), LedgerError> {
-    let (hashes, ids, org_rows, norm_rows) = r.derived_counts()?;
-    let want = [
-        ("hashes", hashes, proof::stored_hash_count(entries)),
-        ("statement_ids", ids, entries),
-        ("org_entries", org_rows, entries),
-        ("norm_entries", norm_rows, reg.registry.norm_rows),
-    ];
-    for (name, got, expected) in want {
-        if got != expected {
-            return Err(invalid(
-                Location::Table(name),
-                format!("{got} rows where the replay gives {expected}"),
-            ));
-        }
-    }
-    compare_chains("org_entries", &chains.0?, &reg.registry.org_chains)?;
-    compare_chains("norm_entries", &chains.1?, &reg.registry.norm_chains)?;
-    let (ids, rest) = rayon::join(|| check_statement_ids(r, reg), || check_registry_tables(r, reg));
-    ids?;
-    rest
-}
-
-/// `statement_ids` against the replay's ids.
-fn check_statement_ids(r: &ReadTables, reg: &ReplayTotals) -> Result<(), LedgerError> {
-    r.for_each_statement_id(|id, idx| -> Result<(), LedgerError> {
-        // With the row count equal to the entry count, every row matching a distinct
-        // replayed id means the table is exactly the replay's.
-        if reg.registry.ids.get(&id) != Some(&idx) {
-            return Err(invalid(
-                Location::Table("statement_ids"),
-                format!(
-                    "row {} (entry {idx}) differs from the replay: id missing or pointing elsewhere",
-                    hex::encode(id)
-                ),
-            ));
-        }
-        Ok(())
-    })
-}
-
-/// The registry tables against the replayed registry, row by row and by count.
-fn check_registry_tables(r: &ReadTables, reg: &ReplayTotals) -> Result<(), LedgerError> {
-    let (mut keys, mut orgs, mut live, mut recovery, mut used) = (0usize, 0usize, 0usize, 0usize, 0usize);
-    let (mut ended, mut untrusted, mut name_keys) = (0usize, 0usize, 0usize);
-    r.for_each_registry_row(|row| -> Result<(), LedgerError> {
-        match row {
-            DerivedRow::Key(kid, rec) => {
-                keys += 1;
-                if reg.registry.keys.get(&kid) != Some(&rec) {
-                    return Err(invalid(
-                        Location::Table("keys"),
-                        format!("row {} differs from the replay", hex::encode(kid)),
-                    ));
-                }
-            }
-            DerivedRow::Org(name, idx) => {
-                orgs += 1;
-                if reg.registry.orgs.get(&name).map(|o| o.registration) != Some(idx) {
-                    return Err(invalid(
-                        Location::Table("orgs"),
-                        format!("row {name:?} differs from the replay"),
-                    ));
-                }
-            }
-            DerivedRow::Recovery(name, c) => {
-                recovery += 1;
-                if reg.registry.orgs.get(&name).and_then(|o| o.recovery) != Some(c) {
-                    return Err(invalid(
-                        Location::Table("recovery"),
-                        format!("row {name:?} differs from the replay"),
-                    ));
-                }
-            }
-            DerivedRow::UsedRecovery(c, name) => {
-                used += 1;
-                if reg.registry.used.get(&c) != Some(&name) {
-                    return Err(invalid(
-                        Location::Table("used_recovery"),
-                        format!("row {} differs from the replay", hex::encode(c)),
-                    ));
-                }
-            }
-            DerivedRow::Ended(idx, by, id) => {
-                ended += 1;
-                if reg.registry.ended.get(&idx).map(|(_, i, b)| (*i, *b)) != Some((id, by)) {
-                    return Err(invalid(
-                        Location::Table("ended"),
-                        format!("row for entry {idx} differs from the replay"),
-                    ));
-                }
-            }
-            DerivedRow::NameKey(key, idx, name) => {
-                name_keys += 1;
-                if reg.registry.name_keys.get(&key) != Some(&(idx, name)) {
-                    return Err(invalid(
-                        Location::Table("name_keys"),
-                        format!("row for the registration at entry {idx} differs from the replay"),
-                    ));
-                }
-            }
-            DerivedRow::Untrusted(idx, by) => {
-                untrusted += 1;
-                if reg.registry.untrusted.get(&idx) != Some(&by) {
-                    return Err(invalid(
-                        Location::Table("untrusted"),
-                        format!("row for entry {idx} differs from the replay"),
-                    ));
-                }
-            }
-            DerivedRow::Live(id, idx) => {
-                live += 1;
-                if reg.registry.live.get(&id).map(|x| x.0) != Some(idx) {
-                    return Err(invalid(
-                        Location::Table("live"),
-                        format!("row {} differs from the replay", hex::encode(id)),
-                    ));
-                }
-            }
-        }
-        Ok(())
-    })?;
-    for (name, got, want) in [
-        ("keys", keys, reg.registry.keys.len()),
-        ("orgs", orgs, reg.registry.orgs.len()),
-        ("live", live, reg.registry.live.len()),
-        (
-            "recovery",
-            recovery,
-            reg.registry
-                .orgs
-                .values()
-                .filter(|o| o.recovery.is_some())
-                .count(),
-        ),
-        ("used_recovery", used, reg.registry.used.len()),
-        ("ended", ended, reg.registry.ended.len()),
-        ("untrusted", untrusted, reg.registry.untrusted.len()),
-        ("name_keys", name_keys, reg.registry.name_keys.len()),
-    ] {
-        if got != want {
-            return Err(invalid(
-                Location::Table(name),
-                format!("{got} rows where the replay gives {want}"),
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// An entry and its statement, strictly decoded, or why not.
-type Decoded<'a> = Result<(EntryRef<'a>, Statement), LedgerError>;
+type Decoded<'a> = Result<(EntryRef<'a>, Statement), VerifyError>;
 
 /// Compares the stored hashes an entry completes (`computed`, in rising stored-hash index
 /// order) with the database's next rows; says what differs.
@@ -411,7 +189,7 @@ const SIGNATURE_CHUNK: usize = 16;
 const DECODE_CHUNK: usize = 64;
 
 /// Phase 3: verify_strict every signature; the first failure in index order is returned.
-fn check_pending(pending: &[Pending]) -> Result<(), LedgerError> {
+fn check_pending(pending: &[Pending]) -> Result<(), VerifyError> {
     let bad = pending
         .par_iter()
         .with_max_len(SIGNATURE_CHUNK)
@@ -467,13 +245,13 @@ impl<'c> Replay<'c> {
     /// Completes the signature checks still pending for the entries fed so far, so that an error found among them is reported before a later one.
     ///
     /// # Errors
-    /// [`LedgerError::Invalid`] naming the first bad entry.
-    pub fn settle(&mut self) -> Result<(), LedgerError> {
+    /// [`VerifyError::Invalid`] naming the first bad entry.
+    pub fn settle(&mut self) -> Result<(), VerifyError> {
         self.drain()
     }
 
     /// Completes the pending checks.
-    fn drain(&mut self) -> Result<(), LedgerError> {
+    fn drain(&mut self) -> Result<(), VerifyError> {
         let pending = std::mem::take(&mut self.pending);
         check_pending(&pending)
     }
@@ -481,9 +259,9 @@ impl<'c> Replay<'c> {
     /// Checks a signed checkpoint of the current size against the replayed tree.
     ///
     /// # Errors
-    /// [`LedgerError::Invalid`] at [`Location::Checkpoint`], or at an earlier entry whose
+    /// [`VerifyError::Invalid`] at [`Location::Checkpoint`], or at an earlier entry whose
     /// pending signature check fails.
-    pub fn check_checkpoint(&mut self, size: u64, note: &[u8]) -> Result<(), LedgerError> {
+    pub fn check_checkpoint(&mut self, size: u64, note: &[u8]) -> Result<(), VerifyError> {
         match self.state.check_checkpoint(size, note) {
             Ok(()) => Ok(()),
             Err(e) => {
@@ -496,8 +274,8 @@ impl<'c> Replay<'c> {
     /// Replays a batch in index order.
     ///
     /// # Errors
-    /// [`LedgerError::Invalid`] naming the first bad entry.
-    pub fn feed(&mut self, batch: &Batch) -> Result<(), LedgerError> {
+    /// [`VerifyError::Invalid`] naming the first bad entry.
+    pub fn feed(&mut self, batch: &Batch) -> Result<(), VerifyError> {
         let previous = std::mem::take(&mut self.pending);
         let state = &mut self.state;
         let (earlier, (accepted, failed)) = rayon::join(|| check_pending(&previous), || state.advance(batch));
@@ -515,8 +293,8 @@ impl<'c> Replay<'c> {
     /// entry.
     ///
     /// # Errors
-    /// [`LedgerError::Invalid`].
-    pub fn finish(mut self) -> Result<(VerifyReport, ReplayTotals), LedgerError> {
+    /// [`VerifyError::Invalid`].
+    pub fn finish(mut self) -> Result<(VerifyReport, ReplayTotals), VerifyError> {
         self.drain()?;
         self.state.finish()
     }
@@ -531,7 +309,7 @@ impl ReplayState<'_> {
         self.frontier.root()
     }
 
-    fn check_checkpoint(&mut self, size: u64, note: &[u8]) -> Result<(), LedgerError> {
+    fn check_checkpoint(&mut self, size: u64, note: &[u8]) -> Result<(), VerifyError> {
         let at = Location::Checkpoint(size);
         let cp = SignedCheckpoint::open(note, &self.vkey).map_err(|e| invalid(at.clone(), e.to_string()))?;
         if cp.checkpoint.size != size {
@@ -552,7 +330,7 @@ impl ReplayState<'_> {
     }
 
     /// Phases 1 and 2 of a batch: the entries accepted, and the first error if one stopped it.
-    fn advance(&mut self, batch: &Batch) -> (Vec<Pending>, Option<LedgerError>) {
+    fn advance(&mut self, batch: &Batch) -> (Vec<Pending>, Option<VerifyError>) {
         // Phase 1 (parallel): strict decoding of entries and statements, and leaf hashes.
         let decoded: Vec<(u64, Decoded<'_>, Hash)> = (0..batch.len())
             .into_par_iter()
@@ -585,7 +363,7 @@ impl ReplayState<'_> {
         key: u64,
         leaf: Hash,
         decoded: Decoded<'_>,
-    ) -> Result<Stepped, LedgerError> {
+    ) -> Result<Stepped, VerifyError> {
         if key != expected {
             return Err(invalid(
                 Location::Entry(expected),
@@ -647,7 +425,7 @@ impl ReplayState<'_> {
         Ok((k, st, stored))
     }
 
-    fn finish(self) -> Result<(VerifyReport, ReplayTotals), LedgerError> {
+    fn finish(self) -> Result<(VerifyReport, ReplayTotals), VerifyError> {
         let Some(latest) = self.latest else {
             return Err(invalid(Location::Ledger, "no signed checkpoint"));
         };

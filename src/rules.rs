@@ -7,10 +7,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::keys::PublicKey;
-use crate::ledger::{decode_entry_statement, invalid, LedgerError, Location};
 use crate::norms::Catalogue;
 use crate::statement::{Body, Kind, Statement, StatementError, StatementId};
-use crate::store::{KeyRecord, WriteTables};
+use crate::verdict::{invalid, Location, VerifyError};
+
 use crate::time::Seconds;
 
 /// How far a statement's issued-at time may lie after the time it is logged (clock skew).
@@ -172,6 +172,19 @@ pub enum Rejection {
     },
 }
 
+/// A registered key as the `keys` table records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRecord {
+    /// The raw public key.
+    pub public_key: [u8; 32],
+    /// Index of the registration entry.
+    pub registration: u64,
+    /// The organisation (normalised).
+    pub org: String,
+    /// When the key stopped speaking for the organisation: (entry index, log time).
+    pub ended: Option<(u64, i64)>,
+}
+
 /// An organisation as the registry knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrgRecord {
@@ -225,55 +238,55 @@ pub trait Registry {
     ///
     /// # Errors
     /// Storage failures.
-    fn key(&self, kid: &[u8; 32]) -> Result<Option<KeyRecord>, LedgerError>;
+    fn key(&self, kid: &[u8; 32]) -> Result<Option<KeyRecord>, VerifyError>;
     /// An organisation.
     ///
     /// # Errors
     /// Storage failures.
-    fn org(&self, org: &str) -> Result<Option<OrgRecord>, LedgerError>;
+    fn org(&self, org: &str) -> Result<Option<OrgRecord>, VerifyError>;
     /// Index of a statement already in the ledger.
     ///
     /// # Errors
     /// Storage failures.
-    fn statement(&self, id: &StatementId) -> Result<Option<u64>, LedgerError>;
+    fn statement(&self, id: &StatementId) -> Result<Option<u64>, VerifyError>;
     /// A live (not withdrawn, not superseded) attestation: its index and organisation.
     ///
     /// # Errors
     /// Storage failures.
-    fn live(&self, id: &StatementId) -> Result<Option<(u64, String)>, LedgerError>;
+    fn live(&self, id: &StatementId) -> Result<Option<(u64, String)>, VerifyError>;
     /// The organisation and kind of the statement at `index` (for error messages).
     ///
     /// # Errors
     /// Storage failures.
-    fn owner(&self, index: u64) -> Result<Option<(String, Kind)>, LedgerError>;
+    fn owner(&self, index: u64) -> Result<Option<(String, Kind)>, VerifyError>;
     /// The organisation that already used the recovery key with this commitment.
     ///
     /// # Errors
     /// Storage failures.
-    fn used_recovery(&self, commitment: &[u8; 32]) -> Result<Option<String>, LedgerError>;
+    fn used_recovery(&self, commitment: &[u8; 32]) -> Result<Option<String>, VerifyError>;
     /// The registration that recorded a name comparison key (FORMAT.md section 4.1): its
     /// index and the name as registered.
     ///
     /// # Errors
     /// Storage failures.
-    fn name_key(&self, key: &str) -> Result<Option<(u64, String)>, LedgerError>;
+    fn name_key(&self, key: &str) -> Result<Option<(u64, String)>, VerifyError>;
     /// Records a name comparison key for the registration at `index` of `name`.
     ///
     /// # Errors
     /// Storage failures.
-    fn put_name_key(&mut self, key: &str, index: u64, name: &str) -> Result<(), LedgerError>;
+    fn put_name_key(&mut self, key: &str, index: u64, name: &str) -> Result<(), VerifyError>;
     /// Every key ever registered to an organisation.
     ///
     /// # Errors
     /// Storage failures.
-    fn keys_of(&self, org: &str) -> Result<Vec<([u8; 32], KeyRecord)>, LedgerError>;
+    fn keys_of(&self, org: &str) -> Result<Vec<([u8; 32], KeyRecord)>, VerifyError>;
     /// The key of `rec` (registered under `kid`), ready to verify with. Decompressing an
     /// Ed25519 point costs a field exponentiation, so a registry that lives for a whole
     /// replay keeps the keys it has decompressed.
     ///
     /// # Errors
-    /// [`LedgerError::Invalid`] at the keys table if the stored bytes are not a valid key.
-    fn verifying_key(&self, kid: &[u8; 32], rec: &KeyRecord) -> Result<PublicKey, LedgerError> {
+    /// [`VerifyError::Invalid`] at the keys table if the stored bytes are not a valid key.
+    fn verifying_key(&self, kid: &[u8; 32], rec: &KeyRecord) -> Result<PublicKey, VerifyError> {
         let _ = kid;
         PublicKey::from_bytes(&rec.public_key).map_err(|e| invalid(Location::Table("keys"), e.to_string()))
     }
@@ -283,50 +296,50 @@ pub trait Registry {
     ///
     /// # Errors
     /// Storage failures.
-    fn put_statement(&mut self, id: &StatementId, org: &str, item: &HistoryItem) -> Result<(), LedgerError>;
+    fn put_statement(&mut self, id: &StatementId, org: &str, item: &HistoryItem) -> Result<(), VerifyError>;
     /// The statements of `org` logged after `since` at indexes below `before`, in index order:
     /// what a recovery with compromise time `since` at index `before` may make untrusted.
     ///
     /// # Errors
     /// Storage failures.
-    fn history_since(&self, org: &str, since: Seconds, before: u64) -> Result<Vec<HistoryItem>, LedgerError>;
+    fn history_since(&self, org: &str, since: Seconds, before: u64) -> Result<Vec<HistoryItem>, VerifyError>;
     /// For an attestation that stopped being live: its statement id and the entry that ended
     /// it (a withdrawal or a superseding attestation).
     ///
     /// # Errors
     /// Storage failures.
-    fn ended(&self, index: u64) -> Result<Option<(StatementId, u64)>, LedgerError>;
+    fn ended(&self, index: u64) -> Result<Option<(StatementId, u64)>, VerifyError>;
     /// Makes the attestation at `index` live again: the statement that ended it was made
     /// untrusted by a recovery, and an untrusted statement has no effect.
     ///
     /// # Errors
     /// Storage failures.
-    fn relive(&mut self, index: u64, id: &StatementId, org: &str) -> Result<(), LedgerError>;
+    fn relive(&mut self, index: u64, id: &StatementId, org: &str) -> Result<(), VerifyError>;
     /// The recovery that made the entry at `index` untrusted, if one did.
     ///
     /// # Errors
     /// Storage failures.
-    fn untrusted(&self, index: u64) -> Result<Option<u64>, LedgerError>;
+    fn untrusted(&self, index: u64) -> Result<Option<u64>, VerifyError>;
     /// Records that the recovery at `recovery` made the entry at `index` untrusted.
     ///
     /// # Errors
     /// Storage failures.
-    fn put_untrusted(&mut self, index: u64, recovery: u64) -> Result<(), LedgerError>;
+    fn put_untrusted(&mut self, index: u64, recovery: u64) -> Result<(), VerifyError>;
     /// Stores a key record.
     ///
     /// # Errors
     /// Storage failures.
-    fn put_key(&mut self, kid: &[u8; 32], rec: &KeyRecord) -> Result<(), LedgerError>;
+    fn put_key(&mut self, kid: &[u8; 32], rec: &KeyRecord) -> Result<(), VerifyError>;
     /// Stores an organisation.
     ///
     /// # Errors
     /// Storage failures.
-    fn put_org(&mut self, org: &str, rec: &OrgRecord) -> Result<(), LedgerError>;
+    fn put_org(&mut self, org: &str, rec: &OrgRecord) -> Result<(), VerifyError>;
     /// Marks a recovery commitment used.
     ///
     /// # Errors
     /// Storage failures.
-    fn put_used_recovery(&mut self, commitment: &[u8; 32], org: &str) -> Result<(), LedgerError>;
+    fn put_used_recovery(&mut self, commitment: &[u8; 32], org: &str) -> Result<(), VerifyError>;
     /// Marks an attestation live, indexed under its norms; `expires` is its expiry, if any.
     ///
     /// # Errors
@@ -338,17 +351,17 @@ pub trait Registry {
         org: &str,
         norms: &[&str],
         expires: Option<Seconds>,
-    ) -> Result<(), LedgerError>;
+    ) -> Result<(), VerifyError>;
     /// Ends an attestation's liveness; `by` is the index of the statement that ends it.
     ///
     /// # Errors
     /// Storage failures.
-    fn remove_live(&mut self, id: &StatementId, org: &str, by: u64) -> Result<(), LedgerError>;
+    fn remove_live(&mut self, id: &StatementId, org: &str, by: u64) -> Result<(), VerifyError>;
     /// Records a recovery that set a compromise time.
     ///
     /// # Errors
     /// Storage failures.
-    fn put_mark(&mut self, mark: RecoveryMark) -> Result<(), LedgerError>;
+    fn put_mark(&mut self, mark: RecoveryMark) -> Result<(), VerifyError>;
 }
 
 /// Records the effects of a statement accepted at `index`, logged at `logged_at`.
@@ -360,9 +373,9 @@ pub fn apply(
     index: u64,
     logged_at: Seconds,
     st: &Statement,
-) -> Result<(), LedgerError> {
+) -> Result<(), VerifyError> {
     let id = st.id();
-    let target = |reg: &mut dyn RegistryDyn, t: Option<&StatementId>| -> Result<Option<u64>, LedgerError> {
+    let target = |reg: &mut dyn RegistryDyn, t: Option<&StatementId>| -> Result<Option<u64>, VerifyError> {
         match t {
             Some(t) => reg.statement_dyn(t),
             None => Ok(None),
@@ -389,7 +402,7 @@ pub fn apply(
         org: st.iss.clone(),
         ended: None,
     };
-    let end = |reg: &mut dyn RegistryDyn, kid: &[u8; 32]| -> Result<(), LedgerError> {
+    let end = |reg: &mut dyn RegistryDyn, kid: &[u8; 32]| -> Result<(), VerifyError> {
         if let Some(mut rec) = reg.key_dyn(kid)? {
             if rec.ended.is_none() {
                 rec.ended = Some((index, logged_at));
@@ -483,7 +496,7 @@ fn void_untrusted(
     since: Seconds,
     kids: &HashSet<[u8; 32]>,
     keys: &mut [([u8; 32], KeyRecord)],
-) -> Result<(), LedgerError> {
+) -> Result<(), VerifyError> {
     // The organisation's registration is never made untrusted: its recovery commitment is what
     // authorises this recovery.
     let registration = reg.org(org)?.map(|o| o.registration);
@@ -519,21 +532,21 @@ fn void_untrusted(
 
 /// Object-safe slice of [`Registry`] used inside [`apply`].
 trait RegistryDyn {
-    fn key_dyn(&self, kid: &[u8; 32]) -> Result<Option<KeyRecord>, LedgerError>;
-    fn put_key_dyn(&mut self, kid: &[u8; 32], rec: &KeyRecord) -> Result<(), LedgerError>;
-    fn statement_dyn(&self, id: &StatementId) -> Result<Option<u64>, LedgerError>;
+    fn key_dyn(&self, kid: &[u8; 32]) -> Result<Option<KeyRecord>, VerifyError>;
+    fn put_key_dyn(&mut self, kid: &[u8; 32], rec: &KeyRecord) -> Result<(), VerifyError>;
+    fn statement_dyn(&self, id: &StatementId) -> Result<Option<u64>, VerifyError>;
 }
 
 struct Dyn<'a, R: Registry + ?Sized>(&'a mut R);
 
 impl<R: Registry + ?Sized> RegistryDyn for Dyn<'_, R> {
-    fn key_dyn(&self, kid: &[u8; 32]) -> Result<Option<KeyRecord>, LedgerError> {
+    fn key_dyn(&self, kid: &[u8; 32]) -> Result<Option<KeyRecord>, VerifyError> {
         self.0.key(kid)
     }
-    fn put_key_dyn(&mut self, kid: &[u8; 32], rec: &KeyRecord) -> Result<(), LedgerError> {
+    fn put_key_dyn(&mut self, kid: &[u8; 32], rec: &KeyRecord) -> Result<(), VerifyError> {
         self.0.put_key(kid, rec)
     }
-    fn statement_dyn(&self, id: &StatementId) -> Result<Option<u64>, LedgerError> {
+    fn statement_dyn(&self, id: &StatementId) -> Result<Option<u64>, VerifyError> {
         self.0.statement(id)
     }
 }
@@ -543,7 +556,7 @@ impl<R: Registry + ?Sized> RegistryDyn for Dyn<'_, R> {
 /// it. The signature itself is checked by the caller (in parallel).
 ///
 /// # Errors
-/// [`Rejection`] for a rule broken; [`LedgerError`] for storage failures.
+/// [`Rejection`] for a rule broken; [`VerifyError`] for storage failures.
 pub fn check_rules(
     st: &Statement,
     origin: &str,
@@ -551,7 +564,7 @@ pub fn check_rules(
     version: u64,
     reg: &impl Registry,
     catalogue: &Catalogue,
-) -> Result<Result<PublicKey, Rejection>, LedgerError> {
+) -> Result<Result<PublicKey, Rejection>, VerifyError> {
     let p = &st.payload;
     if p.origin != origin {
         return Ok(Err(Rejection::WrongOrigin {
@@ -568,7 +581,7 @@ pub fn check_rules(
     if let Some(index) = reg.statement(&st.id())? {
         return Ok(Err(Rejection::Duplicate { index }));
     }
-    let key_free = |k: &PublicKey| -> Result<Option<Rejection>, LedgerError> {
+    let key_free = |k: &PublicKey| -> Result<Option<Rejection>, VerifyError> {
         Ok(reg.key(&k.kid())?.map(|rec| Rejection::KeyInUse { org: rec.org }))
     };
     match &p.body {
@@ -649,7 +662,7 @@ pub fn check_rules(
         }));
     }
     let key = reg.verifying_key(&st.kid, &rec)?;
-    let live_target = |target: &StatementId, what: &'static str| -> Result<Option<Rejection>, LedgerError> {
+    let live_target = |target: &StatementId, what: &'static str| -> Result<Option<Rejection>, VerifyError> {
         match reg.live(target)? {
             Some((index, owner)) if owner != st.iss => {
                 Ok(Some(Rejection::OtherOrganisation { index, owner }))
@@ -821,28 +834,28 @@ impl IndexChain {
 }
 
 impl Registry for MemRegistry {
-    fn key(&self, kid: &[u8; 32]) -> Result<Option<KeyRecord>, LedgerError> {
+    fn key(&self, kid: &[u8; 32]) -> Result<Option<KeyRecord>, VerifyError> {
         Ok(self.keys.get(kid).cloned())
     }
-    fn org(&self, org: &str) -> Result<Option<OrgRecord>, LedgerError> {
+    fn org(&self, org: &str) -> Result<Option<OrgRecord>, VerifyError> {
         Ok(self.orgs.get(org).cloned())
     }
-    fn statement(&self, id: &StatementId) -> Result<Option<u64>, LedgerError> {
+    fn statement(&self, id: &StatementId) -> Result<Option<u64>, VerifyError> {
         Ok(self.ids.get(id).copied())
     }
-    fn live(&self, id: &StatementId) -> Result<Option<(u64, String)>, LedgerError> {
+    fn live(&self, id: &StatementId) -> Result<Option<(u64, String)>, VerifyError> {
         Ok(self.live.get(id).map(|(i, org)| (*i, org.to_string())))
     }
-    fn owner(&self, index: u64) -> Result<Option<(String, Kind)>, LedgerError> {
+    fn owner(&self, index: u64) -> Result<Option<(String, Kind)>, VerifyError> {
         Ok(self
             .ended
             .get(&index)
             .map(|(org, _, _)| (org.to_string(), Kind::Attestation)))
     }
-    fn used_recovery(&self, commitment: &[u8; 32]) -> Result<Option<String>, LedgerError> {
+    fn used_recovery(&self, commitment: &[u8; 32]) -> Result<Option<String>, VerifyError> {
         Ok(self.used.get(commitment).cloned())
     }
-    fn keys_of(&self, org: &str) -> Result<Vec<([u8; 32], KeyRecord)>, LedgerError> {
+    fn keys_of(&self, org: &str) -> Result<Vec<([u8; 32], KeyRecord)>, VerifyError> {
         Ok(self
             .keys
             .iter()
@@ -850,7 +863,7 @@ impl Registry for MemRegistry {
             .map(|(i, k)| (*i, k.clone()))
             .collect())
     }
-    fn put_statement(&mut self, id: &StatementId, org: &str, item: &HistoryItem) -> Result<(), LedgerError> {
+    fn put_statement(&mut self, id: &StatementId, org: &str, item: &HistoryItem) -> Result<(), VerifyError> {
         self.ids.insert(*id, item.index);
         IndexChain::push_under(&mut self.org_chains, org, item.index);
         let kid = match self.kid_ids.get(&item.kid) {
@@ -880,7 +893,7 @@ impl Registry for MemRegistry {
         });
         Ok(())
     }
-    fn history_since(&self, org: &str, since: Seconds, before: u64) -> Result<Vec<HistoryItem>, LedgerError> {
+    fn history_since(&self, org: &str, since: Seconds, before: u64) -> Result<Vec<HistoryItem>, VerifyError> {
         let Some(&o) = self.org_ids.get(org) else {
             return Ok(Vec::new());
         };
@@ -901,30 +914,30 @@ impl Registry for MemRegistry {
         out.reverse();
         Ok(out)
     }
-    fn ended(&self, index: u64) -> Result<Option<(StatementId, u64)>, LedgerError> {
+    fn ended(&self, index: u64) -> Result<Option<(StatementId, u64)>, VerifyError> {
         Ok(self.ended.get(&index).map(|(_, id, by)| (*id, *by)))
     }
-    fn name_key(&self, key: &str) -> Result<Option<(u64, String)>, LedgerError> {
+    fn name_key(&self, key: &str) -> Result<Option<(u64, String)>, VerifyError> {
         Ok(self.name_keys.get(key).cloned())
     }
-    fn put_name_key(&mut self, key: &str, index: u64, name: &str) -> Result<(), LedgerError> {
+    fn put_name_key(&mut self, key: &str, index: u64, name: &str) -> Result<(), VerifyError> {
         self.name_keys.insert(key.to_string(), (index, name.to_string()));
         Ok(())
     }
-    fn relive(&mut self, index: u64, id: &StatementId, org: &str) -> Result<(), LedgerError> {
+    fn relive(&mut self, index: u64, id: &StatementId, org: &str) -> Result<(), VerifyError> {
         self.ended.remove(&index);
         let org = self.name(org);
         self.live.insert(*id, (index, org));
         Ok(())
     }
-    fn untrusted(&self, index: u64) -> Result<Option<u64>, LedgerError> {
+    fn untrusted(&self, index: u64) -> Result<Option<u64>, VerifyError> {
         Ok(self.untrusted.get(&index).copied())
     }
-    fn put_untrusted(&mut self, index: u64, recovery: u64) -> Result<(), LedgerError> {
+    fn put_untrusted(&mut self, index: u64, recovery: u64) -> Result<(), VerifyError> {
         self.untrusted.insert(index, recovery);
         Ok(())
     }
-    fn put_key(&mut self, kid: &[u8; 32], rec: &KeyRecord) -> Result<(), LedgerError> {
+    fn put_key(&mut self, kid: &[u8; 32], rec: &KeyRecord) -> Result<(), VerifyError> {
         if !self.verifying.contains_key(kid) {
             // A key that does not decompress is left out, and reported by `verifying_key`.
             if let Ok(k) = PublicKey::from_bytes(&rec.public_key) {
@@ -934,18 +947,18 @@ impl Registry for MemRegistry {
         self.keys.insert(*kid, rec.clone());
         Ok(())
     }
-    fn verifying_key(&self, kid: &[u8; 32], rec: &KeyRecord) -> Result<PublicKey, LedgerError> {
+    fn verifying_key(&self, kid: &[u8; 32], rec: &KeyRecord) -> Result<PublicKey, VerifyError> {
         match self.verifying.get(kid) {
             Some(k) if k.to_bytes() == rec.public_key => Ok(*k),
             _ => PublicKey::from_bytes(&rec.public_key)
                 .map_err(|e| invalid(Location::Table("keys"), e.to_string())),
         }
     }
-    fn put_org(&mut self, org: &str, rec: &OrgRecord) -> Result<(), LedgerError> {
+    fn put_org(&mut self, org: &str, rec: &OrgRecord) -> Result<(), VerifyError> {
         self.orgs.insert(org.to_string(), rec.clone());
         Ok(())
     }
-    fn put_used_recovery(&mut self, commitment: &[u8; 32], org: &str) -> Result<(), LedgerError> {
+    fn put_used_recovery(&mut self, commitment: &[u8; 32], org: &str) -> Result<(), VerifyError> {
         self.used.insert(*commitment, org.to_string());
         Ok(())
     }
@@ -956,7 +969,7 @@ impl Registry for MemRegistry {
         org: &str,
         norms: &[&str],
         expires: Option<Seconds>,
-    ) -> Result<(), LedgerError> {
+    ) -> Result<(), VerifyError> {
         let org = self.name(org);
         self.live.insert(*id, (index, org));
         if let Some(x) = expires {
@@ -968,21 +981,21 @@ impl Registry for MemRegistry {
         }
         Ok(())
     }
-    fn remove_live(&mut self, id: &StatementId, org: &str, by: u64) -> Result<(), LedgerError> {
+    fn remove_live(&mut self, id: &StatementId, org: &str, by: u64) -> Result<(), VerifyError> {
         if let Some((i, _)) = self.live.remove(id) {
             let org = self.name(org);
             self.ended.insert(i, (org, *id, by));
         }
         Ok(())
     }
-    fn put_mark(&mut self, mark: RecoveryMark) -> Result<(), LedgerError> {
+    fn put_mark(&mut self, mark: RecoveryMark) -> Result<(), VerifyError> {
         self.marks.push(mark);
         Ok(())
     }
 }
 
 /// A registry that outgrew the 32-bit numbering of keys or organisations.
-fn too_many(what: &str) -> LedgerError {
+fn too_many(what: &str) -> VerifyError {
     invalid(Location::Ledger, format!("more than 2^32 {what}"))
 }
 
@@ -1026,151 +1039,5 @@ impl MemRegistry {
     /// Recoveries that set a compromise time.
     pub fn marks(&self) -> &[RecoveryMark] {
         &self.marks
-    }
-}
-
-impl Registry for WriteTables<'_> {
-    fn key(&self, kid: &[u8; 32]) -> Result<Option<KeyRecord>, LedgerError> {
-        Ok(WriteTables::key(self, kid)?)
-    }
-    fn verifying_key(&self, kid: &[u8; 32], rec: &KeyRecord) -> Result<PublicKey, LedgerError> {
-        if let Some(k) = self.verifying.borrow().get(kid) {
-            if k.to_bytes() == rec.public_key {
-                return Ok(*k);
-            }
-        }
-        let k = PublicKey::from_bytes(&rec.public_key)
-            .map_err(|e| invalid(Location::Table("keys"), e.to_string()))?;
-        self.verifying.borrow_mut().insert(*kid, k);
-        Ok(k)
-    }
-    fn org(&self, org: &str) -> Result<Option<OrgRecord>, LedgerError> {
-        match WriteTables::org(self, org)? {
-            Some(registration) => Ok(Some(OrgRecord {
-                registration,
-                recovery: WriteTables::recovery(self, org)?,
-            })),
-            None => Ok(None),
-        }
-    }
-    fn statement(&self, id: &StatementId) -> Result<Option<u64>, LedgerError> {
-        Ok(self.statement_index(id)?)
-    }
-    fn live(&self, id: &StatementId) -> Result<Option<(u64, String)>, LedgerError> {
-        match WriteTables::live(self, id)? {
-            Some(index) => Ok(self.owner(index)?.map(|(org, _)| (index, org))),
-            None => Ok(None),
-        }
-    }
-    fn owner(&self, index: u64) -> Result<Option<(String, Kind)>, LedgerError> {
-        let Some(bytes) = self.entry(index)? else {
-            return Ok(None);
-        };
-        let st = decode_entry_statement(index, &bytes)?.1;
-        Ok(Some((st.iss.clone(), st.kind())))
-    }
-    fn used_recovery(&self, commitment: &[u8; 32]) -> Result<Option<String>, LedgerError> {
-        Ok(WriteTables::used_recovery(self, commitment)?)
-    }
-    fn keys_of(&self, org: &str) -> Result<Vec<([u8; 32], KeyRecord)>, LedgerError> {
-        Ok(WriteTables::keys_of(self, org)?)
-    }
-    fn put_statement(&mut self, id: &StatementId, org: &str, item: &HistoryItem) -> Result<(), LedgerError> {
-        self.put_statement_id(id, item.index)?;
-        self.put_org_entry(org, item.index)?;
-        Ok(())
-    }
-    fn history_since(&self, org: &str, since: Seconds, before: u64) -> Result<Vec<HistoryItem>, LedgerError> {
-        // Read back from the entries (recoveries are rare): the organisation's entries below
-        // `before`, newest first, until one was logged at or before `since` (log times never
-        // decrease along the chain).
-        let mut out = Vec::new();
-        for index in self.org_entries(org)?.into_iter().rev() {
-            if index >= before {
-                continue;
-            }
-            let bytes = self
-                .entry(index)?
-                .ok_or_else(|| crate::store::StoreError::Damaged(format!("entry {index} missing")))?;
-            let (e, st) = decode_entry_statement(index, &bytes)?;
-            if e.logged_at <= since {
-                break;
-            }
-            let ends = match &st.payload.body {
-                Body::Attestation(a) => match &a.supersedes {
-                    Some(t) => self.statement_index(t)?,
-                    None => None,
-                },
-                Body::Withdrawal(w) => self.statement_index(&w.target)?,
-                _ => None,
-            };
-            out.push(HistoryItem {
-                index,
-                logged_at: e.logged_at,
-                kid: st.kid,
-                ends,
-            });
-        }
-        out.reverse();
-        Ok(out)
-    }
-    fn ended(&self, index: u64) -> Result<Option<(StatementId, u64)>, LedgerError> {
-        Ok(WriteTables::ended(self, index)?.map(|(by, id)| (id, by)))
-    }
-    fn name_key(&self, key: &str) -> Result<Option<(u64, String)>, LedgerError> {
-        Ok(WriteTables::name_key(self, key)?)
-    }
-    fn put_name_key(&mut self, key: &str, index: u64, name: &str) -> Result<(), LedgerError> {
-        Ok(WriteTables::put_name_key(self, key, index, name)?)
-    }
-    fn relive(&mut self, index: u64, id: &StatementId, _org: &str) -> Result<(), LedgerError> {
-        self.remove_ended(index)?;
-        WriteTables::put_live(self, id, index)?;
-        Ok(())
-    }
-    fn untrusted(&self, index: u64) -> Result<Option<u64>, LedgerError> {
-        Ok(WriteTables::untrusted(self, index)?)
-    }
-    fn put_untrusted(&mut self, index: u64, recovery: u64) -> Result<(), LedgerError> {
-        Ok(WriteTables::put_untrusted(self, index, recovery)?)
-    }
-    fn put_key(&mut self, kid: &[u8; 32], rec: &KeyRecord) -> Result<(), LedgerError> {
-        Ok(WriteTables::put_key(self, kid, rec)?)
-    }
-    fn put_org(&mut self, org: &str, rec: &OrgRecord) -> Result<(), LedgerError> {
-        WriteTables::put_org(self, org, rec.registration)?;
-        if let Some(c) = &rec.recovery {
-            WriteTables::put_recovery(self, org, c)?;
-        }
-        Ok(())
-    }
-    fn put_used_recovery(&mut self, commitment: &[u8; 32], org: &str) -> Result<(), LedgerError> {
-        Ok(WriteTables::put_used_recovery(self, commitment, org)?)
-    }
-    fn put_live(
-        &mut self,
-        id: &StatementId,
-        index: u64,
-        _org: &str,
-        norms: &[&str],
-        _expires: Option<Seconds>,
-    ) -> Result<(), LedgerError> {
-        WriteTables::put_live(self, id, index)?;
-        for n in norms {
-            self.put_norm_entry(n, index)?;
-        }
-        Ok(())
-    }
-    fn remove_live(&mut self, id: &StatementId, _org: &str, by: u64) -> Result<(), LedgerError> {
-        if let Some(index) = WriteTables::live(self, id)? {
-            WriteTables::remove_live(self, id)?;
-            self.put_ended(index, by, id)?;
-        }
-        Ok(())
-    }
-    fn put_mark(&mut self, _mark: RecoveryMark) -> Result<(), LedgerError> {
-        // Compromise marks are derived again by every reader that needs them (status, history,
-        // verify) from the entries; nothing is stored.
-        Ok(())
     }
 }

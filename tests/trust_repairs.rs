@@ -259,7 +259,7 @@ fn rewrite_export(path: &std::path::Path, index: u64, f: impl Fn(&mut accord::en
         let n = b.len();
         out.extend_from_slice(&[0x59, (n >> 8) as u8, n as u8]);
         out.extend_from_slice(&b);
-        Ok(())
+        Ok::<_, accord::verdict::VerifyError>(())
     })
     .unwrap();
     std::fs::write(path, out).unwrap();

@@ -365,7 +365,7 @@ pub(super) fn export(dir: &Path, out_file: &Path) -> Res {
         )));
     }
     let mut w = BufWriter::new(f);
-    let h = accord::export::write_export(&l, &mut w).map_err(|e| {
+    let h = l.export(&mut w).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
         fail::ledger(e, 1)
     })?;
@@ -428,7 +428,7 @@ pub(super) fn verify_file(path: &Path, key: &str, state: Option<&Path>, json: bo
         remembered.as_ref().map(|r| r.checkpoint.size),
         Some(&p),
     )
-    .map_err(|e| fail::ledger(e, 1).context(format!("{}: verification FAILED", input_name(path))))?;
+    .map_err(|e| fail::ledger(e.into(), 1).context(format!("{}: verification FAILED", input_name(path))))?;
     let seen = sd
         .check_and_remember(&vkey, &report.checkpoint, |s| {
             if Some(s) == remembered.as_ref().map(|r| r.checkpoint.size) {

@@ -1,0 +1,52 @@
+//! Writing a ledger as an export file (the format is in [`crate::export`]).
+
+use super::{Ledger, LedgerError};
+use crate::export::{write_entry, write_header, ExportHeader};
+use crate::store::StoreError;
+use crate::verdict::Location;
+
+impl Ledger {
+    /// Writes the ledger, up to its latest signed checkpoint, as an export file.
+    ///
+    /// # Errors
+    /// Storage and I/O errors.
+    pub fn export(&self, w: &mut impl std::io::Write) -> Result<ExportHeader, LedgerError> {
+        self.store().read(|r| {
+            let origin = String::from_utf8(r.meta(super::META_ORIGIN)?.unwrap_or_default())
+                .map_err(|_| StoreError::Damaged("origin".into()))?;
+            let (size, checkpoint) = r
+                .latest_checkpoint()?
+                .ok_or_else(|| StoreError::Damaged("no checkpoint".into()))?;
+            let header = ExportHeader {
+                origin,
+                size,
+                checkpoint,
+            };
+            write_header(w, &header)?;
+            let mut n = 0u64;
+            r.for_each_entry(0, |i, b| -> Result<bool, LedgerError> {
+                if i >= size {
+                    return Ok(false);
+                }
+                if i != n {
+                    return Err(LedgerError::Invalid {
+                        at: Location::Entry(n),
+                        problem: "missing".into(),
+                    });
+                }
+                write_entry(w, b)?;
+                n += 1;
+                Ok(true)
+            })?;
+            if n != size {
+                return Err(LedgerError::Invalid {
+                    at: Location::Entry(n),
+                    problem: "missing".into(),
+                });
+            }
+            w.flush()
+                .map_err(|e| LedgerError::Store(StoreError::Io(e.to_string())))?;
+            Ok(header)
+        })
+    }
+}
