@@ -23,8 +23,8 @@ use accord::entry::Entry;
 use accord::export;
 use accord::keys::SecretKey;
 use accord::ledger::{Ledger, LedgerError};
+use accord::merkle;
 use accord::norms::Catalogue;
-use accord::proof;
 use accord::statement::{self, Attestation, Body, NormRef, Payload, Registration, Statement};
 use criterion::{black_box, Criterion};
 use ed25519_dalek::{Signature, VerifyingKey};
@@ -417,7 +417,7 @@ fn proof_times(c: &Cached, orgs: u64, samples: u64) -> Res<ProofTimes> {
         black_box(
             ledger
                 .store()
-                .read(|r| -> Result<_, LedgerError> { Ok(proof::inclusion_proof(x % n, n, r)?) })?,
+                .read(|r| -> Result<_, LedgerError> { Ok(merkle::inclusion_proof(x % n, n, r)?) })?,
         );
         Ok(())
     })?;
@@ -425,7 +425,7 @@ fn proof_times(c: &Cached, orgs: u64, samples: u64) -> Res<ProofTimes> {
         black_box(
             ledger
                 .store()
-                .read(|r| -> Result<_, LedgerError> { Ok(proof::consistency_proof(1 + x % n, n, r)?) })?,
+                .read(|r| -> Result<_, LedgerError> { Ok(merkle::consistency_proof(1 + x % n, n, r)?) })?,
         );
         Ok(())
     })?;
@@ -463,7 +463,7 @@ fn criterion_proofs(crit: &mut Criterion, c: &Cached, orgs: u64) -> Res<()> {
             let i = next() % n;
             ledger
                 .store()
-                .read(|r| -> Result<_, LedgerError> { Ok(proof::inclusion_proof(i, n, r)?) })
+                .read(|r| -> Result<_, LedgerError> { Ok(merkle::inclusion_proof(i, n, r)?) })
                 .unwrap()
         })
     });
@@ -472,7 +472,7 @@ fn criterion_proofs(crit: &mut Criterion, c: &Cached, orgs: u64) -> Res<()> {
             let m = 1 + next() % n;
             ledger
                 .store()
-                .read(|r| -> Result<_, LedgerError> { Ok(proof::consistency_proof(m, n, r)?) })
+                .read(|r| -> Result<_, LedgerError> { Ok(merkle::consistency_proof(m, n, r)?) })
                 .unwrap()
         })
     });
@@ -707,9 +707,9 @@ fn main() -> Res<()> {
         c.entries, cfg.proof_samples
     );
     println!("| --- | ---: |");
-    println!("| e. proof::inclusion_proof | {:.1} µs |", micros(pt.inclusion));
+    println!("| e. merkle::inclusion_proof | {:.1} µs |", micros(pt.inclusion));
     println!(
-        "| e. proof::consistency_proof | {:.1} µs |",
+        "| e. merkle::consistency_proof | {:.1} µs |",
         micros(pt.consistency)
     );
     println!(

@@ -13,7 +13,7 @@
 //! (32 zero bytes for entry 0); leaf hash = SHA-256(0x00 ‖ entry bytes) (RFC 9162 §2.1.1).
 
 use crate::codec::{self, CodecError, MapReader};
-use crate::proof::{self, Hash};
+use crate::merkle::{self, Hash};
 use crate::time::Seconds;
 
 /// Entry format and rules version that accord writes.
@@ -151,7 +151,7 @@ impl Entry {
 
     /// Leaf hash of the given entry bytes.
     pub fn leaf_hash(bytes: &[u8]) -> Hash {
-        proof::leaf_hash(bytes)
+        merkle::leaf_hash(bytes)
     }
 }
 

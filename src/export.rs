@@ -15,8 +15,8 @@ use std::io::{Read, Write};
 use crate::checkpoint::{SignedCheckpoint, VerifierKey};
 use crate::codec::{self, MapReader};
 use crate::entry::MAX_ENTRY_LEN;
+use crate::merkle::Hash;
 use crate::norms::Catalogue;
-use crate::proof::Hash;
 use crate::replay::{Batch, Progress, Replay, ReplayTotals, VerifyReport, VERIFY_BATCH};
 use crate::verdict::{Location, VerifyError};
 
@@ -238,7 +238,7 @@ pub fn verify_export_entries<E: From<VerifyError>>(
     open_header(header, vkey)?;
     let mut replay = Replay::new(header.origin.clone(), catalogue, vkey.clone());
     let mut root_at = match want_root_at {
-        Some(0) => Some(crate::proof::EMPTY_ROOT),
+        Some(0) => Some(crate::merkle::EMPTY_ROOT),
         _ => None,
     };
     let mut batch = Batch::with_capacity(VERIFY_BATCH);

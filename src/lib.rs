@@ -11,16 +11,16 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-pub mod bundle;
 pub mod checkpoint;
 pub mod codec;
 pub mod entry;
 pub mod export;
 pub mod keys;
 pub mod ledger;
+pub mod merkle;
 pub mod names;
 pub mod norms;
-pub mod proof;
+pub mod proofs;
 pub mod replay;
 pub mod report;
 pub mod rules;
@@ -28,5 +28,4 @@ pub mod state;
 pub mod statement;
 pub mod store;
 pub mod time;
-pub mod tlog_proof;
 pub mod verdict;

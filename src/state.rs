@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::checkpoint::{SignedCheckpoint, VerifierKey};
-use crate::proof::Hash;
+use crate::merkle::Hash;
 
 /// Errors of the state directory and of the comparison with what it remembers.
 #[derive(Debug, thiserror::Error)]

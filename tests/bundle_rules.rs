@@ -245,13 +245,13 @@ fn key_history_items_after_the_entry_must_be_key_changes() {
     let item = as_item(&prove(&w, 2, None));
     let mut b = b1.clone();
     b["key_history"] = json!([item, b1["key_history"][0]]);
-    let file = accord::bundle::ProofFile::from_json(&serde_json::to_string(&b).unwrap()).unwrap();
+    let file = accord::proofs::ProofFile::from_json(&serde_json::to_string(&b).unwrap()).unwrap();
     let f = w.path("attestation-after.proof");
     std::fs::write(&f, file.to_cbor().unwrap()).unwrap();
     refused(&w, &f, &["key_history: item 0 (entry 2)", "attestation"]);
     // The library says the same.
     let vk = accord::checkpoint::VerifierKey::parse(&vkey(&w)).unwrap();
-    let accord::bundle::ProofFile::Bundle(bundle) = file else {
+    let accord::proofs::ProofFile::Bundle(bundle) = file else {
         panic!("not a bundle")
     };
     let e = bundle.verify(&vk, Catalogue::embedded()).unwrap_err();
@@ -548,8 +548,8 @@ fn untrusted_follows_the_compromise_time() {
     let f = w.path("b2.proof");
     w.ok(&["prove", "2", "--out", f.to_str().unwrap()]);
     assert!(verify_proof_ok(&w, &f, &[]).contains("UNTRUSTED: entry 2"));
-    let accord::bundle::ProofFile::Bundle(b) =
-        accord::bundle::ProofFile::parse(&std::fs::read(&f).unwrap()).unwrap()
+    let accord::proofs::ProofFile::Bundle(b) =
+        accord::proofs::ProofFile::parse(&std::fs::read(&f).unwrap()).unwrap()
     else {
         panic!("not a bundle")
     };
@@ -557,7 +557,7 @@ fn untrusted_follows_the_compromise_time() {
     let r = b.verify(&vk, Catalogue::embedded()).unwrap();
     assert_eq!(
         r.untrusted_by,
-        Some(accord::bundle::UntrustedBy {
+        Some(accord::proofs::UntrustedBy {
             recovery_index: 3,
             compromised_since: t
         })

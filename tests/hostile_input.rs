@@ -7,9 +7,9 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::io::Write;
 
-use accord::bundle::{ProofFile, MAX_PROOF_FILE};
 use accord::checkpoint::{LedgerKey, Origin, SignedCheckpoint};
 use accord::codec::{self, CodecError};
+use accord::proofs::{ProofFile, MAX_PROOF_FILE};
 use common::World;
 
 // ---------------------------------------------------------------------------------------------
@@ -249,7 +249,7 @@ fn a_checkpoint_with_10000_signature_lines_is_refused() {
         .sign(&accord::checkpoint::Checkpoint {
             origin: k.origin().clone(),
             size: 0,
-            root: accord::proof::EMPTY_ROOT,
+            root: accord::merkle::EMPTY_ROOT,
         })
         .unwrap();
     let mut note = cp.note.clone();

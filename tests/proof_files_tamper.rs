@@ -6,9 +6,9 @@ mod common;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use accord::bundle::ProofFile;
 use accord::checkpoint::{SignedCheckpoint, VerifierKey};
 use accord::norms::Catalogue;
+use accord::proofs::ProofFile;
 use common::World;
 
 struct Fixture {

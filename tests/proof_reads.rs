@@ -3,7 +3,7 @@
 
 use std::cell::Cell;
 
-use accord::proof::{self, Frontier, Hash, HashStore, ProofError};
+use accord::merkle::{self, Frontier, Hash, HashStore, ProofError};
 
 struct Counting<'a> {
     inner: &'a Vec<Hash>,
@@ -38,7 +38,7 @@ fn proofs_at_one_million_read_logarithmically_many_hashes() {
     let root = f.root();
     for index in [0, 1, 12_345, 524_287, 524_288, 999_998, N - 1] {
         c.reads.set(0);
-        let p = proof::inclusion_proof(index, N, &c).unwrap();
+        let p = merkle::inclusion_proof(index, N, &c).unwrap();
         assert!(
             c.reads.get() <= bound,
             "inclusion {index}: {} reads > {bound}",
@@ -46,17 +46,17 @@ fn proofs_at_one_million_read_logarithmically_many_hashes() {
         );
         let mut leaf = [0u8; 32];
         leaf[..8].copy_from_slice(&index.to_le_bytes());
-        proof::verify_inclusion(index, N, &leaf, &p, &root).unwrap();
+        merkle::verify_inclusion(index, N, &leaf, &p, &root).unwrap();
     }
     for old in [1, 2, 1000, 1 << 19, 500_000, 999_999] {
         c.reads.set(0);
-        let p = proof::consistency_proof(old, N, &c).unwrap();
+        let p = merkle::consistency_proof(old, N, &c).unwrap();
         assert!(
             c.reads.get() <= bound,
             "consistency {old}: {} reads > {bound}",
             c.reads.get()
         );
-        let old_root = proof::tree_root(old, &store).unwrap();
-        proof::verify_consistency(old, N, &old_root, &root, &p).unwrap();
+        let old_root = merkle::tree_root(old, &store).unwrap();
+        merkle::verify_consistency(old, N, &old_root, &root, &p).unwrap();
     }
 }

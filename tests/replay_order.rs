@@ -260,13 +260,13 @@ fn bad_signature(d: &tempfile::TempDir, i: u64) -> Vec<u8> {
 /// The entry whose replay adds stored hash `h` (tlog layout: entry n adds the stored hashes
 /// from `stored_hash_count(n)` to `stored_hash_count(n + 1)`).
 fn owner(h: u64) -> u64 {
-    use accord::proof::stored_hash_count as count;
+    use accord::merkle::stored_hash_count as count;
     (0..).find(|&n| count(n + 1) > h).unwrap()
 }
 
 #[test]
 fn stored_hash_damage_at_batch_and_checkpoint_edges_names_its_entry() {
-    use accord::proof::stored_hash_count as count;
+    use accord::merkle::stored_hash_count as count;
     let db = db();
     assert_eq!(db.verify(&db.copy()).unwrap(), DB_ENTRIES as u64);
     // The first and last hashes of the batches on both sides of each edge.
@@ -297,7 +297,7 @@ fn stored_hash_damage_at_batch_and_checkpoint_edges_names_its_entry() {
 
 #[test]
 fn in_a_database_the_lowest_bad_index_wins_across_batch_edges() {
-    use accord::proof::stored_hash_count as count;
+    use accord::merkle::stored_hash_count as count;
     let db = db();
     // (bad signature at s, altered stored hash of entry h): the lower index is reported, with
     // the signature named when it is the signature's entry.

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use accord::proof::{self, Frontier, Hash};
+use accord::merkle::{self, Frontier, Hash};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 
@@ -69,7 +69,7 @@ fn inclusion_vectors() {
     let (mut ok, mut bad) = (0, 0);
     for (p, j) in &all {
         let r = (|| -> Result<(), String> {
-            proof::verify_inclusion(
+            merkle::verify_inclusion(
                 j["leafIdx"].as_u64().unwrap(),
                 j["treeSize"].as_u64().unwrap(),
                 &h(&j["leafHash"])?,
@@ -96,7 +96,7 @@ fn consistency_vectors() {
     let (mut ok, mut bad) = (0, 0);
     for (p, j) in &all {
         let r = (|| -> Result<(), String> {
-            proof::verify_consistency(
+            merkle::verify_consistency(
                 j["size1"].as_u64().unwrap(),
                 j["size2"].as_u64().unwrap(),
                 &opaque_root(&j["root1"]),
@@ -145,12 +145,12 @@ fn reference_tree_roots() {
     let mut store: Vec<Hash> = Vec::new();
     assert_eq!(hex::encode(f.root()), want[0]);
     for (i, leaf) in leaves.iter().enumerate() {
-        for (_, h) in f.push(proof::leaf_hash(leaf)) {
+        for (_, h) in f.push(merkle::leaf_hash(leaf)) {
             store.push(h);
         }
         assert_eq!(hex::encode(f.root()), want[i + 1], "size {}", i + 1);
         assert_eq!(
-            hex::encode(proof::tree_root(i as u64 + 1, &store).unwrap()),
+            hex::encode(merkle::tree_root(i as u64 + 1, &store).unwrap()),
             want[i + 1]
         );
     }
@@ -159,9 +159,9 @@ fn reference_tree_roots() {
 fn tree(n: u64) -> (Vec<Hash>, Vec<Hash>) {
     let mut f = Frontier::new();
     let mut store = Vec::new();
-    let mut roots = vec![proof::EMPTY_ROOT];
+    let mut roots = vec![merkle::EMPTY_ROOT];
     for i in 0..n {
-        for (_, h) in f.push(proof::leaf_hash(&i.to_le_bytes())) {
+        for (_, h) in f.push(merkle::leaf_hash(&i.to_le_bytes())) {
             store.push(h);
         }
         roots.push(f.root());
@@ -175,21 +175,21 @@ fn every_leaf_of_every_tree_up_to_300_proves_and_alterations_fail() {
     for n in 1..=300u64 {
         let root = roots[n as usize];
         for i in 0..n {
-            let leaf = proof::leaf_hash(&i.to_le_bytes());
-            let p = proof::inclusion_proof(i, n, &store).unwrap();
-            proof::verify_inclusion(i, n, &leaf, &p, &root).unwrap();
+            let leaf = merkle::leaf_hash(&i.to_le_bytes());
+            let p = merkle::inclusion_proof(i, n, &store).unwrap();
+            merkle::verify_inclusion(i, n, &leaf, &p, &root).unwrap();
             // Altered index, size (with that size's own root) or path hash: refused. Sampled
             // for the path (every 7th leaf) to keep the test quick.
             if n > 1 {
-                assert!(proof::verify_inclusion((i + 1) % n, n, &leaf, &p, &root).is_err());
+                assert!(merkle::verify_inclusion((i + 1) % n, n, &leaf, &p, &root).is_err());
             }
-            assert!(proof::verify_inclusion(i, n + 1, &leaf, &p, &roots[n as usize + 1]).is_err());
+            assert!(merkle::verify_inclusion(i, n + 1, &leaf, &p, &roots[n as usize + 1]).is_err());
             if i % 7 == 0 {
                 for k in 0..p.len() {
                     let mut q = p.clone();
                     q[k][(k * 5) % 32] ^= 0x10;
                     assert!(
-                        proof::verify_inclusion(i, n, &leaf, &q, &root).is_err(),
+                        merkle::verify_inclusion(i, n, &leaf, &q, &root).is_err(),
                         "n={n} i={i} k={k}"
                     );
                 }
@@ -203,20 +203,20 @@ fn every_pair_of_sizes_up_to_300_is_consistent_and_alterations_fail() {
     let (store, roots) = tree(300);
     for n in 1..=300u64 {
         for m in 1..=n {
-            let p = proof::consistency_proof(m, n, &store).unwrap();
+            let p = merkle::consistency_proof(m, n, &store).unwrap();
             let (rm, rn) = (roots[m as usize], roots[n as usize]);
-            proof::verify_consistency(m, n, &rm, &rn, &p).unwrap();
+            merkle::verify_consistency(m, n, &rm, &rn, &p).unwrap();
             if m < n && (m + n) % 5 == 0 {
-                assert!(proof::verify_consistency(m, n, &rn, &rm, &p).is_err());
+                assert!(merkle::verify_consistency(m, n, &rn, &rm, &p).is_err());
                 assert!(
-                    proof::verify_consistency(m + 1, n, &roots[m as usize + 1], &rn, &p).is_err()
+                    merkle::verify_consistency(m + 1, n, &roots[m as usize + 1], &rn, &p).is_err()
                         || m + 1 == n
                 );
                 for k in 0..p.len() {
                     let mut q = p.clone();
                     q[k][k % 32] ^= 1;
                     assert!(
-                        proof::verify_consistency(m, n, &rm, &rn, &q).is_err(),
+                        merkle::verify_consistency(m, n, &rm, &rn, &q).is_err(),
                         "m={m} n={n} k={k}"
                     );
                 }

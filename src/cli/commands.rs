@@ -831,7 +831,7 @@ fn verify(dir: &Path, vkey: Option<&str>, state: Option<&Path>, json: bool) -> R
     let state_dir = StateDir::new(state.map(Path::to_path_buf).unwrap_or_else(StateDir::default_dir));
     let seen = read(&l, |r| {
         Ok(state_dir.check_and_remember(&vkey, &report.checkpoint, |size| {
-            accord::proof::tree_root(size, r).ok()
+            accord::merkle::tree_root(size, r).ok()
         }))
     })?
     .map_err(|e| match e {

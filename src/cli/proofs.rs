@@ -6,11 +6,11 @@ use std::path::Path;
 use anyhow::{anyhow, Context as _};
 use serde::Serialize;
 
-use accord::bundle::{BundleError, ProofFile, MAX_PROOF_FILE};
 use accord::checkpoint::VerifierKey;
 use accord::keys;
 use accord::ledger::{Ledger, LedgerError};
 use accord::norms::Catalogue;
+use accord::proofs::{BundleError, ProofFile, MAX_PROOF_FILE};
 use accord::state::{StateDir, StateError};
 use accord::statement::Body;
 
@@ -141,8 +141,8 @@ pub(super) fn verify_proof(
     let bytes = read_proof_file(path)?;
     let bad = |e: BundleError| Fail::invalid(e).context(format!("{}: verification FAILED", input_name(path)));
     let sd = state_dir(state);
-    if accord::tlog_proof::TlogProof::looks_like(&bytes) {
-        let p = accord::tlog_proof::TlogProof::parse(&bytes).map_err(bad)?;
+    if accord::proofs::tlog::TlogProof::looks_like(&bytes) {
+        let p = accord::proofs::tlog::TlogProof::parse(&bytes).map_err(bad)?;
         let entry = match entry {
             Some(f) => Some(read_entry_file(f)?),
             None => None,

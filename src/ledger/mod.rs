@@ -13,7 +13,7 @@ mod prove;
 mod verify;
 
 use crate::checkpoint::{Checkpoint, CheckpointError, LedgerKey};
-use crate::proof;
+use crate::merkle;
 pub use crate::replay::{Batch, Progress, Replay, ReplayTotals, VerifyReport, VERIFY_BATCH};
 pub use crate::rules::{
     apply, check_rules, MemRegistry, OrgRecord, RecoveryMark, Registry, Rejection, MAX_FUTURE_SKEW,
@@ -103,8 +103,8 @@ impl From<VerifyError> for LedgerError {
     }
 }
 
-impl From<proof::ProofError> for LedgerError {
-    fn from(e: proof::ProofError) -> Self {
+impl From<merkle::ProofError> for LedgerError {
+    fn from(e: merkle::ProofError) -> Self {
         LedgerError::Invalid {
             at: Location::Table("hashes"),
             problem: e.to_string(),
@@ -176,7 +176,7 @@ impl Ledger {
         let cp = key.sign(&Checkpoint {
             origin: key.origin().clone(),
             size: 0,
-            root: proof::EMPTY_ROOT,
+            root: merkle::EMPTY_ROOT,
         })?;
         store.write(|t| {
             t.set_meta(META_ORIGIN, key.origin().as_str().as_bytes())?;

@@ -3,8 +3,8 @@
 
 use super::invalid;
 use super::{Ledger, LedgerError};
-use crate::bundle::{Bundle, Consistency, ConsistencyProof, Included};
-use crate::proof;
+use crate::merkle;
+use crate::proofs::{Bundle, Consistency, ConsistencyProof, Included};
 use crate::statement::{Body, Kind};
 use crate::store::StoreError;
 use crate::verdict::{decode_entry_statement, Location};
@@ -59,7 +59,7 @@ impl Ledger {
                 if matches!(h.kind(), Kind::Rotation | Kind::Revocation | Kind::Recovery) {
                     key_history.push(Included {
                         leaf_index: i,
-                        path: proof::inclusion_proof(i, size, r)?,
+                        path: merkle::inclusion_proof(i, size, r)?,
                         entry: b,
                     });
                 }
@@ -75,7 +75,7 @@ impl Ledger {
                     let (_, from_note) = Self::checkpoint_at(r, Some(from))?;
                     Some(Consistency {
                         from_checkpoint: from_note,
-                        path: proof::consistency_proof(from, size, r)?,
+                        path: merkle::consistency_proof(from, size, r)?,
                     })
                 }
             };
@@ -84,13 +84,13 @@ impl Ledger {
                 tree_size: size,
                 entry: Included {
                     leaf_index: index,
-                    path: proof::inclusion_proof(index, size, r)?,
+                    path: merkle::inclusion_proof(index, size, r)?,
                     entry: bytes,
                 },
                 signatory_key: key,
                 registration: Included {
                     leaf_index: reg_index,
-                    path: proof::inclusion_proof(reg_index, size, r)?,
+                    path: merkle::inclusion_proof(reg_index, size, r)?,
                     entry: reg_bytes,
                 },
                 key_history,
@@ -116,7 +116,7 @@ impl Ledger {
             Ok(ConsistencyProof {
                 old,
                 new,
-                path: proof::consistency_proof(from, to_size, r)?,
+                path: merkle::consistency_proof(from, to_size, r)?,
             })
         })
     }

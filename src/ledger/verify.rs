@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use super::invalid;
 use super::{Ledger, LedgerError, META_ORIGIN};
 use crate::checkpoint::VerifierKey;
+use crate::merkle;
 use crate::norms::Catalogue;
-use crate::proof;
 use crate::replay::{Batch, Progress, Replay, ReplayTotals, VerifyReport, VERIFY_BATCH};
 use crate::rules::IndexChain;
 use crate::store::{DerivedRow, ReadTables, StoreError};
@@ -78,7 +78,8 @@ impl Ledger {
                         let mut sent = 0u64;
                         let mut send = |mut batch: Batch| -> Result<bool, LedgerError> {
                             let len = batch.len() as u64;
-                            let range = proof::stored_hash_count(sent)..proof::stored_hash_count(sent + len);
+                            let range =
+                                merkle::stored_hash_count(sent)..merkle::stored_hash_count(sent + len);
                             sent += len;
                             batch.stored = Some(r.hashes_in(range)?);
                             // A closed channel means the replay stopped at an error.
@@ -269,7 +270,7 @@ pub(crate) fn check_derived_tables(
 ) -> Result<(), LedgerError> {
     let (hashes, ids, org_rows, norm_rows) = r.derived_counts()?;
     let want = [
-        ("hashes", hashes, proof::stored_hash_count(entries)),
+        ("hashes", hashes, merkle::stored_hash_count(entries)),
         ("statement_ids", ids, entries),
         ("org_entries", org_rows, entries),
         ("norm_entries", norm_rows, reg.registry.norm_rows),

@@ -4,7 +4,7 @@
 use redb::{ReadOnlyTable, ReadableTable as _, ReadableTableMetadata as _};
 
 use super::*;
-use crate::proof::{Hash, HashStore, ProofError};
+use crate::merkle::{Hash, HashStore, ProofError};
 
 /// Tables opened in a read transaction.
 pub struct ReadTables {

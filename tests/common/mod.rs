@@ -122,7 +122,7 @@ pub fn force_append(w: &World, statement: &[u8]) -> u64 {
 pub fn force_append_version(w: &World, statement: &[u8], version: u64) -> u64 {
     use accord::checkpoint::{Checkpoint, LedgerKey};
     use accord::entry::Entry;
-    use accord::proof::Frontier;
+    use accord::merkle::Frontier;
     let store = accord::store::Store::open(&w.ledger()).unwrap();
     let ledger = accord::ledger::Ledger::from_store(store);
     let key_file = ledger.key_file().unwrap();

@@ -2,10 +2,10 @@
 //! decoder accepts its input, encoding the result again must give the same bytes.
 //! Used by tests/fuzz.rs (corpus replay in CI, and the mutation fuzzer of scripts/fuzz.sh).
 
-use accord::bundle::ProofFile;
 use accord::checkpoint::{Checkpoint, VerifierKey};
 use accord::entry::Entry;
 use accord::keys::{PublicKey, SecretKey};
+use accord::proofs::ProofFile;
 use accord::statement::{Payload, Statement};
 
 /// A fixed verifier key for the note target (notes by other keys are simply refused).

@@ -20,10 +20,10 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 
-use crate::bundle::{BundleError, MAX_PROOF_FILE};
+use super::{BundleError, MAX_PROOF_FILE};
 use crate::checkpoint::{SignedCheckpoint, VerifierKey, MAX_NOTE_SIZE};
 use crate::entry::{Entry, MAX_ENTRY_LEN};
-use crate::proof::{self, Hash, MAX_PROOF_LEN};
+use crate::merkle::{self, Hash, MAX_PROOF_LEN};
 use crate::statement::Statement;
 
 /// The first line of a tlog-proof.
@@ -160,10 +160,10 @@ impl TlogProof {
         let bytes = entry.or(self.extra.as_deref()).ok_or_else(|| {
             bad("it carries no entry (no extra line): give the entry bytes with --entry FILE")
         })?;
-        proof::verify_inclusion(
+        merkle::verify_inclusion(
             self.index,
             cp.checkpoint.size,
-            &proof::leaf_hash(bytes),
+            &merkle::leaf_hash(bytes),
             &self.path,
             &cp.checkpoint.root,
         )
