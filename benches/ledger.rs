@@ -159,7 +159,7 @@ impl Orgs {
     fn sign(&self, org: u64, body: Body) -> Res<Vec<u8>> {
         let payload = Payload {
             origin: ORIGIN.into(),
-            iat: accord::time::now(),
+            iat: accord::clock::now(),
             nonce: statement::random_nonce(),
             body,
         };
@@ -232,14 +232,14 @@ fn ensure_ledger(root: &Path, entries: u64, orgs: u64) -> Res<Cached> {
     let mut appending = Duration::ZERO;
     let regs: Vec<Vec<u8>> = (0..orgs).map(|i| o.registration(i)).collect::<Res<_>>()?;
     let t = Instant::now();
-    ledger.append(&regs, &cached.key, accord::time::now(), cat)?;
+    ledger.append(&regs, &cached.key, accord::clock::now(), cat)?;
     appending += t.elapsed();
     let mut done = orgs;
     while done < entries {
         let to = (done + BATCH).min(entries);
         let batch = o.attestations(done - orgs, to - orgs, cat)?;
         let t = Instant::now();
-        ledger.append(&batch, &cached.key, accord::time::now(), cat)?;
+        ledger.append(&batch, &cached.key, accord::clock::now(), cat)?;
         appending += t.elapsed();
         done = to;
         if done.is_multiple_of(100_000) {
@@ -368,7 +368,7 @@ fn bulk_append(c: &Cached, orgs: u64, sample: u64) -> Res<Duration> {
             .collect::<Res<_>>()?;
         let start = Instant::now();
         for b in &batches {
-            ledger.append(b, &c.key, accord::time::now(), cat)?;
+            ledger.append(b, &c.key, accord::clock::now(), cat)?;
         }
         let d = start.elapsed();
         if ledger.size()? != c.entries + sample {

@@ -12,9 +12,11 @@
 #![deny(missing_docs)]
 
 pub mod checkpoint;
+pub mod clock;
 pub mod codec;
 pub mod entry;
 pub mod export;
+pub mod keyfile;
 pub mod keys;
 pub mod ledger;
 pub mod merkle;

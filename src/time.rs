@@ -14,11 +14,6 @@ pub struct TimeError {
     pub input: String,
 }
 
-/// The current time, in whole UTC seconds.
-pub fn now() -> Seconds {
-    jiff::Timestamp::now().as_second()
-}
-
 /// Reads a DATE: `YYYY-MM-DD` (taken as midnight UTC) or an RFC 3339 timestamp.
 ///
 /// # Errors

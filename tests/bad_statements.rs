@@ -4,7 +4,8 @@
 mod common;
 
 use accord::codec::{self, Value};
-use accord::keys::{self, SecretKey};
+use accord::keyfile;
+use accord::keys::SecretKey;
 use accord::norms::Catalogue;
 use accord::statement::{self, Attestation, Body, NormRef, Payload, Unsigned};
 use common::World;
@@ -16,7 +17,7 @@ fn payload(origin: &str) -> Payload {
     let n = cat.get("no-backdoors").unwrap();
     Payload {
         origin: origin.to_string(),
-        iat: accord::time::now(),
+        iat: accord::clock::now(),
         nonce: statement::random_nonce(),
         body: Body::Attestation(Attestation {
             catalogue: cat.version,
@@ -42,7 +43,7 @@ fn setup() -> Setup {
     let w = World::new();
     w.init();
     let path = w.register("acme", "Acme Corp");
-    let acme = keys::read_secret_key(&path).unwrap();
+    let acme = keyfile::read_secret_key(&path).unwrap();
     let cp = w.checkpoint();
     Setup { w, acme, cp }
 }

@@ -12,7 +12,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use accord::keys::{self, SecretKey};
+use accord::keyfile;
+use accord::keys::SecretKey;
 use accord::norms::Catalogue;
 use accord::rules::MAX_FUTURE_SKEW;
 use accord::statement::{self, Acceptance, Attestation, Body, NormRef, Payload, Registration, Rotation};
@@ -132,7 +133,7 @@ fn schema_check(text: &str) {
 }
 
 fn sk(path: &Path) -> SecretKey {
-    keys::read_secret_key(path).unwrap()
+    keyfile::read_secret_key(path).unwrap()
 }
 
 fn payload(iat: i64, body: Body) -> Payload {
@@ -189,7 +190,7 @@ fn rotation(old: &SecretKey, new: &SecretKey, iat: i64) -> Vec<u8> {
 
 /// An issued-at time the ledger rules refuse for a statement logged now (or a little later).
 fn too_late() -> i64 {
-    accord::time::now() + 10 * MAX_FUTURE_SKEW
+    accord::clock::now() + 10 * MAX_FUTURE_SKEW
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -319,7 +320,7 @@ fn entry_issued_too_long_after_it_was_logged_is_refused() {
     let a = w.register("acme", "Acme");
     // Within the bound: accepted by the ledger rules and by the bundle.
     let ok = statement::sign(
-        &payload(accord::time::now() + MAX_FUTURE_SKEW - 60, attestation()),
+        &payload(accord::clock::now() + MAX_FUTURE_SKEW - 60, attestation()),
         "acme",
         &sk(&a),
     )
@@ -514,13 +515,13 @@ fn bundles_report_what_verify_reports_as_untrusted() {
 #[test]
 fn untrusted_follows_the_compromise_time() {
     fn after(t: i64) {
-        while accord::time::now() <= t {
+        while accord::clock::now() <= t {
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
     }
     let (w, a, rec, rec2) = acme_with_recovery(); // 0
     w.attest(&a, &["no-backdoors"], "Acme Cloud"); // 1, logged at or before t
-    let t = accord::time::now();
+    let t = accord::clock::now();
     after(t);
     w.attest(&a, &["secure-development"], "Thief Cloud"); // 2, logged after t
     let a2 = w.key("acme2");

@@ -319,7 +319,7 @@ fn hsm_detached_signature() {
         tbs.to_str().unwrap(),
     ]);
     // The "HSM": sign the exact bytes with the secret key, outside accord.
-    let sk = accord::keys::read_secret_key(&k).unwrap();
+    let sk = accord::keyfile::read_secret_key(&k).unwrap();
     let sig = sk.sign(&std::fs::read(&tbs).unwrap());
     let sigf = w.path("att.sig");
     std::fs::write(&sigf, hex::encode(sig)).unwrap();

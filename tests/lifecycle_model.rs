@@ -66,7 +66,7 @@ fn name(org: u8) -> String {
 fn payload(body: Body) -> Payload {
     Payload {
         origin: ORIGIN.into(),
-        iat: accord::time::now(),
+        iat: accord::clock::now(),
         nonce: statement::random_nonce(),
         body,
     }
@@ -243,7 +243,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
         let r = ledger.append(
             &[st.bytes().to_vec()],
             &lk,
-            accord::time::now(),
+            accord::clock::now(),
             Catalogue::embedded(),
         );
         COUNTS[usize::from(accept)].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -256,7 +256,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
     prop_assert!(report.is_ok(), "verify: {:?}", report.err());
     let live: BTreeSet<String> = ledger
         .store()
-        .read(|r| accord::report::attestation_status(r, accord::time::now()))
+        .read(|r| accord::report::attestation_status(r, accord::clock::now()))
         .unwrap()
         .into_iter()
         .filter(|a| a.state == "live")

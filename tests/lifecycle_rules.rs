@@ -3,7 +3,8 @@
 
 mod common;
 
-use accord::keys::{self, SecretKey};
+use accord::keyfile;
+use accord::keys::SecretKey;
 use accord::norms::Catalogue;
 use accord::statement::{self, Attestation, Body, NormRef, Payload, Recovery, Revocation, Withdrawal};
 use common::{force_append, World};
@@ -13,7 +14,7 @@ const ORIGIN: &str = "test.example/ledger";
 fn payload(body: Body) -> Payload {
     Payload {
         origin: ORIGIN.into(),
-        iat: accord::time::now(),
+        iat: accord::clock::now(),
         nonce: statement::random_nonce(),
         body,
     }
@@ -35,7 +36,7 @@ fn attestation(supersedes: Option<[u8; 32]>) -> Body {
 }
 
 fn sk(path: &std::path::Path) -> SecretKey {
-    keys::read_secret_key(path).unwrap()
+    keyfile::read_secret_key(path).unwrap()
 }
 
 fn id_of(w: &World, index: u64) -> [u8; 32] {

@@ -128,7 +128,7 @@ struct Org {
 fn registration(org: &Org) -> Vec<u8> {
     let p = Payload {
         origin: ORIGIN.into(),
-        iat: accord::time::now(),
+        iat: accord::clock::now(),
         nonce: statement::random_nonce(),
         body: Body::Registration(Registration {
             name: org.iss.clone(),
@@ -145,7 +145,7 @@ fn attestation(org: &Org, n: u64) -> Vec<u8> {
     let norm = Catalogue::embedded().get("no-backdoors").unwrap();
     let p = Payload {
         origin: ORIGIN.into(),
-        iat: accord::time::now(),
+        iat: accord::clock::now(),
         nonce: statement::random_nonce(),
         body: Body::Attestation(Attestation {
             catalogue: 1,
@@ -176,7 +176,7 @@ fn fresh(key: &LedgerKey, org: &Org) -> (SimDisk, Vec<u8>) {
         .append(
             std::slice::from_ref(&reg),
             key,
-            accord::time::now(),
+            accord::clock::now(),
             Catalogue::embedded(),
         )
         .unwrap();
@@ -233,7 +233,7 @@ fn power_cuts_lose_nothing_acknowledged() {
             match ledger.append(
                 std::slice::from_ref(&st),
                 &key,
-                accord::time::now(),
+                accord::clock::now(),
                 Catalogue::embedded(),
             ) {
                 Ok(_) => acknowledged.push(st),
@@ -276,7 +276,7 @@ fn a_full_disk_fails_cleanly_and_keeps_every_earlier_entry() {
             .append(
                 std::slice::from_ref(&st),
                 &key,
-                accord::time::now(),
+                accord::clock::now(),
                 Catalogue::embedded(),
             )
             .unwrap();
@@ -290,7 +290,7 @@ fn a_full_disk_fails_cleanly_and_keeps_every_earlier_entry() {
         match ledger.append(
             std::slice::from_ref(&st),
             &key,
-            accord::time::now(),
+            accord::clock::now(),
             Catalogue::embedded(),
         ) {
             Ok(_) => acknowledged.push(st),

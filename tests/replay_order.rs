@@ -31,7 +31,7 @@ fn fresh(n: u64) -> (tempfile::TempDir, Ledger, LedgerKey, Vec<Vec<u8>>) {
     let sign = |body: Body| {
         let payload = Payload {
             origin: ORIGIN.into(),
-            iat: accord::time::now(),
+            iat: accord::clock::now(),
             nonce: statement::random_nonce(),
             body,
         };
@@ -67,7 +67,7 @@ fn ledger() -> (Entries, Vec<u8>, LedgerKey) {
     let (_dir, ledger, key, statements) = fresh(ENTRIES);
     let cat = Catalogue::embedded();
     ledger
-        .append(&statements, &key, accord::time::now(), cat)
+        .append(&statements, &key, accord::clock::now(), cat)
         .unwrap();
     let mut entries = Vec::new();
     let mut note = Vec::new();
@@ -167,7 +167,7 @@ fn an_append_with_bad_signatures_in_several_check_chunks_names_the_first_and_wri
     }
     let before = ledger.size().unwrap();
     let e = ledger
-        .append(&statements, &key, accord::time::now(), Catalogue::embedded())
+        .append(&statements, &key, accord::clock::now(), Catalogue::embedded())
         .unwrap_err();
     match e {
         LedgerError::Rejected { position, rejection } => {
@@ -182,7 +182,7 @@ fn an_append_with_bad_signatures_in_several_check_chunks_names_the_first_and_wri
         *statements[i].last_mut().unwrap() ^= 1;
     }
     let done = ledger
-        .append(&statements, &key, accord::time::now(), Catalogue::embedded())
+        .append(&statements, &key, accord::clock::now(), Catalogue::embedded())
         .unwrap();
     assert_eq!(done.len(), 700);
     assert_eq!(ledger.size().unwrap(), before + 700);
@@ -210,7 +210,7 @@ fn db() -> Db {
     let (dir, ledger, key, statements) = fresh(DB_ENTRIES as u64);
     for r in [0..1, 1..4_200, 4_200..DB_ENTRIES] {
         ledger
-            .append(&statements[r], &key, accord::time::now(), Catalogue::embedded())
+            .append(&statements[r], &key, accord::clock::now(), Catalogue::embedded())
             .unwrap();
     }
     Db { dir, key }

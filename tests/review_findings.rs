@@ -121,7 +121,7 @@ fn a_remembered_empty_tree_does_not_block_bundles() {
 fn verify_counts_as_in_force_only_pledges_not_expired() {
     let (w, vkey, a) = ledger(0);
     tick();
-    let soon = accord::time::format(accord::time::now() + 2);
+    let soon = accord::time::format(accord::clock::now() + 2);
     w.ok(&[
         "attest",
         "--key",

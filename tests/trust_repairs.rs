@@ -4,7 +4,8 @@
 
 mod common;
 
-use accord::keys::{self, SecretKey};
+use accord::keyfile;
+use accord::keys::SecretKey;
 use accord::statement::{self, Acceptance, Body, Payload, Registration, Rotation};
 use common::{force_append, World};
 
@@ -13,14 +14,14 @@ const ORIGIN: &str = "test.example/ledger";
 fn payload(body: Body) -> Payload {
     Payload {
         origin: ORIGIN.into(),
-        iat: accord::time::now(),
+        iat: accord::clock::now(),
         nonce: statement::random_nonce(),
         body,
     }
 }
 
 fn sk(path: &std::path::Path) -> SecretKey {
-    keys::read_secret_key(path).unwrap()
+    keyfile::read_secret_key(path).unwrap()
 }
 
 /// A ledger where Acme registered with a recovery key: (world, Acme's key, its recovery key).

@@ -7,7 +7,8 @@ use anyhow::{anyhow, Context as _};
 use serde::Serialize;
 
 use accord::checkpoint::{LedgerKey, Origin, VerifierKey};
-use accord::keys::{self, SecretKey};
+use accord::keyfile;
+use accord::keys::SecretKey;
 use accord::ledger::{Appended, Ledger, LedgerError};
 use accord::norms::Catalogue;
 use accord::report::{self, EntryView};
@@ -252,10 +253,10 @@ fn init(dir: &Path, origin: &str, key_file: Option<&Path>) -> Res {
         )));
     }
     if let Some(parent) = key_file.parent().filter(|p| !p.as_os_str().is_empty()) {
-        keys::create_private_dir(parent).map_err(Fail::usage)?;
+        keyfile::create_private_dir(parent).map_err(Fail::usage)?;
     }
     let key = LedgerKey::generate(&origin);
-    keys::write_new_file(&key_file, key.to_skey().as_bytes(), 0o600).map_err(Fail::usage)?;
+    keyfile::write_new_file(&key_file, key.to_skey().as_bytes(), 0o600).map_err(Fail::usage)?;
     let abs = std::fs::canonicalize(&key_file).unwrap_or(key_file.clone());
     Ledger::init(dir, &key, &abs).map_err(|e| fail::ledger(e, 2))?;
     eprintln!("created ledger {} at {}", origin, dir.display());
@@ -273,7 +274,7 @@ fn key_generate(name: &str, dir: Option<&Path>, encrypt: bool) -> Res {
         .map(Path::to_path_buf)
         .unwrap_or_else(|| config_dir().join("keys"));
     let pass = if encrypt { Some(new_passphrase()?) } else { None };
-    let files = keys::generate_key_files_with(&dir, name, pass).map_err(Fail::usage)?;
+    let files = keyfile::generate_key_files_with(&dir, name, pass).map_err(Fail::usage)?;
     out(&format!(
         "secret key: {} (mode 0600, never printed)\npublic key: {}\nkey id:     {}\n",
         files.secret.display(),
@@ -284,31 +285,31 @@ fn key_generate(name: &str, dir: Option<&Path>, encrypt: bool) -> Res {
 }
 
 pub(super) fn load_public_key(path: &Path, what: &str) -> Res<accord::keys::PublicKey> {
-    keys::read_public_key(path).map_err(|e| Fail::usage(e).context(what.to_string()))
+    keyfile::read_public_key(path).map_err(|e| Fail::usage(e).context(what.to_string()))
 }
 
 pub(super) fn load_signing_key(path: &Path) -> Res<SecretKey> {
-    let ask = || -> Option<keys::Passphrase> {
+    let ask = || -> Option<keyfile::Passphrase> {
         if let Ok(p) = std::env::var("ACCORD_PASSPHRASE") {
-            return Some(keys::Passphrase::from(p));
+            return Some(keyfile::Passphrase::from(p));
         }
         if !std::io::stdin().is_terminal() {
             return None;
         }
         rpassword::prompt_password(format!("passphrase for {}: ", path.display()))
             .ok()
-            .map(keys::Passphrase::from)
+            .map(keyfile::Passphrase::from)
     };
-    keys::read_secret_key_with(path, &ask).map_err(|e| Fail::usage(e).context("--key"))
+    keyfile::read_secret_key_with(path, &ask).map_err(|e| Fail::usage(e).context("--key"))
 }
 
 /// A new passphrase: ACCORD_PASSPHRASE, or asked twice at the terminal.
-fn new_passphrase() -> Res<keys::Passphrase> {
+fn new_passphrase() -> Res<keyfile::Passphrase> {
     if let Ok(p) = std::env::var("ACCORD_PASSPHRASE") {
         if p.is_empty() {
             return Err(Fail::usage(anyhow!("ACCORD_PASSPHRASE is empty")));
         }
-        return Ok(keys::Passphrase::from(p));
+        return Ok(keyfile::Passphrase::from(p));
     }
     if !std::io::stdin().is_terminal() {
         return Err(Fail::usage(anyhow!(
@@ -320,7 +321,7 @@ fn new_passphrase() -> Res<keys::Passphrase> {
     if a.is_empty() || *a != *b {
         return Err(Fail::usage(anyhow!("the passphrases are empty or differ")));
     }
-    Ok(keys::Passphrase::from(a.to_string()))
+    Ok(keyfile::Passphrase::from(a.to_string()))
 }
 
 fn load_ledger_key(l: &Ledger) -> Res<LedgerKey> {
@@ -340,7 +341,7 @@ fn load_ledger_key(l: &Ledger) -> Res<LedgerKey> {
         .read_to_string(&mut text)
         .with_context(|| format!("reading {}", path.display()))
         .map_err(Fail::usage)?;
-    keys::check_private_mode(&path).map_err(Fail::usage)?;
+    keyfile::check_private_mode(&path).map_err(Fail::usage)?;
     LedgerKey::from_skey(&text)
         .with_context(|| format!("the ledger's secret key {}", path.display()))
         .map_err(Fail::usage)
@@ -383,14 +384,19 @@ pub(super) fn sign_and_append(l: &Ledger, key: &SecretKey, iss: &str, body: Body
     let origin = l.origin().map_err(|e| fail::ledger(e, 1))?;
     let payload = Payload {
         origin,
-        iat: time::now(),
+        iat: accord::clock::now(),
         nonce: statement::random_nonce(),
         body,
     };
     let st = statement::sign(&payload, iss, key).map_err(Fail::usage)?;
     let lkey = load_ledger_key(l)?;
     let done = l
-        .append(&[st.into_bytes()], &lkey, time::now(), Catalogue::embedded())
+        .append(
+            &[st.into_bytes()],
+            &lkey,
+            accord::clock::now(),
+            Catalogue::embedded(),
+        )
         .map_err(|e| fail::ledger(e, 2))?;
     print_appended(&done, false)
 }
@@ -472,7 +478,7 @@ fn attestation_body(a: &AttestArgs, supersedes: Option<[u8; 32]>) -> Res<Body> {
     let expires = match &a.expires {
         Some(d) => {
             let t = time::parse_date(d).map_err(|e| Fail::usage(e).context("--expires"))?;
-            if t <= time::now() {
+            if t <= accord::clock::now() {
                 return Err(Fail::usage(anyhow!(
                     "--expires {} is not after the issue time (now)",
                     time::format(t)
@@ -615,7 +621,7 @@ fn sign(dir: &Path, cmd: &Command) -> Res {
         st.verify_signature(&pk).map_err(|e| {
             Fail::invalid(e).context("the detached signature does not verify with --public-key")
         })?;
-        keys::write_new_file(out_file, st.bytes(), 0o644).map_err(Fail::usage)?;
+        keyfile::write_new_file(out_file, st.bytes(), 0o644).map_err(Fail::usage)?;
         out(&format!(
             "assembled {} for {:?} -> {}\nstatement id: {}\n",
             st.kind(),
@@ -691,13 +697,13 @@ fn sign(dir: &Path, cmd: &Command) -> Res {
     };
     let payload = Payload {
         origin,
-        iat: time::now(),
+        iat: accord::clock::now(),
         nonce: statement::random_nonce(),
         body,
     };
     let unsigned = statement::Unsigned::new(&payload, &iss, &pk.kid()).map_err(Fail::usage)?;
     if let Some(tbs_path) = emit_tbs {
-        keys::write_new_file(tbs_path, &unsigned.to_be_signed(), 0o644).map_err(Fail::usage)?;
+        keyfile::write_new_file(tbs_path, &unsigned.to_be_signed(), 0o644).map_err(Fail::usage)?;
         out(&format!(
             "wrote the bytes to sign (COSE Sig_structure) to {}\nsign them with Ed25519 in your HSM or KMS, then run:\n  accord sign --tbs {} --signature SIGFILE --public-key FILE.pub --out STATEMENT\n",
             tbs_path.display(),
@@ -714,7 +720,7 @@ fn sign(dir: &Path, cmd: &Command) -> Res {
     let st = unsigned
         .assemble(&sk.sign(&unsigned.to_be_signed()))
         .map_err(Fail::usage)?;
-    keys::write_new_file(out_file, st.bytes(), 0o644).map_err(Fail::usage)?;
+    keyfile::write_new_file(out_file, st.bytes(), 0o644).map_err(Fail::usage)?;
     out(&format!(
         "signed {} for {:?} -> {}\nstatement id: {}\n",
         st.kind(),
@@ -779,7 +785,7 @@ fn append(dir: &Path, files: &[PathBuf], json: bool) -> Res {
     let l = open_rw(dir)?;
     let lkey = load_ledger_key(&l)?;
     let done = l
-        .append(&sts, &lkey, time::now(), Catalogue::embedded())
+        .append(&sts, &lkey, accord::clock::now(), Catalogue::embedded())
         .map_err(|e| {
             let name = match &e {
                 LedgerError::Rejected { position, .. } => files
@@ -870,7 +876,7 @@ fn verify(dir: &Path, vkey: Option<&str>, state: Option<&Path>, json: bool) -> R
             registrations: report.by_kind[0],
             attestations: report.by_kind[1],
             withdrawals: report.by_kind[2],
-            live_attestations: report.live_at(time::now()),
+            live_attestations: report.live_at(accord::clock::now()),
             rotations: report.by_kind[3],
             revocations: report.by_kind[4],
             recoveries: report.by_kind[5],
@@ -887,7 +893,7 @@ fn verify(dir: &Path, vkey: Option<&str>, state: Option<&Path>, json: bool) -> R
         kinds_summary(&report.by_kind),
         report.checkpoints,
         report.organisations,
-        report.live_at(time::now()),
+        report.live_at(accord::clock::now()),
         hex::encode(cp.root),
         cp.size,
         seen_text(&seen)
@@ -1128,7 +1134,7 @@ fn status(dir: &Path, norm: Option<&str>, org: Option<&str>, at: Option<&str>, a
     };
     let at = match at {
         Some(d) => time::parse_date(d).map_err(|e| Fail::usage(e).context("--at"))?,
-        None => time::now(),
+        None => accord::clock::now(),
     };
     let l = open_ro(dir)?;
     let mut rows = read(&l, |r| report::attestation_status(r, at))?;

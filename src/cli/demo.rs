@@ -113,7 +113,7 @@ pub(super) fn run(dir: Option<&Path>) -> Result<(), Fail> {
             ]),
         )?;
     }
-    let next_year = accord::time::format(accord::time::now() + 365 * 86_400)[..10].to_string();
+    let next_year = accord::time::format(accord::clock::now() + 365 * 86_400)[..10].to_string();
     let attestations: [(&str, &[&str], &[&str]); 3] = [
         (
             "contoso",

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use anyhow::anyhow;
 
-use accord::keys;
+use accord::keyfile;
 use accord::report;
 use accord::statement::{self, Acceptance, Body, Payload, Recovery, Revocation, Rotation};
 use accord::time;
@@ -30,7 +30,7 @@ pub(super) fn rotate(dir: &Path, old: &Path, new: &Path) -> Res {
     let acceptance = statement::sign(
         &Payload {
             origin,
-            iat: time::now(),
+            iat: accord::clock::now(),
             nonce: statement::random_nonce(),
             body: Body::Acceptance(Acceptance {
                 public_key: new_sk.public(),
@@ -105,7 +105,7 @@ pub(super) fn recover(
     reason: &str,
 ) -> Res {
     let rk = load_signing_key(recovery_key).map_err(|f| f.context("--recovery-key"))?;
-    let new_key = match keys::read_public_key(new) {
+    let new_key = match keyfile::read_public_key(new) {
         Ok(k) => k,
         Err(_) => load_signing_key(new).map_err(|f| f.context("--new"))?.public(),
     };

@@ -7,7 +7,7 @@ use anyhow::{anyhow, Context as _};
 use serde::Serialize;
 
 use accord::checkpoint::VerifierKey;
-use accord::keys;
+use accord::keyfile;
 use accord::ledger::{Ledger, LedgerError};
 use accord::norms::Catalogue;
 use accord::proofs::{BundleError, ProofFile, MAX_PROOF_FILE};
@@ -57,7 +57,7 @@ fn read_entry_file(path: &Path) -> Res<Vec<u8>> {
 }
 
 fn write_out(path: &Path, bytes: &[u8]) -> Res {
-    keys::write_new_file(path, bytes, 0o644).map_err(Fail::usage)
+    keyfile::write_new_file(path, bytes, 0o644).map_err(Fail::usage)
 }
 
 pub(super) fn prove(
@@ -444,7 +444,7 @@ pub(super) fn verify_file(path: &Path, key: &str, state: Option<&Path>, json: bo
             "ok": true, "origin": cp.origin.to_string(), "entries": report.entries, "root": hex::encode(cp.root),
             "organisations": report.organisations, "registrations": report.by_kind[0],
             "attestations": report.by_kind[1], "withdrawals": report.by_kind[2],
-            "live_attestations": report.live_at(accord::time::now()), "remembered": seen_text(&seen),
+            "live_attestations": report.live_at(accord::clock::now()), "remembered": seen_text(&seen),
             "rotations": report.by_kind[3], "revocations": report.by_kind[4], "recoveries": report.by_kind[5],
             "untrusted": report.untrusted,
         }));
@@ -456,7 +456,7 @@ pub(super) fn verify_file(path: &Path, key: &str, state: Option<&Path>, json: bo
         report.entries,
         super::commands::kinds_summary(&report.by_kind),
         report.organisations,
-        report.live_at(accord::time::now()),
+        report.live_at(accord::clock::now()),
         hex::encode(cp.root),
         cp.size,
         seen_text(&seen)

@@ -139,7 +139,7 @@ pub fn force_append_version(w: &World, statement: &[u8], version: u64) -> u64 {
                 let b = t.entry(size - 1)?.unwrap();
                 (Entry::leaf_hash(&b), Entry::decode(&b).unwrap().logged_at)
             };
-            let mut e = Entry::new(size, prev, last.max(accord::time::now()), statement.to_vec());
+            let mut e = Entry::new(size, prev, last.max(accord::clock::now()), statement.to_vec());
             e.version = version;
             let bytes = e.encode().unwrap();
             t.put_entry(size, &bytes)?;
@@ -164,13 +164,13 @@ pub fn force_append_version(w: &World, statement: &[u8], version: u64) -> u64 {
 
 /// Now, as RFC 3339 (UTC).
 pub fn now_rfc3339() -> String {
-    accord::time::format(accord::time::now())
+    accord::time::format(accord::clock::now())
 }
 
 /// Waits until the wall clock is in a new second, so log times differ.
 pub fn tick() {
-    let t = accord::time::now();
-    while accord::time::now() == t {
+    let t = accord::clock::now();
+    while accord::clock::now() == t {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
