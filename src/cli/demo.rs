@@ -1,13 +1,12 @@
 //! `accord demo`: the whole story on a fresh ledger, each step printed as the command a user
-//! would type and then run through the same code path as that command.
+//! would type and then run as that very command (this binary, in a child process).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
-use clap::Parser as _;
 
-use super::commands::out;
-use super::{Cli, Fail};
+use super::context::out;
+use super::Fail;
 
 const COMPANIES: [(&str, &str, &str); 3] = [
     ("contoso", "Contoso Ltd", "contoso.example"),
@@ -26,14 +25,48 @@ fn quote(a: &str) -> String {
     }
 }
 
+/// The command line as a user would type it.
+fn typed(args: &[String]) -> String {
+    args.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" ")
+}
+
+/// This binary, to run each step as the command it shows.
+fn accord() -> Result<std::process::Command, Fail> {
+    let exe =
+        std::env::current_exe().map_err(|e| Fail::usage(anyhow!("cannot find the accord binary: {e}")))?;
+    Ok(std::process::Command::new(exe))
+}
+
+/// Prints a step and runs it, its output going to the demo's.
 fn step(title: &str, args: &[String]) -> Result<(), Fail> {
-    out(&format!(
-        "\n# {title}\n$ accord {}\n",
-        args.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" ")
-    ));
-    let cli = Cli::try_parse_from(std::iter::once("accord".to_string()).chain(args.iter().cloned()))
-        .map_err(|e| Fail::usage(anyhow!("demo step could not be parsed: {e}")))?;
-    super::commands::run(&cli).map_err(|f| f.context(format!("demo step `{title}` failed")))
+    out(&format!("\n# {title}\n$ accord {}\n", typed(args)));
+    let status = accord()?
+        .args(args)
+        .status()
+        .map_err(|e| Fail::usage(anyhow!("demo step `{title}` could not start: {e}")))?;
+    if !status.success() {
+        return Err(Fail::usage(anyhow!(
+            "demo step `{title}` failed ({status}): accord {}",
+            typed(args)
+        )));
+    }
+    Ok(())
+}
+
+/// Runs a command quietly and returns its standard output.
+fn capture(args: &[String]) -> Result<String, Fail> {
+    let o = accord()?
+        .args(args)
+        .output()
+        .map_err(|e| Fail::usage(anyhow!("accord {} could not start: {e}", typed(args))))?;
+    if !o.status.success() {
+        return Err(Fail::usage(anyhow!(
+            "accord {} failed: {}",
+            typed(args),
+            String::from_utf8_lossy(&o.stderr).trim()
+        )));
+    }
+    Ok(String::from_utf8_lossy(&o.stdout).into_owned())
 }
 
 fn s(x: impl AsRef<str>) -> String {
@@ -169,9 +202,7 @@ pub(super) fn run(dir: Option<&Path>) -> Result<(), Fail> {
         "An auditor exports an offline proof of Contoso's pledge (entry 3)",
         &with_ledger(&[s("prove"), s("3"), s("--out"), proof.clone()]),
     )?;
-    let vkey = super::commands::open_ro(Path::new(&ledger))?
-        .recorded_vkey()
-        .map_err(|e| super::fail::ledger(e, 1))?;
+    let vkey = capture(&with_ledger(&[s("ledger-key")]))?.trim().to_string();
     step(
         "Anyone checks it with nothing but the ledger's public key",
         &[

@@ -1,21 +1,17 @@
-//! Signatory lifecycle commands: key rotate, revoke, recover, and history.
+//! The key lifecycle: `key rotate`, `key revoke`, `key recover`.
 
 use std::path::Path;
 
 use anyhow::anyhow;
 
 use accord::keyfile;
-use accord::report;
+use accord::report::{self};
 use accord::statement::{self, Acceptance, Body, Payload, Recovery, Revocation, Rotation};
 use accord::time;
 
-use super::commands::{
-    entry_line, load_public_key, load_signing_key, open_ro, open_rw, org_of_key, out, out_json, read,
-    sign_and_append,
-};
-use super::Fail;
-
-type Res<T = ()> = Result<T, Fail>;
+use super::context::*;
+use super::fail::Fail;
+use super::statements::sign_and_append;
 
 pub(super) fn rotate(dir: &Path, old: &Path, new: &Path) -> Res {
     let old_sk = load_signing_key(old)?;
@@ -57,7 +53,7 @@ pub(super) fn rotate(dir: &Path, old: &Path, new: &Path) -> Res {
     Ok(())
 }
 
-fn parse_kid(s: &str) -> Res<[u8; 32]> {
+pub(super) fn parse_kid(s: &str) -> Res<[u8; 32]> {
     let bad = || {
         Fail::usage(anyhow!(
             "--target {s:?} is not a key id (64 lowercase hex digits)"
@@ -160,31 +156,5 @@ pub(super) fn recover(
             time::format(t)
         );
     }
-    Ok(())
-}
-
-pub(super) fn history(dir: &Path, org: &str, json: bool) -> Res {
-    let org = statement::normalise_org(org).map_err(|e| Fail::usage(e).context("--org"))?;
-    let l = open_ro(dir)?;
-    let views = read(&l, |r| {
-        let mut v = Vec::new();
-        for i in r.org_entries(&org)? {
-            let b = r.entry(i)?.unwrap_or_default();
-            v.push(report::entry_view(r, i, &b)?);
-        }
-        Ok(v)
-    })?;
-    if views.is_empty() {
-        return Err(Fail::usage(anyhow!("{org:?} is not registered in this ledger")));
-    }
-    if json {
-        return out_json(&views);
-    }
-    let mut s = String::new();
-    for v in &views {
-        s.push_str(&entry_line(v));
-        s.push('\n');
-    }
-    out(&s);
     Ok(())
 }

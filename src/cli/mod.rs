@@ -1,16 +1,21 @@
 //! Command-line definitions and dispatch.
 
-mod commands;
+mod context;
+mod custodian;
 mod demo;
 mod display;
 mod fail;
+mod keys;
 mod lifecycle;
 mod proofs;
+mod reading;
+mod statements;
+mod verification;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
 pub use fail::Fail;
 
@@ -101,79 +106,14 @@ public and permanent: give a role address (security@...), never a person's."
         #[arg(long, value_name = "FILE")]
         key: PathBuf,
         #[command(flatten)]
-        body: AttestArgs,
+        body: statements::AttestArgs,
     },
     /// Sign a statement offline, to a file, for `accord append` at the custodian.
     #[command(
         after_help = "By default signs an attestation (--norm, --scope). With --register it signs a \
 registration; with --withdraw ID a withdrawal. The origin defaults to the ledger's when one is at hand."
     )]
-    Sign {
-        /// The organisation's secret key file.
-        #[arg(long, value_name = "FILE", conflicts_with_all = ["public_key"])]
-        key: Option<PathBuf>,
-        /// With --emit-tbs or --signature: the signing key's public key file (the secret key
-        /// stays in the HSM or KMS).
-        #[arg(long, value_name = "FILE.pub")]
-        public_key: Option<PathBuf>,
-        /// The organisation's name.
-        #[arg(long, value_name = "NAME")]
-        org: Option<String>,
-        /// The origin of the ledger the statement is for.
-        #[arg(long)]
-        origin: Option<String>,
-        /// Sign a registration instead of an attestation.
-        #[arg(long, conflicts_with_all = ["withdraw", "norm", "scope"])]
-        register: bool,
-        /// Domain (with --register).
-        #[arg(long, requires = "register")]
-        domain: Option<String>,
-        /// Role address (with --register).
-        #[arg(long, requires = "register")]
-        contact: Option<String>,
-        /// Recovery public key to commit to (with --register).
-        #[arg(long, value_name = "FILE.pub", requires = "register")]
-        recovery_key: Option<PathBuf>,
-        /// Sign a withdrawal of this statement id (hex) instead of an attestation.
-        #[arg(long, value_name = "ID", requires = "reason", conflicts_with_all = ["norm", "scope"])]
-        withdraw: Option<String>,
-        /// Why (with --withdraw).
-        #[arg(long, requires = "withdraw")]
-        reason: Option<String>,
-        /// Norm ids (see `accord norms`).
-        #[arg(long, value_name = "ID", num_args = 1..)]
-        norm: Vec<String>,
-        /// What the pledge covers.
-        #[arg(long, value_name = "TEXT", num_args = 1..)]
-        scope: Vec<String>,
-        /// When the pledge lapses (YYYY-MM-DD or RFC 3339).
-        #[arg(long, value_name = "DATE")]
-        expires: Option<String>,
-        /// Free text.
-        #[arg(long, value_name = "TEXT")]
-        note: Option<String>,
-        /// Statement id (hex) of an earlier attestation this one renews or amends.
-        #[arg(long, value_name = "ID")]
-        supersedes: Option<String>,
-        /// Write the exact bytes to sign (the COSE Sig_structure) to FILE instead of signing.
-        #[arg(
-            long,
-            value_name = "FILE",
-            requires = "public_key",
-            conflicts_with = "signature"
-        )]
-        emit_tbs: Option<PathBuf>,
-        /// Build the statement from a to-be-signed file (made by --emit-tbs) and a detached
-        /// Ed25519 signature made elsewhere (64 raw bytes, or base64 or hex text).
-        #[arg(long, value_name = "SIGFILE", requires_all = ["public_key", "tbs"])]
-        signature: Option<PathBuf>,
-        /// With --signature: the to-be-signed file made by --emit-tbs.
-        #[arg(long, value_name = "FILE", requires = "signature")]
-        tbs: Option<PathBuf>,
-        /// Where to write the signed statement (never overwritten).
-        #[arg(long, value_name = "FILE", required_unless_present = "emit_tbs")]
-        out: Option<PathBuf>,
-    },
+    Sign(statements::SignArgs),
     /// Append signed statement files in one transaction: all or none.
     Append {
         /// Statement files made by `accord sign`.
@@ -238,7 +178,7 @@ Example:\n  accord prove 3 --out entry3.proof\n  accord verify-proof entry3.proo
         since: Option<u64>,
         /// Bundle format.
         #[arg(long, value_enum, default_value = "cbor")]
-        format: ProofFormat,
+        format: proofs::ProofFormat,
         /// Same as --format json.
         #[arg(long, conflicts_with = "format")]
         json: bool,
@@ -372,17 +312,6 @@ against a full replay."
     },
 }
 
-/// Proof bundle formats.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ProofFormat {
-    /// Deterministic CBOR (the default).
-    Cbor,
-    /// JSON.
-    Json,
-    /// C2SP tlog-proof text (leaves out the entry and the registration).
-    TlogProof,
-}
-
 /// Key commands.
 #[derive(Subcommand, Debug)]
 pub enum KeyCommand {
@@ -445,25 +374,107 @@ untrusted (they stay in the ledger as history) and voids rotations they signed a
     },
 }
 
-/// What an attestation says.
-#[derive(Args, Debug, Clone)]
-pub struct AttestArgs {
-    /// Norm ids (see `accord norms`); repeat or list several.
-    #[arg(long, value_name = "ID", required = true, num_args = 1..)]
-    pub norm: Vec<String>,
-    /// What the pledge covers (products, services); repeat or list several.
-    #[arg(long, value_name = "TEXT", required = true, num_args = 1..)]
-    pub scope: Vec<String>,
-    /// When the pledge lapses (YYYY-MM-DD or RFC 3339).
-    #[arg(long, value_name = "DATE")]
-    pub expires: Option<String>,
-    /// Free text.
-    #[arg(long, value_name = "TEXT")]
-    pub note: Option<String>,
-    /// An earlier attestation of yours this one renews or amends (entry index or statement id);
-    /// the old one stops being live.
-    #[arg(long, value_name = "INDEX|ID")]
-    pub supersedes: Option<String>,
+/// Runs a parsed command.
+fn run(cli: &Cli) -> Result<(), Fail> {
+    let dir = &cli.ledger;
+    match &cli.command {
+        Command::Init { origin, key_file } => custodian::init(dir, origin, key_file.as_deref()),
+        Command::Key(KeyCommand::Generate {
+            name,
+            dir: kdir,
+            encrypt,
+        }) => keys::key_generate(name, kdir.as_deref(), *encrypt),
+        Command::Register {
+            key,
+            org,
+            domain,
+            contact,
+            recovery_key,
+        } => keys::register(
+            dir,
+            key,
+            org,
+            domain.clone(),
+            contact.clone(),
+            recovery_key.as_deref(),
+        ),
+        Command::Key(KeyCommand::Rotate { key, new }) => lifecycle::rotate(dir, key, new),
+        Command::Key(KeyCommand::Revoke { key, target, reason }) => {
+            lifecycle::revoke(dir, key, target.as_deref(), reason)
+        }
+        Command::Key(KeyCommand::Recover {
+            recovery_key,
+            new,
+            next_recovery_key,
+            compromised_since,
+            reason,
+        }) => lifecycle::recover(
+            dir,
+            recovery_key,
+            new,
+            next_recovery_key,
+            compromised_since.as_deref(),
+            reason,
+        ),
+        Command::History { org, json } => reading::history(dir, org, *json),
+        Command::Norms { json } => reading::norms(*json),
+        Command::Attest { key, body } => statements::attest(dir, key, body),
+        Command::Sign(args) => statements::sign(dir, args),
+        Command::Append { files, json } => statements::append(dir, files, *json),
+        Command::Withdraw { key, entry, reason } => statements::withdraw(dir, key, entry, reason),
+        Command::Verify {
+            ledger_key,
+            file: Some(f),
+            state,
+            json,
+        } => verification::verify_file(
+            f,
+            ledger_key.as_deref().unwrap_or_default(),
+            state.as_deref(),
+            *json,
+        ),
+        Command::Verify {
+            ledger_key,
+            file: None,
+            state,
+            json,
+        } => verification::verify(dir, ledger_key.as_deref(), state.as_deref(), *json),
+        Command::Prove {
+            entry,
+            out,
+            at_size,
+            since,
+            format,
+            json,
+        } => {
+            let index = context::resolve_entry(&context::open_ro(dir)?, entry)?;
+            let format = if *json { proofs::ProofFormat::Json } else { *format };
+            proofs::prove(dir, index, out, *at_size, *since, format)
+        }
+        Command::VerifyProof {
+            file,
+            ledger_key,
+            entry,
+            state,
+            json,
+        } => verification::verify_proof(file, ledger_key, entry.as_deref(), state.as_deref(), *json),
+        Command::Consistency { from, to, out, json } => proofs::consistency(dir, *from, *to, out, *json),
+        Command::Export { out } => proofs::export(dir, out),
+        Command::Import { file, ledger_key } => proofs::import(dir, file, ledger_key),
+        Command::Upgrade => custodian::upgrade(dir),
+        Command::Checkpoint => reading::checkpoint(dir),
+        Command::LedgerKey => reading::ledger_key(dir),
+        Command::List { org, norm, json } => reading::list(dir, org.as_deref(), norm.as_deref(), *json),
+        Command::Show { entry, json } => reading::show(dir, entry, *json),
+        Command::Status {
+            norm,
+            org,
+            at,
+            all,
+            json,
+        } => reading::status(dir, norm.as_deref(), org.as_deref(), at.as_deref(), *all, *json),
+        Command::Demo { dir: ddir } => demo::run(ddir.as_deref()),
+    }
 }
 
 /// Parses `args` and runs the command; returns the exit code.
@@ -480,7 +491,7 @@ where
             return code;
         }
     };
-    match commands::run(&cli) {
+    match run(&cli) {
         Ok(()) => 0,
         Err(f) => f.report(),
     }

@@ -1,0 +1,353 @@
+//! Reading a ledger: `list`, `show`, `status`, `history`, `norms`.
+
+use std::path::Path;
+
+use anyhow::anyhow;
+use serde::Serialize;
+
+use accord::ledger::LedgerError;
+use accord::norms::Catalogue;
+use accord::report::{self, EntryView};
+use accord::statement::{self};
+use accord::time;
+
+use super::context::*;
+use super::display::{shown, shown_join};
+use super::fail::{self, Fail};
+
+pub(super) fn list(dir: &Path, org: Option<&str>, norm: Option<&str>, json: bool) -> Res {
+    let l = open_ro(dir)?;
+    let org = match org {
+        Some(o) => Some(statement::normalise_org(o).map_err(|e| Fail::usage(e).context("--org"))?),
+        None => None,
+    };
+    if let Some(n) = norm {
+        Catalogue::embedded().resolve(n).map_err(Fail::usage)?;
+    }
+    let views = read(&l, |r| {
+        let indexes: Option<Vec<u64>> = match (&org, norm) {
+            (Some(o), Some(n)) => {
+                let a = r.org_entries(o)?;
+                let b: std::collections::HashSet<u64> = r.norm_entries(n)?.into_iter().collect();
+                Some(a.into_iter().filter(|i| b.contains(i)).collect())
+            }
+            (Some(o), None) => Some(r.org_entries(o)?),
+            (None, Some(n)) => Some(r.norm_entries(n)?),
+            (None, None) => None,
+        };
+        let mut v = Vec::new();
+        match indexes {
+            Some(ix) => {
+                for i in ix {
+                    let b = r.entry(i)?.unwrap_or_default();
+                    v.push(report::entry_view(r, i, &b)?);
+                }
+            }
+            None => r.for_each_entry(0, |i, b| -> Result<bool, LedgerError> {
+                v.push(report::entry_view(r, i, b)?);
+                Ok(true)
+            })?,
+        }
+        Ok(v)
+    })?;
+    if json {
+        return out_json(&views);
+    }
+    let mut s = String::new();
+    for v in &views {
+        s.push_str(&entry_line(v));
+        s.push('\n');
+    }
+    if views.is_empty() {
+        eprintln!("no entries");
+    }
+    out(&s);
+    Ok(())
+}
+
+pub(super) fn entry_line(v: &EntryView) -> String {
+    let what = if let Some(r) = &v.registration {
+        format!(
+            "registers {:?}{}{}",
+            shown(&r.name),
+            r.domain
+                .as_ref()
+                .map(|d| format!(" ({d}, self-asserted)"))
+                .unwrap_or_else(|| " (self-asserted)".into()),
+            if r.recovery_key_committed {
+                ""
+            } else {
+                " [no recovery key]"
+            }
+        )
+    } else if let Some(a) = &v.attestation {
+        format!(
+            "{} for {}{}{}",
+            a.norms.join(", "),
+            shown_join(&a.scope, "; "),
+            a.expires
+                .as_ref()
+                .map(|e| format!(" until {e}"))
+                .unwrap_or_default(),
+            a.supersedes
+                .as_ref()
+                .map(|s| format!(" (supersedes {})", &s[..16]))
+                .unwrap_or_default()
+        )
+    } else if let Some(w) = &v.withdrawal {
+        format!(
+            "withdraws {}: {}",
+            w.target_index
+                .map(|i| format!("entry {i}"))
+                .unwrap_or_else(|| w.target[..16].to_string()),
+            shown(&w.reason)
+        )
+    } else if let Some(k) = &v.key_change {
+        format!(
+            "ends key {}{}{}{}",
+            k.ends.iter().map(|x| &x[..16]).collect::<Vec<_>>().join(", "),
+            k.installs
+                .as_ref()
+                .map(|x| format!("; installs key {}", &x[..16]))
+                .unwrap_or_default(),
+            k.compromised_since
+                .as_ref()
+                .map(|t| format!("; compromised since {t}"))
+                .unwrap_or_default(),
+            k.reason
+                .as_ref()
+                .map(|r| format!(": {}", shown(r)))
+                .unwrap_or_default()
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "{:>6}  {}  {:<12}  {:<20}  {}{}",
+        v.index,
+        v.logged_at,
+        v.kind,
+        shown(&v.org),
+        untrusted_mark(v),
+        what
+    )
+}
+
+/// "UNTRUSTED (recovery at entry N) " for an entry a recovery made untrusted, else nothing:
+/// every human view of an entry says so (issue 12).
+pub(super) fn untrusted_mark(v: &EntryView) -> String {
+    match v.untrusted_by {
+        Some(r) => format!("UNTRUSTED (recovery at entry {r}) "),
+        None => String::new(),
+    }
+}
+
+pub(super) fn show(dir: &Path, entry: &str, json: bool) -> Res {
+    let l = open_ro(dir)?;
+    let index = resolve_entry(&l, entry)?;
+    let v = read(&l, |r| {
+        let b = r.entry(index)?.unwrap_or_default();
+        report::entry_view(r, index, &b)
+    })?;
+    if json {
+        return out_json(&v);
+    }
+    let mut s = String::new();
+    if let Some(r) = v.untrusted_by {
+        s.push_str(&format!(
+            "UNTRUSTED (recovery at entry {r}): signed by a key the organisation reported compromised at that time; valid history, not to be relied on\n"
+        ));
+    }
+    s += &format!(
+        "entry {}\n  kind:         {}\n  organisation: {}\n  statement id: {}\n  key id:       {}\n  issued at:    {}\n  logged at:    {}\n",
+        v.index,
+        v.kind,
+        shown(&v.org),
+        v.statement_id,
+        v.kid,
+        v.issued_at,
+        v.logged_at
+    );
+    if let Some(r) = &v.registration {
+        s.push_str(&format!("  name:         {}\n  domain:       {}\n  contact:      {}\n  (self-asserted: nothing proves this name or domain)\n",
+            shown(&r.name), shown(r.domain.as_deref().unwrap_or("-")), shown(r.contact.as_deref().unwrap_or("-"))));
+    }
+    if let Some(a) = &v.attestation {
+        s.push_str(&format!(
+            "  norms:        {}\n  scope:        {}\n  expires:      {}\n  catalogue:    v{}\n",
+            a.norms.join(", "),
+            shown_join(&a.scope, "; "),
+            a.expires.as_deref().unwrap_or("never"),
+            a.catalogue
+        ));
+        if let Some(n) = &a.note {
+            s.push_str(&format!("  note:         {}\n", shown(n)));
+        }
+    }
+    if let Some(w) = &v.withdrawal {
+        s.push_str(&format!(
+            "  withdraws:    {}{}\n  reason:       {}\n",
+            w.target,
+            w.target_index
+                .map(|i| format!(" (entry {i})"))
+                .unwrap_or_default(),
+            shown(&w.reason)
+        ));
+    }
+    out(&s);
+    Ok(())
+}
+
+pub(super) fn status(
+    dir: &Path,
+    norm: Option<&str>,
+    org: Option<&str>,
+    at: Option<&str>,
+    all: bool,
+    json: bool,
+) -> Res {
+    if let Some(n) = norm {
+        Catalogue::embedded().resolve(n).map_err(Fail::usage)?;
+    }
+    let org = match org {
+        Some(o) => Some(statement::normalise_org(o).map_err(|e| Fail::usage(e).context("--org"))?),
+        None => None,
+    };
+    let at = match at {
+        Some(d) => time::parse_date(d).map_err(|e| Fail::usage(e).context("--at"))?,
+        None => accord::clock::now(),
+    };
+    let l = open_ro(dir)?;
+    let mut rows = read(&l, |r| report::attestation_status(r, at))?;
+    rows.retain(|a| {
+        (all || a.state == "live")
+            && norm.is_none_or(|n| a.norms.iter().any(|x| x == n))
+            && org.as_ref().is_none_or(|o| &a.org == o)
+    });
+    if json {
+        return out_json(&rows);
+    }
+    if rows.is_empty() {
+        eprintln!(
+            "no {}attestations at {}",
+            if all { "" } else { "live " },
+            time::format(at)
+        );
+        return Ok(());
+    }
+    let mut s = String::new();
+    for a in &rows {
+        s.push_str(&format!(
+            "{:>6}  {:<20}  {:<10}  {}  for {}{}  [key {}{}]\n",
+            a.index,
+            shown(&a.org),
+            a.state,
+            a.norms.join(", "),
+            shown_join(&a.scope, "; "),
+            a.expires
+                .as_ref()
+                .map(|e| format!(" (until {e})"))
+                .unwrap_or_default(),
+            &a.kid[..16],
+            if a.recovery_key_committed {
+                ""
+            } else {
+                "; no recovery key"
+            }
+        ));
+    }
+    out(&s);
+    Ok(())
+}
+
+pub(super) fn norms(json: bool) -> Res {
+    let cat = Catalogue::embedded();
+    if json {
+        #[derive(Serialize)]
+        struct N<'a> {
+            id: &'a str,
+            title: &'a str,
+            text: &'a str,
+            text_sha256: String,
+            maps_to: &'a [String],
+            deprecated: bool,
+        }
+        #[derive(Serialize)]
+        struct C<'a> {
+            version: u64,
+            norms: Vec<N<'a>>,
+        }
+        let v = C {
+            version: cat.version,
+            norms: cat
+                .norms()
+                .iter()
+                .map(|n| N {
+                    id: n.id.as_str(),
+                    title: &n.title,
+                    text: &n.text,
+                    text_sha256: hex::encode(n.text_hash()),
+                    maps_to: &n.maps_to,
+                    deprecated: n.deprecated,
+                })
+                .collect(),
+        };
+        return out_json(&v);
+    }
+    let mut s = format!("norms catalogue v{}\n\n", cat.version);
+    for n in cat.norms() {
+        s.push_str(&format!(
+            "{}{}\n    {}\n    maps to: {}\n",
+            n.id,
+            if n.deprecated { " (deprecated)" } else { "" },
+            n.text,
+            n.maps_to.join(", ")
+        ));
+    }
+    out(&s);
+    Ok(())
+}
+
+pub(super) fn history(dir: &Path, org: &str, json: bool) -> Res {
+    let org = statement::normalise_org(org).map_err(|e| Fail::usage(e).context("--org"))?;
+    let l = open_ro(dir)?;
+    let views = read(&l, |r| {
+        let mut v = Vec::new();
+        for i in r.org_entries(&org)? {
+            let b = r.entry(i)?.unwrap_or_default();
+            v.push(report::entry_view(r, i, &b)?);
+        }
+        Ok(v)
+    })?;
+    if views.is_empty() {
+        return Err(Fail::usage(anyhow!("{org:?} is not registered in this ledger")));
+    }
+    if json {
+        return out_json(&views);
+    }
+    let mut s = String::new();
+    for v in &views {
+        s.push_str(&entry_line(v));
+        s.push('\n');
+    }
+    out(&s);
+    Ok(())
+}
+
+/// `accord checkpoint`: the latest signed checkpoint, as a C2SP signed note.
+pub(super) fn checkpoint(dir: &Path) -> Res {
+    let l = open_ro(dir)?;
+    let (_, note) = l.latest_checkpoint().map_err(|e| fail::ledger(e, 1))?;
+    out(&String::from_utf8_lossy(&note));
+    Ok(())
+}
+
+/// `accord ledger-key`: the verifier key recorded at init.
+pub(super) fn ledger_key(dir: &Path) -> Res {
+    let l = open_ro(dir)?;
+    out(&format!(
+        "{}\n",
+        l.recorded_vkey().map_err(|e| fail::ledger(e, 1))?
+    ));
+    Ok(())
+}

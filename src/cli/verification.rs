@@ -1,0 +1,458 @@
+//! Verification: `verify` (a ledger in place or an export file) and `verify-proof`.
+
+use std::io::{IsTerminal as _, Read as _};
+use std::path::Path;
+
+use anyhow::{anyhow, Context as _};
+use serde::Serialize;
+
+use accord::checkpoint::VerifierKey;
+use accord::norms::Catalogue;
+use accord::proofs::{BundleError, ProofFile, MAX_PROOF_FILE};
+use accord::state::{StateDir, StateError};
+use accord::statement::Body;
+
+use super::context::*;
+use super::display::{shown, shown_join};
+use super::fail::{self, Fail};
+
+pub(super) fn verify(dir: &Path, vkey: Option<&str>, state: Option<&Path>, json: bool) -> Res {
+    let l = open_ro(dir)?;
+    let (vkey, recorded) = match vkey {
+        Some(v) => (
+            VerifierKey::parse(v.trim()).map_err(|e| Fail::usage(e).context("--ledger-key"))?,
+            false,
+        ),
+        None => {
+            let v = l.recorded_vkey().map_err(|e| fail::ledger(e, 1))?;
+            (
+                VerifierKey::parse(&v)
+                    .map_err(|e| Fail::invalid(e).context("the ledger key recorded at init"))?,
+                true,
+            )
+        }
+    };
+    if recorded {
+        eprintln!(
+            "note: checking against the ledger key recorded at init ({vkey}); pass --ledger-key with a key you obtained independently"
+        );
+    }
+    let show_progress = !json && std::io::stderr().is_terminal();
+    let progress = |done: u64, total: u64| {
+        if show_progress {
+            eprint!("\rverifying: {done}/{total} entries");
+        }
+    };
+    let res = l.verify(&vkey, Catalogue::embedded(), Some(&progress));
+    if show_progress {
+        eprintln!();
+    }
+    let report = res.map_err(|e| fail::ledger(e, 1).context("verification FAILED"))?;
+    let state_dir = StateDir::new(state.map(Path::to_path_buf).unwrap_or_else(StateDir::default_dir));
+    let seen = read(&l, |r| {
+        Ok(state_dir.check_and_remember(&vkey, &report.checkpoint, |size| {
+            accord::merkle::tree_root(size, r).ok()
+        }))
+    })?
+    .map_err(|e| match e {
+        StateError::Io { .. } | StateError::NotPrivate { .. } => Fail::usage(e),
+        other => Fail::invalid(other).context("verification FAILED"),
+    })?;
+    let cp = &report.checkpoint.checkpoint;
+    if json {
+        #[derive(Serialize)]
+        struct J {
+            ok: bool,
+            origin: String,
+            entries: u64,
+            root: String,
+            checkpoints: u64,
+            organisations: u64,
+            registrations: u64,
+            attestations: u64,
+            withdrawals: u64,
+            live_attestations: u64,
+            rotations: u64,
+            revocations: u64,
+            recoveries: u64,
+            untrusted: Vec<u64>,
+            ledger_key: String,
+            ledger_key_source: &'static str,
+            remembered: String,
+        }
+        return out_json(&J {
+            ok: true,
+            origin: cp.origin.to_string(),
+            entries: report.entries,
+            root: hex::encode(cp.root),
+            checkpoints: report.checkpoints,
+            organisations: report.organisations,
+            registrations: report.by_kind[0],
+            attestations: report.by_kind[1],
+            withdrawals: report.by_kind[2],
+            live_attestations: report.live_at(accord::clock::now()),
+            rotations: report.by_kind[3],
+            revocations: report.by_kind[4],
+            recoveries: report.by_kind[5],
+            untrusted: report.untrusted.clone(),
+            ledger_key: vkey.to_string(),
+            ledger_key_source: if recorded { "recorded-at-init" } else { "argument" },
+            remembered: seen_text(&seen),
+        });
+    }
+    out(&format!(
+        "OK: ledger {} verified: {} entries ({}), {} signed checkpoints; {} organisations, {} pledges in force\nroot {} at size {}\n{}\n",
+        cp.origin,
+        report.entries,
+        kinds_summary(&report.by_kind),
+        report.checkpoints,
+        report.organisations,
+        report.live_at(accord::clock::now()),
+        hex::encode(cp.root),
+        cp.size,
+        seen_text(&seen)
+    ));
+    print_untrusted(&report.untrusted);
+    Ok(())
+}
+
+/// Every kind with its count, as people write it: "5 registrations, 1 rotation, ...".
+pub(super) fn kinds_summary(by_kind: &[u64; 6]) -> String {
+    let names = [
+        ("registration", "registrations"),
+        ("attestation", "attestations"),
+        ("withdrawal", "withdrawals"),
+        ("rotation", "rotations"),
+        ("revocation", "revocations"),
+        ("recovery", "recoveries"),
+    ];
+    by_kind
+        .iter()
+        .zip(names)
+        .map(|(&n, (one, many))| format!("{n} {}", if n == 1 { one } else { many }))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub(super) fn print_untrusted(untrusted: &[u64]) {
+    if !untrusted.is_empty() {
+        out(&format!(
+            "UNTRUSTED: {} entries signed by keys later reported compromised (valid history, not to be relied on): {}\n",
+            untrusted.len(),
+            untrusted.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+        ));
+    }
+}
+
+pub(super) fn read_proof_file(path: &Path) -> Res<Vec<u8>> {
+    let f = std::fs::File::open(path)
+        .with_context(|| format!("proof file {}", path.display()))
+        .map_err(Fail::usage)?;
+    let mut buf = Vec::new();
+    f.take(MAX_PROOF_FILE as u64 + 1)
+        .read_to_end(&mut buf)
+        .with_context(|| format!("reading {}", path.display()))
+        .map_err(Fail::usage)?;
+    if buf.len() > MAX_PROOF_FILE {
+        return Err(Fail::invalid(anyhow!(
+            "{}: larger than the {MAX_PROOF_FILE}-byte limit for proof files; not read further",
+            path.display()
+        )));
+    }
+    Ok(buf)
+}
+
+/// Reads an entry file given with `--entry` (at most one entry's bytes).
+pub(super) fn read_entry_file(path: &Path) -> Res<Vec<u8>> {
+    use std::io::Read as _;
+    let mut r = open_input(path, "entry file")?;
+    let mut v = Vec::new();
+    r.by_ref()
+        .take(accord::entry::MAX_ENTRY_LEN as u64 + 1)
+        .read_to_end(&mut v)
+        .with_context(|| format!("reading {}", input_name(path)))
+        .map_err(Fail::usage)?;
+    if v.len() > accord::entry::MAX_ENTRY_LEN {
+        return Err(Fail::usage(anyhow!(
+            "{}: larger than an entry ({} bytes at most)",
+            input_name(path),
+            accord::entry::MAX_ENTRY_LEN
+        )));
+    }
+    Ok(v)
+}
+
+/// What every bundle relies on, said in text and JSON (issue 10, finding 3).
+pub(super) const RELIES_ON_CUSTODIAN: &str = "a bundle relies on the custodian to have enforced the ledger's rules that it cannot show: one registration per name (and no look-alike of one) and one organisation per key; whoever holds the ledger key could sign a tree holding a second registration of this name. To check them, verify the full ledger (accord verify) or an export (accord verify --file), or watch the ledger for the organisation's name";
+
+pub(super) const CANNOT_PROVE: &str = "a bundle cannot prove that nothing later withdrew or superseded this entry, or (by a recovery after its checkpoint) made it untrusted, nor that its key history is complete (anyone who passes a bundle on can leave an item out, a recovery among them): check the full ledger (accord verify) or an export (accord verify --file)";
+
+pub(super) fn verify_proof(
+    path: &Path,
+    key: &str,
+    entry: Option<&Path>,
+    state: Option<&Path>,
+    json: bool,
+) -> Res {
+    let vkey = vkey(key)?;
+    let bytes = read_proof_file(path)?;
+    let bad = |e: BundleError| Fail::invalid(e).context(format!("{}: verification FAILED", input_name(path)));
+    let sd = state_dir(state);
+    if accord::proofs::tlog::TlogProof::looks_like(&bytes) {
+        let p = accord::proofs::tlog::TlogProof::parse(&bytes).map_err(bad)?;
+        let entry = match entry {
+            Some(f) => Some(read_entry_file(f)?),
+            None => None,
+        };
+        let r = p.verify(&vkey, entry.as_deref()).map_err(bad)?;
+        let seen = match sd.observe(&vkey, &r.checkpoint, None) {
+            Ok(s) => seen_text(&s),
+            Err(StateError::NeedConsistency { remembered, .. }) => format!(
+                "newer than the checkpoint of size {remembered} verified before, and a tlog-proof carries no consistency proof from it; state unchanged"
+            ),
+            Err(e) => return Err(state_fail(e)),
+        };
+        let cp = &r.checkpoint.checkpoint;
+        let not_checked = "a tlog-proof carries neither the signatory's key nor the registration: the statement's signature and its key's binding to the organisation are NOT checked (use an accord bundle: accord prove N --out FILE)";
+        if json {
+            return out_json(&serde_json::json!({
+                "ok": true, "type": "tlog-proof", "origin": cp.origin.to_string(),
+                "leaf_index": r.entry.index, "tree_size": cp.size, "root": hex::encode(cp.root),
+                "kind": r.statement.kind().to_string(), "org": r.statement.iss,
+                "statement_id": hex::encode(r.statement.id()),
+                "logged_at": accord::time::format(r.entry.logged_at),
+                "remembered": seen,
+                "proves": [format!("entry {} is included in the tree of size {} signed by the ledger key", r.entry.index, cp.size)],
+                "does_not_prove": [not_checked, CANNOT_PROVE],
+            }));
+        }
+        out(&format!(
+            "OK: entry {} ({} by {:?}) is included in ledger {} at checkpoint size {} (root {})\ncheckpoint: {}\nnot checked: {}\n",
+            r.entry.index,
+            r.statement.kind(),
+            shown(&r.statement.iss),
+            cp.origin,
+            cp.size,
+            hex::encode(cp.root),
+            seen,
+            not_checked
+        ));
+        return Ok(());
+    }
+    let file = ProofFile::parse(&bytes).map_err(bad)?;
+    match file {
+        ProofFile::Bundle(b) => {
+            let r = b.verify(&vkey, Catalogue::embedded()).map_err(bad)?;
+            let seen = sd
+                .observe(&vkey, &r.checkpoint, r.consistent_from.as_ref())
+                .map_err(state_fail)?;
+            let st = &r.statement;
+            let cp = &r.checkpoint.checkpoint;
+            let what = match &st.payload.body {
+                Body::Attestation(a) => format!(
+                    "attests {} for {}",
+                    a.norms
+                        .iter()
+                        .map(|n| n.id.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    shown_join(&a.scope, "; ")
+                ),
+                Body::Registration(reg) => format!("registers {:?}", shown(&reg.name)),
+                Body::Withdrawal(w) => format!(
+                    "withdraws statement {}: {}",
+                    hex::encode(w.target),
+                    shown(&w.reason)
+                ),
+                Body::Rotation(_) => "rotates the organisation's key".to_string(),
+                Body::Revocation(r) => format!("revokes key {}: {}", hex::encode(r.target), shown(&r.reason)),
+                Body::Recovery(r) => format!("recovers the organisation: {}", shown(&r.reason)),
+                Body::Acceptance(_) => "accepts a key".to_string(),
+            };
+            // A recovery in the bundle's own key history made the entry untrusted: the bundle is
+            // authentic (exit 0), but the entry is not to be relied on.
+            let untrusted = r.untrusted_by.map(|u| {
+                (
+                    u,
+                    format!(
+                        "entry {} is untrusted according to the recovery at entry {} in the bundle's key history: that recovery reports the keys of {:?} compromised since {}, and the entry was signed by one of them after that (valid history, not to be relied on)",
+                        r.index,
+                        u.recovery_index,
+                        st.iss,
+                        accord::time::format(u.compromised_since)
+                    ),
+                )
+            });
+            if json {
+                #[derive(Serialize)]
+                struct U {
+                    recovery_index: u64,
+                    compromised_since: String,
+                    message: String,
+                }
+                #[derive(Serialize)]
+                struct J {
+                    ok: bool,
+                    r#type: &'static str,
+                    origin: String,
+                    leaf_index: u64,
+                    tree_size: u64,
+                    root: String,
+                    kind: String,
+                    org: String,
+                    statement_id: String,
+                    logged_at: String,
+                    registration_index: u64,
+                    key_history_entries: usize,
+                    consistent_from: Option<u64>,
+                    untrusted: bool,
+                    untrusted_by: Option<U>,
+                    remembered: String,
+                    proves: Vec<String>,
+                    does_not_prove: Vec<&'static str>,
+                    relies_on_custodian: &'static str,
+                }
+                return out_json(&J {
+                    ok: true,
+                    r#type: "inclusion",
+                    origin: cp.origin.to_string(),
+                    leaf_index: r.index,
+                    tree_size: cp.size,
+                    root: hex::encode(cp.root),
+                    kind: st.kind().to_string(),
+                    org: st.iss.clone(),
+                    statement_id: hex::encode(st.id()),
+                    logged_at: accord::time::format(r.logged_at),
+                    registration_index: r.registration_index,
+                    key_history_entries: r.key_history_len,
+                    consistent_from: r.consistent_from.as_ref().map(|c| c.checkpoint.size),
+                    untrusted: untrusted.is_some(),
+                    untrusted_by: untrusted.map(|(u, message)| U {
+                        recovery_index: u.recovery_index,
+                        compromised_since: accord::time::format(u.compromised_since),
+                        message,
+                    }),
+                    remembered: seen_text(&seen),
+                    proves: vec![
+                        format!(
+                            "entry {} is included in the tree of size {} signed by the ledger key",
+                            r.index, cp.size
+                        ),
+                        format!(
+                            "its statement is signed by a key that spoke for {:?} when it was logged, according to the registration (entry {}) and the {} key-history entries the bundle holds",
+                            st.iss, r.registration_index, r.key_history_len
+                        ),
+                    ],
+                    does_not_prove: vec![CANNOT_PROVE],
+                    relies_on_custodian: RELIES_ON_CUSTODIAN,
+                });
+            }
+            out(&format!(
+                "OK: entry {} ({} by {:?}) is included in ledger {} at checkpoint size {} (root {})\n\
+                 signed by a key that spoke for {:?} when it was logged (registration at entry {}, {} key-history entries checked); logged at {}\n{}\ncheckpoint: {}\nnote: {}\nnote: {}\n",
+                r.index,
+                st.kind(),
+                st.iss,
+                cp.origin,
+                cp.size,
+                hex::encode(cp.root),
+                st.iss,
+                r.registration_index,
+                r.key_history_len,
+                accord::time::format(r.logged_at),
+                what,
+                seen_text(&seen),
+                CANNOT_PROVE,
+                RELIES_ON_CUSTODIAN
+            ));
+            if let Some((_, message)) = &untrusted {
+                out(&format!("UNTRUSTED: {message}\n"));
+            }
+            Ok(())
+        }
+        ProofFile::Consistency(c) => {
+            // A path that does not verify proves nothing about the two checkpoints: the path is
+            // not signed, so anyone can damage it. It is refused, never kept as fork evidence
+            // (FORMAT.md section 9).
+            let (old, new) = c.verify(&vkey).map_err(|e| match e {
+                BundleError::Proof { .. } => Fail::invalid(anyhow!(
+                    "{e}: the two checkpoints are signed by the ledger key, but this path does not lead from one to the other. The file may be damaged (the path is not signed), so it is not evidence of a fork either; ask for a fresh proof (accord consistency --from N)"
+                ))
+                .context(format!("{}: verification FAILED", input_name(path))),
+                other => bad(other),
+            })?;
+            let seen = match sd.observe(&vkey, &new, Some(&old)) {
+                Ok(s) => seen_text(&s),
+                Err(StateError::NeedConsistency { remembered, .. }) => format!(
+                    "not chained to the checkpoint of size {remembered} verified before; state unchanged"
+                ),
+                Err(e) => return Err(state_fail(e)),
+            };
+            if json {
+                return out_json(&serde_json::json!({
+                    "ok": true, "type": "consistency", "origin": new.checkpoint.origin.to_string(),
+                    "from_size": old.checkpoint.size, "to_size": new.checkpoint.size,
+                    "from_root": hex::encode(old.checkpoint.root), "to_root": hex::encode(new.checkpoint.root),
+                    "remembered": seen,
+                }));
+            }
+            out(&format!(
+                "OK: the ledger {} of size {} extends its earlier tree of size {} (nothing rewritten)\ncheckpoint: {}\n",
+                new.checkpoint.origin, new.checkpoint.size, old.checkpoint.size, seen
+            ));
+            Ok(())
+        }
+    }
+}
+
+pub(super) fn verify_file(path: &Path, key: &str, state: Option<&Path>, json: bool) -> Res {
+    let vkey = vkey(key)?;
+    let sd = state_dir(state);
+    let remembered = sd.remembered(&vkey).map_err(state_fail)?;
+    let mut input = open_input(path, "export file")?;
+    let p = progress_fn(json);
+    // One pass over the input, whatever it is (a file, a pipe, standard input): everything
+    // reported, the untrusted entries included, comes from the bytes that were verified.
+    let (report, _totals, root_at) = accord::export::verify_export(
+        &mut input,
+        &vkey,
+        Catalogue::embedded(),
+        remembered.as_ref().map(|r| r.checkpoint.size),
+        Some(&p),
+    )
+    .map_err(|e| fail::ledger(e.into(), 1).context(format!("{}: verification FAILED", input_name(path))))?;
+    let seen = sd
+        .check_and_remember(&vkey, &report.checkpoint, |s| {
+            if Some(s) == remembered.as_ref().map(|r| r.checkpoint.size) {
+                root_at
+            } else {
+                None
+            }
+        })
+        .map_err(state_fail)?;
+    let cp = &report.checkpoint.checkpoint;
+    if json {
+        return out_json(&serde_json::json!({
+            "ok": true, "origin": cp.origin.to_string(), "entries": report.entries, "root": hex::encode(cp.root),
+            "organisations": report.organisations, "registrations": report.by_kind[0],
+            "attestations": report.by_kind[1], "withdrawals": report.by_kind[2],
+            "live_attestations": report.live_at(accord::clock::now()), "remembered": seen_text(&seen),
+            "rotations": report.by_kind[3], "revocations": report.by_kind[4], "recoveries": report.by_kind[5],
+            "untrusted": report.untrusted,
+        }));
+    }
+    out(&format!(
+        "OK: export {} of ledger {} verified: {} entries ({}); {} organisations, {} pledges in force\nroot {} matches the signed checkpoint of size {}\n{}\n",
+        input_name(path),
+        cp.origin,
+        report.entries,
+        kinds_summary(&report.by_kind),
+        report.organisations,
+        report.live_at(accord::clock::now()),
+        hex::encode(cp.root),
+        cp.size,
+        seen_text(&seen)
+    ));
+    print_untrusted(&report.untrusted);
+    Ok(())
+}
