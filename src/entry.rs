@@ -10,10 +10,10 @@
 //! never decreases along the chain.
 //!
 //! in the deterministic CBOR of [`crate::codec`]. `prev` is the leaf hash of the entry before
-//! (32 zero bytes for entry 0); leaf hash = SHA-256(0x00 ‖ entry bytes) (RFC 9162 §2.1.1).
+//! (32 zero bytes for entry 0); leaf hash = SHA-256(0x00 ‖ entry bytes) (RFC 9162 §2.1.1,
+//! computed by [`crate::merkle::leaf_hash`]: an entry knows nothing of the tree).
 
 use crate::codec::{self, CodecError, MapReader};
-use crate::merkle::{self, Hash};
 use crate::time::Seconds;
 
 /// Entry format and rules version that accord writes.
@@ -23,7 +23,7 @@ pub const MIN_ENTRY_VERSION: u64 = 1;
 /// Largest entry (tlog-tiles length prefixes are 16-bit).
 pub const MAX_ENTRY_LEN: usize = 65_535;
 /// `prev` of entry 0.
-pub const GENESIS_PREV: Hash = [0u8; 32];
+pub const GENESIS_PREV: [u8; 32] = [0u8; 32];
 
 /// A ledger entry, with the exact bytes it was decoded from or encoded to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,7 +33,7 @@ pub struct Entry {
     /// Position in the ledger, from 0.
     pub index: u64,
     /// Leaf hash of the previous entry.
-    pub prev: Hash,
+    pub prev: [u8; 32],
     /// When the custodian logged it (UTC seconds); never decreases along the chain.
     pub logged_at: Seconds,
     /// The signed statement's bytes.
@@ -48,7 +48,7 @@ pub struct EntryRef<'a> {
     /// Position in the ledger, from 0.
     pub index: u64,
     /// Leaf hash of the previous entry.
-    pub prev: Hash,
+    pub prev: [u8; 32],
     /// When the custodian logged it (UTC seconds).
     pub logged_at: Seconds,
     /// The signed statement's bytes.
@@ -109,7 +109,7 @@ pub enum EntryError {
 
 impl Entry {
     /// An entry of the current version ([`ENTRY_VERSION`]).
-    pub fn new(index: u64, prev: Hash, logged_at: Seconds, statement: Vec<u8>) -> Entry {
+    pub fn new(index: u64, prev: [u8; 32], logged_at: Seconds, statement: Vec<u8>) -> Entry {
         Entry {
             version: ENTRY_VERSION,
             index,
@@ -147,11 +147,6 @@ impl Entry {
     /// [`EntryError`] naming the problem.
     pub fn decode(bytes: &[u8]) -> Result<Entry, EntryError> {
         EntryRef::decode(bytes).map(|e| e.to_entry())
-    }
-
-    /// Leaf hash of the given entry bytes.
-    pub fn leaf_hash(bytes: &[u8]) -> Hash {
-        merkle::leaf_hash(bytes)
     }
 }
 

@@ -6,7 +6,7 @@
 use rayon::prelude::*;
 
 use crate::checkpoint::{SignedCheckpoint, VerifierKey};
-use crate::entry::{Entry, EntryRef, GENESIS_PREV};
+use crate::entry::{EntryRef, GENESIS_PREV};
 use crate::keys::PublicKey;
 use crate::merkle::{Frontier, Hash};
 use crate::norms::Catalogue;
@@ -337,7 +337,7 @@ impl ReplayState<'_> {
             .with_max_len(DECODE_CHUNK)
             .map(|i| {
                 let (k, b) = batch.get(i);
-                (k, decode_entry_statement(k, b), Entry::leaf_hash(b))
+                (k, decode_entry_statement(k, b), crate::merkle::leaf_hash(b))
             })
             .collect();
         // Phase 2 (in order): chain, times, rules, tree, stored hashes.

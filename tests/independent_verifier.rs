@@ -181,7 +181,7 @@ fn fixture() -> &'static Fixture {
                 "--reason",
                 "sold",
             ],
-            // 7: recovery with a compromise time (entries 0, 2, 4, 5 become untrusted), 8, 9
+            // 7: recovery with a compromise time (entries 2, 4, 5 become untrusted; the registration never does), 8, 9
             &[
                 "key",
                 "recover",
@@ -307,7 +307,8 @@ fn genuine_export_verifies_and_agrees_with_accord() {
         );
     }
     assert_eq!(mine["entries"], 10);
-    assert_eq!(mine["untrusted"], serde_json::json!([0, 2, 4, 5]));
+    // The registration (0) is never untrusted (FORMAT.md section 7).
+    assert_eq!(mine["untrusted"], serde_json::json!([2, 4, 5]));
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::anyhow;
 
 use super::context::out;
-use super::Fail;
+use super::fail::Fail;
 
 const COMPANIES: [(&str, &str, &str); 3] = [
     ("contoso", "Contoso Ltd", "contoso.example"),

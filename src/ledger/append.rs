@@ -83,7 +83,7 @@ impl Ledger {
                     .ok_or_else(|| StoreError::Damaged(format!("entry {} missing", size - 1)))?;
                 let e = Entry::decode(&b)
                     .map_err(|e| invalid(Location::Entry(size - 1), entry_problem(&e)))?;
-                (Entry::leaf_hash(&b), e.logged_at)
+                (crate::merkle::leaf_hash(&b), e.logged_at)
             };
             // Log times never decrease, even if the clock steps back.
             let logged_at = now.max(last_time);
@@ -141,7 +141,7 @@ impl Ledger {
                             position: i + 1,
                             rejection: Rejection::Statement(StatementError::Invalid(e.to_string())),
                         })?;
-                        prev = Entry::leaf_hash(&bytes);
+                        prev = crate::merkle::leaf_hash(&bytes);
                         t.put_entry(index, &bytes)?;
                         for (hi, h) in frontier.push(prev) {
                             t.put_hash(hi, &h)?;

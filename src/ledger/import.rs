@@ -3,7 +3,7 @@
 use super::invalid;
 use super::{ImportReport, Ledger, LedgerError, META_KEY_FILE, META_MIRROR, META_ORIGIN, META_VKEY};
 use crate::checkpoint::{SignedCheckpoint, VerifierKey};
-use crate::entry::Entry;
+
 use crate::merkle::Frontier;
 use crate::norms::Catalogue;
 use crate::replay::Progress;
@@ -100,7 +100,7 @@ impl Ledger {
                         let (e, st) = decode_entry_statement(i, bytes)?;
                         apply(&mut *t, i, e.logged_at, &st)?;
                         t.put_entry(i, bytes)?;
-                        for (hi, h) in frontier.push(Entry::leaf_hash(bytes)) {
+                        for (hi, h) in frontier.push(crate::merkle::leaf_hash(bytes)) {
                             t.put_hash(hi, &h)?;
                         }
                     }

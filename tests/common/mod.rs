@@ -137,7 +137,10 @@ pub fn force_append_version(w: &World, statement: &[u8], version: u64) -> u64 {
                 ([0u8; 32], 0)
             } else {
                 let b = t.entry(size - 1)?.unwrap();
-                (Entry::leaf_hash(&b), Entry::decode(&b).unwrap().logged_at)
+                (
+                    accord::merkle::leaf_hash(&b),
+                    Entry::decode(&b).unwrap().logged_at,
+                )
             };
             let mut e = Entry::new(size, prev, last.max(accord::clock::now()), statement.to_vec());
             e.version = version;
@@ -146,7 +149,7 @@ pub fn force_append_version(w: &World, statement: &[u8], version: u64) -> u64 {
             // Derived tables updated as the custodian would, minus the rule checks.
             let st = accord::statement::Statement::decode(statement).unwrap();
             accord::ledger::apply(&mut *t, size, e.logged_at, &st).unwrap();
-            for (i, h) in f.push(Entry::leaf_hash(&bytes)) {
+            for (i, h) in f.push(accord::merkle::leaf_hash(&bytes)) {
                 t.put_hash(i, &h)?;
             }
             let cp = key

@@ -20,9 +20,11 @@ with every per-kind field rule; entries, chain links, log times, iat <= logged_a
 duplicate statement ids, origins, the lifecycle rules and untrusted entries (§7); norms against
 the catalogue (schemas/norms-v1.json, or --catalogue FILE); the RFC 9162 Merkle root,
 inclusion and consistency proofs; C2SP signed notes and checkpoints (§6); bundles (§8) and
-consistency files (§9) in CBOR and JSON; export framing (§10).
-Not implemented: the remembered-checkpoint state directory (rollback/fork, §11), the C2SP
-tlog-proof text format (§8), key files (§2), "live at time t" queries (status).
+consistency files (§9) in CBOR and JSON; C2SP tlog-proofs (§8, inclusion only); export
+framing (§10).
+Not implemented: the remembered-checkpoint state directory (rollback/fork, §11), key files
+(§2), "live at time t" queries for a given t (status); the export summary counts what is live
+now.
 """
 
 from __future__ import annotations
@@ -408,26 +410,24 @@ def check_origin(s, what="origin"):
             raise Invalid(f"{what}: {s!r} has a character outside 0x21-0x7E or a '+'")
 
 
-_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+# fullmatch everywhere below: `$` alone would also match before a trailing LF.
+_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 
 
 def check_domain(s: str, what: str):
-    """§4.1: a lower-case DNS name, at least two labels of a-z 0-9 '-'.
-
-    The limits FORMAT.md leaves unsaid are taken from the binary's behaviour: LDH labels of
-    1 to 63 bytes with no '-' at either end, at most 253 bytes in all.
-    """
+    """§4.1: a lower-case DNS name: at most 253 bytes, at least two labels separated by '.',
+    each 1 to 63 bytes of a-z 0-9 '-', not beginning or ending with '-' (no trailing dot)."""
     check_text(s, what)
     labels = s.split(".")
     if (
         len(s) > 253
         or len(labels) < 2
-        or not all(_LABEL.match(lab) for lab in labels)
+        or not all(_LABEL.fullmatch(lab) for lab in labels)
     ):
         raise Invalid(f"{what}: {s!r} is not a lower-case DNS name")
 
 
-_LOCAL = re.compile(r"^[\x21-\x3f\x41-\x7e]+$")  # printable ASCII except '@'
+_LOCAL = re.compile(r"[\x21-\x3f\x41-\x7e]+")  # printable ASCII except '@'
 
 
 def check_contact(s: str, what: str):
@@ -435,16 +435,17 @@ def check_contact(s: str, what: str):
     without '@', the domain as check_domain."""
     check_text(s, what)
     local, at, domain = s.rpartition("@")
-    if len(s) > 254 or not at or not _LOCAL.match(local):
+    if len(s) > 254 or not at or not _LOCAL.fullmatch(local):
         raise Invalid(f"{what}: {s!r} is not a role address local@domain")
     check_domain(domain, what)
 
 
-_NORM_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+_NORM_ID = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 
 
 def check_norm_id(s, what):
-    if type(s) is not str or len(s) > 64 or not _NORM_ID.match(s):
+    """§4.2: 1 to 64 bytes of [a-z0-9] words joined by single '-'."""
+    if type(s) is not str or len(s) > 64 or not _NORM_ID.fullmatch(s):
         raise Invalid(f"{what}: {s!r} is not a norm id")
 
 
@@ -986,6 +987,12 @@ def decode_statement(raw: bytes, nested: bool = False) -> Statement:
             raise Invalid("recovery: new_key is not an acceptable Ed25519 public key")
         if p["new_key"] == p["recovery_key"]:
             raise Invalid("recovery: the new key must not be the recovery key")
+        # §4.7: next_recovery MUST differ from SHA-256 of recovery_key and of new_key (every
+        # rules version: the rule is not marked (v2)).
+        if p["next_recovery"] == st.kid:
+            raise Invalid("recovery: next_recovery commits to the recovery key being used")
+        if p["next_recovery"] == sha256(p["new_key"]):
+            raise Invalid("recovery: next_recovery commits to the new key")
         if "compromised_since" in p and p["compromised_since"] > st.iat:
             raise Invalid("recovery: compromised_since is after iat")
     return st
@@ -1262,12 +1269,14 @@ class Replay:
         # attestation id -> index of its ender (the withdrawal or superseding attestation)
         self.ender: dict[bytes, int] = {}
         self.marks: list[tuple[int, int, set, str]] = []
-        # org -> [(index, logged_at, kid, id of the attestation it ended or None)]
+        # org -> [(index, logged_at, kid, id of the attestation it ended or None)], for the
+        # entries a compromise mark can cover: not registrations, not recoveries (see apply)
         self.history: dict[str, list] = {}
         self.untrusted_by: dict[int, int] = {}  # entry index -> recovery index
         self.name_keys: dict[str, tuple[int, str]] = {}  # §4.1 comparison key -> (index, name)
         self.index_of: dict[bytes, int] = {}  # statement id -> entry index
         self.expiry: dict[int, int] = {}  # attestation index -> expires
+        self.logged: dict[int, int] = {}  # attestation index -> logged_at
         self.counts = {k: 0 for k in KINDS}
 
     def current_key(self, st: Statement) -> KeyRec:
@@ -1347,10 +1356,10 @@ class Replay:
                 }
                 self.marks.append((index, t, marked, st.iss))
                 # §7 recovery steps 1 and 2: untrusted entries, and their effects void.
-                # The registration is never made untrusted: it authorises the recovery.
+                # The registration and the recoveries are never in the history (§7, §8 step 7).
                 covered = [
                     h for h in self.history.get(st.iss, [])
-                    if h[0] < index and h[1] > t and h[2] in marked and h[0] != org.reg_index
+                    if h[0] < index and h[1] > t and h[2] in marked
                 ]
                 for h in covered:
                     self.untrusted_by.setdefault(h[0], index)
@@ -1387,6 +1396,7 @@ class Replay:
                     del self.live[sup]
                     self.ender[sup] = index
                 self.live[st.id] = (index, st.iss)
+                self.logged[index] = logged_at
                 if p.get("expires") is not None:
                     self.expiry[index] = p["expires"]
             elif kind == "withdrawal":
@@ -1418,6 +1428,15 @@ class Replay:
                 tgt.ended_index, tgt.ended_time = index, logged_at
         self.counts[kind] += 1
         self.index_of[st.id] = index
+        # The history a later compromise mark can cover (§7 step 1). A registration never
+        # becomes untrusted (§7: its recovery commitment authorises the recovery), and neither
+        # does a recovery (§8 step 7: "a registration or a recovery is never untrusted"; each
+        # recovery sets the commitment that authorises the next). §7 step 1 names only the
+        # registration; a recovery's kid is in K only when its recovery key is also one of the
+        # organisation's signing keys (e.g. a next_recovery committing to an ended key), and
+        # the two sections then disagree: this verifier follows §8.
+        if kind in ("registration", "recovery"):
+            return
         ended = None
         if kind == "withdrawal":
             ended = p["target"]
@@ -1512,6 +1531,7 @@ def verify_export(data: bytes, vkey: VKey, cats) -> dict:
     if root != cp.root:
         raise Invalid(f"checkpoint {size}: root differs from the rebuilt Merkle root")
     c = replay.counts
+    now = int(time.time())
     return {
         "ok": True,
         "origin": origin,
@@ -1521,13 +1541,15 @@ def verify_export(data: bytes, vkey: VKey, cats) -> dict:
         "registrations": c["registration"],
         "attestations": c["attestation"],
         "withdrawals": c["withdrawal"],
-        # In force now: live, not untrusted, not expired (§7).
+        # Live now, as §7 defines "live at time t" for t = now (whole seconds): in the live
+        # set, logged at or before t, not untrusted, not expired (expires > t).
         "live_attestations": len(
             [
                 v
                 for v in replay.live.values()
                 if v[0] not in replay.untrusted_by
-                and not (replay.expiry.get(v[0]) is not None and replay.expiry[v[0]] <= time.time())
+                and replay.logged[v[0]] <= now
+                and not (replay.expiry.get(v[0]) is not None and replay.expiry[v[0]] <= now)
             ]
         ),
         "rotations": c["rotation"],
@@ -1571,7 +1593,9 @@ def _json_pairs(pairs):
 
 
 def _json_int(text: str) -> int:
-    if text == "-0":  # the binary reads -0 as a floating-point number and refuses it
+    # §8: "JSON numbers are integers (no fraction or exponent)". Whether -0 is such an
+    # integer (0) FORMAT.md does not say; it is refused here, the stricter reading.
+    if text == "-0":
         raise Invalid("JSON: -0 is not an integer")
     return int(text)
 
@@ -1585,14 +1609,17 @@ def _json_uint(v, what):
 def _note_text(v, what) -> bytes:
     if type(v) is not str:
         raise Invalid(f"{what}: not text")
-    return v.encode("utf-8")
+    try:
+        return v.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate escape (\ud800) is not Unicode text
+        raise Invalid(f"{what}: not valid Unicode text") from None
 
 
 def parse_proof(data: bytes) -> dict:
     """Returns a normalised dict: type, plus the bundle or consistency fields, bytes-valued."""
     if len(data) > MAX_PROOF:
         raise Invalid("proof file larger than 256 KiB")
-    if data[:1] == b"{":  # the binary's rule: JSON iff the first byte is '{'; else CBOR
+    if data[:1] == b"{":  # §8: JSON iff the first byte is '{'; any other, CBOR
         try:
             doc = json.loads(
                 data.decode("utf-8"), object_pairs_hook=_json_pairs, parse_int=_json_int
@@ -1642,7 +1669,7 @@ def parse_proof(data: bytes) -> dict:
                     included(o, f"key_history[{i}]") for i, o in enumerate(doc["key_history"])
                 ],
             }
-            if doc.get("consistency") is not None:  # null is read as absent, as the binary does
+            if doc.get("consistency") is not None:  # §8: null is read as absent
                 c = want_map(
                     doc["consistency"], "consistency", {"from_checkpoint": t_any, "path": t_any}
                 )
@@ -1806,7 +1833,12 @@ def verify_tlog_proof(data: bytes, vkey: VKey, entry: bytes | None = None) -> st
     if len(path) > MAX_PATH:
         raise Invalid("tlog-proof: more than 128 hashes")
     cp = open_checkpoint(note.encode("utf-8"), vkey)
-    raw = entry if entry is not None else extra
+    # §8: "take the entry bytes from extra, or from the user when the line is absent".
+    # Entry bytes given as well as an extra line must be the same bytes (FORMAT.md does not
+    # say what to do when they differ; refusing is the careful choice).
+    if extra is not None and entry is not None and entry != extra:
+        raise Invalid("tlog-proof: the entry given differs from the one in its extra line")
+    raw = extra if extra is not None else entry
     if raw is None:
         raise Invalid("tlog-proof carries no entry (no extra line); give it with --entry")
     e = decode_entry(raw)
@@ -1919,7 +1951,7 @@ def verify_bundle(b: dict, vkey: VKey, cats) -> str:
                 f"consistency proof from size {old.size} to {cp.size} does not verify"
             )
         extra = f"; consistent with checkpoint size {old.size}"
-    for r, t in untrusted_by:
+    for r, t in untrusted_by[:1]:  # §7: the earliest covering recovery is the one named
         warn(
             f"entry {i} is UNTRUSTED: the recovery at entry {r} in the bundle's key history "
             f"reports the organisation's keys compromised since {t}"
@@ -1937,10 +1969,19 @@ def verify_consistency_file(c: dict, vkey: VKey) -> str:
     new = open_checkpoint(c["new_checkpoint"], vkey, "new_checkpoint")
     if old.size < 1 or old.size > new.size:
         raise Invalid(f"old size {old.size} must be between 1 and the new size {new.size}")
-    if not verify_consistency(old.size, new.size, old.root, new.root, c["path"]):
+    if old.size == new.size and old.root != new.root:
+        # §9: two checkpoints of one size with different roots, both signed by the ledger
+        # key, are evidence of a fork whatever the path says.
         raise Invalid(
-            f"consistency proof from size {old.size} to {new.size} does not verify "
-            "(two checkpoints signed by the ledger key that disagree: evidence of a fork)"
+            f"two checkpoints of size {old.size} signed by the ledger key with different "
+            "roots: evidence of a fork"
+        )
+    if not verify_consistency(old.size, new.size, old.root, new.root, c["path"]):
+        # §9: the path is not signed; one that fails proves nothing about the two checkpoints
+        # and is not evidence of a fork.
+        raise Invalid(
+            f"consistency proof from size {old.size} to {new.size} does not verify (the path "
+            "is not signed: this is not evidence of a fork)"
         )
     return f"OK: {new.origin} of size {new.size} extends its tree of size {old.size}"
 
