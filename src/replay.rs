@@ -36,8 +36,8 @@ pub struct VerifyReport {
     /// Attestations not withdrawn or superseded and not untrusted (expired ones included; see
     /// [`VerifyReport::live_at`]).
     pub live_attestations: u64,
-    /// The expiry times of those that have one.
-    pub live_expiries: Vec<Time>,
+    /// For each of those: (its log time, its expiry or `Seconds::MAX`).
+    pub live_times: Vec<(Time, Time)>,
     /// Counts by kind: registrations, attestations, withdrawals, rotations, revocations,
     /// recoveries.
     pub by_kind: [u64; 6],
@@ -46,10 +46,10 @@ pub struct VerifyReport {
 }
 
 impl VerifyReport {
-    /// The attestations in force at `t`: live, not untrusted, not expired by `t`.
+    /// The attestations in force at `t` (docs/FORMAT.md section 7, "live at time t"): live, not
+    /// untrusted, logged at or before `t` and not expired by `t`.
     pub fn live_at(&self, t: Time) -> u64 {
-        let expired = self.live_expiries.iter().filter(|&&x| x <= t).count() as u64;
-        self.live_attestations - expired
+        self.live_times.iter().filter(|&&(l, x)| l <= t && t < x).count() as u64
     }
 }
 
@@ -445,7 +445,7 @@ impl ReplayState<'_> {
             checkpoints: self.checkpoints,
             organisations: self.registry.org_count() as u64,
             live_attestations: self.registry.live_count() as u64,
-            live_expiries: self.registry.live_expiries(),
+            live_times: self.registry.live_times(),
             by_kind: self.by_kind,
             untrusted: self.registry.untrusted.keys().copied().collect(),
         };

@@ -371,6 +371,24 @@ pub(super) fn verify_proof(
             Ok(())
         }
         ProofFile::Consistency(c) => {
+            // Two checkpoints signed by the ledger key, of one size, with different roots: no
+            // path can join them, whatever the file says. That is evidence of a fork, kept.
+            if let (Ok(o), Ok(n)) = (
+                accord::checkpoint::SignedCheckpoint::open(&c.old, &vkey),
+                accord::checkpoint::SignedCheckpoint::open(&c.new, &vkey),
+            ) {
+                if o.checkpoint.size == n.checkpoint.size && o.checkpoint.root != n.checkpoint.root {
+                    let kept = sd
+                        .keep_evidence(&c.old, &c.new, &vkey, o.checkpoint.size)
+                        .map_err(state_fail)?;
+                    return Err(Fail::invalid(anyhow!(
+                        "FORK: two checkpoints signed by the ledger key have the same size {} and different roots; both kept as evidence in {}",
+                        o.checkpoint.size,
+                        kept.display()
+                    ))
+                    .context(format!("{}: verification FAILED", input_name(path))));
+                }
+            }
             // A path that does not verify proves nothing about the two checkpoints: the path is
             // not signed, so anyone can damage it. It is refused, never kept as fork evidence
             // (FORMAT.md section 9).

@@ -157,9 +157,18 @@ impl TlogProof {
     /// [`BundleError`] naming what failed.
     pub fn verify(&self, vkey: &VerifierKey, entry: Option<&[u8]>) -> Result<TlogProofReport, BundleError> {
         let cp = SignedCheckpoint::open(&self.checkpoint, vkey)?;
-        let bytes = entry.or(self.extra.as_deref()).ok_or_else(|| {
-            bad("it carries no entry (no extra line): give the entry bytes with --entry FILE")
-        })?;
+        let bytes = match (self.extra.as_deref(), entry) {
+            (Some(x), Some(e)) if x != e => {
+                return Err(bad("the entry given differs from the one in its extra line"));
+            }
+            (Some(x), _) => x,
+            (None, Some(e)) => e,
+            (None, None) => {
+                return Err(bad(
+                    "it carries no entry (no extra line): give the entry bytes with --entry FILE",
+                ))
+            }
+        };
         merkle::verify_inclusion(
             self.index,
             cp.checkpoint.size,

@@ -173,6 +173,7 @@ impl Bundle {
             &reg,
             |p| entry_err("registration", p),
         )?;
+        let mut versions = vec![(reg_e.index, reg_e.version)];
         let mut last = self.registration.leaf_index;
         let mut later = Vec::new();
         for (k, h) in self.key_history.iter().enumerate() {
@@ -202,6 +203,7 @@ impl Bundle {
             if h.leaf_index == self.entry.leaf_index && h.entry != self.entry.entry {
                 return Err(item_err(k, h, "differs from the entry at the same index"));
             }
+            versions.push((he.index, he.version));
             if h.leaf_index < self.entry.leaf_index {
                 replay_one(
                     &mut registry,
@@ -217,6 +219,19 @@ impl Bundle {
                 // At or after the entry: checked above, not replayed (section 8).
                 later.push((he, hs));
             }
+        }
+        // The rules version never decreases along the chain (section 5): nor among the entries
+        // a bundle holds, in index order.
+        versions.push((e.index, e.version));
+        versions.sort_unstable();
+        if let Some(w) = versions.windows(2).find(|w| w[1].1 < w[0].1) {
+            return Err(entry_err(
+                "key_history",
+                format!(
+                    "entry {} is of rules version {} after entry {} of version {} (the version never decreases along the chain)",
+                    w[1].0, w[1].1, w[0].0, w[0].1
+                ),
+            ));
         }
         let org_err = |e: crate::verdict::VerifyError| entry_err("entry", e.to_string());
         let valid = match &st.payload.body {
@@ -269,8 +284,8 @@ impl Bundle {
             rules::apply(&mut registry, he.index, he.logged_at, hs)
                 .map_err(|e| entry_err("key_history", e.to_string()))?;
         }
-        // A registration is never made untrusted (FORMAT.md section 7).
-        let registration = matches!(st.payload.body, Body::Registration(_));
+        // A registration or a recovery is never made untrusted (FORMAT.md section 7).
+        let registration = matches!(st.payload.body, Body::Registration(_) | Body::Recovery(_));
         let untrusted_by = registry
             .marks()
             .iter()

@@ -39,6 +39,7 @@ pub fn apply(
             logged_at,
             kid: st.kid,
             ends,
+            kind: st.kind(),
         },
     )?;
     let new_key = |k: &PublicKey| KeyRecord {
@@ -142,13 +143,12 @@ fn void_untrusted(
     kids: &HashSet<[u8; 32]>,
     keys: &mut [([u8; 32], KeyRecord)],
 ) -> Result<(), VerifyError> {
-    // The organisation's registration is never made untrusted: its recovery commitment is what
-    // authorises this recovery.
-    let registration = reg.org(org)?.map(|o| o.registration);
+    // Registrations and recoveries are never made untrusted: they are what authorises this
+    // recovery (the commitment it answers to).
     let covered: Vec<HistoryItem> = reg
         .history_since(org, since, recovery)?
         .into_iter()
-        .filter(|h| kids.contains(&h.kid) && Some(h.index) != registration)
+        .filter(|h| kids.contains(&h.kid) && h.can_be_untrusted())
         .collect();
     for h in &covered {
         if reg.untrusted(h.index)?.is_none() {

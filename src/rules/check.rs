@@ -38,7 +38,24 @@ pub fn check_rules(
         return Ok(Err(Rejection::Duplicate { index }));
     }
     let key_free = |k: &PublicKey| -> Result<Option<Rejection>, VerifyError> {
-        Ok(reg.key(&k.kid())?.map(|rec| Rejection::KeyInUse { org: rec.org }))
+        if let Some(rec) = reg.key(&k.kid())? {
+            return Ok(Some(Rejection::KeyInUse { org: rec.org }));
+        }
+        // (v2) A key revealed by a recovery was a recovery key: it never becomes a signing key.
+        if version >= 2 && reg.used_recovery(&k.kid())?.is_some() {
+            return Ok(Some(Rejection::RecoveryKeyAsSigningKey {
+                what: "this key (used before as a recovery key)",
+            }));
+        }
+        Ok(None)
+    };
+    // (v2) A recovery commitment may not be to a key installed as a signing key (by anyone):
+    // the two keys must be two.
+    let commitment_free = |c: &[u8; 32]| -> Result<Option<Rejection>, VerifyError> {
+        if version >= 2 && reg.key(c)?.is_some() {
+            return Ok(Some(Rejection::CommitmentToSigningKey));
+        }
+        Ok(None)
     };
     match &p.body {
         Body::Registration(r) => {
@@ -55,6 +72,11 @@ pub fn check_rules(
                 return Ok(Err(Rejection::RecoveryKeyAsSigningKey {
                     what: "the key being registered",
                 }));
+            }
+            if let Some(c) = &r.recovery {
+                if let Some(e) = commitment_free(c)? {
+                    return Ok(Err(e));
+                }
             }
             if version >= 2 {
                 let key = match crate::names::comparison_key(&r.name) {
@@ -89,6 +111,9 @@ pub fn check_rules(
                 return Ok(Err(Rejection::RecoveryKeyUsed));
             }
             if let Some(e) = key_free(&r.new_key)? {
+                return Ok(Err(e));
+            }
+            if let Some(e) = commitment_free(&r.next_recovery)? {
                 return Ok(Err(e));
             }
             if r.compromised_since.is_some_and(|t| t > logged_at) {

@@ -58,6 +58,7 @@ struct CompactItem {
     ends: u64,
     kid: u32,
     org: u32,
+    kind: Kind,
 }
 
 /// A running SHA-256 digest of an ascending list of entry indexes: the hash of their
@@ -145,12 +146,17 @@ impl Registry for MemRegistry {
                 o
             }
         };
+        if !item.can_be_untrusted() {
+            // Never needed by a recovery (and never untrusted): not kept.
+            return Ok(());
+        }
         self.history.push(CompactItem {
             index: item.index,
             logged_at: item.logged_at,
             ends: item.ends.unwrap_or(u64::MAX),
             kid,
             org,
+            kind: item.kind,
         });
         Ok(())
     }
@@ -170,6 +176,7 @@ impl Registry for MemRegistry {
                 logged_at: h.logged_at,
                 kid: self.kid_list[h.kid as usize],
                 ends: (h.ends != u64::MAX).then_some(h.ends),
+                kind: h.kind,
             })
             .collect();
         out.reverse();
@@ -289,12 +296,19 @@ impl MemRegistry {
             .filter(|(i, _)| !self.untrusted.contains_key(i))
             .count()
     }
-    /// The expiry times of the attestations [`MemRegistry::live_count`] counts that have one.
-    pub fn live_expiries(&self) -> Vec<Seconds> {
+    /// For each attestation [`MemRegistry::live_count`] counts: (its log time, its expiry or
+    /// `Seconds::MAX`), so that the attestations in force at any time can be counted.
+    pub fn live_times(&self) -> Vec<(Seconds, Seconds)> {
         self.live
             .values()
             .filter(|(i, _)| !self.untrusted.contains_key(i))
-            .filter_map(|(i, _)| self.expiry.get(i).copied())
+            .map(|(i, _)| {
+                let logged = self
+                    .history
+                    .binary_search_by_key(i, |h| h.index)
+                    .map_or(Seconds::MIN, |k| self.history[k].logged_at);
+                (logged, self.expiry.get(i).copied().unwrap_or(Seconds::MAX))
+            })
             .collect()
     }
     /// Recoveries that set a compromise time.

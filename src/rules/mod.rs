@@ -165,6 +165,9 @@ pub enum Rejection {
         /// Which key: "the key being registered", "the new key".
         what: &'static str,
     },
+    /// A recovery commitment to a key already installed as a signing key (rules version 2).
+    #[error("the recovery key committed to is a key already installed as a signing key; the recovery key must be a key of its own, kept offline")]
+    CommitmentToSigningKey,
     /// Issued more than [`MAX_FUTURE_SKEW`] after it was logged.
     #[error("issued at {iat}, after it was logged ({logged})")]
     IssuedInFuture {

@@ -66,6 +66,17 @@ pub struct HistoryItem {
     pub kid: [u8; 32],
     /// For a withdrawal or a superseding attestation: the index of the attestation it ended.
     pub ends: Option<u64>,
+    /// Its kind. Registrations and recoveries are never made untrusted (FORMAT.md section 7):
+    /// a registration's commitment authorises the first recovery, and each recovery sets the
+    /// commitment that authorises the next.
+    pub kind: Kind,
+}
+
+impl HistoryItem {
+    /// Whether a recovery's compromise mark can make this statement untrusted.
+    pub fn can_be_untrusted(&self) -> bool {
+        !matches!(self.kind, Kind::Registration | Kind::Recovery)
+    }
 }
 
 /// What rules need to know about the ledger so far, and the primitive updates that record an

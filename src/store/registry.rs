@@ -98,6 +98,7 @@ impl Registry for WriteTables<'_> {
                 logged_at: e.logged_at,
                 kid: st.kid,
                 ends,
+                kind: st.kind(),
             });
         }
         out.reverse();

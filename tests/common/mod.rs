@@ -199,3 +199,9 @@ pub fn states(w: &World, extra: &[&str]) -> Vec<(u64, String)> {
         })
         .collect()
 }
+
+/// The ledger's secret key file, as `init` recorded it.
+pub fn ledger_key_file(w: &World) -> String {
+    let store = accord::store::Store::open_read_only(&w.ledger()).unwrap();
+    accord::ledger::Ledger::from_store(store).key_file().unwrap()
+}

@@ -1304,6 +1304,11 @@ class Replay:
             if h != n["sha256"]:
                 raise Invalid(f"norm {n['id']!r}: text hash differs from the catalogue's")
 
+    def check_installable(self, kid: bytes, version: int):
+        """§7, installing a key: (v2) never a key a recovery revealed (a used commitment)."""
+        if version >= 2 and kid in self.used_commitments:
+            raise Invalid("installs a key used before as a recovery key (rules v2, §7)")
+
     def apply(self, index: int, logged_at: int, st: Statement, keys_only: bool = False, version: int = 1):
         """Applies one statement (§7 step 3). With keys_only, attestations and withdrawals
         are not expected (bundle key-history replay)."""
@@ -1316,6 +1321,9 @@ class Replay:
                 raise Invalid("this key is already registered")
             if version >= 2 and p.get("recovery") == st.kid:
                 raise Invalid("registration commits to its own key as the recovery key (rules v2)")
+            self.check_installable(st.kid, version)
+            if version >= 2 and p.get("recovery") in self.keys:
+                raise Invalid("recovery commitment to a key installed before (rules v2, §7)")
             if version >= 2:
                 # §4.1, the ledger rule: refusal rules, then a key not recorded before.
                 check_registered_name(p["name"])
@@ -1344,6 +1352,9 @@ class Replay:
             new_kid = sha256(p["new_key"])
             if new_kid in self.keys:
                 raise Invalid("new key is already registered")
+            self.check_installable(new_kid, version)
+            if version >= 2 and p["next_recovery"] in self.keys:
+                raise Invalid("next_recovery commits to a key installed before (rules v2, §7)")
             t = p.get("compromised_since")
             if t is not None and t > logged_at:
                 raise Invalid("compromised_since is after the entry's log time")
@@ -1413,6 +1424,7 @@ class Replay:
                 acc = st.acceptance
                 if acc.kid in self.keys:
                     raise Invalid("rotation installs a key already registered")
+                self.check_installable(acc.kid, version)
                 if version >= 2 and self.orgs[st.iss].commitment == acc.kid:
                     raise Invalid("rotation installs the committed recovery key (rules v2)")
                 signer.ended_index, signer.ended_time = index, logged_at
