@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::World;
+use common::{attest_args, json, s, verify_args, verify_proof_args, World};
 
 fn ledger_with(w: &World, attestations: usize) -> (String, std::path::PathBuf) {
     let vkey = w.init();
@@ -14,18 +14,14 @@ fn ledger_with(w: &World, attestations: usize) -> (String, std::path::PathBuf) {
     (vkey, k)
 }
 
-fn p(w: &World, name: &str) -> String {
-    w.path(name).to_str().unwrap().to_string()
-}
-
 #[test]
 fn prove_every_entry_at_every_checkpoint() {
     let w = World::new();
     let (vkey, _) = ledger_with(&w, 5);
-    let state = p(&w, "st");
+    let state = w.path_str("st");
     for size in 1..=6u64 {
         for i in 0..size {
-            let f = p(&w, &format!("p{i}-{size}"));
+            let f = w.path_str(&format!("p{i}-{size}"));
             w.ok(&[
                 "prove",
                 &i.to_string(),
@@ -36,11 +32,11 @@ fn prove_every_entry_at_every_checkpoint() {
             ]);
             // A fresh state per size so older sizes are not judged against newer ones.
             let st = format!("{state}{size}");
-            let out = w.ok(&["verify-proof", &f, "--ledger-key", &vkey, "--state", &st]);
+            let out = w.ok(&verify_proof_args(&f, &vkey, &st, &[]));
             assert!(out.contains(&format!("at checkpoint size {size}")), "{out}");
         }
     }
-    let e = w.fails(2, &["prove", "3", "--at-size", "2", "--out", &p(&w, "x")]);
+    let e = w.fails(2, &["prove", "3", "--at-size", "2", "--out", &w.path_str("x")]);
     assert!(e.contains("not in the checkpoint of size 2"), "{e}");
 }
 
@@ -61,16 +57,16 @@ fn sizes_without_a_checkpoint_name_the_nearest() {
             "--scope",
             &format!("G{n}"),
             "--out",
-            &p(&w, f),
+            &w.path_str(f),
         ]);
     }
-    w.ok(&["append", &p(&w, "a.cose"), &p(&w, "b.cose")]);
-    let e = w.fails(2, &["prove", "0", "--at-size", "3", "--out", &p(&w, "x")]);
+    w.ok(&["append", &w.path_str("a.cose"), &w.path_str("b.cose")]);
+    let e = w.fails(2, &["prove", "0", "--at-size", "3", "--out", &w.path_str("x")]);
     assert!(
         e.contains("no signed checkpoint of size 3") && e.contains("2 and 4"),
         "{e}"
     );
-    let e = w.fails(2, &["consistency", "--from", "3", "--out", &p(&w, "y")]);
+    let e = w.fails(2, &["consistency", "--from", "3", "--out", &w.path_str("y")]);
     assert!(e.contains("2 and 4"), "{e}");
 }
 
@@ -78,35 +74,35 @@ fn sizes_without_a_checkpoint_name_the_nearest() {
 fn consistency_proofs_and_remembered_checkpoints() {
     let w = World::new();
     let (vkey, k) = ledger_with(&w, 2);
-    let st = p(&w, "state");
-    let b1 = p(&w, "b1");
+    let st = w.path_str("state");
+    let b1 = w.path_str("b1");
     w.ok(&["prove", "1", "--out", &b1]);
-    w.ok(&["verify-proof", &b1, "--ledger-key", &vkey, "--state", &st]); // remembers size 3
+    w.ok(&verify_proof_args(&b1, &vkey, &st, &[])); // remembers size 3
     w.attest(&k, &["no-offensive-aid"], "Later");
     // A newer bundle without a consistency proof from size 3 is refused...
-    let b2 = p(&w, "b2");
+    let b2 = w.path_str("b2");
     w.ok(&["prove", "1", "--out", &b2]);
-    let e = w.fails(1, &["verify-proof", &b2, "--ledger-key", &vkey, "--state", &st]);
+    let e = w.fails(1, &verify_proof_args(&b2, &vkey, &st, &[]));
     assert!(e.contains("--since 3"), "{e}");
     // ... and accepted with one, which advances the state.
-    let b3 = p(&w, "b3");
+    let b3 = w.path_str("b3");
     w.ok(&["prove", "1", "--since", "3", "--out", &b3]);
-    let out = w.ok(&["verify-proof", &b3, "--ledger-key", &vkey, "--state", &st]);
+    let out = w.ok(&verify_proof_args(&b3, &vkey, &st, &[]));
     assert!(
         out.contains("consistent with") || out.contains("extends") || out.contains("size 3"),
         "{out}"
     );
-    w.ok(&["verify-proof", &b2, "--ledger-key", &vkey, "--state", &st]);
+    w.ok(&verify_proof_args(&b2, &vkey, &st, &[]));
     // A consistency proof file, CBOR and JSON.
     for (f, json) in [("c.cbor", false), ("c.json", true)] {
         let mut a = vec!["consistency", "--from", "2", "--out"];
-        let path = p(&w, f);
+        let path = w.path_str(f);
         a.push(&path);
         if json {
             a.push("--json");
         }
         w.ok(&a);
-        let out = w.ok(&["verify-proof", &path, "--ledger-key", &vkey, "--state", &st]);
+        let out = w.ok(&verify_proof_args(&path, &vkey, &st, &[]));
         assert!(out.contains("extends its earlier tree of size 2"), "{out}");
     }
 }
@@ -115,98 +111,50 @@ fn consistency_proofs_and_remembered_checkpoints() {
 fn exports_verify_without_a_database_and_build_mirrors() {
     let w = World::new();
     let (vkey, k) = ledger_with(&w, 2);
-    let x1 = p(&w, "x1.export");
+    let x1 = w.path_str("x1.export");
     w.ok(&["export", "--out", &x1]);
     let e = w.fails(2, &["export", "--out", &x1]);
     assert!(e.contains("already exists"), "{e}");
-    let out = w.ok(&[
-        "verify",
-        "--file",
-        &x1,
-        "--ledger-key",
-        &vkey,
-        "--state",
-        &p(&w, "s1"),
-    ]);
+    let out = w.ok(&verify_args(&vkey, &w.path("s1"), &["--file", &x1]));
     assert!(out.contains("3 entries"), "{out}");
     // Mirror from the first export; status and prove work there.
-    let mirror = p(&w, "mirror");
+    let mirror = w.path_str("mirror");
     w.ok(&["--ledger", &mirror, "import", &x1, "--ledger-key", &vkey]);
-    let st: serde_json::Value =
-        serde_json::from_str(&w.ok(&["--ledger", &mirror, "status", "--json"])).unwrap();
+    let st = json(&w, &["--ledger", &mirror, "status", "--json"]);
     assert_eq!(st.as_array().unwrap().len(), 2);
-    w.ok(&["--ledger", &mirror, "prove", "2", "--out", &p(&w, "mp")]);
-    w.ok(&[
-        "verify-proof",
-        &p(&w, "mp"),
-        "--ledger-key",
-        &vkey,
-        "--state",
-        &p(&w, "s2"),
-    ]);
+    w.ok(&["--ledger", &mirror, "prove", "2", "--out", &w.path_str("mp")]);
+    w.ok(&verify_proof_args(&w.path("mp"), &vkey, &w.path("s2"), &[]));
     // The mirror is read-only.
     let e = w.fails(
         2,
         &[
-            "--ledger",
-            &mirror,
-            "attest",
-            "--key",
-            k.to_str().unwrap(),
-            "--norm",
-            "no-backdoors",
-            "--scope",
-            "X",
-        ],
+            &["--ledger", &mirror][..],
+            &attest_args(&k, &["no-backdoors"], "X"),
+        ]
+        .concat(),
     );
     assert!(e.contains("read-only mirror"), "{e}");
     // A later export extends it.
     w.attest(&k, &["no-offensive-aid"], "Later");
-    let x2 = p(&w, "x2.export");
+    let x2 = w.path_str("x2.export");
     w.ok(&["export", "--out", &x2]);
     let out = w.ok(&["--ledger", &mirror, "import", &x2, "--ledger-key", &vkey]);
     assert!(out.contains("now 4 entries (was 3)"), "{out}");
     w.ok(&[
-        "--ledger",
-        &mirror,
-        "verify",
-        "--ledger-key",
-        &vkey,
-        "--state",
-        &p(&w, "s3"),
-    ]);
+        &["--ledger", &mirror][..],
+        &verify_args(&vkey, &w.path("s3"), &[]),
+    ]
+    .concat());
     // Importing the older export again is a rollback; a forked export is refused.
     let e = w.fails(1, &["--ledger", &mirror, "import", &x1, "--ledger-key", &vkey]);
     assert!(e.contains("ROLLBACK"), "{e}");
     let other = World::new();
     let (ovkey, _) = ledger_with(&other, 3);
-    let xo = other.path("o.export");
-    other.ok(&["export", "--out", xo.to_str().unwrap()]);
-    let e = w.fails(
-        2,
-        &[
-            "--ledger",
-            &mirror,
-            "import",
-            xo.to_str().unwrap(),
-            "--ledger-key",
-            &ovkey,
-        ],
-    );
+    let xo = s(&other.export("o.export"));
+    let e = w.fails(2, &["--ledger", &mirror, "import", &xo, "--ledger-key", &ovkey]);
     assert!(e.contains("another ledger key"), "{e}");
     // With the wrong key, the export itself fails to verify.
-    let e = w.fails(
-        1,
-        &[
-            "verify",
-            "--file",
-            xo.to_str().unwrap(),
-            "--ledger-key",
-            &vkey,
-            "--state",
-            &p(&w, "s4"),
-        ],
-    );
+    let e = w.fails(1, &verify_args(&vkey, &w.path("s4"), &["--file", &xo]));
     assert!(e.contains("checkpoint"), "{e}");
 }
 
@@ -214,7 +162,7 @@ fn exports_verify_without_a_database_and_build_mirrors() {
 fn tlog_proof_format() {
     let w = World::new();
     let (_, _) = ledger_with(&w, 1);
-    let f = p(&w, "t.tlog-proof");
+    let f = w.path_str("t.tlog-proof");
     w.ok(&["prove", "1", "--format", "tlog-proof", "--out", &f]);
     let text = std::fs::read_to_string(&f).unwrap();
     let mut lines = text.lines();

@@ -4,33 +4,13 @@
 mod common;
 
 use accord::codec::{self, Value};
-use accord::keyfile;
 use accord::keys::SecretKey;
-use accord::norms::Catalogue;
-use accord::statement::{self, Attestation, Body, NormRef, Payload, Unsigned};
-use common::World;
+use accord::statement::{self, Body, Unsigned};
+use common::{attest_args, attestation, payload, payload_at, signed, sk, World};
 
-const ORIGIN: &str = "test.example/ledger";
-
-fn payload(origin: &str) -> Payload {
-    let cat = Catalogue::embedded();
-    let n = cat.get("no-backdoors").unwrap();
-    Payload {
-        origin: origin.to_string(),
-        iat: accord::clock::now(),
-        nonce: statement::random_nonce(),
-        body: Body::Attestation(Attestation {
-            catalogue: cat.version,
-            norms: vec![NormRef {
-                id: n.id.clone(),
-                text_hash: n.text_hash(),
-            }],
-            scope: vec!["Acme Cloud".into()],
-            expires: None,
-            note: None,
-            supersedes: None,
-        }),
-    }
+/// The pledge every statement of this file makes: `no-backdoors` for "Acme Cloud".
+fn acme_cloud() -> Body {
+    attestation("Acme Cloud", None)
 }
 
 struct Setup {
@@ -43,7 +23,7 @@ fn setup() -> Setup {
     let w = World::new();
     w.init();
     let path = w.register("acme", "Acme Corp");
-    let acme = keyfile::read_secret_key(&path).unwrap();
+    let acme = sk(&path);
     let cp = w.checkpoint();
     Setup { w, acme, cp }
 }
@@ -62,9 +42,7 @@ fn refused(s: &Setup, name: &str, bytes: &[u8], what: &str) {
 }
 
 fn good(s: &Setup) -> Vec<u8> {
-    statement::sign(&payload(ORIGIN), "acme corp", &s.acme)
-        .unwrap()
-        .into_bytes()
+    signed(acme_cloud(), "acme corp", &s.acme).into_bytes()
 }
 
 fn parts(bytes: &[u8]) -> Vec<Value> {
@@ -123,11 +101,11 @@ fn signed_by_another_key() {
     let s = setup();
     let other = SecretKey::generate();
     // Claims acme's key id, but the signature is another key's.
-    let u = Unsigned::new(&payload(ORIGIN), "acme corp", &s.acme.public().kid()).unwrap();
+    let u = Unsigned::new(&payload(acme_cloud()), "acme corp", &s.acme.public().kid()).unwrap();
     let st = u.assemble(&other.sign(&u.to_be_signed())).unwrap();
     refused(&s, "otherkey.cose", st.bytes(), "signature does not verify");
     // Its own key id: not registered.
-    let st = statement::sign(&payload(ORIGIN), "acme corp", &other).unwrap();
+    let st = signed(acme_cloud(), "acme corp", &other);
     refused(&s, "unregistered.cose", st.bytes(), "no registration");
 }
 
@@ -143,7 +121,8 @@ fn bad_signature() {
 #[test]
 fn another_origin() {
     let s = setup();
-    let st = statement::sign(&payload("elsewhere.example/ledger"), "acme corp", &s.acme).unwrap();
+    let elsewhere = payload_at("elsewhere.example/ledger", accord::clock::now(), acme_cloud());
+    let st = statement::sign(&elsewhere, "acme corp", &s.acme).unwrap();
     refused(&s, "origin.cose", st.bytes(), "not this ledger");
 }
 
@@ -230,19 +209,9 @@ fn a_line_break_in_a_scope_is_refused() {
         refused(&s, name, &edited(&s, b"Acme Cloud", to), "line breaks");
     }
     // And from the command line, before anything is signed.
-    let key = s.w.path("keys/acme.key");
-    let e = s.w.fails(
-        2,
-        &[
-            "attest",
-            "--key",
-            key.to_str().unwrap(),
-            "--norm",
-            "no-backdoors",
-            "--scope",
-            "X\n     9  evil corp   live   no-backdoors  for Everything",
-        ],
-    );
+    let scope = "X\n     9  evil corp   live   no-backdoors  for Everything";
+    let e =
+        s.w.fails(2, &attest_args(&s.w.key_file("acme"), &["no-backdoors"], scope));
     assert!(e.contains("line breaks"), "{e}");
     s.w.unchanged(&s.cp);
 }

@@ -12,43 +12,29 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use accord::keyfile;
 use accord::keys::SecretKey;
 use accord::norms::Catalogue;
 use accord::rules::MAX_FUTURE_SKEW;
-use accord::statement::{self, Acceptance, Attestation, Body, NormRef, Payload, Registration, Rotation};
-use common::{force_append, Out, World};
+use accord::statement;
+use common::{
+    acme_with_recovery, attestation, check_schema, flip_first_hex_digit, force_append, payload_at, read_json,
+    registration, rotation, schema, sk, verify_proof_args, Out, World, ORIGIN,
+};
 use serde_json::{json, Value};
-
-const ORIGIN: &str = "test.example/ledger";
-
-fn s(p: &Path) -> String {
-    p.to_str().unwrap().to_string()
-}
-
-fn public(p: &Path) -> String {
-    s(&p.with_extension("pub"))
-}
-
-fn vkey(w: &World) -> String {
-    w.ok(&["ledger-key"]).trim().to_string()
-}
 
 /// `prove INDEX --json` (optionally at a checkpoint size), parsed.
 fn prove(w: &World, index: u64, at_size: Option<u64>) -> Value {
-    let f = w.path(&format!(
+    let name = format!(
         "p{index}-{}.json",
         at_size.map_or("latest".into(), |n| n.to_string())
-    ));
-    let _ = std::fs::remove_file(&f);
-    let i = index.to_string();
+    );
+    let _ = std::fs::remove_file(w.path(&name));
     let n = at_size.map(|n| n.to_string());
-    let mut a = vec!["prove", &i, "--json", "--out", f.to_str().unwrap()];
+    let mut extra = vec!["--json"];
     if let Some(n) = &n {
-        a.extend(["--at-size", n]);
+        extra.extend(["--at-size", n]);
     }
-    w.ok(&a);
-    serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap()
+    read_json(&w.prove(index, &name, &extra))
 }
 
 /// Writes a (possibly altered) JSON bundle to a file.
@@ -62,21 +48,12 @@ fn write(w: &World, name: &str, b: &Value) -> PathBuf {
 /// checkpoint bears on the verdict.
 fn verify_proof(w: &World, f: &Path, extra: &[&str]) -> Out {
     static CALLS: AtomicUsize = AtomicUsize::new(0);
-    let vk = vkey(w);
+    let vk = w.ledger_key();
     let st = w.path(&format!(
         "verifier-state-{}",
         CALLS.fetch_add(1, Ordering::Relaxed)
     ));
-    let mut a = vec![
-        "verify-proof",
-        f.to_str().unwrap(),
-        "--ledger-key",
-        &vk,
-        "--state",
-        st.to_str().unwrap(),
-    ];
-    a.extend_from_slice(extra);
-    w.run(&a)
+    w.run(&verify_proof_args(f, &vk, &st, extra))
 }
 
 fn verify_proof_ok(w: &World, f: &Path, extra: &[&str]) -> String {
@@ -120,74 +97,6 @@ fn as_item(b: &Value) -> Value {
     })
 }
 
-fn schema_check(text: &str) {
-    let path = format!("{}/schemas/verify-proof.schema.json", env!("CARGO_MANIFEST_DIR"));
-    let schema: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    let v = jsonschema::validator_for(&schema).unwrap();
-    let doc: Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON: {e}\n{text}"));
-    let errors: Vec<String> = v
-        .iter_errors(&doc)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect();
-    assert!(errors.is_empty(), "{errors:#?}\n{text}");
-}
-
-fn sk(path: &Path) -> SecretKey {
-    keyfile::read_secret_key(path).unwrap()
-}
-
-fn payload(iat: i64, body: Body) -> Payload {
-    Payload {
-        origin: ORIGIN.into(),
-        iat,
-        nonce: statement::random_nonce(),
-        body,
-    }
-}
-
-fn attestation() -> Body {
-    let n = Catalogue::embedded().get("no-backdoors").unwrap();
-    Body::Attestation(Attestation {
-        catalogue: 1,
-        norms: vec![NormRef {
-            id: n.id.clone(),
-            text_hash: n.text_hash(),
-        }],
-        scope: vec!["Acme Cloud".into()],
-        expires: None,
-        note: None,
-        supersedes: None,
-    })
-}
-
-/// A rotation of `acme` from `old` to `new`, issued at `iat`.
-fn rotation(old: &SecretKey, new: &SecretKey, iat: i64) -> Vec<u8> {
-    let acc = statement::sign(
-        &payload(
-            iat,
-            Body::Acceptance(Acceptance {
-                public_key: new.public(),
-                replaces: old.public().kid(),
-            }),
-        ),
-        "acme",
-        new,
-    )
-    .unwrap();
-    statement::sign(
-        &payload(
-            iat,
-            Body::Rotation(Rotation {
-                acceptance: Box::new(acc),
-            }),
-        ),
-        "acme",
-        old,
-    )
-    .unwrap()
-    .into_bytes()
-}
-
 /// An issued-at time the ledger rules refuse for a statement logged now (or a little later).
 fn too_late() -> i64 {
     accord::clock::now() + 10 * MAX_FUTURE_SKEW
@@ -203,9 +112,9 @@ fn acme_ledger() -> (World, PathBuf) {
     let a = w.register("acme", "Acme");
     w.attest(&a, &["no-backdoors"], "Acme Cloud"); // 1
     w.attest(&a, &["secure-development"], "Acme Mail"); // 2
-    w.ok(&["withdraw", "--key", &s(&a), "--entry", "2", "--reason", "sold"]); // 3
+    w.withdraw(&a, "2", "sold"); // 3
     let a2 = w.key("acme2");
-    w.ok(&["key", "rotate", "--key", &s(&a), "--new", &s(&a2)]); // 4
+    w.rotate(&a, &a2); // 4
     (w, a2)
 }
 
@@ -251,7 +160,7 @@ fn key_history_items_after_the_entry_must_be_key_changes() {
     std::fs::write(&f, file.to_cbor().unwrap()).unwrap();
     refused(&w, &f, &["key_history: item 0 (entry 2)", "attestation"]);
     // The library says the same.
-    let vk = accord::checkpoint::VerifierKey::parse(&vkey(&w)).unwrap();
+    let vk = accord::checkpoint::VerifierKey::parse(&w.ledger_key()).unwrap();
     let accord::proofs::ProofFile::Bundle(bundle) = file else {
         panic!("not a bundle")
     };
@@ -283,7 +192,7 @@ fn every_key_history_item_is_named_when_it_fails() {
     let (w, a2) = acme_ledger();
     // 5: a second rotation, so the bundle of entry 1 holds two items after the entry.
     let a3 = w.key("acme3");
-    w.ok(&["key", "rotate", "--key", &s(&a2), "--new", &s(&a3)]);
+    w.rotate(&a2, &a3);
     let b1 = prove(&w, 1, None);
     assert_eq!(b1["key_history"].as_array().unwrap().len(), 2);
     verify_proof_ok(&w, &write(&w, "genuine.json", &b1), &[]);
@@ -297,12 +206,8 @@ fn every_key_history_item_is_named_when_it_fails() {
     );
     // The second item's inclusion proof altered.
     let mut b = b1.clone();
-    let h = b["key_history"][1]["inclusion_path"][0]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let flipped = format!("{}{}", if h.starts_with('0') { "1" } else { "0" }, &h[1..]);
-    b["key_history"][1]["inclusion_path"][0] = json!(flipped);
+    let h = b["key_history"][1]["inclusion_path"][0].as_str().unwrap();
+    b["key_history"][1]["inclusion_path"][0] = json!(flip_first_hex_digit(h));
     refused(
         &w,
         &write(&w, "path.json", &b),
@@ -320,7 +225,11 @@ fn entry_issued_too_long_after_it_was_logged_is_refused() {
     let a = w.register("acme", "Acme");
     // Within the bound: accepted by the ledger rules and by the bundle.
     let ok = statement::sign(
-        &payload(accord::clock::now() + MAX_FUTURE_SKEW - 60, attestation()),
+        &payload_at(
+            ORIGIN,
+            accord::clock::now() + MAX_FUTURE_SKEW - 60,
+            attestation("Acme Cloud", None),
+        ),
         "acme",
         &sk(&a),
     )
@@ -329,10 +238,14 @@ fn entry_issued_too_long_after_it_was_logged_is_refused() {
     w.ok(&["verify"]);
     verify_proof_ok(&w, &write(&w, "ok.json", &prove(&w, i, None)), &[]);
     // Beyond it: `verify` refuses the ledger, `verify-proof` the bundle.
-    let late = statement::sign(&payload(too_late(), attestation()), "acme", &sk(&a)).unwrap();
+    let late = statement::sign(
+        &payload_at(ORIGIN, too_late(), attestation("Acme Cloud", None)),
+        "acme",
+        &sk(&a),
+    )
+    .unwrap();
     let j = force_append(&w, late.bytes());
-    let e = w.fails(1, &["verify"]);
-    assert!(e.contains(&format!("entry {j}")), "{e}");
+    common::verify_fails(&w, &[&format!("entry {j}")]);
     let f = w.path("late.proof");
     w.ok(&["prove", &j.to_string(), "--out", f.to_str().unwrap()]);
     refused(&w, &f, &["entry: issued at", "after it was logged"]);
@@ -344,16 +257,7 @@ fn registration_issued_too_long_after_it_was_logged_is_refused() {
     w.init();
     let a = w.key("acme");
     let reg = statement::sign(
-        &payload(
-            too_late(),
-            Body::Registration(Registration {
-                name: "Acme".into(),
-                public_key: sk(&a).public(),
-                domain: None,
-                contact: None,
-                recovery: None,
-            }),
-        ),
+        &payload_at(ORIGIN, too_late(), registration("Acme", sk(&a).public(), None)),
         "acme",
         &sk(&a),
     )
@@ -371,7 +275,7 @@ fn key_history_item_issued_too_long_after_it_was_logged_is_refused() {
     w.init();
     let a = w.register("acme", "Acme");
     let a2 = w.key("acme2");
-    let i = force_append(&w, &rotation(&sk(&a), &sk(&a2), too_late()));
+    let i = force_append(&w, rotation("acme", &sk(&a), &sk(&a2), too_late()).bytes());
     assert_eq!(i, 1);
     w.attest(&a2, &["no-backdoors"], "Acme Cloud"); // 2
     refused(
@@ -391,7 +295,10 @@ fn key_history_item_issued_too_long_after_it_was_logged_is_refused() {
     w.attest(&a, &["no-backdoors"], "Acme Cloud"); // 1
     let b1 = prove(&w, 1, None);
     verify_proof_ok(&w, &write(&w, "before-rotation.json", &b1), &[]);
-    let i = force_append(&w, &rotation(&sk(&a), &SecretKey::generate(), too_late()));
+    let i = force_append(
+        &w,
+        rotation("acme", &sk(&a), &SecretKey::generate(), too_late()).bytes(),
+    );
     assert_eq!(i, 2);
     refused(
         &w,
@@ -415,57 +322,25 @@ fn key_history_item_issued_too_long_after_it_was_logged_is_refused() {
 
 fn verify_proof_json(w: &World, f: &Path) -> Value {
     let out = verify_proof_ok(w, f, &["--json"]);
-    schema_check(&out);
+    check_schema("verify-proof.schema.json", &out);
     serde_json::from_str(&out).unwrap()
-}
-
-/// A fresh ledger where Acme registered (entry 0) with the recovery key `acme-rec`; also
-/// returns its key, that recovery key and a second one, `acme-rec2`.
-fn acme_with_recovery() -> (World, PathBuf, PathBuf, PathBuf) {
-    let w = World::new();
-    w.init();
-    let a = w.key("acme");
-    let rec = w.key("acme-rec");
-    let rec2 = w.key("acme-rec2");
-    w.ok(&[
-        "register",
-        "--key",
-        &s(&a),
-        "--org",
-        "Acme",
-        "--recovery-key",
-        &public(&rec),
-    ]);
-    (w, a, rec, rec2)
 }
 
 #[test]
 fn bundles_report_what_verify_reports_as_untrusted() {
-    let (w, a, rec, rec2) = acme_with_recovery(); // 0
+    let (w, a, rec) = acme_with_recovery(); // 0
+    let rec2 = w.key("acme-rec2");
     w.attest(&a, &["no-backdoors"], "Acme Cloud"); // 1
     let a2 = w.key("acme2");
-    w.ok(&["key", "rotate", "--key", &s(&a), "--new", &s(&a2)]); // 2 (void: after the compromise)
+    w.rotate(&a, &a2); // 2 (void: after the compromise)
     w.attest(&a2, &["no-backdoors"], "Thief Cloud"); // 3, by the key the void rotation installed
     let b = w.register("beta", "Beta"); // 4: another organisation
     w.attest(&b, &["no-backdoors"], "Beta Cloud"); // 5
     let before_recovery = 6;
     let a3 = w.key("acme3");
-    w.ok(&[
-        "key",
-        "recover",
-        "--recovery-key",
-        &s(&rec),
-        "--new",
-        &public(&a3),
-        "--next-recovery-key",
-        &public(&rec2),
-        "--compromised-since",
-        "2020-01-01",
-        "--reason",
-        "key stolen",
-    ]); // 6
+    w.recover(&rec, &a3, &rec2, Some("2020-01-01"), "key stolen"); // 6
     w.attest(&a3, &["no-backdoors"], "Acme Cloud"); // 7
-    let v: Value = serde_json::from_str(&w.ok(&["verify", "--json"])).unwrap();
+    let v = common::json(&w, &["verify", "--json"]);
     let untrusted: Vec<u64> = v["untrusted"]
         .as_array()
         .unwrap()
@@ -520,27 +395,15 @@ fn untrusted_follows_the_compromise_time() {
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
     }
-    let (w, a, rec, rec2) = acme_with_recovery(); // 0
+    let (w, a, rec) = acme_with_recovery(); // 0
+    let rec2 = w.key("acme-rec2");
     w.attest(&a, &["no-backdoors"], "Acme Cloud"); // 1, logged at or before t
     let t = accord::clock::now();
     after(t);
     w.attest(&a, &["secure-development"], "Thief Cloud"); // 2, logged after t
     let a2 = w.key("acme2");
-    w.ok(&[
-        "key",
-        "recover",
-        "--recovery-key",
-        &s(&rec),
-        "--new",
-        &public(&a2),
-        "--next-recovery-key",
-        &public(&rec2),
-        "--compromised-since",
-        &accord::time::format(t),
-        "--reason",
-        "key stolen",
-    ]); // 3
-    let v: Value = serde_json::from_str(&w.ok(&["verify", "--json"])).unwrap();
+    w.recover(&rec, &a2, &rec2, Some(&accord::time::format(t)), "key stolen"); // 3
+    let v = common::json(&w, &["verify", "--json"]);
     assert_eq!(v["untrusted"], json!([2]), "{v}");
     for (i, expected) in [(0u64, false), (1, false), (2, true), (3, false)] {
         let j = verify_proof_json(&w, &write(&w, &format!("b{i}.json"), &prove(&w, i, None)));
@@ -555,7 +418,7 @@ fn untrusted_follows_the_compromise_time() {
     else {
         panic!("not a bundle")
     };
-    let vk = accord::checkpoint::VerifierKey::parse(&vkey(&w)).unwrap();
+    let vk = accord::checkpoint::VerifierKey::parse(&w.ledger_key()).unwrap();
     let r = b.verify(&vk, Catalogue::embedded()).unwrap();
     assert_eq!(
         r.untrusted_by,
@@ -576,20 +439,10 @@ fn verify_proof_json_matches_its_schema() {
     let b = write(&w, "b.json", &prove(&w, 1, None));
     let j = verify_proof_json(&w, &b);
     assert_eq!(j["untrusted"], false);
-    let c = w.path("c.json");
-    w.ok(&[
-        "consistency",
-        "--from",
-        "2",
-        "--json",
-        "--out",
-        c.to_str().unwrap(),
-    ]);
-    schema_check(&verify_proof_ok(&w, &c, &["--json"]));
+    let c = w.consistency(2, "c.json", &["--json"]);
+    check_schema("verify-proof.schema.json", &verify_proof_ok(&w, &c, &["--json"]));
     // The schema is not vacuous.
-    let path = format!("{}/schemas/verify-proof.schema.json", env!("CARGO_MANIFEST_DIR"));
-    let schema: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    let v = jsonschema::validator_for(&schema).unwrap();
+    let v = schema("verify-proof.schema.json");
     let mut bad = j.clone();
     bad.as_object_mut().unwrap().remove("untrusted");
     assert!(!v.is_valid(&bad));

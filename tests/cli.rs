@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::World;
+use common::{attest_args, json, register_args, s, withdraw_args, World};
 
 #[test]
 fn demo_runs_the_whole_story() {
@@ -82,7 +82,7 @@ fn init_prints_vkey_and_keeps_the_key_outside_the_ledger() {
         );
     }
     assert!(!key.starts_with(w.ledger()));
-    assert_eq!(w.ok(&["ledger-key"]).trim(), vkey);
+    assert_eq!(w.ledger_key(), vkey);
     let cp = w.checkpoint();
     assert!(
         cp.starts_with(
@@ -102,7 +102,7 @@ fn full_cycle_list_show_status_json() {
     let acme = w.register("acme", "Acme Corp");
     let out = w.attest(&acme, &["no-backdoors", "patch-all-customers"], "Acme Cloud");
     assert!(out.contains("index 1"), "{out}");
-    let list: serde_json::Value = serde_json::from_str(&w.ok(&["list", "--json"])).unwrap();
+    let list = json(&w, &["list", "--json"]);
     let arr = list.as_array().unwrap();
     assert_eq!(arr.len(), 2);
     for (i, e) in arr.iter().enumerate() {
@@ -113,7 +113,7 @@ fn full_cycle_list_show_status_json() {
     }
     assert_eq!(arr[0]["kind"], "registration");
     assert_eq!(arr[1]["kind"], "attestation");
-    let status: serde_json::Value = serde_json::from_str(&w.ok(&["status", "--json"])).unwrap();
+    let status = json(&w, &["status", "--json"]);
     let s = status.as_array().unwrap();
     assert_eq!(s.len(), 1);
     assert_eq!(s[0]["index"], 1);
@@ -124,22 +124,13 @@ fn full_cycle_list_show_status_json() {
     assert_eq!(s[0]["scope"], serde_json::json!(["Acme Cloud"]));
     assert!(s[0]["expires"].is_null());
     let id = arr[1]["statement_id"].as_str().unwrap();
-    let shown: serde_json::Value = serde_json::from_str(&w.ok(&["show", id, "--json"])).unwrap();
+    let shown = json(&w, &["show", id, "--json"]);
     assert_eq!(shown["index"], 1);
-    w.ok(&[
-        "withdraw",
-        "--key",
-        acme.to_str().unwrap(),
-        "--entry",
-        id,
-        "--reason",
-        "retired",
-    ]);
+    w.withdraw(&acme, id, "retired");
     assert_eq!(w.ok(&["status", "--json"]).trim(), "[]");
-    let all: serde_json::Value = serde_json::from_str(&w.ok(&["status", "--all", "--json"])).unwrap();
+    let all = json(&w, &["status", "--all", "--json"]);
     assert_eq!(all[0]["state"], "withdrawn");
-    let v: serde_json::Value =
-        serde_json::from_str(&w.ok(&["verify", "--ledger-key", &vkey, "--json"])).unwrap();
+    let v = json(&w, &["verify", "--ledger-key", &vkey, "--json"]);
     assert_eq!(v["ok"], true);
     assert_eq!(v["entries"], 3);
     assert_eq!(v["ledger_key_source"], "argument");
@@ -241,18 +232,7 @@ fn world_with_acme() -> (World, std::path::PathBuf, String) {
 #[test]
 fn unknown_norm_is_a_usage_error() {
     let (w, acme, cp) = world_with_acme();
-    let e = w.fails(
-        2,
-        &[
-            "attest",
-            "--key",
-            acme.to_str().unwrap(),
-            "--norm",
-            "no-backdoor",
-            "--scope",
-            "X",
-        ],
-    );
+    let e = w.fails(2, &attest_args(&acme, &["no-backdoor"], "X"));
     assert!(e.contains("no-backdoor"), "{e}");
     assert!(e.contains("no-backdoors"), "no suggestion: {e}");
     w.unchanged(&cp);
@@ -261,18 +241,7 @@ fn unknown_norm_is_a_usage_error() {
 #[test]
 fn empty_scope_is_a_usage_error() {
     let (w, acme, cp) = world_with_acme();
-    let e = w.fails(
-        2,
-        &[
-            "attest",
-            "--key",
-            acme.to_str().unwrap(),
-            "--norm",
-            "no-backdoors",
-            "--scope",
-            "",
-        ],
-    );
+    let e = w.fails(2, &attest_args(&acme, &["no-backdoors"], ""));
     assert!(e.contains("scope"), "{e}");
     w.unchanged(&cp);
 }
@@ -280,35 +249,14 @@ fn empty_scope_is_a_usage_error() {
 #[test]
 fn expiry_before_issue_is_a_usage_error() {
     let (w, acme, cp) = world_with_acme();
-    let e = w.fails(
-        2,
-        &[
-            "attest",
-            "--key",
-            acme.to_str().unwrap(),
-            "--norm",
-            "no-backdoors",
-            "--scope",
-            "X",
-            "--expires",
-            "2001-01-01",
-        ],
-    );
+    let expiring = |expires| {
+        let mut a = attest_args(&acme, &["no-backdoors"], "X");
+        a.extend(["--expires", expires]);
+        a
+    };
+    let e = w.fails(2, &expiring("2001-01-01"));
     assert!(e.contains("not after the issue time"), "{e}");
-    let e = w.fails(
-        2,
-        &[
-            "attest",
-            "--key",
-            acme.to_str().unwrap(),
-            "--norm",
-            "no-backdoors",
-            "--scope",
-            "X",
-            "--expires",
-            "next week",
-        ],
-    );
+    let e = w.fails(2, &expiring("next week"));
     assert!(e.contains("invalid date"), "{e}");
     w.unchanged(&cp);
 }
@@ -316,26 +264,21 @@ fn expiry_before_issue_is_a_usage_error() {
 #[test]
 fn bad_key_files_are_refused() {
     let (w, acme, cp) = world_with_acme();
-    let attest = |key: &str| {
-        w.fails(
-            2,
-            &["attest", "--key", key, "--norm", "no-backdoors", "--scope", "X"],
-        )
-    };
-    let e = attest(w.path("missing.key").to_str().unwrap());
+    let attest = |key: &std::path::Path| w.fails(2, &attest_args(key, &["no-backdoors"], "X"));
+    let e = attest(&w.path("missing.key"));
     assert!(e.contains("missing.key"), "{e}");
     let text = std::fs::read_to_string(&acme).unwrap();
     let trunc = w.path("trunc.key");
     std::fs::write(&trunc, &text[..20]).unwrap();
     set_mode(&trunc, 0o600);
-    let e = attest(trunc.to_str().unwrap());
+    let e = attest(&trunc);
     assert!(e.contains("trunc.key"), "{e}");
-    let e = attest(acme.with_extension("pub").to_str().unwrap());
+    let e = attest(&acme.with_extension("pub"));
     assert!(e.contains("public key file"), "{e}");
     let open = w.path("open.key");
     std::fs::write(&open, &text).unwrap();
     set_mode(&open, 0o644);
-    let e = attest(open.to_str().unwrap());
+    let e = attest(&open);
     assert!(e.contains("readable by group or others"), "{e}");
     w.unchanged(&cp);
 }
@@ -354,18 +297,7 @@ fn set_mode(p: &std::path::Path, mode: u32) {
 fn unregistered_key_is_refused() {
     let (w, _acme, cp) = world_with_acme();
     let stranger = w.key("stranger");
-    let e = w.fails(
-        2,
-        &[
-            "attest",
-            "--key",
-            stranger.to_str().unwrap(),
-            "--norm",
-            "no-backdoors",
-            "--scope",
-            "X",
-        ],
-    );
+    let e = w.fails(2, &attest_args(&stranger, &["no-backdoors"], "X"));
     assert!(e.contains("not registered"), "{e}");
     w.unchanged(&cp);
 }
@@ -383,16 +315,7 @@ fn second_registration_of_a_name_is_refused_after_normalisation() {
     w.ok(&["register", "--key", k3.to_str().unwrap(), "--org", "Caf\u{e9} SA"]);
     let cp2 = w.checkpoint();
     let k4 = w.key("cafe2");
-    let e = w.fails(
-        2,
-        &[
-            "register",
-            "--key",
-            k4.to_str().unwrap(),
-            "--org",
-            "CAFE\u{301} sa",
-        ],
-    );
+    let e = w.fails(2, &register_args(&s(&k4), "CAFE\u{301} sa", None));
     assert!(e.contains("already registered"), "{e}");
     assert_ne!(cp, cp2);
     w.unchanged(&cp2);
@@ -403,57 +326,13 @@ fn withdrawals_of_others_or_of_nothing_are_refused() {
     let (w, acme, _) = world_with_acme();
     let beta = w.register("beta", "Beta GmbH");
     let cp = w.checkpoint();
-    let e = w.fails(
-        2,
-        &[
-            "withdraw",
-            "--key",
-            beta.to_str().unwrap(),
-            "--entry",
-            "1",
-            "--reason",
-            "x",
-        ],
-    );
+    let e = w.fails(2, &withdraw_args(&beta, "1", "x"));
     assert!(e.contains("belongs to \"acme corp\""), "{e}");
-    let e = w.fails(
-        2,
-        &[
-            "withdraw",
-            "--key",
-            acme.to_str().unwrap(),
-            "--entry",
-            "99",
-            "--reason",
-            "x",
-        ],
-    );
+    let e = w.fails(2, &withdraw_args(&acme, "99", "x"));
     assert!(e.contains("no entry 99"), "{e}");
-    let e = w.fails(
-        2,
-        &[
-            "withdraw",
-            "--key",
-            acme.to_str().unwrap(),
-            "--entry",
-            &"ab".repeat(32),
-            "--reason",
-            "x",
-        ],
-    );
+    let e = w.fails(2, &withdraw_args(&acme, &"ab".repeat(32), "x"));
     assert!(e.contains("no entry has statement id"), "{e}");
-    let e = w.fails(
-        2,
-        &[
-            "withdraw",
-            "--key",
-            acme.to_str().unwrap(),
-            "--entry",
-            "0",
-            "--reason",
-            "x",
-        ],
-    );
+    let e = w.fails(2, &withdraw_args(&acme, "0", "x"));
     assert!(e.contains("registration"), "{e}");
     w.unchanged(&cp);
 }
@@ -476,15 +355,7 @@ fn missing_or_uninitialised_ledger() {
 #[test]
 fn ledger_in_use_is_exit_2() {
     let (w, acme, cp) = world_with_acme();
-    let attest = [
-        "attest",
-        "--key",
-        acme.to_str().unwrap(),
-        "--norm",
-        "no-backdoors",
-        "--scope",
-        "X",
-    ];
+    let attest = attest_args(&acme, &["no-backdoors"], "X");
     let held = accord::store::Store::open(&w.ledger()).unwrap();
     let o = w
         .cmd()
@@ -533,17 +404,9 @@ fn text_from_statements_cannot_forge_terminal_output() {
     w.init();
     let k = w.register("acme", "Acme Corp");
     let note = "line one\n     9  evil corp   live\u{202e}gnp.exe";
-    w.ok(&[
-        "attest",
-        "--key",
-        k.to_str().unwrap(),
-        "--norm",
-        "no-backdoors",
-        "--scope",
-        "Cloud",
-        "--note",
-        note,
-    ]);
+    let mut with_note = attest_args(&k, &["no-backdoors"], "Cloud");
+    with_note.extend(["--note", note]);
+    w.ok(&with_note);
     let shown = w.ok(&["show", "1"]);
     assert!(
         shown.contains("line one\\n     9  evil corp   live\\u{202e}gnp.exe"),
@@ -551,6 +414,6 @@ fn text_from_statements_cannot_forge_terminal_output() {
     );
     assert!(!shown.contains('\u{202e}'), "{shown}");
     assert!(!shown.lines().any(|l| l.starts_with("     9")), "{shown}");
-    let json: serde_json::Value = serde_json::from_str(&w.ok(&["show", "1", "--json"])).unwrap();
-    assert_eq!(json["attestation"]["note"], note);
+    let shown = json(&w, &["show", "1", "--json"]);
+    assert_eq!(shown["attestation"]["note"], note);
 }

@@ -10,7 +10,7 @@ use std::io::Write;
 use accord::checkpoint::{LedgerKey, Origin, SignedCheckpoint};
 use accord::codec::{self, CodecError};
 use accord::proofs::{ProofFile, MAX_PROOF_FILE};
-use common::World;
+use common::{attest_args, World};
 
 // ---------------------------------------------------------------------------------------------
 // Peak allocation, per thread: the global allocator of this test binary counts the bytes each
@@ -92,12 +92,8 @@ fn bytes_read_through_fifo(w: &World, args: &[&str], total: u64, fill: u8) -> (u
         .status()
         .expect("mkfifo runs");
     assert!(status.success(), "mkfifo failed");
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_accord"))
-        .current_dir(w.path(""))
-        .env("XDG_CONFIG_HOME", w.path("config"))
-        .env("XDG_STATE_HOME", w.path("state"))
-        .env("ACCORD_LEDGER", w.ledger())
-        .env_remove("HOME")
+    let child = w
+        .std_cmd()
         .args(args)
         .arg(&fifo)
         .stdout(std::process::Stdio::piped())
@@ -281,18 +277,7 @@ fn a_1_mb_norm_id_is_refused() {
     assert!(e.len() < 500, "{e}");
     assert!(peak < 4096, "peak allocation {peak} bytes for a 1 MB id");
     let id = "a".repeat(60_000);
-    let e = w.fails(
-        2,
-        &[
-            "attest",
-            "--key",
-            k.to_str().unwrap(),
-            "--norm",
-            &id,
-            "--scope",
-            "X",
-        ],
-    );
+    let e = w.fails(2, &attest_args(&k, &[&id], "X"));
     assert!(e.contains("invalid norm id"), "{e}");
     assert!(
         e.len() < 2_000,

@@ -3,40 +3,22 @@
 //! produces (exports, CBOR and JSON proof bundles, consistency proofs, checkpoints) and
 //! refuses tampered copies. Needs `python3` (3.11 in CI) on PATH; fails loudly without it.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::OnceLock;
+
+use common::{flip_first_hex_digit, read_json, write_json, World};
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/independent/accord_verify.py");
 
 /// One lifecycle ledger, built once for all tests of this file, with the files made from it.
 struct Fixture {
-    _tmp: tempfile::TempDir,
+    /// The world the ledger and its files are in (relative paths below are in its directory).
+    w: World,
     dir: PathBuf,
     vkey: String,
-}
-
-fn accord(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_accord"))
-        .current_dir(dir)
-        .env("XDG_CONFIG_HOME", dir.join("config"))
-        .env("XDG_STATE_HOME", dir.join("state"))
-        .env("ACCORD_LEDGER", dir.join("ledger"))
-        .env_remove("HOME")
-        .args(args)
-        .output()
-        .expect("run accord")
-}
-
-fn accord_ok(dir: &Path, args: &[&str]) -> String {
-    let o = accord(dir, args);
-    assert!(
-        o.status.success(),
-        "accord {args:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout).unwrap()
 }
 
 struct Py {
@@ -93,23 +75,20 @@ fn assert_invalid(sub: &str, file: &Path, vkey: &str, expect: &str) {
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().to_path_buf();
-        let d = dir.as_path();
-        let vkey = accord_ok(
-            d,
-            &[
+        let w = World::new();
+        let dir = w.tmp.path().to_path_buf();
+        let vkey = w
+            .ok(&[
                 "init",
                 "--origin",
                 "indep.example/ledger",
                 "--key-file",
                 "ledger.key",
-            ],
-        )
-        .trim()
-        .to_string();
+            ])
+            .trim()
+            .to_string();
         for k in ["acme", "acme-rec", "acme2", "acme3", "acme-rec2", "beta"] {
-            accord_ok(d, &["key", "generate", k, "--dir", "keys"]);
+            w.ok(&["key", "generate", k, "--dir", "keys"]);
         }
         let steps: &[&[&str]] = &[
             // 0, 1
@@ -208,9 +187,9 @@ fn fixture() -> &'static Fixture {
             &["key", "revoke", "--key", "keys/beta.key", "--reason", "retired"],
         ];
         for s in steps {
-            accord_ok(d, s);
+            w.ok(s);
         }
-        accord_ok(d, &["export", "--out", "ledger.export"]);
+        w.ok(&["export", "--out", "ledger.export"]);
         let files: &[&[&str]] = &[
             &["prove", "5", "--out", "p5.proof"],
             &["prove", "5", "--json", "--out", "p5.json"],
@@ -223,10 +202,10 @@ fn fixture() -> &'static Fixture {
             &["prove", "5", "--format", "tlog-proof", "--out", "p5.tlog"],
         ];
         for args in files {
-            accord_ok(d, args);
+            w.ok(args);
         }
-        std::fs::write(dir.join("checkpoint.note"), accord_ok(d, &["checkpoint"])).unwrap();
-        Fixture { _tmp: tmp, dir, vkey }
+        std::fs::write(dir.join("checkpoint.note"), w.ok(&["checkpoint"])).unwrap();
+        Fixture { w, dir, vkey }
     })
 }
 
@@ -273,8 +252,8 @@ fn genuine_export_verifies_and_agrees_with_accord() {
     ]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let mine: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    let theirs: serde_json::Value = serde_json::from_str(&accord_ok(
-        &f.dir,
+    let theirs = common::json(
+        &f.w,
         &[
             "verify",
             "--file",
@@ -285,8 +264,7 @@ fn genuine_export_verifies_and_agrees_with_accord() {
             "--state",
             "vstate",
         ],
-    ))
-    .unwrap();
+    );
     for field in [
         "origin",
         "entries",
@@ -390,11 +368,9 @@ fn tampered_checkpoint_and_proofs_are_refused() {
     assert_invalid("checkpoint", &p, vkey, "signature does not verify");
 
     // JSON bundle with an altered inclusion-path hash.
-    let json = std::fs::read_to_string(f.dir.join("p5.json")).unwrap();
-    let mut b: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let mut b = read_json(&f.dir.join("p5.json"));
     let h = b["inclusion_path"][0].as_str().unwrap().to_string();
-    let flipped = format!("{}{}", if h.starts_with('0') { '1' } else { '0' }, &h[1..]);
-    b["inclusion_path"][0] = serde_json::Value::String(flipped);
+    b["inclusion_path"][0] = serde_json::Value::String(flip_first_hex_digit(&h));
     let p = f.dir.join("path.json");
     std::fs::write(&p, serde_json::to_string_pretty(&b).unwrap()).unwrap();
     assert_invalid("proof", &p, vkey, "inclusion proof does not verify");
@@ -412,8 +388,7 @@ fn tampered_checkpoint_and_proofs_are_refused() {
     assert_invalid("proof", &p, vkey, "inclusion proof does not verify");
 
     // A consistency proof with one path hash altered.
-    let mut c: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(f.dir.join("c3.json")).unwrap()).unwrap();
+    let mut c = read_json(&f.dir.join("c3.json"));
     let h = c["path"][1].as_str().unwrap().to_string();
     c["path"][1] = serde_json::Value::String(format!(
         "{}{}",
@@ -421,7 +396,7 @@ fn tampered_checkpoint_and_proofs_are_refused() {
         if h.ends_with('f') { '0' } else { 'f' }
     ));
     let p = f.dir.join("c3bad.json");
-    std::fs::write(&p, serde_json::to_string(&c).unwrap()).unwrap();
+    write_json(&p, &c);
     assert_invalid("proof", &p, vkey, "consistency proof from size 3");
 }
 

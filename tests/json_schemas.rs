@@ -3,24 +3,7 @@
 
 mod common;
 
-use common::World;
-
-fn schema(name: &str) -> jsonschema::Validator {
-    let path = format!("{}/schemas/{name}", env!("CARGO_MANIFEST_DIR"));
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    jsonschema::validator_for(&v).unwrap_or_else(|e| panic!("{name}: {e}"))
-}
-
-fn check(name: &str, text: &str) {
-    let doc: serde_json::Value =
-        serde_json::from_str(text).unwrap_or_else(|e| panic!("{name}: not JSON: {e}\n{text}"));
-    let v = schema(name);
-    let errors: Vec<String> = v
-        .iter_errors(&doc)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect();
-    assert!(errors.is_empty(), "{name}: {errors:#?}\n{text}");
-}
+use common::{check_schema, schema, verify_proof_args, World};
 
 #[test]
 fn every_json_output_matches_its_schema() {
@@ -31,20 +14,20 @@ fn every_json_output_matches_its_schema() {
     let l = l.to_str().unwrap();
     let list = w.ok(&["--ledger", l, "list", "--json"]);
     assert_eq!(list.matches("\"statement_id\"").count(), 7);
-    check("list.schema.json", &list);
+    check_schema("list.schema.json", &list);
     for i in 0..7 {
-        check(
+        check_schema(
             "entry.schema.json",
             &w.ok(&["--ledger", l, "show", &i.to_string(), "--json"]),
         );
     }
-    check("status.schema.json", &w.ok(&["--ledger", l, "status", "--json"]));
-    check(
+    check_schema("status.schema.json", &w.ok(&["--ledger", l, "status", "--json"]));
+    check_schema(
         "status.schema.json",
         &w.ok(&["--ledger", l, "status", "--all", "--json"]),
     );
     let vkey = w.ok(&["--ledger", l, "ledger-key"]).trim().to_string();
-    check(
+    check_schema(
         "verify.schema.json",
         &w.ok(&["--ledger", l, "verify", "--ledger-key", &vkey, "--json"]),
     );
@@ -60,7 +43,7 @@ fn every_json_output_matches_its_schema() {
         "--out",
         p.to_str().unwrap(),
     ]);
-    check("bundle.schema.json", &std::fs::read_to_string(&p).unwrap());
+    check_schema("bundle.schema.json", &std::fs::read_to_string(&p).unwrap());
     let c = w.path("c.json");
     w.ok(&[
         "--ledger",
@@ -72,20 +55,13 @@ fn every_json_output_matches_its_schema() {
         "--out",
         c.to_str().unwrap(),
     ]);
-    check("consistency.schema.json", &std::fs::read_to_string(&c).unwrap());
+    check_schema("consistency.schema.json", &std::fs::read_to_string(&c).unwrap());
     let vkey = w.ok(&["--ledger", l, "ledger-key"]).trim().to_string();
+    let state = w.path("vp-state");
     for f in [&p, &c] {
-        check(
+        check_schema(
             "verify-proof.schema.json",
-            &w.ok(&[
-                "verify-proof",
-                f.to_str().unwrap(),
-                "--ledger-key",
-                &vkey,
-                "--state",
-                w.path("vp-state").to_str().unwrap(),
-                "--json",
-            ]),
+            &w.ok(&verify_proof_args(f, &vkey, &state, &["--json"])),
         );
     }
     let t = w.path("p.tlog");
@@ -99,21 +75,13 @@ fn every_json_output_matches_its_schema() {
         "--out",
         t.to_str().unwrap(),
     ]);
-    check(
+    check_schema(
         "verify-proof.schema.json",
-        &w.ok(&[
-            "verify-proof",
-            t.to_str().unwrap(),
-            "--ledger-key",
-            &vkey,
-            "--state",
-            w.path("vp-state").to_str().unwrap(),
-            "--json",
-        ]),
+        &w.ok(&verify_proof_args(&t, &vkey, &state, &["--json"])),
     );
     let x = w.path("x.export");
     w.ok(&["--ledger", l, "export", "--out", x.to_str().unwrap()]);
-    check(
+    check_schema(
         "verify.schema.json",
         &w.ok(&[
             "verify",
@@ -128,7 +96,7 @@ fn every_json_output_matches_its_schema() {
 
 #[test]
 fn embedded_catalogue_matches_its_schema() {
-    check("norms.schema.json", accord::norms::CATALOGUE_V1_JSON);
+    check_schema("norms.schema.json", accord::norms::CATALOGUE_V1_JSON);
 }
 
 #[test]

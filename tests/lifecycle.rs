@@ -4,7 +4,10 @@
 
 mod common;
 
-use common::{json, now_rfc3339, states, tick, World};
+use common::{
+    attest_args, json, live, now_rfc3339, public, read_json, recover_args, revoke_args, s, sk, states, tick,
+    World,
+};
 
 #[test]
 fn whole_lifecycle() {
@@ -15,55 +18,23 @@ fn whole_lifecycle() {
     let k3 = w.key("acme-3");
     let rec1 = w.key("acme-recovery-1");
     let rec2 = w.key("acme-recovery-2");
-    let s = |p: &std::path::Path| p.to_str().unwrap().to_string();
-    let pubf = |p: &std::path::Path| p.with_extension("pub").to_str().unwrap().to_string();
 
     // 0: registration committing to a recovery key.
-    w.ok(&[
-        "register",
-        "--key",
-        &s(&k1),
-        "--org",
-        "Acme Corp",
-        "--recovery-key",
-        &pubf(&rec1),
-    ]);
+    w.register_with_recovery(&k1, "Acme Corp", &rec1);
     // 1: attestation by k1.
     w.attest(&k1, &["no-backdoors"], "Acme Cloud");
     tick();
     let t_before_rotation = now_rfc3339();
     tick();
     // 2: rotation k1 -> k2.
-    let out = w.run(&["key", "rotate", "--key", &s(&k1), "--new", &s(&k2)]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    w.rotate(&k1, &k2);
     // k1 no longer speaks for Acme.
-    let e = w.fails(
-        2,
-        &[
-            "attest",
-            "--key",
-            &s(&k1),
-            "--norm",
-            "patch-all-customers",
-            "--scope",
-            "X",
-        ],
-    );
+    let e = w.fails(2, &attest_args(&k1, &["patch-all-customers"], "X"));
     assert!(e.contains("stopped speaking"), "{e}");
     // 3: k2 attests, superseding entry 1.
-    w.ok(&[
-        "attest",
-        "--key",
-        &s(&k2),
-        "--norm",
-        "no-backdoors",
-        "--norm",
-        "patch-all-customers",
-        "--scope",
-        "Acme Cloud",
-        "--supersedes",
-        "1",
-    ]);
+    let mut superseding = attest_args(&k2, &["no-backdoors", "patch-all-customers"], "Acme Cloud");
+    superseding.extend(["--supersedes", "1"]);
+    w.ok(&superseding);
     assert_eq!(
         states(&w, &[]),
         vec![(1, "superseded".into()), (3, "live".into())]
@@ -79,72 +50,26 @@ fn whole_lifecycle() {
 
     // The thief steals k2: 4: attestation by the thief, 5: rotation to the thief's key k3.
     w.attest(&k2, &["no-offensive-aid"], "Thief Cloud");
-    w.ok(&["key", "rotate", "--key", &s(&k2), "--new", &s(&k3)]);
+    w.rotate(&k2, &k3);
     // 6: thief attests with k3.
     w.attest(&k3, &["no-hack-back"], "Thief Mail");
     // A recovery with the wrong recovery key is refused.
     let e = w.fails(
         2,
-        &[
-            "key",
-            "recover",
-            "--recovery-key",
-            &s(&rec2),
-            "--new",
-            &pubf(&k1),
-            "--next-recovery-key",
-            &pubf(&rec1),
-            "--reason",
-            "x",
-        ],
+        &recover_args(&s(&rec2), &public(&k1), &public(&rec1), None, "x"),
     );
     assert!(e.contains("no organisation"), "{e}");
     // 7: recovery with the committed key, compromise since t_clean: ends k3, installs a new key.
     let k4 = w.key("acme-4");
-    w.ok(&[
-        "key",
-        "recover",
-        "--recovery-key",
-        &s(&rec1),
-        "--new",
-        &pubf(&k4),
-        "--next-recovery-key",
-        &pubf(&rec2),
-        "--compromised-since",
-        &t_clean,
-        "--reason",
-        "signing key stolen",
-    ]);
+    w.recover(&rec1, &k4, &rec2, Some(&t_clean), "signing key stolen");
     // A recovery key works once.
     let e = w.fails(
         2,
-        &[
-            "key",
-            "recover",
-            "--recovery-key",
-            &s(&rec1),
-            "--new",
-            &pubf(&k1),
-            "--next-recovery-key",
-            &pubf(&rec2),
-            "--reason",
-            "again",
-        ],
+        &recover_args(&s(&rec1), &public(&k1), &public(&rec2), None, "again"),
     );
     assert!(e.contains("no organisation") || e.contains("already used"), "{e}");
     // The thief's key no longer works; the new one does (8).
-    let e = w.fails(
-        2,
-        &[
-            "attest",
-            "--key",
-            &s(&k3),
-            "--norm",
-            "no-backdoors",
-            "--scope",
-            "X",
-        ],
-    );
+    let e = w.fails(2, &attest_args(&k3, &["no-backdoors"], "X"));
     assert!(e.contains("stopped speaking"), "{e}");
     w.attest(&k4, &["secure-development"], "Acme Cloud");
 
@@ -154,13 +79,7 @@ fn whole_lifecycle() {
     assert_eq!(v["rotations"], 2);
     assert_eq!(v["recoveries"], 1);
     // status leaves untrusted ones out; --all flags them.
-    let live: Vec<u64> = json(&w, &["status", "--json"])
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x["index"].as_u64().unwrap())
-        .collect();
-    assert_eq!(live, vec![3, 8]);
+    assert_eq!(live(&w), vec![3, 8]);
     let all = states(&w, &[]);
     assert!(
         all.contains(&(4, "untrusted".into())) && all.contains(&(6, "untrusted".into())),
@@ -197,10 +116,9 @@ fn whole_lifecycle() {
     let text = w.ok(&["history", "--org", "acme corp"]);
     assert!(text.contains("UNTRUSTED"), "{text}");
     // An offline bundle for the attestation by the recovered-in key carries the key history.
-    let vkey = w.ok(&["ledger-key"]).trim().to_string();
-    let f = w.path("p8.json");
-    w.ok(&["prove", "8", "--json", "--out", f.to_str().unwrap()]);
-    let b: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
+    let vkey = w.ledger_key();
+    let f = w.prove(8, "p8.json", &["--json"]);
+    let b = read_json(&f);
     assert_eq!(b["key_history"].as_array().unwrap().len(), 3);
     let out = w.ok(&["verify-proof", f.to_str().unwrap(), "--ledger-key", &vkey]);
     assert!(out.contains("3 key-history entries checked"), "{out}");
@@ -212,42 +130,17 @@ fn revocation_rules() {
     w.init();
     let a1 = w.register("a1", "Acme");
     let a2 = w.key("a2");
-    let s = |p: &std::path::Path| p.to_str().unwrap().to_string();
-    w.ok(&["key", "rotate", "--key", &s(&a1), "--new", &s(&a2)]);
+    w.rotate(&a1, &a2);
     // An ended key cannot revoke anything.
     let kid2 = json(&w, &["history", "--org", "acme", "--json"])[1]["key_change"]["installs"]
         .as_str()
         .unwrap()
         .to_string();
-    let e = w.fails(
-        2,
-        &[
-            "key",
-            "revoke",
-            "--key",
-            &s(&a1),
-            "--target",
-            &kid2,
-            "--reason",
-            "x",
-        ],
-    );
+    let e = w.fails(2, &revoke_args(&a1, Some(&kid2), "x"));
     assert!(e.contains("stopped speaking"), "{e}");
     // Another organisation's key cannot be revoked.
     let b = w.register("b", "Beta");
-    let e = w.fails(
-        2,
-        &[
-            "key",
-            "revoke",
-            "--key",
-            &s(&b),
-            "--target",
-            &kid2,
-            "--reason",
-            "x",
-        ],
-    );
+    let e = w.fails(2, &revoke_args(&b, Some(&kid2), "x"));
     assert!(e.contains("belongs to"), "{e}");
     // The current key cannot revoke the key it replaced: that one has already ended, and the
     // message says so (it once blamed the target for signing).
@@ -255,35 +148,12 @@ fn revocation_rules() {
         .as_str()
         .unwrap()
         .to_string();
-    let e = w.fails(
-        2,
-        &[
-            "key",
-            "revoke",
-            "--key",
-            &s(&a2),
-            "--target",
-            &kid1,
-            "--reason",
-            "x",
-        ],
-    );
+    let e = w.fails(2, &revoke_args(&a2, Some(&kid1), "x"));
     assert!(e.contains("nothing left to revoke"), "{e}");
     assert!(!e.contains("signed by key"), "{e}");
     // A key revokes itself; afterwards it cannot sign.
-    w.ok(&["key", "revoke", "--key", &s(&a2), "--reason", "retired"]);
-    let e = w.fails(
-        2,
-        &[
-            "attest",
-            "--key",
-            &s(&a2),
-            "--norm",
-            "no-backdoors",
-            "--scope",
-            "X",
-        ],
-    );
+    w.ok(&revoke_args(&a2, None, "retired"));
+    let e = w.fails(2, &attest_args(&a2, &["no-backdoors"], "X"));
     assert!(e.contains("stopped speaking"), "{e}");
     // Without a recovery key the organisation cannot be recovered; register, status and
     // history say so.
@@ -319,8 +189,7 @@ fn hsm_detached_signature() {
         tbs.to_str().unwrap(),
     ]);
     // The "HSM": sign the exact bytes with the secret key, outside accord.
-    let sk = accord::keyfile::read_secret_key(&k).unwrap();
-    let sig = sk.sign(&std::fs::read(&tbs).unwrap());
+    let sig = sk(&k).sign(&std::fs::read(&tbs).unwrap());
     let sigf = w.path("att.sig");
     std::fs::write(&sigf, hex::encode(sig)).unwrap();
     let st = w.path("att.cose");

@@ -2,16 +2,16 @@
 //! real ledger and run through a simple model written here. Every append is accepted exactly
 //! when the model accepts it, the ledger verifies, and `status` equals the model's live set.
 
+mod common;
+
 use std::collections::{BTreeSet, HashMap};
 
 use accord::checkpoint::{LedgerKey, Origin};
 use accord::keys::SecretKey;
 use accord::ledger::{Ledger, LedgerError};
 use accord::norms::Catalogue;
-use accord::statement::{
-    self, Acceptance, Attestation, Body, NormRef, Payload, Recovery, Registration, Revocation, Rotation,
-    Withdrawal,
-};
+use accord::statement::{self, Acceptance, Body, Payload, Recovery, Revocation, Rotation, Withdrawal};
+use common::{attestation, payload_at, registration};
 use proptest::prelude::*;
 
 const ORIGIN: &str = "model.example/ledger";
@@ -63,28 +63,9 @@ fn name(org: u8) -> String {
     format!("org{org}")
 }
 
+/// A payload for this file's [`ORIGIN`], issued now.
 fn payload(body: Body) -> Payload {
-    Payload {
-        origin: ORIGIN.into(),
-        iat: accord::clock::now(),
-        nonce: statement::random_nonce(),
-        body,
-    }
-}
-
-fn attestation(supersedes: Option<[u8; 32]>) -> Body {
-    let n = Catalogue::embedded().get("no-backdoors").unwrap();
-    Body::Attestation(Attestation {
-        catalogue: 1,
-        norms: vec![NormRef {
-            id: n.id.clone(),
-            text_hash: n.text_hash(),
-        }],
-        scope: vec!["S".into()],
-        expires: None,
-        note: None,
-        supersedes,
-    })
+    payload_at(ORIGIN, accord::clock::now(), body)
 }
 
 fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
@@ -103,13 +84,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
             Op::Register { org, with_recovery } => {
                 let k = fresh();
                 let rec = if with_recovery { Some(fresh()) } else { None };
-                let body = Body::Registration(Registration {
-                    name: name(org),
-                    public_key: key(k).public(),
-                    domain: None,
-                    contact: None,
-                    recovery: rec.map(|r| key(r).public().kid()),
-                });
+                let body = registration(&name(org), key(k).public(), rec.map(|r| key(r).public().kid()));
                 let ok = !m.keys.contains_key(&org);
                 let st = statement::sign(&payload(body), &name(org), &key(k)).unwrap();
                 if ok {
@@ -129,7 +104,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 let sup_ok = target.as_ref().is_none_or(|(o, _, live)| *o == org && *live);
                 let ok = current && sup_ok;
                 let st = statement::sign(
-                    &payload(attestation(target.as_ref().map(|t| t.1))),
+                    &payload(attestation("S", target.as_ref().map(|t| t.1))),
                     &name(org),
                     &key(seed),
                 )

@@ -3,70 +3,24 @@
 
 mod common;
 
-use accord::keyfile;
 use accord::keys::SecretKey;
-use accord::norms::Catalogue;
-use accord::statement::{self, Attestation, Body, NormRef, Payload, Recovery, Revocation, Withdrawal};
-use common::{force_append, World};
-
-const ORIGIN: &str = "test.example/ledger";
-
-fn payload(body: Body) -> Payload {
-    Payload {
-        origin: ORIGIN.into(),
-        iat: accord::clock::now(),
-        nonce: statement::random_nonce(),
-        body,
-    }
-}
-
-fn attestation(supersedes: Option<[u8; 32]>) -> Body {
-    let n = Catalogue::embedded().get("no-backdoors").unwrap();
-    Body::Attestation(Attestation {
-        catalogue: 1,
-        norms: vec![NormRef {
-            id: n.id.clone(),
-            text_hash: n.text_hash(),
-        }],
-        scope: vec!["X".into()],
-        expires: None,
-        note: None,
-        supersedes,
-    })
-}
-
-fn sk(path: &std::path::Path) -> SecretKey {
-    keyfile::read_secret_key(path).unwrap()
-}
+use accord::statement::{self, Body, Recovery, Revocation, Withdrawal};
+use common::{
+    acme_with_recovery, attestation, force_append, payload, public, register_args, registration, s, signed,
+    sk, verify_names, verify_proof_args, World,
+};
 
 fn id_of(w: &World, index: u64) -> [u8; 32] {
-    let v: serde_json::Value = serde_json::from_str(&w.ok(&["show", &index.to_string(), "--json"])).unwrap();
+    let v = common::json(w, &["show", &index.to_string(), "--json"]);
     hex::decode(v["statement_id"].as_str().unwrap())
         .unwrap()
         .try_into()
         .unwrap()
 }
 
-fn verify_names(w: &World, index: u64, what: &str) {
-    let e = w.fails(1, &["verify"]);
-    assert!(e.contains(&format!("entry {index}")), "{e}");
-    assert!(e.contains(what), "expected {what:?}: {e}");
-}
-
+/// [`acme_with_recovery`], then an attestation by Acme (entry 1).
 fn setup() -> (World, std::path::PathBuf, std::path::PathBuf) {
-    let w = World::new();
-    w.init();
-    let rec = w.key("acme-rec");
-    let a = w.key("acme");
-    w.ok(&[
-        "register",
-        "--key",
-        a.to_str().unwrap(),
-        "--org",
-        "Acme",
-        "--recovery-key",
-        rec.with_extension("pub").to_str().unwrap(),
-    ]);
+    let (w, a, rec) = acme_with_recovery();
     w.attest(&a, &["no-backdoors"], "Acme Cloud"); // 1
     (w, a, rec)
 }
@@ -75,62 +29,26 @@ fn setup() -> (World, std::path::PathBuf, std::path::PathBuf) {
 fn recover_once(w: &World, rec: &std::path::Path) {
     let n1 = w.key("n1");
     let next = w.key("next-rec");
-    w.ok(&[
-        "key",
-        "recover",
-        "--recovery-key",
-        rec.to_str().unwrap(),
-        "--new",
-        n1.with_extension("pub").to_str().unwrap(),
-        "--next-recovery-key",
-        next.with_extension("pub").to_str().unwrap(),
-        "--reason",
-        "lost",
-    ]);
+    w.recover(rec, &n1, &next, None, "lost");
 }
 
 #[test]
 fn statement_by_a_rotated_away_key() {
     let (w, a, _) = setup();
     let a2 = w.key("acme2");
-    w.ok(&[
-        "key",
-        "rotate",
-        "--key",
-        a.to_str().unwrap(),
-        "--new",
-        a2.to_str().unwrap(),
-    ]); // 2
-    let st = statement::sign(&payload(attestation(None)), "acme", &sk(&a)).unwrap();
+    w.rotate(&a, &a2); // 2
+    let st = signed(attestation("X", None), "acme", &sk(&a));
     let i = force_append(&w, st.bytes());
     verify_names(&w, i, "stopped speaking");
     // An offline bundle for that entry carries the rotation in its key history and fails too.
-    let vkey = w.ok(&["ledger-key"]).trim().to_string();
-    let f = w.path("bad.proof");
-    w.ok(&["prove", &i.to_string(), "--out", f.to_str().unwrap()]);
-    let e = w.fails(
-        1,
-        &[
-            "verify-proof",
-            f.to_str().unwrap(),
-            "--ledger-key",
-            &vkey,
-            "--state",
-            w.path("st").to_str().unwrap(),
-        ],
-    );
+    let vkey = w.ledger_key();
+    let state = w.path("st");
+    let f = w.prove(i, "bad.proof", &[]);
+    let e = w.fails(1, &verify_proof_args(&f, &vkey, &state, &[]));
     assert!(e.contains("did not speak"), "{e}");
     // While a bundle for the entry by the new key (index 2 is the rotation itself) verifies.
-    let g = w.path("rot.proof");
-    w.ok(&["prove", "2", "--out", g.to_str().unwrap()]);
-    let out = w.ok(&[
-        "verify-proof",
-        g.to_str().unwrap(),
-        "--ledger-key",
-        &vkey,
-        "--state",
-        w.path("st").to_str().unwrap(),
-    ]);
+    let g = w.prove(2, "rot.proof", &[]);
+    let out = w.ok(&verify_proof_args(&g, &vkey, &state, &[]));
     assert!(out.contains("1 key-history entries checked"), "{out}");
 }
 
@@ -138,7 +56,7 @@ fn statement_by_a_rotated_away_key() {
 fn statement_by_a_revoked_key() {
     let (w, a, _) = setup();
     w.ok(&["key", "revoke", "--key", a.to_str().unwrap(), "--reason", "lost"]);
-    let st = statement::sign(&payload(attestation(None)), "acme", &sk(&a)).unwrap();
+    let st = signed(attestation("X", None), "acme", &sk(&a));
     let i = force_append(&w, st.bytes());
     verify_names(&w, i, "stopped speaking");
 }
@@ -148,15 +66,14 @@ fn revocation_signed_by_another_organisations_key() {
     let (w, a, _) = setup();
     let b = w.register("beta", "Beta");
     let target = sk(&a).public().kid();
-    let st = statement::sign(
-        &payload(Body::Revocation(Revocation {
+    let st = signed(
+        Body::Revocation(Revocation {
             target,
             reason: "x".into(),
-        })),
+        }),
         "acme",
         &sk(&b),
-    )
-    .unwrap();
+    );
     let i = force_append(&w, st.bytes());
     verify_names(&w, i, "registered to \"beta\"");
 }
@@ -172,23 +89,28 @@ fn recovery_with_a_key_that_does_not_match() {
         compromised_since: None,
         reason: "x".into(),
     });
-    let st = statement::sign(&payload(body), "acme", &wrong).unwrap();
+    let st = signed(body, "acme", &wrong);
     let i = force_append(&w, st.bytes());
     verify_names(&w, i, "does not match");
+}
+
+/// A second recovery of `iss` with the recovery key `rec` (spent by [`recover_once`]).
+fn recovery_again(iss: &str, rec: &std::path::Path) -> statement::Statement {
+    let body = Body::Recovery(Recovery {
+        recovery_key: sk(rec).public(),
+        new_key: SecretKey::generate().public(),
+        next_recovery: [2; 32],
+        compromised_since: None,
+        reason: "again".into(),
+    });
+    signed(body, iss, &sk(rec))
 }
 
 #[test]
 fn recovery_key_used_twice() {
     let (w, _, rec) = setup();
     recover_once(&w, &rec);
-    let body = Body::Recovery(Recovery {
-        recovery_key: sk(&rec).public(),
-        new_key: SecretKey::generate().public(),
-        next_recovery: [2; 32],
-        compromised_since: None,
-        reason: "again".into(),
-    });
-    let st = statement::sign(&payload(body), "acme", &sk(&rec)).unwrap();
+    let st = recovery_again("acme", &rec);
     let i = force_append(&w, st.bytes());
     verify_names(&w, i, "already used");
 }
@@ -202,37 +124,13 @@ fn a_spent_recovery_key_committed_to_again_still_cannot_recover() {
                             // Another organisation registers committing to the spent key (3; the CLI refuses that,
                             // so it is forced in: the ledger rules allow the commitment), then tries it (4).
     let b = w.key("beta");
-    let e = w.fails(
-        2,
-        &[
-            "register",
-            "--key",
-            b.to_str().unwrap(),
-            "--org",
-            "Beta",
-            "--recovery-key",
-            rec.with_extension("pub").to_str().unwrap(),
-        ],
-    );
+    let e = w.fails(2, &register_args(&s(&b), "Beta", Some(&public(&rec))));
     assert!(e.contains("already used"), "{e}");
-    let reg = Body::Registration(accord::statement::Registration {
-        name: "Beta".into(),
-        public_key: sk(&b).public(),
-        domain: None,
-        contact: None,
-        recovery: Some(sk(&rec).public().kid()),
-    });
-    let st = statement::sign(&payload(reg), "beta", &sk(&b)).unwrap();
+    let reg = registration("Beta", sk(&b).public(), Some(sk(&rec).public().kid()));
+    let st = signed(reg, "beta", &sk(&b));
     assert_eq!(force_append(&w, st.bytes()), 3);
     w.ok(&["verify"]);
-    let body = Body::Recovery(Recovery {
-        recovery_key: sk(&rec).public(),
-        new_key: SecretKey::generate().public(),
-        next_recovery: [2; 32],
-        compromised_since: None,
-        reason: "again".into(),
-    });
-    let st = statement::sign(&payload(body), "beta", &sk(&rec)).unwrap();
+    let st = recovery_again("beta", &rec);
     let i = force_append(&w, st.bytes());
     assert_eq!(i, 4);
     verify_names(&w, i, "already used");
@@ -265,22 +163,21 @@ fn withdrawal_and_supersede_of_another_organisations_entry() {
     let (w, _, _) = setup();
     let b = w.register("beta", "Beta");
     let target = id_of(&w, 1);
-    let st = statement::sign(
-        &payload(Body::Withdrawal(Withdrawal {
+    let st = signed(
+        Body::Withdrawal(Withdrawal {
             target,
             reason: "x".into(),
-        })),
+        }),
         "beta",
         &sk(&b),
-    )
-    .unwrap();
+    );
     let i = force_append(&w, st.bytes());
     verify_names(&w, i, "belongs to \"acme\"");
 
     let (w, _, _) = setup();
     let b = w.register("beta", "Beta");
     let target = id_of(&w, 1);
-    let st = statement::sign(&payload(attestation(Some(target))), "beta", &sk(&b)).unwrap();
+    let st = signed(attestation("X", Some(target)), "beta", &sk(&b));
     let i = force_append(&w, st.bytes());
     verify_names(&w, i, "belongs to \"acme\"");
 }
@@ -289,7 +186,7 @@ fn withdrawal_and_supersede_of_another_organisations_entry() {
 fn forced_valid_entry_verifies() {
     // The helper itself is honest: a valid statement forced in verifies.
     let (w, a, _) = setup();
-    let st = statement::sign(&payload(attestation(None)), "acme", &sk(&a)).unwrap();
+    let st = signed(attestation("X", None), "acme", &sk(&a));
     force_append(&w, st.bytes());
     w.ok(&["verify"]);
 }

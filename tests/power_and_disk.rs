@@ -6,14 +6,17 @@
 //! "machine"; the ledger is then reopened from the durable image. SIGKILL tests (tests/crash.rs)
 //! keep the page cache and so test atomicity; these test durability.
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 
 use accord::checkpoint::{LedgerKey, Origin};
 use accord::keys::SecretKey;
 use accord::ledger::Ledger;
 use accord::norms::Catalogue;
-use accord::statement::{self, Attestation, Body, NormRef, Payload, Registration};
+use accord::statement::{self, Body};
 use accord::store::Store;
+use common::{attestation, payload_at, registration, xorshift};
 
 const ORIGIN: &str = "sim.example/ledger";
 
@@ -125,64 +128,55 @@ struct Org {
     iss: String,
 }
 
-fn registration(org: &Org) -> Vec<u8> {
-    let p = Payload {
-        origin: ORIGIN.into(),
-        iat: accord::clock::now(),
-        nonce: statement::random_nonce(),
-        body: Body::Registration(Registration {
-            name: org.iss.clone(),
-            public_key: org.key.public(),
-            domain: None,
-            contact: None,
-            recovery: None,
-        }),
-    };
-    statement::sign(&p, &org.iss, &org.key).unwrap().into_bytes()
-}
+impl Org {
+    /// `body` signed by the organisation, for this file's [`ORIGIN`], issued now.
+    fn sign(&self, body: Body) -> Vec<u8> {
+        let p = payload_at(ORIGIN, accord::clock::now(), body);
+        statement::sign(&p, &self.iss, &self.key).unwrap().into_bytes()
+    }
 
-fn attestation(org: &Org, n: u64) -> Vec<u8> {
-    let norm = Catalogue::embedded().get("no-backdoors").unwrap();
-    let p = Payload {
-        origin: ORIGIN.into(),
-        iat: accord::clock::now(),
-        nonce: statement::random_nonce(),
-        body: Body::Attestation(Attestation {
-            catalogue: 1,
-            norms: vec![NormRef {
-                id: norm.id.clone(),
-                text_hash: norm.text_hash(),
-            }],
-            scope: vec![format!("product {n}")],
-            expires: None,
-            note: None,
-            supersedes: None,
-        }),
-    };
-    statement::sign(&p, &org.iss, &org.key).unwrap().into_bytes()
+    fn registration(&self) -> Vec<u8> {
+        self.sign(registration(&self.iss, self.key.public(), None))
+    }
+
+    /// Its attestation number `n` (scope "product N").
+    fn attestation(&self, n: u64) -> Vec<u8> {
+        self.sign(attestation(&format!("product {n}"), None))
+    }
 }
 
 fn label() -> std::path::PathBuf {
     std::path::PathBuf::from("simdisk")
 }
 
-/// A fresh simulated disk holding an initialised ledger with one registration.
-fn fresh(key: &LedgerKey, org: &Org) -> (SimDisk, Vec<u8>) {
-    let disk = SimDisk::default();
-    let store = Store::with_backend(disk.clone(), &label()).unwrap();
-    let ledger = Ledger::init_store(store, key, &label()).unwrap();
-    let reg = registration(org);
+/// Appends one statement, logged now, as the custodian does.
+fn append(ledger: &Ledger, key: &LedgerKey, statement: &[u8]) -> Result<(), accord::ledger::LedgerError> {
     ledger
         .append(
-            std::slice::from_ref(&reg),
+            &[statement.to_vec()],
             key,
             accord::clock::now(),
             Catalogue::embedded(),
         )
-        .unwrap();
+        .map(|_| ())
+}
+
+/// A new ledger key, the organisation `acme` with the key of seed `[seed; 32]`, and the durable
+/// image of a fresh simulated disk holding an initialised ledger with its registration.
+fn fresh(seed: u8) -> (LedgerKey, Org, Vec<u8>) {
+    let key = LedgerKey::generate(&Origin::new(ORIGIN).unwrap());
+    let org = Org {
+        key: SecretKey::from_seed(&[seed; 32]),
+        iss: "acme".into(),
+    };
+    let disk = SimDisk::default();
+    let store = Store::with_backend(disk.clone(), &label()).unwrap();
+    let ledger = Ledger::init_store(store, &key, &label()).unwrap();
+    let reg = org.registration();
+    append(&ledger, &key, &reg).unwrap();
     drop(ledger);
     let image = disk.durable_image();
-    (disk, image)
+    (key, org, image)
 }
 
 /// Reopens the ledger from a durable image, verifies it and returns its entries' statements.
@@ -207,19 +201,9 @@ fn reopen_and_verify(image: Vec<u8>, key: &LedgerKey) -> Result<Vec<Vec<u8>>, St
 
 #[test]
 fn power_cuts_lose_nothing_acknowledged() {
-    let key = LedgerKey::generate(&Origin::new(ORIGIN).unwrap());
-    let org = Org {
-        key: SecretKey::from_seed(&[7; 32]),
-        iss: "acme".into(),
-    };
-    let (_, base) = fresh(&key, &org);
+    let (key, org, base) = fresh(7);
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-    let mut rnd = |n: u64| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed % n
-    };
+    let mut rnd = |n: u64| xorshift(&mut seed) % n;
     let (mut cuts, mut acknowledged_total, mut lost) = (0, 0, 0);
     for round in 0..300u64 {
         let disk = SimDisk::from_image(base.clone());
@@ -229,13 +213,8 @@ fn power_cuts_lose_nothing_acknowledged() {
         disk.0.lock().unwrap().ops_left = Some(rnd(400));
         let mut acknowledged = Vec::new();
         for n in 0..8 {
-            let st = attestation(&org, round * 100 + n);
-            match ledger.append(
-                std::slice::from_ref(&st),
-                &key,
-                accord::clock::now(),
-                Catalogue::embedded(),
-            ) {
+            let st = org.attestation(round * 100 + n);
+            match append(&ledger, &key, &st) {
                 Ok(_) => acknowledged.push(st),
                 Err(_) => break,
             }
@@ -261,38 +240,21 @@ fn power_cuts_lose_nothing_acknowledged() {
 
 #[test]
 fn a_full_disk_fails_cleanly_and_keeps_every_earlier_entry() {
-    let key = LedgerKey::generate(&Origin::new(ORIGIN).unwrap());
-    let org = Org {
-        key: SecretKey::from_seed(&[8; 32]),
-        iss: "acme".into(),
-    };
-    let (_, base) = fresh(&key, &org);
+    let (key, org, base) = fresh(8);
     let disk = SimDisk::from_image(base);
     let ledger = Ledger::from_store(Store::with_backend(disk.clone(), &label()).unwrap());
     let mut acknowledged = Vec::new();
     for n in 0..5 {
-        let st = attestation(&org, n);
-        ledger
-            .append(
-                std::slice::from_ref(&st),
-                &key,
-                accord::clock::now(),
-                Catalogue::embedded(),
-            )
-            .unwrap();
+        let st = org.attestation(n);
+        append(&ledger, &key, &st).unwrap();
         acknowledged.push(st);
     }
     // The disk fills up.
     disk.0.lock().unwrap().space_left = Some(2_000);
     let mut failed = false;
     for n in 5..200 {
-        let st = attestation(&org, n);
-        match ledger.append(
-            std::slice::from_ref(&st),
-            &key,
-            accord::clock::now(),
-            Catalogue::embedded(),
-        ) {
+        let st = org.attestation(n);
+        match append(&ledger, &key, &st) {
             Ok(_) => acknowledged.push(st),
             Err(e) => {
                 assert!(

@@ -9,7 +9,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use accord::checkpoint::{SignedCheckpoint, VerifierKey};
 use accord::norms::Catalogue;
 use accord::proofs::ProofFile;
-use common::World;
+use common::{verify_args, verify_proof_args, xorshift, World};
 
 struct Fixture {
     w: World,
@@ -27,26 +27,18 @@ fn fixture() -> Fixture {
     let a = w.register("acme", "Acme Corp");
     let a2 = w.key("acme2");
     w.attest(&a, &["no-backdoors"], "Acme Cloud");
-    w.ok(&[
-        "key",
-        "rotate",
-        "--key",
-        a.to_str().unwrap(),
-        "--new",
-        a2.to_str().unwrap(),
-    ]);
+    w.rotate(&a, &a2);
     w.attest(&a2, &["patch-all-customers"], "Acme Mail");
-    let f = |n: &str| w.path(n).to_str().unwrap().to_string();
-    w.ok(&["prove", "3", "--since", "2", "--out", &f("b.cbor")]);
-    w.ok(&["prove", "3", "--json", "--out", &f("b.json")]);
-    w.ok(&["consistency", "--from", "2", "--out", &f("c.cbor")]);
-    w.ok(&["export", "--out", &f("x.export")]);
+    let bundle = w.prove(3, "b.cbor", &["--since", "2"]);
+    let json = w.prove(3, "b.json", &["--json"]);
+    let consistency = w.consistency(2, "c.cbor", &[]);
+    let export = w.export("x.export");
     let note = w.ok(&["checkpoint"]).into_bytes();
     Fixture {
-        bundle: std::fs::read(f("b.cbor")).unwrap(),
-        json: std::fs::read(f("b.json")).unwrap(),
-        consistency: std::fs::read(f("c.cbor")).unwrap(),
-        export: std::fs::read(f("x.export")).unwrap(),
+        bundle: std::fs::read(bundle).unwrap(),
+        json: std::fs::read(json).unwrap(),
+        consistency: std::fs::read(consistency).unwrap(),
+        export: std::fs::read(export).unwrap(),
         note,
         vkey,
         w,
@@ -100,14 +92,7 @@ fn sample(len: usize, n: usize, seed: u64) -> Vec<usize> {
         return (0..len).collect();
     }
     let mut x = seed;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x % len as u64) as usize
-        })
-        .collect()
+    (0..n).map(|_| (xorshift(&mut x) % len as u64) as usize).collect()
 }
 
 #[test]
@@ -229,17 +214,7 @@ fn a_sample_through_the_binary_exits_1_naming_the_failure() {
         b[i] ^= 0x04;
         let f = fx.w.path(&format!("t{k}.cbor"));
         std::fs::write(&f, &b).unwrap();
-        let e = fx.w.fails(
-            1,
-            &[
-                "verify-proof",
-                f.to_str().unwrap(),
-                "--ledger-key",
-                &fx.vkey,
-                "--state",
-                st.to_str().unwrap(),
-            ],
-        );
+        let e = fx.w.fails(1, &verify_proof_args(&f, &fx.vkey, &st, &[]));
         assert!(e.contains("verification FAILED"), "{e}");
     }
     for (k, i) in sample(fx.export.len(), 20, 5).into_iter().enumerate() {
@@ -247,18 +222,8 @@ fn a_sample_through_the_binary_exits_1_naming_the_failure() {
         b[i] ^= 0x04;
         let f = fx.w.path(&format!("t{k}.export"));
         std::fs::write(&f, &b).unwrap();
-        let e = fx.w.fails(
-            1,
-            &[
-                "verify",
-                "--file",
-                f.to_str().unwrap(),
-                "--ledger-key",
-                &fx.vkey,
-                "--state",
-                st.to_str().unwrap(),
-            ],
-        );
+        let e =
+            fx.w.fails(1, &verify_args(&fx.vkey, &st, &["--file", f.to_str().unwrap()]));
         assert!(e.contains("verification FAILED"), "{e}");
     }
 }

@@ -4,13 +4,16 @@
 //! to their promise: the error reported is the one at the lowest index whatever the batch
 //! boundaries, a genuine ledger replays cleanly, and a refused append writes nothing.
 
+mod common;
+
 use accord::checkpoint::{LedgerKey, Origin};
 use accord::entry::Entry;
 use accord::keys::SecretKey;
 use accord::ledger::{Ledger, LedgerError, Location};
 use accord::norms::Catalogue;
 use accord::replay::{Batch, Replay};
-use accord::statement::{self, Attestation, Body, NormRef, Payload, Registration};
+use accord::statement::{self, Body};
+use common::{attestation, payload_at, registration};
 
 const ORIGIN: &str = "order.example/ledger";
 const ENTRIES: u64 = 12;
@@ -25,38 +28,15 @@ fn fresh(n: u64) -> (tempfile::TempDir, Ledger, LedgerKey, Vec<Vec<u8>>) {
     let skey = dir.path().join("ledger.skey");
     std::fs::write(&skey, key.to_skey().as_bytes()).unwrap();
     let ledger = Ledger::init(&dir.path().join("ledger"), &key, &skey).unwrap();
-    let cat = Catalogue::embedded();
     let org = SecretKey::from_seed(&[7; 32]);
     let iss = statement::normalise_org("Order Test Co").unwrap();
     let sign = |body: Body| {
-        let payload = Payload {
-            origin: ORIGIN.into(),
-            iat: accord::clock::now(),
-            nonce: statement::random_nonce(),
-            body,
-        };
+        let payload = payload_at(ORIGIN, accord::clock::now(), body);
         statement::sign(&payload, &iss, &org).unwrap().into_bytes()
     };
-    let mut statements = vec![sign(Body::Registration(Registration {
-        name: "Order Test Co".into(),
-        public_key: org.public(),
-        domain: None,
-        contact: None,
-        recovery: None,
-    }))];
-    let norm = &cat.norms()[0];
+    let mut statements = vec![sign(registration("Order Test Co", org.public(), None))];
     for j in 1..n {
-        statements.push(sign(Body::Attestation(Attestation {
-            catalogue: cat.version,
-            norms: vec![NormRef {
-                id: norm.id.clone(),
-                text_hash: norm.text_hash(),
-            }],
-            scope: vec![format!("Product {j}")],
-            expires: None,
-            note: None,
-            supersedes: None,
-        })));
+        statements.push(sign(attestation(&format!("Product {j}"), None)));
     }
     (dir, ledger, key, statements)
 }

@@ -8,7 +8,7 @@ mod common;
 use std::io::Read as _;
 use std::time::Duration;
 
-use common::World;
+use common::{attest_args, json, xorshift, World};
 
 #[cfg(unix)]
 #[test]
@@ -27,8 +27,8 @@ fn readers_right_after_a_kill_read_the_last_committed_state() {
 
 /// The statement ids `list --json` shows.
 fn listed_ids(w: &World) -> Vec<String> {
-    let list: serde_json::Value = serde_json::from_str(&w.ok(&["list", "--json"])).unwrap();
-    list.as_array()
+    json(w, &["list", "--json"])
+        .as_array()
         .unwrap()
         .iter()
         .map(|e| e["statement_id"].as_str().unwrap().to_string())
@@ -47,12 +47,7 @@ fn kill_appends(read_after_each: bool) {
     w.init();
     let key = w.register("acme", "Acme Corp");
     let mut seed = 0x2545_f491_4f6c_dd1du64;
-    let mut rnd = |n: u64| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed % n
-    };
+    let mut rnd = |n: u64| xorshift(&mut seed) % n;
     // Kill points are spread over the time one whole append takes on this machine.
     let t0 = std::time::Instant::now();
     w.attest(&key, &["no-backdoors"], "baseline");
@@ -67,20 +62,9 @@ fn kill_appends(read_after_each: bool) {
     let mut i = 0;
     while killed < kills && i < 4 * kills {
         i += 1;
-        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("accord"))
-            .current_dir(w.tmp.path())
-            .env("XDG_CONFIG_HOME", w.path("config"))
-            .env("XDG_STATE_HOME", w.path("state"))
-            .env("ACCORD_LEDGER", w.ledger())
-            .args([
-                "attest",
-                "--key",
-                key.to_str().unwrap(),
-                "--norm",
-                "no-backdoors",
-                "--scope",
-                &format!("run {i}"),
-            ])
+        let mut child = w
+            .std_cmd()
+            .args(attest_args(&key, &["no-backdoors"], &format!("run {i}")))
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()

@@ -6,14 +6,7 @@
 
 mod common;
 
-use common::World;
-
-fn xorshift(seed: &mut u64) -> u64 {
-    *seed ^= *seed << 13;
-    *seed ^= *seed >> 7;
-    *seed ^= *seed << 17;
-    *seed
-}
+use common::{attest_args, json, xorshift, World};
 
 fn ledger20() -> World {
     let w = World::new();
@@ -112,31 +105,22 @@ fn concurrent_writers_queue_or_fail_cleanly() {
     let keys: Vec<_> = (0..4)
         .map(|i| w.register(&format!("org{i}"), &format!("Org {i}")))
         .collect();
-    let exe = assert_cmd::cargo::cargo_bin("accord");
     let handles: Vec<_> = keys
         .iter()
         .enumerate()
         .map(|(i, k)| {
-            let (exe, k) = (exe.clone(), k.clone());
-            let (cfg, st, ledger) = (w.path("config"), w.path("state"), w.ledger());
+            // Five appends by this organisation, run one after the other on a thread of its own.
+            let appends: Vec<_> = (0..5)
+                .map(|n| {
+                    let mut c = w.std_cmd();
+                    c.args(attest_args(k, &["no-backdoors"], &format!("{i}-{n}")));
+                    c
+                })
+                .collect();
             std::thread::spawn(move || {
                 let mut ok = 0;
-                for n in 0..5 {
-                    let o = std::process::Command::new(&exe)
-                        .env("XDG_CONFIG_HOME", &cfg)
-                        .env("XDG_STATE_HOME", &st)
-                        .env("ACCORD_LEDGER", &ledger)
-                        .args([
-                            "attest",
-                            "--key",
-                            k.to_str().unwrap(),
-                            "--norm",
-                            "no-backdoors",
-                            "--scope",
-                            &format!("{i}-{n}"),
-                        ])
-                        .output()
-                        .unwrap();
+                for mut c in appends {
+                    let o = c.output().unwrap();
                     match o.status.code() {
                         Some(0) => ok += 1,
                         Some(2) => assert!(String::from_utf8_lossy(&o.stderr).contains("in use")),
@@ -149,7 +133,7 @@ fn concurrent_writers_queue_or_fail_cleanly() {
         .collect();
     let successes: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
     w.ok(&["verify"]);
-    let list: serde_json::Value = serde_json::from_str(&w.ok(&["list", "--json"])).unwrap();
+    let list = json(&w, &["list", "--json"]);
     assert_eq!(list.as_array().unwrap().len(), 4 + successes);
     assert!(
         successes >= 10,

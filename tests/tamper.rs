@@ -5,7 +5,7 @@ mod common;
 
 use accord::entry::Entry;
 use accord::store::Store;
-use common::World;
+use common::{attest_args, fork_evidence, verify_fails, World};
 
 /// A ledger with 5 entries: 2 registrations, 3 attestations.
 fn five() -> World {
@@ -36,14 +36,6 @@ fn entry(w: &World, i: u64) -> Entry {
 fn put(w: &World, i: u64, e: &Entry) {
     let b = e.encode().unwrap();
     raw(w, |t| t.put_entry(i, &b));
-}
-
-fn verify_fails(w: &World, wants: &[&str]) -> String {
-    let e = w.fails(1, &["verify"]);
-    for want in wants {
-        assert!(e.contains(want), "expected {want:?} in: {e}");
-    }
-    e
 }
 
 #[test]
@@ -287,15 +279,7 @@ fn fork_is_reported_and_evidence_kept() {
     let o = w
         .cmd()
         .env("ACCORD_LEDGER", &fork)
-        .args([
-            "attest",
-            "--key",
-            a.to_str().unwrap(),
-            "--norm",
-            "no-backdoors",
-            "--scope",
-            "Other",
-        ])
+        .args(attest_args(&a, &["no-backdoors"], "Other"))
         .output()
         .unwrap();
     assert!(o.status.success());
@@ -308,15 +292,5 @@ fn fork_is_reported_and_evidence_kept() {
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("FORK"), "{err}");
-    let kept = std::fs::read_dir(w.path("state/accord"))
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .starts_with("fork-")
-        })
-        .count();
-    assert_eq!(kept, 2);
+    assert_eq!(fork_evidence(&w.path("state/accord")), 2);
 }

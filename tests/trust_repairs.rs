@@ -4,82 +4,22 @@
 
 mod common;
 
-use accord::keyfile;
-use accord::keys::SecretKey;
-use accord::statement::{self, Acceptance, Body, Payload, Registration, Rotation};
-use common::{force_append, World};
-
-const ORIGIN: &str = "test.example/ledger";
-
-fn payload(body: Body) -> Payload {
-    Payload {
-        origin: ORIGIN.into(),
-        iat: accord::clock::now(),
-        nonce: statement::random_nonce(),
-        body,
-    }
-}
-
-fn sk(path: &std::path::Path) -> SecretKey {
-    keyfile::read_secret_key(path).unwrap()
-}
-
-/// A ledger where Acme registered with a recovery key: (world, Acme's key, its recovery key).
-fn acme_with_recovery() -> (World, std::path::PathBuf, std::path::PathBuf) {
-    let w = World::new();
-    w.init();
-    let rec = w.key("acme-rec");
-    let a = w.key("acme");
-    w.ok(&[
-        "register",
-        "--key",
-        a.to_str().unwrap(),
-        "--org",
-        "Acme",
-        "--recovery-key",
-        rec.with_extension("pub").to_str().unwrap(),
-    ]);
-    (w, a, rec)
-}
-
-/// A rotation by `old` to `new`, with the acceptance signed by `new`.
-fn rotation(old: &SecretKey, new: &SecretKey) -> statement::Statement {
-    let acceptance = statement::sign(
-        &payload(Body::Acceptance(Acceptance {
-            public_key: new.public(),
-            replaces: old.public().kid(),
-        })),
-        "acme",
-        new,
-    )
-    .unwrap();
-    statement::sign(
-        &payload(Body::Rotation(Rotation {
-            acceptance: Box::new(acceptance),
-        })),
-        "acme",
-        old,
-    )
-    .unwrap()
-}
+use accord::statement::normalise_org;
+use common::{
+    acme_with_recovery, attestation, force_append, force_append_version, read_json, registration, rotation,
+    s, signed, sk, verify_args, verify_names, verify_proof_args, write_json, World, ORIGIN,
+};
 
 #[test]
 fn rotating_to_the_committed_recovery_key_is_refused() {
     let (w, a, rec) = acme_with_recovery();
     let cp = w.checkpoint();
-    let o = w.run(&[
-        "key",
-        "rotate",
-        "--key",
-        a.to_str().unwrap(),
-        "--new",
-        rec.to_str().unwrap(),
-    ]);
+    let o = w.run(&["key", "rotate", "--key", &s(&a), "--new", &s(&rec)]);
     assert_ne!(o.code, 0, "{}", o.stderr);
     assert!(o.stderr.contains("committed recovery key"), "{}", o.stderr);
     w.unchanged(&cp);
     // The same rotation signed offline and given to `append` is refused by the ledger rule.
-    let st = rotation(&sk(&a), &sk(&rec));
+    let st = rotation("acme", &sk(&a), &sk(&rec), accord::clock::now());
     let f = w.path("rot.cose");
     std::fs::write(&f, st.bytes()).unwrap();
     let e = w.fails(1, &["append", f.to_str().unwrap()]);
@@ -90,10 +30,11 @@ fn rotating_to_the_committed_recovery_key_is_refused() {
 #[test]
 fn a_forced_rotation_to_the_recovery_key_fails_verify() {
     let (w, a, rec) = acme_with_recovery();
-    let i = force_append(&w, rotation(&sk(&a), &sk(&rec)).bytes());
-    let e = w.fails(1, &["verify"]);
-    assert!(e.contains(&format!("entry {i}")), "{e}");
-    assert!(e.contains("committed recovery key"), "{e}");
+    let i = force_append(
+        &w,
+        rotation("acme", &sk(&a), &sk(&rec), accord::clock::now()).bytes(),
+    );
+    verify_names(&w, i, "committed recovery key");
 }
 
 #[test]
@@ -101,18 +42,11 @@ fn a_registration_committing_to_its_own_key_as_recovery_is_refused() {
     let w = World::new();
     w.init();
     let a = sk(&w.key("acme"));
-    let reg = statement::sign(
-        &payload(Body::Registration(Registration {
-            name: "Acme".into(),
-            public_key: a.public(),
-            domain: None,
-            contact: None,
-            recovery: Some(a.public().kid()),
-        })),
+    let reg = signed(
+        registration("Acme", a.public(), Some(a.public().kid())),
         "acme",
         &a,
-    )
-    .unwrap();
+    );
     let cp = w.checkpoint();
     let f = w.path("reg.cose");
     std::fs::write(&f, reg.bytes()).unwrap();
@@ -120,11 +54,7 @@ fn a_registration_committing_to_its_own_key_as_recovery_is_refused() {
     assert!(e.contains("committed recovery key"), "{e}");
     w.unchanged(&cp);
     let i = force_append(&w, reg.bytes());
-    let e = w.fails(1, &["verify"]);
-    assert!(
-        e.contains(&format!("entry {i}")) && e.contains("committed recovery key"),
-        "{e}"
-    );
+    verify_names(&w, i, "committed recovery key");
 }
 
 /// Acme registered with a recovery key and two genuine pledges (entries 1 and 2); then a thief
@@ -141,7 +71,7 @@ fn stolen_key_then_recovery() -> (World, String) {
     let since = now_rfc3339();
     tick();
     // The thief, holding Acme's key.
-    w.ok(&["withdraw", "--key", ap, "--entry", "1", "--reason", "no longer"]); // 3
+    w.withdraw(&a, "1", "no longer"); // 3
     w.ok(&[
         "attest",
         "--key",
@@ -159,39 +89,20 @@ fn stolen_key_then_recovery() -> (World, String) {
     tick();
     let n1 = w.key("acme-new");
     let next = w.key("acme-rec-2");
-    w.ok(&[
-        "key",
-        "recover",
-        "--recovery-key",
-        rec.to_str().unwrap(),
-        "--new",
-        n1.with_extension("pub").to_str().unwrap(),
-        "--next-recovery-key",
-        next.with_extension("pub").to_str().unwrap(),
-        "--compromised-since",
-        &since,
-        "--reason",
-        "key stolen",
-    ]); // 6
+    w.recover(&rec, &n1, &next, Some(&since), "key stolen"); // 6
     (w, before_recovery)
 }
 
 #[test]
 fn statements_made_untrusted_by_a_recovery_have_no_effect() {
-    use common::{json, states};
+    use common::{json, live, states};
     let (w, before_recovery) = stolen_key_then_recovery();
     // Now: both genuine pledges are live again; the thief's statements are untrusted.
     assert_eq!(
         states(&w, &[]),
         vec![(1, "live".into()), (2, "live".into()), (4, "untrusted".into())]
     );
-    let live: Vec<u64> = json(&w, &["status", "--json"])
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x["index"].as_u64().unwrap())
-        .collect();
-    assert_eq!(live, vec![1, 2]);
+    assert_eq!(live(&w), vec![1, 2]);
     // Before the recovery, the ledger said what the thief made it say.
     let then = states(&w, &["--at", &before_recovery]);
     assert_eq!(
@@ -212,25 +123,15 @@ fn statements_made_untrusted_by_a_recovery_have_no_effect() {
     let rec = h.as_array().unwrap().iter().find(|e| e["index"] == 6).unwrap();
     assert_eq!(rec["key_change"]["ends"].as_array().unwrap().len(), 1, "{rec}");
     // A genuine withdrawal of a pledge the thief had withdrawn is accepted now.
-    let k = w.path("keys/acme-new.key");
-    w.ok(&[
-        "withdraw",
-        "--key",
-        k.to_str().unwrap(),
-        "--entry",
-        "1",
-        "--reason",
-        "retired",
-    ]);
+    w.withdraw(&w.key_file("acme-new"), "1", "retired");
     w.ok(&["verify"]);
 }
 
 #[test]
 fn verify_file_lists_untrusted_entries_from_the_one_read_of_a_pipe() {
     let (w, _) = stolen_key_then_recovery();
-    let vkey = w.ok(&["ledger-key"]).trim().to_string();
-    let f = w.path("l.export");
-    w.ok(&["export", "--out", f.to_str().unwrap()]);
+    let vkey = w.ledger_key();
+    let f = w.export("l.export");
     let bytes = std::fs::read(&f).unwrap();
     // Through standard input: one read, and the untrusted entries are listed from it.
     let o = w
@@ -276,18 +177,11 @@ fn verify_file_names_the_first_bad_entry_whatever_the_state_remembers() {
     }
     // The state remembers the checkpoint of size 24.
     let state = w.path("st");
-    w.ok(&[
-        "verify",
-        "--ledger-key",
-        &vkey,
-        "--state",
-        state.to_str().unwrap(),
-    ]);
+    w.ok(&verify_args(&vkey, &state, &[]));
     for i in 24..30 {
         w.attest(&a, &["no-backdoors"], &format!("product {i}"));
     }
-    let f = w.path("l.export");
-    w.ok(&["export", "--out", f.to_str().unwrap()]);
+    let f = w.export("l.export");
     for damaged in [22u64, 23, 24] {
         let g = w.path(&format!("bad-{damaged}.export"));
         std::fs::copy(&f, &g).unwrap();
@@ -310,9 +204,18 @@ fn exported() -> (World, String, std::path::PathBuf) {
     let a = w.register("acme", "Acme");
     w.attest(&a, &["no-backdoors"], "Acme Cloud");
     w.attest(&a, &["patch-all-customers"], "Acme Mail");
-    let f = w.path("l.export");
-    w.ok(&["export", "--out", f.to_str().unwrap()]);
+    let f = w.export("l.export");
     (w, vkey, f)
+}
+
+/// `import FILE --ledger-key VKEY --ledger MIRROR`.
+fn import_args<'a, F: AsRef<std::path::Path> + ?Sized>(
+    file: &'a F,
+    vkey: &'a str,
+    mirror: &'a std::path::Path,
+) -> Vec<&'a str> {
+    let (file, mirror) = (file.as_ref().to_str().unwrap(), mirror.to_str().unwrap());
+    vec!["import", file, "--ledger-key", vkey, "--ledger", mirror]
 }
 
 #[test]
@@ -345,26 +248,10 @@ fn import_commits_exactly_the_bytes_it_verified() {
         }
     });
     let mirror = w.path("mirror");
-    w.ok(&[
-        "import",
-        fifo.to_str().unwrap(),
-        "--ledger-key",
-        &vkey,
-        "--ledger",
-        mirror.to_str().unwrap(),
-    ]);
+    w.ok(&import_args(&fifo, &vkey, &mirror));
     // The mirror holds the genuine ledger: it verifies, and has the custodian's checkpoint.
-    w.ok(&[
-        "verify",
-        "--ledger-key",
-        &vkey,
-        "--ledger",
-        mirror.to_str().unwrap(),
-    ]);
-    assert_eq!(
-        w.ok(&["checkpoint", "--ledger", mirror.to_str().unwrap()]),
-        w.checkpoint()
-    );
+    w.ok(&["verify", "--ledger-key", &vkey, "--ledger", &s(&mirror)]);
+    assert_eq!(w.ok(&["checkpoint", "--ledger", &s(&mirror)]), w.checkpoint());
     let show = |l: &std::path::Path| w.ok(&["show", "2", "--json", "--ledger", l.to_str().unwrap()]);
     assert_eq!(show(&mirror), show(&w.ledger()));
 }
@@ -376,17 +263,7 @@ fn a_failed_import_leaves_the_mirror_as_it_was_even_when_new() {
     std::fs::copy(&f, &bad).unwrap();
     rewrite_export(&bad, 2, |e| e.logged_at += 1);
     let mirror = w.path("mirror");
-    let e = w.fails(
-        1,
-        &[
-            "import",
-            bad.to_str().unwrap(),
-            "--ledger-key",
-            &vkey,
-            "--ledger",
-            mirror.to_str().unwrap(),
-        ],
-    );
+    let e = w.fails(1, &import_args(&bad, &vkey, &mirror));
     assert!(e.contains("entry 2") || e.contains("checkpoint"), "{e}");
     assert!(
         !mirror.exists(),
@@ -395,59 +272,24 @@ fn a_failed_import_leaves_the_mirror_as_it_was_even_when_new() {
     );
     // An existing, empty directory stays, empty.
     std::fs::create_dir(&mirror).unwrap();
-    w.fails(
-        1,
-        &[
-            "import",
-            bad.to_str().unwrap(),
-            "--ledger-key",
-            &vkey,
-            "--ledger",
-            mirror.to_str().unwrap(),
-        ],
-    );
+    w.fails(1, &import_args(&bad, &vkey, &mirror));
     assert_eq!(std::fs::read_dir(&mirror).unwrap().count(), 0);
     // The genuine export, from standard input, then builds the mirror.
     let o = w
         .cmd()
-        .args([
-            "import",
-            "-",
-            "--ledger-key",
-            &vkey,
-            "--ledger",
-            mirror.to_str().unwrap(),
-        ])
+        .args(import_args("-", &vkey, &mirror))
         .write_stdin(std::fs::read(&f).unwrap())
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let cp = w.ok(&["checkpoint", "--ledger", mirror.to_str().unwrap()]);
+    let cp = w.ok(&["checkpoint", "--ledger", &s(&mirror)]);
     // A later failed import (a tampered, larger export) leaves it unchanged.
-    let a = w.path("keys/acme.key");
-    w.attest(&a, &["no-backdoors"], "Acme Phone");
-    let g = w.path("newer.export");
-    w.ok(&["export", "--out", g.to_str().unwrap()]);
+    w.attest(&w.key_file("acme"), &["no-backdoors"], "Acme Phone");
+    let g = w.export("newer.export");
     rewrite_export(&g, 3, |e| e.logged_at += 1);
-    w.fails(
-        1,
-        &[
-            "import",
-            g.to_str().unwrap(),
-            "--ledger-key",
-            &vkey,
-            "--ledger",
-            mirror.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(w.ok(&["checkpoint", "--ledger", mirror.to_str().unwrap()]), cp);
-    w.ok(&[
-        "verify",
-        "--ledger-key",
-        &vkey,
-        "--ledger",
-        mirror.to_str().unwrap(),
-    ]);
+    w.fails(1, &import_args(&g, &vkey, &mirror));
+    assert_eq!(w.ok(&["checkpoint", "--ledger", &s(&mirror)]), cp);
+    w.ok(&["verify", "--ledger-key", &vkey, "--ledger", &s(&mirror)]);
 }
 
 /// A signature line by the same key name and id as `line`, over something else.
@@ -463,9 +305,7 @@ fn bad_twin(line: &str) -> String {
 #[test]
 fn a_checkpoint_with_a_bad_second_line_of_the_ledger_key_is_refused_in_any_order() {
     let (w, vkey, _) = exported();
-    let pf = w.path("p0.json");
-    w.ok(&["prove", "2", "--json", "--out", pf.to_str().unwrap()]);
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&pf).unwrap()).unwrap();
+    let v = read_json(&w.prove(2, "p0.json", &["--json"]));
     let note = v["checkpoint"].as_str().unwrap().to_string();
     let (text, sigs) = note.rsplit_once("\n\n").unwrap();
     let good = sigs.trim_end_matches('\n');
@@ -477,18 +317,8 @@ fn a_checkpoint_with_a_bad_second_line_of_the_ledger_key_is_refused_in_any_order
         v["checkpoint"] = serde_json::Value::String(format!("{text}\n\n{sigs}"));
         let f = w.path("p.json");
         let _ = std::fs::remove_file(&f);
-        std::fs::write(&f, serde_json::to_string(&v).unwrap()).unwrap();
-        let e = w.fails(
-            1,
-            &[
-                "verify-proof",
-                f.to_str().unwrap(),
-                "--ledger-key",
-                &vkey,
-                "--state",
-                state.to_str().unwrap(),
-            ],
-        );
+        write_json(&f, &v);
+        let e = w.fails(1, &verify_proof_args(&f, &vkey, &state, &[]));
         assert!(e.contains("does not verify"), "{e}");
     }
 }
@@ -499,15 +329,7 @@ fn a_planted_temporary_symlink_in_the_state_directory_is_never_written_through()
     use std::os::unix::fs::PermissionsExt as _;
     let (w, vkey, f) = exported();
     let state = w.path("st");
-    w.ok(&[
-        "verify",
-        "--file",
-        f.to_str().unwrap(),
-        "--ledger-key",
-        &vkey,
-        "--state",
-        state.to_str().unwrap(),
-    ]);
+    w.ok(&verify_args(&vkey, &state, &["--file", &s(&f)]));
     let mode = std::fs::metadata(&state).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o700, "state directory created with mode {mode:o}");
     // Plant symlinks under every temporary name the old code used, pointing at a victim file.
@@ -517,28 +339,12 @@ fn a_planted_temporary_symlink_in_the_state_directory_is_never_written_through()
         let p = e.unwrap().path();
         std::os::unix::fs::symlink(&victim, p.with_extension("tmp")).unwrap();
     }
-    let a = w.path("keys/acme.key");
-    w.attest(&a, &["no-backdoors"], "Acme Phone");
-    w.ok(&[
-        "verify",
-        "--ledger-key",
-        &vkey,
-        "--state",
-        state.to_str().unwrap(),
-    ]);
+    w.attest(&w.key_file("acme"), &["no-backdoors"], "Acme Phone");
+    w.ok(&verify_args(&vkey, &state, &[]));
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
     // A state directory that others can write is refused, with exit 2 and a way out.
     std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o777)).unwrap();
-    let e = w.fails(
-        2,
-        &[
-            "verify",
-            "--ledger-key",
-            &vkey,
-            "--state",
-            state.to_str().unwrap(),
-        ],
-    );
+    let e = w.fails(2, &verify_args(&vkey, &state, &[]));
     assert!(
         e.contains("writable by other users") && e.contains("chmod 700"),
         "{e}"
@@ -549,14 +355,7 @@ fn a_planted_temporary_symlink_in_the_state_directory_is_never_written_through()
 fn a_tlog_proof_written_by_prove_is_read_by_verify_proof() {
     let (w, vkey, _) = exported();
     let f = w.path("p.tlog");
-    let out = w.ok(&[
-        "prove",
-        "2",
-        "--format",
-        "tlog-proof",
-        "--out",
-        f.to_str().unwrap(),
-    ]);
+    let out = w.ok(&["prove", "2", "--format", "tlog-proof", "--out", &s(&f)]);
     // The check command prove prints works as printed.
     let cmd = out
         .lines()
@@ -579,48 +378,18 @@ fn a_tlog_proof_written_by_prove_is_read_by_verify_proof() {
     let bare = text.replace(&format!("extra {extra}\n"), "");
     let g = w.path("bare.tlog");
     std::fs::write(&g, &bare).unwrap();
-    let e = w.fails(
-        1,
-        &[
-            "verify-proof",
-            g.to_str().unwrap(),
-            "--ledger-key",
-            &vkey,
-            "--state",
-            state.to_str().unwrap(),
-        ],
-    );
+    let e = w.fails(1, &verify_proof_args(&g, &vkey, &state, &[]));
     assert!(e.contains("--entry"), "{e}");
     let ef = w.path("entry.bin");
     std::fs::write(&ef, &entry).unwrap();
-    w.ok(&[
-        "verify-proof",
-        g.to_str().unwrap(),
-        "--entry",
-        ef.to_str().unwrap(),
-        "--ledger-key",
-        &vkey,
-        "--state",
-        state.to_str().unwrap(),
-    ]);
+    let with_entry = ["--entry", ef.to_str().unwrap()];
+    w.ok(&verify_proof_args(&g, &vkey, &state, &with_entry));
     // Another entry's bytes are not included at that index.
     let mut other = entry.clone();
     let n = other.len();
     other[n - 1] ^= 1;
     std::fs::write(&ef, &other).unwrap();
-    let e = w.fails(
-        1,
-        &[
-            "verify-proof",
-            g.to_str().unwrap(),
-            "--entry",
-            ef.to_str().unwrap(),
-            "--ledger-key",
-            &vkey,
-            "--state",
-            state.to_str().unwrap(),
-        ],
-    );
+    let e = w.fails(1, &verify_proof_args(&g, &vkey, &state, &with_entry));
     assert!(e.contains("inclusion proof"), "{e}");
 }
 
@@ -630,81 +399,22 @@ fn a_bundle_says_it_relies_on_the_custodian_for_one_registration_per_name() {
     // registration of "Acme" under a key of their own, and an attestation by it.
     let (w, vkey, _) = exported();
     let state = w.path("st");
-    w.ok(&[
-        "verify",
-        "--ledger-key",
-        &vkey,
-        "--state",
-        state.to_str().unwrap(),
-    ]);
+    w.ok(&verify_args(&vkey, &state, &[]));
     let mallory = sk(&w.key("mallory"));
-    let reg = statement::sign(
-        &payload(Body::Registration(Registration {
-            name: "Acme".into(),
-            public_key: mallory.public(),
-            domain: None,
-            contact: None,
-            recovery: None,
-        })),
-        "acme",
-        &mallory,
-    )
-    .unwrap();
+    let reg = signed(registration("Acme", mallory.public(), None), "acme", &mallory);
     force_append(&w, reg.bytes());
-    let n = accord::norms::Catalogue::embedded().get("no-backdoors").unwrap();
-    let att = statement::sign(
-        &payload(Body::Attestation(accord::statement::Attestation {
-            catalogue: 1,
-            norms: vec![accord::statement::NormRef {
-                id: n.id.clone(),
-                text_hash: n.text_hash(),
-            }],
-            scope: vec!["everything".into()],
-            expires: None,
-            note: None,
-            supersedes: None,
-        })),
-        "acme",
-        &mallory,
-    )
-    .unwrap();
+    let att = signed(attestation("everything", None), "acme", &mallory);
     let i = force_append(&w, att.bytes());
-    let f = w.path("forged.proof");
-    w.ok(&[
-        "prove",
-        &i.to_string(),
-        "--since",
-        "3",
-        "--out",
-        f.to_str().unwrap(),
-    ]);
+    let f = w.prove(i, "forged.proof", &["--since", "3"]);
     // The bundle cannot show the second registration is against the rules: it verifies, and
     // says in text and JSON what it relies on and how to check it.
-    let o = w.ok(&[
-        "verify-proof",
-        f.to_str().unwrap(),
-        "--ledger-key",
-        &vkey,
-        "--state",
-        state.to_str().unwrap(),
-    ]);
+    let o = w.ok(&verify_proof_args(&f, &vkey, &state, &[]));
     assert!(
         o.contains("relies on the custodian") && o.contains("one registration per name"),
         "{o}"
     );
     assert!(o.contains("accord verify"), "{o}");
-    let j = common::json(
-        &w,
-        &[
-            "verify-proof",
-            f.to_str().unwrap(),
-            "--ledger-key",
-            &vkey,
-            "--state",
-            state.to_str().unwrap(),
-            "--json",
-        ],
-    );
+    let j = common::json(&w, &verify_proof_args(&f, &vkey, &state, &["--json"]));
     assert!(
         j["relies_on_custodian"]
             .as_str()
@@ -713,16 +423,7 @@ fn a_bundle_says_it_relies_on_the_custodian_for_one_registration_per_name() {
         "{j}"
     );
     // The full ledger shows the forgery.
-    let e = w.fails(
-        1,
-        &[
-            "verify",
-            "--ledger-key",
-            &vkey,
-            "--state",
-            state.to_str().unwrap(),
-        ],
-    );
+    let e = w.fails(1, &verify_args(&vkey, &state, &[]));
     assert!(e.contains("entry 3") && e.contains("already registered"), "{e}");
 }
 
@@ -766,24 +467,14 @@ fn sixteen_names_that_display_as_contoso_ltd_are_refused() {
     w.register("contoso-labs", "Contoso Labs");
     // The same registration forced into the ledger by a custodian is found by verify.
     let k = sk(&w.key("forced"));
-    let reg = statement::sign(
-        &payload(Body::Registration(Registration {
-            name: "\u{0421}ontoso Ltd".into(),
-            public_key: k.public(),
-            domain: None,
-            contact: None,
-            recovery: None,
-        })),
-        &accord::statement::normalise_org("\u{0421}ontoso Ltd").unwrap(),
+    let name = "\u{0421}ontoso Ltd";
+    let reg = signed(
+        registration(name, k.public(), None),
+        &normalise_org(name).unwrap(),
         &k,
-    )
-    .unwrap();
-    let i = force_append(&w, reg.bytes());
-    let e = w.fails(1, &["verify"]);
-    assert!(
-        e.contains(&format!("entry {i}")) && e.contains("looks like \"Contoso Ltd\""),
-        "{e}"
     );
+    let i = force_append(&w, reg.bytes());
+    verify_names(&w, i, "looks like \"Contoso Ltd\"");
 }
 
 /// A version-1 ledger keeps verifying under the rules it was written under; version-2 entries
@@ -794,19 +485,12 @@ fn rules_versions_apply_per_entry_and_never_decrease() {
     w.init();
     let k = sk(&w.key("old"));
     let old_name = "Contoso\u{200b} Ltd";
-    let reg = statement::sign(
-        &payload(Body::Registration(Registration {
-            name: old_name.into(),
-            public_key: k.public(),
-            domain: None,
-            contact: None,
-            recovery: None,
-        })),
-        &accord::statement::normalise_org(old_name).unwrap(),
+    let reg = signed(
+        registration(old_name, k.public(), None),
+        &normalise_org(old_name).unwrap(),
         &k,
-    )
-    .unwrap();
-    common::force_append_version(&w, reg.bytes(), 1); // 0: allowed under rules version 1
+    );
+    force_append_version(&w, reg.bytes(), 1); // 0: allowed under rules version 1
     w.ok(&["verify"]);
     // Its comparison key was recorded: a version-2 "Contoso Ltd" looks like it.
     let c = w.key("contoso");
@@ -821,24 +505,9 @@ fn rules_versions_apply_per_entry_and_never_decrease() {
     w.register("acme", "Acme"); // 1, version 2
                                 // A version-1 entry after a version-2 one is refused by verify.
     let m = sk(&w.key("m"));
-    let reg = statement::sign(
-        &payload(Body::Registration(Registration {
-            name: "Mallory".into(),
-            public_key: m.public(),
-            domain: None,
-            contact: None,
-            recovery: None,
-        })),
-        "mallory",
-        &m,
-    )
-    .unwrap();
-    let i = common::force_append_version(&w, reg.bytes(), 1);
-    let e = w.fails(1, &["verify"]);
-    assert!(
-        e.contains(&format!("entry {i}")) && e.contains("never decreases"),
-        "{e}"
-    );
+    let reg = signed(registration("Mallory", m.public(), None), "mallory", &m);
+    let i = force_append_version(&w, reg.bytes(), 1);
+    verify_names(&w, i, "never decreases");
 }
 
 #[test]

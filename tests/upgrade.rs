@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::World;
+use common::{attest_args, World};
 
 /// Turns the ledger back into store format 1: drops the tables format 2 added and sets the old
 /// format tag; its entries, hashes and checkpoints stay as they are.
@@ -31,32 +31,12 @@ fn a_format_1_ledger_is_refused_until_upgraded_then_verifies() {
     w.init();
     let a = w.register("acme", "Acme");
     w.attest(&a, &["no-backdoors"], "Acme Cloud");
-    w.ok(&[
-        "withdraw",
-        "--key",
-        a.to_str().unwrap(),
-        "--entry",
-        "1",
-        "--reason",
-        "retired",
-    ]);
+    w.withdraw(&a, "1", "retired");
     let cp = w.checkpoint();
     let before = w.ok(&["status", "--all", "--json"]);
     downgrade(&w);
-    for args in [
-        &["verify"][..],
-        &["status"],
-        &["list"],
-        &[
-            "attest",
-            "--key",
-            a.to_str().unwrap(),
-            "--norm",
-            "no-backdoors",
-            "--scope",
-            "x",
-        ],
-    ] {
+    let attest = attest_args(&a, &["no-backdoors"], "x");
+    for args in [&["verify"][..], &["status"], &["list"], &attest] {
         let e = w.fails(2, args);
         assert!(e.contains("accord upgrade"), "{args:?}: {e}");
     }
