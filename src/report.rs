@@ -20,6 +20,8 @@ pub struct EntryView {
     pub kind: String,
     /// The organisation (normalised name).
     pub org: String,
+    /// The organisation's name as it registered it.
+    pub org_name: String,
     /// Hex SHA-256 of the statement bytes.
     pub statement_id: String,
     /// When the custodian logged it (RFC 3339 UTC).
@@ -110,6 +112,8 @@ pub struct AttestationStatus {
     pub index: u64,
     /// Organisation (normalised).
     pub org: String,
+    /// The organisation's name as it registered it.
+    pub org_name: String,
     /// Hex statement id.
     pub statement_id: String,
     /// Norm ids.
@@ -156,13 +160,86 @@ pub fn decode_stored(index: u64, bytes: &[u8]) -> Result<(Entry, Statement), Led
 /// # Errors
 /// [`LedgerError`].
 pub fn entry_view(r: &ReadTables, index: u64, bytes: &[u8]) -> Result<EntryView, LedgerError> {
+    entry_view_named(r, index, bytes, &mut Names::default())
+}
+
+/// Organisations' names as registered, looked up once each.
+#[derive(Debug, Default)]
+pub struct Names(std::collections::HashMap<String, Registered>);
+
+/// An organisation's registration as people read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registered {
+    /// The name as registered.
+    pub name: String,
+    /// The domain it claims (self-asserted), if any.
+    pub domain: Option<String>,
+    /// The index of its registration.
+    pub index: u64,
+}
+
+impl Names {
+    /// The registration of `org` (normalised name).
+    ///
+    /// # Errors
+    /// [`LedgerError`] if the tables or the registration entry cannot be read.
+    pub fn get(&mut self, r: &ReadTables, org: &str) -> Result<Registered, LedgerError> {
+        if let Some(x) = self.0.get(org) {
+            return Ok(x.clone());
+        }
+        let found = match r.org(org)? {
+            Some(index) => match r.entry(index)? {
+                Some(b) => match decode_stored(index, &b)?.1.payload.body {
+                    Body::Registration(reg) => Registered {
+                        name: reg.name,
+                        domain: reg.domain,
+                        index,
+                    },
+                    _ => Registered {
+                        name: org.to_string(),
+                        domain: None,
+                        index,
+                    },
+                },
+                None => Registered {
+                    name: org.to_string(),
+                    domain: None,
+                    index,
+                },
+            },
+            None => Registered {
+                name: org.to_string(),
+                domain: None,
+                index: 0,
+            },
+        };
+        self.0.insert(org.to_string(), found.clone());
+        Ok(found)
+    }
+}
+
+/// [`entry_view`], with names looked up through `names`.
+///
+/// # Errors
+/// [`LedgerError`].
+pub fn entry_view_named(
+    r: &ReadTables,
+    index: u64,
+    bytes: &[u8],
+    names: &mut Names,
+) -> Result<EntryView, LedgerError> {
     let (e, st) = decode_stored(index, bytes)?;
     let untrusted_by = r.untrusted(index)?;
     let p = &st.payload;
+    let org_name = match &p.body {
+        Body::Registration(reg) => reg.name.clone(),
+        _ => names.get(r, &st.iss)?.name,
+    };
     let mut v = EntryView {
         index,
         kind: st.kind().to_string(),
         org: st.iss.clone(),
+        org_name,
         statement_id: hex::encode(st.id()),
         logged_at: time::format(e.logged_at),
         issued_at: time::format(p.iat),
@@ -270,6 +347,7 @@ pub fn attestation_status(r: &ReadTables, at: Seconds) -> Result<Vec<Attestation
     // The kind of each statement that ended an attestation: withdrawal or supersession.
     let enders: std::collections::HashSet<u64> = reg.ended.values().map(|(_, _, by)| *by).collect();
     let mut withdrawals = std::collections::HashSet::new();
+    let mut names = Names::default();
     r.for_each_entry(0, |index, bytes| -> Result<bool, LedgerError> {
         let (e, st) = decode_stored(index, bytes)?;
         if e.logged_at > at {
@@ -295,6 +373,7 @@ pub fn attestation_status(r: &ReadTables, at: Seconds) -> Result<Vec<Attestation
                 out.push(AttestationStatus {
                     index,
                     org: st.iss.clone(),
+                    org_name: names.get(r, &st.iss)?.name,
                     statement_id: hex::encode(st.id()),
                     norms: a.norms.iter().map(|n| n.id.to_string()).collect(),
                     scope: a.scope.clone(),
@@ -325,5 +404,66 @@ pub fn attestation_status(r: &ReadTables, at: Seconds) -> Result<Vec<Attestation
             }
         }
     }
+    Ok(out)
+}
+
+/// An organisation as `accord orgs` lists it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct OrgView {
+    /// The normalised name (`iss`).
+    pub org: String,
+    /// The name as registered.
+    pub org_name: String,
+    /// The domain it claims, if any.
+    pub domain: Option<String>,
+    /// Always true in this version: nothing proves the name or the domain.
+    pub self_asserted: bool,
+    /// Hex key ids of its current keys (one in this version; none after a revocation).
+    pub current_keys: Vec<String>,
+    /// Whether it committed to a recovery key (it can recover from a lost or stolen key).
+    pub recovery_key_committed: bool,
+    /// The index of its registration.
+    pub registration: u64,
+    /// How many entries it has.
+    pub entries: u64,
+    /// How many of its attestations are in force at the time asked about.
+    pub live_pledges: u64,
+}
+
+/// Every registered organisation, by name, with its keys, entries and pledges in force at `at`.
+///
+/// # Errors
+/// [`LedgerError`].
+pub fn organisations(r: &ReadTables, at: Seconds) -> Result<Vec<OrgView>, LedgerError> {
+    let mut live: std::collections::HashMap<String, u64> = Default::default();
+    for a in attestation_status(r, at)? {
+        if a.state == "live" {
+            *live.entry(a.org).or_default() += 1;
+        }
+    }
+    let mut out = Vec::new();
+    let mut names = Names::default();
+    for (org, _) in r.orgs()? {
+        let reg = names.get(r, &org)?;
+        let mut current_keys: Vec<String> = r
+            .keys_of(&org)?
+            .into_iter()
+            .filter(|(_, k)| k.ended.is_none())
+            .map(|(kid, _)| hex::encode(kid))
+            .collect();
+        current_keys.sort();
+        out.push(OrgView {
+            org_name: reg.name,
+            domain: reg.domain,
+            self_asserted: true,
+            current_keys,
+            recovery_key_committed: r.recovery(&org)?.is_some(),
+            registration: reg.index,
+            entries: r.org_entries(&org)?.len() as u64,
+            live_pledges: live.get(&org).copied().unwrap_or(0),
+            org,
+        });
+    }
+    out.sort_by(|a, b| a.org_name.cmp(&b.org_name).then(a.org.cmp(&b.org)));
     Ok(out)
 }

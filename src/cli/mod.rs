@@ -254,6 +254,13 @@ against a full replay."
     Upgrade,
     /// Print the ledger's public key (C2SP vkey).
     LedgerKey,
+    /// List the registered organisations: name as registered, domain (self-asserted), current
+    /// key, recovery key, registration, entries, pledges in force.
+    Orgs {
+        /// Machine-readable output (schemas/orgs.schema.json).
+        #[arg(long)]
+        json: bool,
+    },
     /// List entries.
     List {
         /// Only this organisation's entries.
@@ -464,6 +471,7 @@ fn run(cli: &Cli) -> Result<(), Fail> {
         Command::Upgrade => custodian::upgrade(dir),
         Command::Checkpoint => reading::checkpoint(dir),
         Command::LedgerKey => reading::ledger_key(dir),
+        Command::Orgs { json } => reading::orgs(dir, *json),
         Command::List { org, norm, json } => reading::list(dir, org.as_deref(), norm.as_deref(), *json),
         Command::Show { entry, json } => reading::show(dir, entry, *json),
         Command::Status {

@@ -127,7 +127,7 @@ pub(super) fn entry_line(v: &EntryView) -> String {
         v.index,
         v.logged_at,
         v.kind,
-        shown(&v.org),
+        shown(&v.org_name),
         untrusted_mark(v),
         what
     )
@@ -162,7 +162,7 @@ pub(super) fn show(dir: &Path, entry: &str, json: bool) -> Res {
         "entry {}\n  kind:         {}\n  organisation: {}\n  statement id: {}\n  key id:       {}\n  issued at:    {}\n  logged at:    {}\n",
         v.index,
         v.kind,
-        shown(&v.org),
+        shown(&v.org_name),
         v.statement_id,
         v.kid,
         v.issued_at,
@@ -240,7 +240,7 @@ pub(super) fn status(
         s.push_str(&format!(
             "{:>6}  {:<20}  {:<10}  {}  for {}{}  [key {}{}]\n",
             a.index,
-            shown(&a.org),
+            shown(&a.org_name),
             a.state,
             a.norms.join(", "),
             shown_join(&a.scope, "; "),
@@ -349,5 +349,49 @@ pub(super) fn ledger_key(dir: &Path) -> Res {
         "{}\n",
         l.recorded_vkey().map_err(|e| fail::ledger(e, 1))?
     ));
+    Ok(())
+}
+
+/// `accord orgs`: every organisation, with its name as registered, its domain (self-asserted),
+/// its current key, whether it can recover, its registration, entries and pledges in force.
+pub(super) fn orgs(dir: &Path, json: bool) -> Res {
+    let l = open_ro(dir)?;
+    let orgs = read(&l, |r| report::organisations(r, accord::clock::now()))?;
+    if json {
+        return out_json(&orgs);
+    }
+    if orgs.is_empty() {
+        eprintln!("no organisation is registered in this ledger");
+        return Ok(());
+    }
+    let mut s = String::new();
+    for o in &orgs {
+        s.push_str(&format!(
+            "{}{}\n    registered at entry {}; {} entries; {} pledges in force; key {}; {}\n",
+            shown(&o.org_name),
+            o.domain
+                .as_ref()
+                .map(|d| format!(" ({}, self-asserted)", shown(d)))
+                .unwrap_or_else(|| " (self-asserted)".into()),
+            o.registration,
+            o.entries,
+            o.live_pledges,
+            if o.current_keys.is_empty() {
+                "none (revoked)".to_string()
+            } else {
+                o.current_keys
+                    .iter()
+                    .map(|k| k[..16].to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+            if o.recovery_key_committed {
+                "recovery key committed"
+            } else {
+                "NO recovery key (cannot recover from a lost or stolen key)"
+            }
+        ));
+    }
+    out(&s);
     Ok(())
 }

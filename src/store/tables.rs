@@ -166,6 +166,18 @@ macro_rules! table_readers {
         pub fn org(&self, org: &str) -> Result<Option<u64>, StoreError> {
             Ok(self.orgs.get(org)?.map(|g| g.value()))
         }
+        /// Every registered organisation: (normalised name, registration index), by name.
+        ///
+        /// # Errors
+        /// [`StoreError`].
+        pub fn orgs(&self) -> Result<Vec<(String, u64)>, StoreError> {
+            let mut out = Vec::new();
+            for item in self.orgs.iter()? {
+                let (k, v) = item?;
+                out.push((k.value().to_string(), v.value()));
+            }
+            Ok(out)
+        }
         /// Index of a live (not withdrawn) attestation.
         ///
         /// # Errors
