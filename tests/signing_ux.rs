@@ -790,6 +790,14 @@ fn appends_can_point_at_a_ledger_key_that_moved() {
         h.contains("--ledger-key-file") && h.contains("ACCORD_LEDGER_KEY_FILE"),
         "{h}"
     );
+    // A custodian's ACCORD_LEDGER_KEY_FILE does not leak into the demo's own ledger.
+    let o = w
+        .cmd()
+        .env("ACCORD_LEDGER_KEY_FILE", &moved)
+        .args(["demo", "--dir", &w.path_str("demo")])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
 // ---------------------------------------------------------------------------------------------
