@@ -380,49 +380,11 @@ pub(super) fn sign(dir: &Path, a: &SignArgs) -> Res {
             reason: reason("--withdraw")?,
         })
     } else if a.rotate {
-        let acceptance = match (acceptance, &a.new) {
-            (Some(acc), _) => acc,
-            (None, Some(new)) => {
-                let new_key = load_any_key(new, "--new")?;
-                if new_key.public() == pk {
-                    return Err(Fail::usage(anyhow!("--new is the signing key itself; a rotation installs another key")));
-                }
-                let body = Body::Acceptance(Acceptance {
-                    public_key: new_key.public(),
-                    replaces: pk.kid(),
-                });
-                match new_key {
-                    AnyKey::Secret(nsk) => statement::sign(&payload(body), &iss, &nsk).map_err(Fail::usage)?,
-                    AnyKey::Public(npk) => {
-                        // The new key is elsewhere: its acceptance is signed first (step 1 of 2).
-                        let Some(tbs) = &a.emit_tbs else {
-                            return Err(Fail::usage(anyhow!(
-                                "--new {}: the new key's secret key is not here, and it must sign its acceptance first",
-                                new.display()
-                            ))
-                            .hint("add --emit-tbs FILE to write the bytes the new key signs; `accord sign --help` shows the whole flow"));
-                        };
-                        let unsigned = Unsigned::new(&payload(body), &iss, &npk.kid()).map_err(Fail::usage)?;
-                        emit_tbs(tbs, &unsigned, "the NEW key's acceptance", &iss, &npk, &new.display().to_string())?;
-                        out(&format!(
-                            "then sign the rotation that carries it with the current key {}:\n  \
-                             accord sign --rotate --acceptance STATEMENT --public-key {} --emit-tbs FILE   (or --key FILE --out FILE)\n",
-                            short_kid(&pk.kid()),
-                            signer.public_file()
-                        ));
-                        return Ok(());
-                    }
-                }
-            }
-            (None, None) => {
-                return Err(Fail::usage(anyhow!(
-                    "--rotate needs --new NEW (the next key's public or secret key file) or --acceptance FILE (its signed acceptance)"
-                )))
-            }
-        };
-        Body::Rotation(Rotation {
-            acceptance: Box::new(acceptance),
-        })
+        match rotation_body(a, &signer, acceptance, &iss, &payload)? {
+            Some(body) => body,
+            // Step 1 of 2 done: the new key's acceptance is to be signed first.
+            None => return Ok(()),
+        }
     } else if a.revoke {
         let target = match &a.target {
             None => pk.kid(),
@@ -433,34 +395,7 @@ pub(super) fn sign(dir: &Path, a: &SignArgs) -> Res {
             reason: reason("--revoke")?,
         })
     } else if a.recover {
-        let Some(new) = &a.new else {
-            return Err(Fail::usage(anyhow!(
-                "--recover needs --new NEW (the key it installs)"
-            )));
-        };
-        let Some(next) = &a.next_recovery_key else {
-            return Err(Fail::usage(anyhow!(
-                "--recover needs --next-recovery-key FILE.pub (the recovery key that follows; a recovery key works once)"
-            )));
-        };
-        let new_key = load_any_key(new, "--new")?.public();
-        let next = load_public_key(next, "--next-recovery-key")?;
-        if next == pk {
-            return Err(Fail::usage(anyhow!(
-                "the next recovery key must be a new key; a recovery key works once"
-            )));
-        }
-        let since = match &a.compromised_since {
-            Some(d) => Some(time::parse_date(d).map_err(|e| Fail::usage(e).context("--compromised-since"))?),
-            None => None,
-        };
-        Body::Recovery(Recovery {
-            recovery_key: pk,
-            new_key,
-            next_recovery: next.kid(),
-            compromised_since: since,
-            reason: reason("--recover")?,
-        })
+        recovery_body(a, &pk, reason("--recover")?)?
     } else {
         if a.norm.is_empty() || a.scope.is_empty() {
             return Err(Fail::usage(anyhow!(
@@ -511,6 +446,99 @@ pub(super) fn sign(dir: &Path, a: &SignArgs) -> Res {
         hex::encode(st.id())
     ));
     Ok(())
+}
+
+/// `sign --rotate`: the rotation carrying the new key's acceptance, given (`--acceptance`) or
+/// signed here (`--new` a secret key file). With `--new` a public key file, the new key is
+/// elsewhere and signs its acceptance first: the bytes it signs are written (`--emit-tbs`) and
+/// `None` is returned.
+fn rotation_body(
+    a: &SignArgs,
+    signer: &Signer,
+    acceptance: Option<Statement>,
+    iss: &str,
+    payload: &dyn Fn(Body) -> Payload,
+) -> Res<Option<Body>> {
+    let pk = signer.public();
+    let acceptance = match (acceptance, &a.new) {
+        (Some(acc), _) => acc,
+        (None, Some(new)) => {
+            let new_key = load_any_key(new, "--new")?;
+            if new_key.public() == pk {
+                return Err(Fail::usage(anyhow!(
+                    "--new is the signing key itself; a rotation installs another key"
+                )));
+            }
+            let body = Body::Acceptance(Acceptance {
+                public_key: new_key.public(),
+                replaces: pk.kid(),
+            });
+            // The new key's secret key is here: it signs its acceptance at once.
+            let signed = match new_key {
+                AnyKey::Secret(nsk) => statement::sign(&payload(body), iss, &nsk).map_err(Fail::usage)?,
+                AnyKey::Public(npk) => {
+                    let Some(tbs) = &a.emit_tbs else {
+                        return Err(Fail::usage(anyhow!(
+                            "--new {}: the new key's secret key is not here, and it must sign its acceptance first",
+                            new.display()
+                        ))
+                        .hint("add --emit-tbs FILE to write the bytes the new key signs; `accord sign --help` shows the whole flow"));
+                    };
+                    let unsigned = Unsigned::new(&payload(body), iss, &npk.kid()).map_err(Fail::usage)?;
+                    let new_file = new.display().to_string();
+                    emit_tbs(tbs, &unsigned, "the NEW key's acceptance", iss, &npk, &new_file)?;
+                    out(&format!(
+                        "then sign the rotation that carries it with the current key {}:\n  \
+                         accord sign --rotate --acceptance STATEMENT --public-key {} --emit-tbs FILE   (or --key FILE --out FILE)\n",
+                        short_kid(&pk.kid()),
+                        signer.public_file()
+                    ));
+                    return Ok(None);
+                }
+            };
+            signed
+        }
+        (None, None) => {
+            return Err(Fail::usage(anyhow!(
+                "--rotate needs --new NEW (the next key's public or secret key file) or --acceptance FILE (its signed acceptance)"
+            )))
+        }
+    };
+    Ok(Some(Body::Rotation(Rotation {
+        acceptance: Box::new(acceptance),
+    })))
+}
+
+/// `sign --recover`, signed by the recovery key `recovery`.
+fn recovery_body(a: &SignArgs, recovery: &PublicKey, reason: String) -> Res<Body> {
+    let Some(new) = &a.new else {
+        return Err(Fail::usage(anyhow!(
+            "--recover needs --new NEW (the key it installs)"
+        )));
+    };
+    let Some(next) = &a.next_recovery_key else {
+        return Err(Fail::usage(anyhow!(
+            "--recover needs --next-recovery-key FILE.pub (the recovery key that follows; a recovery key works once)"
+        )));
+    };
+    let new_key = load_any_key(new, "--new")?.public();
+    let next = load_public_key(next, "--next-recovery-key")?;
+    if next == *recovery {
+        return Err(Fail::usage(anyhow!(
+            "the next recovery key must be a new key; a recovery key works once"
+        )));
+    }
+    let since = match &a.compromised_since {
+        Some(d) => Some(time::parse_date(d).map_err(|e| Fail::usage(e).context("--compromised-since"))?),
+        None => None,
+    };
+    Ok(Body::Recovery(Recovery {
+        recovery_key: *recovery,
+        new_key,
+        next_recovery: next.kid(),
+        compromised_since: since,
+        reason,
+    }))
 }
 
 /// `sign --revoke --target`: a whole key id, or a prefix of one resolved among the
