@@ -22,8 +22,8 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> KeyError + '_ {
     }
 }
 
-/// Reads at most [`MAX_KEY_FILE`] bytes of a small text file.
-fn read_small(path: &Path) -> Result<Zeroizing<String>, KeyError> {
+/// Reads at most [`MAX_KEY_FILE`] bytes of a small file.
+fn read_small_bytes(path: &Path) -> Result<Zeroizing<Vec<u8>>, KeyError> {
     let file = fs::File::open(path).map_err(io_err(path))?;
     let mut buf = Zeroizing::new(Vec::new());
     file.take(MAX_KEY_FILE + 1)
@@ -35,6 +35,12 @@ fn read_small(path: &Path) -> Result<Zeroizing<String>, KeyError> {
             &format!("larger than {MAX_KEY_FILE} bytes; not a key file"),
         ));
     }
+    Ok(buf)
+}
+
+/// Reads at most [`MAX_KEY_FILE`] bytes of a small text file.
+fn read_small(path: &Path) -> Result<Zeroizing<String>, KeyError> {
+    let buf = read_small_bytes(path)?;
     let text = std::str::from_utf8(&buf)
         .map_err(|_| format_err(&path.display().to_string(), "not UTF-8 text; not a key file"))?;
     Ok(Zeroizing::new(text.to_string()))
@@ -134,13 +140,15 @@ fn read_secret_key_text(path: &Path, text: &str) -> Result<SecretKey, KeyError> 
     Ok(key)
 }
 
-/// Reads a signatory public key file.
+/// Reads a signatory public key file, in any form [`PublicKey::from_file_bytes`] reads:
+/// accord's, OpenSSH, PEM or DER SubjectPublicKeyInfo (as HSMs, cloud KMSs and
+/// `openssl pkey -pubout` export them).
 ///
 /// # Errors
 /// [`KeyError`] naming the file and the problem.
 pub fn read_public_key(path: &Path) -> Result<PublicKey, KeyError> {
-    let text = read_small(path)?;
-    PublicKey::from_file_text(&text, &path.display().to_string())
+    let bytes = read_small_bytes(path)?;
+    PublicKey::from_file_bytes(&bytes, &path.display().to_string())
 }
 
 /// Creates `path` (never replacing a file) with the given mode and writes `data`, synced.

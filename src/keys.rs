@@ -5,6 +5,11 @@
 //! * Public key file (`NAME.pub`): one line `accord-ed25519:<base64 of the 32-byte key>`.
 //! * Key id (`kid`): SHA-256 of the raw 32-byte public key.
 //!
+//! A signatory public key is also read in the forms other tools write: OpenSSH
+//! (`ssh-ed25519 …`), and the RFC 8410 SubjectPublicKeyInfo an HSM, a cloud KMS or
+//! `openssl pkey -pubout` exports, as DER (44 bytes) or PEM (`-----BEGIN PUBLIC KEY-----`).
+//! Each is read strictly: one key, canonical base64, the exact Ed25519 SPKI prefix.
+//!
 //! Base64 is the standard alphabet with padding, and must be canonical. Secret material lives
 //! in [`SecretKey`], which has no `Debug` or `Display` and is zeroized on drop.
 
@@ -25,6 +30,23 @@ pub const PUBLIC_PREFIX: &str = "accord-ed25519:";
 pub const MAX_KEY_FILE: u64 = 4096;
 /// First line of an age-encrypted (ASCII-armoured) secret key file.
 pub const AGE_ARMOR_BEGIN: &str = "-----BEGIN AGE ENCRYPTED FILE-----";
+/// The DER of an Ed25519 SubjectPublicKeyInfo (RFC 8410 §4) up to the key:
+/// `SEQUENCE(42) { SEQUENCE(5) { OID 1.3.101.112 }, BIT STRING(33) 0 unused bits }`, then the
+/// 32 key bytes. Every such SPKI is exactly these 12 bytes and the key: 44 bytes.
+pub const ED25519_SPKI_PREFIX: [u8; 12] = [
+    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+];
+/// Length of an Ed25519 SubjectPublicKeyInfo in DER.
+pub const ED25519_SPKI_LEN: usize = ED25519_SPKI_PREFIX.len() + 32;
+/// The PEM (RFC 7468 §13) lines around a SubjectPublicKeyInfo.
+pub const PEM_PUBLIC_BEGIN: &str = "-----BEGIN PUBLIC KEY-----";
+/// See [`PEM_PUBLIC_BEGIN`].
+pub const PEM_PUBLIC_END: &str = "-----END PUBLIC KEY-----";
+/// The start of a PKCS #8 Ed25519 private key in DER (RFC 8410 §7): recognised only to say
+/// that a secret key was given where a public one is wanted.
+const ED25519_PKCS8_PREFIX: [u8; 16] = [
+    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+];
 
 /// Errors about keys and key files.
 #[derive(Debug, thiserror::Error)]
@@ -157,6 +179,144 @@ impl PublicKey {
         PublicKey::from_bytes(&key)
     }
 
+    /// Reads an Ed25519 SubjectPublicKeyInfo in DER (RFC 8410 §4): exactly
+    /// [`ED25519_SPKI_PREFIX`] followed by the 32 key bytes, nothing else.
+    ///
+    /// # Errors
+    /// [`KeyError::Format`] or [`KeyError::BadPublicKey`].
+    pub fn from_spki_der(der: &[u8], what: &str) -> Result<Self, KeyError> {
+        if der.starts_with(&ED25519_PKCS8_PREFIX) {
+            return Err(format_err(
+                what,
+                "this is a SECRET key (PKCS #8); give its public key (`openssl pkey -pubout`)",
+            ));
+        }
+        if der.len() != ED25519_SPKI_LEN || der[..ED25519_SPKI_PREFIX.len()] != ED25519_SPKI_PREFIX {
+            return Err(format_err(
+                what,
+                "not an Ed25519 public key in DER SubjectPublicKeyInfo form (RFC 8410: 44 bytes \
+                 starting 30 2a 30 05 06 03 2b 65 70 03 21 00)",
+            ));
+        }
+        let mut key = [0u8; 32];
+        key.copy_from_slice(&der[ED25519_SPKI_PREFIX.len()..]);
+        PublicKey::from_bytes(&key)
+    }
+
+    /// The key as a DER SubjectPublicKeyInfo (RFC 8410 §4), 44 bytes.
+    pub fn to_spki_der(&self) -> Vec<u8> {
+        let mut der = ED25519_SPKI_PREFIX.to_vec();
+        der.extend_from_slice(&self.to_bytes());
+        der
+    }
+
+    /// Reads a PEM public key (RFC 7468 §13, the strict form of its §3): the line
+    /// [`PEM_PUBLIC_BEGIN`], the canonical base64 of one Ed25519 SubjectPublicKeyInfo in lines
+    /// of 64 characters (the last one shorter or equal), the line [`PEM_PUBLIC_END`], and a
+    /// final line break; lines end with LF, or all with CRLF. Nothing before or after: one key
+    /// only, and no explanatory text.
+    ///
+    /// # Errors
+    /// [`KeyError::Format`] or [`KeyError::BadPublicKey`].
+    pub fn from_pem(text: &str, what: &str) -> Result<Self, KeyError> {
+        if text.starts_with("-----BEGIN PRIVATE KEY-----")
+            || text.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----")
+        {
+            return Err(format_err(
+                what,
+                "this is a SECRET key; give its public key (`openssl pkey -pubout`)",
+            ));
+        }
+        if text.matches("-----BEGIN ").count() > 1 {
+            return Err(format_err(what, "more than one PEM block; give one public key"));
+        }
+        let unix;
+        let text = if text.contains('\r') {
+            if text.replace("\r\n", "").contains(['\r', '\n']) {
+                return Err(format_err(what, "mixed line endings in a PEM file"));
+            }
+            unix = text.replace("\r\n", "\n");
+            unix.as_str()
+        } else {
+            text
+        };
+        let body = text.strip_suffix('\n').unwrap_or(text);
+        let lines: Vec<&str> = body.split('\n').collect();
+        let [first, middle @ .., last] = lines.as_slice() else {
+            return Err(format_err(what, "a PEM public key needs its BEGIN and END lines"));
+        };
+        if *first != PEM_PUBLIC_BEGIN {
+            return Err(format_err(
+                what,
+                &format!("not a PEM public key (expected the first line {PEM_PUBLIC_BEGIN:?})"),
+            ));
+        }
+        if *last != PEM_PUBLIC_END {
+            return Err(format_err(
+                what,
+                &format!("a PEM public key ends with the line {PEM_PUBLIC_END:?} and nothing after it"),
+            ));
+        }
+        let Some((final_line, full)) = middle.split_last() else {
+            return Err(format_err(what, "empty PEM block"));
+        };
+        if full.iter().any(|l| l.len() != 64) || final_line.is_empty() || final_line.len() > 64 {
+            return Err(format_err(
+                what,
+                "PEM base64 must be in lines of 64 characters (the last one 1 to 64)",
+            ));
+        }
+        let b64: String = middle.concat();
+        let der = STANDARD
+            .decode(&b64)
+            .map_err(|_| format_err(what, "PEM body is not canonical base64"))?;
+        PublicKey::from_spki_der(&der, what)
+    }
+
+    /// The key as a PEM public key (`-----BEGIN PUBLIC KEY-----`), as `openssl pkey -pubout`
+    /// writes it.
+    pub fn to_pem(&self) -> String {
+        format!(
+            "{PEM_PUBLIC_BEGIN}\n{}\n{PEM_PUBLIC_END}\n",
+            STANDARD.encode(self.to_spki_der())
+        )
+    }
+
+    /// Reads a public key file's bytes in any of the forms accord accepts: its own line
+    /// (`accord-ed25519:`), OpenSSH (`ssh-ed25519 `), PEM (`-----BEGIN PUBLIC KEY-----`), or a
+    /// DER SubjectPublicKeyInfo (a file whose first byte is 0x30, the DER SEQUENCE tag; no text
+    /// form starts with it). At most [`MAX_KEY_FILE`] bytes.
+    ///
+    /// # Errors
+    /// [`KeyError::Format`] or [`KeyError::BadPublicKey`].
+    pub fn from_file_bytes(bytes: &[u8], what: &str) -> Result<Self, KeyError> {
+        if bytes.len() as u64 > MAX_KEY_FILE {
+            return Err(format_err(
+                what,
+                &format!("larger than {MAX_KEY_FILE} bytes; not a key file"),
+            ));
+        }
+        if bytes.first() == Some(&0x30) {
+            return PublicKey::from_spki_der(bytes, what);
+        }
+        let text = std::str::from_utf8(bytes).map_err(|_| {
+            format_err(
+                what,
+                "not a public key file (accord, OpenSSH, PEM, or DER SubjectPublicKeyInfo)",
+            )
+        })?;
+        if text.starts_with(AGE_ARMOR_BEGIN) {
+            return Err(format_err(
+                what,
+                "this is an encrypted SECRET key file; give the .pub file",
+            ));
+        }
+        if text.starts_with("-----BEGIN ") {
+            return PublicKey::from_pem(text, what);
+        }
+        PublicKey::from_file_text(text, what)
+    }
+
     /// The public key file line, newline included.
     pub fn to_file_text(&self) -> String {
         format!("{PUBLIC_PREFIX}{}\n", STANDARD.encode(self.to_bytes()))
@@ -177,7 +337,10 @@ impl PublicKey {
         let b64 = line.strip_prefix(PUBLIC_PREFIX).ok_or_else(|| {
             format_err(
                 what,
-                &format!("not an accord public key (expected a line starting {PUBLIC_PREFIX:?})"),
+                &format!(
+                    "not a public key: expected accord's line ({PUBLIC_PREFIX}...), OpenSSH \
+                     (ssh-ed25519 ...), PEM ({PEM_PUBLIC_BEGIN}) or DER SubjectPublicKeyInfo"
+                ),
             )
         })?;
         let bytes = decode_32(b64, what)?;
@@ -395,6 +558,73 @@ mod tests {
         if let Ok(k) = PublicKey::from_bytes(&flipped) {
             assert_ne!(k.kid(), PublicKey::from_bytes(&pk).unwrap().kid());
         }
+    }
+
+    /// What `openssl pkey -pubout` prints for the RFC 8410 §10.1 example key.
+    const RFC8410_PEM: &str = "-----BEGIN PUBLIC KEY-----\n\
+MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n\
+-----END PUBLIC KEY-----\n";
+
+    #[test]
+    fn spki_der_and_pem_are_read_strictly() {
+        let pk = PublicKey::from_file_bytes(RFC8410_PEM.as_bytes(), "k").unwrap();
+        assert_eq!(
+            hex::encode(pk.to_bytes()),
+            "19bf44096984cdfe8541bac167dc3b96c85086aa30b6b6cb0c5c38ad703166e1"
+        );
+        assert_eq!(pk.to_pem(), RFC8410_PEM);
+        let der = pk.to_spki_der();
+        assert_eq!(der.len(), 44);
+        assert_eq!(PublicKey::from_file_bytes(&der, "k").unwrap(), pk);
+        // CRLF throughout is read; a missing final line break too.
+        let crlf = RFC8410_PEM.replace('\n', "\r\n");
+        assert_eq!(PublicKey::from_file_bytes(crlf.as_bytes(), "k").unwrap(), pk);
+        assert_eq!(PublicKey::from_pem(RFC8410_PEM.trim_end(), "k").unwrap(), pk);
+
+        let refused = |bytes: &[u8]| {
+            let e = PublicKey::from_file_bytes(bytes, "k");
+            assert!(e.is_err(), "accepted {:?}", String::from_utf8_lossy(bytes));
+            e.err().unwrap().to_string()
+        };
+        // DER: a byte more or less, another algorithm (X25519, Ed448), a wrong length byte.
+        refused(&der[..43]);
+        refused(&[der.as_slice(), &[0]].concat());
+        let mut x25519 = der.clone();
+        x25519[8] = 0x6e;
+        refused(&x25519);
+        let mut len = der.clone();
+        len[1] = 0x2b;
+        refused(&len);
+        // PEM: two keys, text around, mixed endings, non-canonical base64, lines not of 64.
+        refused(format!("{RFC8410_PEM}{RFC8410_PEM}").as_bytes());
+        refused(format!("{RFC8410_PEM}trailing\n").as_bytes());
+        refused(format!("Subject: x\n{RFC8410_PEM}").as_bytes());
+        refused(RFC8410_PEM.replacen('\n', "\r\n", 1).as_bytes());
+        refused(RFC8410_PEM.replace("ZuE=", "ZuF=").as_bytes());
+        refused(RFC8410_PEM.replace("MCowBQYDK2Vw", "MCowBQYDK2Vw\n").as_bytes());
+        refused(RFC8410_PEM.replace("PUBLIC KEY", "RSA PUBLIC KEY").as_bytes());
+        refused(RFC8410_PEM.replace("AyEAGb9E", "AyEA Gb9E").as_bytes());
+        refused(b"-----BEGIN PUBLIC KEY-----\n-----END PUBLIC KEY-----\n");
+        // Secret keys are named as such, in every form.
+        let pkcs8 = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEINTuctv5E1hK1bbY8fdp+K06/nwoy/HU++CXqI9EdVhC\n-----END PRIVATE KEY-----\n";
+        assert!(refused(pkcs8.as_bytes()).contains("SECRET"));
+        let mut der8 = ED25519_PKCS8_PREFIX.to_vec();
+        der8.extend_from_slice(&[1; 32]);
+        assert!(refused(&der8).contains("SECRET"));
+        let age = format!("{AGE_ARMOR_BEGIN}\nYWdl\n-----END AGE ENCRYPTED FILE-----\n");
+        assert!(refused(age.as_bytes()).contains("SECRET"));
+        // Too large, binary.
+        refused(&vec![b'a'; MAX_KEY_FILE as usize + 1]);
+        refused(&[0xff, 0xfe, 0x00]);
+        // A small-order key in a well-formed SPKI is still refused.
+        let mut weak = ED25519_SPKI_PREFIX.to_vec();
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        weak.extend_from_slice(&identity);
+        assert!(matches!(
+            PublicKey::from_file_bytes(&weak, "k"),
+            Err(KeyError::BadPublicKey(_))
+        ));
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! Time as accord records it: UTC seconds since the Unix epoch.
 //!
-//! A DATE given by a user is `YYYY-MM-DD` (midnight UTC) or an RFC 3339 timestamp with an
-//! offset. Output is always RFC 3339 in UTC (`2026-11-23T04:00:00Z`).
+//! A DATE given by a user is `YYYY-MM-DD` or an RFC 3339 timestamp with an offset. A date
+//! alone is the start of that day (midnight UTC) for a moment ([`parse_date`]: `status --at`,
+//! `--compromised-since`), and its end for an expiry ([`parse_expiry`]: a pledge that
+//! `--expires 2027-12-31` holds all that day, and expires at 2028-01-01T00:00:00Z). Output is
+//! always RFC 3339 in UTC (`2026-11-23T04:00:00Z`).
 
 /// Seconds since 1970-01-01T00:00:00Z, UTC; what statements and entries carry.
 pub type Seconds = i64;
@@ -35,6 +38,33 @@ pub fn parse_date(input: &str) -> Result<Seconds, TimeError> {
     }
     let ts: jiff::Timestamp = input.parse().map_err(|_| err())?;
     Ok(ts.as_second())
+}
+
+/// Whether `input` is a date alone (`YYYY-MM-DD`), not a time.
+pub fn is_plain_date(input: &str) -> bool {
+    input.len() == 10 && input.parse::<jiff::civil::Date>().is_ok()
+}
+
+/// Reads an expiry DATE: `YYYY-MM-DD` is the END of that day in UTC, that is the first second
+/// of the next day (an attestation is live while `expires` > now: all of 2027-12-31 for
+/// `2027-12-31`, which gives 2028-01-01T00:00:00Z); an RFC 3339 time is taken exactly.
+///
+/// # Errors
+/// [`TimeError`] when the text is neither form (or the day has no next day).
+pub fn parse_expiry(input: &str) -> Result<Seconds, TimeError> {
+    if input.len() == 10 {
+        let err = || TimeError {
+            input: input.to_string(),
+        };
+        let date: jiff::civil::Date = input.parse().map_err(|_| err())?;
+        let next = date.tomorrow().map_err(|_| err())?;
+        let ts = next
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .map_err(|_| err())?
+            .timestamp();
+        return Ok(ts.as_second());
+    }
+    parse_date(input)
 }
 
 /// Formats seconds as RFC 3339 UTC; values outside jiff's range print as plain seconds.
@@ -75,6 +105,20 @@ mod tests {
         }
         let long = "9".repeat(1_000_000);
         assert_eq!(parse_date(&long).unwrap_err().input.len(), 64);
+    }
+
+    #[test]
+    fn a_plain_expiry_date_is_the_end_of_that_day() {
+        assert_eq!(parse_expiry("2027-12-31"), Ok(1_830_297_600));
+        assert_eq!(format(1_830_297_600), "2028-01-01T00:00:00Z");
+        assert_eq!(
+            parse_expiry("2027-12-31T12:00:00Z"),
+            parse_date("2027-12-31T12:00:00Z")
+        );
+        assert!(parse_expiry("2027-02-30").is_err());
+        assert!(parse_expiry("9999-12-31").is_err());
+        assert!(is_plain_date("2027-12-31"));
+        assert!(!is_plain_date("2027-12-31T00:00:00Z"));
     }
 
     #[test]

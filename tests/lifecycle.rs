@@ -28,8 +28,8 @@ fn whole_lifecycle() {
     tick();
     // 2: rotation k1 -> k2.
     w.rotate(&k1, &k2);
-    // k1 no longer speaks for Acme.
-    let e = w.fails(2, &attest_args(&k1, &["patch-all-customers"], "X"));
+    // k1 no longer speaks for Acme: refused by the ledger's rules, exit 1 (issue 12).
+    let e = w.fails(1, &attest_args(&k1, &["patch-all-customers"], "X"));
     assert!(e.contains("stopped speaking"), "{e}");
     // 3: k2 attests, superseding entry 1.
     let mut superseding = attest_args(&k2, &["no-backdoors", "patch-all-customers"], "Acme Cloud");
@@ -53,9 +53,9 @@ fn whole_lifecycle() {
     w.rotate(&k2, &k3);
     // 6: thief attests with k3.
     w.attest(&k3, &["no-hack-back"], "Thief Mail");
-    // A recovery with the wrong recovery key is refused.
+    // A recovery with the wrong recovery key is refused (by the rules: exit 1).
     let e = w.fails(
-        2,
+        1,
         &recover_args(&s(&rec2), &public(&k1), &public(&rec1), None, "x"),
     );
     assert!(e.contains("no organisation"), "{e}");
@@ -64,12 +64,12 @@ fn whole_lifecycle() {
     w.recover(&rec1, &k4, &rec2, Some(&t_clean), "signing key stolen");
     // A recovery key works once.
     let e = w.fails(
-        2,
+        1,
         &recover_args(&s(&rec1), &public(&k1), &public(&rec2), None, "again"),
     );
     assert!(e.contains("no organisation") || e.contains("already used"), "{e}");
     // The thief's key no longer works; the new one does (8).
-    let e = w.fails(2, &attest_args(&k3, &["no-backdoors"], "X"));
+    let e = w.fails(1, &attest_args(&k3, &["no-backdoors"], "X"));
     assert!(e.contains("stopped speaking"), "{e}");
     w.attest(&k4, &["secure-development"], "Acme Cloud");
 
@@ -136,11 +136,11 @@ fn revocation_rules() {
         .as_str()
         .unwrap()
         .to_string();
-    let e = w.fails(2, &revoke_args(&a1, Some(&kid2), "x"));
+    let e = w.fails(1, &revoke_args(&a1, Some(&kid2), "x"));
     assert!(e.contains("stopped speaking"), "{e}");
     // Another organisation's key cannot be revoked.
     let b = w.register("b", "Beta");
-    let e = w.fails(2, &revoke_args(&b, Some(&kid2), "x"));
+    let e = w.fails(1, &revoke_args(&b, Some(&kid2), "x"));
     assert!(e.contains("belongs to"), "{e}");
     // The current key cannot revoke the key it replaced: that one has already ended, and the
     // message says so (it once blamed the target for signing).
@@ -148,12 +148,12 @@ fn revocation_rules() {
         .as_str()
         .unwrap()
         .to_string();
-    let e = w.fails(2, &revoke_args(&a2, Some(&kid1), "x"));
+    let e = w.fails(1, &revoke_args(&a2, Some(&kid1), "x"));
     assert!(e.contains("nothing left to revoke"), "{e}");
     assert!(!e.contains("signed by key"), "{e}");
     // A key revokes itself; afterwards it cannot sign.
     w.ok(&revoke_args(&a2, None, "retired"));
-    let e = w.fails(2, &attest_args(&a2, &["no-backdoors"], "X"));
+    let e = w.fails(1, &attest_args(&a2, &["no-backdoors"], "X"));
     assert!(e.contains("stopped speaking"), "{e}");
     // Without a recovery key the organisation cannot be recovered; register, status and
     // history say so.

@@ -88,7 +88,50 @@ pub(super) fn load_public_key(path: &Path, what: &str) -> Res<accord::keys::Publ
     keyfile::read_public_key(path).map_err(|e| Fail::usage(e).context(what.to_string()))
 }
 
+/// A key file that may hold a public or a secret key (`--new`).
+pub(super) enum AnyKey {
+    /// A public key file.
+    Public(accord::keys::PublicKey),
+    /// A secret key file (its key can sign here).
+    Secret(SecretKey),
+}
+
+impl AnyKey {
+    pub(super) fn public(&self) -> accord::keys::PublicKey {
+        match self {
+            AnyKey::Public(k) => *k,
+            AnyKey::Secret(k) => k.public(),
+        }
+    }
+}
+
+/// Reads a key file that may be public (any form [`load_public_key`] reads) or secret.
+pub(super) fn load_any_key(path: &Path, what: &str) -> Res<AnyKey> {
+    let public_err = match keyfile::read_public_key(path) {
+        Ok(k) => return Ok(AnyKey::Public(k)),
+        Err(e) => e,
+    };
+    match load_secret_key(path, what) {
+        Ok(k) => Ok(AnyKey::Secret(k)),
+        // Neither form: say what is wrong with it as a public key.
+        Err(f)
+            if matches!(
+                f.error.downcast_ref::<accord::keys::KeyError>(),
+                Some(accord::keys::KeyError::Format { .. })
+            ) =>
+        {
+            Err(Fail::usage(public_err).context(what.to_string()))
+        }
+        Err(f) => Err(f),
+    }
+}
+
 pub(super) fn load_signing_key(path: &Path) -> Res<SecretKey> {
+    load_secret_key(path, "--key")
+}
+
+/// Reads the secret key file given to option `what` (asking for its passphrase if encrypted).
+pub(super) fn load_secret_key(path: &Path, what: &str) -> Res<SecretKey> {
     let ask = || -> Option<keyfile::Passphrase> {
         if let Ok(p) = std::env::var("ACCORD_PASSPHRASE") {
             return Some(keyfile::Passphrase::from(p));
@@ -100,7 +143,7 @@ pub(super) fn load_signing_key(path: &Path) -> Res<SecretKey> {
             .ok()
             .map(keyfile::Passphrase::from)
     };
-    keyfile::read_secret_key_with(path, &ask).map_err(|e| Fail::usage(e).context("--key"))
+    keyfile::read_secret_key_with(path, &ask).map_err(|e| Fail::usage(e).context(what.to_string()))
 }
 
 /// A new passphrase: ACCORD_PASSPHRASE, or asked twice at the terminal.
@@ -124,38 +167,92 @@ pub(super) fn new_passphrase() -> Res<keyfile::Passphrase> {
     Ok(keyfile::Passphrase::from(a.to_string()))
 }
 
-pub(super) fn load_ledger_key(l: &Ledger) -> Res<LedgerKey> {
+/// `--ledger-key-file`: where the ledger's secret key is, for the commands that append.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct LedgerKeyFile {
+    /// The ledger's secret key file, if it is no longer where `accord init` wrote it (by
+    /// default the path init recorded in the ledger is used).
+    #[arg(long = "ledger-key-file", env = "ACCORD_LEDGER_KEY_FILE", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
+const LEDGER_KEY_HINT: &str =
+    "if the key moved, give its place with --ledger-key-file FILE (or ACCORD_LEDGER_KEY_FILE=FILE); \
+     appending needs the key made by `accord init`, which only the custodian holds";
+
+/// The ledger's secret key, to sign the checkpoint of an append: from `--ledger-key-file`
+/// when given, else from where `accord init` wrote it; it must be this ledger's key.
+pub(super) fn load_ledger_key(l: &Ledger, given: &LedgerKeyFile) -> Res<LedgerKey> {
     if l.is_mirror().map_err(|e| fail::ledger(e, 1))? {
         return Err(Fail::usage(anyhow!(
             "this ledger is a read-only mirror made by `accord import`; append at the custodian's ledger"
         )));
     }
-    let path = PathBuf::from(l.key_file().map_err(|e| fail::ledger(e, 1))?);
+    let (path, what) = match &given.file {
+        Some(p) => (p.clone(), "--ledger-key-file"),
+        None => (
+            PathBuf::from(l.key_file().map_err(|e| fail::ledger(e, 1))?),
+            "the ledger's secret key",
+        ),
+    };
     let mut text = zeroize::Zeroizing::new(String::new());
-    let f = std::fs::File::open(&path)
-        .with_context(|| format!("the ledger's secret key {}", path.display()))
-        .map_err(|e| {
-            Fail::usage(e).hint("appending needs the key made by `accord init`; only the custodian holds it")
-        })?;
+    let f = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && given.file.is_none() => {
+            return Err(Fail::usage(anyhow!(
+                "the ledger's secret key is not at {}, where `accord init` wrote it",
+                path.display()
+            ))
+            .hint(LEDGER_KEY_HINT));
+        }
+        Err(e) => {
+            return Err(
+                Fail::usage(anyhow::Error::new(e).context(format!("{what} {}", path.display())))
+                    .hint(LEDGER_KEY_HINT),
+            )
+        }
+    };
     f.take(4096)
         .read_to_string(&mut text)
         .with_context(|| format!("reading {}", path.display()))
         .map_err(Fail::usage)?;
     keyfile::check_private_mode(&path).map_err(Fail::usage)?;
-    LedgerKey::from_skey(&text)
-        .with_context(|| format!("the ledger's secret key {}", path.display()))
-        .map_err(Fail::usage)
+    let key = LedgerKey::from_skey(&text)
+        .with_context(|| format!("{what} {}", path.display()))
+        .map_err(Fail::usage)?;
+    let recorded = l.recorded_vkey().map_err(|e| fail::ledger(e, 1))?;
+    let vkey = key.verifier_key().to_string();
+    if vkey != recorded {
+        return Err(Fail::usage(anyhow!(
+            "{what} {} is the key of ledger {vkey}, not of this one ({recorded})",
+            path.display()
+        ))
+        .hint(LEDGER_KEY_HINT));
+    }
+    Ok(key)
 }
 
+/// The organisation a key is registered to. A key the ledger does not know is refused as the
+/// ledger's rules refuse a statement it signed (exit 1), whether the statement was built from
+/// arguments or read from a file.
 pub(super) fn org_of_key(l: &Ledger, sk: &SecretKey) -> Res<String> {
     let kid = sk.public().kid();
     match read(l, |r| Ok(r.key(&kid)?))? {
         Some(rec) => Ok(rec.org),
-        None => Err(Fail::usage(anyhow!(
+        None => Err(Fail::invalid(anyhow!(
             "key {} is not registered in this ledger",
             hex::encode(kid)
         ))
         .hint("register the organisation first: accord register --key FILE --org NAME")),
+    }
+}
+
+/// "entries 0 to 4", "entry 0 only", "no entries": a ledger's entries as people write them.
+pub(super) fn entries_text(size: u64) -> String {
+    match size {
+        0 => "no entries".into(),
+        1 => "1 entry (entry 0 only)".into(),
+        n => format!("{n} entries (0 to {})", n - 1),
     }
 }
 
@@ -165,7 +262,8 @@ pub(super) fn resolve_entry(l: &Ledger, s: &str) -> Res<u64> {
         let size = l.size().map_err(|e| fail::ledger(e, 1))?;
         if i >= size {
             return Err(Fail::usage(anyhow!(
-                "no entry {i}: the ledger has {size} entries (0..{size})"
+                "no entry {i}: the ledger has {}",
+                entries_text(size)
             )));
         }
         return Ok(i);
@@ -173,6 +271,99 @@ pub(super) fn resolve_entry(l: &Ledger, s: &str) -> Res<u64> {
     let id = parse_id(s)?;
     read(l, |r| Ok(r.statement_index(&id)?))?
         .ok_or_else(|| Fail::usage(anyhow!("no entry has statement id {s}")))
+}
+
+/// Whether `s` is written as an entry index (decimal digits) rather than a statement id.
+pub(super) fn is_index(s: &str) -> bool {
+    !s.is_empty() && s.len() < 64 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The ledger at `dir` read-only, or `None` when there is no ledger there.
+pub(super) fn open_ro_if_any(dir: &Path) -> Res<Option<Ledger>> {
+    match open_ro(dir) {
+        Ok(l) => Ok(Some(l)),
+        Err(f)
+            if matches!(
+                f.error.downcast_ref::<LedgerError>(),
+                Some(LedgerError::Store(accord::store::StoreError::NotFound(_)))
+            ) =>
+        {
+            Ok(None)
+        }
+        Err(f) => Err(f),
+    }
+}
+
+/// The shortest key-id prefix accepted (accord prints 16 hex digits).
+pub(super) const MIN_KID_PREFIX: usize = 16;
+
+/// A key id, or a prefix of one (at least [`MIN_KID_PREFIX`] hex digits), checked; returned in
+/// lower case.
+pub(super) fn kid_prefix(flag: &str, s: &str) -> Res<String> {
+    let p = s.to_ascii_lowercase();
+    if p.len() > 64 || !p.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(Fail::usage(anyhow!(
+            "{flag} {:?} is not a key id (hex digits, as accord prints them)",
+            super::display::shown(s)
+        )));
+    }
+    if p.len() < MIN_KID_PREFIX {
+        return Err(Fail::usage(anyhow!(
+            "{flag} {p}: give at least {MIN_KID_PREFIX} hex digits of the key id (accord prints 16)"
+        )));
+    }
+    Ok(p)
+}
+
+/// Resolves a key-id prefix among `candidates` (the organisation's keys): exactly one must
+/// start with it.
+pub(super) fn resolve_kid(flag: &str, prefix: &str, org: &str, candidates: &[[u8; 32]]) -> Res<[u8; 32]> {
+    let mut found: Vec<[u8; 32]> = candidates
+        .iter()
+        .copied()
+        .filter(|k| hex::encode(k).starts_with(prefix))
+        .collect();
+    found.sort();
+    found.dedup();
+    match found.as_slice() {
+        [one] => Ok(*one),
+        [] => Err(Fail::usage(anyhow!(
+            "{flag} {prefix}: no key of {:?} has a key id starting so",
+            super::display::shown(org)
+        ))
+        .hint(format!(
+            "`accord history --org {:?}` lists its keys",
+            super::display::shown(org)
+        ))),
+        many => Err(Fail::usage(anyhow!(
+            "{flag} {prefix} is ambiguous: {} keys of {:?} start so ({}); give more digits",
+            many.len(),
+            super::display::shown(org),
+            many.iter().map(hex::encode).collect::<Vec<_>>().join(", ")
+        ))),
+    }
+}
+
+/// Every key id the ledger ever bound to `org` (current and ended).
+pub(super) fn keys_of_org(l: &Ledger, org: &str) -> Res<Vec<[u8; 32]>> {
+    Ok(read(l, |r| Ok(r.keys_of(org)?))?
+        .into_iter()
+        .map(|(kid, _)| kid)
+        .collect())
+}
+
+/// `--domain` as the format wants it: DNS names are case-insensitive, so it is lower-cased
+/// (ASCII only: anything else is refused by the format's rules anyway).
+pub(super) fn domain_arg(d: &str) -> String {
+    d.to_ascii_lowercase()
+}
+
+/// `--contact` with its domain (after the last `@`) lower-cased; the local part is kept.
+pub(super) fn contact_arg(c: &str) -> String {
+    match c.rsplit_once('@') {
+        Some((local, domain)) => format!("{local}@{}", domain.to_ascii_lowercase()),
+        None => c.to_string(),
+    }
 }
 
 pub(super) fn parse_id(s: &str) -> Res<[u8; 32]> {
@@ -256,5 +447,59 @@ pub(super) fn progress_fn(json: bool) -> impl Fn(u64, u64) + Sync {
         if show {
             eprint!("\rverifying: {d}/{t} entries");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_id_prefixes_resolve_to_one_key_or_say_why_not() {
+        let mut a = [0u8; 32];
+        a[0] = 0xab;
+        let mut b = a;
+        b[9] = 1; // shares its first 18 hex digits with `a`
+        let c = [0x11u8; 32];
+        let keys = [a, b, c];
+        assert_eq!(
+            resolve_kid("--target", &hex::encode(c)[..16], "acme", &keys).unwrap(),
+            c
+        );
+        assert_eq!(
+            resolve_kid("--target", &hex::encode(b)[..20], "acme", &keys).unwrap(),
+            b
+        );
+        let e = resolve_kid("--target", &hex::encode(a)[..16], "acme", &keys).unwrap_err();
+        let m = e.message();
+        assert!(
+            m.contains("ambiguous") && m.contains(&hex::encode(a)) && m.contains(&hex::encode(b)),
+            "{m}"
+        );
+        let e = resolve_kid("--target", "2222222222222222", "acme", &keys).unwrap_err();
+        assert!(e.message().contains("no key of \"acme\""), "{}", e.message());
+        // The same key listed twice (the signing key is always a candidate) is one key.
+        assert_eq!(
+            resolve_kid("--target", &hex::encode(c)[..16], "acme", &[c, c]).unwrap(),
+            c
+        );
+        assert!(kid_prefix("--target", &"a".repeat(15)).is_err());
+        assert!(kid_prefix("--target", &"a".repeat(65)).is_err());
+        assert!(kid_prefix("--target", "abcdefabcdefabcg").is_err());
+        assert_eq!(kid_prefix("--target", &"AB".repeat(8)).unwrap(), "ab".repeat(8));
+    }
+
+    #[test]
+    fn entry_ranges_read_as_people_write_them() {
+        assert_eq!(entries_text(0), "no entries");
+        assert_eq!(entries_text(1), "1 entry (entry 0 only)");
+        assert_eq!(entries_text(31), "31 entries (0 to 30)");
+    }
+
+    #[test]
+    fn domains_are_lower_cased() {
+        assert_eq!(domain_arg("ACME.Example"), "acme.example");
+        assert_eq!(contact_arg("Security@ACME.example"), "Security@acme.example");
+        assert_eq!(contact_arg("no-at-sign"), "no-at-sign");
     }
 }

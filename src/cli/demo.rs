@@ -34,7 +34,10 @@ fn typed(args: &[String]) -> String {
 fn accord() -> Result<std::process::Command, Fail> {
     let exe =
         std::env::current_exe().map_err(|e| Fail::usage(anyhow!("cannot find the accord binary: {e}")))?;
-    Ok(std::process::Command::new(exe))
+    let mut c = std::process::Command::new(exe);
+    // The demo's ledger has its own key: a custodian's ACCORD_LEDGER_KEY_FILE is not for it.
+    c.env_remove("ACCORD_LEDGER_KEY_FILE");
+    Ok(c)
 }
 
 /// Prints a step and runs it, its output going to the demo's.

@@ -87,6 +87,25 @@ pub fn ledger(e: LedgerError, rejected_code: u8) -> Fail {
     }
 }
 
+/// Classifies an error of an append of statements named `names` (files, in the order given;
+/// empty for one statement built from the command's arguments). A statement the ledger's rules
+/// refuse exits 1 however it was made (`attest` or `sign` + `append` alike); its position is
+/// named only when there were several.
+pub fn appending(e: LedgerError, names: &[String]) -> Fail {
+    let LedgerError::Rejected { position, rejection } = e else {
+        return ledger(e, 1);
+    };
+    let f = Fail::invalid(rejection);
+    match (names.len(), names.get(position.saturating_sub(1))) {
+        (0 | 1, None) => f,
+        (1, Some(name)) => f.context(name.clone()),
+        (n, Some(name)) => f.context(format!(
+            "{name} (statement {position} of {n}; nothing was appended)"
+        )),
+        (n, None) => f.context(format!("statement {position} of {n} (nothing was appended)")),
+    }
+}
+
 impl From<std::io::Error> for Fail {
     fn from(e: std::io::Error) -> Self {
         Fail::usage(e)

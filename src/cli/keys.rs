@@ -34,6 +34,7 @@ pub(super) fn register(
     domain: Option<String>,
     contact: Option<String>,
     recovery_key: Option<&Path>,
+    lk: &LedgerKeyFile,
 ) -> Res {
     let sk = load_signing_key(key)?;
     let recovery = match recovery_key {
@@ -62,11 +63,11 @@ pub(super) fn register(
     let body = Body::Registration(Registration {
         name,
         public_key: sk.public(),
-        domain,
-        contact,
+        domain: domain.as_deref().map(domain_arg),
+        contact: contact.as_deref().map(contact_arg),
         recovery,
     });
-    sign_and_append(&l, &sk, &iss, body)?;
+    sign_and_append(&l, lk, &sk, &iss, body)?;
     eprintln!("note: the registration is self-asserted; nothing in this version proves the name or domain");
     if !committed {
         eprintln!(

@@ -4,7 +4,6 @@ use std::path::Path;
 
 use anyhow::anyhow;
 
-use accord::keyfile;
 use accord::report::{self};
 use accord::statement::{self, Acceptance, Body, Payload, Recovery, Revocation, Rotation};
 use accord::time;
@@ -13,9 +12,11 @@ use super::context::*;
 use super::fail::Fail;
 use super::statements::sign_and_append;
 
-pub(super) fn rotate(dir: &Path, old: &Path, new: &Path) -> Res {
+pub(super) fn rotate(dir: &Path, old: &Path, new: &Path, lk: &LedgerKeyFile) -> Res {
     let old_sk = load_signing_key(old)?;
-    let new_sk = load_signing_key(new)?;
+    let new_sk = load_secret_key(new, "--new").map_err(|f| {
+        f.hint("a new key held elsewhere (an HSM, a KMS, offline) signs its acceptance with `accord sign --rotate` (see `accord sign --help`)")
+    })?;
     if old_sk.public() == new_sk.public() {
         return Err(Fail::usage(anyhow!("--new is the same key as --key")));
     }
@@ -39,6 +40,7 @@ pub(super) fn rotate(dir: &Path, old: &Path, new: &Path) -> Res {
     .map_err(Fail::usage)?;
     sign_and_append(
         &l,
+        lk,
         &old_sk,
         &org,
         Body::Rotation(Rotation {
@@ -53,31 +55,29 @@ pub(super) fn rotate(dir: &Path, old: &Path, new: &Path) -> Res {
     Ok(())
 }
 
-pub(super) fn parse_kid(s: &str) -> Res<[u8; 32]> {
-    let bad = || {
-        Fail::usage(anyhow!(
-            "--target {s:?} is not a key id (64 lowercase hex digits)"
-        ))
-    };
-    if s.len() != 64 || s.bytes().any(|b| b.is_ascii_uppercase()) {
-        return Err(bad());
+/// `--target`: a whole key id, or a prefix of at least 16 hex digits resolved among the
+/// organisation's keys (the signing key's included).
+fn revocation_target(l: &accord::ledger::Ledger, org: &str, signing: [u8; 32], t: &str) -> Res<[u8; 32]> {
+    let p = kid_prefix("--target", t)?;
+    if p.len() == 64 {
+        return parse_id(&p);
     }
-    hex::decode(s)
-        .ok()
-        .and_then(|v| v.try_into().ok())
-        .ok_or_else(bad)
+    let mut keys = keys_of_org(l, org)?;
+    keys.push(signing);
+    resolve_kid("--target", &p, org, &keys)
 }
 
-pub(super) fn revoke(dir: &Path, key: &Path, target: Option<&str>, reason: &str) -> Res {
+pub(super) fn revoke(dir: &Path, key: &Path, target: Option<&str>, reason: &str, lk: &LedgerKeyFile) -> Res {
     let sk = load_signing_key(key)?;
-    let target = match target {
-        Some(t) => parse_kid(t)?,
-        None => sk.public().kid(),
-    };
     let l = open_rw(dir)?;
     let org = org_of_key(&l, &sk)?;
+    let target = match target {
+        Some(t) => revocation_target(&l, &org, sk.public().kid(), t)?,
+        None => sk.public().kid(),
+    };
     sign_and_append(
         &l,
+        lk,
         &sk,
         &org,
         Body::Revocation(Revocation {
@@ -99,12 +99,12 @@ pub(super) fn recover(
     next_recovery: &Path,
     compromised_since: Option<&str>,
     reason: &str,
+    lk: &LedgerKeyFile,
 ) -> Res {
-    let rk = load_signing_key(recovery_key).map_err(|f| f.context("--recovery-key"))?;
-    let new_key = match keyfile::read_public_key(new) {
-        Ok(k) => k,
-        Err(_) => load_signing_key(new).map_err(|f| f.context("--new"))?.public(),
-    };
+    let rk = load_secret_key(recovery_key, "--recovery-key").map_err(|f| {
+        f.hint("a recovery key kept offline signs with `accord sign --recover` (see `accord sign --help`)")
+    })?;
+    let new_key = load_any_key(new, "--new")?.public();
     let next = load_public_key(next_recovery, "--next-recovery-key")?;
     if next == rk.public() {
         return Err(Fail::usage(anyhow!(
@@ -133,7 +133,8 @@ pub(super) fn recover(
         Ok(found)
     })?
     .ok_or_else(|| {
-        Fail::usage(anyhow!(
+        // As the ledger's rules refuse a recovery by a key nobody committed to: exit 1.
+        Fail::invalid(anyhow!(
             "no organisation in this ledger committed to recovery key {}",
             hex::encode(rk.public().kid())
         ))
@@ -145,7 +146,7 @@ pub(super) fn recover(
         compromised_since: since,
         reason: reason.to_string(),
     });
-    sign_and_append(&l, &rk, &org, body)?;
+    sign_and_append(&l, lk, &rk, &org, body)?;
     eprintln!(
         "every previous key of {org:?} is ended; key {} speaks for it now; keep the next recovery key offline",
         hex::encode(new_key.kid())

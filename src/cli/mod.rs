@@ -24,7 +24,9 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0  success
   1  the data examined is invalid: malformed or tampered entries, statements or checkpoints,
-     a rollback or fork (the message names the first bad entry and what is wrong)
+     a rollback or fork (the message names the first bad entry and what is wrong); or a
+     statement the ledger's rules refuse, whether built from arguments (attest, register,
+     withdraw, key ...) or read from a file (append)
   2  usage errors and invalid arguments, missing or unreadable files, I/O errors,
      a ledger in use by another process";
 
@@ -91,6 +93,8 @@ public and permanent: give a role address (security@...), never a person's."
         /// recover the organisation after a lost or stolen key, once.
         #[arg(long, value_name = "FILE.pub")]
         recovery_key: Option<PathBuf>,
+        #[command(flatten)]
+        ledger_key: context::LedgerKeyFile,
     },
     /// Show the norms catalogue compiled into accord.
     Norms {
@@ -108,12 +112,11 @@ public and permanent: give a role address (security@...), never a person's."
         key: PathBuf,
         #[command(flatten)]
         body: statements::AttestArgs,
+        #[command(flatten)]
+        ledger_key: context::LedgerKeyFile,
     },
     /// Sign a statement offline, to a file, for `accord append` at the custodian.
-    #[command(
-        after_help = "By default signs an attestation (--norm, --scope). With --register it signs a \
-registration; with --withdraw ID a withdrawal. The origin defaults to the ledger's when one is at hand."
-    )]
+    #[command(after_help = statements::SIGN_HELP)]
     Sign(statements::SignArgs),
     /// Append signed statement files in one transaction: all or none.
     Append {
@@ -123,6 +126,8 @@ registration; with --withdraw ID a withdrawal. The origin defaults to the ledger
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        ledger_key: context::LedgerKeyFile,
     },
     /// Withdraw an earlier attestation of your organisation.
     Withdraw {
@@ -135,6 +140,8 @@ registration; with --withdraw ID a withdrawal. The origin defaults to the ledger
         /// Why.
         #[arg(long)]
         reason: String,
+        #[command(flatten)]
+        ledger_key: context::LedgerKeyFile,
     },
     /// Replay and verify the whole ledger against the ledger's public key.
     #[command(
@@ -371,6 +378,10 @@ against a full replay."
 pub enum KeyCommand {
     /// Hand the organisation from one key to the next: NEW signs an acceptance, OLD signs the
     /// rotation that carries it.
+    #[command(
+        after_help = "Both secret keys are read here. With a key in an HSM, a KMS or offline, \
+sign the rotation with `accord sign --rotate` and append it (see `accord sign --help`)."
+    )]
     Rotate {
         /// The current key (secret).
         #[arg(long, value_name = "OLD")]
@@ -378,24 +389,39 @@ pub enum KeyCommand {
         /// The next key (secret; make it with `accord key generate`).
         #[arg(long, value_name = "NEW")]
         new: PathBuf,
+        #[command(flatten)]
+        ledger_key: context::LedgerKeyFile,
     },
     /// End a key from now on: the key itself, or (--target) an older key of the organisation.
+    #[command(
+        after_help = "--target takes the key id as accord prints it (16 hex digits) or any longer \
+prefix, up to all 64 digits; it is looked up among the organisation's keys, and an ambiguous or \
+unknown prefix is refused. With a key in an HSM, a KMS or offline: `accord sign --revoke`."
+    )]
     Revoke {
         /// A current key of the organisation (secret).
         #[arg(long, value_name = "FILE")]
         key: PathBuf,
-        /// Hex key id of the key to revoke (default: the signing key itself).
+        /// Key id of the key to revoke, or at least its first 16 hex digits (default: the
+        /// signing key itself).
         #[arg(long, value_name = "KID")]
         target: Option<String>,
         /// Why.
         #[arg(long)]
         reason: String,
+        #[command(flatten)]
+        ledger_key: context::LedgerKeyFile,
     },
     /// After a lost or stolen key: the recovery key ends every current key, installs NEW and
     /// commits to the next recovery key. A recovery key works once.
     #[command(
         after_help = "--compromised-since DATE marks statements by the ended keys logged after DATE as \
-untrusted (they stay in the ledger as history) and voids rotations they signed after it."
+untrusted (they stay in the ledger as history) and voids rotations they signed after it; a date \
+alone is the start of that day (UTC).\n\n\
+The recovery key's secret is read here. A recovery key kept on an offline machine, in an HSM or a \
+KMS signs with `accord sign --recover` (see `accord sign --help`): nothing secret leaves it.\n\n\
+Public key files (--new, --next-recovery-key) may be accord's, OpenSSH, PEM \
+(-----BEGIN PUBLIC KEY-----) or DER SubjectPublicKeyInfo."
     )]
     Recover {
         /// The recovery secret key.
@@ -413,6 +439,8 @@ untrusted (they stay in the ledger as history) and voids rotations they signed a
         /// Why.
         #[arg(long)]
         reason: String,
+        #[command(flatten)]
+        ledger_key: context::LedgerKeyFile,
     },
     /// Write DIR/NAME.key (secret, mode 0600, never printed) and DIR/NAME.pub.
     Generate {
@@ -444,6 +472,7 @@ fn run(cli: &Cli) -> Result<(), Fail> {
             domain,
             contact,
             recovery_key,
+            ledger_key,
         } => keys::register(
             dir,
             key,
@@ -451,17 +480,24 @@ fn run(cli: &Cli) -> Result<(), Fail> {
             domain.clone(),
             contact.clone(),
             recovery_key.as_deref(),
+            ledger_key,
         ),
-        Command::Key(KeyCommand::Rotate { key, new }) => lifecycle::rotate(dir, key, new),
-        Command::Key(KeyCommand::Revoke { key, target, reason }) => {
-            lifecycle::revoke(dir, key, target.as_deref(), reason)
+        Command::Key(KeyCommand::Rotate { key, new, ledger_key }) => {
+            lifecycle::rotate(dir, key, new, ledger_key)
         }
+        Command::Key(KeyCommand::Revoke {
+            key,
+            target,
+            reason,
+            ledger_key,
+        }) => lifecycle::revoke(dir, key, target.as_deref(), reason, ledger_key),
         Command::Key(KeyCommand::Recover {
             recovery_key,
             new,
             next_recovery_key,
             compromised_since,
             reason,
+            ledger_key,
         }) => lifecycle::recover(
             dir,
             recovery_key,
@@ -469,13 +505,27 @@ fn run(cli: &Cli) -> Result<(), Fail> {
             next_recovery_key,
             compromised_since.as_deref(),
             reason,
+            ledger_key,
         ),
         Command::History { org, json } => reading::history(dir, org, *json),
         Command::Norms { json } => reading::norms(*json),
-        Command::Attest { key, body } => statements::attest(dir, key, body),
+        Command::Attest {
+            key,
+            body,
+            ledger_key,
+        } => statements::attest(dir, key, body, ledger_key),
         Command::Sign(args) => statements::sign(dir, args),
-        Command::Append { files, json } => statements::append(dir, files, *json),
-        Command::Withdraw { key, entry, reason } => statements::withdraw(dir, key, entry, reason),
+        Command::Append {
+            files,
+            json,
+            ledger_key,
+        } => statements::append(dir, files, *json, ledger_key),
+        Command::Withdraw {
+            key,
+            entry,
+            reason,
+            ledger_key,
+        } => statements::withdraw(dir, key, entry, reason, ledger_key),
         Command::Verify {
             location: Some(loc),
             ledger_key,
