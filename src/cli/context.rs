@@ -202,12 +202,40 @@ pub(super) fn unicode_nfc(s: &str) -> String {
 
 pub(super) fn seen_text(s: &Seen) -> String {
     match s {
-        Seen::Older { remembered } => format!(
-            "older than the checkpoint of size {remembered} verified before (not checked against it; state unchanged)"
-        ),
+        Seen::Older { remembered } => older_text(*remembered),
         Seen::First => "first checkpoint remembered for this origin".into(),
         Seen::Same => "same checkpoint as last verified".into(),
         Seen::Extends { from } => format!("consistent with the checkpoint of size {from} verified before"),
+    }
+}
+
+/// What a file older than the remembered checkpoint is: a snapshot, valid, not checked.
+pub(super) fn older_text(remembered: u64) -> String {
+    format!(
+        "valid, but older than the checkpoint of size {remembered} remembered; consistency not checked (a snapshot taken earlier is not proof of a rollback; the remembered checkpoint stays)"
+    )
+}
+
+/// The size of the checkpoint remembered before this run, as `seen` tells it (`current` is
+/// the size just verified).
+pub(super) fn remembered_size(seen: &Seen, current: u64) -> Option<u64> {
+    match seen {
+        Seen::First => None,
+        Seen::Same => Some(current),
+        Seen::Extends { from } => Some(*from),
+        Seen::Older { remembered } => Some(*remembered),
+    }
+}
+
+/// Exit 3 for a file older than the remembered checkpoint (its report is printed already);
+/// `Ok` otherwise.
+pub(super) fn older_exit(seen: &Seen, what: &str) -> Res {
+    match seen {
+        Seen::Older { remembered } => Err(Fail::not_established(anyhow!(
+            "{what}: valid, but older than the checkpoint of size {remembered} remembered; consistency not checked"
+        ))
+        .hint("an older snapshot is not proof of a rollback; exit 3 means the data is valid but trust is not established: check the newest file, or the ledger itself")),
+        _ => Ok(()),
     }
 }
 

@@ -23,9 +23,24 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0  success
   1  the data examined is invalid: malformed or tampered entries, statements or checkpoints,
-     a rollback or fork (the message names the first bad entry and what is wrong)
-  2  usage errors and invalid arguments, missing or unreadable files, I/O errors,
-     a ledger in use by another process";
+     a rollback or fork (the message names the first bad entry and what is wrong), including
+     a statement refused by the ledger's rules
+  2  usage errors and invalid arguments (an unknown organisation or norm), missing or
+     unreadable files, I/O errors, a ledger in use by another process
+  3  the data is valid but trust is not yet established: an export, bundle or consistency
+     file older than the checkpoint remembered (a snapshot, not a rollback)";
+
+/// What `--out` does, for every command that writes a file.
+const OUT_HELP: &str =
+    "--out - writes to standard output (binary formats only to a file or a pipe). An existing \
+file is never overwritten unless --force is given; then it is replaced atomically (the new file is \
+written beside it, synced, and renamed over it), so a reader sees the old file or the new one.";
+
+/// What --org and --norm accept, for the commands that filter by them.
+const ORG_HELP: &str =
+    "--org takes a name as registered (compared after NFC normalisation and lower-casing). \
+An organisation that is not registered, or a norm not in the catalogue, is an error (exit 2) with the \
+close names as a hint (accord orgs, accord norms list them all); a known one with nothing to show exits 0.";
 
 /// accord: signed pledges of cybersecurity norms on an append-only, verifiable ledger.
 #[derive(Parser, Debug)]
@@ -140,7 +155,10 @@ registration; with --withdraw ID a withdrawal. The origin defaults to the ledger
         after_help = "Checks strict decoding, index sequence, chain links, log times, every \
 signature (verify_strict, in parallel), origins, duplicates, norms, withdrawals, the Merkle tree \
 against every signed checkpoint, and every derived table. Remembers the newest checkpoint verified \
-per origin in the state directory and reports a smaller ledger (rollback) or another root (fork)."
+per ledger in the state directory and reports a smaller ledger (rollback, exit 1) or another root (fork). \
+An export (--file) older than the remembered checkpoint is a snapshot taken earlier, not a rollback: \
+it is reported \"valid, but older than the checkpoint of size N remembered; consistency not checked\" \
+and the command exits 3. --file - reads the export from standard input."
     )]
     Verify {
         /// The ledger's public key (C2SP vkey). Without it, the key recorded at init is used.
@@ -189,14 +207,17 @@ Example:\n  accord prove 3 --out entry3.proof\n  accord verify-proof entry3.proo
 signature and the registration binding the key to the organisation; or, for a consistency proof, \
 both checkpoints and the path between them; or, for a C2SP tlog-proof, the checkpoint and the \
 inclusion of the entry (not its signature or key binding: a tlog-proof does not carry them). \
-Remembers the newest checkpoint verified per origin (state directory) and reports forks. \
+Remembers the newest checkpoint verified per ledger (state directory) and reports forks. \
+A file older than the remembered checkpoint is a snapshot taken earlier, not a rollback: it is reported \
+\"valid, but older than the checkpoint of size N remembered; consistency not checked\" and the command \
+exits 3 (JSON: older_than_remembered). FILE - reads the proof from standard input. \
 A bundle cannot prove that nothing later withdrew the entry, and relies on the custodian to have \
 enforced the ledger's rules (one registration per name, one organisation per key): checking those \
 needs the full ledger or an export (accord verify)."
     )]
     VerifyProof {
         /// The proof file: an accord bundle or consistency proof (CBOR or JSON), or a C2SP
-        /// tlog-proof.
+        /// tlog-proof ('-': standard input).
         file: PathBuf,
         /// The ledger's public key (C2SP vkey).
         #[arg(long, value_name = "VKEY")]
