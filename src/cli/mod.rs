@@ -179,15 +179,22 @@ and the command exits 3. --file - reads the export from standard input."
         after_help = "The bundle holds the entry, its inclusion proof, the signed checkpoint, the \
 signatory's public key and its registration with its own inclusion proof. --since SIZE adds a \
 consistency proof from the checkpoint of that size (for verifiers who remember it).\n\n\
+A proof of an entry that was withdrawn, superseded, made untrusted or \
+has expired proves that it was pledged, not that it is in force: prove warns on standard error.\n\n\
+--out - writes the bundle to standard output (CBOR only to a file or a pipe). An existing file is \
+replaced (atomically) only with --force.\n\n\
 Example:\n  accord prove 3 --out entry3.proof\n  accord verify-proof entry3.proof --ledger-key VKEY"
     )]
     Prove {
         /// Entry index or statement id (hex).
         #[arg(value_name = "INDEX|ID")]
         entry: String,
-        /// Where to write the bundle (never overwritten).
+        /// Where to write the bundle ('-': standard output).
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// Replace FILE if it exists (atomically).
+        #[arg(long)]
+        force: bool,
         /// Prove against the signed checkpoint of this size (default: the latest).
         #[arg(long, value_name = "N")]
         at_size: Option<u64>,
@@ -234,6 +241,7 @@ needs the full ledger or an export (accord verify)."
         json: bool,
     },
     /// Write a consistency proof between two signed checkpoints of this ledger.
+    #[command(after_help = OUT_HELP)]
     Consistency {
         /// The earlier tree size.
         #[arg(long, value_name = "SIZE")]
@@ -241,18 +249,25 @@ needs the full ledger or an export (accord verify)."
         /// The later tree size (default: the latest).
         #[arg(long, value_name = "SIZE")]
         to: Option<u64>,
-        /// Where to write it (never overwritten).
+        /// Where to write it ('-': standard output).
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// Replace FILE if it exists (atomically).
+        #[arg(long)]
+        force: bool,
         /// Write JSON instead of CBOR.
         #[arg(long)]
         json: bool,
     },
     /// Write the whole ledger (every entry and the latest checkpoint) to one file.
+    #[command(after_help = OUT_HELP)]
     Export {
-        /// Where to write it (never overwritten).
+        /// Where to write it ('-': standard output).
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// Replace FILE if it exists, atomically: for a job that publishes to a fixed name.
+        #[arg(long)]
+        force: bool,
     },
     /// Build or extend a read-only mirror ledger from a verified export.
     Import {
@@ -470,6 +485,7 @@ fn run(cli: &Cli) -> Result<(), Fail> {
         Command::Prove {
             entry,
             out,
+            force,
             at_size,
             since,
             format,
@@ -477,7 +493,7 @@ fn run(cli: &Cli) -> Result<(), Fail> {
         } => {
             let index = context::resolve_entry(&context::open_ro(dir)?, entry)?;
             let format = if *json { proofs::ProofFormat::Json } else { *format };
-            proofs::prove(dir, index, out, *at_size, *since, format)
+            proofs::prove(dir, index, out, *at_size, *since, format, *force)
         }
         Command::VerifyProof {
             file,
@@ -486,8 +502,14 @@ fn run(cli: &Cli) -> Result<(), Fail> {
             state,
             json,
         } => verification::verify_proof(file, ledger_key, entry.as_deref(), state.as_deref(), *json),
-        Command::Consistency { from, to, out, json } => proofs::consistency(dir, *from, *to, out, *json),
-        Command::Export { out } => proofs::export(dir, out),
+        Command::Consistency {
+            from,
+            to,
+            out,
+            force,
+            json,
+        } => proofs::consistency(dir, *from, *to, out, *json, *force),
+        Command::Export { out, force } => proofs::export(dir, out, *force),
         Command::Import { file, ledger_key } => proofs::import(dir, file, ledger_key),
         Command::Upgrade => custodian::upgrade(dir),
         Command::Checkpoint => reading::checkpoint(dir),
