@@ -279,6 +279,17 @@ needs the full ledger or an export (accord verify)."
     },
     /// Print the latest signed checkpoint (a C2SP signed note).
     Checkpoint,
+    /// List every signed checkpoint the ledger holds: size, time, root. The custodian keeps
+    /// one per commit, a mirror one per import; `consistency --from SIZE` takes any of them.
+    #[command(
+        after_help = "A checkpoint note carries no time: the time shown is the log time of the last entry in \
+its tree (entry SIZE-1), and none for the empty tree."
+    )]
+    Checkpoints {
+        /// Machine-readable output (schemas/checkpoints.schema.json).
+        #[arg(long)]
+        json: bool,
+    },
     /// Upgrade a ledger written by an older accord: rebuilds its derived tables from its
     /// entries (entries, hashes and checkpoints are not changed), in one transaction.
     #[command(
@@ -298,6 +309,7 @@ against a full replay."
         json: bool,
     },
     /// List entries.
+    #[command(after_help = ORG_HELP)]
     List {
         /// Only this organisation's entries.
         #[arg(long, value_name = "NAME")]
@@ -320,6 +332,7 @@ against a full replay."
     },
     /// Who attests what now, or at a moment: live attestations only (withdrawn, superseded,
     /// expired and untrusted ones left out; --all shows them with their state).
+    #[command(after_help = ORG_HELP)]
     Status {
         /// Only this norm.
         #[arg(long, value_name = "ID")]
@@ -339,6 +352,7 @@ against a full replay."
     },
     /// One organisation's whole story in order: registration, keys, attestations, withdrawals,
     /// revocations, recoveries. Run it to watch for anything said in your name.
+    #[command(after_help = ORG_HELP)]
     History {
         /// The organisation.
         #[arg(long, value_name = "NAME")]
@@ -513,6 +527,7 @@ fn run(cli: &Cli) -> Result<(), Fail> {
         Command::Import { file, ledger_key } => proofs::import(dir, file, ledger_key),
         Command::Upgrade => custodian::upgrade(dir),
         Command::Checkpoint => reading::checkpoint(dir),
+        Command::Checkpoints { json } => reading::checkpoints(dir, *json),
         Command::LedgerKey => reading::ledger_key(dir),
         Command::Orgs { json } => reading::orgs(dir, *json),
         Command::List { org, norm, json } => reading::list(dir, org.as_deref(), norm.as_deref(), *json),
