@@ -467,3 +467,178 @@ pub fn organisations(r: &ReadTables, at: Seconds) -> Result<Vec<OrgView>, Ledger
     out.sort_by(|a, b| a.org_name.cmp(&b.org_name).then(a.org.cmp(&b.org)));
     Ok(out)
 }
+
+/// Names of registered organisations close to `query` (a name as a user typed it), as
+/// registered, closest first, at most `max`: for a "did you mean" hint when `query` names no
+/// organisation. Names are compared by their comparison keys (docs/FORMAT.md §4.1, so that
+/// look-alike letters and case count as equal): within an edit distance of a quarter of the
+/// query's length (at least 2) of the whole name or of its beginning, or when one holds the
+/// other.
+///
+/// # Errors
+/// [`LedgerError`] if the tables or a registration cannot be read.
+pub fn close_orgs(r: &ReadTables, query: &str, max: usize) -> Result<Vec<String>, LedgerError> {
+    let key = |s: &str| -> Vec<char> {
+        crate::names::comparison_key_v1(s)
+            .unwrap_or_else(|| s.to_lowercase())
+            .chars()
+            .collect()
+    };
+    let q = key(query.trim());
+    if q.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut names = Names::default();
+    let mut found: Vec<(usize, String)> = Vec::new();
+    for (org, _) in r.orgs()? {
+        let name = names.get(r, &org)?.name;
+        let k = key(&name);
+        let cap = (q.len() / 4).max(2);
+        // The whole name, or its beginning as long as what was typed ("contosa" is close to
+        // "Contoso Ltd").
+        let d = edit_distance(&q, &k, cap).min(edit_distance(&q, &k[..q.len().min(k.len())], cap));
+        let holds = q.len() >= 3 && k.len() >= 3 && (contains(&k, &q) || contains(&q, &k));
+        if d <= cap || holds {
+            found.push((d, name));
+        }
+    }
+    found.sort();
+    found.truncate(max);
+    Ok(found.into_iter().map(|(_, n)| n).collect())
+}
+
+/// Whether `hay` holds `needle` as a run of characters.
+fn contains(hay: &[char], needle: &[char]) -> bool {
+    needle.is_empty() || hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The Levenshtein distance between `a` and `b`, or more than `cap` once it is sure to be
+/// (names are at most 128 bytes, so this costs at most 128 × 128 steps).
+fn edit_distance(a: &[char], b: &[char], cap: usize) -> usize {
+    if a.len().abs_diff(b.len()) > cap {
+        return cap + 1;
+    }
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut diag = i;
+        let mut left = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let up = row[j + 1];
+            let value = (diag + usize::from(ca != cb)).min(up + 1).min(left + 1);
+            diag = up;
+            row[j + 1] = value;
+            left = value;
+        }
+        row[0] = i + 1;
+    }
+    row[b.len()]
+}
+
+/// Why an entry is not a pledge in force at a moment (what `prove` warns about: a proof of it
+/// proves that it was pledged, not that it is in force).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotInForce {
+    /// A withdrawal ended it.
+    Withdrawn {
+        /// The withdrawal's index.
+        by: u64,
+    },
+    /// A later attestation superseded it.
+    Superseded {
+        /// The superseding attestation's index.
+        by: u64,
+    },
+    /// A recovery reported its key compromised when it was logged.
+    Untrusted {
+        /// The recovery's index.
+        by: u64,
+    },
+    /// Its expiry has passed.
+    Expired {
+        /// When it expired (RFC 3339).
+        at: String,
+    },
+}
+
+/// Everything that keeps entry `index` from being in force at `at`, as the ledger stands now
+/// (empty for an attestation in force, and for every entry that is not an attestation but
+/// untrusted ones).
+///
+/// # Errors
+/// [`LedgerError`].
+pub fn not_in_force(r: &ReadTables, index: u64, at: Seconds) -> Result<Vec<NotInForce>, LedgerError> {
+    let mut out = Vec::new();
+    if let Some(by) = r.untrusted(index)? {
+        out.push(NotInForce::Untrusted { by });
+    }
+    let Some(bytes) = r.entry(index)? else {
+        return Ok(out);
+    };
+    let (_, st) = decode_stored(index, &bytes)?;
+    let Body::Attestation(a) = &st.payload.body else {
+        return Ok(out);
+    };
+    if let Some((by, _)) = r.ended(index)? {
+        let ender = r.entry(by)?.unwrap_or_default();
+        match decode_stored(by, &ender)?.1.payload.body {
+            Body::Withdrawal(_) => out.push(NotInForce::Withdrawn { by }),
+            _ => out.push(NotInForce::Superseded { by }),
+        }
+    }
+    if let Some(x) = a.expires.filter(|&x| x <= at) {
+        out.push(NotInForce::Expired { at: time::format(x) });
+    }
+    Ok(out)
+}
+
+/// One signed checkpoint the ledger holds, as `accord checkpoints` lists it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CheckpointView {
+    /// The tree size.
+    pub size: u64,
+    /// Hex Merkle root.
+    pub root: String,
+    /// A checkpoint note carries no time: this is the log time (RFC 3339) of the last entry in
+    /// its tree (entry `size - 1`); null for the empty tree.
+    pub logged_at: Option<String>,
+    /// The entry whose log time `logged_at` is (`size - 1`); null for the empty tree.
+    pub time_of_entry: Option<u64>,
+}
+
+/// Every signed checkpoint the ledger holds, smallest first. The custodian keeps one per
+/// commit; a mirror keeps one per import.
+///
+/// # Errors
+/// [`LedgerError::Invalid`] naming a checkpoint whose note does not parse, [`LedgerError`].
+pub fn checkpoints(r: &ReadTables) -> Result<Vec<CheckpointView>, LedgerError> {
+    let mut out = Vec::new();
+    for size in r.checkpoint_sizes()? {
+        let note = r.checkpoint(size)?.unwrap_or_default();
+        let bad = |p: String| LedgerError::Invalid {
+            at: Location::Checkpoint(size),
+            problem: p,
+        };
+        // The note's text ends at its first blank line; the signature lines follow.
+        let body = note
+            .windows(2)
+            .position(|w| w == b"\n\n")
+            .map(|p| &note[..=p])
+            .ok_or_else(|| bad("signed note without a blank line".into()))?;
+        let cp = crate::checkpoint::Checkpoint::parse_text(body).map_err(|e| bad(e.to_string()))?;
+        let last = size.checked_sub(1);
+        let logged_at = match last {
+            Some(i) => match r.entry(i)? {
+                Some(b) => Some(time::format(decode_stored(i, &b)?.0.logged_at)),
+                None => None,
+            },
+            None => None,
+        };
+        out.push(CheckpointView {
+            size,
+            root: hex::encode(cp.root),
+            time_of_entry: logged_at.as_ref().and(last),
+            logged_at,
+        });
+    }
+    Ok(out)
+}

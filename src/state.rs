@@ -1,9 +1,11 @@
 //! Remembered checkpoints (DESIGN decision 8): the newest checkpoint a client has verified for
-//! each origin, so that a later, smaller ledger (rollback) or a different history of the same
-//! size (fork) is caught.
+//! each ledger, so that a later, smaller ledger (rollback) or a different history of the same
+//! size (fork) is caught. A smaller *file* (an export, a bundle, a consistency file) is not a
+//! rollback: it is a snapshot taken earlier, valid in itself but not checked against what is
+//! remembered ([`Source`], docs/FORMAT.md section 11).
 //!
 //! The state directory (`$XDG_STATE_HOME/accord/`, else `~/.local/state/accord/`, or
-//! `--state DIR`) holds one file per origin, `checkpoint-<hex SHA-256 of the origin>.note`,
+//! `--state DIR`) holds one file per ledger, `checkpoint-<hex SHA-256 of its verifier key>.note`,
 //! containing the signed note exactly as verified; fork evidence is kept beside it as
 //! `fork-<hex>-<size>-<n>-<i>.note`. Files are replaced atomically (write, fsync, rename, fsync dir).
 
@@ -87,12 +89,24 @@ pub enum Seen {
         /// The remembered size.
         from: u64,
     },
-    /// An older checkpoint than the one remembered: it cannot be checked against it offline,
-    /// and the remembered one stays.
+    /// An older checkpoint than the one remembered, from a file (a snapshot, [`Source::File`]):
+    /// it cannot be checked against the remembered one offline, and the remembered one stays.
+    /// The data is valid, but trust in it is not established (the CLI exits 3).
     Older {
         /// The remembered size.
         remembered: u64,
     },
+}
+
+/// What a checkpoint compared with the remembered one came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// A ledger that claims to be the ledger as it is now: a ledger verified in place (later a
+    /// URL, a mirror, an import). Older than the remembered checkpoint, it is a rollback.
+    Live,
+    /// A file made at some moment (an export, a bundle, a consistency file): older than the
+    /// remembered checkpoint, it is a snapshot, reported as [`Seen::Older`].
+    File,
 }
 
 /// A state directory.
@@ -393,7 +407,9 @@ impl StateDir {
     /// Compares a newly verified checkpoint with the remembered one and, if it is consistent,
     /// remembers the newer of the two. `root_at(size)` gives the verified tree's root at an
     /// earlier size (from the verified ledger or a verified consistency proof); it returns
-    /// `None` when that cannot be known.
+    /// `None` when that cannot be known. A smaller tree is a rollback from a [`Source::Live`]
+    /// ledger, and [`Seen::Older`] from a [`Source::File`]; either way the remembered
+    /// checkpoint stays.
     ///
     /// # Errors
     /// [`StateError::Rollback`], [`StateError::Fork`] (evidence kept), I/O.
@@ -401,6 +417,7 @@ impl StateDir {
         &self,
         key: &VerifierKey,
         current: &SignedCheckpoint,
+        source: Source,
         root_at: impl Fn(u64) -> Option<Hash>,
     ) -> Result<Seen, StateError> {
         let Some(old) = self.remembered(key)? else {
@@ -409,8 +426,11 @@ impl StateDir {
         };
         let (o, c) = (&old.checkpoint, &current.checkpoint);
         if o.size > c.size {
-            // A smaller tree is a rollback unless it is a prefix we can check; either way the
-            // newer remembered checkpoint stays.
+            if source == Source::File {
+                // A snapshot taken before the remembered checkpoint: valid in itself, and not
+                // evidence of anything about the ledger now.
+                return Ok(Seen::Older { remembered: o.size });
+            }
             return Err(StateError::Rollback {
                 remembered: o.size,
                 current: c.size,

@@ -393,12 +393,40 @@ pub(super) fn unicode_nfc(s: &str) -> String {
 
 pub(super) fn seen_text(s: &Seen) -> String {
     match s {
-        Seen::Older { remembered } => format!(
-            "older than the checkpoint of size {remembered} verified before (not checked against it; state unchanged)"
-        ),
-        Seen::First => "first checkpoint remembered for this origin".into(),
+        Seen::Older { remembered } => older_text(*remembered),
+        Seen::First => "first checkpoint remembered for this ledger key (nothing earlier to compare with)".into(),
         Seen::Same => "same checkpoint as last verified".into(),
         Seen::Extends { from } => format!("consistent with the checkpoint of size {from} verified before"),
+    }
+}
+
+/// What a file older than the remembered checkpoint is: a snapshot, valid, not checked.
+pub(super) fn older_text(remembered: u64) -> String {
+    format!(
+        "valid, but older than the checkpoint of size {remembered} remembered; consistency not checked (a snapshot taken earlier is not proof of a rollback; the remembered checkpoint stays)"
+    )
+}
+
+/// The size of the checkpoint remembered before this run, as `seen` tells it (`current` is
+/// the size just verified).
+pub(super) fn remembered_size(seen: &Seen, current: u64) -> Option<u64> {
+    match seen {
+        Seen::First => None,
+        Seen::Same => Some(current),
+        Seen::Extends { from } => Some(*from),
+        Seen::Older { remembered } => Some(*remembered),
+    }
+}
+
+/// Exit 3 for a file older than the remembered checkpoint (its report is printed already);
+/// `Ok` otherwise.
+pub(super) fn older_exit(seen: &Seen, what: &str) -> Res {
+    match seen {
+        Seen::Older { remembered } => Err(Fail::not_established(anyhow!(
+            "{what}: valid, but older than the checkpoint of size {remembered} remembered; consistency not checked"
+        ))
+        .hint("an older snapshot is not proof of a rollback; exit 3 means the data is valid but trust is not established: check the newest file, or the ledger itself")),
+        _ => Ok(()),
     }
 }
 
@@ -417,8 +445,142 @@ pub(super) fn state_fail(e: StateError) -> Fail {
     }
 }
 
-pub(super) fn write_out(path: &Path, bytes: &[u8]) -> Res {
-    keyfile::write_new_file(path, bytes, 0o644).map_err(Fail::usage)
+/// Whether an output path is `-`: standard output.
+pub(super) fn is_stdout(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// How an output path is named in messages: `-` is standard output.
+pub(super) fn output_name(path: &Path) -> String {
+    if is_stdout(path) {
+        "standard output".into()
+    } else {
+        super::display::shown(&path.display().to_string()).into_owned()
+    }
+}
+
+/// Where the report of a command that writes a file goes: standard error when the file itself
+/// goes to standard output, else standard output.
+pub(super) fn report_line(out_path: &Path, text: &str) {
+    if is_stdout(out_path) {
+        eprint!("{text}");
+    } else {
+        out(text);
+    }
+}
+
+/// Writes `bytes` to `path` ([`write_out_with`]).
+pub(super) fn write_out(path: &Path, bytes: &[u8], force: bool, binary: bool) -> Res {
+    write_out_with(path, force, binary, |w| {
+        w.write_all(bytes).map_err(|e| Fail::usage(e).context("writing"))
+    })
+}
+
+/// Writes an output file with `write`: to standard output for `-` (refused for `binary` data
+/// when standard output is a terminal); else to a new file in the same directory, synced, then
+/// moved into place and the directory synced, so that a reader never sees half a file. An
+/// existing file is replaced (atomically, by a rename) only with `force`; without it, it is
+/// refused with a hint. A failure leaves no file behind.
+pub(super) fn write_out_with<T>(
+    path: &Path,
+    force: bool,
+    binary: bool,
+    write: impl FnOnce(&mut dyn std::io::Write) -> Res<T>,
+) -> Res<T> {
+    if is_stdout(path) {
+        let stdout = std::io::stdout();
+        if binary && stdout.is_terminal() {
+            return Err(Fail::usage(anyhow!(
+                "refusing to write binary data to a terminal"
+            ))
+            .hint("redirect standard output to a file or a pipe (accord ... --out - > FILE), or give --out FILE"));
+        }
+        let mut w = std::io::BufWriter::new(stdout.lock());
+        let t = write(&mut w)?;
+        match w.flush() {
+            // A closed pipe is not a failure: the reader has what it wanted.
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                return Err(Fail::usage(e).context("writing to standard output"))
+            }
+            _ => {}
+        }
+        return Ok(t);
+    }
+    let exists = || {
+        Fail::usage(anyhow!(
+            "{} already exists; accord does not overwrite it without --force",
+            output_name(path)
+        ))
+        .hint("add --force to replace it (atomically: readers see the old file or the new one), or choose another name")
+    };
+    if !force && path.symlink_metadata().is_ok() {
+        return Err(exists());
+    }
+    let name = path
+        .file_name()
+        .ok_or_else(|| Fail::usage(anyhow!("--out {}: not a file name", output_name(path))))?;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut nonce = [0u8; 8];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
+    let tmp = dir.join(format!(
+        ".{}.{}.partial",
+        name.to_string_lossy(),
+        hex::encode(nonce)
+    ));
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        o.mode(0o644);
+    }
+    let f = o
+        .open(&tmp)
+        .with_context(|| format!("creating {}", tmp.display()))
+        .map_err(Fail::usage)?;
+    let cleanup = |e: Fail| {
+        let _ = std::fs::remove_file(&tmp);
+        e
+    };
+    let mut w = std::io::BufWriter::new(f);
+    let t = write(&mut w).map_err(cleanup)?;
+    let f = w
+        .into_inner()
+        .map_err(|e| cleanup(Fail::usage(anyhow!("writing {}: {}", tmp.display(), e.error()))))?;
+    f.sync_all()
+        .with_context(|| format!("syncing {}", tmp.display()))
+        .map_err(|e| cleanup(Fail::usage(e)))?;
+    drop(f);
+    if force {
+        std::fs::rename(&tmp, path)
+            .with_context(|| format!("replacing {}", output_name(path)))
+            .map_err(|e| cleanup(Fail::usage(e)))?;
+    } else {
+        // A hard link never replaces a file that appeared meanwhile; where links are not
+        // supported, check once more and rename.
+        match std::fs::hard_link(&tmp, path) {
+            Ok(()) => {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(cleanup(exists())),
+            Err(_) => {
+                if path.symlink_metadata().is_ok() {
+                    return Err(cleanup(exists()));
+                }
+                std::fs::rename(&tmp, path)
+                    .with_context(|| format!("writing {}", output_name(path)))
+                    .map_err(|e| cleanup(Fail::usage(e)))?;
+            }
+        }
+    }
+    if let Ok(d) = std::fs::File::open(&dir) {
+        // Persist the new name; not every platform can sync a directory.
+        let _ = d.sync_all();
+    }
+    Ok(t)
 }
 
 /// How an input path is named in messages: `-` is standard input.

@@ -6,7 +6,7 @@ use accord::store::StoreError;
 /// A failed command: what to print and which exit code to use.
 #[derive(Debug)]
 pub struct Fail {
-    /// 1 = invalid data, 2 = usage or I/O.
+    /// 1 = invalid data, 2 = usage or I/O, 3 = valid data but trust not established.
     pub code: u8,
     /// The message, with context.
     pub error: anyhow::Error,
@@ -27,6 +27,16 @@ impl Fail {
     pub fn usage(e: impl Into<anyhow::Error>) -> Fail {
         Fail {
             code: 2,
+            error: e.into(),
+            hint: None,
+        }
+    }
+    /// Exit 3: the data is valid, but trust in it is not yet established (an export or
+    /// bundle older than the remembered checkpoint). What was verified is printed already;
+    /// this says why the exit code is not 0, as a warning, not an error.
+    pub fn not_established(e: impl Into<anyhow::Error>) -> Fail {
+        Fail {
+            code: 3,
             error: e.into(),
             hint: None,
         }
@@ -63,7 +73,8 @@ impl Fail {
         // An error message can carry text from outside (a file name, a field of a statement):
         // it is shown with every character that could move the cursor or the reading order
         // escaped, so that it cannot paint a line of its own (a fake "OK").
-        eprintln!("error: {}", super::display::shown(&self.message()));
+        let label = if self.code == 3 { "warning" } else { "error" };
+        eprintln!("{label}: {}", super::display::shown(&self.message()));
         if let Some(h) = &self.hint {
             eprintln!("hint: {}", super::display::shown(h));
         }

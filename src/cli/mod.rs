@@ -27,8 +27,22 @@ Exit codes:
      a rollback or fork (the message names the first bad entry and what is wrong); or a
      statement the ledger's rules refuse, whether built from arguments (attest, register,
      withdraw, key ...) or read from a file (append)
-  2  usage errors and invalid arguments, missing or unreadable files, I/O errors,
-     a ledger in use by another process";
+  2  usage errors and invalid arguments (an unknown organisation or norm), missing or
+     unreadable files, I/O errors, a ledger in use by another process
+  3  the data is valid but trust is not yet established: an export, bundle or consistency
+     file older than the checkpoint remembered (a snapshot, not a rollback)";
+
+/// What `--out` does, for every command that writes a file.
+const OUT_HELP: &str =
+    "--out - writes to standard output (binary formats only to a file or a pipe). An existing \
+file is never overwritten unless --force is given; then it is replaced atomically (the new file is \
+written beside it, synced, and renamed over it), so a reader sees the old file or the new one.";
+
+/// What --org and --norm accept, for the commands that filter by them.
+const ORG_HELP: &str =
+    "--org takes a name as registered (compared after NFC normalisation and lower-casing). \
+An organisation that is not registered, or a norm not in the catalogue, is an error (exit 2) with the \
+close names as a hint (accord orgs, accord norms list them all); a known one with nothing to show exits 0.";
 
 /// accord: signed pledges of cybersecurity norms on an append-only, verifiable ledger.
 #[derive(Parser, Debug)]
@@ -148,7 +162,10 @@ public and permanent: give a role address (security@...), never a person's."
         after_help = "Checks strict decoding, index sequence, chain links, log times, every \
 signature (verify_strict, in parallel), origins, duplicates, norms, withdrawals, the Merkle tree \
 against every signed checkpoint, and every derived table. Remembers the newest checkpoint verified \
-per origin in the state directory and reports a smaller ledger (rollback) or another root (fork)."
+per ledger in the state directory and reports a smaller ledger (rollback, exit 1) or another root (fork). \
+An export (--file) older than the remembered checkpoint is a snapshot taken earlier, not a rollback: \
+it is reported \"valid, but older than the checkpoint of size N remembered; consistency not checked\" \
+and the command exits 3. --file - reads the export from standard input."
     )]
     Verify {
         /// A published log to verify instead of a ledger database: an http(s):// URL (a log
@@ -215,15 +232,22 @@ SIGTERM or Ctrl-C.\n\nExample:\n  accord serve --listen 127.0.0.1:8080\n  accord
         after_help = "The bundle holds the entry, its inclusion proof, the signed checkpoint, the \
 signatory's public key and its registration with its own inclusion proof. --since SIZE adds a \
 consistency proof from the checkpoint of that size (for verifiers who remember it).\n\n\
+A proof of an entry that was withdrawn, superseded, made untrusted or \
+has expired proves that it was pledged, not that it is in force: prove warns on standard error.\n\n\
+--out - writes the bundle to standard output (CBOR only to a file or a pipe). An existing file is \
+replaced (atomically) only with --force.\n\n\
 Example:\n  accord prove 3 --out entry3.proof\n  accord verify-proof entry3.proof --ledger-key VKEY"
     )]
     Prove {
         /// Entry index or statement id (hex).
         #[arg(value_name = "INDEX|ID")]
         entry: String,
-        /// Where to write the bundle (never overwritten).
+        /// Where to write the bundle ('-': standard output).
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// Replace FILE if it exists (atomically).
+        #[arg(long)]
+        force: bool,
         /// Prove against the signed checkpoint of this size (default: the latest).
         #[arg(long, value_name = "N")]
         at_size: Option<u64>,
@@ -243,14 +267,17 @@ Example:\n  accord prove 3 --out entry3.proof\n  accord verify-proof entry3.proo
 signature and the registration binding the key to the organisation; or, for a consistency proof, \
 both checkpoints and the path between them; or, for a C2SP tlog-proof, the checkpoint and the \
 inclusion of the entry (not its signature or key binding: a tlog-proof does not carry them). \
-Remembers the newest checkpoint verified per origin (state directory) and reports forks. \
+Remembers the newest checkpoint verified per ledger (state directory) and reports forks. \
+A file older than the remembered checkpoint is a snapshot taken earlier, not a rollback: it is reported \
+\"valid, but older than the checkpoint of size N remembered; consistency not checked\" and the command \
+exits 3 (JSON: older_than_remembered). FILE - reads the proof from standard input. \
 A bundle cannot prove that nothing later withdrew the entry, and relies on the custodian to have \
 enforced the ledger's rules (one registration per name, one organisation per key): checking those \
 needs the full ledger or an export (accord verify)."
     )]
     VerifyProof {
         /// The proof file: an accord bundle or consistency proof (CBOR or JSON), or a C2SP
-        /// tlog-proof.
+        /// tlog-proof ('-': standard input).
         file: PathBuf,
         /// The ledger's public key (C2SP vkey).
         #[arg(long, value_name = "VKEY")]
@@ -267,6 +294,7 @@ needs the full ledger or an export (accord verify)."
         json: bool,
     },
     /// Write a consistency proof between two signed checkpoints of this ledger.
+    #[command(after_help = OUT_HELP)]
     Consistency {
         /// The earlier tree size.
         #[arg(long, value_name = "SIZE")]
@@ -274,18 +302,25 @@ needs the full ledger or an export (accord verify)."
         /// The later tree size (default: the latest).
         #[arg(long, value_name = "SIZE")]
         to: Option<u64>,
-        /// Where to write it (never overwritten).
+        /// Where to write it ('-': standard output).
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// Replace FILE if it exists (atomically).
+        #[arg(long)]
+        force: bool,
         /// Write JSON instead of CBOR.
         #[arg(long)]
         json: bool,
     },
     /// Write the whole ledger (every entry and the latest checkpoint) to one file.
+    #[command(after_help = OUT_HELP)]
     Export {
-        /// Where to write it (never overwritten).
+        /// Where to write it ('-': standard output).
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// Replace FILE if it exists, atomically: for a job that publishes to a fixed name.
+        #[arg(long)]
+        force: bool,
     },
     /// Build or extend a read-only mirror ledger from a verified export.
     Import {
@@ -297,6 +332,17 @@ needs the full ledger or an export (accord verify)."
     },
     /// Print the latest signed checkpoint (a C2SP signed note).
     Checkpoint,
+    /// List every signed checkpoint the ledger holds: size, time, root. The custodian keeps
+    /// one per commit, a mirror one per import; `consistency --from SIZE` takes any of them.
+    #[command(
+        after_help = "A checkpoint note carries no time: the time shown is the log time of the last entry in \
+its tree (entry SIZE-1), and none for the empty tree."
+    )]
+    Checkpoints {
+        /// Machine-readable output (schemas/checkpoints.schema.json).
+        #[arg(long)]
+        json: bool,
+    },
     /// Upgrade a ledger written by an older accord: rebuilds its derived tables from its
     /// entries (entries, hashes and checkpoints are not changed), in one transaction.
     #[command(
@@ -316,6 +362,7 @@ against a full replay."
         json: bool,
     },
     /// List entries.
+    #[command(after_help = ORG_HELP)]
     List {
         /// Only this organisation's entries.
         #[arg(long, value_name = "NAME")]
@@ -338,6 +385,7 @@ against a full replay."
     },
     /// Who attests what now, or at a moment: live attestations only (withdrawn, superseded,
     /// expired and untrusted ones left out; --all shows them with their state).
+    #[command(after_help = ORG_HELP)]
     Status {
         /// Only this norm.
         #[arg(long, value_name = "ID")]
@@ -357,6 +405,7 @@ against a full replay."
     },
     /// One organisation's whole story in order: registration, keys, attestations, withdrawals,
     /// revocations, recoveries. Run it to watch for anything said in your name.
+    #[command(after_help = ORG_HELP)]
     History {
         /// The organisation.
         #[arg(long, value_name = "NAME")]
@@ -558,6 +607,7 @@ fn run(cli: &Cli) -> Result<(), Fail> {
         Command::Prove {
             entry,
             out,
+            force,
             at_size,
             since,
             format,
@@ -565,7 +615,7 @@ fn run(cli: &Cli) -> Result<(), Fail> {
         } => {
             let index = context::resolve_entry(&context::open_ro(dir)?, entry)?;
             let format = if *json { proofs::ProofFormat::Json } else { *format };
-            proofs::prove(dir, index, out, *at_size, *since, format)
+            proofs::prove(dir, index, out, *at_size, *since, format, *force)
         }
         Command::VerifyProof {
             file,
@@ -574,11 +624,18 @@ fn run(cli: &Cli) -> Result<(), Fail> {
             state,
             json,
         } => verification::verify_proof(file, ledger_key, entry.as_deref(), state.as_deref(), *json),
-        Command::Consistency { from, to, out, json } => proofs::consistency(dir, *from, *to, out, *json),
-        Command::Export { out } => proofs::export(dir, out),
+        Command::Consistency {
+            from,
+            to,
+            out,
+            force,
+            json,
+        } => proofs::consistency(dir, *from, *to, out, *json, *force),
+        Command::Export { out, force } => proofs::export(dir, out, *force),
         Command::Import { file, ledger_key } => proofs::import(dir, file, ledger_key),
         Command::Upgrade => custodian::upgrade(dir),
         Command::Checkpoint => reading::checkpoint(dir),
+        Command::Checkpoints { json } => reading::checkpoints(dir, *json),
         Command::LedgerKey => reading::ledger_key(dir),
         Command::Orgs { json } => reading::orgs(dir, *json),
         Command::List { org, norm, json } => reading::list(dir, org.as_deref(), norm.as_deref(), *json),

@@ -1,13 +1,11 @@
 //! Proofs and copies: `prove`, `consistency`, `export`, `import`.
 
-use std::io::BufWriter;
 use std::path::Path;
-
-use anyhow::{anyhow, Context as _};
 
 use accord::ledger::{Ledger, LedgerError};
 use accord::norms::Catalogue;
 use accord::proofs::ProofFile;
+use accord::report::{self, NotInForce};
 
 use super::context::*;
 use super::fail::{self, Fail};
@@ -19,9 +17,10 @@ pub(super) fn prove(
     at_size: Option<u64>,
     since: Option<u64>,
     format: ProofFormat,
+    force: bool,
 ) -> Res {
     let l = open_ro(dir)?;
-    let b = l.prove(index, at_size, since).map_err(|e| fail::ledger(e, 1))?;
+    let b = l.prove(index, at_size, since).map_err(no_checkpoint)?;
     let size = b.tree_size;
     let file = ProofFile::Bundle(b);
     let bytes = match format {
@@ -32,66 +31,128 @@ pub(super) fn prove(
             ProofFile::Consistency(_) => Vec::new(),
         },
     };
-    write_out(out_file, &bytes)?;
-    out(&format!(
-        "wrote a proof of entry {index} at checkpoint size {size} to {}\ncheck it with: accord verify-proof {} --ledger-key {}\n",
-        out_file.display(),
-        out_file.display(),
-        l.recorded_vkey().map_err(|e| fail::ledger(e, 1))?
-    ));
+    // A proof of an entry no longer in force proves that it was pledged, not that it holds:
+    // say so before anyone passes the proof on as if it did (issue 12).
+    let now = accord::clock::now();
+    for why in read(&l, |r| report::not_in_force(r, index, now))? {
+        let why = match why {
+            NotInForce::Withdrawn { by } => format!("was withdrawn by entry {by}"),
+            NotInForce::Superseded { by } => format!("was superseded by entry {by}"),
+            NotInForce::Untrusted { by } => format!(
+                "is untrusted (the recovery at entry {by} reports its key compromised when it was logged)"
+            ),
+            NotInForce::Expired { at } => format!("expired at {at}"),
+        };
+        eprintln!(
+            "warning: entry {index} {why}: a proof of it proves it was pledged, not that it is in force"
+        );
+    }
+    write_out(out_file, &bytes, force, format == ProofFormat::Cbor)?;
+    let vkey = l.recorded_vkey().map_err(|e| fail::ledger(e, 1))?;
+    report_line(
+        out_file,
+        &format!(
+            "wrote a proof of entry {index} at checkpoint size {size} to {}\ncheck it with: {}\n",
+            output_name(out_file),
+            check_command("verify-proof", out_file, &vkey)
+        ),
+    );
     Ok(())
 }
 
-pub(super) fn consistency(dir: &Path, from: u64, to: Option<u64>, out_file: &Path, json: bool) -> Res {
+/// A ledger error from proving; one naming a size with no checkpoint says where to find those
+/// that have one.
+fn no_checkpoint(e: LedgerError) -> Fail {
+    let hint = matches!(e, LedgerError::NoCheckpoint { .. });
+    let f = fail::ledger(e, 1);
+    if hint {
+        f.hint("accord checkpoints lists the checkpoints this ledger holds")
+    } else {
+        f
+    }
+}
+
+/// The command that checks a file just written (`accord verify-proof FILE --ledger-key VKEY`),
+/// reading it from standard input when it went to standard output.
+fn check_command(command: &str, out_file: &Path, vkey: &str) -> String {
+    let quoted = |s: &str| {
+        if !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_./+=:@,".contains(&b))
+        {
+            s.to_string()
+        } else {
+            format!("'{}'", s.replace('\'', r"'\''"))
+        }
+    };
+    if is_stdout(out_file) {
+        format!("accord {command} - --ledger-key {} < FILE", quoted(vkey))
+    } else {
+        format!(
+            "accord {command} {} --ledger-key {}",
+            quoted(&output_name(out_file)),
+            quoted(vkey)
+        )
+    }
+}
+
+pub(super) fn consistency(
+    dir: &Path,
+    from: u64,
+    to: Option<u64>,
+    out_file: &Path,
+    json: bool,
+    force: bool,
+) -> Res {
     let l = open_ro(dir)?;
-    let c = l.consistency(from, to).map_err(|e| fail::ledger(e, 1))?;
+    let c = l.consistency(from, to).map_err(no_checkpoint)?;
+    let vkey = l.recorded_vkey().map_err(|e| fail::ledger(e, 1))?;
+    let to_size = accord::checkpoint::VerifierKey::parse(&vkey)
+        .and_then(|k| accord::checkpoint::SignedCheckpoint::open(&c.new, &k))
+        .map_err(|e| {
+            Fail::invalid(e).context(format!(
+                "the ledger's checkpoint of size {}",
+                to.map_or("latest".into(), |t| t.to_string())
+            ))
+        })?
+        .checkpoint
+        .size;
     let file = ProofFile::Consistency(c);
     let bytes = if json {
         file.to_json().map_err(Fail::invalid)?.into_bytes()
     } else {
         file.to_cbor().map_err(Fail::invalid)?
     };
-    write_out(out_file, &bytes)?;
-    out(&format!(
-        "wrote a consistency proof from size {from} to {}\n",
-        out_file.display()
-    ));
+    write_out(out_file, &bytes, force, !json)?;
+    report_line(
+        out_file,
+        &format!(
+            "wrote a consistency proof from checkpoint size {from} to size {to_size} to {}\ncheck it with: {}\n",
+            output_name(out_file),
+            check_command("verify-proof", out_file, &vkey)
+        ),
+    );
     Ok(())
 }
 
-pub(super) fn export(dir: &Path, out_file: &Path) -> Res {
+pub(super) fn export(dir: &Path, out_file: &Path, force: bool) -> Res {
     let l = open_ro(dir)?;
-    let tmp = out_file.with_extension("partial");
-    let f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&tmp)
-        .with_context(|| format!("creating {}", tmp.display()))
-        .map_err(Fail::usage)?;
-    if out_file.exists() {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Fail::usage(anyhow!(
-            "{} already exists; accord never overwrites it",
-            out_file.display()
-        )));
-    }
-    let mut w = BufWriter::new(f);
-    let h = l.export(&mut w).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        fail::ledger(e, 1)
+    let h = write_out_with(out_file, force, true, |w| {
+        let mut w = w;
+        l.export(&mut w).map_err(|e| fail::ledger(e, 1))
     })?;
-    let f = w
-        .into_inner()
-        .map_err(|e| Fail::usage(anyhow!("writing {}: {e}", tmp.display())))?;
-    f.sync_all().map_err(Fail::usage)?;
-    std::fs::rename(&tmp, out_file).map_err(Fail::usage)?;
-    out(&format!(
-        "exported {} entries of {} (checkpoint size {}) to {}\n",
-        h.size,
-        h.origin,
-        h.size,
-        out_file.display()
-    ));
+    let vkey = l.recorded_vkey().map_err(|e| fail::ledger(e, 1))?;
+    let check = check_command("verify --file", out_file, &vkey);
+    report_line(
+        out_file,
+        &format!(
+            "exported {} entries of {} (checkpoint size {}) to {}\ncheck it with: {check}\n",
+            h.size,
+            h.origin,
+            h.size,
+            output_name(out_file)
+        ),
+    );
     Ok(())
 }
 

@@ -116,7 +116,7 @@ pub(super) fn verify_remote(location: &str, key: Option<&str>, state: Option<&Pa
     );
     let (report, _, root_at) = verified.map_err(|e| remote_fail(&stream, e.into(), location))?;
     let seen = sd
-        .check_and_remember(&vkey, &report.checkpoint, |s| {
+        .check_and_remember(&vkey, &report.checkpoint, accord::state::Source::Live, |s| {
             if Some(s) == remembered.as_ref().map(|r| r.checkpoint.size) {
                 root_at
             } else {

@@ -5,9 +5,9 @@ use std::path::Path;
 use anyhow::anyhow;
 use serde::Serialize;
 
-use accord::ledger::LedgerError;
+use accord::ledger::{Ledger, LedgerError};
 use accord::norms::Catalogue;
-use accord::report::{self, EntryView};
+use accord::report::{self, EntryView, Registered};
 use accord::statement::{self};
 use accord::time;
 
@@ -18,11 +18,11 @@ use super::fail::{self, Fail};
 pub(super) fn list(dir: &Path, org: Option<&str>, norm: Option<&str>, json: bool) -> Res {
     let l = open_ro(dir)?;
     let org = match org {
-        Some(o) => Some(statement::normalise_org(o).map_err(|e| Fail::usage(e).context("--org"))?),
+        Some(o) => Some(known_org(&l, o)?.0),
         None => None,
     };
     if let Some(n) = norm {
-        Catalogue::embedded().resolve(n).map_err(Fail::usage)?;
+        known_norm(n)?;
     }
     let views = read(&l, |r| {
         let indexes: Option<Vec<u64>> = match (&org, norm) {
@@ -194,6 +194,33 @@ pub(super) fn show(dir: &Path, entry: &str, json: bool) -> Res {
             shown(&w.reason)
         ));
     }
+    if let Some(k) = &v.key_change {
+        // What the rotation, revocation or recovery did to the organisation's keys, as --json
+        // shows it (issue 12).
+        let ends = if k.ends.is_empty() {
+            "none".to_string()
+        } else {
+            k.ends.join(", ")
+        };
+        s.push_str(&format!("  ends keys:    {ends}\n"));
+        if let Some(i) = &k.installs {
+            s.push_str(&format!("  installs key: {i}\n"));
+        }
+        if let Some(r) = &k.reason {
+            s.push_str(&format!("  reason:       {}\n", shown(r)));
+        }
+        if v.kind == "recovery" {
+            s.push_str(&format!(
+                "  compromised:  {}\n",
+                k.compromised_since
+                    .as_deref()
+                    .map(|t| format!(
+                        "since {t} (statements by the ended keys logged after it are untrusted)"
+                    ))
+                    .unwrap_or_else(|| "not reported (statements by the ended keys stay trusted)".into())
+            ));
+        }
+    }
     out(&s);
     Ok(())
 }
@@ -207,17 +234,20 @@ pub(super) fn status(
     json: bool,
 ) -> Res {
     if let Some(n) = norm {
-        Catalogue::embedded().resolve(n).map_err(Fail::usage)?;
+        known_norm(n)?;
     }
-    let org = match org {
-        Some(o) => Some(statement::normalise_org(o).map_err(|e| Fail::usage(e).context("--org"))?),
-        None => None,
-    };
     let at = match at {
         Some(d) => time::parse_date(d).map_err(|e| Fail::usage(e).context("--at"))?,
         None => accord::clock::now(),
     };
     let l = open_ro(dir)?;
+    let (org, registered) = match org {
+        Some(o) => {
+            let (org, reg) = known_org(&l, o)?;
+            (Some(org), Some(reg))
+        }
+        None => (None, None),
+    };
     let mut rows = read(&l, |r| report::attestation_status(r, at))?;
     rows.retain(|a| {
         (all || a.state == "live")
@@ -227,15 +257,23 @@ pub(super) fn status(
     if json {
         return out_json(&rows);
     }
+    let what = format!(
+        "{}attestations{} at {}",
+        if all { "" } else { "live " },
+        norm.map(|n| format!(" of {n}")).unwrap_or_default(),
+        time::format(at)
+    );
     if rows.is_empty() {
-        eprintln!(
-            "no {}attestations at {}",
-            if all { "" } else { "live " },
-            time::format(at)
-        );
+        match &registered {
+            Some(r) => eprintln!("{} has no {what}", org_heading(r)),
+            None => eprintln!("no {what}"),
+        }
         return Ok(());
     }
     let mut s = String::new();
+    if let Some(r) = &registered {
+        s.push_str(&format!("{}: {what}\n", org_heading(r)));
+    }
     for a in &rows {
         s.push_str(&format!(
             "{:>6}  {:<20}  {:<10}  {}  for {}{}  [key {}{}]\n",
@@ -309,23 +347,26 @@ pub(super) fn norms(json: bool) -> Res {
 }
 
 pub(super) fn history(dir: &Path, org: &str, json: bool) -> Res {
-    let org = statement::normalise_org(org).map_err(|e| Fail::usage(e).context("--org"))?;
     let l = open_ro(dir)?;
+    let (org, registered) = known_org(&l, org)?;
     let views = read(&l, |r| {
+        let mut names = report::Names::default();
         let mut v = Vec::new();
         for i in r.org_entries(&org)? {
             let b = r.entry(i)?.unwrap_or_default();
-            v.push(report::entry_view(r, i, &b)?);
+            v.push(report::entry_view_named(r, i, &b, &mut names)?);
         }
         Ok(v)
     })?;
-    if views.is_empty() {
-        return Err(Fail::usage(anyhow!("{org:?} is not registered in this ledger")));
-    }
     if json {
         return out_json(&views);
     }
-    let mut s = String::new();
+    let mut s = format!(
+        "{}: registered at entry {}; {} entries\n",
+        org_heading(&registered),
+        registered.index,
+        views.len()
+    );
     for v in &views {
         s.push_str(&entry_line(v));
         s.push('\n');
@@ -392,6 +433,89 @@ pub(super) fn orgs(dir: &Path, json: bool) -> Res {
             }
         ));
     }
+    out(&s);
+    Ok(())
+}
+
+/// The organisation a user named (`--org`): its normalised name and registration. A name that
+/// no organisation registered is a usage error (exit 2), with the registered names close to it
+/// as a hint, in `list`, `status` and `history` alike (issue 12).
+pub(super) fn known_org(l: &Ledger, given: &str) -> Res<(String, Registered)> {
+    let org = statement::normalise_org(given).map_err(|e| Fail::usage(e).context("--org"))?;
+    let found = read(l, |r| {
+        if r.org(&org)?.is_some() {
+            let reg = report::Names::default().get(r, &org)?;
+            Ok(Ok(reg))
+        } else {
+            Ok(Err(report::close_orgs(r, given, 5)?))
+        }
+    })?;
+    match found {
+        Ok(reg) => Ok((org, reg)),
+        Err(close) => {
+            let hint = if close.is_empty() {
+                "accord orgs lists the registered organisations".to_string()
+            } else {
+                format!(
+                    "registered names close to it: {} (accord orgs lists them all)",
+                    close
+                        .iter()
+                        .map(|n| format!("{:?}", shown(n)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            Err(Fail::usage(anyhow!(
+                "no organisation {:?} is registered in this ledger",
+                shown(given)
+            ))
+            .hint(hint))
+        }
+    }
+}
+
+/// A norm a user named (`--norm`): an unknown one is a usage error (exit 2), with the closest
+/// id and where to find them all.
+pub(super) fn known_norm(id: &str) -> Res {
+    Catalogue::embedded().resolve(id).map(drop).map_err(|e| {
+        Fail::usage(e)
+            .context("--norm")
+            .hint("accord norms lists the catalogue")
+    })
+}
+
+/// An organisation as a heading: its name as registered, and its domain, self-asserted.
+pub(super) fn org_heading(r: &Registered) -> String {
+    format!(
+        "{} ({})",
+        shown(&r.name),
+        match &r.domain {
+            Some(d) => format!("{}, self-asserted", shown(d)),
+            None => "self-asserted, no domain".into(),
+        }
+    )
+}
+
+/// `accord checkpoints`: every signed checkpoint the ledger holds, with the log time of the
+/// last entry of its tree (a checkpoint note carries no time of its own).
+pub(super) fn checkpoints(dir: &Path, json: bool) -> Res {
+    let l = open_ro(dir)?;
+    let cps = read(&l, report::checkpoints)?;
+    if json {
+        return out_json(&cps);
+    }
+    let mut s = format!("{:>8}  {:<20}  root\n", "size", "time of last entry");
+    for c in &cps {
+        s.push_str(&format!(
+            "{:>8}  {:<20}  {}\n",
+            c.size,
+            c.logged_at.as_deref().unwrap_or("-"),
+            c.root
+        ));
+    }
+    s.push_str(
+        "(a checkpoint note carries no time: the time shown is the log time of the last entry in its tree)\n",
+    );
     out(&s);
     Ok(())
 }

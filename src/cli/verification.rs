@@ -9,7 +9,7 @@ use serde::Serialize;
 use accord::checkpoint::VerifierKey;
 use accord::norms::Catalogue;
 use accord::proofs::{BundleError, ProofFile, MAX_PROOF_FILE};
-use accord::state::{StateDir, StateError};
+use accord::state::{Seen, Source, StateDir, StateError};
 use accord::statement::Body;
 
 use super::context::*;
@@ -50,9 +50,11 @@ pub(super) fn verify(dir: &Path, vkey: Option<&str>, state: Option<&Path>, json:
     let report = res.map_err(|e| fail::ledger(e, 1).context("verification FAILED"))?;
     let state_dir = StateDir::new(state.map(Path::to_path_buf).unwrap_or_else(StateDir::default_dir));
     let seen = read(&l, |r| {
-        Ok(state_dir.check_and_remember(&vkey, &report.checkpoint, |size| {
-            accord::merkle::tree_root(size, r).ok()
-        }))
+        Ok(
+            state_dir.check_and_remember(&vkey, &report.checkpoint, Source::Live, |size| {
+                accord::merkle::tree_root(size, r).ok()
+            }),
+        )
     })?
     .map_err(|e| match e {
         StateError::Io { .. } | StateError::NotPrivate { .. } => Fail::usage(e),
@@ -79,6 +81,8 @@ pub(super) fn verify(dir: &Path, vkey: Option<&str>, state: Option<&Path>, json:
             ledger_key: String,
             ledger_key_source: &'static str,
             remembered: String,
+            remembered_size: Option<u64>,
+            older_than_remembered: bool,
         }
         return out_json(&J {
             ok: true,
@@ -98,6 +102,9 @@ pub(super) fn verify(dir: &Path, vkey: Option<&str>, state: Option<&Path>, json:
             ledger_key: vkey.to_string(),
             ledger_key_source: if recorded { "recorded-at-init" } else { "argument" },
             remembered: seen_text(&seen),
+            remembered_size: remembered_size(&seen, cp.size),
+            // A ledger in place older than the remembered checkpoint is a rollback (exit 1).
+            older_than_remembered: false,
         });
     }
     out(&format!(
@@ -144,19 +151,18 @@ pub(super) fn print_untrusted(untrusted: &[u64]) {
     }
 }
 
+/// Reads a proof file (`-`: standard input), at most [`MAX_PROOF_FILE`] bytes.
 pub(super) fn read_proof_file(path: &Path) -> Res<Vec<u8>> {
-    let f = std::fs::File::open(path)
-        .with_context(|| format!("proof file {}", path.display()))
-        .map_err(Fail::usage)?;
+    let f = open_input(path, "proof file")?;
     let mut buf = Vec::new();
     f.take(MAX_PROOF_FILE as u64 + 1)
         .read_to_end(&mut buf)
-        .with_context(|| format!("reading {}", path.display()))
+        .with_context(|| format!("reading {}", input_name(path)))
         .map_err(Fail::usage)?;
     if buf.len() > MAX_PROOF_FILE {
         return Err(Fail::invalid(anyhow!(
             "{}: larger than the {MAX_PROOF_FILE}-byte limit for proof files; not read further",
-            path.display()
+            input_name(path)
         )));
     }
     Ok(buf)
@@ -195,6 +201,12 @@ pub(super) fn verify_proof(
     json: bool,
 ) -> Res {
     let vkey = vkey(key)?;
+    if path.as_os_str() == "-" && entry.is_some_and(|e| e.as_os_str() == "-") {
+        return Err(Fail::usage(anyhow!(
+            "the proof and --entry cannot both be read from standard input"
+        ))
+        .hint("give one of them as a file"));
+    }
     let bytes = read_proof_file(path)?;
     let bad = |e: BundleError| Fail::invalid(e).context(format!("{}: verification FAILED", input_name(path)));
     let sd = state_dir(state);
@@ -205,39 +217,54 @@ pub(super) fn verify_proof(
             None => None,
         };
         let r = p.verify(&vkey, entry.as_deref()).map_err(bad)?;
-        let seen = match sd.observe(&vkey, &r.checkpoint, None) {
-            Ok(s) => seen_text(&s),
-            Err(StateError::NeedConsistency { remembered, .. }) => format!(
+        let cp = &r.checkpoint.checkpoint;
+        let (seen, observed, remembered) = match sd.observe(&vkey, &r.checkpoint, None) {
+            Ok(s) => (seen_text(&s), Some(s.clone()), remembered_size(&s, cp.size)),
+            Err(StateError::NeedConsistency { remembered, .. }) => (format!(
                 "newer than the checkpoint of size {remembered} verified before, and a tlog-proof carries no consistency proof from it; state unchanged"
-            ),
+            ), None, Some(remembered)),
             Err(e) => return Err(state_fail(e)),
         };
-        let cp = &r.checkpoint.checkpoint;
+        let older = matches!(observed, Some(Seen::Older { .. }));
+        // A tlog-proof carries no registration: the name as registered is known only when the
+        // entry is the registration itself.
+        let org_name = match &r.statement.payload.body {
+            Body::Registration(reg) => Some(reg.name.clone()),
+            _ => None,
+        };
         let not_checked = "a tlog-proof carries neither the signatory's key nor the registration: the statement's signature and its key's binding to the organisation are NOT checked (use an accord bundle: accord prove N --out FILE)";
         if json {
             return out_json(&serde_json::json!({
                 "ok": true, "type": "tlog-proof", "origin": cp.origin.to_string(),
                 "leaf_index": r.entry.index, "tree_size": cp.size, "root": hex::encode(cp.root),
                 "kind": r.statement.kind().to_string(), "org": r.statement.iss,
+                "org_name": org_name,
                 "statement_id": hex::encode(r.statement.id()),
                 "logged_at": accord::time::format(r.entry.logged_at),
                 "remembered": seen,
+                "remembered_size": remembered,
+                "older_than_remembered": older,
                 "proves": [format!("entry {} is included in the tree of size {} signed by the ledger key", r.entry.index, cp.size)],
                 "does_not_prove": [not_checked, CANNOT_PROVE],
-            }));
+            }))
+            .and_then(|()| observed.map_or(Ok(()), |s| older_exit(&s, &input_name(path))));
         }
         out(&format!(
-            "OK: entry {} ({} by {:?}) is included in ledger {} at checkpoint size {} (root {})\ncheckpoint: {}\nnot checked: {}\n",
+            "{}: entry {} ({} by {}) is included in ledger {} at checkpoint size {} (root {})\ncheckpoint: {}\nnot checked: {}\n",
+            if older { "VALID" } else { "OK" },
             r.entry.index,
             r.statement.kind(),
-            shown(&r.statement.iss),
+            match &org_name {
+                Some(n) => shown(n).into_owned(),
+                None => format!("{:?}, as normalised: a tlog-proof does not carry the registration", shown(&r.statement.iss)),
+            },
             cp.origin,
             cp.size,
             hex::encode(cp.root),
             seen,
             not_checked
         ));
-        return Ok(());
+        return observed.map_or(Ok(()), |s| older_exit(&s, &input_name(path)));
     }
     let file = ProofFile::parse(&bytes).map_err(bad)?;
     match file {
@@ -246,17 +273,33 @@ pub(super) fn verify_proof(
             let seen = sd
                 .observe(&vkey, &r.checkpoint, r.consistent_from.as_ref())
                 .map_err(state_fail)?;
+            let older = matches!(seen, Seen::Older { .. });
             let st = &r.statement;
             let cp = &r.checkpoint.checkpoint;
+            // The organisation by the name its registration (in the bundle) gives, with its
+            // domain, self-asserted (issue 12).
+            let name = shown(&r.org_name).into_owned();
+            let named = format!(
+                "{name} ({})",
+                match &r.domain {
+                    Some(d) => format!("{}, self-asserted", shown(d)),
+                    None => "self-asserted".into(),
+                }
+            );
+            let attestation = match &st.payload.body {
+                Body::Attestation(a) => Some(a),
+                _ => None,
+            };
+            let norms: Option<Vec<String>> =
+                attestation.map(|a| a.norms.iter().map(|n| n.id.to_string()).collect());
             let what = match &st.payload.body {
                 Body::Attestation(a) => format!(
-                    "attests {} for {}",
-                    a.norms
-                        .iter()
-                        .map(|n| n.id.to_string())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    shown_join(&a.scope, "; ")
+                    "attests {} for {}{}",
+                    norms.as_deref().unwrap_or_default().join(", "),
+                    shown_join(&a.scope, "; "),
+                    a.expires
+                        .map(|x| format!(" until {}", accord::time::format(x)))
+                        .unwrap_or_default()
                 ),
                 Body::Registration(reg) => format!("registers {:?}", shown(&reg.name)),
                 Body::Withdrawal(w) => format!(
@@ -278,7 +321,7 @@ pub(super) fn verify_proof(
                         "entry {} is untrusted according to the recovery at entry {} in the bundle's key history: that recovery reports the keys of {:?} compromised since {}, and the entry was signed by one of them after that (valid history, not to be relied on)",
                         r.index,
                         u.recovery_index,
-                        st.iss,
+                        r.org_name,
                         accord::time::format(u.compromised_since)
                     ),
                 )
@@ -291,7 +334,7 @@ pub(super) fn verify_proof(
                     message: String,
                 }
                 #[derive(Serialize)]
-                struct J {
+                struct J<'a> {
                     ok: bool,
                     r#type: &'static str,
                     origin: String,
@@ -300,19 +343,27 @@ pub(super) fn verify_proof(
                     root: String,
                     kind: String,
                     org: String,
+                    org_name: &'a str,
+                    domain: Option<&'a str>,
                     statement_id: String,
                     logged_at: String,
+                    summary: String,
+                    norms: Option<Vec<String>>,
+                    scope: Option<&'a [String]>,
+                    expires: Option<String>,
                     registration_index: u64,
                     key_history_entries: usize,
                     consistent_from: Option<u64>,
                     untrusted: bool,
                     untrusted_by: Option<U>,
                     remembered: String,
+                    remembered_size: Option<u64>,
+                    older_than_remembered: bool,
                     proves: Vec<String>,
                     does_not_prove: Vec<&'static str>,
                     relies_on_custodian: &'static str,
                 }
-                return out_json(&J {
+                out_json(&J {
                     ok: true,
                     r#type: "inclusion",
                     origin: cp.origin.to_string(),
@@ -321,8 +372,14 @@ pub(super) fn verify_proof(
                     root: hex::encode(cp.root),
                     kind: st.kind().to_string(),
                     org: st.iss.clone(),
+                    org_name: &r.org_name,
+                    domain: r.domain.as_deref(),
                     statement_id: hex::encode(st.id()),
                     logged_at: accord::time::format(r.logged_at),
+                    summary: what.clone(),
+                    norms: norms.clone(),
+                    scope: attestation.map(|a| a.scope.as_slice()),
+                    expires: attestation.and_then(|a| a.expires).map(accord::time::format),
                     registration_index: r.registration_index,
                     key_history_entries: r.key_history_len,
                     consistent_from: r.consistent_from.as_ref().map(|c| c.checkpoint.size),
@@ -333,6 +390,8 @@ pub(super) fn verify_proof(
                         message,
                     }),
                     remembered: seen_text(&seen),
+                    remembered_size: remembered_size(&seen, cp.size),
+                    older_than_remembered: older,
                     proves: vec![
                         format!(
                             "entry {} is included in the tree of size {} signed by the ledger key",
@@ -340,23 +399,23 @@ pub(super) fn verify_proof(
                         ),
                         format!(
                             "its statement is signed by a key that spoke for {:?} when it was logged, according to the registration (entry {}) and the {} key-history entries the bundle holds",
-                            st.iss, r.registration_index, r.key_history_len
+                            r.org_name, r.registration_index, r.key_history_len
                         ),
                     ],
                     does_not_prove: vec![CANNOT_PROVE],
                     relies_on_custodian: RELIES_ON_CUSTODIAN,
-                });
+                })?;
+                return older_exit(&seen, &input_name(path));
             }
             out(&format!(
-                "OK: entry {} ({} by {:?}) is included in ledger {} at checkpoint size {} (root {})\n\
-                 signed by a key that spoke for {:?} when it was logged (registration at entry {}, {} key-history entries checked); logged at {}\n{}\ncheckpoint: {}\nnote: {}\nnote: {}\n",
+                "{}: entry {} ({} by {name}) is included in ledger {} at checkpoint size {} (root {})\n\
+                 signed by a key that spoke for {named} when it was logged (registration at entry {}, {} key-history entries checked); logged at {}\n{}\ncheckpoint: {}\nnote: {}\nnote: {}\n",
+                if older { "VALID" } else { "OK" },
                 r.index,
                 st.kind(),
-                st.iss,
                 cp.origin,
                 cp.size,
                 hex::encode(cp.root),
-                st.iss,
                 r.registration_index,
                 r.key_history_len,
                 accord::time::format(r.logged_at),
@@ -368,7 +427,7 @@ pub(super) fn verify_proof(
             if let Some((_, message)) = &untrusted {
                 out(&format!("UNTRUSTED: {message}\n"));
             }
-            Ok(())
+            older_exit(&seen, &input_name(path))
         }
         ProofFile::Consistency(c) => {
             // Two checkpoints signed by the ledger key, of one size, with different roots: no
@@ -399,26 +458,44 @@ pub(super) fn verify_proof(
                 .context(format!("{}: verification FAILED", input_name(path))),
                 other => bad(other),
             })?;
-            let seen = match sd.observe(&vkey, &new, Some(&old)) {
-                Ok(s) => seen_text(&s),
-                Err(StateError::NeedConsistency { remembered, .. }) => format!(
-                    "not chained to the checkpoint of size {remembered} verified before; state unchanged"
+            let (seen, observed, remembered) = match sd.observe(&vkey, &new, Some(&old)) {
+                Ok(s) => (
+                    seen_text(&s),
+                    Some(s.clone()),
+                    remembered_size(&s, new.checkpoint.size),
+                ),
+                Err(StateError::NeedConsistency { remembered, .. }) => (
+                    format!(
+                        "not chained to the checkpoint of size {remembered} verified before; state unchanged"
+                    ),
+                    None,
+                    Some(remembered),
                 ),
                 Err(e) => return Err(state_fail(e)),
             };
+            let older = matches!(observed, Some(Seen::Older { .. }));
+            let done = || {
+                observed
+                    .as_ref()
+                    .map_or(Ok(()), |s| older_exit(s, &input_name(path)))
+            };
             if json {
-                return out_json(&serde_json::json!({
+                out_json(&serde_json::json!({
                     "ok": true, "type": "consistency", "origin": new.checkpoint.origin.to_string(),
                     "from_size": old.checkpoint.size, "to_size": new.checkpoint.size,
                     "from_root": hex::encode(old.checkpoint.root), "to_root": hex::encode(new.checkpoint.root),
                     "remembered": seen,
-                }));
+                    "remembered_size": remembered,
+                    "older_than_remembered": older,
+                }))?;
+                return done();
             }
             out(&format!(
-                "OK: the ledger {} of size {} extends its earlier tree of size {} (nothing rewritten)\ncheckpoint: {}\n",
+                "{}: the ledger {} of size {} extends its earlier tree of size {} (nothing rewritten)\ncheckpoint: {}\n",
+                if older { "VALID" } else { "OK" },
                 new.checkpoint.origin, new.checkpoint.size, old.checkpoint.size, seen
             ));
-            Ok(())
+            done()
         }
     }
 }
@@ -440,7 +517,7 @@ pub(super) fn verify_file(path: &Path, key: &str, state: Option<&Path>, json: bo
     )
     .map_err(|e| fail::ledger(e.into(), 1).context(format!("{}: verification FAILED", input_name(path))))?;
     let seen = sd
-        .check_and_remember(&vkey, &report.checkpoint, |s| {
+        .check_and_remember(&vkey, &report.checkpoint, Source::File, |s| {
             if Some(s) == remembered.as_ref().map(|r| r.checkpoint.size) {
                 root_at
             } else {
@@ -450,17 +527,21 @@ pub(super) fn verify_file(path: &Path, key: &str, state: Option<&Path>, json: bo
         .map_err(state_fail)?;
     let cp = &report.checkpoint.checkpoint;
     if json {
-        return out_json(&serde_json::json!({
+        out_json(&serde_json::json!({
             "ok": true, "origin": cp.origin.to_string(), "entries": report.entries, "root": hex::encode(cp.root),
             "organisations": report.organisations, "registrations": report.by_kind[0],
             "attestations": report.by_kind[1], "withdrawals": report.by_kind[2],
             "live_attestations": report.live_at(accord::clock::now()), "remembered": seen_text(&seen),
+            "remembered_size": remembered_size(&seen, cp.size),
+            "older_than_remembered": matches!(seen, Seen::Older { .. }),
             "rotations": report.by_kind[3], "revocations": report.by_kind[4], "recoveries": report.by_kind[5],
             "untrusted": report.untrusted,
-        }));
+        }))?;
+        return older_exit(&seen, &input_name(path));
     }
     out(&format!(
-        "OK: export {} of ledger {} verified: {} entries ({}); {} organisations, {} pledges in force\nroot {} matches the signed checkpoint of size {}\n{}\n",
+        "{}: export {} of ledger {} verified: {} entries ({}); {} organisations, {} pledges in force\nroot {} matches the signed checkpoint of size {}\n{}\n",
+        if matches!(seen, Seen::Older { .. }) { "VALID" } else { "OK" },
         input_name(path),
         cp.origin,
         report.entries,
@@ -472,5 +553,5 @@ pub(super) fn verify_file(path: &Path, key: &str, state: Option<&Path>, json: bo
         seen_text(&seen)
     ));
     print_untrusted(&report.untrusted);
-    Ok(())
+    older_exit(&seen, &input_name(path))
 }

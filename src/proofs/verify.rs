@@ -25,6 +25,10 @@ pub struct BundleReport {
     pub logged_at: i64,
     /// The registration's index.
     pub registration_index: u64,
+    /// The organisation's name as its registration (in the bundle) wrote it.
+    pub org_name: String,
+    /// The domain its registration claims (self-asserted), if any.
+    pub domain: Option<String>,
     /// Number of key-history entries the bundle held (and that were checked).
     pub key_history_len: usize,
     /// The verified earlier checkpoint, if the bundle carried a consistency proof.
@@ -150,9 +154,10 @@ impl Bundle {
                 "differs from the entry at the same index",
             ));
         }
-        if !matches!(reg.payload.body, Body::Registration(_)) {
-            return Err(entry_err("registration", "is not a registration"));
-        }
+        let (org_name, domain) = match &reg.payload.body {
+            Body::Registration(r) => (r.name.clone(), r.domain.clone()),
+            _ => return Err(entry_err("registration", "is not a registration")),
+        };
         if reg.iss != st.iss {
             return Err(entry_err(
                 "registration",
@@ -319,6 +324,8 @@ impl Bundle {
             logged_at: e.logged_at,
             statement: st,
             registration_index: self.registration.leaf_index,
+            org_name,
+            domain,
             key_history_len: self.key_history.len(),
             consistent_from,
             untrusted_by,
