@@ -7,6 +7,7 @@ mod display;
 mod fail;
 mod keys;
 mod lifecycle;
+mod manual;
 mod proofs;
 mod reading;
 mod statements;
@@ -15,7 +16,7 @@ mod verification;
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
 
 pub use fail::Fail;
 
@@ -317,6 +318,14 @@ against a full replay."
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+    /// Print a shell completion script: `accord completions bash > /etc/bash_completion.d/accord`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: manual::Shell,
+    },
+    /// Print the manual page (roff): `accord man > accord.1; man ./accord.1`.
+    Man,
 }
 
 /// Key commands.
@@ -482,6 +491,8 @@ fn run(cli: &Cli) -> Result<(), Fail> {
             json,
         } => reading::status(dir, norm.as_deref(), org.as_deref(), at.as_deref(), *all, *json),
         Command::Demo { dir: ddir } => demo::run(ddir.as_deref()),
+        Command::Completions { shell } => manual::completions(Cli::command(), *shell),
+        Command::Man => manual::man(Cli::command()),
     }
 }
 
