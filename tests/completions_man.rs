@@ -70,6 +70,7 @@ fn bash_completion_names_every_command() {
     }
     // Options and their values are offered too.
     assert!(script.contains("--ledger-key"), "no --ledger-key");
+    assert!(script.contains("--quiet"), "no --quiet");
     assert!(script.contains("bash zsh fish"), "no shell values");
     if have("bash") {
         let f = w.path("accord.bash");
@@ -150,6 +151,7 @@ fn man_page_is_roff_naming_every_command() {
     }
     // The global options and the exit codes.
     assert!(page.contains("\\-\\-ledger"), "no --ledger");
+    assert!(page.contains("\\-\\-quiet"), "no --quiet");
     for code in ["0", "1", "2"] {
         assert!(page.contains(&format!(".TP\n\\fB{code}\\fR")), "exit code {code}");
     }

@@ -11,6 +11,7 @@ mod manual;
 mod proofs;
 mod reading;
 mod statements;
+mod terminal;
 mod verification;
 
 use std::ffi::OsString;
@@ -41,6 +42,9 @@ pub struct Cli {
         value_name = "DIR"
     )]
     pub ledger: PathBuf,
+    /// No notes and no progress bar on standard error (errors are still reported).
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -510,6 +514,7 @@ where
             return code;
         }
     };
+    terminal::set_quiet(cli.quiet);
     match run(&cli) {
         Ok(()) => 0,
         Err(f) => f.report(),

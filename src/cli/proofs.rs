@@ -11,6 +11,7 @@ use accord::proofs::ProofFile;
 
 use super::context::*;
 use super::fail::{self, Fail};
+use super::terminal::Progress;
 
 pub(super) fn prove(
     dir: &Path,
@@ -76,7 +77,10 @@ pub(super) fn export(dir: &Path, out_file: &Path) -> Res {
         )));
     }
     let mut w = BufWriter::new(f);
-    let h = l.export(&mut w).map_err(|e| {
+    let bar = Progress::start("exporting", true);
+    let h = l.export_with_progress(&mut w, Some(&|d, t| bar.update(d, t)));
+    drop(bar);
+    let h = h.map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
         fail::ledger(e, 1)
     })?;
@@ -97,9 +101,17 @@ pub(super) fn export(dir: &Path, out_file: &Path) -> Res {
 
 pub(super) fn import(dir: &Path, file: &Path, key: &str) -> Res {
     let vkey = vkey(key)?;
-    let p = progress_fn(false);
     let mut input = open_input(file, "export file")?;
-    let r = Ledger::import(dir, &mut input, &vkey, Catalogue::embedded(), Some(&p)).map_err(|e| {
+    let bar = Progress::start("importing", true);
+    let r = Ledger::import(
+        dir,
+        &mut input,
+        &vkey,
+        Catalogue::embedded(),
+        Some(&|d, t| bar.update(d, t)),
+    );
+    drop(bar);
+    let r = r.map_err(|e| {
         let code = match &e {
             LedgerError::BadArgument(_) => 2,
             _ => 1,
