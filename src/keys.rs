@@ -3,6 +3,8 @@
 //! * Secret key file (`NAME.key`, mode 0600): one line `accord-secret-ed25519:<base64 of the
 //!   32-byte seed>`. The prefix can never be taken for a public key.
 //! * Public key file (`NAME.pub`): one line `accord-ed25519:<base64 of the 32-byte key>`.
+//!   A signatory's public key may also be an OpenSSH line or, as HSMs, cloud KMSs and
+//!   `openssl pkey -pubout` write it, a PEM `PUBLIC KEY` (RFC 8410 SubjectPublicKeyInfo).
 //! * Key id (`kid`): SHA-256 of the raw 32-byte public key.
 //!
 //! Base64 is the standard alphabet with padding, and must be canonical. Secret material lives
@@ -23,6 +25,16 @@ pub const PUBLIC_PREFIX: &str = "accord-ed25519:";
 /// Key files are tiny (an age-encrypted secret key is about 400 bytes); anything larger than
 /// this is not a key file and is not read further.
 pub const MAX_KEY_FILE: u64 = 4096;
+/// First line of a PEM public key (RFC 7468 `SubjectPublicKeyInfo`).
+pub const PEM_PUBLIC_BEGIN: &str = "-----BEGIN PUBLIC KEY-----";
+/// Last line of a PEM public key.
+pub const PEM_PUBLIC_END: &str = "-----END PUBLIC KEY-----";
+/// The DER of an Ed25519 `SubjectPublicKeyInfo` before the 32 key bytes (RFC 8410 §4): a
+/// SEQUENCE of 42 bytes, the AlgorithmIdentifier id-Ed25519 (1.3.101.112) without parameters,
+/// and a BIT STRING of 33 bytes with no unused bits.
+const SPKI_ED25519_PREFIX: [u8; 12] = [
+    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+];
 /// First line of an age-encrypted (ASCII-armoured) secret key file.
 pub const AGE_ARMOR_BEGIN: &str = "-----BEGIN AGE ENCRYPTED FILE-----";
 
@@ -157,6 +169,56 @@ impl PublicKey {
         PublicKey::from_bytes(&key)
     }
 
+    /// Reads a PEM `PUBLIC KEY` holding an Ed25519 `SubjectPublicKeyInfo` (RFC 8410), as
+    /// HSMs, cloud KMSs and `openssl pkey -pubout` write it: the begin line, base64 lines
+    /// (canonical, at most 64 characters each), the end line; nothing else, in the strict DER
+    /// form (the only one an Ed25519 key has).
+    ///
+    /// # Errors
+    /// [`KeyError::Format`] or [`KeyError::BadPublicKey`].
+    pub fn from_pem(text: &str, what: &str) -> Result<Self, KeyError> {
+        let text = text.strip_suffix('\n').unwrap_or(text);
+        let mut lines = text.split('\n');
+        if lines.next() != Some(PEM_PUBLIC_BEGIN) {
+            return Err(format_err(
+                what,
+                "a PEM public key starts with -----BEGIN PUBLIC KEY-----",
+            ));
+        }
+        let mut b64 = String::new();
+        let mut ended = false;
+        for line in lines.by_ref() {
+            if line == PEM_PUBLIC_END {
+                ended = true;
+                break;
+            }
+            if line.len() > 64 || line.is_empty() {
+                return Err(format_err(what, "PEM lines hold 1 to 64 base64 characters"));
+            }
+            b64.push_str(line);
+        }
+        if !ended || lines.next().is_some() {
+            return Err(format_err(
+                what,
+                "a PEM public key ends with -----END PUBLIC KEY----- and holds nothing after it",
+            ));
+        }
+        let der = STANDARD
+            .decode(&b64)
+            .map_err(|_| format_err(what, "PEM body is not canonical base64"))?;
+        match der.strip_prefix(&SPKI_ED25519_PREFIX[..]) {
+            Some(key) if key.len() == 32 => {
+                let mut k = [0u8; 32];
+                k.copy_from_slice(key);
+                PublicKey::from_bytes(&k)
+            }
+            _ => Err(format_err(
+                what,
+                "not an Ed25519 public key (expected an RFC 8410 SubjectPublicKeyInfo, as `openssl pkey -pubout` writes)",
+            )),
+        }
+    }
+
     /// The public key file line, newline included.
     pub fn to_file_text(&self) -> String {
         format!("{PUBLIC_PREFIX}{}\n", STANDARD.encode(self.to_bytes()))
@@ -167,6 +229,9 @@ impl PublicKey {
     /// # Errors
     /// [`KeyError::Format`] or [`KeyError::BadPublicKey`].
     pub fn from_file_text(text: &str, what: &str) -> Result<Self, KeyError> {
+        if text.starts_with(PEM_PUBLIC_BEGIN) {
+            return PublicKey::from_pem(text, what);
+        }
         let line = one_line(text, what)?;
         if line.starts_with(SECRET_PREFIX) {
             return Err(format_err(what, "this is a SECRET key file; give the .pub file"));
@@ -372,6 +437,39 @@ mod tests {
         blob[3] = 12;
         let bad = format!("ssh-ed25519 {}", STANDARD.encode(&blob));
         assert!(PublicKey::from_file_text(&bad, "k").is_err());
+    }
+
+    #[test]
+    fn pem_public_keys_are_read() {
+        let pk = SecretKey::from_seed(&[9; 32]).public();
+        let mut der = SPKI_ED25519_PREFIX.to_vec();
+        der.extend_from_slice(&pk.to_bytes());
+        let pem = |der: &[u8]| format!("{PEM_PUBLIC_BEGIN}\n{}\n{PEM_PUBLIC_END}\n", STANDARD.encode(der));
+        assert_eq!(PublicKey::from_file_text(&pem(&der), "k").unwrap(), pk);
+        // Without the final newline, too.
+        assert_eq!(PublicKey::from_file_text(pem(&der).trim_end(), "k").unwrap(), pk);
+        // Another algorithm (X25519, 1.3.101.110), a short key, trailing bytes, text after the
+        // end line, CRLF lines: refused.
+        let mut x25519 = der.clone();
+        x25519[8] = 0x6e;
+        assert!(PublicKey::from_file_text(&pem(&x25519), "k").is_err());
+        assert!(PublicKey::from_file_text(&pem(&der[..43]), "k").is_err());
+        let mut long = der.clone();
+        long.push(0);
+        assert!(PublicKey::from_file_text(&pem(&long), "k").is_err());
+        let after = format!("{}more\n", pem(&der));
+        assert!(PublicKey::from_file_text(&after, "k").is_err());
+        let crlf = pem(&der).replace('\n', "\r\n");
+        assert!(PublicKey::from_file_text(&crlf, "k").is_err());
+        // A small-order point in a well-formed SPKI: refused as a key.
+        let mut weak = SPKI_ED25519_PREFIX.to_vec();
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        weak.extend_from_slice(&identity);
+        assert!(matches!(
+            PublicKey::from_file_text(&pem(&weak), "k"),
+            Err(KeyError::BadPublicKey(_))
+        ));
     }
 
     #[test]
