@@ -327,6 +327,9 @@ impl PublicKey {
     /// # Errors
     /// [`KeyError::Format`] or [`KeyError::BadPublicKey`].
     pub fn from_file_text(text: &str, what: &str) -> Result<Self, KeyError> {
+        if text.starts_with(PEM_PUBLIC_BEGIN) {
+            return PublicKey::from_pem(text, what);
+        }
         let line = one_line(text, what)?;
         if line.starts_with(SECRET_PREFIX) {
             return Err(format_err(what, "this is a SECRET key file; give the .pub file"));
@@ -535,6 +538,37 @@ mod tests {
         blob[3] = 12;
         let bad = format!("ssh-ed25519 {}", STANDARD.encode(&blob));
         assert!(PublicKey::from_file_text(&bad, "k").is_err());
+    }
+
+    #[test]
+    fn pem_public_keys_are_read() {
+        let pk = SecretKey::from_seed(&[9; 32]).public();
+        let mut der = ED25519_SPKI_PREFIX.to_vec();
+        der.extend_from_slice(&pk.to_bytes());
+        let pem = |der: &[u8]| format!("{PEM_PUBLIC_BEGIN}\n{}\n{PEM_PUBLIC_END}\n", STANDARD.encode(der));
+        assert_eq!(PublicKey::from_file_text(&pem(&der), "k").unwrap(), pk);
+        // Without the final newline, too.
+        assert_eq!(PublicKey::from_file_text(pem(&der).trim_end(), "k").unwrap(), pk);
+        // Another algorithm (X25519, 1.3.101.110), a short key, trailing bytes, text after the
+        // end line: refused. (CRLF throughout is accepted; see spki_der_and_pem_are_read_strictly.)
+        let mut x25519 = der.clone();
+        x25519[8] = 0x6e;
+        assert!(PublicKey::from_file_text(&pem(&x25519), "k").is_err());
+        assert!(PublicKey::from_file_text(&pem(&der[..43]), "k").is_err());
+        let mut long = der.clone();
+        long.push(0);
+        assert!(PublicKey::from_file_text(&pem(&long), "k").is_err());
+        let after = format!("{}more\n", pem(&der));
+        assert!(PublicKey::from_file_text(&after, "k").is_err());
+        // A small-order point in a well-formed SPKI: refused as a key.
+        let mut weak = ED25519_SPKI_PREFIX.to_vec();
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        weak.extend_from_slice(&identity);
+        assert!(matches!(
+            PublicKey::from_file_text(&pem(&weak), "k"),
+            Err(KeyError::BadPublicKey(_))
+        ));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! verifies the whole ledger with nothing but that key.
 //!
 //! The library holds all logic; the `accord` binary is a thin command-line layer on top.
-//! Format and verification modules ([`codec`], [`statement`], [`norms`], [`proof`],
+//! Format and verification modules ([`codec`], [`statement`], [`norms`], [`proofs`],
 //! [`checkpoint`]) touch no files; [`store`] is the only module that talks to the database.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

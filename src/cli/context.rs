@@ -16,6 +16,7 @@ use accord::state::{Seen, StateDir, StateError};
 use accord::store::ReadTables;
 
 use super::fail::{self, Fail};
+use super::terminal::note;
 
 pub(super) type Res<T = ()> = Result<T, Fail>;
 
@@ -62,7 +63,7 @@ pub(super) fn open_waiting(dir: &Path, open: impl Fn(&Path) -> Result<Ledger, Le
                 if std::time::Instant::now() < deadline =>
             {
                 if !told {
-                    eprintln!("waiting for another accord process to release the ledger...");
+                    note!("waiting for another accord process to release the ledger...");
                     told = true;
                 }
                 std::thread::sleep(std::time::Duration::from_millis(50));
@@ -394,7 +395,9 @@ pub(super) fn unicode_nfc(s: &str) -> String {
 pub(super) fn seen_text(s: &Seen) -> String {
     match s {
         Seen::Older { remembered } => older_text(*remembered),
-        Seen::First => "first checkpoint remembered for this ledger key (nothing earlier to compare with)".into(),
+        Seen::First => {
+            "first checkpoint remembered for this ledger key (nothing earlier to compare with)".into()
+        }
         Seen::Same => "same checkpoint as last verified".into(),
         Seen::Extends { from } => format!("consistent with the checkpoint of size {from} verified before"),
     }
@@ -601,15 +604,6 @@ pub(super) fn open_input(path: &Path, what: &str) -> Res<Box<dyn std::io::Read>>
         .with_context(|| format!("{what} {}", path.display()))
         .map_err(Fail::usage)?;
     Ok(Box::new(BufReader::new(f)))
-}
-
-pub(super) fn progress_fn(json: bool) -> impl Fn(u64, u64) + Sync {
-    let show = !json && std::io::stderr().is_terminal();
-    move |d, t| {
-        if show {
-            eprint!("\rverifying: {d}/{t} entries");
-        }
-    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use accord::ledger::Ledger;
 
 use super::context::*;
 use super::fail::{self, Fail};
+use super::terminal::note;
 
 pub(super) fn init(dir: &Path, origin: &str, key_file: Option<&Path>) -> Res {
     let origin = Origin::new(origin).map_err(|e| Fail::usage(e).context("--origin"))?;
@@ -56,12 +57,12 @@ pub(super) fn init(dir: &Path, origin: &str, key_file: Option<&Path>) -> Res {
     keyfile::write_new_file(&key_file, key.to_skey().as_bytes(), 0o600).map_err(Fail::usage)?;
     let abs = std::fs::canonicalize(&key_file).unwrap_or(key_file.clone());
     Ledger::init(dir, &key, &abs).map_err(|e| fail::ledger(e, 2))?;
-    eprintln!("created ledger {} at {}", origin, dir.display());
-    eprintln!(
+    note!("created ledger {} at {}", origin, dir.display());
+    note!(
         "ledger secret key: {} (mode 0600; keep it outside the ledger's data)",
         abs.display()
     );
-    eprintln!("ledger public key (publish it; verifiers check against it):");
+    note!("ledger public key (publish it; verifiers check against it):");
     out(&format!("{}\n", key.verifier_key()));
     Ok(())
 }

@@ -1,5 +1,9 @@
 //! `accord demo`: the whole story on a fresh ledger, each step printed as the command a user
-//! would type and then run as that very command (this binary, in a child process).
+//! would type and then run as that very command (this binary, in a child process): a ledger,
+//! companies registering and attesting, a withdrawal, verification against the ledger's public
+//! key, an offline proof, a key rotation, a key held in an HSM signing outside accord (OpenSSL
+//! stands in for the HSM; without OpenSSL, a key file does, and the demo says so), an export
+//! verified offline, a read-only mirror, the organisations; then what to try next.
 
 use std::path::{Path, PathBuf};
 
@@ -7,6 +11,7 @@ use anyhow::anyhow;
 
 use super::context::out;
 use super::fail::Fail;
+use super::terminal;
 
 const COMPANIES: [(&str, &str, &str); 3] = [
     ("contoso", "Contoso Ltd", "contoso.example"),
@@ -30,30 +35,92 @@ fn typed(args: &[String]) -> String {
     args.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" ")
 }
 
-/// This binary, to run each step as the command it shows.
+/// This binary, to run each step as the command it shows (with `--quiet` when the demo has it).
 fn accord() -> Result<std::process::Command, Fail> {
     let exe =
         std::env::current_exe().map_err(|e| Fail::usage(anyhow!("cannot find the accord binary: {e}")))?;
     let mut c = std::process::Command::new(exe);
     // The demo's ledger has its own key: a custodian's ACCORD_LEDGER_KEY_FILE is not for it.
     c.env_remove("ACCORD_LEDGER_KEY_FILE");
+    if terminal::quiet() {
+        c.arg("--quiet");
+    }
     Ok(c)
+}
+
+/// The command line shown for `accord ARGS`.
+fn shown_accord(args: &[String]) -> String {
+    let q = if terminal::quiet() { "--quiet " } else { "" };
+    format!("accord {q}{}", typed(args))
 }
 
 /// Prints a step and runs it, its output going to the demo's.
 fn step(title: &str, args: &[String]) -> Result<(), Fail> {
-    out(&format!("\n# {title}\n$ accord {}\n", typed(args)));
-    let status = accord()?
-        .args(args)
+    out(&format!("\n# {title}\n"));
+    step_quietly(args)
+}
+
+/// Prints one more command of the step above and runs it.
+fn step_quietly(args: &[String]) -> Result<(), Fail> {
+    run_shown(&shown_accord(args), accord()?.args(args))
+}
+
+/// Prints `$ LINE` and runs `cmd`; a failure stops the demo.
+fn run_shown(line: &str, cmd: &mut std::process::Command) -> Result<(), Fail> {
+    out(&format!("$ {line}\n"));
+    let status = cmd
         .status()
-        .map_err(|e| Fail::usage(anyhow!("demo step `{title}` could not start: {e}")))?;
+        .map_err(|e| Fail::usage(anyhow!("demo step `{line}` could not start: {e}")))?;
     if !status.success() {
-        return Err(Fail::usage(anyhow!(
-            "demo step `{title}` failed ({status}): accord {}",
-            typed(args)
-        )));
+        return Err(Fail::usage(anyhow!("demo step failed ({status}): {line}")));
     }
     Ok(())
+}
+
+/// Another program's step (OpenSSL standing in for the HSM), printed and run like accord's.
+fn program_step(program: &str, args: &[String]) -> Result<(), Fail> {
+    let line = format!("{program} {}", typed(args));
+    run_shown(&line, std::process::Command::new(program).args(args))
+}
+
+/// Whether this machine's `openssl` makes and signs with Ed25519 keys (OpenSSL 1.1.1 or later;
+/// LibreSSL and older versions do not), tried in `dir` on a throwaway key.
+fn openssl_signs_ed25519(dir: &Path) -> bool {
+    let key = dir.join("probe.pem");
+    let msg = dir.join("probe.msg");
+    let sig = dir.join("probe.sig");
+    let quiet = |args: &[&std::ffi::OsStr]| {
+        std::process::Command::new("openssl")
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let ok = std::fs::write(&msg, b"probe").is_ok()
+        && quiet(&[
+            "genpkey".as_ref(),
+            "-algorithm".as_ref(),
+            "ed25519".as_ref(),
+            "-out".as_ref(),
+            key.as_os_str(),
+        ])
+        && quiet(&[
+            "pkeyutl".as_ref(),
+            "-sign".as_ref(),
+            "-rawin".as_ref(),
+            "-inkey".as_ref(),
+            key.as_os_str(),
+            "-in".as_ref(),
+            msg.as_os_str(),
+            "-out".as_ref(),
+            sig.as_os_str(),
+        ])
+        && std::fs::metadata(&sig).is_ok_and(|m| m.len() == 64);
+    for f in [&key, &msg, &sig] {
+        let _ = std::fs::remove_file(f);
+    }
+    ok
 }
 
 /// Runs a command quietly and returns its standard output.
@@ -115,6 +182,8 @@ pub(super) fn run(dir: Option<&Path>) -> Result<(), Fail> {
             p(&dir.join("custodian").join("ledger.key")),
         ]),
     )?;
+    // What the custodian publishes; verifiers get it from there, never from the data they check.
+    let vkey = capture(&with_ledger(&[s("ledger-key")]))?.trim().to_string();
     for (name, _, _) in COMPANIES {
         step(
             &format!("{name} makes a signing key"),
@@ -191,8 +260,14 @@ pub(super) fn run(dir: Option<&Path>) -> Result<(), Fail> {
         ]),
     )?;
     step(
-        "Anyone verifies the whole ledger",
-        &with_ledger(&[s("verify"), s("--state"), state.clone()]),
+        "Anyone verifies the whole ledger against the public key the custodian published (--ledger-key)",
+        &with_ledger(&[
+            s("verify"),
+            s("--ledger-key"),
+            vkey.clone(),
+            s("--state"),
+            state.clone(),
+        ]),
     )?;
     step("Who attests what now?", &with_ledger(&[s("status")]))?;
     step(
@@ -205,21 +280,268 @@ pub(super) fn run(dir: Option<&Path>) -> Result<(), Fail> {
         "An auditor exports an offline proof of Contoso's pledge (entry 3)",
         &with_ledger(&[s("prove"), s("3"), s("--out"), proof.clone()]),
     )?;
-    let vkey = capture(&with_ledger(&[s("ledger-key")]))?.trim().to_string();
     step(
         "Anyone checks it with nothing but the ledger's public key",
         &[
             s("verify-proof"),
             proof,
             s("--ledger-key"),
-            vkey,
+            vkey.clone(),
             s("--state"),
             p(&dir.join("auditor-state")),
         ],
     )?;
+
+    // A key rotation, and the new key at work.
+    step(
+        "Contoso makes its next signing key",
+        &[s("key"), s("generate"), s("contoso-2"), s("--dir"), p(&keys)],
+    )?;
+    step(
+        "Contoso rotates to it: the new key accepts, the old key signs the hand-over",
+        &with_ledger(&[
+            s("key"),
+            s("rotate"),
+            s("--key"),
+            p(&keys.join("contoso.key")),
+            s("--new"),
+            p(&keys.join("contoso-2.key")),
+        ]),
+    )?;
+    step(
+        "Contoso renews its pledge with the new key (it supersedes entry 3)",
+        &with_ledger(&[
+            s("attest"),
+            s("--key"),
+            p(&keys.join("contoso-2.key")),
+            s("--norm"),
+            s("no-backdoors"),
+            s("--norm"),
+            s("patch-all-customers"),
+            s("--scope"),
+            s("Contoso Cloud"),
+            s("--supersedes"),
+            s("3"),
+            s("--expires"),
+            next_year.clone(),
+        ]),
+    )?;
+
+    hsm(&dir, &with_ledger, &next_year)?;
+
+    // Copies: an export verified offline, and a read-only mirror made from it.
+    let export = p(&dir.join("ledger.export"));
+    let mirror = p(&dir.join("mirror"));
+    step(
+        "The custodian exports the whole ledger to one file (for mirrors and offline verifiers)",
+        &with_ledger(&[s("export"), s("--out"), export.clone()]),
+    )?;
+    step(
+        "Anyone verifies the export offline, with nothing but the ledger's public key",
+        &[
+            s("verify"),
+            s("--file"),
+            export.clone(),
+            s("--ledger-key"),
+            vkey.clone(),
+            s("--state"),
+            p(&dir.join("auditor-state")),
+        ],
+    )?;
+    step(
+        "A mirror: a read-only copy built from the export, after verifying it",
+        &[
+            s("--ledger"),
+            mirror.clone(),
+            s("import"),
+            export,
+            s("--ledger-key"),
+            vkey.clone(),
+        ],
+    )?;
+    step(
+        "Every organisation in the mirror: name, domain, current key, recovery key, pledges in force",
+        &[s("--ledger"), mirror.clone(), s("orgs")],
+    )?;
+
+    let try_next = [
+        (
+            "everything said in Contoso's name, in order",
+            format!("accord --ledger {} history --org 'Contoso Ltd'", quote(&ledger)),
+        ),
+        (
+            "every attestation with its state (live, withdrawn, superseded, expired)",
+            format!("accord --ledger {} status --all", quote(&ledger)),
+        ),
+        (
+            "one entry in full",
+            format!("accord --ledger {} show 8", quote(&ledger)),
+        ),
+        (
+            "verify the mirror against the same key",
+            format!(
+                "accord --ledger {} verify --ledger-key {}",
+                quote(&mirror),
+                quote(&vkey)
+            ),
+        ),
+        (
+            "end a lost key, then recover with the recovery key",
+            "accord key revoke --help; accord key recover --help".to_string(),
+        ),
+        (
+            "shell completions and the manual page",
+            "accord completions bash; accord man | man -l -".to_string(),
+        ),
+    ];
     out(&format!(
-        "\nDone. The demo's ledger, keys and state are in {}\n",
+        "\nDone. The demo's ledger, keys, mirror and state are in {}\n\nWhat to try next:\n",
         dir.display()
     ));
+    for (what, cmd) in try_next {
+        out(&format!("  {cmd}\n      {what}\n"));
+    }
+    out("  README.md has a tour of every command; docs/FORMAT.md every byte.\n");
     Ok(())
+}
+
+/// Tailspin Toys keeps its signing key in an HSM: accord gets the public key, writes the bytes to
+/// sign, and assembles the statements around the HSM's signatures. OpenSSL plays the HSM when it
+/// signs Ed25519; otherwise a key file does, in a step that says so.
+fn hsm(dir: &Path, with_ledger: &dyn Fn(&[String]) -> Vec<String>, expires: &str) -> Result<(), Fail> {
+    let hsm = dir.join("hsm");
+    std::fs::create_dir_all(&hsm).map_err(Fail::usage)?;
+    let file = |n: &str| p(&hsm.join(n));
+    let openssl = openssl_signs_ed25519(&hsm);
+    let public = if openssl {
+        out("\n# Tailspin Toys keeps its signing key in an HSM (OpenSSL plays the HSM here): the secret never leaves it\n");
+        program_step(
+            "openssl",
+            &[
+                s("genpkey"),
+                s("-algorithm"),
+                s("ed25519"),
+                s("-out"),
+                file("tailspin.pem"),
+            ],
+        )?;
+        program_step(
+            "openssl",
+            &[
+                s("pkey"),
+                s("-in"),
+                file("tailspin.pem"),
+                s("-pubout"),
+                s("-out"),
+                file("tailspin-pub.pem"),
+            ],
+        )?;
+        file("tailspin-pub.pem")
+    } else {
+        out("\n# Tailspin Toys keeps its signing key in an HSM. OpenSSL (with Ed25519) is not installed, so a key\n# file stands in for the HSM here; accord's signing commands below still see only the public key\n");
+        step_quietly(&[s("key"), s("generate"), s("tailspin"), s("--dir"), p(&hsm)])?;
+        file("tailspin.pub")
+    };
+    step(
+        "Its recovery key stays offline, outside the HSM",
+        &[
+            s("key"),
+            s("generate"),
+            s("tailspin-recovery"),
+            s("--dir"),
+            p(&hsm),
+        ],
+    )?;
+    out("\n# accord writes the exact bytes to sign (COSE Sig_structure): a registration and a pledge\n");
+    step_quietly(&with_ledger(&[
+        s("sign"),
+        s("--public-key"),
+        public.clone(),
+        s("--register"),
+        s("--org"),
+        s("Tailspin Toys"),
+        s("--domain"),
+        s("tailspin.example"),
+        s("--contact"),
+        s("security@tailspin.example"),
+        s("--recovery-key"),
+        file("tailspin-recovery.pub"),
+        s("--emit-tbs"),
+        file("registration.tbs"),
+    ]))?;
+    step_quietly(&with_ledger(&[
+        s("sign"),
+        s("--public-key"),
+        public.clone(),
+        s("--org"),
+        s("Tailspin Toys"),
+        s("--norm"),
+        s("no-backdoors"),
+        s("--norm"),
+        s("no-offensive-aid"),
+        s("--scope"),
+        s("Tailspin Drones"),
+        s("--expires"),
+        s(expires),
+        s("--emit-tbs"),
+        file("pledge.tbs"),
+    ]))?;
+    if openssl {
+        out("\n# The HSM signs them (Ed25519, outside accord)\n");
+    } else {
+        out("\n# The HSM signs them (Ed25519, outside accord). Stand-in for the HSM: the demo signs with the key file\n");
+    }
+    for what in ["registration", "pledge"] {
+        let (tbs, sig) = (file(&format!("{what}.tbs")), file(&format!("{what}.sig")));
+        if openssl {
+            program_step(
+                "openssl",
+                &[
+                    s("pkeyutl"),
+                    s("-sign"),
+                    s("-rawin"),
+                    s("-inkey"),
+                    file("tailspin.pem"),
+                    s("-in"),
+                    tbs,
+                    s("-out"),
+                    sig,
+                ],
+            )?;
+        } else {
+            out(&format!(
+                "(HSM stand-in) Ed25519-sign {} with {} -> {}\n",
+                tbs,
+                file("tailspin.key"),
+                sig
+            ));
+            stand_in_sign(&hsm.join("tailspin.key"), Path::new(&tbs), Path::new(&sig))?;
+        }
+    }
+    out("\n# accord assembles each statement around its signature, and checks the signature\n");
+    for what in ["registration", "pledge"] {
+        step_quietly(&[
+            s("sign"),
+            s("--tbs"),
+            file(&format!("{what}.tbs")),
+            s("--signature"),
+            file(&format!("{what}.sig")),
+            s("--public-key"),
+            public.clone(),
+            s("--out"),
+            file(&format!("{what}.cose")),
+        ])?;
+    }
+    step(
+        "The custodian appends both in one transaction: all or none",
+        &with_ledger(&[s("append"), file("registration.cose"), file("pledge.cose")]),
+    )
+}
+
+/// The HSM's part when OpenSSL cannot play it: an Ed25519 signature of the bytes in `tbs` by the
+/// key file `key`, written raw (64 bytes) to `sig`.
+fn stand_in_sign(key: &Path, tbs: &Path, sig: &Path) -> Result<(), Fail> {
+    let sk = accord::keyfile::read_secret_key(key).map_err(Fail::usage)?;
+    let bytes = std::fs::read(tbs).map_err(|e| Fail::usage(anyhow!("{}: {e}", tbs.display())))?;
+    accord::keyfile::write_new_file(sig, &sk.sign(&bytes), 0o644).map_err(Fail::usage)
 }

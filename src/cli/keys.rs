@@ -11,6 +11,7 @@ use super::context::*;
 use super::display::shown;
 use super::fail::Fail;
 use super::statements::sign_and_append;
+use super::terminal::note;
 
 pub(super) fn key_generate(name: &str, dir: Option<&Path>, encrypt: bool) -> Res {
     let dir = dir
@@ -68,9 +69,9 @@ pub(super) fn register(
         recovery,
     });
     sign_and_append(&l, lk, &sk, &iss, body)?;
-    eprintln!("note: the registration is self-asserted; nothing in this version proves the name or domain");
+    note!("note: the registration is self-asserted; nothing in this version proves the name or domain");
     if !committed {
-        eprintln!(
+        note!(
             "note: registered WITHOUT a recovery key: if this key is lost or stolen the organisation cannot be recovered (use --recovery-key FILE.pub)"
         );
     }

@@ -11,6 +11,7 @@ use accord::time;
 use super::context::*;
 use super::fail::Fail;
 use super::statements::sign_and_append;
+use super::terminal::note;
 
 pub(super) fn rotate(dir: &Path, old: &Path, new: &Path, lk: &LedgerKeyFile) -> Res {
     let old_sk = load_signing_key(old)?;
@@ -47,7 +48,7 @@ pub(super) fn rotate(dir: &Path, old: &Path, new: &Path, lk: &LedgerKeyFile) -> 
             acceptance: Box::new(acceptance),
         }),
     )?;
-    eprintln!(
+    note!(
         "key {} no longer speaks for {org:?}; key {} does from now on",
         hex::encode(old_sk.public().kid()),
         hex::encode(new_sk.public().kid())
@@ -85,7 +86,7 @@ pub(super) fn revoke(dir: &Path, key: &Path, target: Option<&str>, reason: &str,
             reason: reason.to_string(),
         }),
     )?;
-    eprintln!(
+    note!(
         "key {} no longer speaks for {org:?} (revoked from now on)",
         hex::encode(target)
     );
@@ -147,12 +148,12 @@ pub(super) fn recover(
         reason: reason.to_string(),
     });
     sign_and_append(&l, lk, &rk, &org, body)?;
-    eprintln!(
+    note!(
         "every previous key of {org:?} is ended; key {} speaks for it now; keep the next recovery key offline",
         hex::encode(new_key.kid())
     );
     if let Some(t) = since {
-        eprintln!(
+        note!(
             "statements by the ended keys logged after {} are now reported as untrusted",
             time::format(t)
         );

@@ -7,16 +7,18 @@ mod display;
 mod fail;
 mod keys;
 mod lifecycle;
+mod manual;
 mod proofs;
 mod public;
 mod reading;
 mod statements;
+mod terminal;
 mod verification;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
 
 pub use fail::Fail;
 
@@ -57,6 +59,9 @@ pub struct Cli {
         value_name = "DIR"
     )]
     pub ledger: PathBuf,
+    /// No notes and no progress bar on standard error (errors are still reported).
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -420,6 +425,14 @@ against a full replay."
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+    /// Print a shell completion script: `accord completions bash > /etc/bash_completion.d/accord`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: manual::Shell,
+    },
+    /// Print the manual page (roff): `accord man > accord.1; man ./accord.1`.
+    Man,
 }
 
 /// Key commands.
@@ -648,6 +661,8 @@ fn run(cli: &Cli) -> Result<(), Fail> {
             json,
         } => reading::status(dir, norm.as_deref(), org.as_deref(), at.as_deref(), *all, *json),
         Command::Demo { dir: ddir } => demo::run(ddir.as_deref()),
+        Command::Completions { shell } => manual::completions(Cli::command(), *shell),
+        Command::Man => manual::man(Cli::command()),
     }
 }
 
@@ -665,6 +680,7 @@ where
             return code;
         }
     };
+    terminal::set_quiet(cli.quiet);
     match run(&cli) {
         Ok(()) => 0,
         Err(f) => f.report(),

@@ -9,6 +9,7 @@ use accord::report::{self, NotInForce};
 
 use super::context::*;
 use super::fail::{self, Fail};
+use super::terminal::Progress;
 
 pub(super) fn prove(
     dir: &Path,
@@ -137,10 +138,14 @@ pub(super) fn consistency(
 
 pub(super) fn export(dir: &Path, out_file: &Path, force: bool) -> Res {
     let l = open_ro(dir)?;
+    let bar = Progress::start("exporting", true);
     let h = write_out_with(out_file, force, true, |w| {
         let mut w = w;
-        l.export(&mut w).map_err(|e| fail::ledger(e, 1))
-    })?;
+        l.export_with_progress(&mut w, Some(&|d, t| bar.update(d, t)))
+            .map_err(|e| fail::ledger(e, 1))
+    });
+    drop(bar);
+    let h = h?;
     let vkey = l.recorded_vkey().map_err(|e| fail::ledger(e, 1))?;
     let check = check_command("verify --file", out_file, &vkey);
     report_line(
@@ -158,9 +163,17 @@ pub(super) fn export(dir: &Path, out_file: &Path, force: bool) -> Res {
 
 pub(super) fn import(dir: &Path, file: &Path, key: &str) -> Res {
     let vkey = vkey(key)?;
-    let p = progress_fn(false);
     let mut input = open_input(file, "export file")?;
-    let r = Ledger::import(dir, &mut input, &vkey, Catalogue::embedded(), Some(&p)).map_err(|e| {
+    let bar = Progress::start("importing", true);
+    let r = Ledger::import(
+        dir,
+        &mut input,
+        &vkey,
+        Catalogue::embedded(),
+        Some(&|d, t| bar.update(d, t)),
+    );
+    drop(bar);
+    let r = r.map_err(|e| {
         let code = match &e {
             LedgerError::BadArgument(_) => 2,
             _ => 1,

@@ -11,13 +11,16 @@ use accord::remote::{self, RemoteError, TileStream};
 
 use super::context::*;
 use super::fail::{self, Fail};
+use super::terminal::{note, Progress};
 
 /// `accord publish DIR`.
 pub(super) fn publish(dir: &Path, dest: &Path, json: bool) -> Res {
     let l = open_ro(dir)?;
     let target = accord::publish::DirTarget::new(dest);
-    let p = progress_fn(json);
-    let r = accord::publish::publish(&l, &target, Some(&p)).map_err(|e| match e {
+    let bar = Progress::start("publishing", !json);
+    let r = accord::publish::publish(&l, &target, Some(&|d, t| bar.update(d, t)));
+    drop(bar);
+    let r = r.map_err(|e| match e {
         accord::publish::PublishError::Conflict { .. } => Fail::invalid(e).context("publish FAILED"),
         accord::publish::PublishError::Ledger(e) => fail::ledger(e, 1).context("publish FAILED"),
         other => Fail::usage(other).context("publish FAILED"),
@@ -58,12 +61,12 @@ pub(super) fn serve(dir: &Path, listen: &str) -> Res {
             other => Fail::usage(other),
         })?;
     let l = open_ro(dir)?;
-    eprintln!(
+    note!(
         "serving ledger {} at http://{}/ (checkpoint, tile/..., accord/log.json, api/v1/...); stop with Ctrl-C or SIGTERM",
         l.origin().map_err(|e| fail::ledger(e, 2))?,
         server.addr
     );
-    eprintln!(
+    note!(
         "check it from anywhere with: accord verify http://{}/ --ledger-key {}",
         server.addr,
         l.recorded_vkey().map_err(|e| fail::ledger(e, 2))?
@@ -106,14 +109,15 @@ pub(super) fn verify_remote(location: &str, key: Option<&str>, state: Option<&Pa
     let sd = state_dir(state);
     let remembered = sd.remembered(&vkey).map_err(state_fail)?;
     let mut stream = TileStream::new(source.as_ref(), &cp);
-    let p = progress_fn(json);
+    let bar = Progress::start("verifying", !json);
     let verified = accord::export::verify_export(
         &mut stream,
         &vkey,
         Catalogue::embedded(),
         remembered.as_ref().map(|r| r.checkpoint.size),
-        Some(&p),
+        Some(&|d, t| bar.update(d, t)),
     );
+    drop(bar);
     let (report, _, root_at) = verified.map_err(|e| remote_fail(&stream, e.into(), location))?;
     let seen = sd
         .check_and_remember(&vkey, &report.checkpoint, accord::state::Source::Live, |s| {
@@ -158,9 +162,16 @@ pub(super) fn mirror(dir: &Path, location: &str, key: &str) -> Res {
     let source = remote::source_for(location).map_err(|e| remote_error(e, location))?;
     let cp = remote::fetch_checkpoint(source.as_ref(), &vkey).map_err(|e| remote_error(e, location))?;
     let mut stream = TileStream::new(source.as_ref(), &cp);
-    let p = progress_fn(false);
-    let r = Ledger::import(dir, &mut stream, &vkey, Catalogue::embedded(), Some(&p))
-        .map_err(|e| remote_fail(&stream, e, location).context("the mirror is unchanged"))?;
+    let bar = Progress::start("mirroring", true);
+    let r = Ledger::import(
+        dir,
+        &mut stream,
+        &vkey,
+        Catalogue::embedded(),
+        Some(&|d, t| bar.update(d, t)),
+    );
+    drop(bar);
+    let r = r.map_err(|e| remote_fail(&stream, e, location).context("the mirror is unchanged"))?;
     out(&format!(
         "mirrored {} into the read-only mirror at {}: now {} entries (was {})\n",
         super::display::shown(location),

@@ -14,6 +14,7 @@ use accord::time;
 use super::context::*;
 use super::display::{shown, shown_join};
 use super::fail::{self, Fail};
+use super::terminal::note;
 
 pub(super) fn list(dir: &Path, org: Option<&str>, norm: Option<&str>, json: bool) -> Res {
     let l = open_ro(dir)?;
@@ -59,7 +60,7 @@ pub(super) fn list(dir: &Path, org: Option<&str>, norm: Option<&str>, json: bool
         s.push('\n');
     }
     if views.is_empty() {
-        eprintln!("no entries");
+        note!("no entries");
     }
     out(&s);
     Ok(())
@@ -265,8 +266,8 @@ pub(super) fn status(
     );
     if rows.is_empty() {
         match &registered {
-            Some(r) => eprintln!("{} has no {what}", org_heading(r)),
-            None => eprintln!("no {what}"),
+            Some(r) => note!("{} has no {what}", org_heading(r)),
+            None => note!("no {what}"),
         }
         return Ok(());
     }
@@ -402,7 +403,7 @@ pub(super) fn orgs(dir: &Path, json: bool) -> Res {
         return out_json(&orgs);
     }
     if orgs.is_empty() {
-        eprintln!("no organisation is registered in this ledger");
+        note!("no organisation is registered in this ledger");
         return Ok(());
     }
     let mut s = String::new();

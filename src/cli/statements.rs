@@ -23,6 +23,7 @@ use clap::{ArgGroup, Args};
 use super::context::*;
 use super::display::shown;
 use super::fail::{self, Fail};
+use super::terminal::note;
 
 pub(super) fn print_appended(a: &[Appended], json: bool) -> Res {
     if json {
@@ -111,7 +112,7 @@ fn expiry(d: &str) -> Res<time::Seconds> {
         )));
     }
     if time::is_plain_date(d) {
-        eprintln!("note: expires at {when}");
+        note!("note: expires at {when}");
     }
     Ok(t)
 }

@@ -1,6 +1,6 @@
 //! Verification: `verify` (a ledger in place or an export file) and `verify-proof`.
 
-use std::io::{IsTerminal as _, Read as _};
+use std::io::Read as _;
 use std::path::Path;
 
 use anyhow::{anyhow, Context as _};
@@ -15,6 +15,7 @@ use accord::statement::Body;
 use super::context::*;
 use super::display::{shown, shown_join};
 use super::fail::{self, Fail};
+use super::terminal::{note, Progress};
 
 pub(super) fn verify(dir: &Path, vkey: Option<&str>, state: Option<&Path>, json: bool) -> Res {
     let l = open_ro(dir)?;
@@ -33,20 +34,13 @@ pub(super) fn verify(dir: &Path, vkey: Option<&str>, state: Option<&Path>, json:
         }
     };
     if recorded {
-        eprintln!(
+        note!(
             "note: checking against the ledger key recorded at init ({vkey}); pass --ledger-key with a key you obtained independently"
         );
     }
-    let show_progress = !json && std::io::stderr().is_terminal();
-    let progress = |done: u64, total: u64| {
-        if show_progress {
-            eprint!("\rverifying: {done}/{total} entries");
-        }
-    };
-    let res = l.verify(&vkey, Catalogue::embedded(), Some(&progress));
-    if show_progress {
-        eprintln!();
-    }
+    let bar = Progress::start("verifying", !json);
+    let res = l.verify(&vkey, Catalogue::embedded(), Some(&|d, t| bar.update(d, t)));
+    drop(bar);
     let report = res.map_err(|e| fail::ledger(e, 1).context("verification FAILED"))?;
     let state_dir = StateDir::new(state.map(Path::to_path_buf).unwrap_or_else(StateDir::default_dir));
     let seen = read(&l, |r| {
@@ -505,7 +499,7 @@ pub(super) fn verify_file(path: &Path, key: &str, state: Option<&Path>, json: bo
     let sd = state_dir(state);
     let remembered = sd.remembered(&vkey).map_err(state_fail)?;
     let mut input = open_input(path, "export file")?;
-    let p = progress_fn(json);
+    let bar = Progress::start("verifying", !json);
     // One pass over the input, whatever it is (a file, a pipe, standard input): everything
     // reported, the untrusted entries included, comes from the bytes that were verified.
     let (report, _totals, root_at) = accord::export::verify_export(
@@ -513,9 +507,10 @@ pub(super) fn verify_file(path: &Path, key: &str, state: Option<&Path>, json: bo
         &vkey,
         Catalogue::embedded(),
         remembered.as_ref().map(|r| r.checkpoint.size),
-        Some(&p),
+        Some(&|d, t| bar.update(d, t)),
     )
     .map_err(|e| fail::ledger(e.into(), 1).context(format!("{}: verification FAILED", input_name(path))))?;
+    drop(bar);
     let seen = sd
         .check_and_remember(&vkey, &report.checkpoint, Source::File, |s| {
             if Some(s) == remembered.as_ref().map(|r| r.checkpoint.size) {

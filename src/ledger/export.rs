@@ -2,8 +2,12 @@
 
 use super::{Ledger, LedgerError};
 use crate::export::{write_entry, write_header, ExportHeader};
+use crate::replay::Progress;
 use crate::store::StoreError;
 use crate::verdict::Location;
+
+/// How often, in entries, an export reports its progress.
+const PROGRESS_EVERY: u64 = 1024;
 
 impl Ledger {
     /// Writes the ledger, up to its latest signed checkpoint, as an export file.
@@ -11,6 +15,19 @@ impl Ledger {
     /// # Errors
     /// Storage and I/O errors.
     pub fn export(&self, w: &mut impl std::io::Write) -> Result<ExportHeader, LedgerError> {
+        self.export_with_progress(w, None)
+    }
+
+    /// [`Ledger::export`], telling `progress` how many entries are written (now and then, and
+    /// once at the end).
+    ///
+    /// # Errors
+    /// Storage and I/O errors.
+    pub fn export_with_progress(
+        &self,
+        w: &mut impl std::io::Write,
+        progress: Option<Progress<'_>>,
+    ) -> Result<ExportHeader, LedgerError> {
         self.store().read(|r| {
             let origin = String::from_utf8(r.meta(super::META_ORIGIN)?.unwrap_or_default())
                 .map_err(|_| StoreError::Damaged("origin".into()))?;
@@ -23,6 +40,9 @@ impl Ledger {
                 checkpoint,
             };
             write_header(w, &header)?;
+            if let Some(p) = progress {
+                p(0, size);
+            }
             let mut n = 0u64;
             r.for_each_entry(0, |i, b| -> Result<bool, LedgerError> {
                 if i >= size {
@@ -36,6 +56,9 @@ impl Ledger {
                 }
                 write_entry(w, b)?;
                 n += 1;
+                if let Some(p) = progress.filter(|_| n.is_multiple_of(PROGRESS_EVERY)) {
+                    p(n, size);
+                }
                 Ok(true)
             })?;
             if n != size {
@@ -46,6 +69,9 @@ impl Ledger {
             }
             w.flush()
                 .map_err(|e| LedgerError::Store(StoreError::Io(e.to_string())))?;
+            if let Some(p) = progress {
+                p(size, size);
+            }
             Ok(header)
         })
     }

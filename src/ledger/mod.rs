@@ -1,10 +1,10 @@
 //! The ledger: the facade that ties the formats, the rules, the tree and the store together.
 //!
 //! Appending and verifying share one set of rules ([`check_rules`], in [`crate::rules`])
-//! applied to one registry interface ([`Registry`]): the append path ([`append`]) reads the
-//! store's derived tables, the verify path ([`verify`], on [`crate::replay`]) rebuilds them in
-//! memory from the entries alone and then compares them with the store. [`import`] builds a
-//! mirror from an export; [`prove`] gathers proofs and exports.
+//! applied to one registry interface ([`Registry`]): the append path (`append`) reads the
+//! store's derived tables, the verify path (`verify`, on [`crate::replay`]) rebuilds them in
+//! memory from the entries alone and then compares them with the store. `import` builds a
+//! mirror from an export; `prove` gathers proofs and exports.
 
 mod append;
 mod export;

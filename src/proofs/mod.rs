@@ -2,8 +2,8 @@
 //! consistency proofs between two signed checkpoints, in CBOR, in JSON, and (inclusion only)
 //! in the C2SP tlog-proof text form.
 //!
-//! This module holds the formats ([`cbor`], [`json`], [`tlog`]) and their verification
-//! ([`verify`]); it touches no files. Proof data is gathered from a ledger by
+//! This module holds the formats (`cbor`, `json`, [`tlog`]) and their verification
+//! (`verify`); it touches no files. Proof data is gathered from a ledger by
 //! [`crate::ledger::Ledger::prove`] and [`crate::ledger::Ledger::consistency`].
 
 mod cbor;

@@ -333,7 +333,7 @@ impl Bundle {
     }
 
     /// The C2SP tlog-proof form (`c2sp.org/tlog-proof@v1`) of this bundle's inclusion proof,
-    /// with the entry bytes in its `extra` line (see [`crate::tlog_proof`]).
+    /// with the entry bytes in its `extra` line (see [`crate::proofs::tlog`]).
     pub fn to_tlog_proof(&self) -> crate::proofs::tlog::TlogProof {
         crate::proofs::tlog::TlogProof {
             extra: Some(self.entry.entry.clone()),

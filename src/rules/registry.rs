@@ -80,7 +80,7 @@ impl HistoryItem {
 }
 
 /// What rules need to know about the ledger so far, and the primitive updates that record an
-/// accepted statement. [`apply`] is the one place that decides those updates.
+/// accepted statement. [`crate::rules::apply`] is the one place that decides those updates.
 pub trait Registry {
     /// A registered key (ended or not).
     ///

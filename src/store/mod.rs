@@ -36,7 +36,7 @@ pub use tables::{DerivedRow, ReadTables, WriteTables};
 /// File name of the database inside the ledger directory.
 pub const DB_FILE: &str = "ledger.redb";
 /// The `meta` table's format tag. Format 2 added the `ended`, `untrusted` and `name_keys` tables; a ledger
-/// of format 1 ([`OLD_FORMAT_TAG`]) is opened only to be upgraded ([`Store::upgrade`]).
+/// of format 1 ([`OLD_FORMAT_TAG`]) is opened only to be upgraded ([`crate::ledger::Ledger::upgrade`]).
 pub const FORMAT_TAG: &[u8] = b"accord-ledger/2";
 /// The format tag of ledgers written before the `ended` and `untrusted` tables.
 pub const OLD_FORMAT_TAG: &[u8] = b"accord-ledger/1";
