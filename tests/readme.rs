@@ -2,7 +2,8 @@
 //! `<!-- runnable -->` or `<!-- not runnable: REASON -->`; the runnable ones are run in order,
 //! each command through `sh` with the accord binary of this build first on PATH, in an empty
 //! directory with its own HOME and XDG directories, the placeholder `VKEY` replaced by the
-//! ledger's public key; every command must succeed. The test counts the blocks it ran, so that a
+//! ledger's public key and `KID` by the first 16 hex digits of Acme Corp's current key id (as
+//! `accord orgs` prints it at that point); every command must succeed. The test counts the blocks it ran, so that a
 //! block added without a mark, or a mark changed, is noticed. The README links only inside the
 //! repository, to files that exist.
 //!
@@ -19,7 +20,7 @@ const RUNNABLE: &str = "<!-- runnable -->";
 const NOT_RUNNABLE: &str = "<!-- not runnable: ";
 
 /// Placeholders a README command may hold, and what fills them.
-const PLACEHOLDERS: [&str; 1] = ["VKEY"];
+const PLACEHOLDERS: [&str; 2] = ["VKEY", "KID"];
 
 struct Block {
     /// 1-based line of the opening fence.
@@ -210,6 +211,19 @@ fn readme_examples_run() {
                     String::from_utf8(o.stdout).unwrap().trim().to_string()
                 });
                 filled = filled.replace("VKEY", &format!("'{v}'"));
+            }
+            if code.contains("KID") {
+                let o = reader.sh("accord orgs --json");
+                assert!(o.status.success(), "accord orgs --json before README.md:{line}");
+                let orgs: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+                let acme = orgs
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|o| o["org"] == "acme corp")
+                    .expect("Acme Corp is registered before README.md uses KID");
+                let kid = acme["current_keys"][0].as_str().expect("Acme Corp has a current key");
+                filled = filled.replace("KID", &kid[..16]);
             }
             // Every placeholder is filled: no other word in capitals is left to the shell.
             for word in code_part(&filled).split(|c: char| !c.is_ascii_alphanumeric() && c != '_') {

@@ -454,18 +454,22 @@ sign the rotation with `accord sign --rotate` and append it (see `accord sign --
         #[command(flatten)]
         ledger_key: context::LedgerKeyFile,
     },
-    /// End a key from now on: the key itself, or (--target) an older key of the organisation.
+    /// End the organisation's key from now on (a lost laptop, a key retired); the organisation
+    /// then has no key until its recovery key installs one (`accord key recover`).
     #[command(
-        after_help = "--target takes the key id as accord prints it (16 hex digits) or any longer \
-prefix, up to all 64 digits; it is looked up among the organisation's keys, and an ambiguous or \
-unknown prefix is refused. With a key in an HSM, a KMS or offline: `accord sign --revoke`."
+        after_help = "An organisation speaks with one key at a time, so the key revoked is the \
+signing key itself: a key a rotation replaced has already stopped speaking and is not revoked again \
+(the rules refuse it). --target names the key to revoke, as a check that the right one is ended: \
+the key id as accord prints it (16 hex digits) or any longer prefix, up to all 64 digits; it is \
+looked up among the organisation's keys, and an ambiguous or unknown prefix is refused. With a \
+key in an HSM, a KMS or offline: `accord sign --revoke`."
     )]
     Revoke {
         /// A current key of the organisation (secret).
         #[arg(long, value_name = "FILE")]
         key: PathBuf,
-        /// Key id of the key to revoke, or at least its first 16 hex digits (default: the
-        /// signing key itself).
+        /// Key id of the key to revoke, or at least its first 16 hex digits: a check that the
+        /// key ended is the one meant (default: the signing key itself).
         #[arg(long, value_name = "KID")]
         target: Option<String>,
         /// Why.
