@@ -224,6 +224,16 @@ SIGTERM or Ctrl-C.\n\nExample:\n  accord serve --listen 127.0.0.1:8080\n  accord
     },
     /// Build or extend a read-only mirror from a published log (URL or directory), verified
     /// before anything is committed.
+    #[command(
+        after_help = "The mirror is the ledger directory (--ledger), created if it does not exist. The \
+published checkpoint is verified with --ledger-key (never with a key the host offers), then every entry \
+bundle and hash tile the checkpoint needs, with every check `accord verify` makes; an existing mirror is \
+extended only by a tree consistent with what it holds. Nothing is committed unless all of it verifies: \
+invalid data exits 1 naming the tile or entry, a network failure (refused, timeout, 404, 5xx, a response \
+cut short or too large) exits 2, and the mirror stays as it was. Run it again to catch up.\n\n\
+Example:\n  accord mirror https://pledges.example/ --ledger-key VKEY --ledger ./mirror\n  \
+accord --ledger ./mirror status"
+    )]
     Mirror {
         /// An http(s):// URL or a directory written by `accord publish`.
         #[arg(value_name = "URL|DIR")]
