@@ -7,6 +7,10 @@
 //! * d. `export::verify_export` over a file written by `Ledger::export`, and d/a;
 //! * e. proof generation at n = N (criterion benchmarks, plus a mean in the table);
 //! * f. peak RSS of the release binary's `accord verify` and `accord verify --file`.
+//! * g. with `ACCORD_BENCH_PUBLISH=1` only: `accord publish` of the whole ledger to a new
+//!   directory (C2SP tiles), then of `ACCORD_BENCH_PUBLISH_MORE` (1,000) entries appended on top:
+//!   time, files and bytes, beside an export of the same ledger written in the same run. The
+//!   published directory and its ledger are kept for `scripts/bench-serve.sh`.
 //!
 //! The ledger of N entries (`ACCORD_BENCH_ENTRIES`, default 1,000,000) is built once by bulk
 //! append and cached under `target/accord-bench/`. Without `--bench` on the command line
@@ -380,6 +384,113 @@ fn bulk_append(c: &Cached, orgs: u64, sample: u64) -> Res<Duration> {
     res
 }
 
+/// What `publish_bench` measured.
+struct PublishFigures {
+    full: Duration,
+    full_files: u64,
+    full_bytes: u64,
+    export: Duration,
+    export_bytes: u64,
+    more: u64,
+    inc: Duration,
+    inc_files: u64,
+    inc_bytes: u64,
+}
+
+/// Where `publish_bench` keeps the published directory and the ledger it came from.
+fn published_dirs(c: &Cached) -> (PathBuf, PathBuf) {
+    let name = c.dir.file_name().and_then(|n| n.to_str()).unwrap_or("ledger");
+    (
+        c.dir.with_file_name(format!("{name}-published-ledger")),
+        c.dir.with_file_name(format!("{name}-public")),
+    )
+}
+
+/// g. Publishes a copy of the ledger to a new directory, then appends `more` entries and
+/// publishes again; an export of the same ledger, synced, is the reference.
+fn publish_bench(c: &Cached, orgs: u64, more: u64) -> Res<PublishFigures> {
+    let (ledger_dir, public) = published_dirs(c);
+    for d in [&ledger_dir, &public] {
+        if d.exists() {
+            std::fs::remove_dir_all(d)?;
+        }
+    }
+    copy_dir(&c.ledger_dir(), &ledger_dir)?;
+    let ledger = Ledger::open(&ledger_dir)?;
+    let target = accord::publish::DirTarget::new(&public);
+
+    let export_file = ledger_dir.with_extension("export");
+    let t = Instant::now();
+    let mut w = BufWriter::new(std::fs::File::create(&export_file)?);
+    ledger.export(&mut w)?;
+    let f = w.into_inner().map_err(|e| e.into_error())?;
+    f.sync_all()?;
+    let export = t.elapsed();
+    let export_bytes = f.metadata()?.len();
+    std::fs::remove_file(&export_file)?;
+
+    let t = Instant::now();
+    let r1 = accord::publish::publish(&ledger, &target, None)?;
+    let full = t.elapsed();
+    if r1.to != c.entries {
+        return Err("publish: wrong size".into());
+    }
+
+    let cat = Catalogue::embedded();
+    let batch = Orgs::new(orgs)?.attestations(c.entries, c.entries + more, cat)?;
+    ledger.append(&batch, &c.key, accord::clock::now(), cat)?;
+    let t = Instant::now();
+    let r2 = accord::publish::publish(&ledger, &target, None)?;
+    let inc = t.elapsed();
+    if (r2.from, r2.to) != (c.entries, c.entries + more) {
+        return Err("publish on top: wrong sizes".into());
+    }
+    Ok(PublishFigures {
+        full,
+        full_files: r1.files,
+        full_bytes: r1.bytes,
+        export,
+        export_bytes,
+        more,
+        inc,
+        inc_files: r2.files,
+        inc_bytes: r2.bytes,
+    })
+}
+
+fn print_publish(c: &Cached, p: &PublishFigures) {
+    let (ledger_dir, public) = published_dirs(c);
+    println!(
+        "accord publish figures: {} entries, then {} more; kept: {} (from {})",
+        c.entries,
+        p.more,
+        public.display(),
+        ledger_dir.display()
+    );
+    println!("| measure | time | files | bytes | ratio to the export |");
+    println!("| --- | ---: | ---: | ---: | ---: |");
+    println!(
+        "| export of the same ledger to one file (synced), the reference | {:.2} s | 1 | {} | 1.00 |",
+        p.export.as_secs_f64(),
+        p.export_bytes
+    );
+    println!(
+        "| g. publish of the {}-entry ledger to a new directory | {:.2} s | {} | {} | {:.2} (time) |",
+        c.entries,
+        p.full.as_secs_f64(),
+        p.full_files,
+        p.full_bytes,
+        p.full.as_secs_f64() / p.export.as_secs_f64()
+    );
+    println!(
+        "| g'. publish of {} entries appended on top | {:.3} s | {} | {} | |",
+        p.more,
+        p.inc.as_secs_f64(),
+        p.inc_files,
+        p.inc_bytes
+    );
+}
+
 /// Mean time per call of `f` over `n` calls, given a pseudo-random u64.
 fn mean_time(n: u64, mut f: impl FnMut(u64) -> Res<()>) -> Res<Duration> {
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -594,6 +705,13 @@ fn main() -> Res<()> {
     let cfg = Config::from_env()?;
     std::fs::create_dir_all(&cfg.root)?;
     let c = ensure_ledger(&cfg.root, cfg.entries, cfg.orgs)?;
+    if std::env::var_os("ACCORD_BENCH_PUBLISH").is_some() {
+        let more = std::env::var("ACCORD_BENCH_PUBLISH_MORE").map_or(Ok(1000), |v| v.parse())?;
+        eprintln!("accord-bench: publish of {} entries, then {more} more", c.entries);
+        let p = publish_bench(&c, cfg.orgs, more)?;
+        print_publish(&c, &p);
+        return Ok(());
+    }
     let n = c.entries as f64;
     let load_before = loadavg();
 

@@ -47,14 +47,6 @@ pub enum StateError {
         /// Where the evidence was written.
         evidence: PathBuf,
     },
-    /// A newer checkpoint came without a consistency proof from the remembered one.
-    #[error("this checkpoint (size {current}) is newer than the one verified before (size {remembered}) and comes without a consistency proof from it; ask the custodian for `accord prove ... --since {remembered}` or `accord consistency --from {remembered}`")]
-    NeedConsistency {
-        /// Size remembered.
-        remembered: u64,
-        /// Size offered.
-        current: u64,
-    },
     /// The state directory could be changed by other users (it must be private: DESIGN 20).
     #[error("state directory {path}: {why}; accord keeps trusted data there (remembered checkpoints), so it must be a directory of yours that only you can change: {fix}, or choose another with --state")]
     NotPrivate {
@@ -93,6 +85,13 @@ pub enum Seen {
     /// it cannot be checked against the remembered one offline, and the remembered one stays.
     /// The data is valid, but trust in it is not established (the CLI exits 3).
     Older {
+        /// The remembered size.
+        remembered: u64,
+    },
+    /// A newer checkpoint than the one remembered, from a file that carries no consistency
+    /// proof from the remembered size: valid in itself, but not linked to what was verified
+    /// before, so the remembered one stays. Trust is not established (the CLI exits 3).
+    Unlinked {
         /// The remembered size.
         remembered: u64,
     },
@@ -207,6 +206,18 @@ impl StateDir {
     /// The file remembering the checkpoint of the ledger with this key.
     pub fn file_for(&self, key: &VerifierKey) -> PathBuf {
         self.dir.join(format!("checkpoint-{}.note", Self::key_tag(key)))
+    }
+
+    /// The file the remembered checkpoint was read from: [`StateDir::file_for`], or the file of
+    /// the earlier layout while it has not been replaced yet (for messages naming it).
+    fn remembered_file(&self, key: &VerifierKey) -> PathBuf {
+        let new = self.file_for(key);
+        let old = self.legacy_file_for(key.name());
+        if !new.exists() && old.exists() {
+            old
+        } else {
+            new
+        }
     }
 
     /// Where accord before 0.1's state format 2 kept it: by origin alone. Read only if it
@@ -351,10 +362,11 @@ impl StateDir {
     /// Compares a checkpoint verified offline with the remembered one (DESIGN decision 8):
     /// the same size must have the same root; a larger size is accepted only with
     /// `proven_from`, a checkpoint of the remembered size already verified to be consistent
-    /// with `current`; an older size is reported and changes nothing.
+    /// with `current`; an older size ([`Seen::Older`]) or a larger one without that proof
+    /// ([`Seen::Unlinked`]) is reported and changes nothing.
     ///
     /// # Errors
-    /// [`StateError::Fork`] (evidence kept), [`StateError::NeedConsistency`], I/O.
+    /// [`StateError::Fork`] (evidence kept), I/O.
     pub fn observe(
         &self,
         key: &VerifierKey,
@@ -397,10 +409,7 @@ impl StateDir {
                 self.remember(key, current)?;
                 Ok(Seen::Extends { from: o.size })
             }
-            _ => Err(StateError::NeedConsistency {
-                remembered: o.size,
-                current: c.size,
-            }),
+            _ => Ok(Seen::Unlinked { remembered: o.size }),
         }
     }
 
@@ -434,7 +443,7 @@ impl StateDir {
             return Err(StateError::Rollback {
                 remembered: o.size,
                 current: c.size,
-                file: self.file_for(key),
+                file: self.remembered_file(key),
             });
         }
         let fork = |size| -> Result<Seen, StateError> {

@@ -11,20 +11,26 @@ pub type Seconds = i64;
 
 /// A DATE that could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid date {input:?}: expected YYYY-MM-DD or an RFC 3339 time such as 2027-01-31T12:00:00Z")]
+#[error("invalid date {input:?}: {reason}")]
 pub struct TimeError {
     /// What the user gave (cut to 64 characters).
     pub input: String,
+    /// What is wrong with it.
+    pub reason: &'static str,
 }
+
+const EXPECTED: &str = "expected YYYY-MM-DD or an RFC 3339 time such as 2027-01-31T12:00:00Z";
 
 /// Reads a DATE: `YYYY-MM-DD` (taken as midnight UTC) or an RFC 3339 timestamp.
 ///
 /// # Errors
 /// [`TimeError`] when the text is neither form.
 pub fn parse_date(input: &str) -> Result<Seconds, TimeError> {
-    let err = || TimeError {
+    let why = |reason| TimeError {
         input: input.chars().take(64).collect(),
+        reason,
     };
+    let err = || why(EXPECTED);
     if input.len() > 64 {
         return Err(err());
     }
@@ -37,6 +43,19 @@ pub fn parse_date(input: &str) -> Result<Seconds, TimeError> {
         return Ok(ts.as_second());
     }
     let ts: jiff::Timestamp = input.parse().map_err(|_| err())?;
+    // Statements carry whole seconds: a fraction would be dropped, and a leap second (which
+    // the parser reads as the second before it) moved, so neither is taken silently.
+    if ts.subsec_nanosecond() != 0 {
+        return Err(why(
+            "statements carry whole seconds; give the time without a fraction",
+        ));
+    }
+    let seconds_field = input.find(['T', 't', ' ']).and_then(|t| input.get(t + 7..t + 9));
+    if seconds_field == Some("60") {
+        return Err(why(
+            "a leap second (:60) is not a time accord records; give :59 or the next minute",
+        ));
+    }
     Ok(ts.as_second())
 }
 
@@ -55,6 +74,7 @@ pub fn parse_expiry(input: &str) -> Result<Seconds, TimeError> {
     if input.len() == 10 {
         let err = || TimeError {
             input: input.to_string(),
+            reason: EXPECTED,
         };
         let date: jiff::civil::Date = input.parse().map_err(|_| err())?;
         let next = date.tomorrow().map_err(|_| err())?;
@@ -78,6 +98,22 @@ pub fn format(seconds: Seconds) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fractions_and_leap_seconds_are_refused_not_moved() {
+        assert_eq!(parse_date("2027-01-31T12:00:00Z"), Ok(1_801_396_800));
+        for bad in [
+            "2027-01-31T12:00:00.5Z",
+            "2027-01-31T12:00:00.999999999Z",
+            "2016-12-31T23:59:60Z",
+            "2016-12-31 23:59:60Z",
+        ] {
+            let e = parse_date(bad).unwrap_err();
+            assert_ne!(e.reason, EXPECTED, "{bad}");
+            assert!(parse_expiry(bad).is_err(), "{bad}");
+        }
+        assert!(parse_date("2027-01-31T12:00:00.000Z").is_ok());
+    }
 
     #[test]
     fn parses_plain_dates_as_utc_midnight() {

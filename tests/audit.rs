@@ -79,11 +79,14 @@ fn consistency_proofs_and_remembered_checkpoints() {
     w.ok(&["prove", "1", "--out", &b1]);
     w.ok(&verify_proof_args(&b1, &vkey, &st, &[])); // remembers size 3
     w.attest(&k, &["no-offensive-aid"], "Later");
-    // A newer bundle without a consistency proof from size 3 is refused...
+    // A newer bundle without a consistency proof from size 3 is valid but not linked to what
+    // was verified before: exit 3, the state unchanged...
     let b2 = w.path_str("b2");
     w.ok(&["prove", "1", "--out", &b2]);
-    let e = w.fails(1, &verify_proof_args(&b2, &vkey, &st, &[]));
-    assert!(e.contains("--since 3"), "{e}");
+    let e = w.not_established(&verify_proof_args(&b2, &vkey, &st, &[]));
+    assert!(e.contains("--since 3") && e.contains("not linked"), "{e}");
+    let e = w.not_established(&verify_proof_args(&b2, &vkey, &st, &[]));
+    assert!(e.contains("size 3 remembered"), "the state did not move: {e}");
     // ... and accepted with one, which advances the state.
     let b3 = w.path_str("b3");
     w.ok(&["prove", "1", "--since", "3", "--out", &b3]);

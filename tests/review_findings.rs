@@ -273,3 +273,255 @@ fn a_bundle_whose_entries_step_back_a_rules_version_is_refused() {
     let e = w.fails(1, &verify_proof_args(&p, &vkey, &state(&w), &[]));
     assert!(e.contains("never decreases"), "{e}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Issue 12's adversarial review: a file newer than the remembered checkpoint, and not linked to
+// it by a consistency proof, said "OK" and exited 0 (a consistency file from an older size, a
+// tlog-proof); a bundle in the same place exited 1 as if it were invalid. Each is valid in
+// itself, trust is not established: exit 3, the state unchanged.
+
+#[test]
+fn a_newer_file_not_linked_to_the_remembered_checkpoint_is_valid_but_not_trusted() {
+    let (w, vkey, _) = acme_with_attestations(9); // sizes 1 to 10
+    let st = state(&w);
+    // Remember the checkpoint of size 8.
+    let c5_8 = w.consistency(5, "c5_8.json", &["--to", "8", "--json"]);
+    w.ok(&verify_proof_args(&c5_8, &vkey, &st, &[]));
+    // A consistency proof from 5 to 10 proves nothing about the tree at 8.
+    let c5_10 = w.consistency(5, "c5_10.json", &["--json"]);
+    let e = w.not_established(&verify_proof_args(&c5_10, &vkey, &st, &[]));
+    assert!(
+        e.contains("not linked") && e.contains("consistency --from 8"),
+        "{e}"
+    );
+    let o = w.run(&verify_proof_args(&c5_10, &vkey, &st, &["--json"]));
+    assert_eq!(o.code, 3, "{}", o.stderr);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(v["trust_established"], false, "{v}");
+    assert_eq!(v["older_than_remembered"], false, "{v}");
+    assert_eq!(v["remembered_size"], 8, "{v}");
+    // A tlog-proof carries no consistency proof at all.
+    let t = w.path("p.tlog");
+    w.ok(&["prove", "1", "--format", "tlog-proof", "--out", &s(&t)]);
+    let e = w.not_established(&verify_proof_args(&t, &vkey, &st, &[]));
+    assert!(e.contains("not linked"), "{e}");
+    // The state still holds size 8: a proof from 8 links it, and moves it.
+    let c8_10 = w.consistency(8, "c8_10.json", &["--json"]);
+    let out = w.ok(&verify_proof_args(&c8_10, &vkey, &st, &[]));
+    assert!(
+        out.starts_with("OK:") && out.contains("consistent with the checkpoint of size 8"),
+        "{out}"
+    );
+    let v = json(&w, &verify_proof_args(&c5_10, &vkey, &st, &["--json"]));
+    assert_eq!(v["trust_established"], true, "{v}");
+}
+
+// `--force` replaced the ledger's own database and secret key files (data loss: the ledger
+// could never sign again). It replaces only a file accord writes as output.
+#[test]
+fn force_replaces_only_files_accord_wrote() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let (w, vkey, acme) = acme_with_attestations(1);
+    let db = w.ledger().join("ledger.redb");
+    let ledger_key = std::path::PathBuf::from(common::ledger_key_file(&w));
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let before_key = std::fs::read(&ledger_key).unwrap();
+    for (target, looks) in [
+        (&db, "redb database"),
+        (&ledger_key, "SECRET key"),
+        (&acme, "SECRET key"),
+    ] {
+        let t = s(target);
+        for args in [
+            vec!["export", "--out", &t, "--force"],
+            vec!["prove", "0", "--out", &t, "--force"],
+            vec!["consistency", "--from", "1", "--out", &t, "--force"],
+        ] {
+            let e = w.fails(2, &args);
+            assert!(
+                e.contains(looks) && e.contains("--force replaces only a file accord wrote"),
+                "{e}"
+            );
+        }
+    }
+    assert_eq!(std::fs::read(&ledger_key).unwrap(), before_key);
+    assert_eq!(mode(&ledger_key), 0o600);
+    assert_eq!(mode(&acme), 0o600);
+    w.ok(&verify_args(&vkey, &state(&w), &[]));
+    w.attest(&acme, &["no-backdoors"], "still signs");
+    // Another program's file is refused too; a file accord wrote is replaced.
+    let notes = w.path("notes.txt");
+    std::fs::write(&notes, "my notes\n").unwrap();
+    let e = w.fails(2, &["export", "--out", &s(&notes), "--force"]);
+    assert!(e.contains("not a file accord writes"), "{e}");
+    assert_eq!(std::fs::read_to_string(&notes).unwrap(), "my notes\n");
+    let out = w.path("out");
+    w.ok(&["prove", "0", "--out", &s(&out)]);
+    w.ok(&["export", "--out", &s(&out), "--force"]);
+    w.ok(&["consistency", "--from", "1", "--out", &s(&out), "--force"]);
+    w.ok(&[
+        "prove",
+        "1",
+        "--format",
+        "tlog-proof",
+        "--out",
+        &s(&out),
+        "--force",
+    ]);
+    w.ok(&["prove", "1", "--format", "json", "--out", &s(&out), "--force"]);
+    w.ok(&["export", "--out", &s(&out), "--force"]);
+    w.ok(&[
+        "verify",
+        "--file",
+        &s(&out),
+        "--ledger-key",
+        &vkey,
+        "--state",
+        &s(&state(&w)),
+    ]);
+}
+
+// With standard error a closed pipe, accord panicked in `eprintln!` and exited 101, even after
+// `register` had committed its entry (a script would retry it). What it says on standard error
+// never changes its exit code.
+#[test]
+fn a_closed_standard_error_changes_no_exit_code() {
+    let (w, vkey, _) = acme_with_attestations(1);
+    let closed_stderr = |args: &[&str]| -> i32 {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let o = w
+            .std_cmd()
+            .args(args)
+            .stderr(writer)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        o.code().unwrap_or(-1)
+    };
+    let st = s(&state(&w));
+    assert_eq!(
+        closed_stderr(&["verify", "--ledger-key", &vkey, "--state", &st]),
+        0
+    );
+    let old = w.export("old.export");
+    let b = w.register("beta", "Beta"); // notes on standard error, on a terminal or not
+    let k = w.key("gamma");
+    let reg = ["register", "--key", &s(&k), "--org", "Gamma"];
+    assert_eq!(closed_stderr(&reg), 0);
+    assert_eq!(
+        json(&w, &["orgs", "--json"]).as_array().unwrap().len(),
+        3,
+        "registered once"
+    );
+    w.attest(&b, &["no-backdoors"], "x");
+    assert_eq!(
+        closed_stderr(&["verify", "--ledger-key", &vkey, "--state", &st]),
+        0
+    );
+    let old_file = s(&old);
+    let verify_old = [
+        "verify",
+        "--file",
+        &old_file,
+        "--ledger-key",
+        &vkey,
+        "--state",
+        &st,
+    ];
+    assert_eq!(closed_stderr(&verify_old), 3);
+    // An error is still an error.
+    assert_eq!(closed_stderr(&["show", "99"]), 2);
+}
+
+// `sign --out -` wrote a file named `-`, and `append -` read that file, not standard input: a
+// pipe appended a stale statement. `-` is standard output and input there as everywhere.
+#[test]
+fn sign_to_standard_output_pipes_into_append() {
+    let (w, _, acme) = acme_with_attestations(0);
+    std::fs::write(w.path("-"), b"a stale file named -").unwrap();
+    let sign = |scope: &str| {
+        let o = w
+            .std_cmd()
+            .args([
+                "sign",
+                "--key",
+                &s(&acme),
+                "--org",
+                "acme",
+                "--norm",
+                "no-backdoors",
+            ])
+            .args(["--scope", scope, "--origin", common::ORIGIN, "--out", "-"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("standard output"),
+            "the report goes to standard error"
+        );
+        o.stdout
+    };
+    for scope in ["FIRST", "SECOND"] {
+        let statement = sign(scope);
+        let mut c = w.std_cmd();
+        c.args(["append", "-"]).stdin(std::process::Stdio::piped());
+        c.stdout(std::process::Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), &statement).unwrap();
+        let o = child.wait_with_output().unwrap();
+        assert!(o.status.success(), "append - failed");
+    }
+    let list = w.ok(&["list"]);
+    assert!(list.contains("FIRST") && list.contains("SECOND"), "{list}");
+    assert_eq!(std::fs::read(w.path("-")).unwrap(), b"a stale file named -");
+}
+
+// `sign --withdraw N` / `--supersedes N` with the ledger at hand signed against another
+// organisation's entry or a registration, which `append` then refused: refused at once.
+#[test]
+fn sign_by_index_names_only_the_signers_own_attestations() {
+    let (w, _, acme) = acme_with_attestations(1); // 0 registration, 1 attestation
+    let beta = w.register("beta", "Beta"); // 2
+    let sign = |extra: &[&str]| {
+        let mut a = vec!["sign", "--org", "beta", "--origin", common::ORIGIN, "--key"];
+        let k = s(&beta);
+        a.push(&k);
+        a.extend_from_slice(extra);
+        let out = w.path_str("x.cose");
+        a.extend(["--out", &out]);
+        w.fails(1, &a)
+    };
+    let e = sign(&["--withdraw", "1", "--reason", "r"]);
+    assert!(
+        e.contains("entry 1 is a statement of \"acme\"") || e.contains("not of \"beta\""),
+        "{e}"
+    );
+    let e = sign(&["--norm", "no-backdoors", "--scope", "s", "--supersedes", "1"]);
+    assert!(e.contains("only its own attestations"), "{e}");
+    let e = sign(&["--withdraw", "2", "--reason", "r"]);
+    assert!(e.contains("entry 2 is a registration"), "{e}");
+    assert!(!w.path("x.cose").exists());
+    // Its own attestation is fine.
+    w.attest(&beta, &["no-backdoors"], "mine"); // 3
+    let k = s(&beta);
+    let out = w.path_str("ok.cose");
+    let o = common::ORIGIN;
+    w.ok(&[
+        "sign",
+        "--org",
+        "beta",
+        "--origin",
+        o,
+        "--key",
+        &k,
+        "--withdraw",
+        "3",
+        "--reason",
+        "r",
+        "--out",
+        &out,
+    ]);
+    w.ok(&["append", &out]);
+    let _ = acme;
+}

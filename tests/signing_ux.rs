@@ -816,19 +816,32 @@ fn a_refused_statement_exits_1_however_it_was_made() {
     assert!(e.contains("belongs to \"acme\""), "{e}");
     assert!(!e.contains("statement 1"), "{e}");
     let f = w.path("wd.cose");
-    w.ok(&[
-        "sign",
-        "--key",
-        &s(&b),
-        "--org",
-        "Beta",
-        "--withdraw",
-        "2",
-        "--reason",
-        "x",
-        "--out",
-        &s(&f),
-    ]);
+    let sign_wd = |target: &str| {
+        vec![
+            "sign".to_string(),
+            "--key".into(),
+            s(&b),
+            "--org".into(),
+            "Beta".into(),
+            "--withdraw".into(),
+            target.into(),
+            "--reason".into(),
+            "x".into(),
+            "--out".into(),
+            s(&f),
+        ]
+    };
+    // By index, with the ledger at hand, `sign` refuses it itself, as the rules would.
+    let args = sign_wd("2");
+    let e = w.fails(1, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(e.contains("only its own attestations"), "{e}");
+    // By statement id (as offline), it is signed, and `append` refuses it.
+    let id = json(&w, &["show", "2", "--json"])["statement_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let args = sign_wd(&id);
+    w.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let e = w.fails(1, &["append", &s(&f)]);
     assert!(e.contains("belongs to \"acme\"") && e.contains("wd.cose"), "{e}");
     assert!(!e.contains("statement 1"), "{e}");

@@ -400,7 +400,15 @@ pub(super) fn seen_text(s: &Seen) -> String {
         }
         Seen::Same => "same checkpoint as last verified".into(),
         Seen::Extends { from } => format!("consistent with the checkpoint of size {from} verified before"),
+        Seen::Unlinked { remembered } => unlinked_text(*remembered),
     }
+}
+
+/// What a file newer than the remembered checkpoint, with no consistency proof from it, is.
+fn unlinked_text(remembered: u64) -> String {
+    format!(
+        "valid, but newer than the checkpoint of size {remembered} remembered and not linked to it (no consistency proof from size {remembered}); not checked against it, and the remembered checkpoint stays"
+    )
 }
 
 /// What a file older than the remembered checkpoint is: a snapshot, valid, not checked.
@@ -417,18 +425,28 @@ pub(super) fn remembered_size(seen: &Seen, current: u64) -> Option<u64> {
         Seen::First => None,
         Seen::Same => Some(current),
         Seen::Extends { from } => Some(*from),
-        Seen::Older { remembered } => Some(*remembered),
+        Seen::Older { remembered } | Seen::Unlinked { remembered } => Some(*remembered),
     }
 }
 
-/// Exit 3 for a file older than the remembered checkpoint (its report is printed already);
-/// `Ok` otherwise.
+/// Whether `seen` leaves trust not established: a file older than the remembered
+/// checkpoint, or newer and not linked to it.
+pub(super) fn not_established(seen: &Seen) -> bool {
+    matches!(seen, Seen::Older { .. } | Seen::Unlinked { .. })
+}
+
+/// Exit 3 for a file older than the remembered checkpoint, or newer without a consistency
+/// proof from it (its report is printed already); `Ok` otherwise.
 pub(super) fn older_exit(seen: &Seen, what: &str) -> Res {
     match seen {
         Seen::Older { remembered } => Err(Fail::not_established(anyhow!(
             "{what}: valid, but older than the checkpoint of size {remembered} remembered; consistency not checked"
         ))
         .hint("an older snapshot is not proof of a rollback; exit 3 means the data is valid but trust is not established: check the newest file, or the ledger itself")),
+        Seen::Unlinked { remembered } => Err(Fail::not_established(anyhow!(
+            "{what}: valid, but newer than the checkpoint of size {remembered} remembered and not linked to it; state unchanged"
+        ))
+        .hint(format!("exit 3 means the data is valid but trust is not established: ask the custodian for a proof from size {remembered} (`accord prove N --since {remembered}` or `accord consistency --from {remembered}`), or verify the ledger or an export"))),
         _ => Ok(()),
     }
 }
@@ -466,7 +484,7 @@ pub(super) fn output_name(path: &Path) -> String {
 /// goes to standard output, else standard output.
 pub(super) fn report_line(out_path: &Path, text: &str) {
     if is_stdout(out_path) {
-        eprint!("{text}");
+        super::terminal::write_stderr(format_args!("{text}"));
     } else {
         out(text);
     }
@@ -477,6 +495,49 @@ pub(super) fn write_out(path: &Path, bytes: &[u8], force: bool, binary: bool) ->
     write_out_with(path, force, binary, |w| {
         w.write_all(bytes).map_err(|e| Fail::usage(e).context("writing"))
     })
+}
+
+/// `--force` replaces only a file accord writes as output: an export, a proof bundle, a
+/// consistency file, a tlog-proof, a signed statement or to-be-signed bytes, recognised by its
+/// contents. Anything else (the ledger's
+/// database, a secret key, a file of another program) is refused, naming what it looks like:
+/// a mistyped --out must not destroy what cannot be made again.
+fn replaceable(path: &Path) -> Res {
+    let mut head = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| {
+            f.take(accord::proofs::MAX_PROOF_FILE as u64 + 1)
+                .read_to_end(&mut head)
+        })
+        .with_context(|| format!("reading {} before replacing it", output_name(path)))
+        .map_err(Fail::usage)?;
+    let ours = head.starts_with(accord::export::EXPORT_MAGIC)
+        || accord::proofs::tlog::TlogProof::looks_like(&head)
+        || accord::proofs::ProofFile::parse(&head).is_ok()
+        || accord::statement::Statement::decode(&head).is_ok()
+        || accord::statement::Unsigned::from_to_be_signed(&head).is_ok();
+    if ours {
+        return Ok(());
+    }
+    let text = String::from_utf8_lossy(&head[..head.len().min(64)]);
+    let looks = if head.starts_with(b"redb") {
+        "a redb database (a ledger's own file?)"
+    } else if text.starts_with(accord::keys::SECRET_PREFIX)
+        || text.starts_with(accord::keys::AGE_ARMOR_BEGIN)
+        || text.starts_with("PRIVATE+KEY+")
+        || text.contains("PRIVATE KEY-----")
+    {
+        "a SECRET key"
+    } else if head.is_empty() {
+        "an empty file"
+    } else {
+        "not a file accord writes"
+    };
+    Err(Fail::usage(anyhow!(
+        "{} exists and is {looks}; --force replaces only a file accord wrote (an export, a proof, a statement, bytes to sign)",
+        output_name(path)
+    ))
+    .hint("choose another --out, or remove the file yourself if you really mean to replace it"))
 }
 
 /// Writes an output file with `write`: to standard output for `-` (refused for `binary` data
@@ -516,8 +577,10 @@ pub(super) fn write_out_with<T>(
         ))
         .hint("add --force to replace it (atomically: readers see the old file or the new one), or choose another name")
     };
-    if !force && path.symlink_metadata().is_ok() {
-        return Err(exists());
+    match path.symlink_metadata() {
+        Ok(_) if !force => return Err(exists()),
+        Ok(m) if m.is_file() => replaceable(path)?,
+        _ => {}
     }
     let name = path
         .file_name()
@@ -604,6 +667,30 @@ pub(super) fn open_input(path: &Path, what: &str) -> Res<Box<dyn std::io::Read>>
         .with_context(|| format!("{what} {}", path.display()))
         .map_err(Fail::usage)?;
     Ok(Box::new(BufReader::new(f)))
+}
+
+/// Reads a whole input file (`-`: standard input) of at most `max` bytes, the limit for a
+/// `what`; a larger one is refused with `too_big` (exit 1 for data, 2 for an argument) without
+/// reading further. Every input accord reads whole goes through here, so none is unbounded.
+pub(super) fn read_input(
+    path: &Path,
+    what: &str,
+    max: usize,
+    too_big: fn(anyhow::Error) -> Fail,
+) -> Res<Vec<u8>> {
+    let f = open_input(path, what)?;
+    let mut buf = Vec::new();
+    f.take(max as u64 + 1)
+        .read_to_end(&mut buf)
+        .with_context(|| format!("reading {}", input_name(path)))
+        .map_err(Fail::usage)?;
+    if buf.len() > max {
+        return Err(too_big(anyhow!(
+            "{}: larger than {max} bytes, the limit for a {what}; not read further",
+            input_name(path)
+        )));
+    }
+    Ok(buf)
 }
 
 #[cfg(test)]

@@ -52,6 +52,25 @@ pub(crate) fn shown(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// `s` between double quotes, [`shown`], with `"` and `\` inside escaped once (as Rust's `{:?}`
+/// would, but without escaping [`shown`]'s escapes a second time).
+pub(crate) fn quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        if unsafe_on_terminal(c) {
+            out.extend(c.escape_default());
+        } else if matches!(c, '"' | '\\') {
+            out.push('\\');
+            out.push(c);
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('"');
+    out
+}
+
 /// [`shown`] of each item, joined with `sep`.
 pub(crate) fn shown_join(items: &[String], sep: &str) -> String {
     items.iter().map(|s| shown(s)).collect::<Vec<_>>().join(sep)
@@ -60,6 +79,13 @@ pub(crate) fn shown_join(items: &[String], sep: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quoted_escapes_once() {
+        assert_eq!(quoted("Acme Corp"), "\"Acme Corp\"");
+        assert_eq!(quoted("A\u{202e}B"), "\"A\\u{202e}B\"");
+        assert_eq!(quoted("say \"hi\" \\o/"), "\"say \\\"hi\\\" \\\\o/\"");
+    }
 
     #[test]
     fn plain_text_is_untouched() {

@@ -74,9 +74,9 @@ impl Fail {
         // it is shown with every character that could move the cursor or the reading order
         // escaped, so that it cannot paint a line of its own (a fake "OK").
         let label = if self.code == 3 { "warning" } else { "error" };
-        eprintln!("{label}: {}", super::display::shown(&self.message()));
+        super::terminal::say!("{label}: {}", super::display::shown(&self.message()));
         if let Some(h) = &self.hint {
-            eprintln!("hint: {}", super::display::shown(h));
+            super::terminal::say!("hint: {}", super::display::shown(h));
         }
         self.code
     }

@@ -716,7 +716,7 @@ pub fn main() -> std::process::ExitCode {
                 .map(|s| s.to_string())
                 .or_else(|| p.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
-            eprintln!("error: internal error (this is a bug in accord; please report it): {msg}");
+            terminal::say!("error: internal error (this is a bug in accord; please report it): {msg}");
             2
         }
     };

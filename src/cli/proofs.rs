@@ -44,7 +44,7 @@ pub(super) fn prove(
             ),
             NotInForce::Expired { at } => format!("expired at {at}"),
         };
-        eprintln!(
+        super::terminal::say!(
             "warning: entry {index} {why}: a proof of it proves it was pledged, not that it is in force"
         );
     }

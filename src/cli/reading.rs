@@ -12,7 +12,7 @@ use accord::statement::{self};
 use accord::time;
 
 use super::context::*;
-use super::display::{shown, shown_join};
+use super::display::{quoted, shown, shown_join};
 use super::fail::{self, Fail};
 use super::terminal::note;
 
@@ -69,8 +69,8 @@ pub(super) fn list(dir: &Path, org: Option<&str>, norm: Option<&str>, json: bool
 pub(super) fn entry_line(v: &EntryView) -> String {
     let what = if let Some(r) = &v.registration {
         format!(
-            "registers {:?}{}{}",
-            shown(&r.name),
+            "registers {}{}{}",
+            quoted(&r.name),
             r.domain
                 .as_ref()
                 .map(|d| format!(" ({d}, self-asserted)"))
@@ -459,11 +459,7 @@ pub(super) fn known_org(l: &Ledger, given: &str) -> Res<(String, Registered)> {
             } else {
                 format!(
                     "registered names close to it: {} (accord orgs lists them all)",
-                    close
-                        .iter()
-                        .map(|n| format!("{:?}", shown(n)))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    close.iter().map(|n| quoted(n)).collect::<Vec<_>>().join(", ")
                 )
             };
             Err(Fail::usage(anyhow!(

@@ -1,13 +1,11 @@
 //! Statements: `attest`, `sign` (offline or with an external signer), `append`, `withdraw`.
 
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, Context as _};
+use anyhow::anyhow;
 use serde::Serialize;
 
 use accord::checkpoint::Origin;
-use accord::keyfile;
 use accord::keys::{PublicKey, SecretKey};
 use accord::ledger::{Appended, Ledger};
 use accord::norms::Catalogue;
@@ -220,8 +218,10 @@ impl<'a> AtHand<'a> {
 }
 
 /// `--withdraw` or `--supersedes`: a statement id, or an entry index resolved in the ledger at
-/// hand (which must be the statement's).
-fn target_id(here: &mut AtHand<'_>, origin: &str, flag: &str, s: &str) -> Res<[u8; 32]> {
+/// hand (which must be the statement's). An index must name an attestation of `iss`, the
+/// signing organisation: the ledger would refuse anything else, and a statement signed against
+/// it is refused now rather than at `append` (exit 1, as the rules refuse).
+fn target_id(here: &mut AtHand<'_>, origin: &str, iss: &str, flag: &str, s: &str) -> Res<[u8; 32]> {
     if !is_index(s) {
         return parse_id(s).map_err(|f| f.context(flag.to_string()));
     }
@@ -243,7 +243,23 @@ fn target_id(here: &mut AtHand<'_>, origin: &str, flag: &str, s: &str) -> Res<[u
         .hint(instead));
     }
     let index = resolve_entry(l, s).map_err(|f| f.context(flag.to_string()))?;
-    entry_statement_id(l, index)
+    let st = read(l, |r| {
+        let b = r.entry(index)?.unwrap_or_default();
+        Ok(accord::report::decode_stored(index, &b)?.1)
+    })?;
+    if st.iss != iss {
+        return Err(Fail::invalid(anyhow!(
+            "{flag} {s}: entry {index} is a statement of {:?}, not of {iss:?}; an organisation withdraws or supersedes only its own attestations",
+            shown(&st.iss)
+        )));
+    }
+    if st.kind() != Kind::Attestation {
+        return Err(Fail::invalid(anyhow!(
+            "{flag} {s}: entry {index} is a {}; only an attestation can be withdrawn or superseded",
+            st.kind()
+        )));
+    }
+    Ok(st.id())
 }
 
 /// The acceptance given to `sign --rotate --acceptance`, checked against the rotation it is
@@ -284,16 +300,20 @@ fn emit_tbs(
     iss: &str,
     signer: &PublicKey,
     signer_file: &str,
+    force: bool,
 ) -> Res {
-    keyfile::write_new_file(path, &unsigned.to_be_signed(), 0o644).map_err(Fail::usage)?;
-    out(&format!(
-        "wrote the bytes to sign ({what} of {iss:?}, a COSE Sig_structure) to {tbs}\n\
+    write_out(path, &unsigned.to_be_signed(), force, true)?;
+    report_line(
+        path,
+        &format!(
+            "wrote the bytes to sign ({what} of {iss:?}, a COSE Sig_structure) to {tbs}\n\
          they must be signed by key {kid}: sign them with Ed25519 (pure Ed25519 over the file, as \
          `openssl pkeyutl -sign -rawin` does) in your HSM or KMS or on the offline machine, then run:\n  \
          accord sign --tbs {tbs} --signature SIGFILE --public-key {signer_file} --out STATEMENT\n",
-        tbs = path.display(),
-        kid = short_kid(&signer.kid()),
-    ));
+            tbs = output_name(path),
+            kid = short_kid(&signer.kid()),
+        ),
+    );
     Ok(())
 }
 
@@ -377,7 +397,7 @@ pub(super) fn sign(dir: &Path, a: &SignArgs) -> Res {
         })
     } else if let Some(t) = &a.withdraw {
         Body::Withdrawal(Withdrawal {
-            target: target_id(&mut here, &origin, "--withdraw", t)?,
+            target: target_id(&mut here, &origin, &iss, "--withdraw", t)?,
             reason: reason("--withdraw")?,
         })
     } else if a.rotate {
@@ -404,7 +424,7 @@ pub(super) fn sign(dir: &Path, a: &SignArgs) -> Res {
             )));
         }
         let sup = match &a.supersedes {
-            Some(s) => Some(target_id(&mut here, &origin, "--supersedes", s)?),
+            Some(s) => Some(target_id(&mut here, &origin, &iss, "--supersedes", s)?),
             None => None,
         };
         attestation_body(
@@ -426,7 +446,7 @@ pub(super) fn sign(dir: &Path, a: &SignArgs) -> Res {
             Kind::Recovery => "a recovery, signed by the recovery key".to_string(),
             k => format!("a {k}"),
         };
-        return emit_tbs(tbs, &unsigned, &what, &iss, &pk, &signer.public_file());
+        return emit_tbs(tbs, &unsigned, &what, &iss, &pk, &signer.public_file(), a.force);
     }
     let Signer::Here(sk) = signer else {
         return Err(Fail::usage(anyhow!("--key FILE is required to sign here")));
@@ -438,14 +458,17 @@ pub(super) fn sign(dir: &Path, a: &SignArgs) -> Res {
     let st = unsigned
         .assemble(&sk.sign(&unsigned.to_be_signed()))
         .map_err(Fail::usage)?;
-    keyfile::write_new_file(out_file, st.bytes(), 0o644).map_err(Fail::usage)?;
-    out(&format!(
-        "signed {} for {:?} -> {}\nstatement id: {}\n",
-        st.kind(),
-        iss,
-        out_file.display(),
-        hex::encode(st.id())
-    ));
+    write_out(out_file, st.bytes(), a.force, true)?;
+    report_line(
+        out_file,
+        &format!(
+            "signed {} for {:?} -> {}\nstatement id: {}\n",
+            st.kind(),
+            iss,
+            output_name(out_file),
+            hex::encode(st.id())
+        ),
+    );
     Ok(())
 }
 
@@ -487,8 +510,8 @@ fn rotation_body(
                     };
                     let unsigned = Unsigned::new(&payload(body), iss, &npk.kid()).map_err(Fail::usage)?;
                     let new_file = new.display().to_string();
-                    emit_tbs(tbs, &unsigned, "the NEW key's acceptance", iss, &npk, &new_file)?;
-                    out(&format!(
+                    emit_tbs(tbs, &unsigned, "the NEW key's acceptance", iss, &npk, &new_file, a.force)?;
+                    report_line(tbs, &format!(
                         "then sign the rotation that carries it with the current key {}:\n  \
                          accord sign --rotate --acceptance STATEMENT --public-key {} --emit-tbs FILE   (or --key FILE --out FILE)\n",
                         short_kid(&pk.kid()),
@@ -577,9 +600,12 @@ fn assemble(a: &SignArgs, sig: &Path, tbs: &Path, pk: &Path) -> Res {
         .as_ref()
         .ok_or_else(|| Fail::usage(anyhow!("--out FILE is required")))?;
     let pk = load_public_key(pk, "--public-key")?;
-    let tbs_bytes = std::fs::read(tbs)
-        .with_context(|| format!("to-be-signed file {}", tbs.display()))
-        .map_err(Fail::usage)?;
+    let tbs_bytes = read_input(
+        tbs,
+        "to-be-signed file",
+        statement::MAX_TO_BE_SIGNED_LEN,
+        Fail::invalid,
+    )?;
     let unsigned = statement::Unsigned::from_to_be_signed(&tbs_bytes)
         .map_err(|e| Fail::invalid(e).context(format!("{}", tbs.display())))?;
     let sig = read_signature_file(sig)?;
@@ -588,14 +614,17 @@ fn assemble(a: &SignArgs, sig: &Path, tbs: &Path, pk: &Path) -> Res {
         .map_err(|e| Fail::invalid(e).context("assembling the statement"))?;
     st.verify_signature(&pk)
         .map_err(|e| Fail::invalid(e).context("the detached signature does not verify with --public-key"))?;
-    keyfile::write_new_file(out_file, st.bytes(), 0o644).map_err(Fail::usage)?;
-    out(&format!(
-        "assembled {} for {:?} -> {}\nstatement id: {}\n",
-        st.kind(),
-        st.iss,
-        out_file.display(),
-        hex::encode(st.id())
-    ));
+    write_out(out_file, st.bytes(), a.force, true)?;
+    report_line(
+        out_file,
+        &format!(
+            "assembled {} for {:?} -> {}\nstatement id: {}\n",
+            st.kind(),
+            st.iss,
+            output_name(out_file),
+            hex::encode(st.id())
+        ),
+    );
     if st.kind() == Kind::Acceptance {
         out(&format!(
             "this is the new key's acceptance; now sign the rotation that carries it with the current key:\n  \
@@ -606,11 +635,13 @@ fn assemble(a: &SignArgs, sig: &Path, tbs: &Path, pk: &Path) -> Res {
     Ok(())
 }
 
+/// The largest signature file read: 64 bytes, or their hex (128 digits) with a line break
+/// and some white space.
+const MAX_SIGNATURE_FILE: usize = 1024;
+
 /// A detached Ed25519 signature: 64 raw bytes, or one line of base64 or hex.
 pub(super) fn read_signature_file(path: &Path) -> Res<[u8; 64]> {
-    let b = std::fs::read(path)
-        .with_context(|| format!("signature file {}", path.display()))
-        .map_err(Fail::usage)?;
+    let b = read_input(path, "signature file", MAX_SIGNATURE_FILE, Fail::invalid)?;
     if let Ok(sig) = <[u8; 64]>::try_from(b.as_slice()) {
         return Ok(sig);
     }
@@ -633,23 +664,14 @@ pub(super) fn read_signature_file(path: &Path) -> Res<[u8; 64]> {
         })
 }
 
+/// Reads a statement file (`-`: standard input), at most one statement's bytes.
 pub(super) fn read_statement_file(path: &Path) -> Res<Vec<u8>> {
-    let f = std::fs::File::open(path)
-        .with_context(|| format!("statement file {}", path.display()))
-        .map_err(Fail::usage)?;
-    let mut buf = Vec::new();
-    let limit = statement::MAX_STATEMENT_LEN as u64;
-    f.take(limit + 1)
-        .read_to_end(&mut buf)
-        .with_context(|| format!("reading {}", path.display()))
-        .map_err(Fail::usage)?;
-    if buf.len() as u64 > limit {
-        return Err(Fail::invalid(anyhow!(
-            "{}: larger than the {limit}-byte statement limit; not read further",
-            path.display()
-        )));
-    }
-    Ok(buf)
+    read_input(
+        path,
+        "statement file",
+        statement::MAX_STATEMENT_LEN,
+        Fail::invalid,
+    )
 }
 
 pub(super) fn append(dir: &Path, files: &[PathBuf], json: bool, lk: &LedgerKeyFile) -> Res {
@@ -833,7 +855,12 @@ pub struct SignArgs {
     /// With --signature: the to-be-signed file made by --emit-tbs.
     #[arg(long, value_name = "FILE", requires = "signature")]
     pub tbs: Option<PathBuf>,
-    /// Where to write the signed statement (never overwritten).
+    /// Where to write the signed statement; `-` is standard output (for `| accord append -`).
     #[arg(long, value_name = "FILE", required_unless_present = "emit_tbs")]
     pub out: Option<PathBuf>,
+    /// Replace an existing --out or --emit-tbs file, if it is one accord wrote (a statement,
+    /// to-be-signed bytes, an export or a proof), atomically. Without it, an existing file is
+    /// never overwritten.
+    #[arg(long)]
+    pub force: bool,
 }

@@ -22,12 +22,28 @@ pub(super) fn quiet() -> bool {
     QUIET.load(Ordering::Relaxed)
 }
 
-/// `eprintln!` for notes: what a person at the terminal may want to know, and a script does not
+/// Writes to standard error, ignoring a failure: standard error closed or a broken pipe
+/// (`accord verify 2>&1 | head -1`) must not turn a finished command into a crash or change
+/// its exit code, as `eprintln!` would by panicking.
+pub(super) fn write_stderr(args: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let _ = std::io::stderr().lock().write_fmt(args);
+}
+
+/// `eprintln!` that never panics ([`write_stderr`]): for errors, warnings and hints.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::cli::terminal::write_stderr(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+pub(super) use say;
+
+/// [`say!`] for notes: what a person at the terminal may want to know, and a script does not
 /// need (silenced by `--quiet`). Never for errors.
 macro_rules! note {
     ($($arg:tt)*) => {
         if !$crate::cli::terminal::quiet() {
-            eprintln!($($arg)*);
+            $crate::cli::terminal::say!($($arg)*);
         }
     };
 }

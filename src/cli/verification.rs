@@ -1,9 +1,8 @@
 //! Verification: `verify` (a ledger in place or an export file) and `verify-proof`.
 
-use std::io::Read as _;
 use std::path::Path;
 
-use anyhow::{anyhow, Context as _};
+use anyhow::anyhow;
 use serde::Serialize;
 
 use accord::checkpoint::VerifierKey;
@@ -13,7 +12,7 @@ use accord::state::{Seen, Source, StateDir, StateError};
 use accord::statement::Body;
 
 use super::context::*;
-use super::display::{shown, shown_join};
+use super::display::{quoted, shown, shown_join};
 use super::fail::{self, Fail};
 use super::terminal::{note, Progress};
 
@@ -147,39 +146,12 @@ pub(super) fn print_untrusted(untrusted: &[u64]) {
 
 /// Reads a proof file (`-`: standard input), at most [`MAX_PROOF_FILE`] bytes.
 pub(super) fn read_proof_file(path: &Path) -> Res<Vec<u8>> {
-    let f = open_input(path, "proof file")?;
-    let mut buf = Vec::new();
-    f.take(MAX_PROOF_FILE as u64 + 1)
-        .read_to_end(&mut buf)
-        .with_context(|| format!("reading {}", input_name(path)))
-        .map_err(Fail::usage)?;
-    if buf.len() > MAX_PROOF_FILE {
-        return Err(Fail::invalid(anyhow!(
-            "{}: larger than the {MAX_PROOF_FILE}-byte limit for proof files; not read further",
-            input_name(path)
-        )));
-    }
-    Ok(buf)
+    read_input(path, "proof file", MAX_PROOF_FILE, Fail::invalid)
 }
 
 /// Reads an entry file given with `--entry` (at most one entry's bytes).
 pub(super) fn read_entry_file(path: &Path) -> Res<Vec<u8>> {
-    use std::io::Read as _;
-    let mut r = open_input(path, "entry file")?;
-    let mut v = Vec::new();
-    r.by_ref()
-        .take(accord::entry::MAX_ENTRY_LEN as u64 + 1)
-        .read_to_end(&mut v)
-        .with_context(|| format!("reading {}", input_name(path)))
-        .map_err(Fail::usage)?;
-    if v.len() > accord::entry::MAX_ENTRY_LEN {
-        return Err(Fail::usage(anyhow!(
-            "{}: larger than an entry ({} bytes at most)",
-            input_name(path),
-            accord::entry::MAX_ENTRY_LEN
-        )));
-    }
-    Ok(v)
+    read_input(path, "entry file", accord::entry::MAX_ENTRY_LEN, Fail::usage)
 }
 
 /// What every bundle relies on, said in text and JSON (issue 10, finding 3).
@@ -212,14 +184,10 @@ pub(super) fn verify_proof(
         };
         let r = p.verify(&vkey, entry.as_deref()).map_err(bad)?;
         let cp = &r.checkpoint.checkpoint;
-        let (seen, observed, remembered) = match sd.observe(&vkey, &r.checkpoint, None) {
-            Ok(s) => (seen_text(&s), Some(s.clone()), remembered_size(&s, cp.size)),
-            Err(StateError::NeedConsistency { remembered, .. }) => (format!(
-                "newer than the checkpoint of size {remembered} verified before, and a tlog-proof carries no consistency proof from it; state unchanged"
-            ), None, Some(remembered)),
-            Err(e) => return Err(state_fail(e)),
-        };
-        let older = matches!(observed, Some(Seen::Older { .. }));
+        let observed = sd.observe(&vkey, &r.checkpoint, None).map_err(state_fail)?;
+        let (seen, remembered) = (seen_text(&observed), remembered_size(&observed, cp.size));
+        let older = matches!(observed, Seen::Older { .. });
+        let trusted = !not_established(&observed);
         // A tlog-proof carries no registration: the name as registered is known only when the
         // entry is the registration itself.
         let org_name = match &r.statement.payload.body {
@@ -238,19 +206,20 @@ pub(super) fn verify_proof(
                 "remembered": seen,
                 "remembered_size": remembered,
                 "older_than_remembered": older,
+                "trust_established": trusted,
                 "proves": [format!("entry {} is included in the tree of size {} signed by the ledger key", r.entry.index, cp.size)],
                 "does_not_prove": [not_checked, CANNOT_PROVE],
             }))
-            .and_then(|()| observed.map_or(Ok(()), |s| older_exit(&s, &input_name(path))));
+            .and_then(|()| older_exit(&observed, &input_name(path)));
         }
         out(&format!(
             "{}: entry {} ({} by {}) is included in ledger {} at checkpoint size {} (root {})\ncheckpoint: {}\nnot checked: {}\n",
-            if older { "VALID" } else { "OK" },
+            if trusted { "OK" } else { "VALID" },
             r.entry.index,
             r.statement.kind(),
             match &org_name {
                 Some(n) => shown(n).into_owned(),
-                None => format!("{:?}, as normalised: a tlog-proof does not carry the registration", shown(&r.statement.iss)),
+                None => format!("{}, as normalised: a tlog-proof does not carry the registration", quoted(&r.statement.iss)),
             },
             cp.origin,
             cp.size,
@@ -258,7 +227,7 @@ pub(super) fn verify_proof(
             seen,
             not_checked
         ));
-        return observed.map_or(Ok(()), |s| older_exit(&s, &input_name(path)));
+        return older_exit(&observed, &input_name(path));
     }
     let file = ProofFile::parse(&bytes).map_err(bad)?;
     match file {
@@ -268,6 +237,7 @@ pub(super) fn verify_proof(
                 .observe(&vkey, &r.checkpoint, r.consistent_from.as_ref())
                 .map_err(state_fail)?;
             let older = matches!(seen, Seen::Older { .. });
+            let trusted = !not_established(&seen);
             let st = &r.statement;
             let cp = &r.checkpoint.checkpoint;
             // The organisation by the name its registration (in the bundle) gives, with its
@@ -295,7 +265,7 @@ pub(super) fn verify_proof(
                         .map(|x| format!(" until {}", accord::time::format(x)))
                         .unwrap_or_default()
                 ),
-                Body::Registration(reg) => format!("registers {:?}", shown(&reg.name)),
+                Body::Registration(reg) => format!("registers {}", quoted(&reg.name)),
                 Body::Withdrawal(w) => format!(
                     "withdraws statement {}: {}",
                     hex::encode(w.target),
@@ -353,6 +323,7 @@ pub(super) fn verify_proof(
                     remembered: String,
                     remembered_size: Option<u64>,
                     older_than_remembered: bool,
+                    trust_established: bool,
                     proves: Vec<String>,
                     does_not_prove: Vec<&'static str>,
                     relies_on_custodian: &'static str,
@@ -386,6 +357,7 @@ pub(super) fn verify_proof(
                     remembered: seen_text(&seen),
                     remembered_size: remembered_size(&seen, cp.size),
                     older_than_remembered: older,
+                    trust_established: trusted,
                     proves: vec![
                         format!(
                             "entry {} is included in the tree of size {} signed by the ledger key",
@@ -404,7 +376,7 @@ pub(super) fn verify_proof(
             out(&format!(
                 "{}: entry {} ({} by {name}) is included in ledger {} at checkpoint size {} (root {})\n\
                  signed by a key that spoke for {named} when it was logged (registration at entry {}, {} key-history entries checked); logged at {}\n{}\ncheckpoint: {}\nnote: {}\nnote: {}\n",
-                if older { "VALID" } else { "OK" },
+                if trusted { "OK" } else { "VALID" },
                 r.index,
                 st.kind(),
                 cp.origin,
@@ -452,27 +424,14 @@ pub(super) fn verify_proof(
                 .context(format!("{}: verification FAILED", input_name(path))),
                 other => bad(other),
             })?;
-            let (seen, observed, remembered) = match sd.observe(&vkey, &new, Some(&old)) {
-                Ok(s) => (
-                    seen_text(&s),
-                    Some(s.clone()),
-                    remembered_size(&s, new.checkpoint.size),
-                ),
-                Err(StateError::NeedConsistency { remembered, .. }) => (
-                    format!(
-                        "not chained to the checkpoint of size {remembered} verified before; state unchanged"
-                    ),
-                    None,
-                    Some(remembered),
-                ),
-                Err(e) => return Err(state_fail(e)),
-            };
-            let older = matches!(observed, Some(Seen::Older { .. }));
-            let done = || {
-                observed
-                    .as_ref()
-                    .map_or(Ok(()), |s| older_exit(s, &input_name(path)))
-            };
+            let observed = sd.observe(&vkey, &new, Some(&old)).map_err(state_fail)?;
+            let (seen, remembered) = (
+                seen_text(&observed),
+                remembered_size(&observed, new.checkpoint.size),
+            );
+            let older = matches!(observed, Seen::Older { .. });
+            let trusted = !not_established(&observed);
+            let done = || older_exit(&observed, &input_name(path));
             if json {
                 out_json(&serde_json::json!({
                     "ok": true, "type": "consistency", "origin": new.checkpoint.origin.to_string(),
@@ -481,12 +440,13 @@ pub(super) fn verify_proof(
                     "remembered": seen,
                     "remembered_size": remembered,
                     "older_than_remembered": older,
+                    "trust_established": trusted,
                 }))?;
                 return done();
             }
             out(&format!(
                 "{}: the ledger {} of size {} extends its earlier tree of size {} (nothing rewritten)\ncheckpoint: {}\n",
-                if older { "VALID" } else { "OK" },
+                if trusted { "OK" } else { "VALID" },
                 new.checkpoint.origin, new.checkpoint.size, old.checkpoint.size, seen
             ));
             done()

@@ -57,7 +57,7 @@ impl Unsigned {
     /// # Errors
     /// [`StatementError`] if the bytes are not an accord Sig_structure.
     pub fn from_to_be_signed(bytes: &[u8]) -> Result<Unsigned, StatementError> {
-        let v = codec::decode_item(bytes, MAX_STATEMENT_LEN + MAX_PROTECTED_LEN + 64)?;
+        let v = codec::decode_item(bytes, super::MAX_TO_BE_SIGNED_LEN)?;
         let Item::Array(items) = v else {
             return Err(StatementError::Envelope(
                 "to-be-signed bytes are not a Sig_structure array",

@@ -37,6 +37,9 @@ pub const ALG_EDDSA: i64 = -8;
 pub const MAX_STATEMENT_LEN: usize = 65_000;
 /// Largest protected header accepted.
 pub const MAX_PROTECTED_LEN: usize = 1_024;
+/// Largest to-be-signed bytes (a COSE Sig_structure: context, protected header, empty external
+/// data, payload) read back from an external signer's file.
+pub const MAX_TO_BE_SIGNED_LEN: usize = MAX_STATEMENT_LEN + MAX_PROTECTED_LEN + 64;
 /// Longest organisation name, in bytes after normalisation.
 pub const MAX_ORG_LEN: usize = 128;
 /// Most norms in one attestation.

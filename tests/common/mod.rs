@@ -96,6 +96,12 @@ impl World {
 
     /// Runs and requires `code`; returns stderr.
     pub fn fails(&self, code: i32, args: &[&str]) -> String {
+        self.exits(code, "error: ", args)
+    }
+
+    /// Runs and requires `code`, no panic, and a line of standard error starting `label`;
+    /// returns stderr.
+    fn exits(&self, code: i32, label: &str, args: &[&str]) -> String {
         let o = self.run(args);
         assert_eq!(
             o.code, code,
@@ -104,11 +110,17 @@ impl World {
         );
         assert!(!o.stderr.contains("panicked"), "panic: {}", o.stderr);
         assert!(
-            o.stderr.lines().any(|l| l.starts_with("error: ")),
-            "no error line: {}",
+            o.stderr.lines().any(|l| l.starts_with(label)),
+            "no {label:?} line: {}",
             o.stderr
         );
         o.stderr
+    }
+
+    /// Runs and requires exit 3 (valid, trust not established) with its warning line; returns
+    /// stderr.
+    pub fn not_established(&self, args: &[&str]) -> String {
+        self.exits(3, "warning: ", args)
     }
 
     /// `init --origin ORIGIN`; returns the ledger's verifier key.
