@@ -229,8 +229,18 @@ pub fn publish(
                 p(k as u64 + 1, total);
             }
         }
-        put(LOG_INFO_PATH, &log_info(&vkey), &mut report)?;
-        put(CATALOGUE_PATH, CATALOGUE_V1_JSON.as_bytes(), &mut report)?;
+        // The start files change only with the software: rewritten only when they differ, so
+        // that a publication writes only what is new.
+        for (path, bytes) in [
+            (LOG_INFO_PATH, log_info(&vkey)),
+            (CATALOGUE_PATH, CATALOGUE_V1_JSON.as_bytes().to_vec()),
+        ] {
+            // A file of another length (larger than asked for is an error here) differs.
+            let same = matches!(target.get(path, bytes.len()), Ok(Some(b)) if b == bytes);
+            if !same {
+                put(path, &bytes, &mut report)?;
+            }
+        }
         // Every tile the checkpoint needs is durable before the checkpoint is replaced.
         target.sync()?;
         put("checkpoint", &ours.note, &mut report)?;
