@@ -41,7 +41,12 @@ fn check_published(w: &World, vkey: &str, dest: &Path, published: &[usize]) {
     let others: Vec<&String> = got.keys().filter(|k| !k.starts_with("tile/")).collect();
     assert_eq!(
         others,
-        ["accord/log.json", "accord/norms-v1.json", "checkpoint"],
+        [
+            ".publishing/lock",
+            "accord/log.json",
+            "accord/norms-v1.json",
+            "checkpoint"
+        ],
         "no temporary or stray files"
     );
     // The checkpoint: signed by the ledger key, of the ledger's size, its root the MTH of the
@@ -129,4 +134,175 @@ fn publish_writes_the_tiles_of_the_spec_and_then_only_what_is_new() {
         &w.path_str("st"),
     ]);
     assert!(out.contains("OK") && out.contains("600 entries"), "{out}");
+}
+
+/// A copy of the world's ledger directory at `name`: the same ledger, key and origin, which
+/// can then grow apart from the original (a fork, signed by the same key).
+fn copy_ledger(w: &World, name: &str) -> std::path::PathBuf {
+    let to = w.path(name);
+    std::fs::create_dir_all(&to).unwrap();
+    for e in std::fs::read_dir(w.ledger()).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+    to
+}
+
+#[test]
+fn publish_refuses_another_log_a_fork_and_a_rollback_and_leaves_the_directory_alone() {
+    let (w, _, key) = ledger_of(3);
+    let forked = copy_ledger(&w, "fork");
+    let behind = copy_ledger(&w, "behind");
+    append_attestations(&w, &key, 2, "main");
+    append_attestations_to(&w, &forked, &key, 3, "fork");
+    let dest = w.path("pub");
+    publish(&w, &dest);
+    let mut held = (files(&dest), stamps(&dest));
+    let untouched = |held: &(BTreeMap<_, _>, BTreeMap<_, _>), what: &str| {
+        let now = (files(&dest), stamps(&dest));
+        let changed: Vec<&String> = held
+            .1
+            .keys()
+            .chain(now.1.keys())
+            .filter(|k| held.0.get(*k) != now.0.get(*k) || held.1.get(*k) != now.1.get(*k))
+            .collect();
+        assert!(changed.is_empty(), "{what}: the directory changed: {changed:?}");
+    };
+    // The fork (size 6, same key, another history from entry 3 on): its tree at size 5 is not
+    // the published one.
+    let e = w.fails(1, &["--ledger", &s(&forked), "publish", &s(&dest)]);
+    assert!(e.contains("FORK") && e.contains("size 5"), "{e}");
+    untouched(&held, "a fork");
+    // A copy of the ledger at size 3: behind what was published.
+    let e = w.fails(1, &["--ledger", &s(&behind), "publish", &s(&dest)]);
+    assert!(e.contains("size 5") && e.contains("does not extend"), "{e}");
+    untouched(&held, "a ledger behind");
+    // Another ledger (another origin and key).
+    let other = World::new();
+    other.ok(&["init", "--origin", "other.example/ledger"]);
+    let e = other.fails(1, &["publish", &s(&dest)]);
+    assert!(e.contains("another log"), "{e}");
+    untouched(&held, "another ledger");
+    // The published checkpoint with its signature altered: not this ledger's either.
+    let cp = dest.join("checkpoint");
+    let good = std::fs::read(&cp).unwrap();
+    let mut bad = good.clone();
+    let at = bad.len() - 10;
+    bad[at] = if bad[at] == b'A' { b'B' } else { b'A' };
+    std::fs::write(&cp, &bad).unwrap();
+    let e = w.fails(1, &["publish", &s(&dest)]);
+    assert!(e.contains("another log"), "{e}");
+    assert_eq!(std::fs::read(&cp).unwrap(), bad, "the evidence is kept");
+    std::fs::write(&cp, &good).unwrap();
+    held = (files(&dest), stamps(&dest));
+    // While another publication holds the directory: exit 2, saying so, nothing written.
+    append_attestations(&w, &key, 1, "more");
+    let lock = std::fs::File::open(dest.join(".publishing/lock")).unwrap();
+    lock.lock().unwrap();
+    let e = w.fails(2, &["publish", &s(&dest)]);
+    assert!(e.contains("another accord publish is writing"), "{e}");
+    untouched(&held, "a publication at work");
+    drop(lock);
+    // The original, grown, still extends it.
+    assert_eq!(publish(&w, &dest)["to"].as_u64(), Some(6));
+}
+
+/// Kills `accord publish` with SIGKILL at random moments while it takes a directory from an
+/// old published state to a new one: after every kill the directory's checkpoint is the old
+/// one or the new one and every tile of its tree is there and right (and `accord verify DIR`
+/// agrees); a rerun finishes the job. Kill points are spread over the time a whole publication
+/// takes here, shortened when publications finish first (as in tests/sigkill.rs).
+#[cfg(unix)]
+#[test]
+fn publish_killed_at_any_moment_leaves_the_old_or_the_new_state_and_a_rerun_finishes() {
+    use std::os::unix::process::ExitStatusExt as _;
+    let kills: usize = std::env::var("ACCORD_KILLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(12);
+    let (old, new) = (300usize, 2600usize);
+    let (w, vkey, key) = ledger_of(old as u64);
+    let snapshot = w.path("old");
+    publish(&w, &snapshot);
+    append_attestations(&w, &key, (new - old) as u64, "new");
+    let all = entries(&w);
+    let want = |size: usize| expected_tiles(&all, size);
+    let dest = w.path("pub");
+    let restore = || {
+        let _ = std::fs::remove_dir_all(&dest);
+        for (path, bytes) in files(&snapshot) {
+            let f = dest.join(&path);
+            std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+            std::fs::write(f, bytes).unwrap();
+        }
+    };
+    restore();
+    // The time one whole publication takes.
+    let t0 = std::time::Instant::now();
+    publish(&w, &dest);
+    let baseline = (t0.elapsed().as_micros() as u64).max(1_000);
+    restore();
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut span = baseline;
+    let (mut killed, mut finished, mut attempts, mut midway) = (0, 0, 0, 0);
+    let old_tiles = want(old);
+    while killed < kills && attempts < 4 * kills {
+        attempts += 1;
+        let mut child = w
+            .std_cmd()
+            .args(["publish", &s(&dest)])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_micros(
+            common::xorshift(&mut seed) % span,
+        ));
+        let _ = child.kill();
+        let status = child.wait().unwrap();
+        if status.signal() == Some(9) {
+            killed += 1;
+            span = (span + span / 8).min(baseline);
+        } else {
+            assert!(status.success(), "publish failed after an earlier kill: {status}");
+            finished += 1;
+            span = (span * 3 / 4).max(100);
+        }
+        let note = std::fs::read(dest.join("checkpoint")).unwrap();
+        let size = note_size(&note) as usize;
+        assert!(size == old || size == new, "a checkpoint of size {size}");
+        let got = files(&dest);
+        if size == old
+            && got
+                .keys()
+                .any(|k| k.starts_with("tile/") && !old_tiles.contains_key(k))
+        {
+            midway += 1;
+        }
+        for (path, bytes) in want(size) {
+            assert_eq!(
+                got.get(&path),
+                Some(&bytes),
+                "{path} of the published size {size} (attempt {attempts})"
+            );
+        }
+        // A fresh state each time: the directory goes back to the old state on purpose.
+        let state = w.path_str(&format!("state-{attempts}"));
+        let out = w.ok(&["verify", &s(&dest), "--ledger-key", &vkey, "--state", &state]);
+        assert!(out.contains(&format!("{size} entries")), "{out}");
+        if size == new {
+            // Start again from the old state, so that every kill interrupts a publication.
+            restore();
+        }
+    }
+    assert!(
+        killed >= kills,
+        "only {killed} of {attempts} publications were still running when killed"
+    );
+    // A rerun over whatever the last kill left finishes the job.
+    publish(&w, &dest);
+    check_published(&w, &vkey, &dest, &[old, new]);
+    eprintln!(
+        "attempts {attempts}, killed {killed} ({midway} with new tiles written but not the checkpoint), finished {finished}, baseline {baseline} us"
+    );
 }

@@ -32,6 +32,11 @@ pub fn ledger_of(size: u64) -> (World, String, PathBuf) {
 
 /// Appends `count` attestations signed with `key` (Acme's), scopes `TAG i`, in batches.
 pub fn append_attestations(w: &World, key: &Path, count: u64, tag: &str) {
+    append_attestations_to(w, &w.ledger(), key, count, tag)
+}
+
+/// [`append_attestations`] to the ledger at `ledger`.
+pub fn append_attestations_to(w: &World, ledger: &Path, key: &Path, count: u64, tag: &str) {
     let secret = sk(key);
     let dir = w.path(&format!("statements-{tag}"));
     std::fs::create_dir_all(&dir).unwrap();
@@ -42,7 +47,7 @@ pub fn append_attestations(w: &World, key: &Path, count: u64, tag: &str) {
         std::fs::write(&f, st.bytes()).unwrap();
         batch.push(s(&f));
         if batch.len() == 300 || i + 1 == count {
-            let mut a = vec!["append".to_string()];
+            let mut a = vec!["--ledger".to_string(), s(ledger), "append".to_string()];
             a.append(&mut batch);
             let a: Vec<&str> = a.iter().map(String::as_str).collect();
             w.ok(&a);
