@@ -306,3 +306,202 @@ fn publish_killed_at_any_moment_leaves_the_old_or_the_new_state_and_a_rerun_fini
         "attempts {attempts}, killed {killed} ({midway} with new tiles written but not the checkpoint), finished {finished}, baseline {baseline} us"
     );
 }
+
+/// `mirror LOCATION --ledger-key VKEY` into the ledger `mirror`.
+fn mirror_args<'a>(mirror: &'a str, location: &'a str, vkey: &'a str) -> Vec<&'a str> {
+    vec!["--ledger", mirror, "mirror", location, "--ledger-key", vkey]
+}
+
+#[test]
+fn verify_and_mirror_a_published_directory_remembering_its_checkpoint() {
+    let (w, vkey, key) = ledger_of(300);
+    let early = w.path("early");
+    publish(&w, &early);
+    append_attestations(&w, &key, 10, "later");
+    let dest = w.path("pub");
+    publish(&w, &dest);
+    let state = w.path("state");
+    let out = w.ok(&["verify", &s(&dest), "--ledger-key", &vkey, "--state", &s(&state)]);
+    assert!(out.starts_with("OK:") && out.contains("310 entries"), "{out}");
+    let j = w.ok(&[
+        "verify",
+        &s(&dest),
+        "--ledger-key",
+        &vkey,
+        "--state",
+        &s(&state),
+        "--json",
+    ]);
+    common::check_schema("verify.schema.json", &j);
+    let j: serde_json::Value = serde_json::from_str(&j).unwrap();
+    assert_eq!(
+        (j["entries"].as_u64(), j["remembered_size"].as_u64()),
+        (Some(310), Some(310))
+    );
+    // The checkpoint is remembered: the earlier publication is now a rollback.
+    assert!(std::fs::read_dir(&state).unwrap().count() > 0);
+    let e = w.fails(
+        1,
+        &["verify", &s(&early), "--ledger-key", &vkey, "--state", &s(&state)],
+    );
+    assert!(e.contains("ROLLBACK") && e.contains("310"), "{e}");
+    // The key comes from the user.
+    let e = w.fails(2, &["verify", &s(&dest), "--state", &s(&state)]);
+    assert!(e.contains("--ledger-key"), "{e}");
+    // A mirror built from the earlier publication, then extended from the later one.
+    let m = w.path_str("mirror");
+    let out = w.ok(&mirror_args(&m, &s(&early), &vkey));
+    assert!(out.contains("now 300 entries (was 0)"), "{out}");
+    let out = w.ok(&mirror_args(&m, &s(&dest), &vkey));
+    assert!(out.contains("now 310 entries (was 300)"), "{out}");
+    w.ok(&[
+        "--ledger",
+        &m,
+        "verify",
+        "--ledger-key",
+        &vkey,
+        "--state",
+        &w.path_str("st2"),
+    ]);
+    assert_eq!(
+        w.ok(&["--ledger", &m, "list", "--json"]),
+        w.ok(&["list", "--json"]),
+        "the mirror holds the same entries"
+    );
+    // Mirroring the earlier one again: the mirror is ahead of it; nothing changes.
+    let cp = w.ok(&["--ledger", &m, "checkpoint"]);
+    w.run(&mirror_args(&m, &s(&early), &vkey));
+    assert_eq!(w.ok(&["--ledger", &m, "checkpoint"]), cp);
+}
+
+/// A published directory of 600 entries (full tiles, and partial tiles at two levels), to
+/// alter; and a clean copy of it to restore from.
+struct Tampered {
+    w: World,
+    vkey: String,
+    dest: std::path::PathBuf,
+    clean: BTreeMap<String, Vec<u8>>,
+    /// A copy of the ledger that forked from it at entry 599: the same size, another root,
+    /// signed by the same key.
+    fork: std::path::PathBuf,
+}
+
+impl Tampered {
+    fn new() -> Tampered {
+        let (w, vkey, key) = ledger_of(599);
+        let fork = copy_ledger(&w, "fork");
+        append_attestations(&w, &key, 1, "main");
+        append_attestations_to(&w, &fork, &key, 1, "fork");
+        let dest = w.path("pub");
+        publish(&w, &dest);
+        let clean = files(&dest);
+        Tampered {
+            w,
+            vkey,
+            dest,
+            clean,
+            fork,
+        }
+    }
+
+    /// Alters the file `path` with `f`, requires `verify DIR` to exit `code` with every one of
+    /// `wants` in its message, and `mirror DIR` into a new mirror to fail likewise and leave
+    /// no mirror; then restores the directory.
+    fn check(&self, path: &str, f: impl FnOnce(&mut Vec<u8>), code: i32, wants: &[&str]) {
+        let file = self.dest.join(path);
+        let mut bytes = std::fs::read(&file).unwrap_or_default();
+        f(&mut bytes);
+        std::fs::write(&file, &bytes).unwrap();
+        self.expect(code, wants);
+        self.restore();
+    }
+
+    fn expect(&self, code: i32, wants: &[&str]) {
+        let state = self.w.path("tamper-state");
+        let e = self.w.fails(
+            code,
+            &[
+                "verify",
+                &s(&self.dest),
+                "--ledger-key",
+                &self.vkey,
+                "--state",
+                &s(&state),
+            ],
+        );
+        for want in wants {
+            assert!(e.contains(want), "expected {want:?} in: {e}");
+        }
+        assert!(
+            !state.exists() || std::fs::read_dir(&state).unwrap().count() == 0,
+            "state written: {e}"
+        );
+        let m = self.w.path("tamper-mirror");
+        let e = self
+            .w
+            .fails(code, &mirror_args(&s(&m), &s(&self.dest), &self.vkey));
+        for want in wants {
+            assert!(e.contains(want), "mirror: expected {want:?} in: {e}");
+        }
+        assert!(
+            !m.join(accord::store::DB_FILE).exists(),
+            "a mirror was made from bad data: {e}"
+        );
+    }
+
+    fn restore(&self) {
+        let _ = std::fs::remove_dir_all(&self.dest);
+        for (path, bytes) in &self.clean {
+            let f = self.dest.join(path);
+            std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+            std::fs::write(f, bytes).unwrap();
+        }
+    }
+}
+
+fn flip(at: usize) -> impl FnOnce(&mut Vec<u8>) {
+    move |b: &mut Vec<u8>| b[at] ^= 0x40
+}
+
+#[test]
+fn a_tampered_directory_fails_naming_the_tile_or_entry_and_commits_nothing() {
+    let t = Tampered::new();
+    // An entry altered inside a full bundle: its leaf hash is not the level-0 tile's.
+    t.check("tile/entries/001", flip(300), 1, &["tile/0/001", "entry 256"]);
+    // A length prefix altered: the bundle no longer frames its entries.
+    t.check("tile/entries/000", flip(0), 1, &["tile/entries/000"]);
+    // A partial bundle missing its last entry.
+    let last = |b: &mut Vec<u8>| {
+        let all = accord::tiles::decode_bundle(b, 88).unwrap();
+        *b = accord::tiles::encode_bundle(all[..87].iter().copied()).unwrap();
+    };
+    t.check(
+        "tile/entries/002.p/88",
+        last,
+        1,
+        &["tile/entries/002.p/88", "87 of 88"],
+    );
+    // Hash tiles altered at level 0 and level 1.
+    t.check("tile/0/000", flip(32 * 7), 1, &["tile/0/000", "hash 7"]);
+    t.check("tile/1/000.p/2", flip(33), 1, &["tile/1/000.p/2", "hash 1"]);
+    t.check(
+        "tile/0/002.p/88",
+        |b| b.truncate(32 * 87),
+        1,
+        &["tile/0/002.p/88"],
+    );
+    // A checkpoint signed by another key (another ledger of the same origin).
+    let other = World::new();
+    other.init();
+    let foreign = other.checkpoint();
+    t.check("checkpoint", |b| *b = foreign.into_bytes(), 1, &["checkpoint"]);
+    // A checkpoint signed by the ledger key whose root is not that of these tiles (the fork's,
+    // of the same size).
+    let forked = t.w.ok(&["--ledger", &s(&t.fork), "checkpoint"]);
+    t.check("checkpoint", |b| *b = forked.into_bytes(), 1, &["root"]);
+    // A missing bundle: the host does not have it (not a verdict on the log).
+    let gone = t.dest.join("tile/entries/001");
+    std::fs::remove_file(&gone).unwrap();
+    t.expect(2, &["tile/entries/001", "not found"]);
+    t.restore();
+}

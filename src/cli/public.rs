@@ -137,6 +137,10 @@ pub(super) fn verify_remote(location: &str, key: Option<&str>, state: Option<&Pa
             "registrations": report.by_kind[0], "attestations": report.by_kind[1], "withdrawals": report.by_kind[2],
             "rotations": report.by_kind[3], "revocations": report.by_kind[4], "recoveries": report.by_kind[5],
             "live_attestations": report.live_at(now), "remembered": seen_text(&seen),
+            "remembered_size": remembered_size(&seen, c.size),
+            // Older than the remembered checkpoint, a live log is a rollback (exit 1, no JSON).
+            "older_than_remembered": false,
+            "ledger_key": vkey.to_string(), "ledger_key_source": "argument",
             "untrusted": report.untrusted,
         }));
     }
