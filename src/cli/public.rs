@@ -54,12 +54,16 @@ pub(super) fn publish(dir: &Path, dest: &Path, json: bool) -> Res {
 }
 
 /// `accord serve --listen ADDR`.
-pub(super) fn serve(dir: &Path, listen: &str) -> Res {
-    let server =
-        accord::serve::start(dir, listen, accord::serve::Limits::default(), true).map_err(|e| match e {
-            accord::serve::ServeError::Ledger(e) => fail::ledger(e, 2),
-            other => Fail::usage(other),
-        })?;
+pub(super) fn serve(dir: &Path, listen: &str, connections: u32, header_timeout: u64) -> Res {
+    let limits = accord::serve::Limits {
+        connections: connections as usize,
+        header_time: std::time::Duration::from_secs(header_timeout),
+        ..Default::default()
+    };
+    let server = accord::serve::start(dir, listen, limits, true).map_err(|e| match e {
+        accord::serve::ServeError::Ledger(e) => fail::ledger(e, 2),
+        other => Fail::usage(other),
+    })?;
     let l = open_ro(dir)?;
     note!(
         "serving ledger {} at http://{}/ (checkpoint, tile/..., accord/log.json, api/v1/...); stop with Ctrl-C or SIGTERM",
