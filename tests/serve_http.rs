@@ -166,3 +166,124 @@ fn the_json_api_answers_what_the_cli_prints_and_its_schemas_accept() {
         assert_ne!(get(a, path).status, 200, "{path}");
     }
 }
+
+/// Polls `/checkpoint` and fetches every tile of the tree it signs, again and again until
+/// `stop`: each must be there, of its width. Returns (rounds, largest size seen).
+fn poll_tiles(a: std::net::SocketAddr, vkey: &str, stop: &std::sync::atomic::AtomicBool) -> (u64, u64) {
+    let key = accord::checkpoint::VerifierKey::parse(vkey).unwrap();
+    let (mut rounds, mut largest) = (0, 0);
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        let note = get(a, "/checkpoint").content();
+        let cp = accord::checkpoint::SignedCheckpoint::open(&note, &key).unwrap();
+        let size = cp.checkpoint.size;
+        assert!(
+            size >= largest,
+            "the checkpoint went back from {largest} to {size}"
+        );
+        largest = size;
+        for t in accord::tiles::tiles_for(size) {
+            let r = get(a, &format!("/{}", t.path()));
+            assert_eq!(r.status, 200, "{} of the checkpoint of size {size}", t.path());
+            match t.kind {
+                accord::tiles::TileKind::Entries => {
+                    accord::tiles::decode_bundle(&r.content(), t.width).unwrap();
+                }
+                accord::tiles::TileKind::Hashes(_) => {
+                    assert_eq!(r.body.len(), 32 * usize::from(t.width), "{}", t.path());
+                }
+            }
+        }
+        rounds += 1;
+    }
+    (rounds, largest)
+}
+
+#[test]
+fn serve_keeps_serving_while_other_processes_append_and_read() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let (w, vkey, key) = ledger_of(250);
+    let srv = Served::start(&w, &[]);
+    let a = srv.addr;
+    let stop = Arc::new(AtomicBool::new(false));
+    let poller = {
+        let (stop, vkey) = (Arc::clone(&stop), vkey.clone());
+        std::thread::spawn(move || poll_tiles(a, &vkey, &stop))
+    };
+    // Appends in other processes, two at a time (the second waits its turn), across the first
+    // tile boundary; read commands in between.
+    for i in 0..5 {
+        let spawn = |k: usize| {
+            w.std_cmd()
+                .args(common::attest_args(
+                    &key,
+                    &["no-backdoors"],
+                    &format!("while serving {i}.{k}"),
+                ))
+                .output()
+                .unwrap()
+        };
+        let (x, y) = std::thread::scope(|sc| {
+            let x = sc.spawn(|| spawn(0));
+            let y = sc.spawn(|| spawn(1));
+            (x.join().unwrap(), y.join().unwrap())
+        });
+        for o in [x, y] {
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        }
+        w.ok(&["list", "--json"]);
+        w.ok(&["status"]);
+        w.ok(&["verify", "--ledger-key", &vkey, "--state", &w.path_str("st")]);
+    }
+    // A batch that crosses into a second full tile.
+    append_attestations(&w, &key, 300, "batch");
+    // The server shows the new checkpoint, with every tile of it.
+    let cp = w.checkpoint();
+    assert_eq!(get(a, "/checkpoint").text(), cp);
+    stop.store(true, Ordering::Relaxed);
+    let (rounds, largest) = poller.join().unwrap();
+    assert!(rounds > 0);
+    assert_eq!(
+        largest, 560,
+        "the poller saw the last checkpoint only at {largest}"
+    );
+    let out = w.ok(&[
+        "verify",
+        &srv.url(),
+        "--ledger-key",
+        &vkey,
+        "--state",
+        &w.path_str("st-url"),
+    ]);
+    assert!(out.contains("560 entries"), "{out}");
+    eprintln!("{rounds} rounds of checkpoint and every tile while appending");
+}
+
+#[test]
+fn a_writer_that_cannot_proceed_says_who_holds_the_ledger_and_exits_2() {
+    let (w, _, key) = ledger_of(2);
+    let _srv = Served::start(&w, &[]);
+    let cp = w.checkpoint();
+    // This test process holds the ledger for writing.
+    let held = accord::store::Store::open(&w.ledger()).unwrap();
+    let o = w
+        .cmd()
+        .env("ACCORD_LOCK_WAIT", "1")
+        .args(common::attest_args(&key, &["no-backdoors"], "blocked"))
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(
+        e.contains(&format!(
+            "in use by another accord process (pid {}: ",
+            std::process::id()
+        )),
+        "{e}"
+    );
+    // Readers are not blocked by the writer, nor by serve.
+    w.ok(&["list"]);
+    drop(held);
+    assert_eq!(w.checkpoint(), cp);
+    w.attest(&key, &["no-backdoors"], "after");
+}
