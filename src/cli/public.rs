@@ -79,6 +79,17 @@ pub(super) fn serve(dir: &Path, listen: &str, connections: u32, header_timeout: 
     server.wait().map_err(Fail::usage)
 }
 
+/// How long one request to a host may take: ACCORD_HTTP_TIMEOUT seconds (default 30).
+fn http_timeout() -> std::time::Duration {
+    std::env::var("ACCORD_HTTP_TIMEOUT")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|s| *s > 0)
+        .map_or(remote::REQUEST_TIMEOUT, |s| {
+            std::time::Duration::from_secs(s.min(3600))
+        })
+}
+
 /// A failure while reading a published log: the host's or its tiles' failure if the stream
 /// recorded one, else the verdict on the entries.
 fn remote_fail(stream: &TileStream<'_>, e: accord::ledger::LedgerError, what: &str) -> Fail {
@@ -108,7 +119,7 @@ pub(super) fn verify_remote(location: &str, key: Option<&str>, state: Option<&Pa
         ))
     })?;
     let vkey = vkey(key)?;
-    let source = remote::source_for(location).map_err(|e| remote_error(e, location))?;
+    let source = remote::source_for(location, http_timeout()).map_err(|e| remote_error(e, location))?;
     let cp = remote::fetch_checkpoint(source.as_ref(), &vkey).map_err(|e| remote_error(e, location))?;
     let sd = state_dir(state);
     let remembered = sd.remembered(&vkey).map_err(state_fail)?;
@@ -167,7 +178,7 @@ pub(super) fn verify_remote(location: &str, key: Option<&str>, state: Option<&Pa
 /// log, verified before anything is committed (as `import` does for an export file).
 pub(super) fn mirror(dir: &Path, location: &str, key: &str) -> Res {
     let vkey = vkey(key)?;
-    let source = remote::source_for(location).map_err(|e| remote_error(e, location))?;
+    let source = remote::source_for(location, http_timeout()).map_err(|e| remote_error(e, location))?;
     let cp = remote::fetch_checkpoint(source.as_ref(), &vkey).map_err(|e| remote_error(e, location))?;
     let mut stream = TileStream::new(source.as_ref(), &cp);
     let bar = Progress::start("mirroring", true);
