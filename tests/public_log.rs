@@ -9,7 +9,7 @@ mod publog;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use common::{json, s, World};
+use common::{json, s, verify_args, World};
 use publog::*;
 
 /// `publish DEST --json`, which must succeed; its report.
@@ -125,14 +125,7 @@ fn publish_writes_the_tiles_of_the_spec_and_then_only_what_is_new() {
     let out = w.ok(&["publish", &s(&dest)]);
     assert!(out.contains("nothing to write"), "{out}");
     // And it verifies, with the ledger key from the user.
-    let out = w.ok(&[
-        "verify",
-        &s(&dest),
-        "--ledger-key",
-        &vkey,
-        "--state",
-        &w.path_str("st"),
-    ]);
+    let out = w.ok(&verify_args(&vkey, &w.path_str("st"), &[&s(&dest)]));
     assert!(out.contains("OK") && out.contains("600 entries"), "{out}");
 }
 
@@ -211,11 +204,10 @@ fn publish_refuses_another_log_a_fork_and_a_rollback_and_leaves_the_directory_al
 /// old published state to a new one: after every kill the directory's checkpoint is the old
 /// one or the new one and every tile of its tree is there and right (and `accord verify DIR`
 /// agrees); a rerun finishes the job. Kill points are spread over the time a whole publication
-/// takes here, shortened when publications finish first (as in tests/sigkill.rs).
+/// takes here (`common::KillMoments`, as for tests/sigkill.rs).
 #[cfg(unix)]
 #[test]
 fn publish_killed_at_any_moment_leaves_the_old_or_the_new_state_and_a_rerun_finishes() {
-    use std::os::unix::process::ExitStatusExt as _;
     let kills: usize = std::env::var("ACCORD_KILLS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -242,8 +234,7 @@ fn publish_killed_at_any_moment_leaves_the_old_or_the_new_state_and_a_rerun_fini
     publish(&w, &dest);
     let baseline = (t0.elapsed().as_micros() as u64).max(1_000);
     restore();
-    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-    let mut span = baseline;
+    let mut moments = common::KillMoments::new(baseline, 0x9e37_79b9_7f4a_7c15);
     let (mut killed, mut finished, mut attempts, mut midway) = (0, 0, 0, 0);
     let old_tiles = want(old);
     while killed < kills && attempts < 4 * kills {
@@ -255,18 +246,12 @@ fn publish_killed_at_any_moment_leaves_the_old_or_the_new_state_and_a_rerun_fini
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(std::time::Duration::from_micros(
-            common::xorshift(&mut seed) % span,
-        ));
-        let _ = child.kill();
-        let status = child.wait().unwrap();
-        if status.signal() == Some(9) {
+        let (status, was_killed) = moments.kill(&mut child);
+        if was_killed {
             killed += 1;
-            span = (span + span / 8).min(baseline);
         } else {
             assert!(status.success(), "publish failed after an earlier kill: {status}");
             finished += 1;
-            span = (span * 3 / 4).max(100);
         }
         let note = std::fs::read(dest.join("checkpoint")).unwrap();
         let size = note_size(&note) as usize;
@@ -288,7 +273,7 @@ fn publish_killed_at_any_moment_leaves_the_old_or_the_new_state_and_a_rerun_fini
         }
         // A fresh state each time: the directory goes back to the old state on purpose.
         let state = w.path_str(&format!("state-{attempts}"));
-        let out = w.ok(&["verify", &s(&dest), "--ledger-key", &vkey, "--state", &state]);
+        let out = w.ok(&verify_args(&vkey, &state, &[&s(&dest)]));
         assert!(out.contains(&format!("{size} entries")), "{out}");
         if size == new {
             // Start again from the old state, so that every kill interrupts a publication.
@@ -321,17 +306,9 @@ fn verify_and_mirror_a_published_directory_remembering_its_checkpoint() {
     let dest = w.path("pub");
     publish(&w, &dest);
     let state = w.path("state");
-    let out = w.ok(&["verify", &s(&dest), "--ledger-key", &vkey, "--state", &s(&state)]);
+    let out = w.ok(&verify_args(&vkey, &s(&state), &[&s(&dest)]));
     assert!(out.starts_with("OK:") && out.contains("310 entries"), "{out}");
-    let j = w.ok(&[
-        "verify",
-        &s(&dest),
-        "--ledger-key",
-        &vkey,
-        "--state",
-        &s(&state),
-        "--json",
-    ]);
+    let j = w.ok(&verify_args(&vkey, &s(&state), &[&s(&dest), "--json"]));
     common::check_schema("verify.schema.json", &j);
     let j: serde_json::Value = serde_json::from_str(&j).unwrap();
     assert_eq!(
@@ -340,10 +317,7 @@ fn verify_and_mirror_a_published_directory_remembering_its_checkpoint() {
     );
     // The checkpoint is remembered: the earlier publication is now a rollback.
     assert!(std::fs::read_dir(&state).unwrap().count() > 0);
-    let e = w.fails(
-        1,
-        &["verify", &s(&early), "--ledger-key", &vkey, "--state", &s(&state)],
-    );
+    let e = w.fails(1, &verify_args(&vkey, &s(&state), &[&s(&early)]));
     assert!(e.contains("ROLLBACK") && e.contains("310"), "{e}");
     // The key comes from the user.
     let e = w.fails(2, &["verify", &s(&dest), "--state", &s(&state)]);
@@ -418,17 +392,9 @@ impl Tampered {
 
     fn expect(&self, code: i32, wants: &[&str]) {
         let state = self.w.path("tamper-state");
-        let e = self.w.fails(
-            code,
-            &[
-                "verify",
-                &s(&self.dest),
-                "--ledger-key",
-                &self.vkey,
-                "--state",
-                &s(&state),
-            ],
-        );
+        let e = self
+            .w
+            .fails(code, &verify_args(&self.vkey, &s(&state), &[&s(&self.dest)]));
         for want in wants {
             assert!(e.contains(want), "expected {want:?} in: {e}");
         }

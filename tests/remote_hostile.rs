@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{s, World};
+use common::{s, verify_args, World};
 use publog::*;
 
 #[test]
@@ -22,13 +22,13 @@ fn verify_and_mirror_a_served_ledger_as_it_grows() {
     let srv = Served::start(&w, &[]);
     let url = srv.url();
     let state = w.path_str("state");
-    let out = w.ok(&["verify", &url, "--ledger-key", &vkey, "--state", &state]);
+    let out = w.ok(&verify_args(&vkey, &state, &[&url]));
     assert!(out.starts_with("OK:") && out.contains("300 entries"), "{out}");
     let m = w.path_str("mirror");
     let out = w.ok(&["--ledger", &m, "mirror", &url, "--ledger-key", &vkey]);
     assert!(out.contains("now 300 entries (was 0)"), "{out}");
     append_attestations(&w, &key, 20, "more");
-    let out = w.ok(&["verify", &url, "--ledger-key", &vkey, "--state", &state]);
+    let out = w.ok(&verify_args(&vkey, &state, &[&url]));
     assert!(out.contains("320 entries"), "{out}");
     let out = w.ok(&["--ledger", &m, "mirror", &url, "--ledger-key", &vkey]);
     assert!(out.contains("now 320 entries (was 300)"), "{out}");
@@ -156,6 +156,11 @@ fn serve_one(mut c: TcpStream, root: &Path, rule: &dyn Fn(&str) -> Reply) -> std
     }
 }
 
+/// A host that misbehaves with `reply` on the path `at` and serves every other file.
+fn on(at: &'static str, reply: Reply) -> impl Fn(&str) -> Reply + Send + Sync + 'static {
+    move |path| if path == at { reply.clone() } else { Reply::File }
+}
+
 /// `n` zero bytes, gzipped.
 fn gzip_zeros(n: usize) -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
@@ -196,14 +201,7 @@ impl Published {
         let state = self.w.path("hostile-state");
         let m = self.w.path("hostile-mirror");
         for args in [
-            vec![
-                "verify",
-                url,
-                "--ledger-key",
-                &self.vkey,
-                "--state",
-                state.to_str().unwrap(),
-            ],
+            verify_args(&self.vkey, &state, &[url]),
             vec![
                 "--ledger",
                 m.to_str().unwrap(),
@@ -244,88 +242,45 @@ fn a_host_that_cannot_be_read_is_exit_2_and_commits_nothing() {
     let p = Published::new();
     // The double serves the whole log faithfully: verify and mirror succeed through it.
     let host = Host::start(p.dir.clone(), |_| Reply::File);
-    p.w.ok(&[
-        "verify",
-        &host.url(),
-        "--ledger-key",
-        &p.vkey,
-        "--state",
-        &p.w.path_str("ok-state"),
-    ]);
+    p.w.ok(&verify_args(&p.vkey, &p.w.path_str("ok-state"), &[&host.url()]));
     // Nothing listening.
     let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     p.expect(&format!("http://{closed}/"), 2, &["could not connect"], QUICK);
     // No checkpoint; a bundle missing; a server error.
     p.against(|_| Reply::Status(404), 2, &["checkpoint", "not found"], QUICK);
     p.against(
-        |path| {
-            if path == "tile/entries/000" {
-                Reply::Status(404)
-            } else {
-                Reply::File
-            }
-        },
+        on("tile/entries/000", Reply::Status(404)),
         2,
         &["tile/entries/000", "not found"],
         QUICK,
     );
     p.against(
-        |path| {
-            if path == "tile/0/000" {
-                Reply::Status(503)
-            } else {
-                Reply::File
-            }
-        },
+        on("tile/0/000", Reply::Status(503)),
         2,
         &["tile/0/000", "503"],
         QUICK,
     );
     // A bundle cut short; a response that stalls; one that never ends.
     p.against(
-        |path| {
-            if path == "tile/entries/000" {
-                Reply::Truncated
-            } else {
-                Reply::File
-            }
-        },
+        on("tile/entries/000", Reply::Truncated),
         2,
         &["tile/entries/000"],
         QUICK,
     );
     p.against(
-        |path| {
-            if path == "tile/entries/001.p/44" {
-                Reply::Stall
-            } else {
-                Reply::File
-            }
-        },
+        on("tile/entries/001.p/44", Reply::Stall),
         2,
         &["tile/entries/001.p/44", "timed out"],
         QUICK,
     );
     p.against(
-        |path| {
-            if path == "tile/entries/000" {
-                Reply::Trickle
-            } else {
-                Reply::File
-            }
-        },
+        on("tile/entries/000", Reply::Trickle),
         2,
         &["tile/entries/000", "timed out"],
         QUICK,
     );
     p.against(
-        |path| {
-            if path == "tile/entries/000" {
-                Reply::Endless
-            } else {
-                Reply::File
-            }
-        },
+        on("tile/entries/000", Reply::Endless),
         2,
         &["tile/entries/000", "larger than"],
         QUICK,
@@ -334,39 +289,20 @@ fn a_host_that_cannot_be_read_is_exit_2_and_commits_nothing() {
     // tile (8 KiB) is expected; a plain response too large.
     let bomb = gzip_zeros(1 << 20);
     assert!(bomb.len() < 2048);
-    let b = bomb.clone();
     p.against(
-        move |path| {
-            if path == "checkpoint" {
-                Reply::Gzip(b.clone())
-            } else {
-                Reply::File
-            }
-        },
+        on("checkpoint", Reply::Gzip(bomb.clone())),
         2,
         &["checkpoint", "larger than"],
         QUICK,
     );
     p.against(
-        move |path| {
-            if path == "tile/0/000" {
-                Reply::Gzip(bomb.clone())
-            } else {
-                Reply::File
-            }
-        },
+        on("tile/0/000", Reply::Gzip(bomb)),
         2,
         &["tile/0/000", "larger than"],
         QUICK,
     );
     p.against(
-        |path| {
-            if path == "tile/0/000" {
-                Reply::Body(vec![7; 1 << 20])
-            } else {
-                Reply::File
-            }
-        },
+        on("tile/0/000", Reply::Body(vec![7; 1 << 20])),
         2,
         &["tile/0/000", "more than the 8192 bytes"],
         QUICK,
@@ -380,13 +316,7 @@ fn a_host_that_serves_tampered_data_is_exit_1_naming_the_tile() {
     let mut bad = bundle.clone();
     bad[500] ^= 1;
     p.against(
-        move |path| {
-            if path == "tile/entries/000" {
-                Reply::Body(bad.clone())
-            } else {
-                Reply::File
-            }
-        },
+        on("tile/entries/000", Reply::Body(bad)),
         1,
         &["tile/0/000", "entry"],
         QUICK,
@@ -397,29 +327,12 @@ fn a_host_that_serves_tampered_data_is_exit_1_naming_the_tile() {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     e.write_all(&bad).unwrap();
     let gz = e.finish().unwrap();
-    p.against(
-        move |path| {
-            if path == "tile/entries/000" {
-                Reply::Gzip(gz.clone())
-            } else {
-                Reply::File
-            }
-        },
-        1,
-        &["tile/0/000"],
-        QUICK,
-    );
+    p.against(on("tile/entries/000", Reply::Gzip(gz)), 1, &["tile/0/000"], QUICK);
     // A level-1 tile that is not the root of the level-0 tile below.
     let mut t1 = std::fs::read(p.dir.join("tile/1/000.p/1")).unwrap();
     t1[0] ^= 1;
     p.against(
-        move |path| {
-            if path == "tile/1/000.p/1" {
-                Reply::Body(t1.clone())
-            } else {
-                Reply::File
-            }
-        },
+        on("tile/1/000.p/1", Reply::Body(t1)),
         1,
         &["tile/1/000.p/1"],
         QUICK,

@@ -6,7 +6,7 @@
 mod common;
 mod publog;
 
-use common::{check_schema, s, World};
+use common::{check_schema, s, verify_args, World};
 use publog::*;
 
 #[test]
@@ -94,14 +94,7 @@ fn serve_answers_tiles_and_the_checkpoint_with_the_spec_headers() {
         assert_eq!(r.content(), std::fs::read(dest.join(f)).unwrap(), "{f}");
     }
     // And accord itself reads it.
-    let out = w.ok(&[
-        "verify",
-        &srv.url(),
-        "--ledger-key",
-        &vkey,
-        "--state",
-        &w.path_str("st"),
-    ]);
+    let out = w.ok(&verify_args(&vkey, &w.path_str("st"), &[&srv.url()]));
     assert!(out.starts_with("OK:") && out.contains("600 entries"), "{out}");
 }
 
@@ -247,14 +240,7 @@ fn serve_keeps_serving_while_other_processes_append_and_read() {
         largest, 560,
         "the poller saw the last checkpoint only at {largest}"
     );
-    let out = w.ok(&[
-        "verify",
-        &srv.url(),
-        "--ledger-key",
-        &vkey,
-        "--state",
-        &w.path_str("st-url"),
-    ]);
+    let out = w.ok(&verify_args(&vkey, &w.path_str("st-url"), &[&srv.url()]));
     assert!(out.contains("560 entries"), "{out}");
     eprintln!("{rounds} rounds of checkpoint and every tile while appending");
 }
