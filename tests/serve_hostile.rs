@@ -180,7 +180,7 @@ fn slow_clients_beyond_the_connection_limit_are_dropped_while_others_are_served(
     let waited = t.elapsed();
     assert_eq!(r.text(), checkpoint);
     assert!(
-        waited < Duration::from_secs(5),
+        waited < Duration::from_secs(8),
         "a normal client waited {waited:?}"
     );
     eprintln!("a normal client waited {waited:?} behind 24 slow ones");
@@ -188,7 +188,7 @@ fn slow_clients_beyond_the_connection_limit_are_dropped_while_others_are_served(
     for h in slow {
         let closed = h.join().unwrap();
         assert!(
-            closed.is_some_and(|d| d < Duration::from_secs(8)),
+            closed.is_some_and(|d| d < Duration::from_secs(10)),
             "a slow client held on: {closed:?}"
         );
     }

@@ -161,11 +161,14 @@ fn the_json_api_answers_what_the_cli_prints_and_its_schemas_accept() {
 }
 
 /// Polls `/checkpoint` and fetches every tile of the tree it signs, again and again until
-/// `stop`: each must be there, of its width. Returns (rounds, largest size seen).
-fn poll_tiles(a: std::net::SocketAddr, vkey: &str, stop: &std::sync::atomic::AtomicBool) -> (u64, u64) {
+/// it has done a whole round at a size of at least `until` (set by the test once the appends are
+/// done; a minute at most): each must be there, of its width. Returns (rounds, largest size
+/// seen).
+fn poll_tiles(a: std::net::SocketAddr, vkey: &str, until: &std::sync::atomic::AtomicU64) -> (u64, u64) {
     let key = accord::checkpoint::VerifierKey::parse(vkey).unwrap();
     let (mut rounds, mut largest) = (0, 0);
-    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+    let t = std::time::Instant::now();
+    while largest < until.load(std::sync::atomic::Ordering::Relaxed) && t.elapsed().as_secs() < 60 {
         let note = get(a, "/checkpoint").content();
         let cp = accord::checkpoint::SignedCheckpoint::open(&note, &key).unwrap();
         let size = cp.checkpoint.size;
@@ -193,15 +196,15 @@ fn poll_tiles(a: std::net::SocketAddr, vkey: &str, stop: &std::sync::atomic::Ato
 
 #[test]
 fn serve_keeps_serving_while_other_processes_append_and_read() {
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::Arc;
     let (w, vkey, key) = ledger_of(250);
     let srv = Served::start(&w, &[]);
     let a = srv.addr;
-    let stop = Arc::new(AtomicBool::new(false));
+    let until = Arc::new(AtomicU64::new(u64::MAX));
     let poller = {
-        let (stop, vkey) = (Arc::clone(&stop), vkey.clone());
-        std::thread::spawn(move || poll_tiles(a, &vkey, &stop))
+        let (until, vkey) = (Arc::clone(&until), vkey.clone());
+        std::thread::spawn(move || poll_tiles(a, &vkey, &until))
     };
     // Appends in other processes, two at a time (the second waits its turn), across the first
     // tile boundary; read commands in between.
@@ -233,7 +236,7 @@ fn serve_keeps_serving_while_other_processes_append_and_read() {
     // The server shows the new checkpoint, with every tile of it.
     let cp = w.checkpoint();
     assert_eq!(get(a, "/checkpoint").text(), cp);
-    stop.store(true, Ordering::Relaxed);
+    until.store(560, Ordering::Relaxed);
     let (rounds, largest) = poller.join().unwrap();
     assert!(rounds > 0);
     assert_eq!(
