@@ -38,6 +38,16 @@ pub enum PublishError {
         /// What conflicts, with the evidence.
         problem: String,
     },
+    /// Another publication is writing the target.
+    #[error(
+        "{target}: another accord publish is writing it (its lock is {lock}); try again when it has finished"
+    )]
+    Busy {
+        /// The target.
+        target: String,
+        /// The lock held.
+        lock: String,
+    },
     /// Writing or reading the target failed.
     #[error("{target}: {path}: {problem}")]
     Io {
@@ -106,6 +116,13 @@ impl FileKind {
 pub trait Target {
     /// How it is named in messages.
     fn label(&self) -> String;
+    /// Takes the target for one publication, until the target is dropped: one publisher at a
+    /// time (two at once could each replace the checkpoint, the smaller last), and what a
+    /// publication killed earlier left half-written is cleared away.
+    ///
+    /// # Errors
+    /// [`PublishError::Busy`] while another publication holds it; [`PublishError::Io`].
+    fn begin(&self) -> Result<(), PublishError>;
     /// The file at `path`, if there is one, read up to `max` bytes (more is an error).
     ///
     /// # Errors
@@ -167,6 +184,7 @@ pub fn publish(
 ) -> Result<PublishReport, PublishError> {
     let vkey = VerifierKey::parse(&ledger.recorded_vkey()?).map_err(LedgerError::from)?;
     let label = target.label();
+    target.begin()?;
     ledger.store().read(|r| {
         let (size, note) = r
             .latest_checkpoint()
@@ -229,8 +247,18 @@ pub fn publish(
                 p(k as u64 + 1, total);
             }
         }
-        put(LOG_INFO_PATH, &log_info(&vkey), &mut report)?;
-        put(CATALOGUE_PATH, CATALOGUE_V1_JSON.as_bytes(), &mut report)?;
+        // The start files change only with the software: rewritten only when they differ, so
+        // that a publication writes only what is new.
+        for (path, bytes) in [
+            (LOG_INFO_PATH, log_info(&vkey)),
+            (CATALOGUE_PATH, CATALOGUE_V1_JSON.as_bytes().to_vec()),
+        ] {
+            // A file of another length (larger than asked for is an error here) differs.
+            let same = matches!(target.get(path, bytes.len()), Ok(Some(b)) if b == bytes);
+            if !same {
+                put(path, &bytes, &mut report)?;
+            }
+        }
         // Every tile the checkpoint needs is durable before the checkpoint is replaced.
         target.sync()?;
         put("checkpoint", &ours.note, &mut report)?;
@@ -266,13 +294,21 @@ fn tile_bytes(tile: &Tile, r: &crate::store::ReadTables) -> Result<Vec<u8>, Publ
     }
 }
 
+/// Where in a [`DirTarget`] a publication keeps its lock and writes each file before renaming
+/// it into place: files half-written by a publication that was killed stay here, out of the
+/// published layout, until the next one clears them.
+pub const STAGING_DIR: &str = ".publishing";
+
 /// A directory on this machine, for any web server to serve (files under `tile/`, the
-/// `checkpoint`, the start files under `accord/`).
+/// `checkpoint`, the start files under `accord/`; the lock and files being written under
+/// [`STAGING_DIR`]).
 #[derive(Debug)]
 pub struct DirTarget {
     root: PathBuf,
     /// Directories whose entries changed since the last sync.
     dirty: std::sync::Mutex<std::collections::BTreeSet<PathBuf>>,
+    /// The lock file, locked, once [`Target::begin`] took the directory.
+    lock: std::sync::Mutex<Option<std::fs::File>>,
 }
 
 impl DirTarget {
@@ -281,7 +317,12 @@ impl DirTarget {
         DirTarget {
             root: root.into(),
             dirty: Default::default(),
+            lock: Default::default(),
         }
+    }
+
+    fn staging(&self) -> PathBuf {
+        self.root.join(STAGING_DIR)
     }
 
     fn io(&self, path: &str, e: impl std::fmt::Display) -> PublishError {
@@ -313,6 +354,40 @@ impl DirTarget {
 impl Target for DirTarget {
     fn label(&self) -> String {
         self.root.display().to_string()
+    }
+
+    fn begin(&self) -> Result<(), PublishError> {
+        let staging = self.staging();
+        std::fs::create_dir_all(&staging).map_err(|e| self.io(STAGING_DIR, e))?;
+        let lock_path = staging.join("lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| self.io(STAGING_DIR, e))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(PublishError::Busy {
+                    target: self.label(),
+                    lock: lock_path.display().to_string(),
+                })
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(self.io(STAGING_DIR, e)),
+        }
+        // What a killed publication left: files never renamed into place.
+        for e in std::fs::read_dir(&staging).map_err(|e| self.io(STAGING_DIR, e))? {
+            let e = e.map_err(|e| self.io(STAGING_DIR, e))?;
+            if e.file_name() != "lock" {
+                std::fs::remove_file(e.path()).map_err(|e| self.io(STAGING_DIR, e))?;
+            }
+        }
+        *self
+            .lock
+            .lock()
+            .map_err(|_| self.io(STAGING_DIR, "lock poisoned"))? = Some(file);
+        Ok(())
     }
 
     fn get(&self, path: &str, max: usize) -> Result<Option<Vec<u8>>, PublishError> {
@@ -357,7 +432,9 @@ impl Target for DirTarget {
         }
         let mut nonce = [0u8; 8];
         rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
-        let tmp = dir.join(format!(".tmp-{}", hex::encode(nonce)));
+        let staging = self.staging();
+        std::fs::create_dir_all(&staging).map_err(|e| self.io(path, e))?;
+        let tmp = staging.join(format!("tmp-{}", hex::encode(nonce)));
         let written = (|| -> std::io::Result<()> {
             let mut o = std::fs::OpenOptions::new();
             o.write(true).create_new(true);

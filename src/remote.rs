@@ -20,7 +20,7 @@ use crate::checkpoint::{SignedCheckpoint, VerifierKey, MAX_NOTE_SIZE};
 use crate::merkle::{leaf_hash, node_hash, Hash};
 use crate::tiles::{self, Tile, TileKind, FULL_TILE_BYTES, MAX_BUNDLE_BYTES, TILE_WIDTH};
 
-/// How long one HTTP request may take, connection included.
+/// How long one HTTP request may take by default, connection and body included.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What went wrong reading a published log.
@@ -114,14 +114,16 @@ impl TileSource for DirSource {
 pub struct HttpSource {
     base: String,
     client: reqwest::blocking::Client,
+    timeout: Duration,
 }
 
 impl HttpSource {
-    /// A source at `base` (an `http://` or `https://` URL; a trailing `/` is added).
+    /// A source at `base` (an `http://` or `https://` URL; a trailing `/` is added), each
+    /// request of which may take `timeout` in all (connecting, and reading the whole body).
     ///
     /// # Errors
     /// [`RemoteError::Unavailable`] for a URL of another scheme or a client that cannot be built.
-    pub fn new(base: &str) -> Result<Self, RemoteError> {
+    pub fn new(base: &str, timeout: Duration) -> Result<Self, RemoteError> {
         let bad = |p: &str| RemoteError::Unavailable {
             source_label: base.to_string(),
             path: String::new(),
@@ -134,8 +136,8 @@ impl HttpSource {
         // dependency check refuses); installing it twice is harmless.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::blocking::Client::builder()
-            .timeout(REQUEST_TIMEOUT)
-            .connect_timeout(Duration::from_secs(10))
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
             .redirect(reqwest::redirect::Policy::limited(3))
             .user_agent(concat!("accord/", env!("CARGO_PKG_VERSION")))
             .build()
@@ -144,7 +146,11 @@ impl HttpSource {
         if !base.ends_with('/') {
             base.push('/');
         }
-        Ok(HttpSource { base, client })
+        Ok(HttpSource {
+            base,
+            client,
+            timeout,
+        })
     }
 }
 
@@ -158,7 +164,8 @@ impl TileSource for HttpSource {
             path: path.to_string(),
             problem: p,
         };
-        let resp = self
+        let deadline = std::time::Instant::now() + self.timeout;
+        let mut resp = self
             .client
             .get(format!("{}{path}", self.base))
             .send()
@@ -175,14 +182,27 @@ impl TileSource for HttpSource {
                 "the server announces more than the {max} bytes such a file can be"
             )));
         }
+        // The client's timeout bounds each read; the deadline bounds them all, so that a host
+        // that trickles a byte at a time cannot hold the client for ever.
         let mut v = Vec::new();
-        resp.take(max as u64 + 1)
-            .read_to_end(&mut v)
-            .map_err(|e| unavailable(format!("reading the response: {e}")))?;
-        if v.len() > max {
-            return Err(unavailable(format!(
-                "the response is larger than the {max} bytes such a file can be (after decompression)"
-            )));
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            if std::time::Instant::now() > deadline {
+                return Err(unavailable(format!(
+                    "timed out: the response took longer than {} s",
+                    self.timeout.as_secs_f32()
+                )));
+            }
+            let n = resp.read(&mut buf).map_err(|e| unavailable(describe_read(&e)))?;
+            if n == 0 {
+                break;
+            }
+            v.extend_from_slice(&buf[..n]);
+            if v.len() > max {
+                return Err(unavailable(format!(
+                    "the response is larger than the {max} bytes such a file can be (after decompression)"
+                )));
+            }
         }
         Ok(Some(v))
     }
@@ -202,6 +222,30 @@ fn describe(e: &reqwest::Error) -> String {
         "request failed"
     };
     format!("{kind}: {cause}")
+}
+
+/// A failure to read a response body in a few words: "timed out" when a read did, and the
+/// innermost cause ("error decoding response body" alone would hide a timeout or a reset).
+fn describe_read(e: &std::io::Error) -> String {
+    let mut timed_out = e.kind() == std::io::ErrorKind::TimedOut;
+    let mut cause: &dyn std::error::Error = e;
+    loop {
+        if let Some(r) = cause.downcast_ref::<reqwest::Error>() {
+            timed_out |= r.is_timeout();
+        }
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            timed_out |= io.kind() == std::io::ErrorKind::TimedOut;
+        }
+        match cause.source() {
+            Some(c) => cause = c,
+            None => break,
+        }
+    }
+    if timed_out {
+        format!("timed out reading the response: {cause}")
+    } else {
+        format!("reading the response: {cause}")
+    }
 }
 
 /// Fetches and verifies the log's checkpoint with the ledger key (the trust root, from the
@@ -486,13 +530,14 @@ impl Read for TileStream<'_> {
     }
 }
 
-/// A source for a location given by a user: an `http(s)://` URL or a directory.
+/// A source for a location given by a user: an `http(s)://` URL (each request bounded by
+/// `timeout`) or a directory.
 ///
 /// # Errors
 /// [`RemoteError::Unavailable`] for a URL that cannot be used.
-pub fn source_for(location: &str) -> Result<Box<dyn TileSource>, RemoteError> {
+pub fn source_for(location: &str, timeout: Duration) -> Result<Box<dyn TileSource>, RemoteError> {
     if location.starts_with("http://") || location.starts_with("https://") {
-        Ok(Box::new(HttpSource::new(location)?))
+        Ok(Box::new(HttpSource::new(location, timeout)?))
     } else {
         Ok(Box::new(DirSource::new(location)))
     }

@@ -258,14 +258,49 @@ async fn api_orgs(State(s): State<Shared>) -> Result<Response, Answer> {
     json_response(&read(&s, |r| crate::report::organisations(r, now))?)
 }
 
+/// An entry index as the API spells it: decimal, without leading zeros (one spelling per
+/// entry, as for tiles).
 fn index_of(n: &str) -> Result<u64, Answer> {
-    let ok = !n.is_empty() && n.len() <= 20 && n.bytes().all(|b| b.is_ascii_digit());
+    let ok = !n.is_empty()
+        && n.len() <= 20
+        && n.bytes().all(|b| b.is_ascii_digit())
+        && (n == "0" || !n.starts_with('0'));
     ok.then(|| n.parse().ok()).flatten().ok_or_else(|| {
         Answer(
             StatusCode::BAD_REQUEST,
-            "an entry index is a decimal number".into(),
+            "an entry index is a decimal number without leading zeros".into(),
         )
     })
+}
+
+/// Whether a request path is one this server could have written: only the characters of its
+/// own paths, no empty, `.` or `..` segment, no percent-encoding (which the routes would decode
+/// into another spelling of a resource, or into a `/`). Every resource then has one URL.
+fn canonical_path(path: &str) -> bool {
+    path.len() <= 256
+        && path.starts_with('/')
+        && path[1..].split('/').all(|seg| {
+            !seg.is_empty()
+                && seg != "."
+                && seg != ".."
+                && seg
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+        })
+}
+
+/// Refuses a request for a path that is not canonical ([`canonical_path`]) before any route
+/// sees it.
+async fn only_canonical(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    if canonical_path(req.uri().path()) {
+        next.run(req).await
+    } else {
+        Answer(
+            StatusCode::BAD_REQUEST,
+            "not a path of this server (paths are plain: no '..', '//' or percent-encoding)".into(),
+        )
+        .into_response()
+    }
 }
 
 async fn api_entry(State(s): State<Shared>, UrlPath(n): UrlPath<String>) -> Result<Response, Answer> {
@@ -337,6 +372,7 @@ fn router(state: Shared) -> Router {
         .route("/api/v1/proof/{n}", get(api_proof))
         .merge(bundles)
         .fallback(fallback)
+        .layer(axum::middleware::from_fn(only_canonical))
         .layer(compress)
         .layer(cors)
         .layer(timeout)

@@ -6,9 +6,8 @@
 mod common;
 
 use std::io::Read as _;
-use std::time::Duration;
 
-use common::{attest_args, json, xorshift, World};
+use common::{attest_args, json, KillMoments, World};
 
 #[cfg(unix)]
 #[test]
@@ -46,19 +45,16 @@ fn kill_appends(read_after_each: bool) {
     let w = World::new();
     w.init();
     let key = w.register("acme", "Acme Corp");
-    let mut seed = 0x2545_f491_4f6c_dd1du64;
-    let mut rnd = |n: u64| xorshift(&mut seed) % n;
     // Kill points are spread over the time one whole append takes on this machine.
     let t0 = std::time::Instant::now();
     w.attest(&key, &["no-backdoors"], "baseline");
     let baseline = (t0.elapsed().as_micros() as u64).max(1_000);
-    let mut span = baseline;
+    let mut moments = KillMoments::new(baseline, 0x2545_f491_4f6c_dd1d);
     let mut acknowledged = Vec::new();
     let mut killed = 0;
-    // On a loaded machine the baseline may take longer than later appends, so that most would
-    // finish before their kill: each append that finishes first shortens the span (each kill
-    // lengthens it again, up to the baseline, so kills stay spread over the append), and the
-    // loop runs until `kills` processes were killed (or gives up after 4 × kills attempts).
+    // KillMoments shortens the span when appends finish before their kill (a loaded machine),
+    // and the loop runs until `kills` processes were killed (or gives up after 4 × kills
+    // attempts).
     let mut i = 0;
     while killed < kills && i < 4 * kills {
         i += 1;
@@ -69,18 +65,8 @@ fn kill_appends(read_after_each: bool) {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_micros(rnd(span)));
-        let _ = child.kill();
-        let status = child.wait().unwrap();
-        {
-            use std::os::unix::process::ExitStatusExt as _;
-            if status.signal() == Some(9) {
-                killed += 1;
-                span = (span + span / 8).min(baseline);
-            } else {
-                span = (span * 3 / 4).max(100);
-            }
-        }
+        let (status, was_killed) = moments.kill(&mut child);
+        killed += usize::from(was_killed);
         let mut out = String::new();
         child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
         if status.success() {

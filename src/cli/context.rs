@@ -59,11 +59,11 @@ pub(super) fn open_waiting(dir: &Path, open: impl Fn(&Path) -> Result<Ledger, Le
     let mut told = false;
     loop {
         match open(dir) {
-            Err(LedgerError::Store(accord::store::StoreError::InUse(_)))
+            Err(LedgerError::Store(accord::store::StoreError::InUse(_, who)))
                 if std::time::Instant::now() < deadline =>
             {
                 if !told {
-                    note!("waiting for another accord process to release the ledger...");
+                    note!("waiting for another accord process{who} to release the ledger...");
                     told = true;
                 }
                 std::thread::sleep(std::time::Duration::from_millis(50));

@@ -74,11 +74,15 @@ pub(super) fn man(mut cmd: clap::Command) -> Res {
     Ok(())
 }
 
-const ENVIRONMENT: [(&str, &str); 6] = [
+const ENVIRONMENT: [(&str, &str); 7] = [
     ("ACCORD_LEDGER", "The ledger directory (as --ledger)."),
     (
         "ACCORD_LOCK_WAIT",
         "Seconds to wait for another accord process to release the ledger (default 10).",
+    ),
+    (
+        "ACCORD_HTTP_TIMEOUT",
+        "Seconds one request of verify URL or mirror URL may take, body included (default 30).",
     ),
     (
         "ACCORD_PASSPHRASE",

@@ -221,6 +221,13 @@ SIGTERM or Ctrl-C.\n\nExample:\n  accord serve --listen 127.0.0.1:8080\n  accord
         /// The address to listen on.
         #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
         listen: String,
+        /// Connections served at once; more wait in the listen queue until one closes.
+        #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=65_536))]
+        max_connections: u32,
+        /// Seconds a client has to send a request's headers (on a new connection, or on an idle
+        /// kept-alive one) before it is dropped.
+        #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
+        header_timeout: u64,
     },
     /// Build or extend a read-only mirror from a published log (URL or directory), verified
     /// before anything is committed.
@@ -610,7 +617,11 @@ fn run(cli: &Cli) -> Result<(), Fail> {
             ..
         } => public::verify_remote(loc, ledger_key.as_deref(), state.as_deref(), *json),
         Command::Publish { dest, json } => public::publish(dir, dest, *json),
-        Command::Serve { listen } => public::serve(dir, listen),
+        Command::Serve {
+            listen,
+            max_connections,
+            header_timeout,
+        } => public::serve(dir, listen, *max_connections, *header_timeout),
         Command::Mirror { location, ledger_key } => public::mirror(dir, location, ledger_key),
         Command::Verify {
             ledger_key,

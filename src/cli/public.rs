@@ -54,12 +54,16 @@ pub(super) fn publish(dir: &Path, dest: &Path, json: bool) -> Res {
 }
 
 /// `accord serve --listen ADDR`.
-pub(super) fn serve(dir: &Path, listen: &str) -> Res {
-    let server =
-        accord::serve::start(dir, listen, accord::serve::Limits::default(), true).map_err(|e| match e {
-            accord::serve::ServeError::Ledger(e) => fail::ledger(e, 2),
-            other => Fail::usage(other),
-        })?;
+pub(super) fn serve(dir: &Path, listen: &str, connections: u32, header_timeout: u64) -> Res {
+    let limits = accord::serve::Limits {
+        connections: connections as usize,
+        header_time: std::time::Duration::from_secs(header_timeout),
+        ..Default::default()
+    };
+    let server = accord::serve::start(dir, listen, limits, true).map_err(|e| match e {
+        accord::serve::ServeError::Ledger(e) => fail::ledger(e, 2),
+        other => Fail::usage(other),
+    })?;
     let l = open_ro(dir)?;
     note!(
         "serving ledger {} at http://{}/ (checkpoint, tile/..., accord/log.json, api/v1/...); stop with Ctrl-C or SIGTERM",
@@ -73,6 +77,17 @@ pub(super) fn serve(dir: &Path, listen: &str) -> Res {
     );
     drop(l);
     server.wait().map_err(Fail::usage)
+}
+
+/// How long one request to a host may take: ACCORD_HTTP_TIMEOUT seconds (default 30).
+fn http_timeout() -> std::time::Duration {
+    std::env::var("ACCORD_HTTP_TIMEOUT")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|s| *s > 0)
+        .map_or(remote::REQUEST_TIMEOUT, |s| {
+            std::time::Duration::from_secs(s.min(3600))
+        })
 }
 
 /// A failure while reading a published log: the host's or its tiles' failure if the stream
@@ -104,7 +119,7 @@ pub(super) fn verify_remote(location: &str, key: Option<&str>, state: Option<&Pa
         ))
     })?;
     let vkey = vkey(key)?;
-    let source = remote::source_for(location).map_err(|e| remote_error(e, location))?;
+    let source = remote::source_for(location, http_timeout()).map_err(|e| remote_error(e, location))?;
     let cp = remote::fetch_checkpoint(source.as_ref(), &vkey).map_err(|e| remote_error(e, location))?;
     let sd = state_dir(state);
     let remembered = sd.remembered(&vkey).map_err(state_fail)?;
@@ -137,6 +152,10 @@ pub(super) fn verify_remote(location: &str, key: Option<&str>, state: Option<&Pa
             "registrations": report.by_kind[0], "attestations": report.by_kind[1], "withdrawals": report.by_kind[2],
             "rotations": report.by_kind[3], "revocations": report.by_kind[4], "recoveries": report.by_kind[5],
             "live_attestations": report.live_at(now), "remembered": seen_text(&seen),
+            "remembered_size": remembered_size(&seen, c.size),
+            // Older than the remembered checkpoint, a live log is a rollback (exit 1, no JSON).
+            "older_than_remembered": false,
+            "ledger_key": vkey.to_string(), "ledger_key_source": "argument",
             "untrusted": report.untrusted,
         }));
     }
@@ -159,7 +178,7 @@ pub(super) fn verify_remote(location: &str, key: Option<&str>, state: Option<&Pa
 /// log, verified before anything is committed (as `import` does for an export file).
 pub(super) fn mirror(dir: &Path, location: &str, key: &str) -> Res {
     let vkey = vkey(key)?;
-    let source = remote::source_for(location).map_err(|e| remote_error(e, location))?;
+    let source = remote::source_for(location, http_timeout()).map_err(|e| remote_error(e, location))?;
     let cp = remote::fetch_checkpoint(source.as_ref(), &vkey).map_err(|e| remote_error(e, location))?;
     let mut stream = TileStream::new(source.as_ref(), &cp);
     let bar = Progress::start("mirroring", true);

@@ -77,9 +77,10 @@ pub enum StoreError {
     /// A ledger is already there.
     #[error("a ledger already exists at {0}")]
     Exists(PathBuf),
-    /// Another process holds the ledger.
-    #[error("the ledger at {0} is in use by another accord process; try again when it has finished")]
-    InUse(PathBuf),
+    /// Another process holds the ledger: its directory, and who holds it as far as the
+    /// holder recorded it (` (pid 1234: accord attest)`, or nothing).
+    #[error("the ledger at {0} is in use by another accord process{1}; try again when it has finished")]
+    InUse(PathBuf, String),
     /// The file is not an accord ledger or is damaged.
     #[error("store damaged: {0}")]
     Damaged(String),
@@ -155,11 +156,54 @@ pub struct Store {
 fn open_err(path: &Path, e: redb::DatabaseError) -> StoreError {
     match e {
         redb::DatabaseError::DatabaseAlreadyOpen | redb::DatabaseError::LockProtocolMismatch => {
-            StoreError::InUse(path.to_path_buf())
+            StoreError::InUse(path.to_path_buf(), holder(path))
         }
         redb::DatabaseError::RepairAborted => StoreError::NeedsRepair(path.to_path_buf()),
         redb::DatabaseError::Storage(s) => storage(s),
         other => StoreError::Damaged(other.to_string()),
+    }
+}
+
+/// The file in a ledger directory where the process that opened the ledger for writing last
+/// recorded its process id, so that a command kept waiting can say who holds the ledger.
+const HOLDER_FILE: &str = "holder";
+
+/// Records this process as the ledger's writer (best effort: it only improves a message).
+fn record_holder(dir: &Path) {
+    let _ = std::fs::write(dir.join(HOLDER_FILE), format!("{}\n", std::process::id()));
+}
+
+/// Who holds the ledger in `dir`, as ` (pid N: PROGRAM ARGS)` (the program's name and its
+/// first three arguments, from /proc where there is one), or nothing when no live holder is recorded.
+fn holder(dir: &Path) -> String {
+    let Some(pid) = std::fs::read_to_string(dir.join(HOLDER_FILE))
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok())
+    else {
+        return String::new();
+    };
+    match std::fs::read(format!("/proc/{pid}/cmdline")) {
+        Ok(cmdline) => {
+            let words: Vec<String> = cmdline
+                .split(|b| *b == 0)
+                .filter(|w| !w.is_empty())
+                .take(4)
+                .enumerate()
+                .map(|(k, w)| {
+                    let w = String::from_utf8_lossy(w);
+                    let w = if k == 0 {
+                        w.rsplit('/').next().unwrap_or_default()
+                    } else {
+                        &w
+                    };
+                    w.chars().take(40).collect()
+                })
+                .collect();
+            format!(" (pid {pid}: {})", words.join(" "))
+        }
+        // Not running any more (a stale record), or no /proc to ask.
+        Err(_) if Path::new("/proc/self").exists() => String::new(),
+        Err(_) => format!(" (pid {pid})"),
     }
 }
 
@@ -286,6 +330,7 @@ impl Store {
                 .open(&path)
                 .map_err(|e| open_err(dir, e))
         })?;
+        record_holder(dir);
         let s = Store {
             db: Db::Rw(db),
             path: dir.to_path_buf(),

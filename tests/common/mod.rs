@@ -593,6 +593,47 @@ pub fn xorshift(seed: &mut u64) -> u64 {
     *seed
 }
 
+/// Random moments to kill a process at, spread over the time one whole run takes (`baseline`
+/// microseconds): a run that finished before its kill shortens the span (on a loaded machine
+/// the baseline may be longer than later runs), a kill lengthens it again up to the baseline,
+/// so that kills stay spread over the run.
+pub struct KillMoments {
+    seed: u64,
+    span: u64,
+    baseline: u64,
+}
+
+impl KillMoments {
+    /// Moments over `baseline` microseconds, chosen from `seed` (repeatable).
+    pub fn new(baseline: u64, seed: u64) -> KillMoments {
+        let baseline = baseline.max(1);
+        KillMoments {
+            seed,
+            span: baseline,
+            baseline,
+        }
+    }
+
+    /// Lets `child` run for a random moment, kills it with SIGKILL, and returns its exit status
+    /// and whether the kill stopped it (false: it had finished first).
+    #[cfg(unix)]
+    pub fn kill(&mut self, child: &mut std::process::Child) -> (std::process::ExitStatus, bool) {
+        use std::os::unix::process::ExitStatusExt as _;
+        std::thread::sleep(std::time::Duration::from_micros(
+            xorshift(&mut self.seed) % self.span,
+        ));
+        let _ = child.kill();
+        let status = child.wait().unwrap();
+        let killed = status.signal() == Some(9);
+        self.span = if killed {
+            (self.span + self.span / 8).min(self.baseline)
+        } else {
+            (self.span * 3 / 4).max(100)
+        };
+        (status, killed)
+    }
+}
+
 /// A JSON file, parsed.
 pub fn read_json(path: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
