@@ -12,6 +12,8 @@ mod import;
 mod prove;
 mod verify;
 
+pub use append::Outcome;
+
 use crate::checkpoint::{Checkpoint, CheckpointError, LedgerKey};
 use crate::merkle;
 pub use crate::replay::{Batch, Progress, Replay, ReplayTotals, VerifyReport, VERIFY_BATCH};
