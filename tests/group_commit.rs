@@ -11,7 +11,7 @@ use accord::norms::Catalogue;
 use common::{attestation, registration, signed, ORIGIN};
 
 fn checkpoints(l: &Ledger) -> usize {
-    l.store().read(|r| accord::report::checkpoints(r)).unwrap().len()
+    l.store().read(accord::report::checkpoints).unwrap().len()
 }
 
 fn key(seed: u8) -> SecretKey {
