@@ -222,7 +222,9 @@ fn readme_examples_run() {
                     .iter()
                     .find(|o| o["org"] == "acme corp")
                     .expect("Acme Corp is registered before README.md uses KID");
-                let kid = acme["current_keys"][0].as_str().expect("Acme Corp has a current key");
+                let kid = acme["current_keys"][0]
+                    .as_str()
+                    .expect("Acme Corp has a current key");
                 filled = filled.replace("KID", &kid[..16]);
             }
             // Every placeholder is filled: no other word in capitals is left to the shell.
