@@ -22,23 +22,22 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use accord::checkpoint::{LedgerKey, Origin, VerifierKey};
+use accord::checkpoint::{LedgerKey, VerifierKey};
 use accord::entry::Entry;
 use accord::export;
-use accord::keys::SecretKey;
 use accord::ledger::{Ledger, LedgerError};
 use accord::merkle;
 use accord::norms::Catalogue;
-use accord::statement::{self, Attestation, Body, NormRef, Payload, Registration, Statement};
+use accord::statement::{Body, Statement};
 use criterion::{black_box, Criterion};
 use ed25519_dalek::{Signature, VerifyingKey};
 use rayon::prelude::*;
 
-type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+#[path = "support/generator.rs"]
+mod generator;
+use generator::{build_ledger, Orgs, Res, BATCH};
 
 const ORIGIN: &str = "bench.example/ledger";
-/// Statements per `Ledger::append` call (one transaction, one checkpoint).
-const BATCH: u64 = 10_000;
 /// The smaller ledger size at which peak RSS is also reported.
 const RSS_SMALL: u64 = 100_000;
 
@@ -94,92 +93,6 @@ impl Config {
     }
 }
 
-/// Deterministic key of organisation `i` (`salt` 0) or of its recovery key (`salt` 1).
-fn org_key(i: u64, salt: u8) -> SecretKey {
-    let mut seed = [0xacu8; 32];
-    seed[..8].copy_from_slice(&i.to_le_bytes());
-    seed[8] = salt;
-    SecretKey::from_seed(&seed)
-}
-
-fn org_name(i: u64) -> String {
-    format!("Bench Org {i:04}")
-}
-
-/// The signing material of every organisation.
-struct Orgs {
-    keys: Vec<SecretKey>,
-    iss: Vec<String>,
-}
-
-impl Orgs {
-    fn new(n: u64) -> Res<Orgs> {
-        let mut keys = Vec::new();
-        let mut iss = Vec::new();
-        for i in 0..n {
-            keys.push(org_key(i, 0));
-            iss.push(statement::normalise_org(&org_name(i))?);
-        }
-        Ok(Orgs { keys, iss })
-    }
-
-    fn registration(&self, i: u64) -> Res<Vec<u8>> {
-        let key = &self.keys[i as usize];
-        let body = Body::Registration(Registration {
-            name: org_name(i),
-            public_key: key.public(),
-            domain: Some(format!("org{i}.example")),
-            contact: Some(format!("security@org{i}.example")),
-            recovery: Some(org_key(i, 1).public().kid()),
-        });
-        self.sign(i, body)
-    }
-
-    /// Attestation number `j`, by organisation `j mod orgs`, of one to three norms.
-    fn attestation(&self, j: u64, cat: &Catalogue) -> Res<Vec<u8>> {
-        let offered: Vec<_> = cat.norms().iter().filter(|n| !n.deprecated).collect();
-        let mut norms: Vec<NormRef> = (0..1 + j % 3)
-            .map(|t| {
-                let n = offered[((j / 3 + t * 5) % offered.len() as u64) as usize];
-                NormRef {
-                    id: n.id.clone(),
-                    text_hash: n.text_hash(),
-                }
-            })
-            .collect();
-        norms.sort_by(|a, b| a.id.cmp(&b.id));
-        norms.dedup_by(|a, b| a.id == b.id);
-        let body = Body::Attestation(Attestation {
-            catalogue: cat.version,
-            norms,
-            scope: vec![format!("Product {}", j % 1_000)],
-            expires: None,
-            note: None,
-            supersedes: None,
-        });
-        self.sign(j % self.keys.len() as u64, body)
-    }
-
-    fn sign(&self, org: u64, body: Body) -> Res<Vec<u8>> {
-        let payload = Payload {
-            origin: ORIGIN.into(),
-            iat: accord::clock::now(),
-            nonce: statement::random_nonce(),
-            body,
-        };
-        let i = org as usize;
-        Ok(statement::sign(&payload, &self.iss[i], &self.keys[i])?.into_bytes())
-    }
-
-    /// Attestations `from..to`, signed in parallel.
-    fn attestations(&self, from: u64, to: u64, cat: &Catalogue) -> Res<Vec<Vec<u8>>> {
-        (from..to)
-            .into_par_iter()
-            .map(|j| self.attestation(j, cat))
-            .collect()
-    }
-}
-
 /// A cached ledger of `entries` entries.
 struct Cached {
     dir: PathBuf,
@@ -222,34 +135,18 @@ fn ensure_ledger(root: &Path, entries: u64, orgs: u64) -> Res<Cached> {
         "accord-bench: building a ledger of {entries} entries ({orgs} organisations) in {}",
         dir.display()
     );
-    let key = LedgerKey::generate(&Origin::new(ORIGIN)?);
-    std::fs::write(&skey, key.to_skey().as_bytes())?;
+    let (key, appending) = build_ledger(&dir.join("ledger"), &skey, ORIGIN, entries, orgs, |done| {
+        if done.is_multiple_of(100_000) {
+            eprintln!("accord-bench:   {done}/{entries}");
+        }
+    })?;
     let cached = Cached {
         dir,
         entries,
         key,
         built_rate: None,
     };
-    let ledger = Ledger::init(&cached.ledger_dir(), &cached.key, &skey)?;
-    let cat = Catalogue::embedded();
-    let o = Orgs::new(orgs)?;
-    let mut appending = Duration::ZERO;
-    let regs: Vec<Vec<u8>> = (0..orgs).map(|i| o.registration(i)).collect::<Res<_>>()?;
-    let t = Instant::now();
-    ledger.append(&regs, &cached.key, accord::clock::now(), cat)?;
-    appending += t.elapsed();
-    let mut done = orgs;
-    while done < entries {
-        let to = (done + BATCH).min(entries);
-        let batch = o.attestations(done - orgs, to - orgs, cat)?;
-        let t = Instant::now();
-        ledger.append(&batch, &cached.key, accord::clock::now(), cat)?;
-        appending += t.elapsed();
-        done = to;
-        if done.is_multiple_of(100_000) {
-            eprintln!("accord-bench:   {done}/{entries}");
-        }
-    }
+    let ledger = Ledger::open(&cached.ledger_dir())?;
     let mut w = BufWriter::new(std::fs::File::create(cached.export_file())?);
     ledger.export(&mut w)?;
     drop(w);
@@ -364,7 +261,7 @@ fn bulk_append(c: &Cached, orgs: u64, sample: u64) -> Res<Duration> {
     let res = (|| -> Res<Duration> {
         let ledger = Ledger::open(&copy)?;
         let cat = Catalogue::embedded();
-        let o = Orgs::new(orgs)?;
+        let o = Orgs::new(orgs, ORIGIN)?;
         // Numbered past the cached ledger's attestations; every statement has a fresh nonce.
         let first = c.entries;
         let batches: Vec<Vec<Vec<u8>>> = (0..sample.div_ceil(BATCH))
