@@ -334,7 +334,7 @@ fn publish_bench(c: &Cached, orgs: u64, more: u64) -> Res<PublishFigures> {
     }
 
     let cat = Catalogue::embedded();
-    let batch = Orgs::new(orgs)?.attestations(c.entries, c.entries + more, cat)?;
+    let batch = Orgs::new(orgs, ORIGIN)?.attestations(c.entries, c.entries + more, cat)?;
     ledger.append(&batch, &c.key, accord::clock::now(), cat)?;
     let t = Instant::now();
     let r2 = accord::publish::publish(&ledger, &target, None)?;
