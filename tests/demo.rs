@@ -82,6 +82,16 @@ fn check_whole_product(out: &str) {
         "{out}"
     );
     assert!(out.contains("now 11 entries (was 0)"), "{out}");
+    has(out, "publish", |c| {
+        c.contains(" publish ") && c.ends_with("/public")
+    });
+    has(out, "verify of the published directory", |c| {
+        c.contains(" verify ") && c.contains("/public --ledger-key ") && vkey_arg(c)
+    });
+    assert!(
+        out.contains("OK: the ledger demo.accord.example/pledges published at"),
+        "{out}"
+    );
     assert!(
         out.contains("Tailspin Toys (tailspin.example, self-asserted)"),
         "{out}"
@@ -96,6 +106,9 @@ fn check_whole_product(out: &str) {
         "verify --ledger-key",
         "completions bash",
         "accord man",
+        "serve --listen 127.0.0.1:8080",
+        "accord verify http://127.0.0.1:8080/ --ledger-key",
+        "mirror http://127.0.0.1:8080/",
     ] {
         assert!(next.contains(hint), "what to try next lacks {hint}: {next}");
     }

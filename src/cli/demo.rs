@@ -3,7 +3,8 @@
 //! companies registering and attesting, a withdrawal, verification against the ledger's public
 //! key, an offline proof, a key rotation, a key held in an HSM signing outside accord (OpenSSL
 //! stands in for the HSM; without OpenSSL, a key file does, and the demo says so), an export
-//! verified offline, a read-only mirror, the organisations; then what to try next.
+//! verified offline, a read-only mirror, the organisations, the ledger published as C2SP tiles
+//! and verified from there; then what to try next (serving it over HTTP among them).
 
 use std::path::{Path, PathBuf};
 
@@ -364,6 +365,24 @@ pub(super) fn run(dir: Option<&Path>) -> Result<(), Fail> {
         &[s("--ledger"), mirror.clone(), s("orgs")],
     )?;
 
+    // The public side: C2SP tiles in a directory any web server serves, verified from there.
+    let public = p(&dir.join("public"));
+    step(
+        "The custodian publishes the ledger as C2SP tlog-tiles: a directory any web server or CDN can serve",
+        &with_ledger(&[s("publish"), public.clone()]),
+    )?;
+    step(
+        "Anyone verifies the published log (every entry bundle and hash tile) with only the ledger key",
+        &[
+            s("verify"),
+            public.clone(),
+            s("--ledger-key"),
+            vkey.clone(),
+            s("--state"),
+            p(&dir.join("reader-state")),
+        ],
+    )?;
+
     let try_next = [
         (
             "everything said in Contoso's name, in order",
@@ -386,6 +405,19 @@ pub(super) fn run(dir: Option<&Path>) -> Result<(), Fail> {
             ),
         ),
         (
+            "serve the ledger over HTTP (tiles, checkpoint, /api/v1/...) while it keeps growing",
+            format!("accord --ledger {} serve --listen 127.0.0.1:8080", quote(&ledger)),
+        ),
+        (
+            "then, from another terminal, verify and mirror it over HTTP",
+            format!(
+                "accord verify http://127.0.0.1:8080/ --ledger-key {}; accord --ledger {} mirror http://127.0.0.1:8080/ --ledger-key {}",
+                quote(&vkey),
+                quote(&p(&dir.join("http-mirror"))),
+                quote(&vkey)
+            ),
+        ),
+        (
             "end a lost key, then recover with the recovery key",
             "accord key revoke --help; accord key recover --help".to_string(),
         ),
@@ -395,7 +427,7 @@ pub(super) fn run(dir: Option<&Path>) -> Result<(), Fail> {
         ),
     ];
     out(&format!(
-        "\nDone. The demo's ledger, keys, mirror and state are in {}\n\nWhat to try next:\n",
+        "\nDone. The demo's ledger, keys, mirror, published log and state are in {}\n\nWhat to try next:\n",
         dir.display()
     ));
     for (what, cmd) in try_next {
