@@ -89,7 +89,7 @@ http {
 EOF
 nginx -c "$work/nginx.conf" &
 nginx_pid=$!
-target/release/accord --ledger "$ledger" serve --listen "127.0.0.1:$accord_port" 2>"$work/accord.log" &
+target/release/accord --ledger "$ledger" serve --listen "127.0.0.1:$accord_port" --max-connections-per-client 0 2>"$work/accord.log" &
 accord_pid=$!
 for port in $nginx_port $accord_port; do
     i=0

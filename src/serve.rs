@@ -36,6 +36,12 @@ use crate::tiles::{self, Tile, TileKind};
 pub struct Limits {
     /// Connections served at once; more wait in the listen queue.
     pub connections: usize,
+    /// Connections one client address may hold at once; more are closed at once (0: no
+    /// limit, for a server behind a reverse proxy, where every client has the proxy's address).
+    pub per_client: usize,
+    /// Time a response may wait for a client that does not read it (a write that makes no
+    /// progress for this long drops the connection).
+    pub write_stall: Duration,
     /// Time to send a request's headers (slow clients are dropped after it).
     pub header_time: Duration,
     /// Time to answer one request.
@@ -52,6 +58,8 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             connections: 256,
+            per_client: 32,
+            write_stall: Duration::from_secs(10),
             header_time: Duration::from_secs(10),
             request_time: Duration::from_secs(30),
             connection_time: Duration::from_secs(300),
@@ -142,40 +150,47 @@ fn not_found() -> Answer {
 /// A response with the content type and caching of `kind`, an ETag, and 304 for a matching
 /// `If-None-Match`.
 fn file_response(headers: &HeaderMap, kind: FileKind, body: Arc<Vec<u8>>) -> Response {
-    let etag = format!("\"{}\"", hex::encode(&Sha256::digest(body.as_slice())[..16]));
+    respond(headers, kind.content_type(), kind.cache_control(), body)
+}
+
+/// A response with a weak ETag (a hash of the body: weak, because the same body is also sent
+/// gzip-encoded, RFC 9110 §8.8.1) and 304 for an `If-None-Match` that matches it (weak
+/// comparison, §13.1.2) or is `*`.
+fn respond(
+    headers: &HeaderMap,
+    content_type: &'static str,
+    cache: &'static str,
+    body: Arc<Vec<u8>>,
+) -> Response {
+    let tag = hex::encode(&Sha256::digest(body.as_slice())[..16]);
+    let etag = format!("W/\"{tag}\"");
     let matches = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == format!("\"{tag}\""));
     let mut r = if matches {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         Response::new(Body::from(body.as_ref().clone()))
     };
     let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(kind.content_type()),
-    );
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static(kind.cache_control()),
-    );
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     if let Ok(v) = HeaderValue::from_str(&etag) {
         h.insert(header::ETAG, v);
     }
     r
 }
 
-fn json_response<T: serde::Serialize>(v: &T) -> Result<Response, Answer> {
-    let body =
+/// JSON of the read API: not cached (it changes with every append), with an ETag.
+fn json_response<T: serde::Serialize>(headers: &HeaderMap, v: &T) -> Result<Response, Answer> {
+    let mut body =
         serde_json::to_vec_pretty(v).map_err(|e| Answer(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    let mut r = Response::new(Body::from(body));
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    r.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    Ok(r)
+    body.push(b'\n');
+    Ok(respond(headers, "application/json", "no-cache", Arc::new(body)))
 }
 
 fn read<T>(s: &Shared, f: impl FnOnce(&ReadTables) -> Result<T, LedgerError>) -> Result<T, Answer> {
@@ -193,7 +208,9 @@ async fn tile(
     headers: HeaderMap,
 ) -> Result<Response, Answer> {
     let path = format!("tile/{rest}");
-    let tile = Tile::parse(&path).map_err(|_| not_found())?;
+    // A path that is not a tile path as C2SP spells it (leading zeros, a missing `x`, a width
+    // of 0 or 256) names nothing: 400. A tile path beyond the tree is 404.
+    let tile = Tile::parse(&path).map_err(|e| Answer(StatusCode::BAD_REQUEST, e.to_string()))?;
     if let Some(b) = s.cache.lock().map_err(|_| not_found())?.get(&path) {
         return Ok(file_response(&headers, FileKind::Tile, b));
     }
@@ -246,16 +263,16 @@ async fn catalogue(headers: HeaderMap) -> Response {
     )
 }
 
-async fn api_status(State(s): State<Shared>) -> Result<Response, Answer> {
+async fn api_status(State(s): State<Shared>, headers: HeaderMap) -> Result<Response, Answer> {
     let now = crate::clock::now();
     let mut rows = read(&s, |r| crate::report::attestation_status(r, now))?;
     rows.retain(|a| a.state == "live");
-    json_response(&rows)
+    json_response(&headers, &rows)
 }
 
-async fn api_orgs(State(s): State<Shared>) -> Result<Response, Answer> {
+async fn api_orgs(State(s): State<Shared>, headers: HeaderMap) -> Result<Response, Answer> {
     let now = crate::clock::now();
-    json_response(&read(&s, |r| crate::report::organisations(r, now))?)
+    json_response(&headers, &read(&s, |r| crate::report::organisations(r, now))?)
 }
 
 /// An entry index as the API spells it: decimal, without leading zeros (one spelling per
@@ -292,6 +309,14 @@ fn canonical_path(path: &str) -> bool {
 /// Refuses a request for a path that is not canonical ([`canonical_path`]) before any route
 /// sees it.
 async fn only_canonical(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    // HTTP/1.1 requires a Host header (RFC 9112 §3.2); a request without one is malformed.
+    if req.version() == axum::http::Version::HTTP_11 && !req.headers().contains_key(header::HOST) {
+        return Answer(
+            StatusCode::BAD_REQUEST,
+            "an HTTP/1.1 request needs a Host header".into(),
+        )
+        .into_response();
+    }
     if canonical_path(req.uri().path()) {
         next.run(req).await
     } else {
@@ -303,17 +328,25 @@ async fn only_canonical(req: axum::extract::Request, next: axum::middleware::Nex
     }
 }
 
-async fn api_entry(State(s): State<Shared>, UrlPath(n): UrlPath<String>) -> Result<Response, Answer> {
+async fn api_entry(
+    State(s): State<Shared>,
+    UrlPath(n): UrlPath<String>,
+    headers: HeaderMap,
+) -> Result<Response, Answer> {
     let index = index_of(&n)?;
     let v = read(&s, |r| match r.entry(index)? {
         Some(b) => crate::report::entry_view(r, index, &b).map(Some),
         None => Ok(None),
     })?
     .ok_or_else(not_found)?;
-    json_response(&v)
+    json_response(&headers, &v)
 }
 
-async fn api_proof(State(s): State<Shared>, UrlPath(n): UrlPath<String>) -> Result<Response, Answer> {
+async fn api_proof(
+    State(s): State<Shared>,
+    UrlPath(n): UrlPath<String>,
+    headers: HeaderMap,
+) -> Result<Response, Answer> {
     let index = index_of(&n)?;
     if index >= s.ledger.size()? {
         return Err(not_found());
@@ -322,12 +355,12 @@ async fn api_proof(State(s): State<Shared>, UrlPath(n): UrlPath<String>) -> Resu
     let text = crate::proofs::ProofFile::Bundle(b)
         .to_json()
         .map_err(|e| Answer(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    let mut r = Response::new(Body::from(text));
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    r.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    Ok(r)
+    Ok(respond(
+        &headers,
+        "application/json",
+        "no-cache",
+        Arc::new(text.into_bytes()),
+    ))
 }
 
 async fn fallback(method: Method) -> Answer {
@@ -475,6 +508,7 @@ async fn run(
         tokio::net::TcpListener::from_std(listener).map_err(|e| ServeError::Runtime(e.to_string()))?;
     let app = router(state);
     let permits = Arc::new(tokio::sync::Semaphore::new(limits.connections));
+    let per_client: Arc<Mutex<HashMap<std::net::IpAddr, usize>>> = Arc::default();
     let (closing, _) = tokio::sync::broadcast::channel::<()>(1);
     let mut sigterm = if signals {
         Some(
@@ -502,7 +536,7 @@ async fn run(
             _ = stopped.changed() => break,
             _ = &mut term => break,
         };
-        let (stream, _) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             a = listener.accept() => match a {
                 Ok(x) => x,
                 // Out of descriptors and the like: wait a little rather than spin.
@@ -514,17 +548,25 @@ async fn run(
             _ = stopped.changed() => break,
             _ = &mut term => break,
         };
+        // One client may not take every connection: beyond its share it is closed at once,
+        // and the others keep being served.
+        let Some(slot) = ClientSlot::take(&per_client, peer.ip(), limits.per_client) else {
+            drop(stream);
+            continue;
+        };
         let service = hyper_util::service::TowerToHyperService::new(app.clone());
         let mut close = closing.subscribe();
         let limits = limits.clone();
         tokio::spawn(async move {
             let _permit = permit;
+            let _slot = slot;
+            let io = StallGuard::new(stream, limits.write_stall);
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(limits.header_time)
                 .max_buf_size(limits.header_bytes.max(8192))
                 .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), service);
+                .serve_connection(TokioIo::new(io), service);
             tokio::pin!(conn);
             let deadline = tokio::time::sleep(limits.connection_time);
             tokio::pin!(deadline);
@@ -543,4 +585,141 @@ async fn run(
     let all = limits.connections as u32;
     let _ = tokio::time::timeout(Duration::from_secs(6), permits.acquire_many(all)).await;
     Ok(())
+}
+
+/// A client address's share of the connections, given back when the connection ends.
+struct ClientSlot {
+    counts: Arc<Mutex<HashMap<std::net::IpAddr, usize>>>,
+    ip: std::net::IpAddr,
+}
+
+impl ClientSlot {
+    /// One more connection for `ip`, if it holds fewer than `limit` (0: no limit).
+    fn take(
+        counts: &Arc<Mutex<HashMap<std::net::IpAddr, usize>>>,
+        ip: std::net::IpAddr,
+        limit: usize,
+    ) -> Option<ClientSlot> {
+        let mut m = counts.lock().ok()?;
+        let n = m.entry(ip).or_insert(0);
+        if limit != 0 && *n >= limit {
+            return None;
+        }
+        *n += 1;
+        Some(ClientSlot {
+            counts: Arc::clone(counts),
+            ip,
+        })
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        if let Ok(mut m) = self.counts.lock() {
+            if let Some(n) = m.get_mut(&self.ip) {
+                *n -= 1;
+                if *n == 0 {
+                    m.remove(&self.ip);
+                }
+            }
+        }
+    }
+}
+
+/// A connection whose writes may not stall: a client that stops reading its responses (while
+/// it pipelines more requests, or holds the connection) gets a write error after `limit` without
+/// progress, which ends the connection and frees its place.
+struct StallGuard<S> {
+    inner: S,
+    limit: Duration,
+    stalled: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<S> StallGuard<S> {
+    fn new(inner: S, limit: Duration) -> Self {
+        StallGuard {
+            inner,
+            limit,
+            stalled: None,
+        }
+    }
+
+    /// After a write returned `Pending`: arm the clock (once), and fail if it has run out.
+    fn check_stall(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Error> {
+        let limit = self.limit;
+        let sleep = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match std::future::Future::poll(sleep.as_mut(), cx) {
+            std::task::Poll::Ready(()) => std::task::Poll::Ready(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the client did not read its response",
+            )),
+            std::task::Poll::Pending => std::task::Poll::Pending,
+        }
+    }
+}
+
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for StallGuard<S> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for StallGuard<S> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        match std::pin::Pin::new(&mut self.inner).poll_write(cx, buf) {
+            std::task::Poll::Pending => self.check_stall(cx).map(Err),
+            done => {
+                self.stalled = None;
+                done
+            }
+        }
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match std::pin::Pin::new(&mut self.inner).poll_flush(cx) {
+            std::task::Poll::Pending => self.check_stall(cx).map(Err),
+            done => {
+                self.stalled = None;
+                done
+            }
+        }
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        match std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs) {
+            std::task::Poll::Pending => self.check_stall(cx).map(Err),
+            done => {
+                self.stalled = None;
+                done
+            }
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
 }

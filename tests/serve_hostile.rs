@@ -51,7 +51,7 @@ fn hostile_paths_methods_bodies_and_headers_get_a_4xx_and_never_a_file() {
     ] {
         refused(p);
     }
-    // Tiles the tree of 600 does not have, levels that cannot exist, non-canonical N.
+    // Tile paths as C2SP spells them that the tree of 600 does not have: 404.
     for p in [
         "/tile/0/003",
         "/tile/entries/003",
@@ -62,9 +62,18 @@ fn hostile_paths_methods_bodies_and_headers_get_a_4xx_and_never_a_file() {
         "/tile/2/000.p/1",
         "/tile/7/000.p/1",
         "/tile/63/000",
+        "/tile/0/x018/x446/x744/x073/x709/x551/615",
+        "/tile/0/002.p/89",
+        "/tile/entries/002.p/89",
+        "/tile/1/000.p/3",
+    ] {
+        assert_eq!(refused(p), 404, "{p}");
+    }
+    // Paths that are not tile paths at all (a level past 63, N past 2^64 - 1 or not in its
+    // one spelling, a width of 0, 256 or with a leading zero): 400, naming no resource.
+    for p in [
         "/tile/64/000",
         "/tile/100/000",
-        "/tile/0/x018/x446/x744/x073/x709/x551/615",
         "/tile/0/x018/x446/x744/x073/x709/x551/616",
         "/tile/0/1",
         "/tile/0/0000",
@@ -73,20 +82,12 @@ fn hostile_paths_methods_bodies_and_headers_get_a_4xx_and_never_a_file() {
         "/tile/00/000",
         "/tile/0/00a",
         "/tile/entries",
-    ] {
-        assert_eq!(refused(p), 404, "{p}");
-    }
-    // Partial widths: none of 0, 256 or with a leading zero; none wider than the tree has.
-    for p in [
         "/tile/0/002.p/0",
         "/tile/0/002.p/256",
         "/tile/0/002.p/088",
-        "/tile/0/002.p/89",
-        "/tile/entries/002.p/89",
-        "/tile/1/000.p/3",
         "/tile/0/002.p/-1",
     ] {
-        assert_eq!(refused(p), 404, "{p}");
+        assert_eq!(refused(p), 400, "{p}");
     }
     // A narrower partial tile is the tile of an earlier tree (C2SP: logs serve the partial
     // tiles of every size they signed a checkpoint for): the first W hashes or entries.
@@ -280,4 +281,117 @@ fn sigterm_finishes_the_response_in_flight_and_exits_0_promptly() {
         "{whole} whole responses of 100 before the stop; stopped in {:?}",
         t.elapsed()
     );
+}
+
+/// A connection to `dst` from the loopback address `src` (another client, as the server sees it).
+fn connect_from(src: [u8; 4], dst: std::net::SocketAddr) -> std::net::TcpStream {
+    use socket2::{Domain, Socket, Type};
+    let s = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    s.bind(&std::net::SocketAddr::from((src, 0)).into()).unwrap();
+    s.connect(&dst.into()).unwrap();
+    let c: std::net::TcpStream = s.into();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c
+}
+
+// Issue 13 review, F3: one client that pipelined requests on every connection and never read
+// the answers kept the server from everyone else for as long as it liked. A client holds at
+// most its share of the connections, and a response it does not read for --write-timeout
+// ends its connection.
+#[test]
+fn a_client_that_never_reads_cannot_take_the_server_from_others() {
+    let (w, _, _) = ledger_of(300);
+    let srv = Served::start(
+        &w,
+        &[
+            "--max-connections",
+            "16",
+            "--max-connections-per-client",
+            "4",
+            "--write-timeout",
+            "1",
+        ],
+    );
+    let a = srv.addr;
+    let checkpoint = w.checkpoint();
+    // The attacker, from 127.0.0.2: ten connections, each pipelining 200 requests for a full
+    // entry bundle (about 15 MB of answers, more than the socket buffers hold), never reading.
+    let mut attacker = Vec::new();
+    for _ in 0..10 {
+        let c = connect_from([127, 0, 0, 2], a);
+        let mut wr = c.try_clone().unwrap();
+        wr.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
+        let writer = std::thread::spawn(move || {
+            let req = b"GET /tile/entries/000 HTTP/1.1\r\nHost: t\r\n\r\n".repeat(200);
+            let _ = wr.write_all(&req);
+        });
+        attacker.push((c, writer));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    // Everyone else is served meanwhile, promptly.
+    for _ in 0..5 {
+        let t = Instant::now();
+        assert_eq!(get(a, "/checkpoint").text(), checkpoint);
+        assert!(t.elapsed() < Duration::from_secs(3), "waited {:?}", t.elapsed());
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    // Beyond its four, the attacker's connections were closed at once; the four were dropped
+    // when their answers went unread: none delivered all 200.
+    let mut answered = Vec::new();
+    for (c, writer) in attacker {
+        let _ = writer.join();
+        let mut r = std::io::BufReader::new(c);
+        let mut n = 0;
+        while read_response(&mut r, false).is_ok_and(|x| x.status == 200) {
+            n += 1;
+        }
+        answered.push(n);
+    }
+    let closed_at_once = answered.iter().filter(|&&n| n == 0).count();
+    assert!(closed_at_once >= 6, "per-client limit: answers {answered:?}");
+    assert!(
+        answered.iter().all(|&n| n < 200),
+        "a stalled connection kept being served: {answered:?}"
+    );
+}
+
+// Issue 13 review, F9: the read API had no ETag; a weak validator did not match; the gzip and
+// plain forms of a bundle shared one strong ETag; a request without Host was served.
+#[test]
+fn validators_are_weak_and_everywhere_and_http_1_1_needs_a_host() {
+    let (w, _, _) = ledger_of(3);
+    let srv = Served::start(&w, &[]);
+    let a = srv.addr;
+    for p in [
+        "/checkpoint",
+        "/tile/0/000.p/3",
+        "/tile/entries/000.p/3",
+        "/api/v1/status",
+        "/api/v1/orgs",
+        "/api/v1/entries/1",
+        "/api/v1/proof/1",
+    ] {
+        let r = get(a, p);
+        assert_eq!(r.status, 200, "{p}");
+        let etag = r
+            .header("etag")
+            .unwrap_or_else(|| panic!("{p}: no ETag"))
+            .to_string();
+        assert!(etag.starts_with("W/\""), "{p}: {etag}");
+        let strong = etag.trim_start_matches("W/");
+        for v in [etag.as_str(), strong, "*", &format!("\"x\", {etag}")] {
+            let r = request(a, "GET", p, &[&format!("If-None-Match: {v}")]);
+            assert_eq!(r.status, 304, "{p} If-None-Match: {v}");
+        }
+        assert_eq!(request(a, "GET", p, &["If-None-Match: W/\"other\""]).status, 200);
+    }
+    // A gzip-encoded bundle carries the weak validator of its content.
+    let r = request(a, "GET", "/tile/entries/000.p/3", &["Accept-Encoding: gzip"]);
+    assert_eq!(r.header("content-encoding"), Some("gzip"));
+    assert!(r.header("etag").is_some_and(|e| e.starts_with("W/")));
+    // HTTP/1.1 without Host: 400; HTTP/1.0 without it: served.
+    let r = exchange(a, b"GET /checkpoint HTTP/1.1\r\n\r\n");
+    assert_eq!(r.status, 400);
+    let r = exchange(a, b"GET /checkpoint HTTP/1.0\r\n\r\n");
+    assert_eq!(r.status, 200);
 }

@@ -214,21 +214,13 @@ Example:\n  accord publish /var/www/pledges\n  accord verify /var/www/pledges --
 /accord/norms-v1.json, and /api/v1/status, /api/v1/orgs, /api/v1/entries/N, /api/v1/proof/N (the JSON of \
 status, orgs, show and prove). Reads only; other accord processes keep appending to the ledger while it runs. \
 Tiles are immutable and long-cached, the checkpoint is not cached; CORS allows any origin to read. \
-Plain HTTP: put a TLS-terminating reverse proxy (nginx, Caddy) in front for HTTPS. Stops gracefully on \
+Plain HTTP: put a TLS-terminating reverse proxy (nginx, Caddy) in front for HTTPS (and there set \
+--max-connections-per-client 0: every client then has the proxy's address; limit clients in the proxy). \
+A client's connections beyond its share are closed at once; one that does not read its responses is dropped \
+after --write-timeout; one that does not finish its headers, after --header-timeout. Stops gracefully on \
 SIGTERM or Ctrl-C.\n\nExample:\n  accord serve --listen 127.0.0.1:8080\n  accord verify http://127.0.0.1:8080/ --ledger-key VKEY"
     )]
-    Serve {
-        /// The address to listen on.
-        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
-        listen: String,
-        /// Connections served at once; more wait in the listen queue until one closes.
-        #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=65_536))]
-        max_connections: u32,
-        /// Seconds a client has to send a request's headers (on a new connection, or on an idle
-        /// kept-alive one) before it is dropped.
-        #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
-        header_timeout: u64,
-    },
+    Serve(public::ServeArgs),
     /// Build or extend a read-only mirror from a published log (URL or directory), verified
     /// before anything is committed.
     #[command(
@@ -617,11 +609,7 @@ fn run(cli: &Cli) -> Result<(), Fail> {
             ..
         } => public::verify_remote(loc, ledger_key.as_deref(), state.as_deref(), *json),
         Command::Publish { dest, json } => public::publish(dir, dest, *json),
-        Command::Serve {
-            listen,
-            max_connections,
-            header_timeout,
-        } => public::serve(dir, listen, *max_connections, *header_timeout),
+        Command::Serve(a) => public::serve(dir, a),
         Command::Mirror { location, ledger_key } => public::mirror(dir, location, ledger_key),
         Command::Verify {
             ledger_key,
