@@ -10,6 +10,15 @@
 //! every size up to the current one can be served (entries and hashes never change), so a
 //! client never meets a checkpoint whose tiles are missing. Full tiles are immutable and kept in
 //! a bounded cache.
+//!
+//! With [`Writes`] the server is also the ledger's one writer (docs/FORMAT.md §14): `POST
+//! /entries` takes a signed statement, which the [`crate::sequencer`] appends in a group commit
+//! and which is answered once durable under a signed checkpoint; a refusal is an RFC 9290
+//! problem report naming the rule. Admission is decided here: a statement for a registered
+//! organisation on its signature, a registration by the custodian's [`Registrations`] choice,
+//! each client within its rate, the queue and the pending registrations bounded. Approving a
+//! pending registration is possible only locally, through a Unix socket in the ledger directory
+//! ([`ADMIN_SOCKET`], mode 0600, the caller's user checked), never over the public listener.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -21,13 +30,16 @@ use axum::body::Body;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use sha2::{Digest, Sha256};
 
-use crate::checkpoint::VerifierKey;
-use crate::ledger::{Ledger, LedgerError};
+use crate::checkpoint::{LedgerKey, VerifierKey};
+use crate::ledger::{Ledger, LedgerError, Outcome};
+use crate::pending::{PendingError, PendingLimits, PendingQueue};
 use crate::publish::{FileKind, CATALOGUE_PATH, LOG_INFO_PATH};
+use crate::sequencer::{AfterCommit, Sequencer, SubmitError};
+use crate::statement::{Kind, Statement, MAX_STATEMENT_LEN};
 use crate::store::ReadTables;
 use crate::tiles::{self, Tile, TileKind};
 
@@ -68,6 +80,38 @@ impl Default for Limits {
         }
     }
 }
+
+/// Who may add a registration, the custodian's choice (`--registrations`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registrations {
+    /// Anyone: a valid registration is appended like any statement.
+    Open,
+    /// No one over HTTP: registrations are made by the custodian locally.
+    Closed,
+    /// Registrations wait in a bounded queue until the custodian approves them locally
+    /// (`accord approve ID`).
+    Approve,
+}
+
+/// The write side of the server: what `POST /entries` needs and how far clients may push it.
+pub struct Writes {
+    /// The ledger's key, to sign the checkpoint of each commit.
+    pub key: LedgerKey,
+    /// Who may register.
+    pub registrations: Registrations,
+    /// How many registrations may wait for approval.
+    pub pending: PendingLimits,
+    /// Statements one client address may submit per minute (a burst of as many at once).
+    pub per_client_per_minute: u32,
+    /// Submissions waiting for a commit, at most; more are refused with 503.
+    pub queue: usize,
+    /// Called after each commit that appended something (to publish the new tiles, say).
+    pub after_commit: Option<AfterCommit>,
+}
+
+/// The Unix socket in the ledger directory on which a writing server takes the custodian's
+/// local commands (approving registrations): mode 0600, and only the server's own user.
+pub const ADMIN_SOCKET: &str = "admin.sock";
 
 /// Server errors (starting it; serving errors are answered to the client).
 #[derive(Debug, thiserror::Error)]
@@ -117,11 +161,54 @@ impl TileCache {
 }
 
 struct AppState {
-    ledger: Ledger,
+    ledger: Arc<Ledger>,
     vkey: VerifierKey,
     limits: Limits,
     cache: Mutex<TileCache>,
+    writer: Option<Writer>,
 }
+
+/// The write side, while the server runs.
+struct Writer {
+    sequencer: Sequencer,
+    registrations: Registrations,
+    pending: PendingQueue,
+    rate: Mutex<RateLimits>,
+    per_minute: u32,
+}
+
+/// Token buckets per client address: `per_minute` statements a minute, as many at once.
+#[derive(Default)]
+struct RateLimits {
+    buckets: HashMap<std::net::IpAddr, (f64, std::time::Instant)>,
+}
+
+impl RateLimits {
+    /// Takes one token for `ip`; `Err(seconds)` to wait when there is none.
+    fn take(&mut self, ip: std::net::IpAddr, per_minute: u32) -> Result<(), u64> {
+        let now = std::time::Instant::now();
+        let cap = f64::from(per_minute.max(1));
+        let rate = cap / 60.0;
+        // A bounded map: buckets that have refilled are forgotten first.
+        if self.buckets.len() > 100_000 {
+            self.buckets
+                .retain(|_, (t, at)| *t + now.duration_since(*at).as_secs_f64() * rate < cap);
+        }
+        let (tokens, at) = self.buckets.entry(ip).or_insert((cap, now));
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * rate).min(cap);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(((1.0 - *tokens) / rate).ceil() as u64)
+        }
+    }
+}
+
+/// The address of the client of a request (set per connection).
+#[derive(Debug, Clone, Copy)]
+struct ClientAddr(std::net::IpAddr);
 
 type Shared = Arc<AppState>;
 
@@ -374,6 +461,318 @@ async fn fallback(method: Method) -> Answer {
     }
 }
 
+/// An RFC 9290 problem report: `type` a URN naming the rule (`urn:accord:problem:RULE`), the
+/// HTTP status, a title and the detail; `rule` repeats the rule's name for scripts.
+fn problem(status: StatusCode, rule: &str, title: &str, detail: impl Into<String>) -> Response {
+    let body = serde_json::json!({
+        "type": format!("urn:accord:problem:{rule}"),
+        "title": title,
+        "status": status.as_u16(),
+        "detail": detail.into(),
+        "rule": rule,
+    });
+    let mut r = Response::new(Body::from(serde_json::to_vec_pretty(&body).unwrap_or_default()));
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// `problem` with a `Retry-After` of `seconds`.
+fn retry_later(status: StatusCode, rule: &str, title: &str, detail: String, seconds: u64) -> Response {
+    let mut r = problem(status, rule, title, detail);
+    if let Ok(v) = HeaderValue::from_str(&seconds.max(1).to_string()) {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    r
+}
+
+/// What `POST /entries` answers for a statement in the ledger (docs/FORMAT.md §14).
+#[derive(serde::Serialize)]
+struct Accepted {
+    /// Its entry index.
+    index: u64,
+    /// Its statement id, hex.
+    statement_id: String,
+    /// Its kind.
+    kind: String,
+    /// The organisation (normalised).
+    org: String,
+    /// Whether it was in the ledger before this request (a resubmission).
+    already_in: bool,
+    /// The size of the signed checkpoint below.
+    tree_size: u64,
+    /// The latest signed checkpoint, which covers the entry (C2SP note text).
+    checkpoint: String,
+}
+
+/// `Accepted` as JSON, or as CBOR when the client asks for `application/cbor`.
+fn accepted_response(headers: &HeaderMap, status: StatusCode, a: &Accepted) -> Response {
+    let cbor = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',').any(|t| {
+                t.split(';')
+                    .next()
+                    .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/cbor"))
+            })
+        });
+    let (body, ct) = if cbor {
+        let mut b = Vec::new();
+        if ciborium::into_writer(a, &mut b).is_err() {
+            return problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Encoding failed",
+                "CBOR",
+            );
+        }
+        (b, "application/cbor")
+    } else {
+        let mut b = serde_json::to_vec_pretty(a).unwrap_or_default();
+        b.push(b'\n');
+        (b, "application/json")
+    };
+    let mut r = Response::new(Body::from(body));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// The answer for a statement that is in the ledger at `index`.
+fn in_ledger(s: &Shared, headers: &HeaderMap, st: &Statement, index: u64, already_in: bool) -> Response {
+    let (tree_size, note) = match s.ledger.latest_checkpoint() {
+        Ok(x) => x,
+        Err(e) => {
+            return problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Ledger",
+                e.to_string(),
+            )
+        }
+    };
+    let a = Accepted {
+        index,
+        statement_id: hex::encode(st.id()),
+        kind: st.kind().to_string(),
+        org: st.iss.clone(),
+        already_in,
+        tree_size,
+        checkpoint: String::from_utf8_lossy(&note).into_owned(),
+    };
+    let status = if already_in {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    accepted_response(headers, status, &a)
+}
+
+/// Checks a registration before it waits for approval, so that one the ledger would refuse
+/// anyway does not take a place in the queue: its signature by the key it registers, its
+/// origin, its name and key not already registered. The full rules run when it is approved.
+fn precheck_registration(s: &Shared, st: &Statement) -> Result<(), Box<Response>> {
+    let refuse = |rule: &str, detail: String| {
+        Box::new(problem(
+            StatusCode::BAD_REQUEST,
+            rule,
+            "Statement refused",
+            detail,
+        ))
+    };
+    let crate::statement::Body::Registration(r) = &st.payload.body else {
+        return Ok(());
+    };
+    if st.payload.origin != s.vkey.name() {
+        return Err(refuse(
+            "wrong-origin",
+            format!(
+                "statement is for ledger {:?}, not this ledger ({:?})",
+                st.payload.origin,
+                s.vkey.name()
+            ),
+        ));
+    }
+    if let Err(e) = st.verify_signature(&r.public_key) {
+        return Err(refuse("bad-signature", e.to_string()));
+    }
+    let taken = s
+        .ledger
+        .store()
+        .read(|t| Ok::<_, LedgerError>((t.org(&st.iss)?, t.key(&r.public_key.kid())?.is_some())));
+    match taken {
+        Ok((Some(index), _)) => Err(refuse(
+            "name-taken",
+            format!("organisation {:?} is already registered (entry {index})", st.iss),
+        )),
+        Ok((None, true)) => Err(refuse(
+            "key-in-use",
+            "this key is already registered to an organisation".into(),
+        )),
+        Ok(_) => Ok(()),
+        Err(e) => Err(Box::new(problem(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Ledger",
+            e.to_string(),
+        ))),
+    }
+}
+
+/// `POST /entries`: a signed statement (`application/cose`, one COSE_Sign1), admitted, appended
+/// in the next group commit, answered once durable.
+async fn submit(
+    State(s): State<Shared>,
+    axum::Extension(ClientAddr(ip)): axum::Extension<ClientAddr>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let Some(w) = &s.writer else {
+        return problem(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "read-only",
+            "This server only reads",
+            "this server takes no statements",
+        );
+    };
+    let media = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|m| m.trim().to_ascii_lowercase());
+    if media.as_deref() != Some("application/cose") {
+        return problem(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Not a COSE statement",
+            "POST /entries takes one signed statement as application/cose (a COSE_Sign1)",
+        );
+    }
+    let limited = match w.rate.lock() {
+        Ok(mut r) => r.take(ip, w.per_minute),
+        Err(_) => Ok(()),
+    };
+    if let Err(wait) = limited {
+        return retry_later(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate-limited",
+            "Too many statements",
+            format!("this client may submit {} statements a minute", w.per_minute),
+            wait,
+        );
+    }
+    let st = match Statement::decode(&body) {
+        Ok(st) => st,
+        Err(e) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                "malformed-statement",
+                "Statement refused",
+                e.to_string(),
+            )
+        }
+    };
+    if st.kind() == Kind::Registration && w.registrations != Registrations::Open {
+        if let Ok(Some(index)) = s.ledger.store().read(|t| t.statement_index(&st.id())) {
+            return in_ledger(&s, &headers, &st, index, true);
+        }
+        if w.registrations == Registrations::Closed {
+            return problem(
+                StatusCode::FORBIDDEN,
+                "registrations-closed",
+                "Registrations are closed",
+                "this ledger takes no registrations over HTTP; ask its custodian to register the organisation",
+            );
+        }
+        if let Err(r) = precheck_registration(&s, &st) {
+            return *r;
+        }
+        return match w.pending.add(&st, &ip.to_string(), crate::clock::now()) {
+            Ok(_) => {
+                let body = serde_json::json!({
+                    "status": "pending",
+                    "statement_id": hex::encode(st.id()),
+                    "org": st.iss,
+                    "detail": "the registration waits for the custodian's approval; submit it again later to learn its index",
+                });
+                let mut r = Response::new(Body::from(serde_json::to_vec_pretty(&body).unwrap_or_default()));
+                *r.status_mut() = StatusCode::ACCEPTED;
+                r.headers_mut()
+                    .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                r
+            }
+            Err(PendingError::Full(n)) => retry_later(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "pending-full",
+                "Too many registrations waiting",
+                format!("{n} registrations are waiting for approval"),
+                3600,
+            ),
+            Err(e @ PendingError::ClientFull(_)) => retry_later(
+                StatusCode::TOO_MANY_REQUESTS,
+                "pending-client-full",
+                "Too many registrations waiting",
+                e.to_string(),
+                3600,
+            ),
+            Err(e) => problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Pending queue",
+                e.to_string(),
+            ),
+        };
+    }
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    w.sequencer.submit(
+        body.to_vec(),
+        Box::new(move |r| {
+            let _ = tx.send(r);
+        }),
+    );
+    match rx.await {
+        Ok(Ok(Outcome::Appended(a))) => in_ledger(&s, &headers, &st, a.index, false),
+        Ok(Ok(Outcome::AlreadyIn { index, .. })) => in_ledger(&s, &headers, &st, index, true),
+        Ok(Ok(Outcome::Refused(r))) => problem(
+            StatusCode::BAD_REQUEST,
+            r.code(),
+            "Statement refused",
+            r.to_string(),
+        ),
+        Ok(Err(e @ SubmitError::Busy(_))) => {
+            retry_later(StatusCode::SERVICE_UNAVAILABLE, "busy", "Busy", e.to_string(), 1)
+        }
+        Ok(Err(e @ SubmitError::Stopped)) => retry_later(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "closing",
+            "Closing",
+            e.to_string(),
+            5,
+        ),
+        Ok(Err(e @ SubmitError::Commit(_))) => problem(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "commit-failed",
+            "The commit failed",
+            e.to_string(),
+        ),
+        Err(_) => problem(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "No answer",
+            "the sequencer did not answer",
+        ),
+    }
+}
+
 /// The routes.
 fn router(state: Shared) -> Router {
     use tower_http::compression::predicate::{NotForContentType, Predicate as _, SizeAbove};
@@ -394,7 +793,11 @@ fn router(state: Shared) -> Router {
     let bundles = Router::new()
         .route("/tile/entries/{*rest}", get(bundle))
         .layer(compress_bundles);
-    Router::new()
+    let writes = Router::new()
+        .route("/entries", post(submit))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_STATEMENT_LEN));
+    let writable = state.writer.is_some();
+    let reads = Router::new()
         .route("/checkpoint", get(checkpoint))
         .route("/tile/{*rest}", get(tile))
         .route(&format!("/{LOG_INFO_PATH}"), get(log_info))
@@ -404,12 +807,13 @@ fn router(state: Shared) -> Router {
         .route("/api/v1/entries/{n}", get(api_entry))
         .route("/api/v1/proof/{n}", get(api_proof))
         .merge(bundles)
-        .fallback(fallback)
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(0));
+    let app = if writable { reads.merge(writes) } else { reads };
+    app.fallback(fallback)
         .layer(axum::middleware::from_fn(only_canonical))
         .layer(compress)
         .layer(cors)
         .layer(timeout)
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(0))
         .with_state(state)
 }
 
@@ -453,12 +857,25 @@ impl Server {
 }
 
 /// Starts serving the ledger at `dir` on `addr`, on a thread of its own; with `signals`, it
-/// stops gracefully on SIGTERM or SIGINT.
+/// stops gracefully on SIGTERM or SIGINT. With `writes`, the server opens the ledger for
+/// writing (it is then its one writer: other processes' appends wait for it, and go through
+/// `POST /entries` instead), takes statements, and listens on [`ADMIN_SOCKET`] for the
+/// custodian's local commands.
 ///
 /// # Errors
 /// [`ServeError`] when the ledger cannot be opened or the address not listened on.
-pub fn start(dir: &Path, addr: &str, limits: Limits, signals: bool) -> Result<Server, ServeError> {
-    let ledger = Ledger::open_read_only(dir)?;
+pub fn start(
+    dir: &Path,
+    addr: &str,
+    limits: Limits,
+    writes: Option<Writes>,
+    signals: bool,
+) -> Result<Server, ServeError> {
+    let ledger = Arc::new(if writes.is_some() {
+        Ledger::open(dir)?
+    } else {
+        Ledger::open_read_only(dir)?
+    });
     let vkey = VerifierKey::parse(&ledger.recorded_vkey()?).map_err(LedgerError::from)?;
     let listener = std::net::TcpListener::bind(addr).map_err(|e| ServeError::Listen {
         addr: addr.to_string(),
@@ -470,11 +887,38 @@ pub fn start(dir: &Path, addr: &str, limits: Limits, signals: bool) -> Result<Se
     let local = listener
         .local_addr()
         .map_err(|e| ServeError::Runtime(e.to_string()))?;
+    let mut admin = None;
+    let writer = match writes {
+        None => None,
+        Some(w) => {
+            if w.key.verifier_key() != vkey {
+                return Err(ServeError::Ledger(LedgerError::WrongLedgerKey {
+                    given: w.key.verifier_key().to_string(),
+                    recorded: vkey.to_string(),
+                }));
+            }
+            admin = Some(bind_admin(dir)?);
+            Some(Writer {
+                sequencer: Sequencer::start(
+                    Arc::clone(&ledger),
+                    w.key,
+                    crate::norms::Catalogue::embedded(),
+                    w.queue,
+                    w.after_commit,
+                ),
+                registrations: w.registrations,
+                pending: PendingQueue::new(dir, w.pending),
+                rate: Mutex::new(RateLimits::default()),
+                per_minute: w.per_client_per_minute,
+            })
+        }
+    };
     let state = Arc::new(AppState {
         ledger,
         vkey,
         limits: limits.clone(),
         cache: Mutex::new(TileCache::default()),
+        writer,
     });
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let task = std::thread::Builder::new()
@@ -484,7 +928,19 @@ pub fn start(dir: &Path, addr: &str, limits: Limits, signals: bool) -> Result<Se
                 .enable_all()
                 .build()
                 .map_err(|e| ServeError::Runtime(e.to_string()))?;
-            rt.block_on(run(listener, state, limits, stopped, signals))
+            let result = rt.block_on(async {
+                if let Some((listener, path)) = admin {
+                    let l = tokio::net::UnixListener::from_std(listener)
+                        .map_err(|e| ServeError::Runtime(e.to_string()))?;
+                    tokio::spawn(admin_loop(l, path, Arc::clone(&state)));
+                }
+                run(listener, Arc::clone(&state), limits, stopped, signals).await
+            });
+            if let Some(w) = Arc::into_inner(state).and_then(|s| s.writer) {
+                // Answers what is queued, then ends.
+                w.sequencer.stop();
+            }
+            result
         })
         .map_err(|e| ServeError::Runtime(e.to_string()))?;
     Ok(Server {
@@ -492,6 +948,110 @@ pub fn start(dir: &Path, addr: &str, limits: Limits, signals: bool) -> Result<Se
         stop,
         task,
     })
+}
+
+/// Binds the admin socket in the ledger directory, replacing one a killed server left; mode
+/// 0600.
+fn bind_admin(dir: &Path) -> Result<(std::os::unix::net::UnixListener, std::path::PathBuf), ServeError> {
+    use std::os::unix::fs::{FileTypeExt as _, PermissionsExt as _};
+    let path = dir.join(ADMIN_SOCKET);
+    let fail = |e: std::io::Error| ServeError::Listen {
+        addr: path.display().to_string(),
+        problem: e.to_string(),
+    };
+    if let Ok(m) = std::fs::symlink_metadata(&path) {
+        if !m.file_type().is_socket() {
+            return Err(fail(std::io::Error::other(
+                "exists and is not a socket; remove it if it is not yours",
+            )));
+        }
+        // We hold the ledger's write lock, so no other server uses it: one a killed server left.
+        std::fs::remove_file(&path).map_err(fail)?;
+    }
+    let l = std::os::unix::net::UnixListener::bind(&path).map_err(fail)?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(fail)?;
+    l.set_nonblocking(true).map_err(fail)?;
+    Ok((l, path))
+}
+
+/// The custodian's local commands, one per connection: a line `approve ID` (at most 256
+/// bytes, within 10 s), answered with one line of JSON. Only the user the server runs as may
+/// speak (the socket's mode, and the peer's credentials checked).
+async fn admin_loop(listener: tokio::net::UnixListener, path: std::path::PathBuf, s: Shared) {
+    use std::os::unix::fs::MetadataExt as _;
+    let Ok(own) = std::fs::metadata(&path).map(|m| m.uid()) else {
+        return;
+    };
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        if stream.peer_cred().ok().map(|c| c.uid()) != Some(own) {
+            continue;
+        }
+        let s = Arc::clone(&s);
+        tokio::spawn(async move {
+            let _ = tokio::time::timeout(Duration::from_secs(60), admin_command(stream, s)).await;
+        });
+    }
+}
+
+async fn admin_command(stream: tokio::net::UnixStream, s: Shared) {
+    use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _};
+    let (r, mut w) = stream.into_split();
+    let mut line = String::new();
+    let read = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::io::BufReader::new(r.take(256)).read_line(&mut line),
+    )
+    .await;
+    let answer = match read {
+        Ok(Ok(_)) => admin_answer(line.trim_end(), &s).await,
+        _ => serde_json::json!({"ok": false, "error": "no command"}),
+    };
+    let mut out = answer.to_string();
+    out.push('\n');
+    let _ = w.write_all(out.as_bytes()).await;
+}
+
+/// What `approve ID` does in a writing server: the pending registration submitted like any
+/// statement; it leaves the queue whether appended or refused.
+async fn admin_answer(line: &str, s: &Shared) -> serde_json::Value {
+    let Some(w) = &s.writer else {
+        return serde_json::json!({"ok": false, "error": "this server takes no statements"});
+    };
+    let Some(prefix) = line.strip_prefix("approve ") else {
+        return serde_json::json!({"ok": false, "error": format!("unknown command {line:?} (approve ID)")});
+    };
+    let p = match w.pending.find(prefix) {
+        Ok(p) => p,
+        Err(e) => return serde_json::json!({"ok": false, "error": e.to_string()}),
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    w.sequencer.submit(
+        p.statement.clone(),
+        Box::new(move |r| {
+            let _ = tx.send(r);
+        }),
+    );
+    let id = crate::pending::parse_id(&p.id).unwrap_or_default();
+    match rx.await {
+        Ok(Ok(Outcome::Appended(a))) => {
+            let _ = w.pending.remove(&id);
+            serde_json::json!({"ok": true, "index": a.index, "statement_id": p.id, "org": p.org, "already_in": false})
+        }
+        Ok(Ok(Outcome::AlreadyIn { index, .. })) => {
+            let _ = w.pending.remove(&id);
+            serde_json::json!({"ok": true, "index": index, "statement_id": p.id, "org": p.org, "already_in": true})
+        }
+        Ok(Ok(Outcome::Refused(r))) => {
+            let _ = w.pending.remove(&id);
+            serde_json::json!({"ok": false, "refused": true, "rule": r.code(), "error": r.to_string(), "statement_id": p.id})
+        }
+        Ok(Err(e)) => serde_json::json!({"ok": false, "error": e.to_string()}),
+        Err(_) => serde_json::json!({"ok": false, "error": "no answer from the sequencer"}),
+    }
 }
 
 /// The accept loop: a bounded number of connections, each served by hyper's HTTP/1 with the
@@ -554,7 +1114,9 @@ async fn run(
             drop(stream);
             continue;
         };
-        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let service = hyper_util::service::TowerToHyperService::new(
+            app.clone().layer(axum::Extension(ClientAddr(peer.ip()))),
+        );
         let mut close = closing.subscribe();
         let limits = limits.clone();
         tokio::spawn(async move {

@@ -75,6 +75,38 @@ pub struct ServeArgs {
     /// is dropped.
     #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
     pub write_timeout: u64,
+    /// Take signed statements over HTTP (POST /entries). The server is then the ledger's one
+    /// writer: it needs the ledger key, and local appends go through it (--server URL).
+    #[arg(long)]
+    pub writable: bool,
+    /// With --writable, who may register an organisation over HTTP: `open` (anyone), `closed`
+    /// (no one: the custodian registers locally), `approve` (registrations wait until the
+    /// custodian runs `accord approve ID` on this machine).
+    #[arg(long, value_enum, default_value_t = RegistrationsArg::Approve, requires = "writable")]
+    pub registrations: RegistrationsArg,
+    /// With --writable, statements one client address may submit per minute.
+    #[arg(long, value_name = "N", default_value_t = 60, requires = "writable", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub submit_rate: u32,
+    /// With --writable, submissions that may wait for a commit at once; more get 503.
+    #[arg(long, value_name = "N", default_value_t = 4096, requires = "writable", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub queue: u32,
+    /// With --registrations approve, registrations that may wait for approval (in all; one
+    /// client address may have at most a hundredth of them, and at least one).
+    #[arg(long, value_name = "N", default_value_t = 1000, requires = "writable", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_pending: u32,
+    #[command(flatten)]
+    pub ledger_key: LedgerKeyFile,
+}
+
+/// `--registrations`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RegistrationsArg {
+    /// Anyone may register.
+    Open,
+    /// No one over HTTP.
+    Closed,
+    /// The custodian approves each (accord pending, accord approve ID).
+    Approve,
 }
 
 /// `accord serve --listen ADDR`.
@@ -87,22 +119,56 @@ pub(super) fn serve(dir: &Path, a: &ServeArgs) -> Res {
         write_stall: std::time::Duration::from_secs(a.write_timeout),
         ..Default::default()
     };
-    let server = accord::serve::start(dir, listen, limits, true).map_err(|e| match e {
+    // What the notes say, read before the server opens the ledger (for writing, it may be the
+    // only handle on it in this process).
+    let l = open_ro(dir)?;
+    let origin = l.origin().map_err(|e| fail::ledger(e, 2))?;
+    let vkey = l.recorded_vkey().map_err(|e| fail::ledger(e, 2))?;
+    let key = if a.writable {
+        Some(load_ledger_key(&l, &a.ledger_key)?)
+    } else {
+        None
+    };
+    drop(l);
+    let writes = key.map(|key| accord::serve::Writes {
+        key,
+        registrations: match a.registrations {
+            RegistrationsArg::Open => accord::serve::Registrations::Open,
+            RegistrationsArg::Closed => accord::serve::Registrations::Closed,
+            RegistrationsArg::Approve => accord::serve::Registrations::Approve,
+        },
+        pending: accord::pending::PendingLimits {
+            total: a.max_pending as usize,
+            per_client: (a.max_pending as usize / 100).max(1),
+        },
+        per_client_per_minute: a.submit_rate,
+        queue: a.queue as usize,
+        after_commit: None,
+    });
+    let server = accord::serve::start(dir, listen, limits, writes, true).map_err(|e| match e {
         accord::serve::ServeError::Ledger(e) => fail::ledger(e, 2),
         other => Fail::usage(other),
     })?;
-    let l = open_ro(dir)?;
     note!(
-        "serving ledger {} at http://{}/ (checkpoint, tile/..., accord/log.json, api/v1/...); stop with Ctrl-C or SIGTERM",
-        l.origin().map_err(|e| fail::ledger(e, 2))?,
+        "serving ledger {origin} at http://{}/ (checkpoint, tile/..., accord/log.json, api/v1/...); stop with Ctrl-C or SIGTERM",
         server.addr
     );
+    if a.writable {
+        note!(
+            "taking signed statements at http://{}/entries (registrations: {}); submit with: accord append FILE --server http://{}/",
+            server.addr,
+            match a.registrations {
+                RegistrationsArg::Open => "open to anyone",
+                RegistrationsArg::Closed => "closed",
+                RegistrationsArg::Approve => "approved by you: accord pending, accord approve ID",
+            },
+            server.addr
+        );
+    }
     note!(
-        "check it from anywhere with: accord verify http://{}/ --ledger-key {}",
-        server.addr,
-        l.recorded_vkey().map_err(|e| fail::ledger(e, 2))?
+        "check it from anywhere with: accord verify http://{}/ --ledger-key {vkey}",
+        server.addr
     );
-    drop(l);
     server.wait().map_err(Fail::usage)
 }
 

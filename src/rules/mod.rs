@@ -177,3 +177,45 @@ pub enum Rejection {
         logged: String,
     },
 }
+
+impl Rejection {
+    /// A short stable name for the rule broken, for machines (the `rule` of an HTTP problem
+    /// report; docs/FORMAT.md §14): lower case, words joined by `-`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Rejection::Statement(
+                crate::statement::StatementError::BadSignature { .. }
+                | crate::statement::StatementError::WrongKey { .. },
+            ) => "bad-signature",
+            Rejection::Statement(_) => "malformed-statement",
+            Rejection::WrongOrigin { .. } => "wrong-origin",
+            Rejection::Duplicate { .. } => "duplicate",
+            Rejection::DuplicateInBatch => "duplicate-in-batch",
+            Rejection::NameTaken { .. } => "name-taken",
+            Rejection::NameRefused(_) => "name-refused",
+            Rejection::LooksLike { .. } => "name-looks-like",
+            Rejection::KeyInUse { .. } => "key-in-use",
+            Rejection::UnregisteredKey { .. } => "unregistered-key",
+            Rejection::IssuerMismatch { .. } => "issuer-mismatch",
+            Rejection::UnknownCatalogue(_) => "unknown-catalogue",
+            Rejection::UnknownNorm(_) => "unknown-norm",
+            Rejection::NormTextMismatch(_) => "norm-text-mismatch",
+            Rejection::NoSuchStatement(_) => "no-such-statement",
+            Rejection::NotWithdrawable { .. } => "not-withdrawable",
+            Rejection::OtherOrganisation { .. } => "other-organisation",
+            Rejection::NestedOnly => "nested-only",
+            Rejection::KeyEnded { .. } => "key-ended",
+            Rejection::TargetEnded { .. } => "target-ended",
+            Rejection::UnknownOrg(_) => "unknown-organisation",
+            Rejection::NoRecoveryKey(_) => "no-recovery-key",
+            Rejection::RecoveryKeyMismatch => "recovery-key-mismatch",
+            Rejection::RecoveryKeyUsed => "recovery-key-used",
+            Rejection::NoSuchKey(_) => "no-such-key",
+            Rejection::KeyOfAnotherOrg { .. } => "key-of-another-organisation",
+            Rejection::RevokeNewer => "revoke-newer",
+            Rejection::RecoveryKeyAsSigningKey { .. } => "recovery-key-as-signing-key",
+            Rejection::CommitmentToSigningKey => "commitment-to-signing-key",
+            Rejection::IssuedInFuture { .. } => "issued-in-future",
+        }
+    }
+}
