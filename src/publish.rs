@@ -358,6 +358,16 @@ impl Target for DirTarget {
 
     fn begin(&self) -> Result<(), PublishError> {
         let staging = self.staging();
+        // A target that publishes again (serve --publish, after every commit) holds the lock
+        // already: a second handle on the lock file would conflict with its own first one.
+        if self
+            .lock
+            .lock()
+            .map_err(|_| self.io(STAGING_DIR, "lock poisoned"))?
+            .is_some()
+        {
+            return Ok(());
+        }
         std::fs::create_dir_all(&staging).map_err(|e| self.io(STAGING_DIR, e))?;
         let lock_path = staging.join("lock");
         let file = std::fs::OpenOptions::new()

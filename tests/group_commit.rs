@@ -82,3 +82,26 @@ fn a_group_commits_what_is_valid_and_refuses_the_rest_each_alone() {
     assert_eq!(l.size().unwrap(), 4);
     assert_eq!(checkpoints(&l), before + 1);
 }
+
+// `serve --publish` publishes after every commit through one target: the second publication
+// found the target's own lock taken (a second handle on the lock file) and failed "busy".
+#[test]
+fn one_target_publishes_after_every_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let lk = LedgerKey::generate(&Origin::new(ORIGIN).unwrap());
+    let l = Ledger::init(&dir.path().join("l"), &lk, &dir.path().join("k")).unwrap();
+    let cat = Catalogue::embedded();
+    let acme = key(1);
+    let reg = signed(registration("Acme", acme.public(), None), "acme", &acme);
+    let target = accord::publish::DirTarget::new(dir.path().join("public"));
+    let mut statements = vec![reg.bytes().to_vec()];
+    for i in 0..3 {
+        let out = l.append_each(&statements, &lk, accord::clock::now(), cat).unwrap();
+        assert!(matches!(out[0], Outcome::Appended(_)));
+        let r = accord::publish::publish(&l, &target, None).unwrap();
+        assert_eq!(r.to, i + 1);
+        statements = vec![signed(attestation(&format!("p{i}"), None), "acme", &acme)
+            .bytes()
+            .to_vec()];
+    }
+}
