@@ -366,6 +366,35 @@ by every other command until it is upgraded. Run `accord verify` afterwards: it 
 against a full replay."
     )]
     Upgrade,
+    /// List the registrations waiting for your approval (`serve --writable --registrations
+    /// approve`): id, name, domain, client, when.
+    Pending {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a waiting registration: it is appended (through the running `accord serve`, over
+    /// its local admin socket, or directly when no server runs) and leaves the queue.
+    #[command(
+        after_help = "ID is the statement id `accord pending` lists, or at least its first 8 hex digits. \
+Approval happens only on this machine: through the ledger directory's admin.sock (mode 0600, checked to \
+be your user) to a running `accord serve --writable`, or by opening the ledger when no server holds it. \
+Nothing on the public listener can approve. The rules still apply: a registration the ledger refuses \
+(its name taken since) exits 1 and leaves the queue."
+    )]
+    Approve {
+        /// The registration's statement id (or its first 8+ hex digits).
+        #[arg(value_name = "ID")]
+        id: String,
+        #[command(flatten)]
+        ledger_key: context::LedgerKeyFile,
+    },
+    /// Reject a waiting registration: it leaves the queue and is never appended.
+    Reject {
+        /// The registration's statement id (or its first 8+ hex digits).
+        #[arg(value_name = "ID")]
+        id: String,
+    },
     /// Print the ledger's public key (C2SP vkey).
     LedgerKey,
     /// List the registered organisations: name as registered, domain (self-asserted), current
@@ -660,6 +689,9 @@ fn run(cli: &Cli) -> Result<(), Fail> {
         Command::Export { out, force } => proofs::export(dir, out, *force),
         Command::Import { file, ledger_key } => proofs::import(dir, file, ledger_key),
         Command::Upgrade => custodian::upgrade(dir),
+        Command::Pending { json } => custodian::pending(dir, *json),
+        Command::Approve { id, ledger_key } => custodian::approve(dir, id, ledger_key),
+        Command::Reject { id } => custodian::reject(dir, id),
         Command::Checkpoint => reading::checkpoint(dir),
         Command::Checkpoints { json } => reading::checkpoints(dir, *json),
         Command::LedgerKey => reading::ledger_key(dir),
