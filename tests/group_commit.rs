@@ -96,7 +96,9 @@ fn one_target_publishes_after_every_commit() {
     let target = accord::publish::DirTarget::new(dir.path().join("public"));
     let mut statements = vec![reg.bytes().to_vec()];
     for i in 0..3 {
-        let out = l.append_each(&statements, &lk, accord::clock::now(), cat).unwrap();
+        let out = l
+            .append_each(&statements, &lk, accord::clock::now(), cat)
+            .unwrap();
         assert!(matches!(out[0], Outcome::Appended(_)));
         let r = accord::publish::publish(&l, &target, None).unwrap();
         assert_eq!(r.to, i + 1);

@@ -46,7 +46,9 @@ fn acme_world() -> (World, String, std::path::PathBuf) {
 
 /// An attestation by `key` for Acme, scope `scope`.
 fn pledge(key: &std::path::Path, scope: &str) -> Vec<u8> {
-    signed(attestation(scope, None), "acme", &sk(key)).bytes().to_vec()
+    signed(attestation(scope, None), "acme", &sk(key))
+        .bytes()
+        .to_vec()
 }
 
 #[test]
@@ -71,7 +73,12 @@ fn a_statement_is_answered_once_durable_and_resubmitting_it_is_safe() {
     assert_eq!(json_of(&r)["already_in"], true);
     assert_eq!(json_of(&r)["index"], 1);
     // CBOR on request.
-    let r = post(a, &pledge(&acme, "Mail"), "application/cose", &["Accept: application/cbor"]);
+    let r = post(
+        a,
+        &pledge(&acme, "Mail"),
+        "application/cose",
+        &["Accept: application/cbor"],
+    );
     assert_eq!(r.status, 201);
     assert_eq!(r.header("content-type"), Some("application/cbor"));
     let m: ciborium::Value = ciborium::from_reader(r.content().as_slice()).unwrap();
@@ -86,15 +93,28 @@ fn a_statement_is_answered_once_durable_and_resubmitting_it_is_safe() {
     let stranger = w.key("stranger");
     for (body, ct, status, rule) in [
         (pledge(&stranger, "X"), "application/cose", 400, "issuer-mismatch"),
-        (b"not cbor".to_vec(), "application/cose", 400, "malformed-statement"),
-        (pledge(&acme, "Y"), "application/octet-stream", 415, "unsupported-media-type"),
+        (
+            b"not cbor".to_vec(),
+            "application/cose",
+            400,
+            "malformed-statement",
+        ),
+        (
+            pledge(&acme, "Y"),
+            "application/octet-stream",
+            415,
+            "unsupported-media-type",
+        ),
     ] {
         let r = post(a, &body, ct, &[]);
         assert_eq!(r.status, status, "{}", r.text());
         assert_eq!(r.header("content-type"), Some("application/problem+json"));
         let p = json_of(&r);
         assert_eq!(p["status"], status);
-        assert_eq!(p["type"], format!("urn:accord:problem:{}", p["rule"].as_str().unwrap()));
+        assert_eq!(
+            p["type"],
+            format!("urn:accord:problem:{}", p["rule"].as_str().unwrap())
+        );
         if status == 400 && rule != "malformed-statement" {
             assert!(
                 ["issuer-mismatch", "unregistered-key"].contains(&p["rule"].as_str().unwrap()),
@@ -114,10 +134,14 @@ fn a_statement_is_answered_once_durable_and_resubmitting_it_is_safe() {
         a,
         "OPTIONS",
         "/entries",
-        &["Origin: https://elsewhere.example", "Access-Control-Request-Method: POST"],
+        &[
+            "Origin: https://elsewhere.example",
+            "Access-Control-Request-Method: POST",
+        ],
     );
     assert!(
-        !r.header("access-control-allow-methods").is_some_and(|m| m.contains("POST")),
+        !r.header("access-control-allow-methods")
+            .is_some_and(|m| m.contains("POST")),
         "{:?}",
         r.headers
     );
@@ -131,7 +155,9 @@ fn a_statement_is_answered_once_durable_and_resubmitting_it_is_safe() {
     assert_eq!(e.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&e.stderr).contains("accord serve"));
     srv.sigterm();
-    assert!(srv.wait_exit(Duration::from_secs(10)).is_some_and(|s| s.success()));
+    assert!(srv
+        .wait_exit(Duration::from_secs(10))
+        .is_some_and(|s| s.success()));
     assert_eq!(w.ledger_key(), vkey);
     w.ok(&["verify", "--ledger-key", &vkey]);
     assert_eq!(json_of_cli(&w, &["list", "--json"]).as_array().unwrap().len(), 3);
@@ -146,9 +172,13 @@ fn registrations_open_closed_or_approved_locally() {
     let (w, vkey, _) = acme_world();
     let beta = w.key("beta");
     let reg = |name: &str, key: &std::path::Path| {
-        signed(registration(name, sk(key).public(), None), &name.to_lowercase(), &sk(key))
-            .bytes()
-            .to_vec()
+        signed(
+            registration(name, sk(key).public(), None),
+            &name.to_lowercase(),
+            &sk(key),
+        )
+        .bytes()
+        .to_vec()
     };
     // Closed: refused.
     {
@@ -179,7 +209,10 @@ fn registrations_open_closed_or_approved_locally() {
     let r = cose(srv.addr, &beta_reg);
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(json_of(&r)["index"], 1);
-    assert!(json_of_cli(&w, &["pending", "--json"]).as_array().unwrap().is_empty());
+    assert!(json_of_cli(&w, &["pending", "--json"])
+        .as_array()
+        .unwrap()
+        .is_empty());
     // Nothing on the public listener approves.
     for m in ["POST", "GET"] {
         for p in ["/approve", "/admin/approve", &format!("/approve/{id}")] {
@@ -191,7 +224,10 @@ fn registrations_open_closed_or_approved_locally() {
     let r = cose(srv.addr, &reg("Gamma", &gamma));
     let gid = json_of(&r)["statement_id"].as_str().unwrap().to_string();
     w.ok(&["reject", &gid[..12]]);
-    assert!(json_of_cli(&w, &["pending", "--json"]).as_array().unwrap().is_empty());
+    assert!(json_of_cli(&w, &["pending", "--json"])
+        .as_array()
+        .unwrap()
+        .is_empty());
     drop(srv);
     // Open: in at once. Approving without a server appends directly.
     let srv = Served::start(&w, &["--writable", "--registrations", "open"]);
@@ -210,7 +246,9 @@ fn admission_bounds_each_client_and_the_pending_queue() {
     for i in 0..7 {
         let r = cose(a, &pledge(&acme, &format!("s{i}")));
         if r.status == 429 {
-            assert!(r.header("retry-after").is_some_and(|v| v.parse::<u64>().unwrap() >= 1));
+            assert!(r
+                .header("retry-after")
+                .is_some_and(|v| v.parse::<u64>().unwrap() >= 1));
             assert_eq!(json_of(&r)["rule"], "rate-limited");
         }
         codes.push(r.status);
@@ -223,9 +261,13 @@ fn admission_bounds_each_client_and_the_pending_queue() {
     let a = srv.addr;
     let reg = |name: &str| {
         let k = w.key(&name.to_lowercase());
-        signed(registration(name, sk(&k).public(), None), &name.to_lowercase(), &sk(&k))
-            .bytes()
-            .to_vec()
+        signed(
+            registration(name, sk(&k).public(), None),
+            &name.to_lowercase(),
+            &sk(&k),
+        )
+        .bytes()
+        .to_vec()
     };
     assert_eq!(cose(a, &reg("B1")).status, 202);
     let r = cose(a, &reg("B2"));
@@ -268,7 +310,11 @@ fn concurrent_submitters_share_commits_and_each_gets_its_own_index() {
     let statements: Vec<Vec<Vec<u8>>> = (0..16)
         .map(|t| {
             (0..12)
-                .map(|i| signed(attestation(&format!("t{t}-{i}"), None), "acme", &key).bytes().to_vec())
+                .map(|i| {
+                    signed(attestation(&format!("t{t}-{i}"), None), "acme", &key)
+                        .bytes()
+                        .to_vec()
+                })
                 .collect()
         })
         .collect();

@@ -164,7 +164,9 @@ fn approved(p: &accord::pending::Pending, answer: &serde_json::Value) -> Res {
         if answer["already_in"] == true {
             out(&format!("{name} was already in the ledger at entry {index}\n"));
         } else {
-            out(&format!("approved: registration of {name} appended at index {index}\n"));
+            out(&format!(
+                "approved: registration of {name} appended at index {index}\n"
+            ));
         }
         return Ok(());
     }
@@ -186,15 +188,19 @@ fn admin_request(socket: &Path, command: &str) -> Res<Option<serde_json::Value>>
         return Ok(None);
     };
     let io = |e: std::io::Error| Fail::usage(anyhow!("talking to the server at {}: {e}", socket.display()));
-    s.set_read_timeout(Some(std::time::Duration::from_secs(90))).map_err(io)?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(90)))
+        .map_err(io)?;
     s.write_all(format!("{command}\n").as_bytes()).map_err(io)?;
     let mut line = String::new();
     std::io::BufReader::new(s.take(64 * 1024))
         .read_line(&mut line)
         .map_err(io)?;
-    serde_json::from_str(&line)
-        .map(Some)
-        .map_err(|e| Fail::usage(anyhow!("the server at {} answered {line:?}: {e}", socket.display())))
+    serde_json::from_str(&line).map(Some).map_err(|e| {
+        Fail::usage(anyhow!(
+            "the server at {} answered {line:?}: {e}",
+            socket.display()
+        ))
+    })
 }
 
 /// `accord reject ID`.

@@ -235,6 +235,12 @@ impl Served {
         Served { child, addr, stderr }
     }
 
+    /// Kills the server with SIGKILL where it stands; its exit status.
+    pub fn kill(&mut self) -> std::process::ExitStatus {
+        let _ = self.child.kill();
+        self.child.wait().unwrap()
+    }
+
     /// `http://ADDR/`.
     pub fn url(&self) -> String {
         format!("http://{}/", self.addr)
