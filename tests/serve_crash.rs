@@ -30,6 +30,9 @@ fn submit(addr: std::net::SocketAddr, statement: &[u8]) -> Option<(u16, u64)> {
     Some((r.status, v["index"].as_u64()?))
 }
 
+/// Statement ids the server acknowledged, with the index each was given.
+type Acknowledged = Vec<([u8; 32], u64)>;
+
 #[test]
 fn a_server_killed_under_load_loses_nothing_it_acknowledged() {
     let w = World::new();
@@ -37,7 +40,7 @@ fn a_server_killed_under_load_loses_nothing_it_acknowledged() {
     let acme = w.register("acme", "Acme");
     let key = sk(&acme);
     // Every statement id the server acknowledged, with the index it gave.
-    let acknowledged: Arc<Mutex<Vec<([u8; 32], u64)>>> = Arc::default();
+    let acknowledged: Arc<Mutex<Acknowledged>> = Arc::default();
     let mut seed = 0x5eed_cafe_u64;
     let rounds = 8;
     let mut killed_mid_load = 0;
