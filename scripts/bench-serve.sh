@@ -110,8 +110,8 @@ for p in $(shuf -n 20 "$work/paths"); do
 done
 
 # One wrk run: "requests/s p99_ms".
-run() { # port script-or-path
-    if [ "${2#/}" = "$2" ]; then
+run() { # port script.lua-or-path
+    if [ "${2%.lua}" != "$2" ]; then
         out=$(wrk -t"$BENCH_THREADS" -c"$BENCH_CONNECTIONS" -d"${BENCH_SECONDS}s" --latency -s "$2" "http://127.0.0.1:$1")
     else
         out=$(wrk -t"$BENCH_THREADS" -c"$BENCH_CONNECTIONS" -d"${BENCH_SECONDS}s" --latency "http://127.0.0.1:$1$2")

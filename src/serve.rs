@@ -105,8 +105,36 @@ pub struct Writes {
     pub per_client_per_minute: u32,
     /// Submissions waiting for a commit, at most; more are refused with 503.
     pub queue: usize,
-    /// Called after each commit that appended something (to publish the new tiles, say).
+    /// Called after each commit that appended something.
     pub after_commit: Option<AfterCommit>,
+    /// Where to publish the ledger (C2SP tiles) after its commits: once at start, then after
+    /// each commit that appended something, on a thread of its own (several commits made while
+    /// a publication runs are published together), never holding up an answer.
+    pub publish: Option<Publisher>,
+}
+
+/// A publication target and what to tell of each publication.
+pub struct Publisher {
+    /// Where.
+    pub target: Box<dyn crate::publish::Target + Send + Sync>,
+    /// Told the result of each publication (to log it).
+    pub report: Box<dyn Fn(Result<crate::publish::PublishReport, crate::publish::PublishError>) + Send>,
+}
+
+/// Starts the publisher thread; returns what wakes it.
+fn start_publisher(ledger: Arc<Ledger>, p: Publisher) -> std::sync::mpsc::Sender<()> {
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let _ = tx.send(());
+    let _ = std::thread::Builder::new()
+        .name("accord-publish".into())
+        .spawn(move || {
+            while rx.recv().is_ok() {
+                // What woke it while it was publishing is published in this round.
+                while rx.try_recv().is_ok() {}
+                (p.report)(crate::publish::publish(&ledger, p.target.as_ref(), None));
+            }
+        });
+    tx
 }
 
 /// The Unix socket in the ledger directory on which a writing server takes the custodian's
@@ -898,13 +926,24 @@ pub fn start(
                 }));
             }
             admin = Some(bind_admin(dir)?);
+            let mut after = w.after_commit;
+            if let Some(p) = w.publish {
+                let wake = start_publisher(Arc::clone(&ledger), p);
+                let mut user = after.take();
+                after = Some(Box::new(move |size| {
+                    let _ = wake.send(());
+                    if let Some(f) = user.as_mut() {
+                        f(size);
+                    }
+                }));
+            }
             Some(Writer {
                 sequencer: Sequencer::start(
                     Arc::clone(&ledger),
                     w.key,
                     crate::norms::Catalogue::embedded(),
                     w.queue,
-                    w.after_commit,
+                    after,
                 ),
                 registrations: w.registrations,
                 pending: PendingQueue::new(dir, w.pending),

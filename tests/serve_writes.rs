@@ -344,3 +344,26 @@ fn concurrent_submitters_share_commits_and_each_gets_its_own_index() {
     assert!(n < 193, "no statements shared a commit: {n} checkpoints");
     let _ = s(&acme);
 }
+
+#[test]
+fn a_writing_server_publishes_after_its_commits() {
+    let (w, vkey, acme) = acme_world();
+    let public = w.path("public");
+    let srv = Served::start(&w, &["--writable", "--publish", &s(&public)]);
+    for i in 0..5 {
+        assert_eq!(cose(srv.addr, &pledge(&acme, &format!("p{i}"))).status, 201);
+    }
+    // The publisher runs beside the commits: wait (bounded) for the size it must reach.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let size = std::fs::read(public.join("checkpoint"))
+            .ok()
+            .map(|n| note_size(&n));
+        if size == Some(6) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "published size {size:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    w.ok(&["verify", &s(&public), "--ledger-key", &vkey]);
+}

@@ -1,7 +1,7 @@
 //! The public side: `publish` (C2SP tiles to a directory), `serve` (tiles and a JSON read API
 //! over HTTP), and reading a published log from anywhere: `verify URL|DIR`, `mirror URL|DIR`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
 
@@ -94,6 +94,11 @@ pub struct ServeArgs {
     /// client address may have at most a hundredth of them, and at least one).
     #[arg(long, value_name = "N", default_value_t = 1000, requires = "writable", value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub max_pending: u32,
+    /// With --writable, publish the ledger as C2SP tiles to DEST (a directory) when the server
+    /// starts and after every commit, as `accord publish DEST` does; readers then fetch tiles from
+    /// whatever serves DEST (a web server, a CDN).
+    #[arg(long, value_name = "DEST", requires = "writable")]
+    pub publish: Option<PathBuf>,
     #[command(flatten)]
     pub ledger_key: LedgerKeyFile,
 }
@@ -144,6 +149,21 @@ pub(super) fn serve(dir: &Path, a: &ServeArgs) -> Res {
         per_client_per_minute: a.submit_rate,
         queue: a.queue as usize,
         after_commit: None,
+        publish: a.publish.as_ref().map(|dest| accord::serve::Publisher {
+            target: Box::new(accord::publish::DirTarget::new(dest)),
+            report: Box::new(|r| match r {
+                Ok(r) if r.files > 0 => note!(
+                    "published up to size {} ({} files, {} bytes)",
+                    r.to,
+                    r.files,
+                    r.bytes
+                ),
+                Ok(_) => {}
+                Err(e) => {
+                    super::terminal::say!("warning: publishing failed: {e} (the next commit tries again)")
+                }
+            }),
+        }),
     });
     let server = accord::serve::start(dir, listen, limits, writes, true).map_err(|e| match e {
         accord::serve::ServeError::Ledger(e) => fail::ledger(e, 2),
