@@ -26,7 +26,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -76,7 +76,7 @@ impl Default for Limits {
             request_time: Duration::from_secs(30),
             connection_time: Duration::from_secs(300),
             header_bytes: 16 * 1024,
-            cache_bytes: 64 << 20,
+            cache_bytes: 256 << 20,
         }
     }
 }
@@ -160,19 +160,20 @@ pub enum ServeError {
     Runtime(String),
 }
 
-/// Full tiles, by path, within a byte budget; the oldest go first.
+/// Full tiles, by path, within a byte budget; the oldest go first. A body is shared, not
+/// copied, by every response that sends it.
 #[derive(Default)]
 struct TileCache {
-    map: HashMap<String, Arc<Vec<u8>>>,
+    map: HashMap<String, Bytes>,
     order: VecDeque<String>,
     bytes: usize,
 }
 
 impl TileCache {
-    fn get(&self, path: &str) -> Option<Arc<Vec<u8>>> {
+    fn get(&self, path: &str) -> Option<Bytes> {
         self.map.get(path).cloned()
     }
-    fn put(&mut self, path: String, bytes: Arc<Vec<u8>>, budget: usize) {
+    fn put(&mut self, path: String, bytes: Bytes, budget: usize) {
         if bytes.len() > budget || self.map.contains_key(&path) {
             return;
         }
@@ -264,32 +265,49 @@ fn not_found() -> Answer {
 
 /// A response with the content type and caching of `kind`, an ETag, and 304 for a matching
 /// `If-None-Match`.
-fn file_response(headers: &HeaderMap, kind: FileKind, body: Arc<Vec<u8>>) -> Response {
-    respond(headers, kind.content_type(), kind.cache_control(), body)
+fn file_response(headers: &HeaderMap, kind: FileKind, body: Bytes) -> Response {
+    let tag = content_tag(&body);
+    respond(headers, kind.content_type(), kind.cache_control(), body, &tag)
 }
 
-/// A response with a weak ETag (a hash of the body: weak, because the same body is also sent
-/// gzip-encoded, RFC 9110 §8.8.1) and 304 for an `If-None-Match` that matches it (weak
-/// comparison, §13.1.2) or is `*`.
+/// An entity tag for `body`: the first 16 bytes of its SHA-256, in hex.
+fn content_tag(body: &[u8]) -> String {
+    hex::encode(&Sha256::digest(body)[..16])
+}
+
+/// The entity tag of a tile: a tile's path names its bytes for ever within one log (tiles are
+/// immutable), so the tag is made from the log's key and the path, without hashing the body.
+fn tile_tag(vkey: &VerifierKey, path: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(vkey.to_string().as_bytes());
+    h.update(b"\n");
+    h.update(path.as_bytes());
+    hex::encode(&h.finalize()[..16])
+}
+
+/// A response with a weak ETag (weak, because the same body is also sent gzip-encoded, RFC
+/// 9110 §8.8.1) and 304 for an `If-None-Match` that matches it (weak comparison, §13.1.2) or
+/// is `*`.
 fn respond(
     headers: &HeaderMap,
     content_type: &'static str,
     cache: &'static str,
-    body: Arc<Vec<u8>>,
+    body: Bytes,
+    tag: &str,
 ) -> Response {
-    let tag = hex::encode(&Sha256::digest(body.as_slice())[..16]);
     let etag = format!("W/\"{tag}\"");
+    let quoted = format!("\"{tag}\"");
     let matches = headers
         .get_all(header::IF_NONE_MATCH)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(str::trim)
-        .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == format!("\"{tag}\""));
+        .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == quoted);
     let mut r = if matches {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        Response::new(Body::from(body.as_ref().clone()))
+        Response::new(Body::from(body))
     };
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -305,7 +323,14 @@ fn json_response<T: serde::Serialize>(headers: &HeaderMap, v: &T) -> Result<Resp
     let mut body =
         serde_json::to_vec_pretty(v).map_err(|e| Answer(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     body.push(b'\n');
-    Ok(respond(headers, "application/json", "no-cache", Arc::new(body)))
+    let tag = content_tag(&body);
+    Ok(respond(
+        headers,
+        "application/json",
+        "no-cache",
+        Bytes::from(body),
+        &tag,
+    ))
 }
 
 fn read<T>(s: &Shared, f: impl FnOnce(&ReadTables) -> Result<T, LedgerError>) -> Result<T, Answer> {
@@ -314,7 +339,7 @@ fn read<T>(s: &Shared, f: impl FnOnce(&ReadTables) -> Result<T, LedgerError>) ->
 
 async fn checkpoint(State(s): State<Shared>, headers: HeaderMap) -> Result<Response, Answer> {
     let (_, note) = s.ledger.latest_checkpoint()?;
-    Ok(file_response(&headers, FileKind::Checkpoint, Arc::new(note)))
+    Ok(file_response(&headers, FileKind::Checkpoint, Bytes::from(note)))
 }
 
 async fn tile(
@@ -326,8 +351,15 @@ async fn tile(
     // A path that is not a tile path as C2SP spells it (leading zeros, a missing `x`, a width
     // of 0 or 256) names nothing: 400. A tile path beyond the tree is 404.
     let tile = Tile::parse(&path).map_err(|e| Answer(StatusCode::BAD_REQUEST, e.to_string()))?;
+    let tag = tile_tag(&s.vkey, &path);
     if let Some(b) = s.cache.lock().map_err(|_| not_found())?.get(&path) {
-        return Ok(file_response(&headers, FileKind::Tile, b));
+        return Ok(respond(
+            &headers,
+            FileKind::Tile.content_type(),
+            FileKind::Tile.cache_control(),
+            b,
+            &tag,
+        ));
     }
     let bytes = read(&s, |r| {
         let size = r.entry_count()?;
@@ -338,35 +370,45 @@ async fn tile(
             TileKind::Hashes(_) => tiles::hash_tile_bytes(&tile, r)
                 .map_err(|e| LedgerError::from(crate::store::StoreError::Damaged(e.to_string())))?,
             TileKind::Entries => {
+                // The bundle is written as the entries are read: one copy of each.
                 let range = tile.leaves();
-                let mut entries = Vec::with_capacity(usize::from(tile.width));
+                let mut bundle = Vec::with_capacity(usize::from(tile.width) * 512);
                 r.for_each_entry(range.start, |i, b| -> Result<bool, LedgerError> {
                     if i >= range.end {
                         return Ok(false);
                     }
-                    entries.push(b.to_vec());
+                    let len = u16::try_from(b.len()).map_err(|_| {
+                        crate::store::StoreError::Damaged(format!("entry {i} is longer than 65,535 bytes"))
+                    })?;
+                    bundle.extend_from_slice(&len.to_be_bytes());
+                    bundle.extend_from_slice(b);
                     Ok(true)
                 })?;
-                tiles::encode_bundle(entries.iter().map(Vec::as_slice))
-                    .map_err(|e| LedgerError::from(crate::store::StoreError::Damaged(e.to_string())))?
+                bundle
             }
         }))
     })?
     .ok_or_else(not_found)?;
-    let bytes = Arc::new(bytes);
+    let bytes = Bytes::from(bytes);
     if tile.is_full() {
         if let Ok(mut c) = s.cache.lock() {
-            c.put(path, Arc::clone(&bytes), s.limits.cache_bytes);
+            c.put(path, bytes.clone(), s.limits.cache_bytes);
         }
     }
-    Ok(file_response(&headers, FileKind::Tile, bytes))
+    Ok(respond(
+        &headers,
+        FileKind::Tile.content_type(),
+        FileKind::Tile.cache_control(),
+        bytes,
+        &tag,
+    ))
 }
 
 async fn log_info(State(s): State<Shared>, headers: HeaderMap) -> Response {
     file_response(
         &headers,
         FileKind::Json,
-        Arc::new(crate::publish::log_info(&s.vkey)),
+        Bytes::from(crate::publish::log_info(&s.vkey)),
     )
 }
 
@@ -374,7 +416,7 @@ async fn catalogue(headers: HeaderMap) -> Response {
     file_response(
         &headers,
         FileKind::Json,
-        Arc::new(crate::norms::CATALOGUE_V1_JSON.as_bytes().to_vec()),
+        Bytes::from_static(crate::norms::CATALOGUE_V1_JSON.as_bytes()),
     )
 }
 
@@ -470,11 +512,13 @@ async fn api_proof(
     let text = crate::proofs::ProofFile::Bundle(b)
         .to_json()
         .map_err(|e| Answer(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let tag = content_tag(text.as_bytes());
     Ok(respond(
         &headers,
         "application/json",
         "no-cache",
-        Arc::new(text.into_bytes()),
+        Bytes::from(text),
+        &tag,
     ))
 }
 

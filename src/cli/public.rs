@@ -75,6 +75,9 @@ pub struct ServeArgs {
     /// is dropped.
     #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
     pub write_timeout: u64,
+    /// MiB of full tiles kept in memory (tiles never change, so a cached tile is served as is).
+    #[arg(long, value_name = "MIB", default_value_t = 256, value_parser = clap::value_parser!(u64).range(0..=65_536))]
+    pub cache_mb: u64,
     /// Take signed statements over HTTP (POST /entries). The server is then the ledger's one
     /// writer: it needs the ledger key, and local appends go through it (--server URL).
     #[arg(long)]
@@ -122,6 +125,7 @@ pub(super) fn serve(dir: &Path, a: &ServeArgs) -> Res {
         per_client: a.max_connections_per_client as usize,
         header_time: std::time::Duration::from_secs(a.header_timeout),
         write_stall: std::time::Duration::from_secs(a.write_timeout),
+        cache_bytes: usize::try_from(a.cache_mb << 20).unwrap_or(usize::MAX),
         ..Default::default()
     };
     // What the notes say, read before the server opens the ledger (for writing, it may be the
