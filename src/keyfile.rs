@@ -184,14 +184,7 @@ pub fn write_new_file(path: &Path, data: &[u8], mode: u32) -> Result<(), KeyErro
 /// # Errors
 /// [`KeyError::Io`].
 pub fn create_private_dir(dir: &Path) -> Result<(), KeyError> {
-    let mut b = fs::DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt as _;
-        b.mode(0o700);
-    }
-    b.create(dir).map_err(io_err(dir))
+    crate::localfs::create_dir_all(dir, 0o700).map_err(io_err(dir))
 }
 
 /// The two files written by [`generate_key_files`].

@@ -18,6 +18,7 @@ pub mod entry;
 pub mod export;
 pub mod keyfile;
 pub mod keys;
+pub mod localfs;
 pub mod ledger;
 pub mod merkle;
 pub mod names;

@@ -114,64 +114,23 @@ pub struct StateDir {
     dir: PathBuf,
 }
 
-/// Refuses a state directory that others can write, or that is not the user's own.
-fn check_private(dir: &Path, m: &fs::Metadata) -> Result<(), StateError> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
-        let mode = m.permissions().mode() & 0o7777;
-        if mode & 0o022 != 0 {
-            return Err(StateError::NotPrivate {
-                path: dir.to_path_buf(),
-                why: format!("it is writable by other users (mode {mode:o})"),
-                fix: format!("run `chmod 700 {}`", dir.display()),
-            });
-        }
-        // The process's effective user id, read without unsafe code: /proc/self belongs to it.
-        if let Ok(me) = fs::metadata("/proc/self") {
-            if m.uid() != me.uid() {
-                return Err(StateError::NotPrivate {
-                    path: dir.to_path_buf(),
-                    why: format!(
-                        "it belongs to another user (uid {}, you are {})",
-                        m.uid(),
-                        me.uid()
-                    ),
-                    fix: "use a directory of your own".into(),
-                });
-            }
+impl From<crate::localfs::LocalError> for StateError {
+    fn from(e: crate::localfs::LocalError) -> Self {
+        match e {
+            crate::localfs::LocalError::Io { path, source } => StateError::Io { path, source },
+            crate::localfs::LocalError::Untrusted(u) => u.into(),
         }
     }
-    let _ = (dir, m);
-    Ok(())
 }
 
-/// Refuses a state directory inside a directory that anyone can write without the sticky bit:
-/// there, another user could rename it away and put one of their own in its place.
-fn check_ancestors(dir: &Path) -> Result<(), StateError> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        let Ok(abs) = std::path::absolute(dir) else {
-            return Ok(());
-        };
-        for a in abs.ancestors().skip(1) {
-            let Ok(m) = fs::metadata(a) else { continue };
-            let mode = m.permissions().mode() & 0o7777;
-            if mode & 0o002 != 0 && mode & 0o1000 == 0 {
-                return Err(StateError::NotPrivate {
-                    path: a.to_path_buf(),
-                    why: format!(
-                        "it is inside {}, which anyone can write (mode {mode:o}, no sticky bit)",
-                        a.display()
-                    ),
-                    fix: format!("run `chmod o-w {}` or `chmod +t {}`", a.display(), a.display()),
-                });
-            }
+impl From<crate::localfs::Untrusted> for StateError {
+    fn from(u: crate::localfs::Untrusted) -> Self {
+        StateError::NotPrivate {
+            path: u.path,
+            why: u.why,
+            fix: u.fix,
         }
     }
-    let _ = dir;
-    Ok(())
 }
 
 impl StateDir {
@@ -273,19 +232,12 @@ impl StateDir {
     fn ensure_private_dir(&self) -> Result<(), StateError> {
         match fs::metadata(&self.dir) {
             Ok(m) => {
-                check_private(&self.dir, &m)?;
-                check_ancestors(&self.dir)
+                crate::localfs::check_private(&self.dir, &m, 0o700)?;
+                Ok(crate::localfs::check_ancestors(&self.dir)?)
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let mut b = fs::DirBuilder::new();
-                b.recursive(true);
-                #[cfg(unix)]
-                {
-                    use std::os::unix::fs::DirBuilderExt as _;
-                    b.mode(0o700);
-                }
-                b.create(&self.dir).map_err(self.io(&self.dir))?;
-                check_ancestors(&self.dir)
+                crate::localfs::create_dir_all(&self.dir, 0o700).map_err(self.io(&self.dir))?;
+                Ok(crate::localfs::check_ancestors(&self.dir)?)
             }
             Err(e) => Err(self.io(&self.dir)(e)),
         }
@@ -295,18 +247,9 @@ impl StateDir {
         self.ensure_private_dir()?;
         // A fresh, unpredictable name created with create_new (O_CREAT | O_EXCL): it never
         // follows a symlink or reuses a file planted under that name.
-        let mut nonce = [0u8; 8];
-        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
-        let tmp = self.dir.join(format!(".tmp-{}", hex::encode(nonce)));
+        let tmp = self.dir.join(crate::localfs::temp_name(".tmp-"));
         {
-            let mut o = fs::OpenOptions::new();
-            o.write(true).create_new(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt as _;
-                o.mode(0o600);
-            }
-            let mut f = o.open(&tmp).map_err(self.io(&tmp))?;
+            let mut f = crate::localfs::create_new(&tmp, 0o600)?;
             let written = f.write_all(data).and_then(|()| f.sync_all());
             if let Err(e) = written {
                 let _ = fs::remove_file(&tmp);
