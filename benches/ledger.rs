@@ -327,7 +327,7 @@ fn publish_bench(c: &Cached, orgs: u64, more: u64) -> Res<PublishFigures> {
     std::fs::remove_file(&export_file)?;
 
     let t = Instant::now();
-    let r1 = accord::publish::publish(&ledger, &target, None)?;
+    let r1 = accord::publish::publish(&ledger, &target, Default::default(), None)?;
     let full = t.elapsed();
     if r1.to != c.entries {
         return Err("publish: wrong size".into());
@@ -337,7 +337,7 @@ fn publish_bench(c: &Cached, orgs: u64, more: u64) -> Res<PublishFigures> {
     let batch = Orgs::new(orgs, ORIGIN)?.attestations(c.entries, c.entries + more, cat)?;
     ledger.append(&batch, &c.key, accord::clock::now(), cat)?;
     let t = Instant::now();
-    let r2 = accord::publish::publish(&ledger, &target, None)?;
+    let r2 = accord::publish::publish(&ledger, &target, Default::default(), None)?;
     let inc = t.elapsed();
     if (r2.from, r2.to) != (c.entries, c.entries + more) {
         return Err("publish on top: wrong sizes".into());

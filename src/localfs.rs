@@ -195,7 +195,9 @@ pub fn enter_dir(dir: &Path, create: Option<u32>, private: Option<u32>) -> Resul
 pub fn symlink(path: &Path) -> Untrusted {
     Untrusted {
         path: path.to_path_buf(),
-        why: "it is a symbolic link, and accord never follows one there (it could lead outside the directory)".into(),
+        why:
+            "it is a symbolic link, and accord never follows one there (it could lead outside the directory)"
+                .into(),
         fix: "replace it with the directory or file itself, or remove it".into(),
     }
 }
@@ -329,7 +331,11 @@ mod tests {
     fn a_fifo_a_symlink_and_a_directory_are_refused_without_blocking() {
         let d = tempfile::tempdir().unwrap();
         let fifo = d.path().join("fifo");
-        let ok = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success();
+        let ok = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success();
         assert!(ok);
         // Without O_NONBLOCK this open would wait for a writer for ever.
         let e = open_regular(&fifo).unwrap_err().to_string();

@@ -4,15 +4,20 @@
 //!
 //! Publishing is incremental and crash-safe, in the manner of a database commit: it reads the
 //! target's checkpoint, refuses a target of another log or of a tree the ledger does not extend,
-//! writes only the tiles that are new (each immutable file written and synced before anything
+//! writes the tiles that are new (each immutable file written and synced before anything
 //! refers to it), and replaces the checkpoint last, atomically. Killed at any moment, the
 //! target holds the old published state or the new one, never a checkpoint whose tiles are
-//! missing; a rerun finishes the job.
+//! missing; a rerun finishes the job. Before the checkpoint is replaced, every tile the new
+//! checkpoint needs is checked to be there with the size it must have (a tile deleted or cut
+//! short since it was written is rewritten from the ledger); [`PublishOptions::repair`] also
+//! compares the contents of every file.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use crate::checkpoint::{SignedCheckpoint, VerifierKey};
 use crate::ledger::{Ledger, LedgerError};
+use crate::localfs::{self, LocalError, Untrusted};
 use crate::merkle;
 use crate::norms::CATALOGUE_V1_JSON;
 use crate::tiles::{self, Tile, TileKind};
@@ -25,6 +30,8 @@ pub const LOG_INFO_PATH: &str = "accord/log.json";
 pub const CATALOGUE_PATH: &str = "accord/norms-v1.json";
 /// Largest checkpoint read back from a target.
 const MAX_CHECKPOINT: usize = crate::checkpoint::MAX_NOTE_SIZE;
+/// Largest `accord/log.json` read back from a target (accord writes about 500 bytes).
+const MAX_LOG_INFO: usize = 64 * 1024;
 
 /// Publishing errors.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +54,16 @@ pub enum PublishError {
         target: String,
         /// The lock held.
         lock: String,
+    },
+    /// The target, or something in it, could be changed by other users or leads outside it (a
+    /// symbolic link): publishing there could put someone else's bytes under the ledger's
+    /// name, or write outside the target.
+    #[error("{target}: {}: {}; publish writes files there that others will trust as this ledger's, so the directory must be yours, changeable by no one else, with nothing in it that leads outside", .problem.path.display(), .problem.why)]
+    Unsafe {
+        /// The target.
+        target: String,
+        /// What is wrong, where, and what to do.
+        problem: Untrusted,
     },
     /// Writing or reading the target failed.
     #[error("{target}: {path}: {problem}")]
@@ -121,24 +138,46 @@ pub trait Target {
     /// publication killed earlier left half-written is cleared away.
     ///
     /// # Errors
-    /// [`PublishError::Busy`] while another publication holds it; [`PublishError::Io`].
+    /// [`PublishError::Busy`] while another publication holds it; [`PublishError::Unsafe`]
+    /// for a target others could change; [`PublishError::Io`].
     fn begin(&self) -> Result<(), PublishError>;
     /// The file at `path`, if there is one, read up to `max` bytes (more is an error).
     ///
     /// # Errors
-    /// [`PublishError::Io`].
+    /// [`PublishError::Io`], [`PublishError::Unsafe`].
     fn get(&self, path: &str, max: usize) -> Result<Option<Vec<u8>>, PublishError>;
+    /// The size of the file at `path`, if there is one (cheap: no contents read).
+    ///
+    /// # Errors
+    /// [`PublishError::Io`], [`PublishError::Unsafe`].
+    fn size(&self, path: &str) -> Result<Option<u64>, PublishError>;
+    /// Every file below the directory `under` (a path of the layout, `tile` for all tiles),
+    /// as paths relative to the target; empty when there is none.
+    ///
+    /// # Errors
+    /// [`PublishError::Io`], [`PublishError::Unsafe`].
+    fn list(&self, under: &str) -> Result<Vec<String>, PublishError>;
     /// Writes `bytes` at `path`, replacing any file there atomically (readers see the old file
     /// or the new one). Not durable until [`Target::sync`] returns.
     ///
     /// # Errors
-    /// [`PublishError::Io`].
+    /// [`PublishError::Io`], [`PublishError::Unsafe`].
     fn put(&self, path: &str, bytes: &[u8], kind: FileKind) -> Result<(), PublishError>;
     /// Makes every file put so far durable.
     ///
     /// # Errors
     /// [`PublishError::Io`].
     fn sync(&self) -> Result<(), PublishError>;
+}
+
+/// How to publish.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PublishOptions {
+    /// Also read every file of the target that the ledger determines (every tile of the tree
+    /// the ledger has, older partial tiles included, and the start files) and rewrite those
+    /// whose contents differ from the ledger's. Without it, only the existence and size of
+    /// the tiles the new checkpoint needs are checked (a stat each).
+    pub repair: bool,
 }
 
 /// What a publication did.
@@ -148,10 +187,15 @@ pub struct PublishReport {
     pub from: u64,
     /// The size it holds now.
     pub to: u64,
-    /// Files written (tiles, start files, checkpoint).
+    /// Files written (tiles, start files, checkpoint), repaired ones included.
     pub files: u64,
     /// Bytes written.
     pub bytes: u64,
+    /// Files that were already in the target but missing, of the wrong size or (with
+    /// [`PublishOptions::repair`]) of other contents, and were rewritten from the ledger.
+    pub repaired: u64,
+    /// Files checked: the tiles of the published tree (and with `repair`, every file read).
+    pub checked: u64,
 }
 
 /// The description of a log at [`LOG_INFO_PATH`].
@@ -171,15 +215,55 @@ pub fn log_info(vkey: &VerifierKey) -> Vec<u8> {
     s
 }
 
+/// A target without a checkpoint is this log's only if it holds nothing of the layout or its
+/// `accord/log.json` names this ledger's key (a first publication of this ledger that was
+/// killed before its checkpoint: `log.json` is written first). Anything else is another log's
+/// (its checkpoint deleted, or its own first publication under way), or a directory of other
+/// files named like the layout's: not to be mixed with this one.
+fn claim(target: &dyn Target, vkey: &VerifierKey) -> Result<(), PublishError> {
+    let conflict = |problem: String| PublishError::Conflict {
+        target: target.label(),
+        problem,
+    };
+    match target.get(LOG_INFO_PATH, MAX_LOG_INFO)? {
+        Some(bytes) => {
+            let named = serde_json::from_slice::<serde_json::Value>(&bytes)
+                .ok()
+                .and_then(|v| v.get("vkey").and_then(|k| k.as_str()).map(str::to_string));
+            match named {
+                Some(k) if k == vkey.to_string() => Ok(()),
+                Some(k) => Err(conflict(format!(
+                    "it has no checkpoint, but its {LOG_INFO_PATH} names another log ({k}); refusing to publish this ledger ({vkey}) over another log: publish into another directory"
+                ))),
+                None => Err(conflict(format!(
+                    "it has no checkpoint, and its {LOG_INFO_PATH} is not the description of this ledger ({vkey}); refusing to publish over what may be another log: publish into another directory"
+                ))),
+            }
+        }
+        None => {
+            for under in ["tile", "accord"] {
+                if let Some(found) = target.list(under)?.first() {
+                    return Err(conflict(format!(
+                        "it has no checkpoint and no {LOG_INFO_PATH}, but holds {found}: files of a log that is not known to be this one; refusing to mix this ledger's tiles with them: publish into an empty directory (or remove them)"
+                    )));
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
 /// Publishes `ledger` up to its latest signed checkpoint to `target`. `progress` is told
-/// (files written, files to write).
+/// (files checked, files to check).
 ///
 /// # Errors
 /// [`PublishError::Conflict`] for a target of another log or of a tree the ledger does not
-/// extend (nothing is written); I/O and ledger errors (the target keeps its old checkpoint).
+/// extend (nothing is written); [`PublishError::Unsafe`] for a target others could change;
+/// I/O and ledger errors (the target keeps its old checkpoint).
 pub fn publish(
     ledger: &Ledger,
     target: &dyn Target,
+    options: PublishOptions,
     progress: Option<crate::replay::Progress<'_>>,
 ) -> Result<PublishReport, PublishError> {
     let vkey = VerifierKey::parse(&ledger.recorded_vkey()?).map_err(LedgerError::from)?;
@@ -191,8 +275,11 @@ pub fn publish(
             .map_err(LedgerError::from)?
             .ok_or_else(|| LedgerError::from(crate::store::StoreError::Damaged("no checkpoint".into())))?;
         let ours = SignedCheckpoint::open(&note, &vkey).map_err(LedgerError::from)?;
-        let from = match target.get("checkpoint", MAX_CHECKPOINT)? {
-            None => 0,
+        let published = match target.get("checkpoint", MAX_CHECKPOINT)? {
+            None => {
+                claim(target, &vkey)?;
+                None
+            }
             Some(theirs) => {
                 let conflict = |problem: String| PublishError::Conflict {
                     target: label.clone(),
@@ -219,14 +306,17 @@ pub fn publish(
                         hex::encode(root)
                     )));
                 }
-                p.size
+                Some(p.size)
             }
         };
+        let from = published.unwrap_or(0);
         let mut report = PublishReport {
             from,
             to: size,
             files: 0,
             bytes: 0,
+            repaired: 0,
+            checked: 0,
         };
         let put = |path: &str, bytes: &[u8], report: &mut PublishReport| -> Result<(), PublishError> {
             target.put(path, bytes, FileKind::of(path))?;
@@ -234,21 +324,9 @@ pub fn publish(
             report.bytes += bytes.len() as u64;
             Ok(())
         };
-        if from == size && from > 0 {
-            // Already published: every tile of that checkpoint was written before it.
-            return Ok(report);
-        }
-        let todo = tiles::new_tiles(from, size);
-        let total = todo.len() as u64;
-        for (k, tile) in todo.iter().enumerate() {
-            let bytes = tile_bytes(tile, r)?;
-            put(&tile.path(), &bytes, &mut report)?;
-            if let Some(p) = progress {
-                p(k as u64 + 1, total);
-            }
-        }
-        // The start files change only with the software: rewritten only when they differ, so
-        // that a publication writes only what is new.
+        // The start files first: on a new target, accord/log.json claims the layout's files
+        // for this log before any tile is written (see `claim`). They change only with the
+        // software, so they are rewritten only when they differ.
         for (path, bytes) in [
             (LOG_INFO_PATH, log_info(&vkey)),
             (CATALOGUE_PATH, CATALOGUE_V1_JSON.as_bytes().to_vec()),
@@ -259,12 +337,182 @@ pub fn publish(
                 put(path, &bytes, &mut report)?;
             }
         }
+        if published.is_none() {
+            target.sync()?;
+        }
+        // Every tile the new checkpoint needs: the new ones written (a complete one left by a
+        // publication killed earlier is kept if its bytes are right), the older ones checked
+        // to be there with their exact size, and rewritten from the ledger if not (a tile
+        // deleted or cut short since it was published).
+        let needed = tiles::tiles_for(size);
+        let fresh: BTreeSet<Tile> = tiles::new_tiles(from, size).into_iter().collect();
+        // With a valid record of a publication before, only the bundles since are read; a
+        // repair reads everything anyway, and a new target may hold anything.
+        let known = if options.repair || published.is_none() {
+            Vec::new()
+        } else {
+            remembered_bundle_lengths(target, r, from)?
+        };
+        let known_full = known.len() as u64;
+        let bundle_lens = bundle_lengths(size, r, known)?;
+        let extra = if options.repair { older_tiles(target, size, &needed)? } else { Vec::new() };
+        let total = (needed.len() + extra.len()) as u64;
+        for (k, tile) in needed.iter().chain(&extra).enumerate() {
+            let path = tile.path();
+            // The size a tile of the new tree must have (an older partial tile of `extra` has
+            // its own width: only its contents are compared).
+            let want = match tile.kind {
+                _ if k >= needed.len() => None,
+                TileKind::Hashes(_) => Some(32 * u64::from(tile.width)),
+                TileKind::Entries => bundle_lens.get(tile.n as usize).copied(),
+            };
+            let have = target.size(&path)?;
+            let is_fresh = fresh.contains(tile);
+            let rewrite = match have {
+                None => Some(!is_fresh),
+                Some(n) if want.is_some_and(|w| w != n) => Some(true),
+                Some(_) if is_fresh || options.repair => {
+                    let bytes = tile_bytes(tile, r)?;
+                    let same = target.get(&path, tiles::MAX_BUNDLE_BYTES)?.is_some_and(|b| b == bytes);
+                    (!same).then_some(true)
+                }
+                Some(_) => None,
+            };
+            if let Some(repair) = rewrite {
+                let bytes = tile_bytes(tile, r)?;
+                put(&path, &bytes, &mut report)?;
+                if repair {
+                    report.repaired += 1;
+                }
+            }
+            report.checked += 1;
+            if let Some(p) = progress {
+                p(k as u64 + 1, total);
+            }
+        }
         // Every tile the checkpoint needs is durable before the checkpoint is replaced.
         target.sync()?;
-        put("checkpoint", &ours.note, &mut report)?;
-        target.sync()?;
+        if published != Some(size) {
+            put("checkpoint", &ours.note, &mut report)?;
+            target.sync()?;
+        }
+        // Remembered for the next publication (not a published file: not counted).
+        if known_full != size / tiles::TILE_WIDTH {
+            target.put(BUNDLE_SIZES_PATH, &bundle_sizes_record(r, size, &bundle_lens)?, FileKind::Json)?;
+            target.sync()?;
+        }
         Ok(report)
     })
+}
+
+/// Where a publication keeps the byte length of every full entry bundle of the tree it
+/// published, so that the next one checks the size of every bundle without reading the whole
+/// ledger again (at 1,000,000 entries a scan of some 500 MB, where the check itself is a stat of
+/// some 8,000 files). In [`STAGING_DIR`], which only the publishing user can change. It names
+/// the tree it describes (size and root) and counts only if the ledger's tree at that size has
+/// that root; anything else is ignored and rebuilt from the ledger. Its format:
+/// [`BUNDLE_SIZES_MAGIC`], the tree size (8 bytes, big-endian), the root (32 bytes), and the
+/// length of each full bundle in order (4 bytes each, big-endian).
+const BUNDLE_SIZES_PATH: &str = ".publishing/bundle-sizes";
+/// The first bytes of [`BUNDLE_SIZES_PATH`].
+const BUNDLE_SIZES_MAGIC: &[u8] = b"accord-bundle-sizes/1\n";
+
+/// The lengths of the full bundles the remembered sizes hold for the ledger's tree (the first
+/// `k` full bundles, for some `k`; none when there is no valid record).
+fn remembered_bundle_lengths(
+    target: &dyn Target,
+    r: &crate::store::ReadTables,
+    size: u64,
+) -> Result<Vec<u64>, PublishError> {
+    let full = size / tiles::TILE_WIDTH;
+    let max = BUNDLE_SIZES_MAGIC.len() + 40 + 4 * full as usize;
+    // Larger than any record for this tree, unreadable: ignored, rebuilt.
+    let Ok(Some(b)) = target.get(BUNDLE_SIZES_PATH, max) else {
+        return Ok(Vec::new());
+    };
+    let Some(rest) = b.strip_prefix(BUNDLE_SIZES_MAGIC) else {
+        return Ok(Vec::new());
+    };
+    if rest.len() < 40 || (rest.len() - 40) % 4 != 0 {
+        return Ok(Vec::new());
+    }
+    let (head, lens) = rest.split_at(40);
+    let at = u64::from_be_bytes(head[..8].try_into().unwrap_or_default());
+    let count = (lens.len() / 4) as u64;
+    if at > size || count != at / tiles::TILE_WIDTH {
+        return Ok(Vec::new());
+    }
+    let root = merkle::tree_root(at, r).map_err(LedgerError::from)?;
+    if root[..] != head[8..] {
+        return Ok(Vec::new());
+    }
+    Ok(lens
+        .chunks(4)
+        .map(|c| u64::from(u32::from_be_bytes([c[0], c[1], c[2], c[3]])))
+        .collect())
+}
+
+/// The remembered-sizes record of a tree of `size` entries whose full bundles have `lens`.
+fn bundle_sizes_record(
+    r: &crate::store::ReadTables,
+    size: u64,
+    lens: &[u64],
+) -> Result<Vec<u8>, PublishError> {
+    let full = (size / tiles::TILE_WIDTH) as usize;
+    let root = merkle::tree_root(size, r).map_err(LedgerError::from)?;
+    let mut out = BUNDLE_SIZES_MAGIC.to_vec();
+    out.extend_from_slice(&size.to_be_bytes());
+    out.extend_from_slice(&root);
+    for l in &lens[..full.min(lens.len())] {
+        out.extend_from_slice(&(u32::try_from(*l).unwrap_or(u32::MAX)).to_be_bytes());
+    }
+    Ok(out)
+}
+
+/// The byte length of every entry bundle of a tree of `size` entries, in bundle order (2 bytes
+/// of length and the entry, for each of its entries): those of the first `known.len()` full
+/// bundles as given, the others from the ledger's entries.
+fn bundle_lengths(
+    size: u64,
+    r: &crate::store::ReadTables,
+    mut known: Vec<u64>,
+) -> Result<Vec<u64>, PublishError> {
+    let bundles = size.div_ceil(tiles::TILE_WIDTH) as usize;
+    known.truncate(bundles);
+    let start = known.len() as u64 * tiles::TILE_WIDTH;
+    known.resize(bundles, 0);
+    let mut seen = start;
+    r.for_each_entry(start, |i, b| -> Result<bool, LedgerError> {
+        if i >= size {
+            return Ok(false);
+        }
+        known[(i / tiles::TILE_WIDTH) as usize] += 2 + b.len() as u64;
+        seen = i + 1;
+        Ok(true)
+    })?;
+    if seen != size {
+        return Err(LedgerError::from(crate::store::StoreError::Damaged(format!(
+            "the ledger holds {seen} of the {size} entries of its checkpoint"
+        )))
+        .into());
+    }
+    Ok(known)
+}
+
+/// The tiles of the target beyond those of the tree of `size` that the ledger determines: the
+/// partial tiles of earlier publications (of widths the tree has passed), which readers
+/// holding an earlier checkpoint may still ask for. Files under `tile/` that are no tile of
+/// the tree are left alone.
+fn older_tiles(target: &dyn Target, size: u64, needed: &[Tile]) -> Result<Vec<Tile>, PublishError> {
+    let needed: BTreeSet<&Tile> = needed.iter().collect();
+    let mut out: Vec<Tile> = target
+        .list("tile")?
+        .iter()
+        .filter_map(|p| Tile::parse(p).ok())
+        .filter(|t| t.within(size) && !needed.contains(t))
+        .collect();
+    out.sort();
+    Ok(out)
 }
 
 /// The bytes of one tile of the ledger's tree.
@@ -296,27 +544,41 @@ fn tile_bytes(tile: &Tile, r: &crate::store::ReadTables) -> Result<Vec<u8>, Publ
 
 /// Where in a [`DirTarget`] a publication keeps its lock and writes each file before renaming
 /// it into place: files half-written by a publication that was killed stay here, out of the
-/// published layout, until the next one clears them.
+/// published layout, until the next one clears them. Created with mode 0700; a publication
+/// refuses one that is not the user's own or that others can write (they could swap a file
+/// between its writing and its renaming into place).
 pub const STAGING_DIR: &str = ".publishing";
+
+/// Mode of the directories of the layout (read by a web server, written by the user alone).
+const DIR_MODE: u32 = 0o755;
+/// Mode of the published files.
+const FILE_MODE: u32 = 0o644;
 
 /// A directory on this machine, for any web server to serve (files under `tile/`, the
 /// `checkpoint`, the start files under `accord/`; the lock and files being written under
 /// [`STAGING_DIR`]).
+///
+/// The directory must be the user's own and writable by no one else, and so must every
+/// directory in it that a publication enters ([`crate::localfs`]); nothing in it is reached
+/// through a symbolic link (the directory itself may be one: the user named it).
 #[derive(Debug)]
 pub struct DirTarget {
     root: PathBuf,
     /// Directories whose entries changed since the last sync.
-    dirty: std::sync::Mutex<std::collections::BTreeSet<PathBuf>>,
+    dirty: std::sync::Mutex<BTreeSet<PathBuf>>,
+    /// Directories below the root already checked (or created) in this publication.
+    entered: std::sync::Mutex<BTreeSet<PathBuf>>,
     /// The lock file, locked, once [`Target::begin`] took the directory.
     lock: std::sync::Mutex<Option<std::fs::File>>,
 }
 
 impl DirTarget {
-    /// The directory `root` (created when something is first written).
+    /// The directory `root` (created when the publication begins).
     pub fn new(root: impl Into<PathBuf>) -> DirTarget {
         DirTarget {
             root: root.into(),
             dirty: Default::default(),
+            entered: Default::default(),
             lock: Default::default(),
         }
     }
@@ -330,6 +592,16 @@ impl DirTarget {
             target: self.label(),
             path: path.to_string(),
             problem: e.to_string(),
+        }
+    }
+
+    fn local(&self, path: &str, e: LocalError) -> PublishError {
+        match e {
+            LocalError::Untrusted(problem) => PublishError::Unsafe {
+                target: self.label(),
+                problem,
+            },
+            LocalError::Io { source, .. } => self.io(path, source),
         }
     }
 
@@ -349,6 +621,49 @@ impl DirTarget {
         }
         Ok(self.root.join(path))
     }
+
+    /// Enters each directory from the root down to `dir` (a path below the root), never
+    /// through a symbolic link, each the user's own and writable by no one else; a missing
+    /// one is created when `create` is set, else `Ok(false)`.
+    fn enter(&self, dir: &Path, path: &str, create: bool) -> Result<bool, PublishError> {
+        let Ok(rel) = dir.strip_prefix(&self.root) else {
+            return Err(self.io(path, "not below the directory"));
+        };
+        let mut at = self.root.clone();
+        for c in rel.components() {
+            at.push(c);
+            let mut entered = self.entered.lock().map_err(|_| self.io(path, "lock poisoned"))?;
+            if entered.contains(&at) {
+                continue;
+            }
+            let there = localfs::enter_dir(&at, create.then_some(DIR_MODE), Some(DIR_MODE))
+                .map_err(|e| self.local(path, e))?;
+            if !there {
+                return Ok(false);
+            }
+            if create {
+                if let Some(parent) = at.parent() {
+                    self.dirty
+                        .lock()
+                        .map_err(|_| self.io(path, "lock poisoned"))?
+                        .insert(parent.to_path_buf());
+                }
+            }
+            entered.insert(at.clone());
+        }
+        Ok(true)
+    }
+
+    /// The file at `path`, its directories entered (created with `create`); `None` when a
+    /// directory is missing.
+    fn reach(&self, path: &str, create: bool) -> Result<Option<PathBuf>, PublishError> {
+        let f = self.file(path)?;
+        let dir = f
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| self.root.clone());
+        Ok(self.enter(&dir, path, create)?.then_some(f))
+    }
 }
 
 impl Target for DirTarget {
@@ -357,56 +672,71 @@ impl Target for DirTarget {
     }
 
     fn begin(&self) -> Result<(), PublishError> {
+        // The directory itself: the user named it (it may be a symlink to the real one), and
+        // it must be theirs, writable by no one else, and not inside a directory anyone can
+        // write without the sticky bit.
+        let root = &self.root;
+        let shown = root.display().to_string();
+        let m = match std::fs::metadata(root) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                localfs::create_dir_all(root, DIR_MODE).map_err(|e| self.io(&shown, e))?;
+                std::fs::metadata(root).map_err(|e| self.io(&shown, e))?
+            }
+            Err(e) => return Err(self.io(&shown, e)),
+        };
+        if !m.is_dir() {
+            return Err(self.io(&shown, "not a directory"));
+        }
+        localfs::check_private(root, &m, DIR_MODE)
+            .and_then(|()| localfs::check_ancestors(root))
+            .map_err(|e| self.local(&shown, e.into()))?;
         let staging = self.staging();
-        // A target that publishes again (serve --publish, after every commit) holds the lock
-        // already: a second handle on the lock file would conflict with its own first one.
-        if self
+        localfs::enter_dir(&staging, Some(0o700), Some(0o700)).map_err(|e| self.local(STAGING_DIR, e))?;
+        let mut held = self
             .lock
             .lock()
-            .map_err(|_| self.io(STAGING_DIR, "lock poisoned"))?
-            .is_some()
-        {
-            return Ok(());
-        }
-        std::fs::create_dir_all(&staging).map_err(|e| self.io(STAGING_DIR, e))?;
-        let lock_path = staging.join("lock");
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| self.io(STAGING_DIR, e))?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(PublishError::Busy {
-                    target: self.label(),
-                    lock: lock_path.display().to_string(),
-                })
+            .map_err(|_| self.io(STAGING_DIR, "lock poisoned"))?;
+        if held.is_none() {
+            let lock_path = staging.join("lock");
+            let file = localfs::open_lock_file(&lock_path, 0o600).map_err(|e| self.local(STAGING_DIR, e))?;
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(PublishError::Busy {
+                        target: self.label(),
+                        lock: lock_path.display().to_string(),
+                    })
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(self.io(STAGING_DIR, e)),
             }
-            Err(std::fs::TryLockError::Error(e)) => return Err(self.io(STAGING_DIR, e)),
+            *held = Some(file);
         }
-        // What a killed publication left: files never renamed into place.
+        // Directories are checked again in each publication.
+        self.entered
+            .lock()
+            .map_err(|_| self.io(STAGING_DIR, "lock poisoned"))?
+            .clear();
+        // What a killed publication left: files never renamed into place (unlinking a name
+        // never follows it).
         for e in std::fs::read_dir(&staging).map_err(|e| self.io(STAGING_DIR, e))? {
             let e = e.map_err(|e| self.io(STAGING_DIR, e))?;
-            if e.file_name() != "lock" {
+            if e.file_name() != "lock"
+                && Some(e.file_name().as_os_str()) != Path::new(BUNDLE_SIZES_PATH).file_name()
+            {
                 std::fs::remove_file(e.path()).map_err(|e| self.io(STAGING_DIR, e))?;
             }
         }
-        *self
-            .lock
-            .lock()
-            .map_err(|_| self.io(STAGING_DIR, "lock poisoned"))? = Some(file);
         Ok(())
     }
 
     fn get(&self, path: &str, max: usize) -> Result<Option<Vec<u8>>, PublishError> {
         use std::io::Read as _;
-        let f = self.file(path)?;
-        let file = match std::fs::File::open(&f) {
-            Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(self.io(path, e)),
+        let Some(f) = self.reach(path, false)? else {
+            return Ok(None);
+        };
+        let Some(file) = localfs::open_regular(&f).map_err(|e| self.local(path, e))? else {
+            return Ok(None);
         };
         let mut v = Vec::new();
         file.take(max as u64 + 1)
@@ -418,45 +748,76 @@ impl Target for DirTarget {
         Ok(Some(v))
     }
 
+    fn size(&self, path: &str) -> Result<Option<u64>, PublishError> {
+        let Some(f) = self.reach(path, false)? else {
+            return Ok(None);
+        };
+        match std::fs::symlink_metadata(&f) {
+            Ok(m) if m.file_type().is_symlink() => Err(self.local(path, localfs::symlink(&f).into())),
+            Ok(m) if m.is_file() => Ok(Some(m.len())),
+            // Not a regular file: not the tile; replacing it is `put`'s business.
+            Ok(_) => Ok(Some(u64::MAX)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.io(path, e)),
+        }
+    }
+
+    fn list(&self, under: &str) -> Result<Vec<String>, PublishError> {
+        let start = self.file(under)?;
+        if !self.enter(&start, under, false)? {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        let mut todo = vec![start];
+        while let Some(d) = todo.pop() {
+            let shown = d.display().to_string();
+            for e in std::fs::read_dir(&d).map_err(|e| self.io(&shown, e))? {
+                let e = e.map_err(|e| self.io(&shown, e))?;
+                let p = e.path();
+                let t = e.file_type().map_err(|e| self.io(&shown, e))?;
+                if t.is_symlink() {
+                    return Err(self.local(under, localfs::symlink(&p).into()));
+                }
+                if t.is_dir() {
+                    todo.push(p);
+                } else if let Ok(rel) = p.strip_prefix(&self.root) {
+                    out.push(rel.to_string_lossy().into_owned());
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
     fn put(&self, path: &str, bytes: &[u8], _kind: FileKind) -> Result<(), PublishError> {
         use std::io::Write as _;
-        let f = self.file(path)?;
+        let Some(f) = self.reach(path, true)? else {
+            return Err(self.io(path, "its directory could not be made"));
+        };
+        match std::fs::symlink_metadata(&f) {
+            Ok(m) if m.file_type().is_symlink() => return Err(self.local(path, localfs::symlink(&f).into())),
+            Ok(m) if m.is_dir() => return Err(self.io(path, "a directory is in the way")),
+            _ => {}
+        }
+        let tmp = self.staging().join(localfs::temp_name("tmp-"));
+        let written = (|| -> Result<(), LocalError> {
+            let mut file = localfs::create_new(&tmp, FILE_MODE)?;
+            let io = |source| LocalError::Io {
+                path: tmp.clone(),
+                source,
+            };
+            file.write_all(bytes).map_err(io)?;
+            file.sync_all().map_err(io)?;
+            std::fs::rename(&tmp, &f).map_err(io)
+        })();
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(self.local(path, e));
+        }
         let dir = f
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_else(|| self.root.clone());
-        std::fs::create_dir_all(&dir).map_err(|e| self.io(path, e))?;
-        if FileKind::of(path) == FileKind::Tile {
-            // Immutable: a tile already there (a rerun after a crash) must hold the same bytes.
-            if let Some(old) = self.get(path, tiles::MAX_BUNDLE_BYTES)? {
-                if old == bytes {
-                    return Ok(());
-                }
-                return Err(PublishError::Conflict {
-                    target: self.label(),
-                    problem: format!(
-                        "{path} already holds other bytes: an immutable tile of another tree is there"
-                    ),
-                });
-            }
-        }
-        let mut nonce = [0u8; 8];
-        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
-        let staging = self.staging();
-        std::fs::create_dir_all(&staging).map_err(|e| self.io(path, e))?;
-        let tmp = staging.join(format!("tmp-{}", hex::encode(nonce)));
-        let written = (|| -> std::io::Result<()> {
-            let mut o = std::fs::OpenOptions::new();
-            o.write(true).create_new(true);
-            let mut file = o.open(&tmp)?;
-            file.write_all(bytes)?;
-            file.sync_all()?;
-            std::fs::rename(&tmp, &f)
-        })();
-        if let Err(e) = written {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(self.io(path, e));
-        }
         self.dirty
             .lock()
             .map_err(|_| self.io(path, "lock poisoned"))?
@@ -470,7 +831,7 @@ impl Target for DirTarget {
         for d in dirs {
             let mut p = d.as_path();
             loop {
-                if let Ok(f) = std::fs::File::open(p) {
+                if let Ok(f) = localfs::open_dir(p) {
                     f.sync_all().map_err(|e| self.io(&p.display().to_string(), e))?;
                 }
                 if p == self.root {

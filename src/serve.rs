@@ -131,7 +131,12 @@ fn start_publisher(ledger: Arc<Ledger>, p: Publisher) -> std::sync::mpsc::Sender
             while rx.recv().is_ok() {
                 // What woke it while it was publishing is published in this round.
                 while rx.try_recv().is_ok() {}
-                (p.report)(crate::publish::publish(&ledger, p.target.as_ref(), None));
+                (p.report)(crate::publish::publish(
+                    &ledger,
+                    p.target.as_ref(),
+                    crate::publish::PublishOptions::default(),
+                    None,
+                ));
             }
         });
     tx

@@ -38,7 +38,13 @@ fn check_published(w: &World, vkey: &str, dest: &Path, published: &[usize]) {
         assert!(!bytes.is_empty(), "{path}: empty tiles must not exist");
         assert_eq!(&got[path], bytes, "{path}");
     }
-    let others: Vec<&String> = got.keys().filter(|k| !k.starts_with("tile/")).collect();
+    // Beside the lock, publish remembers the sizes of the full bundles it published (private,
+    // under .publishing/, never served) once there is one.
+    let others: Vec<&String> = got
+        .keys()
+        .filter(|k| !k.starts_with("tile/") && *k != ".publishing/bundle-sizes")
+        .collect();
+    assert_eq!(got.contains_key(".publishing/bundle-sizes"), size >= 256);
     assert_eq!(
         others,
         [
@@ -109,7 +115,7 @@ fn publish_writes_the_tiles_of_the_spec_and_then_only_what_is_new() {
         check_published(&w, &vkey, &dest, &published);
         let after = stamps(&dest);
         for (path, stamp) in &before {
-            if path != "checkpoint" {
+            if path != "checkpoint" && path != ".publishing/bundle-sizes" {
                 assert_eq!(
                     &after[path], stamp,
                     "{path} was rewritten by the publish of size {size}"
@@ -470,4 +476,298 @@ fn a_tampered_directory_fails_naming_the_tile_or_entry_and_commits_nothing() {
     std::fs::remove_file(&gone).unwrap();
     t.expect(2, &["tile/entries/001", "not found"]);
     t.restore();
+}
+
+/// Whether this process runs as root (then a test can give a directory to another user).
+#[cfg(unix)]
+fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+#[cfg(unix)]
+fn chmod(p: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[cfg(unix)]
+fn mode_of(p: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777
+}
+
+/// Review 13, F1: another user who could write `DIR/.publishing` (planted with mode 777 in a
+/// shared sticky directory) swapped every temporary file before publish renamed it into place,
+/// and publish exited 0 with the attacker's bytes in every file; holding the lock in a planted
+/// `.publishing/lock` blocked every publication. Now publish refuses (exit 2, saying why and
+/// what to do) a directory, or a `.publishing`, that others can write or that is not the
+/// user's own, before it writes anything; it makes `.publishing` with mode 0700.
+#[cfg(unix)]
+#[test]
+fn publish_refuses_a_directory_or_staging_directory_that_others_can_change() {
+    let (w, vkey, _) = ledger_of(300);
+    // A new directory: made 0755 at most, its .publishing 0700.
+    let dest = w.path("pub");
+    publish(&w, &dest);
+    assert_eq!(mode_of(&dest.join(".publishing")), 0o700);
+    assert_eq!(mode_of(&dest) & 0o022, 0);
+    assert_eq!(mode_of(&dest.join("tile")) & 0o022, 0);
+    // A shared directory anyone can write (mode 1777, as /tmp): refused, nothing written.
+    let shared = w.path("shared");
+    std::fs::create_dir(&shared).unwrap();
+    chmod(&shared, 0o1777);
+    let e = w.fails(2, &["publish", &s(&shared)]);
+    assert!(
+        e.contains("writable by other users (mode 1777)") && e.contains("hint: run `chmod 755"),
+        "{e}"
+    );
+    assert_eq!(
+        std::fs::read_dir(&shared).unwrap().count(),
+        0,
+        "something was written"
+    );
+    // A private directory with a .publishing others can write (planted, mode 777).
+    let planted = w.path("planted");
+    std::fs::create_dir_all(planted.join(".publishing")).unwrap();
+    chmod(&planted.join(".publishing"), 0o777);
+    let e = w.fails(2, &["publish", &s(&planted)]);
+    assert!(
+        e.contains(".publishing: it is writable by other users (mode 777)")
+            && e.contains("publish FAILED (nothing written)"),
+        "{e}"
+    );
+    assert_eq!(files(&planted).len(), 0, "something was written");
+    // A group-writable directory of the layout inside an otherwise private one.
+    chmod(&dest.join("tile"), 0o775);
+    let e = w.fails(2, &["publish", &s(&dest)]);
+    assert!(
+        e.contains("tile: it is writable by other users (mode 775)"),
+        "{e}"
+    );
+    chmod(&dest.join("tile"), 0o755);
+    w.ok(&verify_args(&vkey, &w.path_str("st"), &[&s(&dest)]));
+    if is_root() {
+        // A .publishing of another user (nobody), holding its lock: refused as another user's,
+        // not waited for.
+        let theirs = w.path("theirs");
+        std::fs::create_dir_all(theirs.join(".publishing")).unwrap();
+        chmod(&theirs.join(".publishing"), 0o755);
+        std::fs::write(theirs.join(".publishing/lock"), b"").unwrap();
+        std::os::unix::fs::chown(theirs.join(".publishing"), Some(65534), Some(65534)).unwrap();
+        let lock = std::fs::File::open(theirs.join(".publishing/lock")).unwrap();
+        lock.lock().unwrap();
+        let e = w.fails(2, &["publish", &s(&theirs)]);
+        assert!(e.contains("belongs to another user (uid 65534"), "{e}");
+        assert!(e.contains("hint: use a directory of your own"), "{e}");
+        // And a whole directory of another user.
+        let other = w.path("other");
+        std::fs::create_dir(&other).unwrap();
+        std::os::unix::fs::chown(&other, Some(65534), Some(65534)).unwrap();
+        let e = w.fails(2, &["publish", &s(&other)]);
+        assert!(e.contains("belongs to another user"), "{e}");
+    }
+}
+
+/// Review 13, F2: a symbolic link inside DIR (`tile`, `accord`, `.publishing`, the checkpoint,
+/// `accord/log.json`) made publish write outside DIR, and a dangling one at
+/// `.publishing/lock` created its target. Now publish never follows a link at or below DIR
+/// (DIR itself may be one: the user named it): exit 2 naming the link, nothing written
+/// through it.
+#[cfg(unix)]
+#[test]
+fn publish_never_follows_a_symbolic_link_inside_the_directory() {
+    let (w, vkey, key) = ledger_of(300);
+    let outside = w.path("outside");
+    std::fs::create_dir(&outside).unwrap();
+    std::fs::write(outside.join("victim"), b"victim\n").unwrap();
+    let victim_dir = outside.join("dir");
+    std::fs::create_dir(&victim_dir).unwrap();
+    let untouched = || {
+        let f = files(&outside);
+        assert_eq!(f.len(), 1, "{:?}", f.keys());
+        assert_eq!(f["victim"], b"victim\n");
+    };
+    let cases: [(&str, &str, std::path::PathBuf); 5] = [
+        ("tile", "tile", victim_dir.clone()),
+        ("accord", "accord", victim_dir.clone()),
+        (".publishing", ".publishing", victim_dir.clone()),
+        ("checkpoint", "checkpoint", outside.join("victim")),
+        (".publishing/lock", "lock", outside.join("created-by-publish")),
+    ];
+    for (i, (at, named, to)) in cases.iter().enumerate() {
+        let dest = w.path(&format!("sym{i}"));
+        let link = dest.join(at);
+        std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(to, &link).unwrap();
+        let e = w.fails(2, &["publish", &s(&dest)]);
+        assert!(
+            e.contains(named) && e.contains("is a symbolic link") && e.contains("hint: "),
+            "{at}: {e}"
+        );
+        untouched();
+    }
+    // accord/log.json a link in a directory published before, then published on top.
+    let dest = w.path("sym-log");
+    publish(&w, &dest);
+    std::fs::remove_file(dest.join("accord/log.json")).unwrap();
+    std::os::unix::fs::symlink(outside.join("victim"), dest.join("accord/log.json")).unwrap();
+    append_attestations(&w, &key, 1, "more");
+    let e = w.fails(2, &["publish", &s(&dest)]);
+    assert!(e.contains("log.json") && e.contains("symbolic link"), "{e}");
+    untouched();
+    // A link to a tile of the tree, found when the tiles are checked.
+    let dest = w.path("sym-tile-file");
+    publish(&w, &dest);
+    std::fs::rename(dest.join("tile/0/000"), outside.join("t")).unwrap();
+    std::os::unix::fs::symlink(outside.join("t"), dest.join("tile/0/000")).unwrap();
+    let e = w.fails(2, &["publish", &s(&dest)]);
+    assert!(e.contains("tile/0/000") && e.contains("symbolic link"), "{e}");
+    std::fs::remove_file(outside.join("t")).unwrap();
+    untouched();
+    // DIR itself may be a link: the user named it.
+    let real = w.path("real");
+    std::fs::create_dir(&real).unwrap();
+    let named = w.path("named");
+    std::os::unix::fs::symlink(&real, &named).unwrap();
+    publish(&w, &named);
+    w.ok(&verify_args(&vkey, &w.path_str("st"), &[&s(&real)]));
+}
+
+/// Review 13, F5: publish trusted the tiles already in DIR: a deleted, truncated or corrupted
+/// tile of the published tree was never repaired ("nothing to write"), and a publication on
+/// top installed a new checkpoint over missing or corrupt tiles. Now every tile the new
+/// checkpoint needs is checked to be there with its exact size (a stat each), and rewritten
+/// from the ledger if not, before the checkpoint is replaced, at the same size too; `--repair`
+/// also compares the contents of every file, older partial tiles included.
+#[test]
+fn publish_rewrites_missing_or_cut_tiles_and_repair_rewrites_altered_ones() {
+    let (w, vkey, key) = ledger_of(600);
+    let dest = w.path("pub");
+    publish(&w, &dest);
+    append_attestations(&w, &key, 10, "more");
+    publish(&w, &dest);
+    let clean = files(&dest);
+    let verifies = |what: &str| {
+        let out = w.ok(&verify_args(
+            &vkey,
+            &w.path_str(&format!("st-{what}")),
+            &[&s(&dest)],
+        ));
+        assert!(out.contains("610 entries"), "{what}: {out}");
+    };
+    let damage = || {
+        std::fs::remove_file(dest.join("tile/0/000")).unwrap();
+        std::fs::write(dest.join("tile/1/000.p/2"), b"").unwrap();
+        let b = dest.join("tile/entries/001");
+        let mut bytes = std::fs::read(&b).unwrap();
+        bytes.truncate(bytes.len() - 1);
+        std::fs::write(&b, bytes).unwrap();
+    };
+    // The same size again: the three are found and rewritten; not "nothing to write".
+    damage();
+    let r = publish(&w, &dest);
+    assert_eq!(
+        (r["repaired"].as_u64(), r["files"].as_u64()),
+        (Some(3), Some(3)),
+        "{r}"
+    );
+    assert!(files(&dest) == clean, "not repaired");
+    verifies("same size");
+    let out = w.ok(&["publish", &s(&dest)]);
+    assert!(out.contains("nothing to write"), "{out}");
+    // Publishing on top of damaged tiles: they are rewritten before the new checkpoint.
+    damage();
+    append_attestations(&w, &key, 5, "on top");
+    let out = w.ok(&["publish", &s(&dest)]);
+    assert!(out.contains("repaired 3 of the"), "{out}");
+    let out = w.ok(&verify_args(&vkey, &w.path_str("st-on-top"), &[&s(&dest)]));
+    assert!(out.contains("615 entries"), "{out}");
+    // A byte altered, size kept (a full bundle, an older partial tile of an earlier
+    // publication, a start file): only --repair reads contents, and it puts them right.
+    let clean = files(&dest);
+    let alter = |path: &str| {
+        let f = dest.join(path);
+        let mut b = std::fs::read(&f).unwrap();
+        b[5] ^= 1;
+        std::fs::write(&f, b).unwrap();
+    };
+    for path in ["tile/entries/000", "tile/0/002.p/88", "accord/norms-v1.json"] {
+        alter(path);
+    }
+    let r = publish(&w, &dest);
+    assert_eq!(
+        r["repaired"].as_u64(),
+        Some(0),
+        "size unchanged, contents not read: {r}"
+    );
+    let before = stamps(&dest);
+    let r = json(&w, &["publish", &s(&dest), "--repair", "--json"]);
+    let after = stamps(&dest);
+    let changed: Vec<&String> = after.keys().filter(|k| before.get(*k) != after.get(*k)).collect();
+    assert_eq!(r["repaired"].as_u64(), Some(2), "two tiles: {r} {changed:?}");
+    let now = files(&dest);
+    // (The record of bundle sizes under .publishing/ is rebuilt by a repair.)
+    let wrong: Vec<&String> = clean
+        .keys()
+        .chain(now.keys())
+        .filter(|k| clean.get(*k) != now.get(*k) && !k.starts_with(".publishing/"))
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "all three put right (the start file as always): {wrong:?}"
+    );
+    let out = w.ok(&["publish", &s(&dest), "--repair"]);
+    assert!(
+        out.contains("nothing to write: every file compared with the ledger"),
+        "{out}"
+    );
+}
+
+/// Review 13, F6: a directory of another log that had its `accord/log.json` (naming another
+/// key) but no checkpoint was taken over, its tiles mixed with this ledger's. Now a directory
+/// without a checkpoint is written only if its `accord/log.json` names this ledger (a first
+/// publication of it, killed before the checkpoint), or if it holds nothing of the layout
+/// (`tile/`, `accord/`); anything else is refused (exit 1) and left alone.
+#[test]
+fn publish_refuses_a_directory_of_another_log_without_a_checkpoint() {
+    let (w, vkey, _) = ledger_of(300);
+    let other = World::new();
+    other.ok(&["init", "--origin", "other.example/ledger"]);
+    let theirs = other.path("pub");
+    other.ok(&["publish", &s(&theirs)]);
+    std::fs::remove_file(theirs.join("checkpoint")).unwrap();
+    let before = (files(&theirs), stamps(&theirs));
+    let e = w.fails(1, &["publish", &s(&theirs)]);
+    assert!(
+        e.contains("accord/log.json names another log (other.example/ledger+"),
+        "{e}"
+    );
+    assert_eq!((files(&theirs), stamps(&theirs)), before, "the directory changed");
+    // Tiles without a description: not known to be this log's.
+    let bare = w.path("bare");
+    std::fs::create_dir_all(bare.join("tile/0/000.p")).unwrap();
+    std::fs::write(bare.join("tile/0/000.p/1"), [7u8; 32]).unwrap();
+    let e = w.fails(1, &["publish", &s(&bare)]);
+    assert!(e.contains("holds tile/0/000.p/1"), "{e}");
+    // A description that is not JSON.
+    let junk = w.path("junk");
+    std::fs::create_dir_all(junk.join("accord")).unwrap();
+    std::fs::write(junk.join("accord/log.json"), b"not json").unwrap();
+    let e = w.fails(1, &["publish", &s(&junk)]);
+    assert!(e.contains("not the description of this ledger"), "{e}");
+    // Files outside the layout are no log's: left alone, and the log published beside them.
+    let site = w.path("site");
+    std::fs::create_dir(&site).unwrap();
+    std::fs::write(site.join("index.html"), b"<p>pledges</p>").unwrap();
+    publish(&w, &site);
+    assert_eq!(std::fs::read(site.join("index.html")).unwrap(), b"<p>pledges</p>");
+    // This ledger's own first publication, killed after its description and some tiles but
+    // before the checkpoint: finished.
+    let mine = w.path("mine");
+    publish(&w, &mine);
+    std::fs::remove_file(mine.join("checkpoint")).unwrap();
+    std::fs::remove_file(mine.join("tile/entries/001.p/44")).unwrap();
+    publish(&w, &mine);
+    w.ok(&verify_args(&vkey, &w.path_str("st"), &[&s(&mine)]));
 }

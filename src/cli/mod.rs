@@ -195,15 +195,26 @@ and the command exits 3. --file - reads the export from standard input."
     #[command(
         after_help = "Writes checkpoint, tile/<L>/<N>[.p/<W>] hash tiles, tile/entries/<N>[.p/<W>] entry bundles, \
 accord/log.json (origin, vkey, format) and accord/norms-v1.json (docs/FORMAT.md section 13). Incremental: only \
-what is new is written. Crash-safe: tiles are written and synced before the checkpoint that needs them, and the \
-checkpoint is replaced last, atomically; rerun after an interruption. A directory of another log, or of a tree \
-this ledger does not extend, is refused (exit 1) and left as it is.\n\n\
+what is new is written, and every tile the new checkpoint needs is checked to be there with its exact size \
+(one that was deleted or cut short is rewritten from the ledger). Crash-safe: tiles are written and synced \
+before the checkpoint that needs them, and the checkpoint is replaced last, atomically; rerun after an \
+interruption. A directory of another log (its checkpoint, or without one its accord/log.json or tiles), or of \
+a tree this ledger does not extend, is refused (exit 1) and left as it is.\n\n\
+DIR must be yours and writable by no one else, as must DIR/.publishing (created 0700) and every directory \
+in DIR; nothing in DIR may be a symbolic link (DIR itself may be). Otherwise publish refuses (exit 2) and \
+says what to change.\n\n\
+--repair also reads every tile, older partial tiles included, and the start files, compares them with the \
+ledger, and rewrites those that differ.\n\n\
 Example:\n  accord publish /var/www/pledges\n  accord verify /var/www/pledges --ledger-key VKEY"
     )]
     Publish {
         /// The directory (created if needed).
         #[arg(value_name = "DIR")]
         dest: PathBuf,
+        /// Also compare the contents of every published file with the ledger and rewrite
+        /// those that differ (reads the whole directory).
+        #[arg(long)]
+        repair: bool,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
@@ -637,7 +648,7 @@ fn run(cli: &Cli) -> Result<(), Fail> {
             json,
             ..
         } => public::verify_remote(loc, ledger_key.as_deref(), state.as_deref(), *json),
-        Command::Publish { dest, json } => public::publish(dir, dest, *json),
+        Command::Publish { dest, repair, json } => public::publish(dir, dest, *repair, *json),
         Command::Serve(a) => public::serve(dir, a),
         Command::Mirror { location, ledger_key } => public::mirror(dir, location, ledger_key),
         Command::Verify {

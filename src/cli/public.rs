@@ -13,29 +13,61 @@ use super::context::*;
 use super::fail::{self, Fail};
 use super::terminal::{note, Progress};
 
-/// `accord publish DIR`.
-pub(super) fn publish(dir: &Path, dest: &Path, json: bool) -> Res {
+/// `accord publish DIR [--repair]`.
+pub(super) fn publish(dir: &Path, dest: &Path, repair: bool, json: bool) -> Res {
     let l = open_ro(dir)?;
     let target = accord::publish::DirTarget::new(dest);
     let bar = Progress::start("publishing", !json);
-    let r = accord::publish::publish(&l, &target, Some(&|d, t| bar.update(d, t)));
+    let options = accord::publish::PublishOptions { repair };
+    let r = accord::publish::publish(&l, &target, options, Some(&|d, t| bar.update(d, t)));
     drop(bar);
     let r = r.map_err(|e| match e {
         accord::publish::PublishError::Conflict { .. } => Fail::invalid(e).context("publish FAILED"),
         accord::publish::PublishError::Ledger(e) => fail::ledger(e, 1).context("publish FAILED"),
+        accord::publish::PublishError::Unsafe { ref problem, .. } => {
+            let fix = problem.fix.clone();
+            Fail::usage(e)
+                .context("publish FAILED (nothing written)")
+                .hint(fix)
+        }
         other => Fail::usage(other).context("publish FAILED"),
     })?;
     if json {
         return out_json(&serde_json::json!({
             "ok": true, "from": r.from, "to": r.to, "files": r.files, "bytes": r.bytes,
+            "repaired": r.repaired, "checked": r.checked,
             "target": dest.display().to_string(),
         }));
     }
-    if r.from == r.to {
+    let checked = if repair {
+        "every file compared with the ledger"
+    } else {
+        "every tile of its checkpoint is there with its size"
+    };
+    if r.repaired > 0 {
         out(&format!(
-            "{} already holds this ledger at size {} (nothing to write)\n",
+            "repaired {} of the {} files checked in {} (missing, of the wrong size{}): rewritten from the ledger\n",
+            r.repaired,
+            r.checked,
+            dest.display(),
+            if repair { " or other contents" } else { "" }
+        ));
+    }
+    if r.from == r.to && r.files == 0 {
+        out(&format!(
+            "{} already holds this ledger at size {} (nothing to write: {checked})\n",
             dest.display(),
             r.to
+        ));
+        return Ok(());
+    }
+    if r.from == r.to {
+        out(&format!(
+            "{} holds this ledger at size {}: {} files, {} bytes written\n",
+            dest.display(),
+            r.to,
+            r.files,
+            r.bytes
         ));
         return Ok(());
     }
