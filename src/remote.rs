@@ -92,9 +92,11 @@ impl TileSource for DirSource {
             path: path.to_string(),
             problem: p,
         };
-        let file = match std::fs::File::open(self.root.join(path)) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        // Only a regular file is read, never through a symlink at its name, and never
+        // blocking on a FIFO or a device planted in the directory.
+        let file = match crate::localfs::open_regular(&self.root.join(path)) {
+            Ok(Some(f)) => f,
+            Ok(None) => return Ok(None),
             Err(e) => return Err(unavailable(e.to_string())),
         };
         let mut v = Vec::new();
@@ -110,9 +112,32 @@ impl TileSource for DirSource {
     }
 }
 
+/// A URL as it may be shown: any user name and password in it (`https://user:pw@host/`)
+/// replaced with `***`, so that no message, progress line or JSON output repeats a secret the
+/// user put in the URL.
+pub fn redact(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_string();
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{}***{}", &url[..scheme_end + 3], &rest[at..]),
+        None => url.to_string(),
+    }
+}
+
 /// A log served over HTTP(S) at a URL prefix (`https://example.org/pledges/`).
+///
+/// It reads a file only from a `200 OK` response at the file's own URL: a redirect is not
+/// followed (it would send requests to a host the user never named, and more than one per
+/// file), any other status is not data, and the body must be sent as is (`identity`) or as
+/// exactly one gzip member and nothing after it. Anything else is a failure to read the log
+/// (exit 2), never a verdict on it.
 pub struct HttpSource {
     base: String,
+    /// `base` as shown ([`redact`]).
+    shown: String,
     client: reqwest::blocking::Client,
     timeout: Duration,
 }
@@ -125,7 +150,7 @@ impl HttpSource {
     /// [`RemoteError::Unavailable`] for a URL of another scheme or a client that cannot be built.
     pub fn new(base: &str, timeout: Duration) -> Result<Self, RemoteError> {
         let bad = |p: &str| RemoteError::Unavailable {
-            source_label: base.to_string(),
+            source_label: redact(base),
             path: String::new(),
             problem: p.to_string(),
         };
@@ -138,15 +163,18 @@ impl HttpSource {
         let client = reqwest::blocking::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .redirect(reqwest::redirect::Policy::limited(3))
+            .redirect(reqwest::redirect::Policy::none())
+            // Decoded here, where the codings accepted and the bounds are chosen.
+            .no_gzip()
             .user_agent(concat!("accord/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| bad(&e.to_string()))?;
+            .map_err(|e| bad(&describe(e)))?;
         let mut base = base.to_string();
         if !base.ends_with('/') {
             base.push('/');
         }
         Ok(HttpSource {
+            shown: redact(&base),
             base,
             client,
             timeout,
@@ -154,63 +182,184 @@ impl HttpSource {
     }
 }
 
+/// How a response body is encoded (`Content-Encoding`): as is, or one gzip member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Coding {
+    Identity,
+    Gzip,
+}
+
+/// The coding of a response, from every `Content-Encoding` header it carries: none or
+/// `identity`, or exactly one `gzip` (RFC 9110 section 8.4; `x-gzip` is the same coding).
+/// Anything else (`deflate`, `br`, `gzip, gzip`, an unknown name) is refused, not guessed.
+fn coding(headers: &reqwest::header::HeaderMap) -> Result<Coding, String> {
+    let mut names = Vec::new();
+    for v in headers.get_all(reqwest::header::CONTENT_ENCODING) {
+        let v = v
+            .to_str()
+            .map_err(|_| "the server sent a Content-Encoding that is not text".to_string())?;
+        names.extend(
+            v.split(',')
+                .map(|c| c.trim().to_ascii_lowercase())
+                .filter(|c| !c.is_empty()),
+        );
+    }
+    match names.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        [] | ["identity"] => Ok(Coding::Identity),
+        ["gzip"] | ["x-gzip"] => Ok(Coding::Gzip),
+        _ => Err(format!(
+            "the server sent Content-Encoding: {}; accord reads only identity or a single gzip",
+            names.join(", ")
+        )),
+    }
+}
+
+/// A reader that fails once more than `limit` bytes have come through it: the bound on the
+/// bytes on the wire, before decompression (a gzip body can carry a header or padding that
+/// inflates to nothing).
+struct Capped<R> {
+    inner: R,
+    left: u64,
+}
+
+/// The error [`Capped`] fails with.
+#[derive(Debug, thiserror::Error)]
+#[error("the response is larger than it can be")]
+struct TooLarge;
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.left = self
+            .left
+            .checked_sub(n as u64)
+            .ok_or_else(|| std::io::Error::other(TooLarge))?;
+        Ok(n)
+    }
+}
+
 impl TileSource for HttpSource {
     fn label(&self) -> String {
-        self.base.clone()
+        self.shown.clone()
     }
     fn get(&self, path: &str, max: usize) -> Result<Option<Vec<u8>>, RemoteError> {
+        use std::io::BufRead as _;
         let unavailable = |p: String| RemoteError::Unavailable {
             source_label: self.label(),
             path: path.to_string(),
             problem: p,
         };
         let deadline = std::time::Instant::now() + self.timeout;
-        let mut resp = self
+        let resp = self
             .client
             .get(format!("{}{path}", self.base))
+            .header(reqwest::header::ACCEPT_ENCODING, "gzip")
             .send()
-            .map_err(|e| unavailable(describe(&e)))?;
+            .map_err(|e| unavailable(describe(e)))?;
         let status = resp.status();
         if status == reqwest::StatusCode::NOT_FOUND {
             return Ok(None);
         }
-        if !status.is_success() {
-            return Err(unavailable(format!("the server answered {status}")));
+        if status.is_redirection() {
+            let to = resp
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .map(|l| redact(&String::from_utf8_lossy(l.as_bytes())));
+            return Err(unavailable(match to {
+                Some(to) => format!(
+                    "the server answered {status}, pointing to {to}; accord does not follow redirects: if you trust that address, give it instead"
+                ),
+                None => format!("the server answered {status} and accord does not follow redirects"),
+            }));
         }
-        if resp.content_length().is_some_and(|n| n > max as u64 * 64) {
+        if status != reqwest::StatusCode::OK {
+            return Err(unavailable(format!(
+                "the server answered {status}; only 200 OK is a file of the log"
+            )));
+        }
+        let coding = coding(resp.headers()).map_err(unavailable)?;
+        // On the wire: the file itself, or its gzip form, which deflate's stored blocks make at
+        // most a little larger (5 bytes per 65,535), plus a gzip header (a name, a comment, an
+        // extra field).
+        let wire = match coding {
+            Coding::Identity => max as u64,
+            Coding::Gzip => max as u64 + max as u64 / 1024 + 64 * 1024,
+        };
+        if resp.content_length().is_some_and(|n| n > wire) {
             return Err(unavailable(format!(
                 "the server announces more than the {max} bytes such a file can be"
             )));
         }
+        let too_large = || {
+            unavailable(format!(
+                "the response is larger than the {max} bytes such a file can be (after decompression)"
+            ))
+        };
+        let read_error = |e: std::io::Error| {
+            if e.get_ref().is_some_and(|i| i.is::<TooLarge>()) {
+                too_large()
+            } else {
+                unavailable(describe_read(&e))
+            }
+        };
+        let timed_out = || {
+            unavailable(format!(
+                "timed out: the response took longer than {} s",
+                self.timeout.as_secs_f32()
+            ))
+        };
+        // One gzip member and nothing after it: a second member or trailing bytes would make
+        // clients that read them and clients that do not see different files.
+        let wire_reader = std::io::BufReader::new(Capped {
+            inner: resp,
+            left: wire + 1,
+        });
         // The client's timeout bounds each read; the deadline bounds them all, so that a host
         // that trickles a byte at a time cannot hold the client for ever.
-        let mut v = Vec::new();
-        let mut buf = [0u8; 16 * 1024];
-        loop {
-            if std::time::Instant::now() > deadline {
-                return Err(unavailable(format!(
-                    "timed out: the response took longer than {} s",
-                    self.timeout.as_secs_f32()
-                )));
+        let read_all = |body: &mut dyn Read| -> Result<Vec<u8>, RemoteError> {
+            let mut v = Vec::new();
+            let mut buf = [0u8; 16 * 1024];
+            loop {
+                if std::time::Instant::now() > deadline {
+                    return Err(timed_out());
+                }
+                let n = body.read(&mut buf).map_err(read_error)?;
+                if n == 0 {
+                    return Ok(v);
+                }
+                v.extend_from_slice(&buf[..n]);
+                if v.len() > max {
+                    return Err(too_large());
+                }
             }
-            let n = resp.read(&mut buf).map_err(|e| unavailable(describe_read(&e)))?;
-            if n == 0 {
-                break;
+        };
+        let mut wire_reader = wire_reader;
+        let v = match coding {
+            Coding::Identity => read_all(&mut wire_reader)?,
+            Coding::Gzip => {
+                let mut member = flate2::bufread::GzDecoder::new(wire_reader);
+                let v = read_all(&mut member)?;
+                let mut rest = member.into_inner();
+                let after = rest.fill_buf().map_err(read_error)?;
+                if !after.is_empty() {
+                    return Err(unavailable(
+                        "the gzip body goes on after its first member (a second member or other bytes); accord reads exactly one"
+                            .into(),
+                    ));
+                }
+                v
             }
-            v.extend_from_slice(&buf[..n]);
-            if v.len() > max {
-                return Err(unavailable(format!(
-                    "the response is larger than the {max} bytes such a file can be (after decompression)"
-                )));
-            }
-        }
+        };
         Ok(Some(v))
     }
 }
 
 /// A network error in a few words: its kind and its innermost cause.
-fn describe(e: &reqwest::Error) -> String {
-    let mut cause: &dyn std::error::Error = e;
+fn describe(e: reqwest::Error) -> String {
+    // The URL is left out: it may carry a user name and password, and the caller names the
+    // host ([`redact`]).
+    let e = e.without_url();
+    let mut cause: &dyn std::error::Error = &e;
     while let Some(c) = cause.source() {
         cause = c;
     }
@@ -272,51 +421,25 @@ pub fn fetch_checkpoint(
     })
 }
 
-/// Fetches a tile; a partial tile that is gone is read from the full tile that replaced it
-/// (C2SP: "MAY fetch the full tile ... as a fallback in case the partial tile is not available
-/// anymore"), cut to the width asked for.
+/// Fetches a tile at the width the checkpoint gives it, and only there: a partial tile that
+/// is missing is not read from the full tile (docs/FORMAT.md section 13.3). A log publishes
+/// the partial tiles of the checkpoint it serves; the full tile's hashes or entries beyond the
+/// checkpoint's size could not be checked against it, and a reader that used its first `W`
+/// would judge a file other readers of the same path see differently.
 fn fetch_tile(source: &dyn TileSource, tile: &Tile) -> Result<Vec<u8>, RemoteError> {
     let max = match tile.kind {
         TileKind::Entries => MAX_BUNDLE_BYTES,
         TileKind::Hashes(_) => FULL_TILE_BYTES,
     };
-    if let Some(b) = source.get(&tile.path(), max)? {
-        return Ok(b);
-    }
-    let missing = || RemoteError::Unavailable {
+    source.get(&tile.path(), max)?.ok_or_else(|| RemoteError::Unavailable {
         source_label: source.label(),
         path: tile.path(),
-        problem: "not found".into(),
-    };
-    if tile.is_full() {
-        return Err(missing());
-    }
-    let full = Tile {
-        width: TILE_WIDTH as u16,
-        ..*tile
-    };
-    let bytes = source.get(&full.path(), max)?.ok_or_else(missing)?;
-    match tile.kind {
-        TileKind::Hashes(_) => Ok(bytes
-            .get(..32 * usize::from(tile.width))
-            .ok_or_else(missing)?
-            .to_vec()),
-        TileKind::Entries => {
-            let entries =
-                tiles::decode_bundle(&bytes, TILE_WIDTH as u16).map_err(|e| RemoteError::Invalid {
-                    source_label: source.label(),
-                    path: full.path(),
-                    problem: e.to_string(),
-                })?;
-            tiles::encode_bundle(entries.into_iter().take(usize::from(tile.width))).map_err(|e| {
-                RemoteError::Invalid {
-                    source_label: source.label(),
-                    path: full.path(),
-                    problem: e.to_string(),
-                }
-            })
-        }
-    }
+        problem: if tile.is_full() {
+            "not found".into()
+        } else {
+            "not found: a published log serves the partial tiles of its checkpoint, and accord does not read the full tile instead".into()
+        },
+    })
 }
 
 /// The root of a full tile's 256 hashes: the hash of the subtree they are the leaves of.

@@ -771,3 +771,206 @@ fn publish_refuses_a_directory_of_another_log_without_a_checkpoint() {
     publish(&w, &mine);
     w.ok(&verify_args(&vkey, &w.path_str("st"), &[&s(&mine)]));
 }
+
+/// `mirror LOCATION --ledger-key VKEY --state STATE` into the ledger `mirror`.
+fn mirror_with_state<'a>(mirror: &'a str, location: &'a str, vkey: &'a str, state: &'a str) -> Vec<&'a str> {
+    let mut a = mirror_args(mirror, location, vkey);
+    a.extend(["--state", state]);
+    a
+}
+
+/// Review 13, F4: `mirror` ignored the remembered checkpoints: after `verify` remembered one
+/// tree, a host could feed a new mirror a fork of the same size or an older tree, and mirror
+/// committed it (exit 0), remembering nothing. Now mirror checks and remembers exactly as
+/// `verify URL|DIR` does (a smaller published log is a rollback, the same size with another
+/// root a fork, exit 1, evidence kept), before anything is committed to the mirror.
+#[test]
+fn mirror_checks_and_remembers_checkpoints_as_verify_does() {
+    let (w, vkey, key) = ledger_of(300);
+    let older = w.path("older");
+    publish(&w, &older);
+    let forked = copy_ledger(&w, "fork");
+    append_attestations(&w, &key, 2, "main");
+    append_attestations_to(&w, &forked, &key, 2, "fork");
+    let main = w.path("main");
+    publish(&w, &main);
+    let fork = w.path("forkpub");
+    w.ok(&["--ledger", &s(&forked), "publish", &s(&fork)]);
+    let state = w.path_str("st");
+    w.ok(&verify_args(&vkey, &state, &[&s(&main)]));
+    let remembered = files(&w.path("st"));
+    // The fork, into a new mirror: a FORK, kept as evidence, no mirror made.
+    let m = w.path_str("m");
+    let e = w.fails(1, &mirror_with_state(&m, &s(&fork), &vkey, &state));
+    assert!(e.contains("FORK") && e.contains("the mirror is unchanged"), "{e}");
+    assert_eq!(common::fork_evidence(&w.path("st")), 2, "{e}");
+    assert!(
+        !w.path("m").join(accord::store::DB_FILE).exists(),
+        "a mirror was made"
+    );
+    // The older tree: a ROLLBACK.
+    let e = w.fails(1, &mirror_with_state(&m, &s(&older), &vkey, &state));
+    assert!(e.contains("ROLLBACK") && e.contains("302"), "{e}");
+    assert!(
+        !w.path("m").join(accord::store::DB_FILE).exists(),
+        "a mirror was made"
+    );
+    let checkpoint_files = |d: &BTreeMap<String, Vec<u8>>| -> Vec<(String, Vec<u8>)> {
+        d.iter()
+            .filter(|(k, _)| k.starts_with("checkpoint-"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    };
+    assert_eq!(
+        checkpoint_files(&files(&w.path("st"))),
+        checkpoint_files(&remembered),
+        "the remembered checkpoint changed"
+    );
+    // The genuine log: mirrored, the same checkpoint as verified.
+    let out = w.ok(&mirror_with_state(&m, &s(&main), &vkey, &state));
+    assert!(
+        out.contains("now 302 entries") && out.contains("same checkpoint as last verified"),
+        "{out}"
+    );
+    // A fresh state: the mirror remembers what it verified, and verify then knows it.
+    let fresh = w.path_str("fresh");
+    let m2 = w.path_str("m2");
+    let out = w.ok(&mirror_with_state(&m2, &s(&older), &vkey, &fresh));
+    assert!(out.contains("first checkpoint remembered"), "{out}");
+    let out = w.ok(&mirror_with_state(&m2, &s(&main), &vkey, &fresh));
+    assert!(
+        out.contains("consistent with the checkpoint of size 300"),
+        "{out}"
+    );
+    let e = w.fails(1, &verify_args(&vkey, &fresh, &[&s(&older)]));
+    assert!(e.contains("ROLLBACK"), "{e}");
+    // The default state directory is the one verify uses.
+    let m3 = w.path_str("m3");
+    w.ok(&mirror_args(&m3, &s(&main), &vkey));
+    let e = w.fails(1, &["verify", &s(&fork), "--ledger-key", &vkey]);
+    assert!(e.contains("FORK"), "{e}");
+}
+
+/// Review 13, F11: mirror's messages spoke of "the export", and a mirror directory that could
+/// not take the log (a custodian's ledger, a mirror of another key) printed "verification
+/// FAILED" but exited 2. The published log is named as such, and a refusal of the mirror
+/// directory says that it cannot mirror there (exit 2), not that the log failed.
+#[test]
+fn mirror_messages_name_the_published_log_and_agree_with_the_exit_code() {
+    let (w, vkey, key) = ledger_of(3);
+    let early = w.path("early");
+    publish(&w, &early);
+    append_attestations(&w, &key, 2, "more");
+    let dest = w.path("pub");
+    publish(&w, &dest);
+    let m = w.path_str("m");
+    w.ok(&mirror_with_state(&m, &s(&dest), &vkey, &w.path_str("st1")));
+    let e = w.fails(1, &mirror_with_state(&m, &s(&early), &vkey, &w.path_str("st2")));
+    assert!(
+        e.contains("ROLLBACK: the published log holds 3 entries but the mirror already has 5"),
+        "{e}"
+    );
+    assert!(!e.contains("export"), "{e}");
+    // Into the custodian's own ledger.
+    let e = w.fails(
+        2,
+        &mirror_with_state(&s(&w.ledger()), &s(&dest), &vkey, &w.path_str("st3")),
+    );
+    assert!(
+        e.contains("cannot mirror") && e.contains("a custodian's ledger"),
+        "{e}"
+    );
+    assert!(!e.contains("FAILED"), "{e}");
+    // Into a mirror of another ledger.
+    let other = World::new();
+    let other_key = other.init();
+    let theirs = other.path("pub");
+    other.ok(&["publish", &s(&theirs)]);
+    let e = w.fails(
+        2,
+        &mirror_with_state(&m, &s(&theirs), &other_key, &w.path_str("st4")),
+    );
+    assert!(
+        e.contains("cannot mirror") && e.contains("made with another ledger key") && !e.contains("FAILED"),
+        "{e}"
+    );
+}
+
+/// Review 13, F8: when a partial tile was missing, the verifier read the full tile instead and
+/// used its first W items, never looking at the rest: a host could serve full tiles with a
+/// forged tail and "every entry bundle ... verified". A published log serves the partial
+/// tiles of its checkpoint, and accord reads nothing else: a missing one is exit 2, naming it.
+#[test]
+fn a_missing_partial_tile_is_not_read_from_the_full_tile() {
+    let t = Tampered::new();
+    // 600 entries: bundle 2 is partial (88). Replace the partial files with full ones whose
+    // first 88 items are genuine and the rest forged.
+    let all = entries(&t.w);
+    let mut forged: Vec<Vec<u8>> = all[512..600].to_vec();
+    forged.extend((0..168).map(|i| format!("FORGED {i}").into_bytes()));
+    let bundle: Vec<u8> = forged
+        .iter()
+        .flat_map(|e| [(e.len() as u16).to_be_bytes().to_vec(), e.clone()].concat())
+        .collect();
+    let hashes: Vec<u8> = forged.iter().flat_map(|e| leaf(e)).collect();
+    for (partial, full, bytes) in [
+        ("tile/entries/002.p/88", "tile/entries/002", &bundle),
+        ("tile/0/002.p/88", "tile/0/002", &hashes),
+    ] {
+        std::fs::remove_file(t.dest.join(partial)).unwrap();
+        std::fs::write(t.dest.join(full), bytes).unwrap();
+    }
+    t.expect(
+        2,
+        &[
+            "tile/entries/002.p/88",
+            "not found",
+            "does not read the full tile",
+        ],
+    );
+    t.restore();
+}
+
+/// Review 13, F10: a FIFO planted in a published directory (as a bundle or the checkpoint)
+/// made `verify DIR` and `mirror DIR` wait for ever. Files are opened without blocking and
+/// read only if they are regular files (nor through a symbolic link): exit 2, at once.
+#[cfg(unix)]
+#[test]
+fn a_fifo_or_symlink_in_a_published_directory_is_refused_at_once() {
+    let t = Tampered::new();
+    for path in ["tile/entries/001", "checkpoint"] {
+        let f = t.dest.join(path);
+        std::fs::remove_file(&f).unwrap();
+        let ok = std::process::Command::new("mkfifo")
+            .arg(&f)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "mkfifo");
+        let started = std::time::Instant::now();
+        let state = t.w.path_str("fifo-state");
+        for args in [
+            verify_args(&t.vkey, &state, &[&s(&t.dest)]),
+            mirror_args(&t.w.path_str("fifo-mirror"), t.dest.to_str().unwrap(), &t.vkey),
+        ] {
+            let o =
+                t.w.cmd()
+                    .args(&args)
+                    .timeout(std::time::Duration::from_secs(30))
+                    .output()
+                    .unwrap();
+            let e = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(2), "{args:?}: {e}");
+            assert!(e.contains(path) && e.contains("not a regular file"), "{e}");
+        }
+        assert!(started.elapsed().as_secs() < 20, "took {:?}", started.elapsed());
+        t.restore();
+    }
+    // A symbolic link where a file should be: not followed.
+    let f = t.dest.join("tile/0/000");
+    let outside = t.w.path("outside-tile");
+    std::fs::rename(&f, &outside).unwrap();
+    std::os::unix::fs::symlink(&outside, &f).unwrap();
+    t.expect(2, &["tile/0/000", "symbolic link"]);
+    t.restore();
+}

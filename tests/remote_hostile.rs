@@ -54,11 +54,17 @@ enum Reply {
     Endless,
     /// A byte every 300 ms: every read gets something, the whole never comes.
     Trickle,
+    /// The published file with this status (and a `Location` header when given).
+    FileWith(u16, Option<String>),
+    /// The published file, as these bytes (from the file) with this `Content-Encoding`.
+    Encoded(&'static str, Coder),
 }
 
 /// A host serving the published directory `root`, with `rule` deciding each path's reply.
 struct Host {
     addr: SocketAddr,
+    /// Requests received so far.
+    requests: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Host {
@@ -66,16 +72,18 @@ impl Host {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = l.local_addr().unwrap();
         let rule = Arc::new(rule);
+        let requests = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = Arc::clone(&requests);
         std::thread::spawn(move || {
             for c in l.incoming() {
                 let Ok(c) = c else { continue };
-                let (root, rule) = (root.clone(), Arc::clone(&rule));
+                let (root, rule, counted) = (root.clone(), Arc::clone(&rule), Arc::clone(&counted));
                 std::thread::spawn(move || {
-                    let _ = serve_one(c, &root, &*rule);
+                    let _ = serve_one(c, &root, &*rule, &counted);
                 });
             }
         });
-        Host { addr }
+        Host { addr, requests }
     }
 
     fn url(&self) -> String {
@@ -84,7 +92,12 @@ impl Host {
 }
 
 /// Answers the requests of one connection (kept alive) until the client closes it.
-fn serve_one(mut c: TcpStream, root: &Path, rule: &dyn Fn(&str) -> Reply) -> std::io::Result<()> {
+fn serve_one(
+    mut c: TcpStream,
+    root: &Path,
+    rule: &dyn Fn(&str) -> Reply,
+    requests: &std::sync::atomic::AtomicUsize,
+) -> std::io::Result<()> {
     let mut r = std::io::BufReader::new(c.try_clone()?);
     loop {
         let mut line = String::new();
@@ -103,6 +116,7 @@ fn serve_one(mut c: TcpStream, root: &Path, rule: &dyn Fn(&str) -> Reply) -> std
                 break;
             }
         }
+        requests.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let file = || std::fs::read(root.join(&path)).ok();
         let head = |status: u16, extra: &str, len: usize| {
             format!("HTTP/1.1 {status} X\r\nContent-Length: {len}\r\n{extra}\r\n").into_bytes()
@@ -143,6 +157,20 @@ fn serve_one(mut c: TcpStream, root: &Path, rule: &dyn Fn(&str) -> Reply) -> std
                     c.write_all(b"t")?;
                 }
             }
+            Reply::FileWith(st, location) => {
+                let b = file().unwrap_or_default();
+                let extra = location.map_or(String::new(), |l| format!("Location: {l}\r\n"));
+                c.write_all(&head(st, &extra, b.len()))?;
+                c.write_all(&b)?;
+            }
+            Reply::Encoded(coding, f) => match file() {
+                Some(b) => {
+                    let b = f(&b);
+                    c.write_all(&head(200, &format!("Content-Encoding: {coding}\r\n"), b.len()))?;
+                    c.write_all(&b)?;
+                }
+                None => c.write_all(&head(404, "", 0))?,
+            },
             Reply::Endless => {
                 c.write_all(b"HTTP/1.1 200 X\r\nTransfer-Encoding: chunked\r\n\r\n")?;
                 let chunk = [b'z'; 65_536];
@@ -337,4 +365,141 @@ fn a_host_that_serves_tampered_data_is_exit_1_naming_the_tile() {
         &["tile/1/000.p/1"],
         QUICK,
     );
+}
+
+/// How [`Reply::Encoded`] makes a body from the file.
+type Coder = fn(&[u8]) -> Vec<u8>;
+
+/// `b` as one gzip member.
+fn gz(b: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(b).unwrap();
+    e.finish().unwrap()
+}
+
+/// Review 13, F7: the HTTP client followed redirects (to other hosts too, doubling the
+/// requests), took 203 and 206 for 200, called a 204 checkpoint and a `deflate` or
+/// `gzip, gzip` body a verdict on the log (exit 1), accepted `br` on a plain body, and dropped
+/// whatever came after a first gzip member. Now only a 200 at the file's own URL is data, a
+/// redirect is named and not followed, only `identity` or one `gzip` member with nothing after
+/// it is read, and each of these is exit 2 (not a verdict on the log), nothing committed.
+#[test]
+fn a_host_that_redirects_or_sends_other_statuses_or_codings_is_exit_2() {
+    let p = Published::new();
+    // Another host holding the same files, where a redirect would lead: it must see nothing.
+    let elsewhere = Host::start(p.dir.clone(), |_| Reply::File);
+    let to = format!("http://localhost:{}/tile/entries/000", elsewhere.addr.port());
+    p.against(
+        on("tile/entries/000", Reply::FileWith(302, Some(to))),
+        2,
+        &[
+            "tile/entries/000",
+            "302",
+            "does not follow redirects",
+            "localhost:",
+        ],
+        QUICK,
+    );
+    p.against(
+        on(
+            "checkpoint",
+            Reply::FileWith(301, Some("/elsewhere/checkpoint".into())),
+        ),
+        2,
+        &["checkpoint", "301", "/elsewhere/checkpoint"],
+        QUICK,
+    );
+    assert_eq!(
+        elsewhere.requests.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "a redirect was followed"
+    );
+    // Success statuses other than 200 are not the file.
+    for status in [203, 206] {
+        p.against(
+            on("tile/entries/000", Reply::FileWith(status, None)),
+            2,
+            &["tile/entries/000", &status.to_string(), "only 200 OK"],
+            QUICK,
+        );
+    }
+    p.against(
+        on("checkpoint", Reply::FileWith(204, None)),
+        2,
+        &["checkpoint", "204"],
+        QUICK,
+    );
+    // Codings: only identity or one gzip member, nothing after it.
+    let cases: [(&str, Coder, &str); 5] = [
+        (
+            "deflate",
+            |b| {
+                let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+                e.write_all(b).unwrap();
+                e.finish().unwrap()
+            },
+            "Content-Encoding: deflate",
+        ),
+        ("gzip, gzip", |b| gz(&gz(b)), "Content-Encoding: gzip, gzip"),
+        ("br", |b| b.to_vec(), "Content-Encoding: br"),
+        (
+            "gzip",
+            |b| [gz(b), b"GARBAGE".to_vec()].concat(),
+            "after its first member",
+        ),
+        ("gzip", |b| [gz(b), gz(b"\0")].concat(), "after its first member"),
+    ];
+    for (coding, f, want) in cases {
+        p.against(
+            on("tile/entries/000", Reply::Encoded(coding, f)),
+            2,
+            &["tile/entries/000", want],
+            QUICK,
+        );
+    }
+    // The same host sending every file as one gzip member, as servers do, is read, with one
+    // request per file the tree needs (2 bundles, 2 level-0 tiles, 1 level-1 tile, the
+    // checkpoint).
+    let host = Host::start(p.dir.clone(), |_| Reply::Encoded("gzip", gz));
+    let out =
+        p.w.ok(&verify_args(&p.vkey, &p.w.path_str("gz-state"), &[&host.url()]));
+    assert!(out.starts_with("OK:") && out.contains("300 entries"), "{out}");
+    assert_eq!(host.requests.load(std::sync::atomic::Ordering::SeqCst), 6);
+}
+
+/// Review 13, F11: a URL carrying a user name and password was repeated in full in every
+/// message. It is shown with `***` in their place, in errors and in the report.
+#[test]
+fn a_password_in_the_url_is_never_shown() {
+    let p = Published::new();
+    let host = Host::start(p.dir.clone(), |_| Reply::File);
+    let url = format!("http://reader:s3cret@{}/", host.addr);
+    let out = p.w.ok(&verify_args(&p.vkey, &p.w.path_str("pw-state"), &[&url]));
+    assert!(
+        !out.contains("s3cret") && out.contains("http://***@127.0.0.1"),
+        "{out}"
+    );
+    let j = p.w.ok(&verify_args(
+        &p.vkey,
+        &p.w.path_str("pw-state"),
+        &[&url, "--json"],
+    ));
+    assert!(!j.contains("s3cret") && j.contains("***@"), "{j}");
+    let m = p.w.path_str("pw-mirror");
+    let out = p.w.ok(&["--ledger", &m, "mirror", &url, "--ledger-key", &p.vkey]);
+    assert!(!out.contains("s3cret"), "{out}");
+    let bad = Host::start(p.dir.clone(), |_| Reply::Status(503));
+    let url = format!("http://reader:s3cret@{}/", bad.addr);
+    let e =
+        p.w.fails(2, &verify_args(&p.vkey, &p.w.path_str("pw-state"), &[&url]));
+    assert!(!e.contains("s3cret") && e.contains("***@"), "{e}");
+    let e =
+        p.w.fails(2, &["--ledger", &m, "mirror", &url, "--ledger-key", &p.vkey]);
+    assert!(!e.contains("s3cret") && e.contains("***@"), "{e}");
+    // Nothing listening there at all: the connection error names no password either.
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let url = format!("http://reader:s3cret@{closed}/");
+    let e =
+        p.w.fails(2, &verify_args(&p.vkey, &p.w.path_str("pw-state"), &[&url]));
+    assert!(!e.contains("s3cret"), "{e}");
 }

@@ -238,9 +238,12 @@ SIGTERM or Ctrl-C.\n\nExample:\n  accord serve --listen 127.0.0.1:8080\n  accord
         after_help = "The mirror is the ledger directory (--ledger), created if it does not exist. The \
 published checkpoint is verified with --ledger-key (never with a key the host offers), then every entry \
 bundle and hash tile the checkpoint needs, with every check `accord verify` makes; an existing mirror is \
-extended only by a tree consistent with what it holds. Nothing is committed unless all of it verifies: \
-invalid data exits 1 naming the tile or entry, a network failure (refused, timeout, 404, 5xx, a response \
-cut short or too large) exits 2, and the mirror stays as it was. Run it again to catch up.\n\n\
+extended only by a tree consistent with what it holds. The checkpoint is remembered per ledger key in the \
+state directory, as `verify URL|DIR` does: a published log smaller than the one remembered (rollback) or \
+of the same size with another root (fork) exits 1, with the evidence kept. Nothing is committed unless all \
+of it verifies: invalid data exits 1 naming the tile or entry, a network failure (refused, timeout, 404, \
+5xx, a redirect, a response cut short or too large) exits 2, and the mirror stays as it was. Run it again \
+to catch up.\n\n\
 Example:\n  accord mirror https://pledges.example/ --ledger-key VKEY --ledger ./mirror\n  \
 accord --ledger ./mirror status"
     )]
@@ -251,6 +254,9 @@ accord --ledger ./mirror status"
         /// The ledger's public key (C2SP vkey), from a source you trust.
         #[arg(long, value_name = "VKEY")]
         ledger_key: String,
+        /// State directory for remembered checkpoints (as for `verify`).
+        #[arg(long, value_name = "DIR")]
+        state: Option<PathBuf>,
     },
     /// Write an audit proof bundle for one entry, verifiable offline with `accord verify-proof`.
     #[command(
@@ -650,7 +656,11 @@ fn run(cli: &Cli) -> Result<(), Fail> {
         } => public::verify_remote(loc, ledger_key.as_deref(), state.as_deref(), *json),
         Command::Publish { dest, repair, json } => public::publish(dir, dest, *repair, *json),
         Command::Serve(a) => public::serve(dir, a),
-        Command::Mirror { location, ledger_key } => public::mirror(dir, location, ledger_key),
+        Command::Mirror {
+            location,
+            ledger_key,
+            state,
+        } => public::mirror(dir, location, ledger_key, state.as_deref()),
         Command::Verify {
             ledger_key,
             file: Some(f),

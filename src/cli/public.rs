@@ -240,14 +240,22 @@ fn http_timeout() -> std::time::Duration {
 }
 
 /// A failure while reading a published log: the host's or its tiles' failure if the stream
-/// recorded one, else the verdict on the entries.
+/// recorded one, else the verdict on the entries (exit 1), or what kept the ledger from
+/// judging them (exit 2: not a verdict, so not "verification FAILED").
 fn remote_fail(stream: &TileStream<'_>, e: accord::ledger::LedgerError, what: &str) -> Fail {
     match stream.failure() {
         Some(r @ RemoteError::Invalid { .. }) => {
             Fail::invalid(r).context(format!("{what}: verification FAILED"))
         }
         Some(r) => Fail::usage(r).context(format!("{what}: could not be read")),
-        None => fail::ledger(e, 1).context(format!("{what}: verification FAILED")),
+        None => {
+            let f = fail::ledger(e, 1);
+            if f.code == 1 {
+                f.context(format!("{what}: verification FAILED"))
+            } else {
+                f.context(format!("{what}: not verified"))
+            }
+        }
     }
 }
 
@@ -268,8 +276,10 @@ pub(super) fn verify_remote(location: &str, key: Option<&str>, state: Option<&Pa
         ))
     })?;
     let vkey = vkey(key)?;
-    let source = remote::source_for(location, http_timeout()).map_err(|e| remote_error(e, location))?;
-    let cp = remote::fetch_checkpoint(source.as_ref(), &vkey).map_err(|e| remote_error(e, location))?;
+    // Shown without any user name and password the URL carries.
+    let shown = remote::redact(location);
+    let source = remote::source_for(location, http_timeout()).map_err(|e| remote_error(e, &shown))?;
+    let cp = remote::fetch_checkpoint(source.as_ref(), &vkey).map_err(|e| remote_error(e, &shown))?;
     let sd = state_dir(state);
     let remembered = sd.remembered(&vkey).map_err(state_fail)?;
     let mut stream = TileStream::new(source.as_ref(), &cp);
@@ -282,7 +292,7 @@ pub(super) fn verify_remote(location: &str, key: Option<&str>, state: Option<&Pa
         Some(&|d, t| bar.update(d, t)),
     );
     drop(bar);
-    let (report, _, root_at) = verified.map_err(|e| remote_fail(&stream, e.into(), location))?;
+    let (report, _, root_at) = verified.map_err(|e| remote_fail(&stream, e.into(), &shown))?;
     let seen = sd
         .check_and_remember(&vkey, &report.checkpoint, accord::state::Source::Live, |s| {
             if Some(s) == remembered.as_ref().map(|r| r.checkpoint.size) {
@@ -296,7 +306,7 @@ pub(super) fn verify_remote(location: &str, key: Option<&str>, state: Option<&Pa
     let now = accord::clock::now();
     if json {
         return out_json(&serde_json::json!({
-            "ok": true, "source": location, "origin": c.origin.to_string(), "entries": report.entries,
+            "ok": true, "source": shown, "origin": c.origin.to_string(), "entries": report.entries,
             "root": hex::encode(c.root), "organisations": report.organisations,
             "registrations": report.by_kind[0], "attestations": report.by_kind[1], "withdrawals": report.by_kind[2],
             "rotations": report.by_kind[3], "revocations": report.by_kind[4], "recoveries": report.by_kind[5],
@@ -311,7 +321,7 @@ pub(super) fn verify_remote(location: &str, key: Option<&str>, state: Option<&Pa
     out(&format!(
         "OK: the ledger {} published at {} verified: {} entries, every entry bundle and hash tile; {} organisations, {} pledges in force\nroot {} matches the signed checkpoint of size {}\n{}\n",
         c.origin,
-        super::display::shown(location),
+        super::display::shown(&shown),
         report.entries,
         report.organisations,
         report.live_at(now),
@@ -323,29 +333,67 @@ pub(super) fn verify_remote(location: &str, key: Option<&str>, state: Option<&Pa
     Ok(())
 }
 
+/// Why a mirror stopped before it committed: the import's failure, or the remembered
+/// checkpoint's verdict on what was verified (a rollback, a fork).
+enum MirrorStop {
+    Ledger(accord::ledger::LedgerError),
+    State(accord::state::StateError),
+}
+
+impl From<accord::ledger::LedgerError> for MirrorStop {
+    fn from(e: accord::ledger::LedgerError) -> Self {
+        MirrorStop::Ledger(e)
+    }
+}
+
 /// `accord mirror URL|DIR --ledger DIR`: a read-only mirror built or extended from a published
-/// log, verified before anything is committed (as `import` does for an export file).
-pub(super) fn mirror(dir: &Path, location: &str, key: &str) -> Res {
+/// log, verified before anything is committed (as `import` does for an export file), and its
+/// checkpoint compared with the one remembered for the ledger key, as `verify URL|DIR` does
+/// (FORMAT.md section 13.3): a rollback or a fork stops it before the mirror changes.
+pub(super) fn mirror(dir: &Path, location: &str, key: &str, state: Option<&Path>) -> Res {
     let vkey = vkey(key)?;
-    let source = remote::source_for(location, http_timeout()).map_err(|e| remote_error(e, location))?;
-    let cp = remote::fetch_checkpoint(source.as_ref(), &vkey).map_err(|e| remote_error(e, location))?;
+    let shown = remote::redact(location);
+    let source = remote::source_for(location, http_timeout()).map_err(|e| remote_error(e, &shown))?;
+    let cp = remote::fetch_checkpoint(source.as_ref(), &vkey).map_err(|e| remote_error(e, &shown))?;
+    let sd = state_dir(state);
+    // Read before anything is fetched: a state directory that cannot be trusted stops here.
+    sd.remembered(&vkey).map_err(state_fail)?;
     let mut stream = TileStream::new(source.as_ref(), &cp);
     let bar = Progress::start("mirroring", true);
-    let r = Ledger::import(
+    let mut seen = None;
+    let r = Ledger::import_checked(
         dir,
         &mut stream,
+        accord::ledger::ImportSource::PublishedLog,
         &vkey,
         Catalogue::embedded(),
         Some(&|d, t| bar.update(d, t)),
+        |verified, root_at| {
+            let s = sd
+                .check_and_remember(&vkey, verified, accord::state::Source::Live, root_at)
+                .map_err(MirrorStop::State)?;
+            seen = Some(s);
+            Ok(())
+        },
     );
     drop(bar);
-    let r = r.map_err(|e| remote_fail(&stream, e, location).context("the mirror is unchanged"))?;
+    let r = r.map_err(|e| {
+        match e {
+            MirrorStop::State(e) => state_fail(e),
+            MirrorStop::Ledger(e @ accord::ledger::LedgerError::BadArgument(_)) => {
+                Fail::usage(e).context(format!("cannot mirror {shown} into {}", dir.display()))
+            }
+            MirrorStop::Ledger(e) => remote_fail(&stream, e, &shown),
+        }
+        .context("the mirror is unchanged")
+    })?;
     out(&format!(
-        "mirrored {} into the read-only mirror at {}: now {} entries (was {})\n",
-        super::display::shown(location),
+        "mirrored {} into the read-only mirror at {}: now {} entries (was {})\n{}\n",
+        super::display::shown(&shown),
         dir.display(),
         r.report.entries,
-        r.from
+        r.from,
+        seen.as_ref().map(seen_text).unwrap_or_default()
     ));
     Ok(())
 }

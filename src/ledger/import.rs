@@ -4,12 +4,54 @@ use super::invalid;
 use super::{ImportReport, Ledger, LedgerError, META_KEY_FILE, META_MIRROR, META_ORIGIN, META_VKEY};
 use crate::checkpoint::{SignedCheckpoint, VerifierKey};
 
-use crate::merkle::Frontier;
+use crate::merkle::{Frontier, Hash};
 use crate::norms::Catalogue;
 use crate::replay::Progress;
 use crate::rules::apply;
-use crate::store::Store;
-use crate::verdict::{decode_entry_statement, Location};
+use crate::store::{Store, StoreError};
+use crate::verdict::{decode_entry_statement, Location, VerifyError};
+
+/// What an import reads, as its messages name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportSource {
+    /// An export file (`accord import`).
+    Export,
+    /// A published log read as an export stream (`accord mirror URL|DIR`).
+    PublishedLog,
+}
+
+impl std::fmt::Display for ImportSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ImportSource::Export => "the export",
+            ImportSource::PublishedLog => "the published log",
+        })
+    }
+}
+
+/// Why an import with a check before commit stopped: the import's own failure, or the check's.
+enum Stop<E> {
+    Ledger(LedgerError),
+    Check(E),
+}
+
+impl<E> From<StoreError> for Stop<E> {
+    fn from(e: StoreError) -> Self {
+        Stop::Ledger(e.into())
+    }
+}
+
+impl<E> From<LedgerError> for Stop<E> {
+    fn from(e: LedgerError) -> Self {
+        Stop::Ledger(e)
+    }
+}
+
+impl<E> From<VerifyError> for Stop<E> {
+    fn from(e: VerifyError) -> Self {
+        Stop::Ledger(e.into())
+    }
+}
 
 impl Ledger {
     /// Builds or extends a read-only mirror in `dir` from an export read from `input`, in one
@@ -32,8 +74,36 @@ impl Ledger {
         catalogue: &Catalogue,
         progress: Option<Progress<'_>>,
     ) -> Result<ImportReport, LedgerError> {
-        let header = crate::export::read_header(input)?;
-        crate::export::open_header(&header, vkey)?;
+        Ledger::import_checked(
+            dir,
+            input,
+            ImportSource::Export,
+            vkey,
+            catalogue,
+            progress,
+            |_, _| Ok::<(), LedgerError>(()),
+        )
+    }
+
+    /// [`Ledger::import`] from `source`, with one more check before anything is committed:
+    /// once the whole input has verified, `before_commit` is given the verified checkpoint and
+    /// the root of the verified tree at any size up to it (`None` beyond), and the mirror is
+    /// committed only if it returns `Ok`. `accord mirror` compares the checkpoint there with
+    /// the one it remembers (a rollback or a fork stops the mirror before it changes).
+    ///
+    /// # Errors
+    /// As [`Ledger::import`], and what `before_commit` returns (the mirror unchanged).
+    pub fn import_checked<E: From<LedgerError>>(
+        dir: &std::path::Path,
+        input: &mut impl std::io::Read,
+        source: ImportSource,
+        vkey: &VerifierKey,
+        catalogue: &Catalogue,
+        progress: Option<Progress<'_>>,
+        before_commit: impl FnOnce(&SignedCheckpoint, &dyn Fn(u64) -> Option<Hash>) -> Result<(), E>,
+    ) -> Result<ImportReport, E> {
+        let header = crate::export::read_header(input).map_err(LedgerError::from)?;
+        let verified = crate::export::open_header(&header, vkey).map_err(LedgerError::from)?;
         let existing = if Store::db_path(dir).exists() {
             Some(Ledger::open(dir)?)
         } else {
@@ -43,17 +113,21 @@ impl Ledger {
             Some(l) => {
                 if !l.is_mirror()? {
                     return Err(LedgerError::BadArgument(format!(
-                        "{} holds a custodian's ledger, not a mirror; import into another --ledger DIR",
+                        "{} holds a custodian's ledger, not a mirror; mirror or import into another --ledger DIR",
                         dir.display()
-                    )));
+                    ))
+                    .into());
                 }
-                if l.recorded_vkey()? != vkey.to_string() {
-                    return Err(LedgerError::BadArgument(
-                        "the mirror was made with another ledger key".into(),
-                    ));
+                let recorded = l.recorded_vkey()?;
+                if recorded != vkey.to_string() {
+                    return Err(LedgerError::BadArgument(format!(
+                        "the mirror at {} was made with another ledger key ({recorded}); mirror or import this ledger ({vkey}) into another --ledger DIR",
+                        dir.display()
+                    ))
+                    .into());
                 }
                 let (m, note) = l.latest_checkpoint()?;
-                Some((m, SignedCheckpoint::open(&note, vkey)?))
+                Some((m, SignedCheckpoint::open(&note, vkey).map_err(LedgerError::from)?))
             }
             None => None,
         };
@@ -62,27 +136,28 @@ impl Ledger {
             return Err(invalid(
                 Location::Ledger,
                 format!(
-                    "ROLLBACK: the export holds {} entries but the mirror already has {from}",
+                    "ROLLBACK: {source} holds {} entries but the mirror already has {from}",
                     header.size
                 ),
-            ));
+            )
+            .into());
         }
         let dir_existed = dir.exists();
         let (ledger, staged) = match existing {
             Some(l) => (l, None),
             None => {
-                let (store, path) = Store::create_staged(dir)?;
+                let (store, path) = Store::create_staged(dir).map_err(LedgerError::from)?;
                 (Ledger { store }, Some(path))
             }
         };
-        let result = ledger.store.write(|t| {
+        let result = ledger.store.write(|t| -> Result<_, Stop<E>> {
             if staged.is_some() {
                 t.set_meta(META_ORIGIN, vkey.name().as_bytes())?;
                 t.set_meta(META_VKEY, vkey.to_string().as_bytes())?;
                 t.set_meta(META_KEY_FILE, b"")?;
                 t.set_meta(META_MIRROR, b"1")?;
             }
-            let mut frontier = Frontier::from_store(from, &*t)?;
+            let mut frontier = Frontier::from_store(from, &*t).map_err(LedgerError::from)?;
             let (report, _, root_at) = crate::export::verify_export_entries(
                 input,
                 &header,
@@ -111,18 +186,34 @@ impl Ledger {
                 if root_at != Some(mine.checkpoint.root) {
                     return Err(invalid(
                         Location::Checkpoint(*m),
-                        "FORK: the export's tree at the mirror's size has another root than the mirror",
-                    ));
+                        format!(
+                            "FORK: {source}'s tree at the mirror's size has another root than the mirror"
+                        ),
+                    )
+                    .into());
                 }
             }
+            // Everything verified; the tree is the one in the transaction (the mirror's hashes
+            // and those of the verified entries after them).
+            let tables = &*t;
+            let root_of = |size: u64| {
+                (size <= header.size)
+                    .then(|| crate::merkle::tree_root(size, tables).ok())
+                    .flatten()
+            };
+            before_commit(&verified, &root_of).map_err(Stop::Check)?;
             if header.size > from || mirror.is_none() {
                 t.put_checkpoint(header.size, &header.checkpoint)?;
             }
-            Ok::<_, LedgerError>(report)
+            Ok(report)
+        });
+        let result = result.map_err(|e| match e {
+            Stop::Ledger(e) => E::from(e),
+            Stop::Check(e) => e,
         });
         match (result, staged) {
             (Ok(report), Some(path)) => {
-                ledger.store.publish_staged(&path)?;
+                ledger.store.publish_staged(&path).map_err(LedgerError::from)?;
                 Ok(ImportReport { from, report })
             }
             (Ok(report), None) => Ok(ImportReport { from, report }),

@@ -13,6 +13,7 @@ mod prove;
 mod verify;
 
 pub use append::Outcome;
+pub use import::ImportSource;
 
 use crate::checkpoint::{Checkpoint, CheckpointError, LedgerKey};
 use crate::merkle;
