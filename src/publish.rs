@@ -58,7 +58,7 @@ pub enum PublishError {
     /// The target, or something in it, could be changed by other users or leads outside it (a
     /// symbolic link): publishing there could put someone else's bytes under the ledger's
     /// name, or write outside the target.
-    #[error("{target}: {}: {}; publish writes files there that others will trust as this ledger's, so the directory must be yours, changeable by no one else, with nothing in it that leads outside", .problem.path.display(), .problem.why)]
+    #[error("{target}: {}{}; publish writes files there that others will trust as this ledger's, so the directory must be yours, changeable by no one else, with nothing in it that leads outside", place(target, &problem.path), .problem.why)]
     Unsafe {
         /// The target.
         target: String,
@@ -81,6 +81,16 @@ pub enum PublishError {
     /// A tile could not be made.
     #[error(transparent)]
     Tile(#[from] tiles::TileError),
+}
+
+/// Where in (or above) the target `path` is, for a message that names the target already:
+/// nothing for the target itself, its path below the target, or the whole path above it.
+fn place(target: &str, path: &Path) -> String {
+    match path.strip_prefix(target) {
+        Ok(rel) if rel.as_os_str().is_empty() => String::new(),
+        Ok(rel) => format!("{}: ", rel.display()),
+        Err(_) => format!("{}: ", path.display()),
+    }
 }
 
 impl From<crate::store::StoreError> for PublishError {
