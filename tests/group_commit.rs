@@ -100,7 +100,7 @@ fn one_target_publishes_after_every_commit() {
             .append_each(&statements, &lk, accord::clock::now(), cat)
             .unwrap();
         assert!(matches!(out[0], Outcome::Appended(_)));
-        let r = accord::publish::publish(&l, &target, None).unwrap();
+        let r = accord::publish::publish(&l, &target, Default::default(), None).unwrap();
         assert_eq!(r.to, i + 1);
         statements = vec![signed(attestation(&format!("p{i}"), None), "acme", &acme)
             .bytes()
