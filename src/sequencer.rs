@@ -130,13 +130,15 @@ fn run(
         match ledger.append_each(&statements, key, crate::clock::now(), catalogue) {
             Ok(outcomes) => {
                 let appended = outcomes.iter().any(|o| matches!(o, Outcome::Appended(_)));
-                for (job, outcome) in group.into_iter().zip(outcomes) {
-                    (job.reply)(Ok(outcome));
-                }
+                // Told before the submitters are answered: a client that reads the server
+                // right after its answer sees its own entry.
                 if appended {
                     if let (Some(f), Ok(size)) = (after_commit.as_mut(), ledger.size()) {
                         f(size);
                     }
+                }
+                for (job, outcome) in group.into_iter().zip(outcomes) {
+                    (job.reply)(Ok(outcome));
                 }
             }
             Err(e) => {

@@ -76,7 +76,7 @@ impl Default for Limits {
             request_time: Duration::from_secs(30),
             connection_time: Duration::from_secs(300),
             header_bytes: 16 * 1024,
-            cache_bytes: 256 << 20,
+            cache_bytes: 1 << 30,
         }
     }
 }
@@ -194,11 +194,60 @@ impl TileCache {
     }
 }
 
+/// What identifies one state of the ledger's database file: its modification time, length and
+/// inode. Every commit writes the file, which moves its modification time on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct FileStamp(std::time::SystemTime, u64, u64);
+
+impl FileStamp {
+    fn of(path: &Path) -> Option<FileStamp> {
+        use std::os::unix::fs::MetadataExt as _;
+        let m = std::fs::metadata(path).ok()?;
+        Some(FileStamp(m.modified().ok()?, m.len(), m.ino()))
+    }
+}
+
+/// How long after the file's modification time a note must have been read for it to be kept:
+/// file times come from a coarse clock (a tick of a few milliseconds), and a commit made in
+/// the same tick as the one stamped, after the note was read, would not move the time on.
+const STAMP_MARGIN: Duration = Duration::from_millis(50);
+
+/// The latest checkpoint as last read, with the stamp of the database file it was read from
+/// (reading it is a read transaction; serving it from memory is most of the difference under
+/// load). It is served again only while the file's stamp is unchanged, so that an append by
+/// any process, this server's own commits included, is seen by the next request.
+struct CheckpointCache {
+    db: std::path::PathBuf,
+    cached: Mutex<Option<(FileStamp, Bytes)>>,
+}
+
+impl CheckpointCache {
+    fn note(&self, ledger: &Ledger) -> Result<Bytes, LedgerError> {
+        let stamp = FileStamp::of(&self.db);
+        if let (Some(stamp), Ok(g)) = (stamp, self.cached.lock()) {
+            if let Some((_, note)) = g.as_ref().filter(|(s, _)| *s == stamp) {
+                return Ok(note.clone());
+            }
+        }
+        // The clock is read before the note: the note is no older than `read_at`.
+        let read_at = std::time::SystemTime::now();
+        let note = Bytes::from(ledger.latest_checkpoint()?.1);
+        if let Some(stamp) = stamp {
+            let settled = stamp.0.checked_add(STAMP_MARGIN).is_some_and(|t| t <= read_at);
+            if let Ok(mut g) = self.cached.lock() {
+                *g = settled.then(|| (stamp, note.clone()));
+            }
+        }
+        Ok(note)
+    }
+}
+
 struct AppState {
     ledger: Arc<Ledger>,
     vkey: VerifierKey,
     limits: Limits,
     cache: Mutex<TileCache>,
+    checkpoint: CheckpointCache,
     writer: Option<Writer>,
 }
 
@@ -343,8 +392,8 @@ fn read<T>(s: &Shared, f: impl FnOnce(&ReadTables) -> Result<T, LedgerError>) ->
 }
 
 async fn checkpoint(State(s): State<Shared>, headers: HeaderMap) -> Result<Response, Answer> {
-    let (_, note) = s.ledger.latest_checkpoint()?;
-    Ok(file_response(&headers, FileKind::Checkpoint, Bytes::from(note)))
+    let note = s.checkpoint.note(&s.ledger)?;
+    Ok(file_response(&headers, FileKind::Checkpoint, note))
 }
 
 async fn tile(
@@ -965,6 +1014,10 @@ pub fn start(
         .local_addr()
         .map_err(|e| ServeError::Runtime(e.to_string()))?;
     let mut admin = None;
+    let checkpoint = CheckpointCache {
+        db: crate::store::Store::db_path(dir),
+        cached: Mutex::new(None),
+    };
     let writer = match writes {
         None => None,
         Some(w) => {
@@ -1006,6 +1059,7 @@ pub fn start(
         vkey,
         limits: limits.clone(),
         cache: Mutex::new(TileCache::default()),
+        checkpoint,
         writer,
     });
     let (stop, stopped) = tokio::sync::watch::channel(false);

@@ -107,8 +107,10 @@ pub struct ServeArgs {
     /// is dropped.
     #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
     pub write_timeout: u64,
-    /// MiB of full tiles kept in memory (tiles never change, so a cached tile is served as is).
-    #[arg(long, value_name = "MIB", default_value_t = 256, value_parser = clap::value_parser!(u64).range(0..=65_536))]
+    /// MiB of full tiles kept in memory (tiles never change, so a cached tile is served as is;
+    /// the oldest go first). A ledger of 1,000,000 entries has about 540 MiB of tiles; the
+    /// cache fills only with tiles that are asked for.
+    #[arg(long, value_name = "MIB", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(0..=65_536))]
     pub cache_mb: u64,
     /// Take signed statements over HTTP (POST /entries). The server is then the ledger's one
     /// writer: it needs the ledger key, and local appends go through it (--server URL).
