@@ -254,6 +254,30 @@ impl PendingQueue {
         }
     }
 
+    /// Holds the queue's decision lock (a lock on `pending/.decide`) until the guard is dropped.
+    /// An approval holds it from finding the registration until it has left the queue,
+    /// appended or refused; a rejection from finding it until it is removed. Whoever comes
+    /// second finds the registration gone: a rejection can never report success for a
+    /// registration that an approval appended meanwhile (in the server or another process).
+    ///
+    /// # Errors
+    /// I/O.
+    pub fn decide(&self) -> Result<std::fs::File, PendingError> {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        crate::keyfile::create_private_dir(&self.dir).map_err(|e| self.io(&self.dir, e))?;
+        let path = self.dir.join(".decide");
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&path)
+            .map_err(|e| self.io(&path, e))?;
+        f.lock().map_err(|e| self.io(&path, e))?;
+        Ok(f)
+    }
+
     /// Removes a registration from the queue (approved, refused or rejected); `Ok(false)` if it
     /// was not there.
     ///

@@ -39,9 +39,32 @@ pub type Reply = Box<dyn FnOnce(Result<Outcome, SubmitError>) + Send>;
 /// Called after each commit that appended something, with the new size (to publish, say).
 pub type AfterCommit = Box<dyn FnMut(u64) + Send>;
 
+/// Called once, with the reason, when a commit failed and the ledger can no longer even be
+/// read (redb refuses every operation after an I/O error such as a full disk, until the
+/// database is opened again): the sequencer has stopped taking submissions.
+pub type OnFailure = Box<dyn FnOnce(String) + Send>;
+
 struct Job {
     statement: Vec<u8>,
-    reply: Reply,
+    reply: Option<Reply>,
+}
+
+impl Job {
+    fn answer(mut self, r: Result<Outcome, SubmitError>) {
+        if let Some(f) = self.reply.take() {
+            f(r);
+        }
+    }
+}
+
+/// A job dropped unanswered (left in the queue of a sequencer that stopped) is answered
+/// "stopped": every submitter hears back exactly once.
+impl Drop for Job {
+    fn drop(&mut self) {
+        if let Some(f) = self.reply.take() {
+            f(Err(SubmitError::Stopped));
+        }
+    }
 }
 
 /// A running sequencer. Dropping it (or [`Sequencer::stop`]) lets it finish the submissions
@@ -61,11 +84,12 @@ impl Sequencer {
         catalogue: &'static Catalogue,
         capacity: usize,
         after_commit: Option<AfterCommit>,
+        on_failure: Option<OnFailure>,
     ) -> Sequencer {
         let (tx, rx) = sync_channel::<Job>(capacity.max(1));
         let thread = std::thread::Builder::new()
             .name("accord-sequencer".into())
-            .spawn(move || run(&ledger, &key, catalogue, &rx, after_commit))
+            .spawn(move || run(&ledger, &key, catalogue, &rx, after_commit, on_failure))
             .ok();
         Sequencer {
             tx: Some(tx),
@@ -81,10 +105,13 @@ impl Sequencer {
             reply(Err(SubmitError::Stopped));
             return;
         };
-        match tx.try_send(Job { statement, reply }) {
+        match tx.try_send(Job {
+            statement,
+            reply: Some(reply),
+        }) {
             Ok(()) => {}
-            Err(TrySendError::Full(job)) => (job.reply)(Err(SubmitError::Busy(self.capacity))),
-            Err(TrySendError::Disconnected(job)) => (job.reply)(Err(SubmitError::Stopped)),
+            Err(TrySendError::Full(job)) => job.answer(Err(SubmitError::Busy(self.capacity))),
+            Err(TrySendError::Disconnected(job)) => job.answer(Err(SubmitError::Stopped)),
         }
     }
 
@@ -113,6 +140,7 @@ fn run(
     catalogue: &Catalogue,
     rx: &Receiver<Job>,
     mut after_commit: Option<AfterCommit>,
+    on_failure: Option<OnFailure>,
 ) {
     // Blocks for the first submission; takes whatever else is already waiting, up to a group.
     while let Ok(first) = rx.recv() {
@@ -138,13 +166,25 @@ fn run(
                     }
                 }
                 for (job, outcome) in group.into_iter().zip(outcomes) {
-                    (job.reply)(Ok(outcome));
+                    job.answer(Ok(outcome));
                 }
             }
             Err(e) => {
                 let why = e.to_string();
                 for job in group {
-                    (job.reply)(Err(SubmitError::Commit(why.clone())));
+                    job.answer(Err(SubmitError::Commit(why.clone())));
+                }
+                // A commit can fail and leave the ledger usable (the next one may succeed).
+                // An empty commit tells: when it fails too (the disk is still full, or redb
+                // refuses everything after an I/O error until the database is opened again),
+                // every later commit would fail: stop, so that the process can be restarted
+                // once the cause is fixed (queued submissions are answered "stopped").
+                let probe = ledger.store().write(|_| Ok::<(), crate::store::StoreError>(()));
+                if let Err(probe) = probe {
+                    if let Some(f) = on_failure {
+                        f(format!("{why}; then: {probe}"));
+                    }
+                    return;
                 }
             }
         }

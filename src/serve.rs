@@ -122,9 +122,21 @@ pub struct Publisher {
 }
 
 /// Starts the publisher thread; returns what wakes it.
-fn start_publisher(ledger: Arc<Ledger>, p: Publisher) -> std::sync::mpsc::Sender<()> {
+///
+/// The first publication runs before the server starts and its failure stops the start: a
+/// destination that is refused (another log's, one that others can change) or unreachable
+/// is told to the custodian at once, instead of a published copy that silently stays behind.
+/// Later failures are reported, and the next commit tries again.
+fn start_publisher(ledger: Arc<Ledger>, p: Publisher) -> Result<std::sync::mpsc::Sender<()>, ServeError> {
+    let first = crate::publish::publish(
+        &ledger,
+        p.target.as_ref(),
+        crate::publish::PublishOptions::default(),
+        None,
+    )
+    .map_err(|e| ServeError::Publish(e.to_string()))?;
+    (p.report)(Ok(first));
     let (tx, rx) = std::sync::mpsc::channel::<()>();
-    let _ = tx.send(());
     let _ = std::thread::Builder::new()
         .name("accord-publish".into())
         .spawn(move || {
@@ -139,7 +151,7 @@ fn start_publisher(ledger: Arc<Ledger>, p: Publisher) -> std::sync::mpsc::Sender
                 ));
             }
         });
-    tx
+    Ok(tx)
 }
 
 /// The Unix socket in the ledger directory on which a writing server takes the custodian's
@@ -163,6 +175,13 @@ pub enum ServeError {
     /// The runtime failed.
     #[error("server: {0}")]
     Runtime(String),
+    /// A commit failed and the ledger could not be read after it (a full disk, a failing
+    /// device): the server stopped rather than refuse every statement from then on.
+    #[error("the ledger's storage failed, so the server stopped: {0}. Every statement acknowledged before is in the ledger; fix the cause (free space, the device), run `accord verify`, and start the server again")]
+    StorageFailed(String),
+    /// `--publish`: the first publication, before the server starts, failed.
+    #[error("publishing when the server starts: {0}")]
+    Publish(String),
 }
 
 /// Full tiles, by path, within a byte budget; the oldest go first. A body is shared, not
@@ -704,47 +723,33 @@ fn in_ledger(s: &Shared, headers: &HeaderMap, st: &Statement, index: u64, alread
 }
 
 /// Checks a registration before it waits for approval, so that one the ledger would refuse
-/// anyway does not take a place in the queue: its signature by the key it registers, its
-/// origin, its name and key not already registered. The full rules run when it is approved.
+/// anyway does not take a place in the queue: the ledger's own rules
+/// ([`crate::rules::check_rules`], the same as an append runs, on the ledger as it is now) and
+/// its signature. They run again when it is approved, on the ledger as it is then.
 fn precheck_registration(s: &Shared, st: &Statement) -> Result<(), Box<Response>> {
-    let refuse = |rule: &str, detail: String| {
+    let refuse = |r: crate::rules::Rejection| {
         Box::new(problem(
             StatusCode::BAD_REQUEST,
-            rule,
+            r.code(),
             "Statement refused",
-            detail,
+            r.to_string(),
         ))
     };
-    let crate::statement::Body::Registration(r) = &st.payload.body else {
-        return Ok(());
-    };
-    if st.payload.origin != s.vkey.name() {
-        return Err(refuse(
-            "wrong-origin",
-            format!(
-                "statement is for ledger {:?}, not this ledger ({:?})",
-                st.payload.origin,
-                s.vkey.name()
-            ),
-        ));
-    }
-    if let Err(e) = st.verify_signature(&r.public_key) {
-        return Err(refuse("bad-signature", e.to_string()));
-    }
-    let taken = s
-        .ledger
-        .store()
-        .read(|t| Ok::<_, LedgerError>((t.org(&st.iss)?, t.key(&r.public_key.kid())?.is_some())));
-    match taken {
-        Ok((Some(index), _)) => Err(refuse(
-            "name-taken",
-            format!("organisation {:?} is already registered (entry {index})", st.iss),
-        )),
-        Ok((None, true)) => Err(refuse(
-            "key-in-use",
-            "this key is already registered to an organisation".into(),
-        )),
-        Ok(_) => Ok(()),
+    let origin = s.vkey.name().to_string();
+    let checked = s.ledger.store().read(|t| {
+        crate::rules::check_rules(
+            st,
+            &origin,
+            crate::clock::now(),
+            crate::entry::ENTRY_VERSION,
+            t,
+            crate::norms::Catalogue::embedded(),
+        )
+        .map_err(LedgerError::from)
+    });
+    match checked {
+        Ok(Ok(key)) => st.verify_signature(&key).map_err(|e| refuse(e.into())),
+        Ok(Err(r)) => Err(refuse(r)),
         Err(e) => Err(Box::new(problem(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
@@ -955,7 +960,7 @@ async fn bundle(
 pub struct Server {
     /// The address it listens on.
     pub addr: SocketAddr,
-    stop: tokio::sync::watch::Sender<bool>,
+    stop: Arc<tokio::sync::watch::Sender<bool>>,
     task: std::thread::JoinHandle<Result<(), ServeError>>,
 }
 
@@ -1014,6 +1019,9 @@ pub fn start(
         .local_addr()
         .map_err(|e| ServeError::Runtime(e.to_string()))?;
     let mut admin = None;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let stop = Arc::new(stop);
+    let failed: Arc<Mutex<Option<String>>> = Arc::default();
     let checkpoint = CheckpointCache {
         db: crate::store::Store::db_path(dir),
         cached: Mutex::new(None),
@@ -1027,10 +1035,13 @@ pub fn start(
                     recorded: vkey.to_string(),
                 }));
             }
-            admin = Some(bind_admin(dir)?);
             let mut after = w.after_commit;
-            if let Some(p) = w.publish {
-                let wake = start_publisher(Arc::clone(&ledger), p);
+            let wake = match w.publish {
+                Some(p) => Some(start_publisher(Arc::clone(&ledger), p)?),
+                None => None,
+            };
+            admin = Some(bind_admin(dir)?);
+            if let Some(wake) = wake {
                 let mut user = after.take();
                 after = Some(Box::new(move |size| {
                     let _ = wake.send(());
@@ -1046,6 +1057,15 @@ pub fn start(
                     crate::norms::Catalogue::embedded(),
                     w.queue,
                     after,
+                    Some({
+                        let (stop, failed) = (Arc::clone(&stop), Arc::clone(&failed));
+                        Box::new(move |why: String| {
+                            if let Ok(mut f) = failed.lock() {
+                                *f = Some(why);
+                            }
+                            let _ = stop.send(true);
+                        })
+                    }),
                 ),
                 registrations: w.registrations,
                 pending: PendingQueue::new(dir, w.pending),
@@ -1062,7 +1082,6 @@ pub fn start(
         checkpoint,
         writer,
     });
-    let (stop, stopped) = tokio::sync::watch::channel(false);
     let task = std::thread::Builder::new()
         .name("accord-serve".into())
         .spawn(move || {
@@ -1082,7 +1101,10 @@ pub fn start(
                 // Answers what is queued, then ends.
                 w.sequencer.stop();
             }
-            result
+            match failed.lock().ok().and_then(|mut f| f.take()) {
+                Some(why) => Err(ServeError::StorageFailed(why)),
+                None => result,
+            }
         })
         .map_err(|e| ServeError::Runtime(e.to_string()))?;
     Ok(Server {
@@ -1166,6 +1188,14 @@ async fn admin_answer(line: &str, s: &Shared) -> serde_json::Value {
     let Some(prefix) = line.strip_prefix("approve ") else {
         return serde_json::json!({"ok": false, "error": format!("unknown command {line:?} (approve ID)")});
     };
+    // The decision lock is held until the registration has left the queue (a rejection in
+    // another process waits, then finds it gone).
+    let q = w.pending.clone();
+    let guard = match tokio::task::spawn_blocking(move || q.decide()).await {
+        Ok(Ok(g)) => g,
+        Ok(Err(e)) => return serde_json::json!({"ok": false, "error": e.to_string()}),
+        Err(e) => return serde_json::json!({"ok": false, "error": e.to_string()}),
+    };
     let p = match w.pending.find(prefix) {
         Ok(p) => p,
         Err(e) => return serde_json::json!({"ok": false, "error": e.to_string()}),
@@ -1178,7 +1208,7 @@ async fn admin_answer(line: &str, s: &Shared) -> serde_json::Value {
         }),
     );
     let id = crate::pending::parse_id(&p.id).unwrap_or_default();
-    match rx.await {
+    let answer = match rx.await {
         Ok(Ok(Outcome::Appended(a))) => {
             let _ = w.pending.remove(&id);
             serde_json::json!({"ok": true, "index": a.index, "statement_id": p.id, "org": p.org, "already_in": false})
@@ -1193,7 +1223,9 @@ async fn admin_answer(line: &str, s: &Shared) -> serde_json::Value {
         }
         Ok(Err(e)) => serde_json::json!({"ok": false, "error": e.to_string()}),
         Err(_) => serde_json::json!({"ok": false, "error": "no answer from the sequencer"}),
-    }
+    };
+    drop(guard);
+    answer
 }
 
 /// The accept loop: a bounded number of connections, each served by hyper's HTTP/1 with the

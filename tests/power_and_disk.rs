@@ -28,6 +28,9 @@ struct Disk {
     ops_left: Option<u64>,
     /// Bytes that may still be written before the disk is full (None: unlimited).
     space_left: Option<u64>,
+    /// `sync_data` fails with ENOSPC (a file system that allocates late reports a full disk
+    /// when the data is flushed).
+    sync_full: bool,
     dead: bool,
     syncs: u64,
 }
@@ -100,6 +103,9 @@ impl redb::StorageBackend for SimDisk {
     fn sync_data(&self) -> Result<(), std::io::Error> {
         let mut d = self.0.lock().unwrap();
         SimDisk::tick(&mut d)?;
+        if d.sync_full {
+            return Err(std::io::Error::from_raw_os_error(28)); // ENOSPC
+        }
         d.durable = d.volatile.clone();
         d.syncs += 1;
         Ok(())
@@ -267,6 +273,75 @@ fn a_full_disk_fails_cleanly_and_keeps_every_earlier_entry() {
         }
     }
     assert!(failed, "the disk never filled");
+    drop(ledger);
+    let statements = reopen_and_verify(disk.durable_image(), &key).unwrap();
+    for a in &acknowledged {
+        assert!(statements.contains(a), "an acknowledged entry was lost");
+    }
+}
+
+/// What a writable server's sequencer does when the disk fills: the failed commit is answered
+/// "nothing was written", and once the ledger cannot even be read any more (redb refuses
+/// everything after an I/O error until it is opened again) it stops and says why, instead of
+/// refusing every later statement while looking alive (review 14, finding 2).
+#[test]
+fn a_sequencer_whose_storage_fails_stops_and_says_why() {
+    use accord::sequencer::{Sequencer, SubmitError};
+    let (key, org, base) = fresh(9);
+    let disk = SimDisk::from_image(base);
+    let ledger = Arc::new(Ledger::from_store(
+        Store::with_backend(disk.clone(), &label()).unwrap(),
+    ));
+    let (told, why) = std::sync::mpsc::channel::<String>();
+    let seq = Sequencer::start(
+        Arc::clone(&ledger),
+        LedgerKey::from_skey(&key.to_skey()).unwrap(),
+        Catalogue::embedded(),
+        16,
+        None,
+        Some(Box::new(move |w| {
+            let _ = told.send(w);
+        })),
+    );
+    let submit = |st: Vec<u8>| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        seq.submit(
+            st,
+            Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+        );
+        rx.recv().unwrap()
+    };
+    let mut acknowledged = Vec::new();
+    for n in 0..3 {
+        let st = org.attestation(n);
+        assert!(submit(st.clone()).is_ok());
+        acknowledged.push(st);
+    }
+    disk.0.lock().unwrap().sync_full = true;
+    let mut failed = None;
+    for n in 3..200 {
+        let st = org.attestation(n);
+        match submit(st.clone()) {
+            Ok(_) => acknowledged.push(st),
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
+        }
+    }
+    assert!(
+        matches!(failed, Some(SubmitError::Commit(_))),
+        "the disk never filled: {failed:?}"
+    );
+    let reason = why
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("the sequencer did not say it stopped");
+    assert!(!reason.is_empty());
+    // Stopped: later submissions are answered so at once.
+    assert!(matches!(submit(org.attestation(500)), Err(SubmitError::Stopped)));
+    drop(seq);
     drop(ledger);
     let statements = reopen_and_verify(disk.durable_image(), &key).unwrap();
     for a in &acknowledged {

@@ -367,3 +367,103 @@ fn a_writing_server_publishes_after_its_commits() {
     }
     w.ok(&["verify", &s(&public), "--ledger-key", &vkey]);
 }
+
+/// Review 14, finding 4: a registration the ledger's rules refuse (an invisible character in
+/// the name, a look-alike of a registered name) is refused when it arrives, by the same rules
+/// as an append, and never takes a place in the approval queue.
+#[test]
+fn a_registration_the_rules_refuse_never_waits_for_approval() {
+    let (w, _, _) = acme_world();
+    let srv = Served::start(&w, &["--writable"]);
+    let k = w.key("mallory");
+    for (name, rule) in [
+        ("Be\u{200b}ta", "name-refused"),
+        ("\u{410}CME", "name-looks-like"), // a Cyrillic A: a look-alike of ACME
+    ] {
+        let st = signed(
+            registration(name, sk(&k).public(), None),
+            &name.to_lowercase(),
+            &sk(&k),
+        )
+        .bytes()
+        .to_vec();
+        let r = cose(srv.addr, &st);
+        assert_eq!(r.status, 400, "{name:?}: {}", r.text());
+        assert_eq!(json_of(&r)["rule"], rule, "{name:?}: {}", r.text());
+    }
+    assert!(json_of_cli(&w, &["pending", "--json"])
+        .as_array()
+        .unwrap()
+        .is_empty());
+}
+
+/// Review 14, finding 1: `accord reject` racing an approval of the same registration. Whatever
+/// the order, reject never reports success for a registration that is then in the ledger.
+#[test]
+fn reject_never_says_so_for_a_registration_an_approval_appended() {
+    let (w, _, _) = acme_world();
+    let srv = Served::start(&w, &["--writable"]);
+    for round in 0..8 {
+        let k = w.key(&format!("org{round}"));
+        let name = format!("Org {round}");
+        let st = signed(
+            registration(&name, sk(&k).public(), None),
+            &name.to_lowercase(),
+            &sk(&k),
+        )
+        .bytes()
+        .to_vec();
+        let r = cose(srv.addr, &st);
+        assert_eq!(r.status, 202, "{}", r.text());
+        let id = json_of(&r)["statement_id"].as_str().unwrap().to_string();
+        let (approve, reject) = std::thread::scope(|sc| {
+            let a = sc.spawn(|| w.cmd().args(["approve", &id]).output().unwrap());
+            let r = sc.spawn(|| w.cmd().args(["reject", &id]).output().unwrap());
+            (a.join().unwrap(), r.join().unwrap())
+        });
+        let in_ledger = cose(srv.addr, &st).status == 200;
+        // Exactly one decision took effect, and each command says what became of it.
+        assert_ne!(
+            approve.status.success(),
+            reject.status.success(),
+            "round {round}: approve {:?} / reject {:?}",
+            String::from_utf8_lossy(&approve.stderr),
+            String::from_utf8_lossy(&reject.stderr)
+        );
+        assert_eq!(in_ledger, approve.status.success(), "round {round}");
+        if !in_ledger {
+            // Rejected: resubmitting it waits again (a rejection is not a ban).
+            let again = cose(srv.addr, &st);
+            assert_eq!(again.status, 202, "{}", again.text());
+            w.ok(&["reject", &id]);
+        }
+    }
+}
+
+/// Review 14, finding 5: `serve --publish DIR` to a destination publish refuses (one others can
+/// change) does not start, instead of acknowledging commits while the published copy stays
+/// behind.
+#[test]
+fn a_writing_server_whose_first_publication_fails_does_not_start() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let (w, _, _) = acme_world();
+    let public = w.path("public");
+    std::fs::create_dir(&public).unwrap();
+    std::fs::set_permissions(&public, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let o = w
+        .cmd()
+        .args([
+            "serve",
+            "--writable",
+            "--listen",
+            "127.0.0.1:0",
+            "--publish",
+            &s(&public),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("publishing when the server starts"), "{err}");
+    assert!(!public.join("checkpoint").exists());
+}

@@ -126,7 +126,10 @@ pub(super) fn approve(dir: &Path, id: &str, lk: &LedgerKeyFile) -> Res {
     if let Some(answer) = admin_request(&socket, &format!("approve {}", p.id))? {
         return approved(&p, &answer);
     }
-    // No server holds the ledger: append it here.
+    // No server holds the ledger: append it here, holding the decision lock until it has
+    // left the queue (found again under the lock: a rejection may have come first).
+    let _decision = q.decide().map_err(pending_fail)?;
+    let p = q.find(&p.id).map_err(pending_fail)?;
     let l = open_rw(dir)?;
     let key = load_ledger_key(&l, lk)?;
     let outcome = l
@@ -206,9 +209,16 @@ fn admin_request(socket: &Path, command: &str) -> Res<Option<serde_json::Value>>
 /// `accord reject ID`.
 pub(super) fn reject(dir: &Path, id: &str) -> Res {
     let q = queue(dir);
+    // Under the decision lock, so that an approval running now (in the server or here) either
+    // finishes first, and the registration is no longer found, or waits and finds it gone.
+    let _decision = q.decide().map_err(pending_fail)?;
     let p = q.find(id).map_err(pending_fail)?;
     let id_bytes = accord::pending::parse_id(&p.id).unwrap_or_default();
-    q.remove(&id_bytes).map_err(pending_fail)?;
+    if !q.remove(&id_bytes).map_err(pending_fail)? {
+        return Err(pending_fail(accord::pending::PendingError::NotFound(
+            p.id.clone(),
+        )));
+    }
     out(&format!(
         "rejected: the registration of {} ({}) has left the queue and will not be appended\n",
         super::display::quoted(&p.name),
