@@ -191,19 +191,37 @@ and the command exits 3. --file - reads the export from standard input."
         #[arg(long)]
         json: bool,
     },
-    /// Publish the ledger as C2SP tlog-tiles into a directory any web server can serve.
+    /// Publish the ledger as C2SP tlog-tiles into a directory any web server can serve, or
+    /// into a bucket (s3://) behind a CDN.
     #[command(
         after_help = "Writes checkpoint, tile/<L>/<N>[.p/<W>] hash tiles, tile/entries/<N>[.p/<W>] entry bundles, \
 accord/log.json (origin, vkey, format) and accord/norms-v1.json (docs/FORMAT.md section 13). Incremental: only \
-what is new is written. Crash-safe: tiles are written and synced before the checkpoint that needs them, and the \
-checkpoint is replaced last, atomically; rerun after an interruption. A directory of another log, or of a tree \
+what is new is written. Crash-safe: tiles are written (and synced) before the checkpoint that needs them, and the \
+checkpoint is replaced last, atomically; rerun after an interruption. A destination of another log, or of a tree \
 this ledger does not extend, is refused (exit 1) and left as it is.\n\n\
-Example:\n  accord publish /var/www/pledges\n  accord verify /var/www/pledges --ledger-key VKEY"
+DEST is a directory, or s3://BUCKET[/PREFIX]: the same files as objects in a bucket of Amazon S3 or any store \
+that speaks its protocol, each with the Content-Type and Cache-Control of the spec. Tiles are created only if \
+absent (If-None-Match), and the checkpoint is replaced only if it is still the one read at the start (If-Match), \
+so two publications racing cannot roll it back: the slower fails (exit 2) without replacing it; run it again. The bucket must \
+exist; the credentials need to get and put objects, and to list the bucket (without that, S3 answers a missing \
+checkpoint with 403). The connection comes from these variables only (no profile file, no instance role):\n  \
+AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY    the credentials (required; the secret is never printed)\n  \
+AWS_SESSION_TOKEN                           with temporary credentials\n  \
+AWS_REGION (else AWS_DEFAULT_REGION)        the bucket's region (default us-east-1)\n  \
+AWS_ENDPOINT_URL_S3 (else AWS_ENDPOINT_URL) an S3-compatible store's endpoint (default Amazon S3); https://, \
+or http:// on a loopback address (elsewhere only with AWS_ALLOW_HTTP=true)\n\n\
+Examples:\n  accord publish /var/www/pledges\n  accord verify /var/www/pledges --ledger-key VKEY\n  \
+AWS_REGION=eu-west-3 accord publish s3://pledges-example/log\n  \
+accord verify https://pledges.example.net/log/ --ledger-key VKEY"
     )]
     Publish {
-        /// The directory (created if needed).
-        #[arg(value_name = "DIR")]
+        /// A directory (created if needed), or s3://BUCKET[/PREFIX].
+        #[arg(value_name = "DEST")]
         dest: PathBuf,
+        /// With s3://: a canned ACL to put on every object written, such as public-read. Off by
+        /// default: many buckets refuse ACLs (made public by a bucket policy or a CDN instead).
+        #[arg(long, value_name = "ACL", env = "ACCORD_S3_ACL", value_parser = clap::builder::PossibleValuesParser::new(accord::bucket::CannedAcl::ALL.map(|a| a.as_str())))]
+        s3_acl: Option<String>,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
@@ -637,7 +655,7 @@ fn run(cli: &Cli) -> Result<(), Fail> {
             json,
             ..
         } => public::verify_remote(loc, ledger_key.as_deref(), state.as_deref(), *json),
-        Command::Publish { dest, json } => public::publish(dir, dest, *json),
+        Command::Publish { dest, s3_acl, json } => public::publish(dir, dest, s3_acl.as_deref(), *json),
         Command::Serve(a) => public::serve(dir, a),
         Command::Mirror { location, ledger_key } => public::mirror(dir, location, ledger_key),
         Command::Verify {

@@ -1,4 +1,4 @@
-//! The public side: `publish` (C2SP tiles to a directory), `serve` (tiles and a JSON read API
+//! The public side: `publish` (C2SP tiles to a directory or a bucket), `serve` (tiles and a JSON read API
 //! over HTTP), and reading a published log from anywhere: `verify URL|DIR`, `mirror URL|DIR`.
 
 use std::path::{Path, PathBuf};
@@ -13,13 +13,22 @@ use super::context::*;
 use super::fail::{self, Fail};
 use super::terminal::{note, Progress};
 
-/// `accord publish DIR`.
-pub(super) fn publish(dir: &Path, dest: &Path, json: bool) -> Res {
+/// `accord publish DEST`: a directory or `s3://BUCKET[/PREFIX]`.
+pub(super) fn publish(dir: &Path, dest: &Path, acl: Option<&str>, json: bool) -> Res {
+    use accord::destination::Destination;
     let l = open_ro(dir)?;
-    let target = accord::publish::DirTarget::new(dest);
+    let dest = Destination::parse(dest.as_os_str()).map_err(|e| Fail::usage(e).context("publish FAILED"))?;
+    let options = accord::bucket::BucketOptions {
+        acl: acl.and_then(accord::bucket::CannedAcl::parse),
+        timeout: http_timeout(),
+    };
+    let target = dest
+        .open(&options)
+        .map_err(|e| Fail::usage(e).context("publish FAILED"))?;
     let bar = Progress::start("publishing", !json);
-    let r = accord::publish::publish(&l, &target, Some(&|d, t| bar.update(d, t)));
+    let r = accord::publish::publish(&l, target.as_ref(), Some(&|d, t| bar.update(d, t)));
     drop(bar);
+    drop(target);
     let r = r.map_err(|e| match e {
         accord::publish::PublishError::Conflict { .. } => Fail::invalid(e).context("publish FAILED"),
         accord::publish::PublishError::Ledger(e) => fail::ledger(e, 1).context("publish FAILED"),
@@ -28,26 +37,33 @@ pub(super) fn publish(dir: &Path, dest: &Path, json: bool) -> Res {
     if json {
         return out_json(&serde_json::json!({
             "ok": true, "from": r.from, "to": r.to, "files": r.files, "bytes": r.bytes,
-            "target": dest.display().to_string(),
+            "target": dest.to_string(),
         }));
     }
     if r.from == r.to {
         out(&format!(
-            "{} already holds this ledger at size {} (nothing to write)\n",
-            dest.display(),
+            "{dest} already holds this ledger at size {} (nothing to write)\n",
             r.to
         ));
         return Ok(());
     }
+    let (serve, check) = match &dest {
+        Destination::Dir(_) => (
+            "serve the directory with any web server (tiles are immutable, the checkpoint is not)",
+            dest.to_string(),
+        ),
+        Destination::Bucket(_) => (
+            "serve the bucket publicly (a bucket policy, --s3-acl public-read, or a CDN in front; tiles are immutable, the checkpoint is not)",
+            "https://HOST/PREFIX/".to_string(),
+        ),
+    };
     out(&format!(
-        "published the ledger to {} up to size {} (was {}): {} files, {} bytes\n\
-         serve the directory with any web server (tiles are immutable, the checkpoint is not), or check it with:\n  accord verify {} --ledger-key {}\n",
-        dest.display(),
+        "published the ledger to {dest} up to size {} (was {}): {} files, {} bytes\n\
+         {serve}, or check it with:\n  accord verify {check} --ledger-key {}\n",
         r.to,
         r.from,
         r.files,
         r.bytes,
-        dest.display(),
         l.recorded_vkey().map_err(|e| fail::ledger(e, 1))?
     ));
     Ok(())
