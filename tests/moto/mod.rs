@@ -12,12 +12,14 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead as _, Write as _};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use crate::publog::{read_response, Resp};
+
+mod server;
 
 /// The credentials every test uses (moto takes any, unless started with `auth`).
 pub const KEY_ID: &str = "AKIDACCORDTEST";
@@ -30,25 +32,6 @@ pub fn skip(what: &str) {
         panic!("{what} (ACCORD_REQUIRE_ALL=1)");
     }
     eprintln!("SKIPPED: {what}");
-}
-
-/// The moto_server program, if there is one (`$ACCORD_MOTO_SERVER` when set, and only it).
-pub fn moto_server() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("ACCORD_MOTO_SERVER").filter(|p| !p.is_empty()) {
-        return Some(PathBuf::from(p)).filter(|p| p.is_file());
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
-    let venv = target.join("moto/venv/bin/moto_server");
-    if venv.is_file() {
-        return Some(venv);
-    }
-    std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path)
-            .map(|d| d.join("moto_server"))
-            .find(|p| p.is_file())
-    })
 }
 
 /// A running moto server.
@@ -71,49 +54,14 @@ impl Moto {
     /// valid, so every request is refused). None when moto_server is missing (then the test
     /// says it skipped, or fails under ACCORD_REQUIRE_ALL=1).
     pub fn start(dir: &Path, auth: bool) -> Option<Moto> {
-        let Some(program) = moto_server() else {
+        let Some(program) = server::program() else {
             skip(
                 "moto_server not found ($ACCORD_MOTO_SERVER, else target/moto/venv, else PATH): the S3 publishing tests did not run; install it with tests/moto/install.sh",
             );
             return None;
         };
-        let mut last = String::new();
-        // A free port may be taken between finding it and moto binding it: try again.
-        for attempt in 0..3 {
-            let port = TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let log = dir.join(format!("moto-{port}-{attempt}.log"));
-            let mut cmd = Command::new(&program);
-            cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
-                .env("PYTHONUNBUFFERED", "1")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(std::fs::File::create(&log).unwrap());
-            if auth {
-                cmd.env("INITIAL_NO_AUTH_ACTION_COUNT", "0");
-            }
-            let mut child = cmd
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
-            let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-            let t = Instant::now();
-            while t.elapsed() < Duration::from_secs(60) {
-                if child.try_wait().unwrap().is_some() {
-                    break;
-                }
-                if TcpStream::connect(addr).is_ok() {
-                    return Some(Moto { child, addr, log });
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-            last = std::fs::read_to_string(&log).unwrap_or_default();
-        }
-        panic!("moto_server did not start: {last}");
+        let (child, addr, log) = server::start(&program, dir, auth).unwrap();
+        Some(Moto { child, addr, log })
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -170,8 +118,7 @@ impl Moto {
 
     /// Creates `bucket`.
     pub fn create_bucket(&self, bucket: &str) {
-        let r = self.request("PUT", &format!("/{bucket}"), &[], b"");
-        assert_eq!(r.status, 200, "create bucket {bucket}: {}", r.text());
+        server::create_bucket(self.addr, bucket).unwrap();
     }
 
     /// An anonymous GET of `bucket/key`.
