@@ -640,7 +640,10 @@ impl Target for BucketTarget {
     /// replacement of the checkpoint keeps the slower from rolling it back. Nothing is ever
     /// half-written (an object appears whole or not at all), so there is nothing to clear.
     fn begin(&self) -> Result<(), PublishError> {
-        self.wait_all()?;
+        // Uploads an earlier publication of this target left running when it failed: waited
+        // for, so that none runs beside this one, and their result dropped (that publication
+        // failed already; this one puts every tile it needs again).
+        let _ = self.wait_all();
         *self
             .seen
             .lock()
