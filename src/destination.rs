@@ -48,7 +48,7 @@ impl Destination {
     ///
     /// # Errors
     /// [`PublishError::Io`]: missing credentials, a bad endpoint, a client that cannot be made.
-    pub fn open(&self, options: &BucketOptions) -> Result<Box<dyn Target>, PublishError> {
+    pub fn open(&self, options: &BucketOptions) -> Result<Box<dyn Target + Send + Sync>, PublishError> {
         match self {
             Destination::Dir(d) => Ok(Box::new(DirTarget::new(d))),
             Destination::Bucket(url) => {
@@ -73,12 +73,15 @@ impl std::fmt::Display for Destination {
 }
 
 /// The target `dest` names (a directory, or `s3://BUCKET[/PREFIX]`), for
-/// [`crate::publish::publish`]. A bucket target blocks on its own runtime: from async code, use
-/// it on a blocking thread.
+/// [`crate::publish::publish`], or a server's publisher thread. A bucket target blocks on its
+/// own runtime: from async code, use it on a blocking thread.
 ///
 /// # Errors
 /// As [`Destination::parse`] and [`Destination::open`].
-pub fn target_for(dest: impl AsRef<OsStr>, options: &BucketOptions) -> Result<Box<dyn Target>, PublishError> {
+pub fn target_for(
+    dest: impl AsRef<OsStr>,
+    options: &BucketOptions,
+) -> Result<Box<dyn Target + Send + Sync>, PublishError> {
     Destination::parse(dest.as_ref())?.open(options)
 }
 

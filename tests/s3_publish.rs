@@ -3,9 +3,10 @@
 //! their Content-Type and Cache-Control, `accord verify URL` reads them back, an incremental
 //! publication PUTs only what is new, the refusals of a directory hold for a bucket, a killed
 //! publication leaves the old or the new state, racing publications cannot roll the checkpoint
-//! back (conditional PUT), and a missing bucket, wrong credentials or a server that is down
-//! exit 2 with a message that says so. Without moto_server each test says SKIPPED and passes,
-//! unless ACCORD_REQUIRE_ALL=1.
+//! back (conditional PUT), a missing bucket, wrong credentials or a server that is down
+//! exit 2 with a message that says so, and `serve --writable --publish s3://...` publishes to the
+//! bucket after its commits. Without moto_server each test says SKIPPED and passes, unless
+//! ACCORD_REQUIRE_ALL=1.
 
 mod common;
 mod moto;
@@ -541,4 +542,72 @@ fn a_missing_bucket_wrong_credentials_or_a_server_down_exit_2_saying_so() {
         Vec::<String>::new(),
         "nothing was written"
     );
+}
+
+/// Waits (bounded) until the checkpoint under `prefix` is of `size`.
+fn wait_published(moto: &Moto, prefix: &str, size: u64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = moto.get(BUCKET, &format!("{prefix}/checkpoint"));
+        let got = (r.status == 200).then(|| note_size(&r.body));
+        if got == Some(size) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "published size {got:?}, not {size}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `accord serve --writable --publish s3://BUCKET/PREFIX`: the server publishes to the bucket
+/// when it starts and after its commits, through the same target as `accord publish`; a
+/// destination it cannot reach is refused before it listens.
+#[test]
+fn a_writing_server_publishes_to_a_bucket_after_its_commits() {
+    let (w, vkey, key) = ledger_of(3);
+    let Some(moto) = Moto::start(w.tmp.path(), false) else {
+        return;
+    };
+    moto.create_bucket(BUCKET);
+    let dest = format!("s3://{BUCKET}/served");
+    let args = ["--writable", "--publish", &dest, "--s3-acl", "public-read"];
+    let srv = Served::start_with(accord(&w, &moto, &[]), &args);
+    wait_published(&moto, "served", 3);
+    let secret = common::sk(&key);
+    for i in 0..4 {
+        let body = common::signed(common::attestation(&format!("served {i}"), None), "acme", &secret);
+        let body = body.bytes();
+        let mut raw = format!(
+            "POST /entries HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Type: application/cose\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        raw.extend_from_slice(body);
+        let r = exchange(srv.addr, &raw);
+        assert_eq!(r.status, 201, "{}", r.text());
+    }
+    wait_published(&moto, "served", 7);
+    let url = moto.url(BUCKET, "served");
+    let out = w.ok(&verify_args(&vkey, &w.path_str("st-served"), &[&url]));
+    assert!(out.contains("OK") && out.contains("7 entries"), "{out}");
+    let said = srv.stderr.lock().unwrap().clone();
+    assert!(!said.contains(moto::SECRET), "the secret key was printed: {said}");
+    assert!(!said.contains("publishing failed"), "{said}");
+    drop(srv);
+    // Missing credentials: refused before the server starts.
+    let o = accord(&w, &moto, &[])
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--writable",
+            "--publish",
+            &dest,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("AWS_SECRET_ACCESS_KEY is not set"), "{e}");
+    assert!(!e.contains("serving ledger"), "{e}");
 }

@@ -218,10 +218,8 @@ accord verify https://pledges.example.net/log/ --ledger-key VKEY"
         /// A directory (created if needed), or s3://BUCKET[/PREFIX].
         #[arg(value_name = "DEST")]
         dest: PathBuf,
-        /// With s3://: a canned ACL to put on every object written, such as public-read. Off by
-        /// default: many buckets refuse ACLs (made public by a bucket policy or a CDN instead).
-        #[arg(long, value_name = "ACL", env = "ACCORD_S3_ACL", value_parser = clap::builder::PossibleValuesParser::new(accord::bucket::CannedAcl::ALL.map(|a| a.as_str())))]
-        s3_acl: Option<String>,
+        #[command(flatten)]
+        bucket: public::BucketArgs,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
@@ -655,7 +653,7 @@ fn run(cli: &Cli) -> Result<(), Fail> {
             json,
             ..
         } => public::verify_remote(loc, ledger_key.as_deref(), state.as_deref(), *json),
-        Command::Publish { dest, s3_acl, json } => public::publish(dir, dest, s3_acl.as_deref(), *json),
+        Command::Publish { dest, bucket, json } => public::publish(dir, dest, bucket, *json),
         Command::Serve(a) => public::serve(dir, a),
         Command::Mirror { location, ledger_key } => public::mirror(dir, location, ledger_key),
         Command::Verify {

@@ -13,17 +13,31 @@ use super::context::*;
 use super::fail::{self, Fail};
 use super::terminal::{note, Progress};
 
+/// Options of a bucket destination, for `publish s3://...` and `serve --publish s3://...`.
+#[derive(clap::Args, Debug)]
+pub struct BucketArgs {
+    /// With s3://: a canned ACL to put on every object written, such as public-read. Off by
+    /// default: many buckets refuse ACLs (made public by a bucket policy or a CDN instead).
+    #[arg(long, value_name = "ACL", env = "ACCORD_S3_ACL", value_parser = clap::builder::PossibleValuesParser::new(accord::bucket::CannedAcl::ALL.map(|a| a.as_str())))]
+    pub s3_acl: Option<String>,
+}
+
+impl BucketArgs {
+    fn options(&self) -> accord::bucket::BucketOptions {
+        accord::bucket::BucketOptions {
+            acl: self.s3_acl.as_deref().and_then(accord::bucket::CannedAcl::parse),
+            timeout: http_timeout(),
+        }
+    }
+}
+
 /// `accord publish DEST`: a directory or `s3://BUCKET[/PREFIX]`.
-pub(super) fn publish(dir: &Path, dest: &Path, acl: Option<&str>, json: bool) -> Res {
+pub(super) fn publish(dir: &Path, dest: &Path, bucket: &BucketArgs, json: bool) -> Res {
     use accord::destination::Destination;
     let l = open_ro(dir)?;
     let dest = Destination::parse(dest.as_os_str()).map_err(|e| Fail::usage(e).context("publish FAILED"))?;
-    let options = accord::bucket::BucketOptions {
-        acl: acl.and_then(accord::bucket::CannedAcl::parse),
-        timeout: http_timeout(),
-    };
     let target = dest
-        .open(&options)
+        .open(&bucket.options())
         .map_err(|e| Fail::usage(e).context("publish FAILED"))?;
     let bar = Progress::start("publishing", !json);
     let r = accord::publish::publish(&l, target.as_ref(), Some(&|d, t| bar.update(d, t)));
@@ -113,11 +127,14 @@ pub struct ServeArgs {
     /// client address may have at most a hundredth of them, and at least one).
     #[arg(long, value_name = "N", default_value_t = 1000, requires = "writable", value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub max_pending: u32,
-    /// With --writable, publish the ledger as C2SP tiles to DEST (a directory) when the server
-    /// starts and after every commit, as `accord publish DEST` does; readers then fetch tiles from
-    /// whatever serves DEST (a web server, a CDN).
+    /// With --writable, publish the ledger as C2SP tiles to DEST (a directory, or
+    /// s3://BUCKET[/PREFIX] with the connection of `accord publish --help`) when the server
+    /// starts and after every commit, as `accord publish DEST` does; readers then fetch tiles
+    /// from whatever serves DEST (a web server, the bucket, a CDN).
     #[arg(long, value_name = "DEST", requires = "writable")]
     pub publish: Option<PathBuf>,
+    #[command(flatten)]
+    pub bucket: BucketArgs,
     #[command(flatten)]
     pub ledger_key: LedgerKeyFile,
 }
@@ -155,6 +172,14 @@ pub(super) fn serve(dir: &Path, a: &ServeArgs) -> Res {
         None
     };
     drop(l);
+    // The destination is checked (and a bucket's connection read) before the server starts.
+    let publisher = match (&a.publish, a.writable) {
+        (Some(dest), true) => Some(
+            accord::destination::target_for(dest, &a.bucket.options())
+                .map_err(|e| Fail::usage(e).context("serve --publish"))?,
+        ),
+        _ => None,
+    };
     let writes = key.map(|key| accord::serve::Writes {
         key,
         registrations: match a.registrations {
@@ -169,8 +194,8 @@ pub(super) fn serve(dir: &Path, a: &ServeArgs) -> Res {
         per_client_per_minute: a.submit_rate,
         queue: a.queue as usize,
         after_commit: None,
-        publish: a.publish.as_ref().map(|dest| accord::serve::Publisher {
-            target: Box::new(accord::publish::DirTarget::new(dest)),
+        publish: publisher.map(|target| accord::serve::Publisher {
+            target,
             report: Box::new(|r| match r {
                 Ok(r) if r.files > 0 => note!(
                     "published up to size {} ({} files, {} bytes)",

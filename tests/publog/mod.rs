@@ -202,8 +202,12 @@ impl Served {
     /// Starts `accord serve --listen 127.0.0.1:0 EXTRA...` in `w` and waits for the line that
     /// says where it listens.
     pub fn start(w: &World, extra: &[&str]) -> Served {
-        let mut child = w
-            .std_cmd()
+        Served::start_with(w.std_cmd(), extra)
+    }
+
+    /// [`Served::start`] with `cmd`, the binary with its environment.
+    pub fn start_with(mut cmd: std::process::Command, extra: &[&str]) -> Served {
+        let mut child = cmd
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(extra)
             .stdout(std::process::Stdio::null())
