@@ -1,6 +1,6 @@
 //! Publishing to object storage: a bucket reached over the S3 protocol (Amazon S3 and the
-//! stores that speak it: MinIO, Ceph, Cloudflare R2, moto...), as a [`publish::Target`]
-//! (docs/FORMAT.md section 13.6). The publishing algorithm is [`publish::publish`], unchanged;
+//! stores that speak it: MinIO, Ceph, Cloudflare R2, moto...), as a [`crate::publish::Target`]
+//! (docs/FORMAT.md section 13.6). The publishing algorithm is [`crate::publish::publish`], unchanged;
 //! this module only stores objects.
 //!
 //! What a directory gets from rename and fsync, a bucket gets from the store itself: an object
