@@ -119,15 +119,7 @@ impl BucketUrl {
             ));
         }
         let prefix = prefix.strip_suffix('/').unwrap_or(prefix);
-        let ok = prefix.is_empty()
-            || (prefix.len() <= MAX_PREFIX
-                && prefix.split('/').all(|c| {
-                    !c.is_empty()
-                        && c != "."
-                        && c != ".."
-                        && c.bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
-                }));
+        let ok = prefix.is_empty() || (prefix.len() <= MAX_PREFIX && crate::publish::plain_segments(prefix));
         if !ok {
             return Err(format!(
                 "{prefix:?} is not a prefix accord publishes to (path segments of letters, digits, '-', '.' and '_', at most {MAX_PREFIX} bytes)"
