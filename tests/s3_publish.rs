@@ -399,7 +399,6 @@ fn publish_to_a_bucket_killed_at_any_moment_leaves_the_old_or_the_new_state_and_
     let old_ledger = copy_ledger(&w, &w.ledger(), "old");
     append_attestations(&w, &key, (new - old) as u64, "new");
     let all = entries(&w);
-    let want = |size: usize| expected_tiles(&all, size);
     // Each run from the old state starts on a new prefix holding the old publication.
     let mut fresh = 0;
     let mut restore = || {
@@ -415,7 +414,6 @@ fn publish_to_a_bucket_killed_at_any_moment_leaves_the_old_or_the_new_state_and_
     prefix = restore();
     let mut moments = common::KillMoments::new(baseline, 0x2545_f491_4f6c_dd1d);
     let (mut killed, mut finished, mut attempts, mut midway) = (0, 0, 0, 0);
-    let old_tiles = want(old);
     while killed < kills && attempts < 4 * kills {
         attempts += 1;
         let mut child = accord(&w, &moto, &[])
@@ -437,22 +435,8 @@ fn publish_to_a_bucket_killed_at_any_moment_leaves_the_old_or_the_new_state_and_
             finished += 1;
         }
         let got = moto.files(BUCKET, &prefix);
-        let size = note_size(&got["checkpoint"]) as usize;
-        assert!(size == old || size == new, "a checkpoint of size {size}");
-        if size == old
-            && got
-                .keys()
-                .any(|k| k.starts_with("tile/") && !old_tiles.contains_key(k))
-        {
-            midway += 1;
-        }
-        for (path, bytes) in want(size) {
-            assert_eq!(
-                got.get(&path),
-                Some(&bytes),
-                "{path} of the published size {size} (attempt {attempts})"
-            );
-        }
+        let (size, mid) = check_killed_publication(&got, &all, (old, new), attempts);
+        midway += usize::from(mid);
         let state = w.path_str(&format!("state-{attempts}"));
         let out = w.ok(&verify_args(&vkey, &state, &[&moto.url(BUCKET, &prefix)]));
         assert!(out.contains(&format!("{size} entries")), "{out}");
