@@ -8,9 +8,12 @@
 //! * e. proof generation at n = N (criterion benchmarks, plus a mean in the table);
 //! * f. peak RSS of the release binary's `accord verify` and `accord verify --file`.
 //! * g. with `ACCORD_BENCH_PUBLISH=1` only: `accord publish` of the whole ledger to a new
-//!   directory (C2SP tiles), then of `ACCORD_BENCH_PUBLISH_MORE` (1,000) entries appended on top:
-//!   time, files and bytes, beside an export of the same ledger written in the same run. The
-//!   published directory and its ledger are kept for `scripts/bench-serve.sh`.
+//!   directory (C2SP tiles), then of `ACCORD_BENCH_PUBLISH_MORE` (1,000) entries appended on top,
+//!   in `ACCORD_BENCH_PUBLISH_ROUNDS` (3) rounds: time, files and bytes, beside an export of the
+//!   same ledger written in the same run. When moto_server is installed (tests/moto/install.sh;
+//!   `ACCORD_MOTO_SERVER`), the same publications to a bucket of a moto server on loopback,
+//!   side by side with the directory's in each round. The published directory and its ledger
+//!   are kept for `scripts/bench-serve.sh`.
 //!
 //! The ledger of N entries (`ACCORD_BENCH_ENTRIES`, default 1,000,000) is built once by bulk
 //! append and cached under `target/accord-bench/`. Without `--bench` on the command line
@@ -35,6 +38,8 @@ use rayon::prelude::*;
 
 #[path = "support/generator.rs"]
 mod generator;
+#[path = "../tests/moto/server.rs"]
+mod moto_server;
 use generator::{build_ledger, Orgs, Res, BATCH};
 
 const ORIGIN: &str = "bench.example/ledger";
@@ -281,17 +286,24 @@ fn bulk_append(c: &Cached, orgs: u64, sample: u64) -> Res<Duration> {
     res
 }
 
+/// One publication: time, files (objects) and bytes written.
+#[derive(Clone, Copy)]
+struct Published {
+    time: Duration,
+    files: u64,
+    bytes: u64,
+}
+
 /// What `publish_bench` measured.
 struct PublishFigures {
-    full: Duration,
-    full_files: u64,
-    full_bytes: u64,
+    full: Published,
+    /// The same to a bucket of the moto server, if it is installed.
+    s3_full: Option<Published>,
     export: Duration,
     export_bytes: u64,
     more: u64,
-    inc: Duration,
-    inc_files: u64,
-    inc_bytes: u64,
+    /// Per round: `more` entries appended, published to the directory and to the bucket.
+    rounds: Vec<(Published, Option<Published>)>,
 }
 
 /// Where `publish_bench` keeps the published directory and the ledger it came from.
@@ -303,9 +315,84 @@ fn published_dirs(c: &Cached) -> (PathBuf, PathBuf) {
     )
 }
 
-/// g. Publishes a copy of the ledger to a new directory, then appends `more` entries and
-/// publishes again; an export of the same ledger, synced, is the reference.
-fn publish_bench(c: &Cached, orgs: u64, more: u64) -> Res<PublishFigures> {
+/// A moto server on loopback for the S3 figures (the tests' S3 server, tests/moto/), killed
+/// when dropped.
+struct Moto {
+    child: std::process::Child,
+    addr: std::net::SocketAddr,
+    _log: tempfile::TempDir,
+}
+
+impl Moto {
+    /// None when moto_server is not installed.
+    fn start() -> Res<Option<Moto>> {
+        let Some(program) = moto_server::program() else {
+            return Ok(None);
+        };
+        let log = tempfile::tempdir()?;
+        let (child, addr, _) = moto_server::start(&program, log.path(), false)?;
+        Ok(Some(Moto {
+            child,
+            addr,
+            _log: log,
+        }))
+    }
+
+    /// A new bucket and the target of its prefix `log`.
+    fn target(&self, bucket: &str) -> Res<accord::bucket::BucketTarget> {
+        moto_server::create_bucket(self.addr, bucket)?;
+        let endpoint = format!("http://{}", self.addr);
+        let conn = accord::bucket::Connection::from_lookup(|k| match k {
+            "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" => Some("bench".into()),
+            "AWS_ENDPOINT_URL" => Some(endpoint.clone()),
+            _ => None,
+        })?;
+        let url = accord::bucket::BucketUrl::parse(&format!("s3://{bucket}/log"))?;
+        Ok(accord::bucket::BucketTarget::new(
+            url,
+            &conn,
+            &Default::default(),
+        )?)
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Publishes `ledger` to `target`, timed; the sizes must be `from` to `to`.
+fn timed_publish(
+    ledger: &Ledger,
+    target: &dyn accord::publish::Target,
+    (from, to): (u64, u64),
+) -> Res<Published> {
+    let t = Instant::now();
+    let r = accord::publish::publish(ledger, target, Default::default(), None)?;
+    let time = t.elapsed();
+    if (r.from, r.to) != (from, to) {
+        return Err(format!(
+            "publish to {}: sizes {} to {}, not {from} to {to}",
+            target.label(),
+            r.from,
+            r.to
+        )
+        .into());
+    }
+    Ok(Published {
+        time,
+        files: r.files,
+        bytes: r.bytes,
+    })
+}
+
+/// g. Publishes a copy of the ledger to a new directory (and, when moto is installed, to a
+/// bucket of a moto server on loopback), then in `rounds` rounds appends `more` entries and
+/// publishes them to both, in alternating order; an export of the same ledger, synced, is the
+/// reference.
+fn publish_bench(c: &Cached, orgs: u64, more: u64, rounds: u64) -> Res<PublishFigures> {
     let (ledger_dir, public) = published_dirs(c);
     for d in [&ledger_dir, &public] {
         if d.exists() {
@@ -314,7 +401,8 @@ fn publish_bench(c: &Cached, orgs: u64, more: u64) -> Res<PublishFigures> {
     }
     copy_dir(&c.ledger_dir(), &ledger_dir)?;
     let ledger = Ledger::open(&ledger_dir)?;
-    let target = accord::publish::DirTarget::new(&public);
+    // One target for every publication, as `serve --publish` uses it.
+    let dir = accord::publish::DirTarget::new(&public);
 
     let export_file = ledger_dir.with_extension("export");
     let t = Instant::now();
@@ -326,45 +414,59 @@ fn publish_bench(c: &Cached, orgs: u64, more: u64) -> Res<PublishFigures> {
     let export_bytes = f.metadata()?.len();
     std::fs::remove_file(&export_file)?;
 
-    let t = Instant::now();
-    let r1 = accord::publish::publish(&ledger, &target, Default::default(), None)?;
-    let full = t.elapsed();
-    if r1.to != c.entries {
-        return Err("publish: wrong size".into());
-    }
+    let full = timed_publish(&ledger, &dir, (0, c.entries))?;
+    let moto = Moto::start()?;
+    let bucket = match &moto {
+        Some(m) => Some(m.target("bench")?),
+        None => {
+            eprintln!("accord-bench: no moto_server (tests/moto/install.sh): no S3 figures");
+            None
+        }
+    };
+    let s3_full = match &bucket {
+        Some(b) => Some(timed_publish(&ledger, b, (0, c.entries))?),
+        None => None,
+    };
 
     let cat = Catalogue::embedded();
-    let batch = Orgs::new(orgs, ORIGIN)?.attestations(c.entries, c.entries + more, cat)?;
-    ledger.append(&batch, &c.key, accord::clock::now(), cat)?;
-    let t = Instant::now();
-    let r2 = accord::publish::publish(&ledger, &target, Default::default(), None)?;
-    let inc = t.elapsed();
-    if (r2.from, r2.to) != (c.entries, c.entries + more) {
-        return Err("publish on top: wrong sizes".into());
+    let mut figures = Vec::new();
+    for round in 0..rounds {
+        let from = c.entries + round * more;
+        let batch = Orgs::new(orgs, ORIGIN)?.attestations(from, from + more, cat)?;
+        ledger.append(&batch, &c.key, accord::clock::now(), cat)?;
+        let sizes = (from, from + more);
+        let s3 = |b: &accord::bucket::BucketTarget| timed_publish(&ledger, b, sizes);
+        // Alternating which goes first, so that neither always meets a warmer page cache.
+        let (d, s) = if round % 2 == 0 {
+            let d = timed_publish(&ledger, &dir, sizes)?;
+            (d, bucket.as_ref().map(s3).transpose()?)
+        } else {
+            let s = bucket.as_ref().map(s3).transpose()?;
+            (timed_publish(&ledger, &dir, sizes)?, s)
+        };
+        figures.push((d, s));
     }
     Ok(PublishFigures {
         full,
-        full_files: r1.files,
-        full_bytes: r1.bytes,
+        s3_full,
         export,
         export_bytes,
         more,
-        inc,
-        inc_files: r2.files,
-        inc_bytes: r2.bytes,
+        rounds: figures,
     })
 }
 
 fn print_publish(c: &Cached, p: &PublishFigures) {
     let (ledger_dir, public) = published_dirs(c);
+    let n = p.rounds.len();
     println!(
-        "accord publish figures: {} entries, then {} more; kept: {} (from {})",
+        "accord publish figures: {} entries, then {n} rounds of {} more; kept: {} (from {})",
         c.entries,
         p.more,
         public.display(),
         ledger_dir.display()
     );
-    println!("| measure | time | files | bytes | ratio to the export |");
+    println!("| measure | time | files | bytes | ratio |");
     println!("| --- | ---: | ---: | ---: | ---: |");
     println!(
         "| export of the same ledger to one file (synced), the reference | {:.2} s | 1 | {} | 1.00 |",
@@ -372,20 +474,60 @@ fn print_publish(c: &Cached, p: &PublishFigures) {
         p.export_bytes
     );
     println!(
-        "| g. publish of the {}-entry ledger to a new directory | {:.2} s | {} | {} | {:.2} (time) |",
+        "| g. publish of the {}-entry ledger to a new directory | {:.2} s | {} | {} | {:.2} (time, to the export) |",
         c.entries,
-        p.full.as_secs_f64(),
-        p.full_files,
-        p.full_bytes,
-        p.full.as_secs_f64() / p.export.as_secs_f64()
+        p.full.time.as_secs_f64(),
+        p.full.files,
+        p.full.bytes,
+        p.full.time.as_secs_f64() / p.export.as_secs_f64()
     );
+    if let Some(s) = p.s3_full {
+        println!(
+            "| g-s3. the same to a new bucket prefix (moto on loopback) | {:.2} s | {} | {} | {:.2} (time, to g) |",
+            s.time.as_secs_f64(),
+            s.files,
+            s.bytes,
+            s.time.as_secs_f64() / p.full.time.as_secs_f64()
+        );
+    }
+    let dir = median(p.rounds.iter().map(|r| r.0.time).collect());
+    let first = p.rounds[0];
     println!(
-        "| g'. publish of {} entries appended on top | {:.3} s | {} | {} | |",
+        "| g'. publish of {} entries appended on top, to the directory (median of {n}) | {:.3} s | {} | {} | |",
         p.more,
-        p.inc.as_secs_f64(),
-        p.inc_files,
-        p.inc_bytes
+        dir.as_secs_f64(),
+        first.0.files,
+        first.0.bytes
     );
+    if let Some(s3) = p.rounds.iter().map(|r| r.1).collect::<Option<Vec<_>>>() {
+        let f = s3[0];
+        let s3 = median(s3.iter().map(|s| s.time).collect());
+        println!(
+            "| g'-s3. the same {} entries to the bucket (median of {n}) | {:.3} s | {} | {} | {:.2} (time, to g') |",
+            p.more,
+            s3.as_secs_f64(),
+            f.files,
+            f.bytes,
+            s3.as_secs_f64() / dir.as_secs_f64()
+        );
+    }
+    for (k, (d, s)) in p.rounds.iter().enumerate() {
+        let s3 = s.map_or(String::new(), |s| {
+            format!(
+                "; bucket {:.3} s, {} objects, {} bytes",
+                s.time.as_secs_f64(),
+                s.files,
+                s.bytes
+            )
+        });
+        println!(
+            "round {}: directory {:.3} s, {} files, {} bytes{s3}",
+            k + 1,
+            d.time.as_secs_f64(),
+            d.files,
+            d.bytes
+        );
+    }
 }
 
 /// Mean time per call of `f` over `n` calls, given a pseudo-random u64.
@@ -604,8 +746,14 @@ fn main() -> Res<()> {
     let c = ensure_ledger(&cfg.root, cfg.entries, cfg.orgs)?;
     if std::env::var_os("ACCORD_BENCH_PUBLISH").is_some() {
         let more = std::env::var("ACCORD_BENCH_PUBLISH_MORE").map_or(Ok(1000), |v| v.parse())?;
-        eprintln!("accord-bench: publish of {} entries, then {more} more", c.entries);
-        let p = publish_bench(&c, cfg.orgs, more)?;
+        let rounds = std::env::var("ACCORD_BENCH_PUBLISH_ROUNDS")
+            .map_or(Ok(3), |v| v.parse::<u64>())?
+            .max(1);
+        eprintln!(
+            "accord-bench: publish of {} entries, then {rounds} rounds of {more} more",
+            c.entries
+        );
+        let p = publish_bench(&c, cfg.orgs, more, rounds)?;
         print_publish(&c, &p);
         return Ok(());
     }

@@ -11,9 +11,11 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod bucket;
 pub mod checkpoint;
 pub mod clock;
 pub mod codec;
+pub mod destination;
 pub mod entry;
 pub mod export;
 pub mod keyfile;

@@ -263,17 +263,9 @@ impl PendingQueue {
     /// # Errors
     /// I/O.
     pub fn decide(&self) -> Result<std::fs::File, PendingError> {
-        use std::os::unix::fs::OpenOptionsExt as _;
         crate::keyfile::create_private_dir(&self.dir).map_err(|e| self.io(&self.dir, e))?;
         let path = self.dir.join(".decide");
-        let f = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&path)
-            .map_err(|e| self.io(&path, e))?;
+        let f = crate::localfs::open_lock_file(&path, 0o600).map_err(|e| self.io(&path, e))?;
         f.lock().map_err(|e| self.io(&path, e))?;
         Ok(f)
     }

@@ -552,6 +552,19 @@ fn tile_bytes(tile: &Tile, r: &crate::store::ReadTables) -> Result<Vec<u8>, Publ
     }
 }
 
+/// Whether `path` is one or more `/`-separated segments of letters, digits, '-', '.' and '_',
+/// none empty, none `.` or `..`: a path that never climbs out of where it is put (a file of the
+/// published layout, a bucket's prefix).
+pub(crate) fn plain_segments(path: &str) -> bool {
+    path.split('/').all(|c| {
+        !c.is_empty()
+            && c != "."
+            && c != ".."
+            && c.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+    })
+}
+
 /// Where in a [`DirTarget`] a publication keeps its lock and writes each file before renaming
 /// it into place: files half-written by a publication that was killed stay here, out of the
 /// published layout, until the next one clears them. Created with mode 0700; a publication
@@ -618,14 +631,7 @@ impl DirTarget {
     /// The file a relative path names: only paths made of the layout's own characters, never
     /// one that climbs out of the directory.
     fn file(&self, path: &str) -> Result<PathBuf, PublishError> {
-        let ok = !path.is_empty()
-            && path.split('/').all(|c| {
-                !c.is_empty()
-                    && c != "."
-                    && c != ".."
-                    && c.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
-            });
+        let ok = plain_segments(path);
         if !ok {
             return Err(self.io(path, "not a path of the published layout"));
         }

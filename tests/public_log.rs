@@ -224,7 +224,6 @@ fn publish_killed_at_any_moment_leaves_the_old_or_the_new_state_and_a_rerun_fini
     publish(&w, &snapshot);
     append_attestations(&w, &key, (new - old) as u64, "new");
     let all = entries(&w);
-    let want = |size: usize| expected_tiles(&all, size);
     let dest = w.path("pub");
     let restore = || {
         let _ = std::fs::remove_dir_all(&dest);
@@ -242,7 +241,6 @@ fn publish_killed_at_any_moment_leaves_the_old_or_the_new_state_and_a_rerun_fini
     restore();
     let mut moments = common::KillMoments::new(baseline, 0x9e37_79b9_7f4a_7c15);
     let (mut killed, mut finished, mut attempts, mut midway) = (0, 0, 0, 0);
-    let old_tiles = want(old);
     while killed < kills && attempts < 4 * kills {
         attempts += 1;
         let mut child = w
@@ -259,24 +257,8 @@ fn publish_killed_at_any_moment_leaves_the_old_or_the_new_state_and_a_rerun_fini
             assert!(status.success(), "publish failed after an earlier kill: {status}");
             finished += 1;
         }
-        let note = std::fs::read(dest.join("checkpoint")).unwrap();
-        let size = note_size(&note) as usize;
-        assert!(size == old || size == new, "a checkpoint of size {size}");
-        let got = files(&dest);
-        if size == old
-            && got
-                .keys()
-                .any(|k| k.starts_with("tile/") && !old_tiles.contains_key(k))
-        {
-            midway += 1;
-        }
-        for (path, bytes) in want(size) {
-            assert_eq!(
-                got.get(&path),
-                Some(&bytes),
-                "{path} of the published size {size} (attempt {attempts})"
-            );
-        }
+        let (size, mid) = check_killed_publication(&files(&dest), &all, (old, new), attempts);
+        midway += usize::from(mid);
         // A fresh state each time: the directory goes back to the old state on purpose.
         let state = w.path_str(&format!("state-{attempts}"));
         let out = w.ok(&verify_args(&vkey, &state, &[&s(&dest)]));

@@ -59,7 +59,7 @@ pub(super) fn man(mut cmd: clap::Command) -> Res {
         }
     }
     roff.control("SH", ["ENVIRONMENT"]);
-    for (var, what) in ENVIRONMENT {
+    for &(var, what) in ENVIRONMENT.iter().chain(&accord::bucket::ENVIRONMENT) {
         roff.control("TP", []);
         roff.text([bold(var)]);
         roff.text([roman(what)]);
@@ -74,7 +74,7 @@ pub(super) fn man(mut cmd: clap::Command) -> Res {
     Ok(())
 }
 
-const ENVIRONMENT: [(&str, &str); 7] = [
+const ENVIRONMENT: [(&str, &str); 8] = [
     ("ACCORD_LEDGER", "The ledger directory (as --ledger)."),
     (
         "ACCORD_LOCK_WAIT",
@@ -83,6 +83,10 @@ const ENVIRONMENT: [(&str, &str); 7] = [
     (
         "ACCORD_HTTP_TIMEOUT",
         "Seconds one request of verify URL or mirror URL may take, body included (default 30).",
+    ),
+    (
+        "ACCORD_S3_ACL",
+        "A canned ACL for every object publish s3:// writes (as --s3-acl). The variables below reach the bucket.",
     ),
     (
         "ACCORD_PASSPHRASE",

@@ -191,30 +191,46 @@ and the command exits 3. --file - reads the export from standard input."
         #[arg(long)]
         json: bool,
     },
-    /// Publish the ledger as C2SP tlog-tiles into a directory any web server can serve.
+    /// Publish the ledger as C2SP tlog-tiles into a directory any web server can serve, or
+    /// into a bucket (s3://) behind a CDN.
     #[command(
         after_help = "Writes checkpoint, tile/<L>/<N>[.p/<W>] hash tiles, tile/entries/<N>[.p/<W>] entry bundles, \
 accord/log.json (origin, vkey, format) and accord/norms-v1.json (docs/FORMAT.md section 13). Incremental: only \
 what is new is written, and every tile the new checkpoint needs is checked to be there with its exact size \
 (one that was deleted or cut short is rewritten from the ledger). Crash-safe: tiles are written and synced \
 before the checkpoint that needs them, and the checkpoint is replaced last, atomically; rerun after an \
-interruption. A directory of another log (its checkpoint, or without one its accord/log.json or tiles), or of \
+interruption. A destination of another log (its checkpoint, or without one its accord/log.json or tiles), or of \
 a tree this ledger does not extend, is refused (exit 1) and left as it is.\n\n\
-DIR must be yours and writable by no one else, as must DIR/.publishing (created 0700) and every directory \
-in DIR; nothing in DIR may be a symbolic link (DIR itself may be). Otherwise publish refuses (exit 2) and \
-says what to change.\n\n\
+A directory DEST must be yours and writable by no one else, as must DEST/.publishing (created 0700) and every \
+directory in it; nothing in it may be a symbolic link (DEST itself may be). Otherwise publish refuses (exit 2) \
+and says what to change.\n\n\
 --repair also reads every tile, older partial tiles included, and the start files, compares them with the \
 ledger, and rewrites those that differ.\n\n\
-Example:\n  accord publish /var/www/pledges\n  accord verify /var/www/pledges --ledger-key VKEY"
+DEST is a directory, or s3://BUCKET[/PREFIX]: the same files as objects in a bucket of Amazon S3 or any store \
+that speaks its protocol, each with the Content-Type and Cache-Control of the spec. Tiles are created only if \
+absent (If-None-Match), and the checkpoint is replaced only if it is still the one read at the start (If-Match), \
+so two publications racing cannot roll it back: the slower fails (exit 2) without replacing it; run it again. The bucket must \
+exist; the credentials need to get and put objects, and to list the bucket (without that, S3 answers a missing \
+checkpoint with 403). The connection comes from these variables only (no profile file, no instance role):\n  \
+AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY    the credentials (required; the secret is never printed)\n  \
+AWS_SESSION_TOKEN                           with temporary credentials\n  \
+AWS_REGION (else AWS_DEFAULT_REGION)        the bucket's region (default us-east-1)\n  \
+AWS_ENDPOINT_URL_S3 (else AWS_ENDPOINT_URL) an S3-compatible store's endpoint (default Amazon S3); https://, \
+or http:// on a loopback address (elsewhere only with AWS_ALLOW_HTTP=true)\n\n\
+Examples:\n  accord publish /var/www/pledges\n  accord verify /var/www/pledges --ledger-key VKEY\n  \
+AWS_REGION=eu-west-3 accord publish s3://pledges-example/log\n  \
+accord verify https://pledges.example.net/log/ --ledger-key VKEY"
     )]
     Publish {
-        /// The directory (created if needed).
-        #[arg(value_name = "DIR")]
+        /// A directory (created if needed), or s3://BUCKET[/PREFIX].
+        #[arg(value_name = "DEST")]
         dest: PathBuf,
         /// Also compare the contents of every published file with the ledger and rewrite
         /// those that differ (reads the whole directory).
         #[arg(long)]
         repair: bool,
+        #[command(flatten)]
+        bucket: public::BucketArgs,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
@@ -654,7 +670,12 @@ fn run(cli: &Cli) -> Result<(), Fail> {
             json,
             ..
         } => public::verify_remote(loc, ledger_key.as_deref(), state.as_deref(), *json),
-        Command::Publish { dest, repair, json } => public::publish(dir, dest, *repair, *json),
+        Command::Publish {
+            dest,
+            repair,
+            bucket,
+            json,
+        } => public::publish(dir, dest, *repair, bucket, *json),
         Command::Serve(a) => public::serve(dir, a),
         Command::Mirror {
             location,

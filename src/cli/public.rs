@@ -1,4 +1,4 @@
-//! The public side: `publish` (C2SP tiles to a directory), `serve` (tiles and a JSON read API
+//! The public side: `publish` (C2SP tiles to a directory or a bucket), `serve` (tiles and a JSON read API
 //! over HTTP), and reading a published log from anywhere: `verify URL|DIR`, `mirror URL|DIR`.
 
 use std::path::{Path, PathBuf};
@@ -13,14 +13,37 @@ use super::context::*;
 use super::fail::{self, Fail};
 use super::terminal::{note, Progress};
 
-/// `accord publish DIR [--repair]`.
-pub(super) fn publish(dir: &Path, dest: &Path, repair: bool, json: bool) -> Res {
+/// Options of a bucket destination, for `publish s3://...` and `serve --publish s3://...`.
+#[derive(clap::Args, Debug)]
+pub struct BucketArgs {
+    /// With s3://: a canned ACL to put on every object written, such as public-read. Off by
+    /// default: many buckets refuse ACLs (made public by a bucket policy or a CDN instead).
+    #[arg(long, value_name = "ACL", env = "ACCORD_S3_ACL", value_parser = clap::builder::PossibleValuesParser::new(accord::bucket::CannedAcl::ALL.map(|a| a.as_str())))]
+    pub s3_acl: Option<String>,
+}
+
+impl BucketArgs {
+    fn options(&self) -> accord::bucket::BucketOptions {
+        accord::bucket::BucketOptions {
+            acl: self.s3_acl.as_deref().and_then(accord::bucket::CannedAcl::parse),
+            timeout: http_timeout(),
+        }
+    }
+}
+
+/// `accord publish DEST [--repair]`: a directory or `s3://BUCKET[/PREFIX]`.
+pub(super) fn publish(dir: &Path, dest: &Path, repair: bool, bucket: &BucketArgs, json: bool) -> Res {
+    use accord::destination::Destination;
     let l = open_ro(dir)?;
-    let target = accord::publish::DirTarget::new(dest);
+    let dest = Destination::parse(dest.as_os_str()).map_err(|e| Fail::usage(e).context("publish FAILED"))?;
+    let target = dest
+        .open(&bucket.options())
+        .map_err(|e| Fail::usage(e).context("publish FAILED"))?;
     let bar = Progress::start("publishing", !json);
     let options = accord::publish::PublishOptions { repair };
-    let r = accord::publish::publish(&l, &target, options, Some(&|d, t| bar.update(d, t)));
+    let r = accord::publish::publish(&l, target.as_ref(), options, Some(&|d, t| bar.update(d, t)));
     drop(bar);
+    drop(target);
     let r = r.map_err(|e| match e {
         accord::publish::PublishError::Conflict { .. } => Fail::invalid(e).context("publish FAILED"),
         accord::publish::PublishError::Ledger(e) => fail::ledger(e, 1).context("publish FAILED"),
@@ -36,7 +59,7 @@ pub(super) fn publish(dir: &Path, dest: &Path, repair: bool, json: bool) -> Res 
         return out_json(&serde_json::json!({
             "ok": true, "from": r.from, "to": r.to, "files": r.files, "bytes": r.bytes,
             "repaired": r.repaired, "checked": r.checked,
-            "target": dest.display().to_string(),
+            "target": dest.to_string(),
         }));
     }
     let checked = if repair {
@@ -46,40 +69,43 @@ pub(super) fn publish(dir: &Path, dest: &Path, repair: bool, json: bool) -> Res 
     };
     if r.repaired > 0 {
         out(&format!(
-            "repaired {} of the {} files checked in {} (missing, of the wrong size{}): rewritten from the ledger\n",
+            "repaired {} of the {} files checked in {dest} (missing, of the wrong size{}): rewritten from the ledger\n",
             r.repaired,
             r.checked,
-            dest.display(),
             if repair { " or other contents" } else { "" }
         ));
     }
     if r.from == r.to && r.files == 0 {
         out(&format!(
-            "{} already holds this ledger at size {} (nothing to write: {checked})\n",
-            dest.display(),
+            "{dest} already holds this ledger at size {} (nothing to write: {checked})\n",
             r.to
         ));
         return Ok(());
     }
     if r.from == r.to {
         out(&format!(
-            "{} holds this ledger at size {}: {} files, {} bytes written\n",
-            dest.display(),
-            r.to,
-            r.files,
-            r.bytes
+            "{dest} holds this ledger at size {}: {} files, {} bytes written\n",
+            r.to, r.files, r.bytes
         ));
         return Ok(());
     }
+    let (serve, check) = match &dest {
+        Destination::Dir(_) => (
+            "serve the directory with any web server (tiles are immutable, the checkpoint is not)",
+            dest.to_string(),
+        ),
+        Destination::Bucket(_) => (
+            "serve the bucket publicly (a bucket policy, --s3-acl public-read, or a CDN in front; tiles are immutable, the checkpoint is not)",
+            "https://HOST/PREFIX/".to_string(),
+        ),
+    };
     out(&format!(
-        "published the ledger to {} up to size {} (was {}): {} files, {} bytes\n\
-         serve the directory with any web server (tiles are immutable, the checkpoint is not), or check it with:\n  accord verify {} --ledger-key {}\n",
-        dest.display(),
+        "published the ledger to {dest} up to size {} (was {}): {} files, {} bytes\n\
+         {serve}, or check it with:\n  accord verify {check} --ledger-key {}\n",
         r.to,
         r.from,
         r.files,
         r.bytes,
-        dest.display(),
         l.recorded_vkey().map_err(|e| fail::ledger(e, 1))?
     ));
     Ok(())
@@ -131,11 +157,14 @@ pub struct ServeArgs {
     /// client address may have at most a hundredth of them, and at least one).
     #[arg(long, value_name = "N", default_value_t = 1000, requires = "writable", value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub max_pending: u32,
-    /// With --writable, publish the ledger as C2SP tiles to DEST (a directory) when the server
-    /// starts and after every commit, as `accord publish DEST` does; readers then fetch tiles from
-    /// whatever serves DEST (a web server, a CDN).
+    /// With --writable, publish the ledger as C2SP tiles to DEST (a directory, or
+    /// s3://BUCKET[/PREFIX] with the connection of `accord publish --help`) when the server
+    /// starts and after every commit, as `accord publish DEST` does; readers then fetch tiles
+    /// from whatever serves DEST (a web server, the bucket, a CDN).
     #[arg(long, value_name = "DEST", requires = "writable")]
     pub publish: Option<PathBuf>,
+    #[command(flatten)]
+    pub bucket: BucketArgs,
     #[command(flatten)]
     pub ledger_key: LedgerKeyFile,
 }
@@ -173,6 +202,14 @@ pub(super) fn serve(dir: &Path, a: &ServeArgs) -> Res {
         None
     };
     drop(l);
+    // The destination is checked (and a bucket's connection read) before the server starts.
+    let publisher = match (&a.publish, a.writable) {
+        (Some(dest), true) => Some(
+            accord::destination::target_for(dest, &a.bucket.options())
+                .map_err(|e| Fail::usage(e).context("serve --publish"))?,
+        ),
+        _ => None,
+    };
     let writes = key.map(|key| accord::serve::Writes {
         key,
         registrations: match a.registrations {
@@ -187,8 +224,8 @@ pub(super) fn serve(dir: &Path, a: &ServeArgs) -> Res {
         per_client_per_minute: a.submit_rate,
         queue: a.queue as usize,
         after_commit: None,
-        publish: a.publish.as_ref().map(|dest| accord::serve::Publisher {
-            target: Box::new(accord::publish::DirTarget::new(dest)),
+        publish: publisher.map(|target| accord::serve::Publisher {
+            target,
             report: Box::new(|r| match r {
                 Ok(r) if r.files > 0 => note!(
                     "published up to size {} ({} files, {} bytes)",

@@ -177,6 +177,33 @@ pub fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
+/// What a publication killed (or finished) on its way from the published size `old` to `new`
+/// left, as the files `got` (path to bytes) of the first `all` entries' log: the checkpoint is of
+/// one of the two sizes and every tile of that tree is there with its bytes. Returns that size,
+/// and whether tiles beyond the old tree's are there without the new checkpoint (killed midway).
+pub fn check_killed_publication(
+    got: &BTreeMap<String, Vec<u8>>,
+    all: &[Vec<u8>],
+    (old, new): (usize, usize),
+    attempt: usize,
+) -> (usize, bool) {
+    let size = note_size(&got["checkpoint"]) as usize;
+    assert!(size == old || size == new, "a checkpoint of size {size}");
+    let old_tiles = expected_tiles(all, old);
+    let midway = size == old
+        && got
+            .keys()
+            .any(|k| k.starts_with("tile/") && !old_tiles.contains_key(k));
+    for (path, bytes) in expected_tiles(all, size) {
+        assert_eq!(
+            got.get(&path),
+            Some(&bytes),
+            "{path} of the published size {size} (attempt {attempt})"
+        );
+    }
+    (size, midway)
+}
+
 /// The tree size a signed checkpoint note states (its second line).
 pub fn note_size(note: &[u8]) -> u64 {
     String::from_utf8_lossy(note)
@@ -202,8 +229,12 @@ impl Served {
     /// Starts `accord serve --listen 127.0.0.1:0 EXTRA...` in `w` and waits for the line that
     /// says where it listens.
     pub fn start(w: &World, extra: &[&str]) -> Served {
-        let mut child = w
-            .std_cmd()
+        Served::start_with(w.std_cmd(), extra)
+    }
+
+    /// [`Served::start`] with `cmd`, the binary with its environment.
+    pub fn start_with(mut cmd: std::process::Command, extra: &[&str]) -> Served {
+        let mut child = cmd
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(extra)
             .stdout(std::process::Stdio::null())
