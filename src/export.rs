@@ -17,7 +17,7 @@ use crate::codec::{self, MapReader};
 use crate::entry::MAX_ENTRY_LEN;
 use crate::merkle::Hash;
 use crate::norms::Catalogue;
-use crate::replay::{Batch, Progress, Replay, ReplayTotals, VerifyReport, VERIFY_BATCH};
+use crate::replay::{Batch, Progress, Replay, ReplayTotals, Snapshot, VerifyReport, VERIFY_BATCH};
 use crate::verdict::{Location, VerifyError};
 
 /// First bytes of an export file.
@@ -171,9 +171,22 @@ pub fn read_header(r: &mut impl Read) -> Result<ExportHeader, VerifyError> {
 pub fn for_each_entry<E: From<VerifyError>>(
     r: &mut impl Read,
     size: u64,
+    f: impl FnMut(u64, Vec<u8>) -> Result<(), E>,
+) -> Result<(), E> {
+    for_each_entry_from(r, 0, size, f)
+}
+
+/// [`for_each_entry`] for a stream whose first entry is `first` (the entries `first..size`).
+///
+/// # Errors
+/// As [`for_each_entry`].
+pub fn for_each_entry_from<E: From<VerifyError>>(
+    r: &mut impl Read,
+    first: u64,
+    size: u64,
     mut f: impl FnMut(u64, Vec<u8>) -> Result<(), E>,
 ) -> Result<(), E> {
-    for i in 0..size {
+    for i in first..size {
         let e = read_bstr(r, MAX_ENTRY_LEN, &format_args!("entry {i}"))?
             .ok_or_else(|| bad(format!("ends after {i} of {size} entries")))?;
         f(i, e)?;
@@ -199,7 +212,48 @@ pub fn verify_export(
     progress: Option<Progress<'_>>,
 ) -> Result<(VerifyReport, ReplayTotals, Option<Hash>), VerifyError> {
     let header = read_header(r)?;
-    verify_export_entries(r, &header, vkey, catalogue, want_root_at, progress, |_| Ok(()))
+    verify_export_entries(r, &header, vkey, catalogue, want_root_at, None, progress, |_| {
+        Ok(())
+    })
+}
+
+/// Where a verification of an export stream resumes: from a [`Snapshot`], with the stream's
+/// entries starting at `first`.
+pub struct Resume {
+    /// The state of an earlier verification of the same log.
+    pub snapshot: Snapshot,
+    /// The index of the stream's first entry: 0 for an export file (the entries before the
+    /// snapshot are then hashed and chained, and their tree must be the snapshot's), or any
+    /// index up to the snapshot's size for a stream that starts later (the entries before the
+    /// snapshot's size are then skipped: the signed root of the new checkpoint, rebuilt from
+    /// the snapshot's tree edge and the entries after it, is what ties them to it).
+    pub first: u64,
+}
+
+/// [`verify_export`] resumed from an earlier verification when `resume` is given (the stream
+/// starting at entry `resume.first`); returns the state at the end as well.
+///
+/// # Errors
+/// As [`verify_export`].
+pub fn verify_export_from(
+    r: &mut impl Read,
+    vkey: &VerifierKey,
+    catalogue: &Catalogue,
+    want_root_at: Option<u64>,
+    resume: Option<Resume>,
+    progress: Option<Progress<'_>>,
+) -> Result<(VerifyReport, ReplayTotals, Option<Hash>), VerifyError> {
+    let header = read_header(r)?;
+    verify_export_entries(
+        r,
+        &header,
+        vkey,
+        catalogue,
+        want_root_at,
+        resume,
+        progress,
+        |_| Ok(()),
+    )
 }
 
 /// Checks an export header against the ledger key: its checkpoint must verify and match the
@@ -226,17 +280,36 @@ pub fn open_header(header: &ExportHeader, vkey: &VerifierKey) -> Result<SignedCh
 /// # Errors
 /// [`VerifyError::Invalid`] naming the first bad entry or the checkpoint; what `on_batch`
 /// returns.
+#[allow(clippy::too_many_arguments)]
 pub fn verify_export_entries<E: From<VerifyError>>(
     r: &mut impl Read,
     header: &ExportHeader,
     vkey: &VerifierKey,
     catalogue: &Catalogue,
     want_root_at: Option<u64>,
+    resume: Option<Resume>,
     progress: Option<Progress<'_>>,
     mut on_batch: impl FnMut(&Batch) -> Result<(), E>,
 ) -> Result<(VerifyReport, ReplayTotals, Option<Hash>), E> {
     open_header(header, vkey)?;
-    let mut replay = Replay::new(header.origin.clone(), catalogue, vkey.clone());
+    let (mut replay, first, skip_below) = match resume {
+        None => (Replay::new(header.origin.clone(), catalogue, vkey.clone()), 0, 0),
+        Some(Resume { snapshot, first }) => {
+            let size = snapshot.size();
+            if snapshot.origin != header.origin || first > size || size > header.size {
+                return Err(bad("the remembered state is not of this log, or is ahead of it").into());
+            }
+            if first == 0 {
+                (Replay::resume(snapshot, catalogue, vkey.clone(), true), 0, 0)
+            } else {
+                (
+                    Replay::resume(snapshot, catalogue, vkey.clone(), false),
+                    first,
+                    size,
+                )
+            }
+        }
+    };
     let mut root_at = match want_root_at {
         Some(0) => Some(crate::merkle::EMPTY_ROOT),
         _ => None,
@@ -256,7 +329,10 @@ pub fn verify_export_entries<E: From<VerifyError>>(
         }
         Ok(())
     };
-    let read = for_each_entry(r, header.size, |i, e| {
+    let read = for_each_entry_from(r, first, header.size, |i, e| {
+        if i < skip_below {
+            return Ok(());
+        }
         batch.push(i, &e);
         if batch.len() == VERIFY_BATCH || want_root_at == Some(i + 1) {
             flush(&mut batch, &mut replay)?;

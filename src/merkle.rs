@@ -394,6 +394,28 @@ impl Frontier {
         Frontier::default()
     }
 
+    /// The roots of the complete subtrees along the right edge, largest first, with their
+    /// levels (a subtree of level `l` has `2^l` leaves).
+    pub fn parts(&self) -> &[(u8, Hash)] {
+        &self.stack
+    }
+
+    /// A frontier from its parts ([`Frontier::parts`]); `None` unless the levels strictly
+    /// decrease (each subtree smaller than the one before), as they do in a tree of `size`
+    /// leaves: the levels are the bits of `size`.
+    pub fn from_parts(size: u64, stack: Vec<(u8, Hash)>) -> Option<Self> {
+        let mut bits = 0u64;
+        let mut last = u8::MAX;
+        for &(l, _) in &stack {
+            if l >= 64 || (last != u8::MAX && l >= last) {
+                return None;
+            }
+            last = l;
+            bits |= 1u64 << l;
+        }
+        (bits == size).then_some(Frontier { size, stack })
+    }
+
     /// Rebuilds the frontier of a tree of `size` leaves from its stored hashes, reading one
     /// hash per complete subtree on the right edge.
     ///

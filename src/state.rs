@@ -67,6 +67,15 @@ pub enum StateError {
         /// What failed.
         problem: String,
     },
+    /// The remembered replay state is damaged, inconsistent, or ahead of the remembered
+    /// checkpoint: it is never trusted in part.
+    #[error("the remembered replay state {file} cannot be used: {problem}; run verify with --full to verify everything again and replace it")]
+    BadReplayState {
+        /// The file.
+        file: PathBuf,
+        /// What is wrong.
+        problem: String,
+    },
 }
 
 /// The outcome of comparing a newly verified checkpoint with the remembered one.
@@ -165,6 +174,72 @@ impl StateDir {
     /// The file remembering the checkpoint of the ledger with this key.
     pub fn file_for(&self, key: &VerifierKey) -> PathBuf {
         self.dir.join(format!("checkpoint-{}.note", Self::key_tag(key)))
+    }
+
+    /// The file holding the replay state at the remembered checkpoint of the ledger with this
+    /// key (`replay-<hex SHA-256 of the key>.state`, [`crate::replay::Snapshot`]).
+    pub fn replay_file_for(&self, key: &VerifierKey) -> PathBuf {
+        self.dir.join(format!("replay-{}.state", Self::key_tag(key)))
+    }
+
+    /// The replay state remembered for the ledger with this key, if any: undamaged, signed by
+    /// the key, consistent with itself, and not ahead of the remembered checkpoint (both are
+    /// written after a verification passed, the checkpoint first).
+    ///
+    /// # Errors
+    /// [`StateError::BadReplayState`] for one that cannot be used; [`StateError::NotPrivate`],
+    /// [`StateError::Io`].
+    pub fn replay_state(
+        &self,
+        key: &VerifierKey,
+        remembered: Option<&SignedCheckpoint>,
+    ) -> Result<Option<crate::replay::Snapshot>, StateError> {
+        if !self.dir.exists() {
+            return Ok(None);
+        }
+        self.ensure_private_dir()?;
+        let file = self.replay_file_for(key);
+        let bytes = match fs::read(&file) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(self.io(&file)(e)),
+        };
+        let bad = |problem: String| StateError::BadReplayState {
+            file: file.clone(),
+            problem,
+        };
+        let snap = crate::replay::Snapshot::decode(&bytes, key).map_err(|e| bad(e.to_string()))?;
+        match remembered {
+            Some(r) if r.checkpoint.size >= snap.size() => {
+                if r.checkpoint.size == snap.size() && r.checkpoint.root != snap.checkpoint().checkpoint.root
+                {
+                    return Err(bad(
+                        "its checkpoint differs from the remembered one of the same size".into(),
+                    ));
+                }
+                Ok(Some(snap))
+            }
+            _ => Err(bad(format!(
+                "it is of size {}, but no checkpoint of that size or larger is remembered",
+                snap.size()
+            ))),
+        }
+    }
+
+    /// Remembers the replay state at a checkpoint just verified (and remembered: call after
+    /// [`StateDir::check_and_remember`]). A state of 0 entries is not kept.
+    ///
+    /// # Errors
+    /// [`StateError::Io`], [`StateError::NotPrivate`].
+    pub fn save_replay_state(
+        &self,
+        key: &VerifierKey,
+        snap: &crate::replay::Snapshot,
+    ) -> Result<(), StateError> {
+        if snap.size() == 0 {
+            return Ok(());
+        }
+        self.write_atomic(&self.replay_file_for(key), &snap.encode())
     }
 
     /// The file the remembered checkpoint was read from: [`StateDir::file_for`], or the file of

@@ -459,9 +459,41 @@ pub(super) fn state_dir(state: Option<&Path>) -> StateDir {
     StateDir::new(state.map(Path::to_path_buf).unwrap_or_else(StateDir::default_dir))
 }
 
+/// The replay state to resume a verification from, if one is remembered and usable for a
+/// source of `size` entries (none with `--full`, or for a source smaller than it: that one is
+/// verified whole, and judged against the remembered checkpoint as always).
+pub(super) fn resume_state(
+    sd: &StateDir,
+    vkey: &accord::checkpoint::VerifierKey,
+    size: u64,
+    full: bool,
+) -> Res<Option<accord::replay::Snapshot>> {
+    if full {
+        return Ok(None);
+    }
+    let remembered = sd.remembered(vkey).map_err(state_fail)?;
+    Ok(sd
+        .replay_state(vkey, remembered.as_ref())
+        .map_err(state_fail)?
+        .filter(|s| s.size() <= size))
+}
+
+/// What an incremental verification says of itself, for people.
+pub(super) fn incremental_text(from: Option<u64>, what_before: &str) -> String {
+    match from {
+        Some(m) => format!(
+            "incremental: the rules and signatures of entries 0 to {} were checked by an earlier run (remembered replay state); {what_before}; every later entry was judged in full (--full checks everything again)\n",
+            m.saturating_sub(1)
+        ),
+        None => String::new(),
+    }
+}
+
 pub(super) fn state_fail(e: StateError) -> Fail {
     match e {
-        StateError::Io { .. } | StateError::NotPrivate { .. } => Fail::usage(e),
+        StateError::Io { .. } | StateError::NotPrivate { .. } | StateError::BadReplayState { .. } => {
+            Fail::usage(e)
+        }
         other => Fail::invalid(other).context("verification FAILED"),
     }
 }

@@ -184,9 +184,14 @@ and the command exits 3. --file - reads the export from standard input."
         /// Verify an export file (from `accord export`) instead of a ledger database.
         #[arg(long, value_name = "FILE", requires = "ledger_key")]
         file: Option<PathBuf>,
-        /// State directory for remembered checkpoints.
+        /// State directory for remembered checkpoints and the replay state that makes the next
+        /// verification incremental.
         #[arg(long, value_name = "DIR")]
         state: Option<PathBuf>,
+        /// Verify everything again, ignoring the remembered replay state (which is then
+        /// replaced): the checkpoint remembered is still compared, as always.
+        #[arg(long)]
+        full: bool,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
@@ -686,21 +691,24 @@ fn run(cli: &Cli) -> Result<(), Fail> {
             ledger_key,
             file: Some(f),
             state,
+            full,
             json,
             ..
         } => verification::verify_file(
             f,
             ledger_key.as_deref().unwrap_or_default(),
             state.as_deref(),
+            *full,
             *json,
         ),
         Command::Verify {
             ledger_key,
             file: None,
             state,
+            full,
             json,
             ..
-        } => verification::verify(dir, ledger_key.as_deref(), state.as_deref(), *json),
+        } => verification::verify(dir, ledger_key.as_deref(), state.as_deref(), *full, *json),
         Command::Prove {
             entry,
             out,

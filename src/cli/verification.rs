@@ -8,7 +8,7 @@ use serde::Serialize;
 use accord::checkpoint::VerifierKey;
 use accord::norms::Catalogue;
 use accord::proofs::{BundleError, ProofFile, MAX_PROOF_FILE};
-use accord::state::{Seen, Source, StateDir, StateError};
+use accord::state::{Seen, Source, StateDir};
 use accord::statement::Body;
 
 use super::context::*;
@@ -16,7 +16,7 @@ use super::display::{quoted, shown, shown_join};
 use super::fail::{self, Fail};
 use super::terminal::{note, Progress};
 
-pub(super) fn verify(dir: &Path, vkey: Option<&str>, state: Option<&Path>, json: bool) -> Res {
+pub(super) fn verify(dir: &Path, vkey: Option<&str>, state: Option<&Path>, full: bool, json: bool) -> Res {
     let l = open_ro(dir)?;
     let (vkey, recorded) = match vkey {
         Some(v) => (
@@ -37,11 +37,27 @@ pub(super) fn verify(dir: &Path, vkey: Option<&str>, state: Option<&Path>, json:
             "note: checking against the ledger key recorded at init ({vkey}); pass --ledger-key with a key you obtained independently"
         );
     }
-    let bar = Progress::start("verifying", !json);
-    let res = l.verify(&vkey, Catalogue::embedded(), Some(&|d, t| bar.update(d, t)));
-    drop(bar);
-    let report = res.map_err(|e| fail::ledger(e, 1).context("verification FAILED"))?;
     let state_dir = StateDir::new(state.map(Path::to_path_buf).unwrap_or_else(StateDir::default_dir));
+    let size = l.size().map_err(|e| fail::ledger(e, 1))?;
+    let resume = resume_state(&state_dir, &vkey, size, full)?;
+    let mut from = resume.as_ref().map(|s| s.size());
+    let bar = Progress::start("verifying", !json);
+    let mut res = l.verify_from(
+        &vkey,
+        Catalogue::embedded(),
+        resume,
+        Some(&|d, t| bar.update(d, t)),
+    );
+    if let (Err(e), Some(m)) = (&res, from) {
+        // The verdict is a full verification's, whatever the remembered state holds.
+        note!(
+            "note: resuming from the remembered replay state of size {m} failed ({e}); verifying everything"
+        );
+        from = None;
+        res = l.verify_from(&vkey, Catalogue::embedded(), None, Some(&|d, t| bar.update(d, t)));
+    }
+    drop(bar);
+    let (report, snapshot) = res.map_err(|e| fail::ledger(e, 1).context("verification FAILED"))?;
     let seen = read(&l, |r| {
         Ok(
             state_dir.check_and_remember(&vkey, &report.checkpoint, Source::Live, |size| {
@@ -49,10 +65,10 @@ pub(super) fn verify(dir: &Path, vkey: Option<&str>, state: Option<&Path>, json:
             }),
         )
     })?
-    .map_err(|e| match e {
-        StateError::Io { .. } | StateError::NotPrivate { .. } => Fail::usage(e),
-        other => Fail::invalid(other).context("verification FAILED"),
-    })?;
+    .map_err(state_fail)?;
+    state_dir
+        .save_replay_state(&vkey, &snapshot)
+        .map_err(state_fail)?;
     let cp = &report.checkpoint.checkpoint;
     if json {
         #[derive(Serialize)]
@@ -76,6 +92,7 @@ pub(super) fn verify(dir: &Path, vkey: Option<&str>, state: Option<&Path>, json:
             remembered: String,
             remembered_size: Option<u64>,
             older_than_remembered: bool,
+            incremental_from: Option<u64>,
         }
         return out_json(&J {
             ok: true,
@@ -98,10 +115,11 @@ pub(super) fn verify(dir: &Path, vkey: Option<&str>, state: Option<&Path>, json:
             remembered_size: remembered_size(&seen, cp.size),
             // A ledger in place older than the remembered checkpoint is a rollback (exit 1).
             older_than_remembered: false,
+            incremental_from: from,
         });
     }
     out(&format!(
-        "OK: ledger {} verified: {} entries ({}), {} signed checkpoints; {} organisations, {} pledges in force\nroot {} at size {}\n{}\n",
+        "OK: ledger {} verified: {} entries ({}), {} signed checkpoints; {} organisations, {} pledges in force\nroot {} at size {}\n{}\n{}",
         cp.origin,
         report.entries,
         kinds_summary(&report.by_kind),
@@ -110,7 +128,8 @@ pub(super) fn verify(dir: &Path, vkey: Option<&str>, state: Option<&Path>, json:
         report.live_at(accord::clock::now()),
         hex::encode(cp.root),
         cp.size,
-        seen_text(&seen)
+        seen_text(&seen),
+        incremental_text(from, "their chain links, stored hashes and tree were checked again, and every derived table was compared whole")
     ));
     print_untrusted(&report.untrusted);
     Ok(())
@@ -454,22 +473,71 @@ pub(super) fn verify_proof(
     }
 }
 
-pub(super) fn verify_file(path: &Path, key: &str, state: Option<&Path>, json: bool) -> Res {
+pub(super) fn verify_file(path: &Path, key: &str, state: Option<&Path>, full: bool, json: bool) -> Res {
     let vkey = vkey(key)?;
     let sd = state_dir(state);
     let remembered = sd.remembered(&vkey).map_err(state_fail)?;
     let mut input = open_input(path, "export file")?;
     let bar = Progress::start("verifying", !json);
     // One pass over the input, whatever it is (a file, a pipe, standard input): everything
-    // reported, the untrusted entries included, comes from the bytes that were verified.
-    let (report, _totals, root_at) = accord::export::verify_export(
-        &mut input,
-        &vkey,
-        Catalogue::embedded(),
-        remembered.as_ref().map(|r| r.checkpoint.size),
-        Some(&|d, t| bar.update(d, t)),
-    )
-    .map_err(|e| fail::ledger(e.into(), 1).context(format!("{}: verification FAILED", input_name(path))))?;
+    // reported, the untrusted entries included, comes from the bytes that were verified. A
+    // remembered replay state is used when the file is at least as large; were the resumed
+    // verification to fail, the file is verified whole from a copy taken in the same pass.
+    let header = accord::export::read_header(&mut input).map_err(|e| {
+        fail::ledger(e.into(), 1).context(format!("{}: verification FAILED", input_name(path)))
+    })?;
+    let resume = resume_state(&sd, &vkey, header.size, full)?;
+    let mut from = resume.as_ref().map(|s| s.size());
+    let mut copy: Option<Vec<u8>> = from.map(|_| Vec::new());
+    let copied;
+    let verified = {
+        let mut tee = Tee {
+            inner: &mut input,
+            copy: copy.as_mut(),
+        };
+        let v = accord::export::verify_export_entries(
+            &mut tee,
+            &header,
+            &vkey,
+            Catalogue::embedded(),
+            remembered.as_ref().map(|r| r.checkpoint.size),
+            resume.map(|snapshot| accord::export::Resume { snapshot, first: 0 }),
+            Some(&|d, t| bar.update(d, t)),
+            |_| Ok::<(), accord::verdict::VerifyError>(()),
+        );
+        copied = tee.copy.is_some();
+        v
+    };
+    if !copied {
+        copy = None;
+    }
+    let verified = match (verified, copy) {
+        (Err(e), None) if from.is_some() => {
+            note!("note: this verdict comes from resuming the remembered replay state of size {}; --full verifies the whole file", from.unwrap_or_default());
+            Err(e)
+        }
+        (Err(e), Some(mut bytes)) => {
+            note!("note: resuming from the remembered replay state failed ({e}); verifying the whole file");
+            from = None;
+            // What was read, then the rest of the input: the same bytes, read once.
+            std::io::Read::read_to_end(&mut input, &mut bytes)
+                .map_err(|e| Fail::usage(e).context(input_name(path)))?;
+            accord::export::verify_export_entries(
+                &mut &bytes[..],
+                &header,
+                &vkey,
+                Catalogue::embedded(),
+                remembered.as_ref().map(|r| r.checkpoint.size),
+                None,
+                Some(&|d, t| bar.update(d, t)),
+                |_| Ok::<(), accord::verdict::VerifyError>(()),
+            )
+        }
+        (v, _) => v,
+    };
+    let (report, totals, root_at) = verified.map_err(|e| {
+        fail::ledger(e.into(), 1).context(format!("{}: verification FAILED", input_name(path)))
+    })?;
     drop(bar);
     let seen = sd
         .check_and_remember(&vkey, &report.checkpoint, Source::File, |s| {
@@ -480,6 +548,11 @@ pub(super) fn verify_file(path: &Path, key: &str, state: Option<&Path>, json: bo
             }
         })
         .map_err(state_fail)?;
+    // Kept only for a file that is the newest verified (an older snapshot-file is not).
+    if !matches!(seen, Seen::Older { .. }) {
+        sd.save_replay_state(&vkey, &totals.into_snapshot())
+            .map_err(state_fail)?;
+    }
     let cp = &report.checkpoint.checkpoint;
     if json {
         out_json(&serde_json::json!({
@@ -490,7 +563,7 @@ pub(super) fn verify_file(path: &Path, key: &str, state: Option<&Path>, json: bo
             "remembered_size": remembered_size(&seen, cp.size),
             "older_than_remembered": matches!(seen, Seen::Older { .. }),
             "rotations": report.by_kind[3], "revocations": report.by_kind[4], "recoveries": report.by_kind[5],
-            "untrusted": report.untrusted,
+            "untrusted": report.untrusted, "incremental_from": from,
         }))?;
         return older_exit(&seen, &input_name(path));
     }
@@ -507,6 +580,38 @@ pub(super) fn verify_file(path: &Path, key: &str, state: Option<&Path>, json: bo
         cp.size,
         seen_text(&seen)
     ));
+    out(&incremental_text(
+        from,
+        "their chain links and tree were checked again",
+    ));
     print_untrusted(&report.untrusted);
     older_exit(&seen, &input_name(path))
+}
+
+/// Most bytes of an export kept in memory while a resumed verification reads it, so that
+/// the whole file can be verified from the same read if the resumed one fails. A larger file
+/// is not copied: a failure then says so, and `--full` verifies it whole.
+const TEE_LIMIT: usize = 256 << 20;
+
+/// Reads through `inner`, keeping a copy of what was read (up to [`TEE_LIMIT`]; beyond it the
+/// copy is dropped) when `copy` is given.
+struct Tee<'a, R> {
+    inner: &'a mut R,
+    copy: Option<&'a mut Vec<u8>>,
+}
+
+impl<R: std::io::Read> std::io::Read for Tee<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(c) = self.copy.as_mut() {
+            if c.len() + n > TEE_LIMIT {
+                c.clear();
+                c.shrink_to_fit();
+                self.copy = None;
+            } else {
+                c.extend_from_slice(&buf[..n]);
+            }
+        }
+        Ok(n)
+    }
 }

@@ -20,6 +20,7 @@
 mod decode;
 mod encode;
 mod reader;
+pub mod wire;
 
 use std::fmt;
 

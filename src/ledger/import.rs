@@ -164,6 +164,7 @@ impl Ledger {
                 vkey,
                 catalogue,
                 Some(from),
+                None,
                 progress,
                 |batch| -> Result<(), LedgerError> {
                     // Entries that passed the rules; the transaction commits only if every

@@ -9,7 +9,7 @@ use super::{Ledger, LedgerError, META_ORIGIN};
 use crate::checkpoint::VerifierKey;
 use crate::merkle;
 use crate::norms::Catalogue;
-use crate::replay::{Batch, Progress, Replay, ReplayTotals, VerifyReport, VERIFY_BATCH};
+use crate::replay::{Batch, Progress, Replay, ReplayTotals, Snapshot, VerifyReport, VERIFY_BATCH};
 use crate::rules::IndexChain;
 use crate::store::{DerivedRow, ReadTables, StoreError};
 use crate::verdict::Location;
@@ -27,6 +27,27 @@ impl Ledger {
         catalogue: &Catalogue,
         progress: Option<Progress<'_>>,
     ) -> Result<VerifyReport, LedgerError> {
+        self.verify_from(vkey, catalogue, None, progress)
+            .map(|(report, _)| report)
+    }
+
+    /// [`Ledger::verify`], resumed from the state of an earlier verification of this ledger
+    /// (`resume`, a [`Snapshot`]) when there is one: the entries before it are read again,
+    /// hashed and chained, their stored hashes compared, and their tree must be the
+    /// snapshot's, but their rules and signatures are not checked again; every entry after it
+    /// is judged in full, and every derived table is compared whole, as without a snapshot.
+    /// Returns the state at the end, to resume from next time.
+    ///
+    /// # Errors
+    /// As [`Ledger::verify`]; [`LedgerError::Invalid`] when the entries before the snapshot's
+    /// size are not those it was made from, or when the ledger holds fewer.
+    pub fn verify_from(
+        &self,
+        vkey: &VerifierKey,
+        catalogue: &Catalogue,
+        resume: Option<Snapshot>,
+        progress: Option<Progress<'_>>,
+    ) -> Result<(VerifyReport, Snapshot), LedgerError> {
         self.store.read(|r| {
             let origin = Self::meta_text(r, META_ORIGIN)?;
             if origin != vkey.name() {
@@ -40,7 +61,10 @@ impl Ledger {
             }
             let total = r.entry_count()?;
             let sizes = r.checkpoint_sizes()?;
-            let mut replay = Replay::new(origin, catalogue, vkey.clone());
+            let mut replay = match resume {
+                Some(snap) => Replay::resume(snap, catalogue, vkey.clone(), true),
+                None => Replay::new(origin, catalogue, vkey.clone()),
+            };
             let mut ci = 0usize;
             // Checks every signed checkpoint whose size the replay has reached.
             let check_cps = |replay: &mut Replay<'_>, ci: &mut usize| -> Result<(), LedgerError> {
@@ -155,7 +179,7 @@ impl Ledger {
             }
             let (report, totals) = replay.finish()?;
             check_derived_tables(r, &totals, report.entries, chains)?;
-            Ok(report)
+            Ok((report, totals.into_snapshot()))
         })
     }
 }

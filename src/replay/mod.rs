@@ -5,6 +5,9 @@
 
 use rayon::prelude::*;
 
+pub mod snapshot;
+pub use snapshot::{Snapshot, SnapshotError};
+
 use crate::checkpoint::{SignedCheckpoint, VerifierKey};
 use crate::entry::{EntryRef, GENESIS_PREV};
 use crate::keys::PublicKey;
@@ -76,6 +79,37 @@ fn compare_stored(computed: &[(u64, Hash)], rows: &mut std::slice::Iter<'_, (u64
 pub struct ReplayTotals {
     /// The rebuilt registry.
     pub registry: MemRegistry,
+    rest: Rest,
+}
+
+/// The rest of a finished replay's state: with the registry, a [`Snapshot`].
+struct Rest {
+    origin: String,
+    checkpoint: SignedCheckpoint,
+    frontier: Frontier,
+    prev: Hash,
+    last_time: Seconds,
+    last_version: u64,
+    by_kind: [u64; 6],
+    checkpoints: u64,
+}
+
+impl ReplayTotals {
+    /// The whole state of the finished replay, to resume from later ([`Replay::resume`]).
+    pub fn into_snapshot(self) -> Snapshot {
+        let r = self.rest;
+        Snapshot {
+            origin: r.origin,
+            checkpoint: r.checkpoint,
+            frontier: r.frontier,
+            prev: r.prev,
+            last_time: r.last_time,
+            last_version: r.last_version,
+            by_kind: r.by_kind,
+            checkpoints: r.checkpoints,
+            registry: self.registry,
+        }
+    }
 }
 
 /// One entry after phase 2 of a replay: the key to check its signature with, the statement,
@@ -179,6 +213,22 @@ struct ReplayState<'c> {
     by_kind: [u64; 6],
     checkpoints: u64,
     latest: Option<SignedCheckpoint>,
+    /// Resumed from a snapshot: its size. Checkpoints up to it were counted in it already.
+    resumed_at: u64,
+    /// Resumed from a snapshot and fed from entry 0: the entries before the snapshot, being
+    /// hashed and chained (not judged again) until their tree is the snapshot's.
+    catch_up: Option<CatchUp>,
+}
+
+/// The entries before a snapshot, fed again (a ledger or an export read from its start): each
+/// one's place, chain link and stored hashes are checked and its leaf hashed; the rules and
+/// signatures were checked when the snapshot was made. At the snapshot's size their tree must
+/// be the snapshot's: otherwise those entries are not the ones verified then.
+struct CatchUp {
+    frontier: Frontier,
+    prev: Hash,
+    until: u64,
+    root: Hash,
 }
 
 /// Most signatures one task of phase 3 checks: small enough that, when the batch ends, no core
@@ -227,6 +277,41 @@ impl<'c> Replay<'c> {
                 by_kind: [0; 6],
                 checkpoints: 0,
                 latest: None,
+                resumed_at: 0,
+                catch_up: None,
+            },
+            pending: Vec::new(),
+        }
+    }
+
+    /// A replay that continues from `snapshot` (made by an earlier replay of the same ledger,
+    /// [`ReplayTotals::into_snapshot`]). With `from_start`, the entries fed begin at 0 again
+    /// (a ledger or an export read whole): those before the snapshot's size are hashed and
+    /// chained, their stored hashes compared, and their tree must be the snapshot's, but they
+    /// are not judged again. Without it, the first entry fed must be the snapshot's size.
+    pub fn resume(snapshot: Snapshot, catalogue: &'c Catalogue, vkey: VerifierKey, from_start: bool) -> Self {
+        let size = snapshot.size();
+        let catch_up = (from_start && size > 0).then(|| CatchUp {
+            frontier: Frontier::new(),
+            prev: GENESIS_PREV,
+            until: size,
+            root: snapshot.frontier.root(),
+        });
+        Replay {
+            state: ReplayState {
+                origin: snapshot.origin,
+                catalogue,
+                vkey,
+                registry: snapshot.registry,
+                frontier: snapshot.frontier,
+                prev: snapshot.prev,
+                last_time: snapshot.last_time,
+                last_version: snapshot.last_version,
+                by_kind: snapshot.by_kind,
+                checkpoints: snapshot.checkpoints,
+                latest: Some(snapshot.checkpoint),
+                resumed_at: size,
+                catch_up,
             },
             pending: Vec::new(),
         }
@@ -234,12 +319,12 @@ impl<'c> Replay<'c> {
 
     /// Entries replayed so far (the last batch's signatures may still be pending).
     pub fn size(&self) -> u64 {
-        self.state.frontier.size()
+        self.state.size()
     }
 
     /// The Merkle root of the entries replayed so far.
     pub fn root(&self) -> Hash {
-        self.state.frontier.root()
+        self.state.root()
     }
 
     /// Completes the signature checks still pending for the entries fed so far, so that an error found among them is reported before a later one.
@@ -302,11 +387,72 @@ impl<'c> Replay<'c> {
 
 impl ReplayState<'_> {
     fn size(&self) -> u64 {
-        self.frontier.size()
+        match &self.catch_up {
+            Some(c) => c.frontier.size(),
+            None => self.frontier.size(),
+        }
     }
 
     fn root(&self) -> Hash {
-        self.frontier.root()
+        match &self.catch_up {
+            Some(c) => c.frontier.root(),
+            None => self.frontier.root(),
+        }
+    }
+
+    /// One entry before the snapshot, fed again ([`CatchUp`]).
+    fn catch_up_step(
+        c: &mut CatchUp,
+        key: u64,
+        bytes: &[u8],
+        leaf: Hash,
+        rows: Option<&mut std::slice::Iter<'_, (u64, Hash)>>,
+    ) -> Result<(), VerifyError> {
+        let expected = c.frontier.size();
+        let at = Location::Entry(expected);
+        if key != expected {
+            return Err(invalid(at, format!("missing: the next stored entry is {key}")));
+        }
+        let e =
+            EntryRef::decode(bytes).map_err(|e| invalid(at.clone(), crate::verdict::entry_problem(&e)))?;
+        if e.index != expected {
+            return Err(invalid(
+                at,
+                format!("entry says index {}, stored at {expected}", e.index),
+            ));
+        }
+        if e.prev != c.prev {
+            return Err(invalid(
+                at,
+                format!(
+                    "chain link (prev) is not the leaf hash of entry {} (one of the two was altered)",
+                    expected.wrapping_sub(1)
+                ),
+            ));
+        }
+        let stored = c.frontier.push(leaf);
+        c.prev = leaf;
+        if let Some(problem) = rows.and_then(|rows| compare_stored(&stored, rows)) {
+            return Err(invalid(at, problem));
+        }
+        Ok(())
+    }
+
+    /// The entries before the snapshot are all in: their tree must be the snapshot's.
+    fn end_catch_up(&mut self) -> Result<(), VerifyError> {
+        let Some(c) = self.catch_up.take() else {
+            return Ok(());
+        };
+        if c.frontier.root() != c.root || c.prev != self.prev {
+            return Err(invalid(
+                Location::Checkpoint(c.until),
+                format!(
+                    "the first {} entries are not those verified before (the remembered state was made from another history): run verify with --full",
+                    c.until
+                ),
+            ));
+        }
+        Ok(())
     }
 
     fn check_checkpoint(&mut self, size: u64, note: &[u8]) -> Result<(), VerifyError> {
@@ -324,15 +470,43 @@ impl ReplayState<'_> {
                 "signed root does not match the root rebuilt from the entries (entries altered, reordered or removed)",
             ));
         }
-        self.checkpoints += 1;
-        self.latest = Some(cp);
+        // Checked, but counted already when resumed from a snapshot of at least this size.
+        if size > self.resumed_at || self.resumed_at == 0 {
+            self.checkpoints += 1;
+            self.latest = Some(cp);
+        }
         Ok(())
     }
 
     /// Phases 1 and 2 of a batch: the entries accepted, and the first error if one stopped it.
     fn advance(&mut self, batch: &Batch) -> (Vec<Pending>, Option<VerifyError>) {
+        let mut rows = batch.stored.as_deref().map(<[_]>::iter);
+        // Entries before a snapshot resumed from the start: hashed (in parallel) and chained.
+        let mut start = 0;
+        if let Some(c) = &mut self.catch_up {
+            let n = usize::try_from(c.until - c.frontier.size())
+                .unwrap_or(usize::MAX)
+                .min(batch.len());
+            let leaves: Vec<Hash> = (0..n)
+                .into_par_iter()
+                .with_max_len(DECODE_CHUNK)
+                .map(|i| crate::merkle::leaf_hash(batch.get(i).1))
+                .collect();
+            for (i, leaf) in leaves.into_iter().enumerate() {
+                let (k, b) = batch.get(i);
+                if let Err(e) = Self::catch_up_step(c, k, b, leaf, rows.as_mut()) {
+                    return (Vec::new(), Some(e));
+                }
+            }
+            start = n;
+            if c.frontier.size() == c.until {
+                if let Err(e) = self.end_catch_up() {
+                    return (Vec::new(), Some(e));
+                }
+            }
+        }
         // Phase 1 (parallel): strict decoding of entries and statements, and leaf hashes.
-        let decoded: Vec<(u64, Decoded<'_>, Hash)> = (0..batch.len())
+        let decoded: Vec<(u64, Decoded<'_>, Hash)> = (start..batch.len())
             .into_par_iter()
             .with_max_len(DECODE_CHUNK)
             .map(|i| {
@@ -342,7 +516,6 @@ impl ReplayState<'_> {
             .collect();
         // Phase 2 (in order): chain, times, rules, tree, stored hashes.
         let mut accepted = Vec::with_capacity(batch.len());
-        let mut rows = batch.stored.as_deref().map(<[_]>::iter);
         for (key, d, leaf) in decoded {
             let expected = self.size();
             match self.step(expected, key, leaf, d) {
@@ -426,6 +599,16 @@ impl ReplayState<'_> {
     }
 
     fn finish(self) -> Result<(VerifyReport, ReplayTotals), VerifyError> {
+        if let Some(c) = &self.catch_up {
+            return Err(invalid(
+                Location::Ledger,
+                format!(
+                    "holds {} entries, fewer than the {} of the remembered state",
+                    c.frontier.size(),
+                    c.until
+                ),
+            ));
+        }
         let Some(latest) = self.latest else {
             return Err(invalid(Location::Ledger, "no signed checkpoint"));
         };
@@ -440,7 +623,7 @@ impl ReplayState<'_> {
             ));
         }
         let report = VerifyReport {
-            checkpoint: latest,
+            checkpoint: latest.clone(),
             entries: self.frontier.size(),
             checkpoints: self.checkpoints,
             organisations: self.registry.org_count() as u64,
@@ -453,6 +636,16 @@ impl ReplayState<'_> {
             report,
             ReplayTotals {
                 registry: self.registry,
+                rest: Rest {
+                    origin: self.origin,
+                    checkpoint: latest,
+                    frontier: self.frontier,
+                    prev: self.prev,
+                    last_time: self.last_time,
+                    last_version: self.last_version,
+                    by_kind: self.by_kind,
+                    checkpoints: self.checkpoints,
+                },
             },
         ))
     }

@@ -1,0 +1,184 @@
+//! The whole state of a replay at a verified checkpoint, saved so that a later verification
+//! replays only the entries after it (`accord verify` with a state directory; FORMAT.md §11).
+//!
+//! A snapshot holds everything the rules need to judge the next entry — every statement id,
+//! organisations, keys with their validity, compromise marks, spent recovery keys, live and
+//! ended attestations, name comparison keys, the index digests of every organisation and norm,
+//! the history a later recovery needs — and the tree's right edge, the last leaf hash, log
+//! time and rules version, and the signed checkpoint it was verified at.
+//!
+//! It is trusted local data: whoever can write it can make a verifier accept anything after
+//! it. What [`Snapshot::decode`] checks is that it is undamaged (a SHA-256 of its bytes) and
+//! consistent with itself (its checkpoint verifies with the ledger key, and the tree edge it
+//! keeps has that checkpoint's size and root; its counts agree): a damaged or inconsistent
+//! snapshot is refused, never trusted in part.
+
+use sha2::Digest as _;
+
+use crate::checkpoint::{SignedCheckpoint, VerifierKey};
+use crate::codec::wire::{Dec, Enc, WireError};
+use crate::merkle::{Frontier, Hash};
+use crate::rules::MemRegistry;
+use crate::time::Seconds;
+
+/// The first bytes of a snapshot file.
+pub const SNAPSHOT_MAGIC: &[u8] = b"accord replay state\n";
+/// The version of the encoding after the magic.
+pub const SNAPSHOT_VERSION: u32 = 1;
+
+/// Why a snapshot is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SnapshotError {
+    /// Not a snapshot, or one of another version.
+    #[error("not an accord replay state (version {SNAPSHOT_VERSION})")]
+    NotASnapshot,
+    /// Its digest does not match its bytes.
+    #[error("damaged: its SHA-256 does not match its contents")]
+    Damaged,
+    /// It decodes, but does not agree with itself or with the ledger key.
+    #[error("inconsistent: {0}")]
+    Inconsistent(String),
+}
+
+impl From<WireError> for SnapshotError {
+    fn from(e: WireError) -> Self {
+        SnapshotError::Inconsistent(e.0)
+    }
+}
+
+/// The state of a replay at its latest verified checkpoint (see the module documentation).
+pub struct Snapshot {
+    pub(crate) origin: String,
+    pub(crate) checkpoint: SignedCheckpoint,
+    pub(crate) frontier: Frontier,
+    pub(crate) prev: Hash,
+    pub(crate) last_time: Seconds,
+    pub(crate) last_version: u64,
+    pub(crate) by_kind: [u64; 6],
+    pub(crate) checkpoints: u64,
+    pub(crate) registry: MemRegistry,
+}
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("origin", &self.origin)
+            .field("size", &self.size())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Snapshot {
+    /// Entries covered.
+    pub fn size(&self) -> u64 {
+        self.frontier.size()
+    }
+
+    /// The signed checkpoint it was verified at.
+    pub fn checkpoint(&self) -> &SignedCheckpoint {
+        &self.checkpoint
+    }
+
+    /// The encoded snapshot: magic, version, body, and the SHA-256 of everything before it.
+    /// One state has one encoding.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut e = Enc::default();
+        e.buf.extend_from_slice(SNAPSHOT_MAGIC);
+        e.u32(SNAPSHOT_VERSION);
+        e.str(&self.origin);
+        e.bytes(&self.checkpoint.note);
+        e.u64(self.frontier.size());
+        e.len(self.frontier.parts().len());
+        for (l, h) in self.frontier.parts() {
+            e.u8(*l);
+            e.h32(h);
+        }
+        e.h32(&self.prev);
+        e.i64(self.last_time);
+        e.u64(self.last_version);
+        for k in self.by_kind {
+            e.u64(k);
+        }
+        e.u64(self.checkpoints);
+        self.registry.encode(&mut e);
+        let digest: [u8; 32] = sha2::Sha256::digest(&e.buf).into();
+        e.h32(&digest);
+        e.buf
+    }
+
+    /// Reads a snapshot back and checks it: undamaged, its checkpoint signed by `vkey`, its
+    /// tree edge of that checkpoint's size and root, its counts in agreement.
+    ///
+    /// # Errors
+    /// [`SnapshotError`].
+    pub fn decode(bytes: &[u8], vkey: &VerifierKey) -> Result<Snapshot, SnapshotError> {
+        let body = bytes
+            .strip_prefix(SNAPSHOT_MAGIC)
+            .ok_or(SnapshotError::NotASnapshot)?;
+        if body.len() < 4 + 32 || body[..4] != SNAPSHOT_VERSION.to_le_bytes() {
+            return Err(SnapshotError::NotASnapshot);
+        }
+        let (signed, digest) = bytes.split_at(bytes.len() - 32);
+        if sha2::Sha256::digest(signed).as_slice() != digest {
+            return Err(SnapshotError::Damaged);
+        }
+        let mut d = Dec::new(&signed[SNAPSHOT_MAGIC.len() + 4..]);
+        let origin = d.str()?;
+        let note = d.bytes()?.to_vec();
+        let size = d.u64()?;
+        let mut stack = Vec::new();
+        for _ in 0..d.len(33)? {
+            let l = d.u8()?;
+            stack.push((l, d.h32()?));
+        }
+        let frontier = Frontier::from_parts(size, stack).ok_or_else(|| {
+            SnapshotError::Inconsistent(format!("the tree edge is not that of {size} entries"))
+        })?;
+        let prev = d.h32()?;
+        let last_time = d.i64()?;
+        let last_version = d.u64()?;
+        let mut by_kind = [0u64; 6];
+        for k in &mut by_kind {
+            *k = d.u64()?;
+        }
+        let checkpoints = d.u64()?;
+        let registry = MemRegistry::decode(&mut d)?;
+        d.end()?;
+        let checkpoint = SignedCheckpoint::open(&note, vkey)
+            .map_err(|e| SnapshotError::Inconsistent(format!("its checkpoint: {e}")))?;
+        let c = &checkpoint.checkpoint;
+        if c.origin.as_str() != origin {
+            return Err(SnapshotError::Inconsistent(format!(
+                "its checkpoint is of {}, not {origin}",
+                c.origin
+            )));
+        }
+        if c.size != size || c.root != frontier.root() {
+            return Err(SnapshotError::Inconsistent(format!(
+                "its tree ({size} entries) is not that of its checkpoint ({} entries)",
+                c.size
+            )));
+        }
+        let statements: u64 = by_kind.iter().sum();
+        if statements != size || registry.ids.len() as u64 != size {
+            return Err(SnapshotError::Inconsistent(format!(
+                "it counts {statements} statements and {} ids for {size} entries",
+                registry.ids.len()
+            )));
+        }
+        if size == 0 || checkpoints == 0 {
+            return Err(SnapshotError::Inconsistent("no entries or no checkpoint".into()));
+        }
+        Ok(Snapshot {
+            origin,
+            checkpoint,
+            frontier,
+            prev,
+            last_time,
+            last_version,
+            by_kind,
+            checkpoints,
+            registry,
+        })
+    }
+}

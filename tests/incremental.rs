@@ -1,0 +1,151 @@
+//! Incremental verification (issue 15): `verify` with a state directory remembers the whole
+//! replay state at the checkpoint it verified, and the next run judges only the entries after
+//! it; the remembered state is trusted local data, checked on load, never trusted in part.
+
+mod common;
+mod publog;
+
+use common::*;
+use publog::{append_attestations, ledger_of};
+
+fn json(out: &str) -> serde_json::Value {
+    serde_json::from_str(out).unwrap()
+}
+
+#[test]
+fn a_second_verify_resumes_from_the_remembered_state_and_agrees_with_a_full_one() {
+    let (w, vkey, key) = ledger_of(40);
+    let st = w.path_str("st");
+    let first = json(&w.ok(&["verify", "--ledger-key", &vkey, "--state", &st, "--json"]));
+    assert_eq!(first["incremental_from"], serde_json::Value::Null);
+    append_attestations(&w, &key, 25, "later");
+    let o = w.run(&["verify", "--ledger-key", &vkey, "--state", &st, "--json"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(!o.stderr.contains("failed"), "{}", o.stderr);
+    let second = json(&o.stdout);
+    assert_eq!(second["incremental_from"], 40, "{second}");
+    let full = json(&w.ok(&[
+        "verify",
+        "--ledger-key",
+        &vkey,
+        "--state",
+        &st,
+        "--json",
+        "--full",
+    ]));
+    assert_eq!(full["incremental_from"], serde_json::Value::Null);
+    // The same verdict and the same facts, whichever way.
+    for k in [
+        "entries",
+        "root",
+        "checkpoints",
+        "organisations",
+        "attestations",
+        "live_attestations",
+        "untrusted",
+    ] {
+        assert_eq!(second[k], full[k], "{k}");
+    }
+    // Human output says what was not checked again.
+    let text = w.ok(&["verify", "--ledger-key", &vkey, "--state", &st]);
+    assert!(
+        text.contains("incremental: the rules and signatures of entries 0 to 64"),
+        "{text}"
+    );
+    // An export file resumes from the same state.
+    let export = w.export("all.export");
+    let f = json(&w.ok(&[
+        "verify",
+        "--file",
+        &s(&export),
+        "--ledger-key",
+        &vkey,
+        "--state",
+        &st,
+        "--json",
+    ]));
+    assert_eq!(f["incremental_from"], 65, "{f}");
+    assert_eq!(f["root"], full["root"]);
+}
+
+#[test]
+fn a_damaged_or_foreign_replay_state_is_refused_with_exit_2_and_full_starts_over() {
+    let (w, vkey, key) = ledger_of(10);
+    let st = w.path("st");
+    w.ok(&["verify", "--ledger-key", &vkey, "--state", &s(&st)]);
+    let file = std::fs::read_dir(&st)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("replay-"))
+        .expect("a replay state was written");
+    let good = std::fs::read(&file).unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o077, 0);
+    append_attestations(&w, &key, 3, "more");
+    // One byte changed anywhere: refused, never trusted in part.
+    for at in [good.len() / 3, good.len() / 2, good.len() - 40] {
+        let mut bad = good.clone();
+        bad[at] ^= 1;
+        std::fs::write(&file, &bad).unwrap();
+        let err = w.fails(2, &["verify", "--ledger-key", &vkey, "--state", &s(&st)]);
+        assert!(err.contains("replay state") && err.contains("--full"), "{err}");
+    }
+    // Cut short.
+    std::fs::write(&file, &good[..good.len() - 1]).unwrap();
+    w.fails(2, &["verify", "--ledger-key", &vkey, "--state", &s(&st)]);
+    // --full starts over and replaces it.
+    let out = json(&w.ok(&[
+        "verify",
+        "--ledger-key",
+        &vkey,
+        "--state",
+        &s(&st),
+        "--full",
+        "--json",
+    ]));
+    assert_eq!(out["entries"], 13);
+    let out = json(&w.ok(&["verify", "--ledger-key", &vkey, "--state", &s(&st), "--json"]));
+    assert_eq!(out["incremental_from"], 13);
+}
+
+#[test]
+fn entries_rewritten_before_the_remembered_state_are_found_as_a_full_verify_finds_them() {
+    let (w, vkey, key) = ledger_of(12);
+    let st = w.path_str("st");
+    w.ok(&["verify", "--ledger-key", &vkey, "--state", &st]);
+    append_attestations(&w, &key, 5, "more");
+    let export = w.export("all.export");
+    let mut bytes = std::fs::read(&export).unwrap();
+    // Flip a byte inside an early entry (past the header): the file no longer holds the
+    // entries verified before; the verdict is the whole file's.
+    let at = bytes.len() / 4;
+    bytes[at] ^= 0x20;
+    let bad = w.path("bad.export");
+    std::fs::write(&bad, &bytes).unwrap();
+    let resumed = w.fails(
+        1,
+        &[
+            "verify",
+            "--file",
+            &s(&bad),
+            "--ledger-key",
+            &vkey,
+            "--state",
+            &st,
+        ],
+    );
+    let full = w.fails(
+        1,
+        &[
+            "verify",
+            "--file",
+            &s(&bad),
+            "--ledger-key",
+            &vkey,
+            "--state",
+            &w.path_str("st2"),
+        ],
+    );
+    let verdict = |e: &str| e.lines().find(|l| l.contains("FAILED")).unwrap_or("").to_string();
+    assert_eq!(verdict(&resumed), verdict(&full), "{resumed}\n---\n{full}");
+}
