@@ -455,6 +455,9 @@ fn full_tile_root(hashes: &[Hash]) -> Hash {
 struct TileCheck {
     /// The root of every full level-0 tile so far: what level 1 must hold.
     full_roots: Vec<Hash>,
+    /// Whether the tiles above level 0 are checked at the end (they need the roots of every
+    /// full level-0 tile, so only a stream from entry 0 can).
+    upper: bool,
 }
 
 impl TileCheck {
@@ -555,6 +558,13 @@ pub struct TileStream<'a> {
 impl<'a> TileStream<'a> {
     /// A stream of the log at `source` up to its verified checkpoint `cp`.
     pub fn new(source: &'a dyn TileSource, cp: &SignedCheckpoint) -> Self {
+        Self::from_bundle(source, cp, 0)
+    }
+
+    /// A stream of the entries from entry bundle `first` on (entry `first × 256`): what a
+    /// verification resumed from a remembered state reads. Each bundle's level-0 hash tile is
+    /// checked as from the start; the tiles above level 0 only by a stream from bundle 0.
+    pub fn from_bundle(source: &'a dyn TileSource, cp: &SignedCheckpoint, first: u64) -> Self {
         let header = crate::export::ExportHeader {
             origin: cp.checkpoint.origin.to_string(),
             size: cp.checkpoint.size,
@@ -573,11 +583,12 @@ impl<'a> TileStream<'a> {
         TileStream {
             source,
             size: cp.checkpoint.size,
-            next_bundle: 0,
+            next_bundle: first,
             buf,
             pos: 0,
             check: Some(TileCheck {
                 full_roots: Vec::new(),
+                upper: first == 0,
             }),
             failure,
         }
@@ -598,7 +609,7 @@ impl<'a> TileStream<'a> {
     fn refill(&mut self) -> std::io::Result<bool> {
         let bundles = self.size.div_ceil(TILE_WIDTH);
         if self.next_bundle >= bundles {
-            if let Some(check) = self.check.take() {
+            if let Some(check) = self.check.take().filter(|c| c.upper) {
                 check
                     .upper_levels(self.source, self.size)
                     .map_err(|e| self.fail(e))?;

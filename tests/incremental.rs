@@ -149,3 +149,52 @@ fn entries_rewritten_before_the_remembered_state_are_found_as_a_full_verify_find
     let verdict = |e: &str| e.lines().find(|l| l.contains("FAILED")).unwrap_or("").to_string();
     assert_eq!(verdict(&resumed), verdict(&full), "{resumed}\n---\n{full}");
 }
+
+#[test]
+fn a_published_log_is_verified_incrementally_from_a_directory_and_over_http() {
+    let (w, vkey, key) = ledger_of(300);
+    let public = w.path("public");
+    w.ok(&["publish", &s(&public)]);
+    let st = w.path_str("st");
+    let v = |loc: &str, extra: &[&str]| {
+        let mut a = vec!["verify", loc, "--ledger-key", &vkey, "--state", &st, "--json"];
+        a.extend_from_slice(extra);
+        json(&w.ok(&a))
+    };
+    let first = v(&s(&public), &[]);
+    assert_eq!(first["incremental_from"], serde_json::Value::Null);
+    // Nothing new: resumed, nothing fetched but the last partial bundle.
+    assert_eq!(v(&s(&public), &[])["incremental_from"], 300);
+    append_attestations(&w, &key, 270, "later");
+    w.ok(&["publish", &s(&public)]);
+    let second = v(&s(&public), &[]);
+    assert_eq!(second["incremental_from"], 300, "{second}");
+    assert_eq!(second["entries"], 570);
+    let full = v(&s(&public), &["--full"]);
+    for k in [
+        "entries",
+        "root",
+        "organisations",
+        "attestations",
+        "live_attestations",
+        "untrusted",
+    ] {
+        assert_eq!(second[k], full[k], "{k}");
+    }
+    // Over HTTP, from the state the directory left (the same log, the same key).
+    append_attestations(&w, &key, 5, "http");
+    let srv = publog::Served::start(&w, &[]);
+    let over = v(&srv.url(), &[]);
+    assert_eq!(over["incremental_from"], 570, "{over}");
+    assert_eq!(over["entries"], 575);
+    // A host that rewrote an entry bundle of the new part: the verdict is the full one's.
+    append_attestations(&w, &key, 300, "more");
+    w.ok(&["publish", &s(&public)]);
+    let bundle = public.join("tile/entries/002");
+    let mut b = std::fs::read(&bundle).unwrap();
+    let at = b.len() / 2;
+    b[at] ^= 1;
+    std::fs::write(&bundle, &b).unwrap();
+    let resumed = w.fails(1, &["verify", &s(&public), "--ledger-key", &vkey, "--state", &st]);
+    assert!(resumed.contains("FAILED"), "{resumed}");
+}

@@ -672,9 +672,10 @@ fn run(cli: &Cli) -> Result<(), Fail> {
             location: Some(loc),
             ledger_key,
             state,
+            full,
             json,
             ..
-        } => public::verify_remote(loc, ledger_key.as_deref(), state.as_deref(), *json),
+        } => public::verify_remote(loc, ledger_key.as_deref(), state.as_deref(), *full, *json),
         Command::Publish {
             dest,
             repair,

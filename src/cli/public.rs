@@ -308,7 +308,13 @@ fn remote_error(e: RemoteError, what: &str) -> Fail {
 
 /// `accord verify URL|DIR`: a published log, verified from its tiles against the ledger key
 /// the user gives, remembering its checkpoint as for a ledger (an older one is a rollback).
-pub(super) fn verify_remote(location: &str, key: Option<&str>, state: Option<&Path>, json: bool) -> Res {
+pub(super) fn verify_remote(
+    location: &str,
+    key: Option<&str>,
+    state: Option<&Path>,
+    full: bool,
+    json: bool,
+) -> Res {
     let key = key.ok_or_else(|| {
         Fail::usage(anyhow!(
             "verifying a published log needs --ledger-key VKEY: the key comes from you, never from the host being checked"
@@ -321,17 +327,57 @@ pub(super) fn verify_remote(location: &str, key: Option<&str>, state: Option<&Pa
     let cp = remote::fetch_checkpoint(source.as_ref(), &vkey).map_err(|e| remote_error(e, &shown))?;
     let sd = state_dir(state);
     let remembered = sd.remembered(&vkey).map_err(state_fail)?;
-    let mut stream = TileStream::new(source.as_ref(), &cp);
+    let size = cp.checkpoint.size;
+    // Resumed only from the state at the remembered checkpoint itself: its root is then what
+    // the log's tree must have at that size.
+    let resume = resume_state(&sd, &vkey, size, full)?
+        .filter(|s| Some(s.size()) == remembered.as_ref().map(|r| r.checkpoint.size));
+    let mut from = resume.as_ref().map(|s| s.size());
     let bar = Progress::start("verifying", !json);
-    let verified = accord::export::verify_export(
-        &mut stream,
-        &vkey,
-        Catalogue::embedded(),
-        remembered.as_ref().map(|r| r.checkpoint.size),
-        Some(&|d, t| bar.update(d, t)),
-    );
+    let mut verified = None;
+    if let Some(snapshot) = resume {
+        // Only the entries after it are fetched (from the bundle that holds the first of them)
+        // and judged; the new signed root, rebuilt from the remembered tree's right edge and
+        // the new leaves, is what proves the log extends the remembered tree.
+        let m = snapshot.size();
+        let first = m - m % accord::tiles::TILE_WIDTH;
+        let mut stream = TileStream::from_bundle(source.as_ref(), &cp, first / accord::tiles::TILE_WIDTH);
+        let r = accord::export::verify_export_from(
+            &mut stream,
+            &vkey,
+            Catalogue::embedded(),
+            None,
+            Some(accord::export::Resume { snapshot, first }),
+            Some(&|d, t| bar.update(d, t)),
+        );
+        match (r, stream.failure()) {
+            (Ok((report, totals, _)), _) => {
+                let root = remembered.as_ref().map(|r| r.checkpoint.root);
+                verified = Some((report, totals, root));
+            }
+            // The host failed (not its data): said as such, as without a remembered state.
+            (Err(e), Some(f)) if !f.is_invalid() => return Err(remote_fail(&stream, e.into(), &shown)),
+            (Err(e), _) => {
+                note!("note: resuming from the remembered replay state of size {m} failed ({e}); verifying the whole log");
+            }
+        }
+    }
+    let mut stream = TileStream::new(source.as_ref(), &cp);
+    let (report, totals, root_at) = match verified {
+        Some(v) => v,
+        None => {
+            from = None;
+            accord::export::verify_export(
+                &mut stream,
+                &vkey,
+                Catalogue::embedded(),
+                remembered.as_ref().map(|r| r.checkpoint.size),
+                Some(&|d, t| bar.update(d, t)),
+            )
+            .map_err(|e| remote_fail(&stream, e.into(), &shown))?
+        }
+    };
     drop(bar);
-    let (report, _, root_at) = verified.map_err(|e| remote_fail(&stream, e.into(), &shown))?;
     let seen = sd
         .check_and_remember(&vkey, &report.checkpoint, accord::state::Source::Live, |s| {
             if Some(s) == remembered.as_ref().map(|r| r.checkpoint.size) {
@@ -340,6 +386,8 @@ pub(super) fn verify_remote(location: &str, key: Option<&str>, state: Option<&Pa
                 None
             }
         })
+        .map_err(state_fail)?;
+    sd.save_replay_state(&vkey, &totals.into_snapshot())
         .map_err(state_fail)?;
     let c = &report.checkpoint.checkpoint;
     let now = accord::clock::now();
@@ -354,11 +402,18 @@ pub(super) fn verify_remote(location: &str, key: Option<&str>, state: Option<&Pa
             // Older than the remembered checkpoint, a live log is a rollback (exit 1, no JSON).
             "older_than_remembered": false,
             "ledger_key": vkey.to_string(), "ledger_key_source": "argument",
-            "untrusted": report.untrusted,
+            "untrusted": report.untrusted, "incremental_from": from,
         }));
     }
+    let checked = match from {
+        None => "every entry bundle and hash tile".to_string(),
+        Some(m) => format!(
+            "the entry bundles and level-0 hash tiles from entry {}",
+            m - m % accord::tiles::TILE_WIDTH
+        ),
+    };
     out(&format!(
-        "OK: the ledger {} published at {} verified: {} entries, every entry bundle and hash tile; {} organisations, {} pledges in force\nroot {} matches the signed checkpoint of size {}\n{}\n",
+        "OK: the ledger {} published at {} verified: {} entries, {checked}; {} organisations, {} pledges in force\nroot {} matches the signed checkpoint of size {}\n{}\n{}",
         c.origin,
         super::display::shown(&shown),
         report.entries,
@@ -366,7 +421,11 @@ pub(super) fn verify_remote(location: &str, key: Option<&str>, state: Option<&Pa
         report.live_at(now),
         hex::encode(c.root),
         c.size,
-        seen_text(&seen)
+        seen_text(&seen),
+        super::context::incremental_text(
+            from,
+            "those entries were not fetched again: the new root, rebuilt from the remembered tree and the entries after it, is what ties them to this checkpoint"
+        )
     ));
     super::verification::print_untrusted(&report.untrusted);
     Ok(())
