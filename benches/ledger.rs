@@ -736,6 +736,92 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
+/// Issue 15's benchmark: a verification resumed from the state remembered at N entries, after
+/// `more` entries were appended, against a full verification of the same N + `more` entries,
+/// interleaved, for the ledger in place and for its export; plus the size of the remembered
+/// state and the time to save and load it.
+fn incremental_bench(c: &Cached, orgs: u64, more: u64, reps: usize) -> Res<()> {
+    let dir = c.dir.join("incremental-ledger");
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    copy_dir(&c.ledger_dir(), &dir)?;
+    let ledger = Ledger::open(&dir)?;
+    let vkey = c.vkey();
+    let cat = Catalogue::embedded();
+    eprintln!("accord-bench: full verify of {} entries for the remembered state", c.entries);
+    let (_, snap) = ledger.verify_from(&vkey, cat, None, None)?;
+    let t = Instant::now();
+    let bytes = snap.encode();
+    let save = t.elapsed();
+    let t = Instant::now();
+    drop(accord::replay::Snapshot::decode(&bytes, &vkey)?);
+    let load = t.elapsed();
+    let batch = Orgs::new(orgs, ORIGIN)?.attestations(c.entries, c.entries + more, cat)?;
+    ledger.append(&batch, &c.key, accord::clock::now(), cat)?;
+    let export_file = dir.with_extension("export");
+    {
+        let mut w = BufWriter::new(std::fs::File::create(&export_file)?);
+        ledger.export(&mut w)?;
+        w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    }
+    let (mut full, mut inc, mut efull, mut einc) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for rep in 0..reps {
+        eprintln!("accord-bench: round {}/{reps}", rep + 1);
+        let t = Instant::now();
+        ledger.verify_from(&vkey, cat, None, None)?;
+        full.push(t.elapsed());
+        let s = accord::replay::Snapshot::decode(&bytes, &vkey)?;
+        let t = Instant::now();
+        ledger.verify_from(&vkey, cat, Some(s), None)?;
+        inc.push(t.elapsed());
+        let t = Instant::now();
+        export::verify_export(&mut std::io::BufReader::new(std::fs::File::open(&export_file)?), &vkey, cat, None, None)?;
+        efull.push(t.elapsed());
+        let s = accord::replay::Snapshot::decode(&bytes, &vkey)?;
+        let t = Instant::now();
+        export::verify_export_from(
+            &mut std::io::BufReader::new(std::fs::File::open(&export_file)?),
+            &vkey,
+            cat,
+            None,
+            Some(export::Resume { snapshot: s, first: 0 }),
+            None,
+        )?;
+        einc.push(t.elapsed());
+    }
+    std::fs::remove_file(&export_file)?;
+    let (full, inc, efull, einc) = (median(full), median(inc), median(efull), median(einc));
+    println!(
+        "\nincremental verification: {} entries remembered, {more} new; median of {reps} interleaved rounds; {} cores",
+        c.entries,
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    println!("| measure | time | ratio to the full verification |");
+    println!("| --- | ---: | ---: |");
+    println!("| ledger: full verify of all {} entries | {:.2} s | 1.00 |", c.entries + more, full.as_secs_f64());
+    println!(
+        "| ledger: resumed from the state at {} (loading it excluded) | {:.2} s | {:.3} |",
+        c.entries,
+        inc.as_secs_f64(),
+        inc.as_secs_f64() / full.as_secs_f64()
+    );
+    println!("| export: full verify | {:.2} s | 1.00 |", efull.as_secs_f64());
+    println!(
+        "| export: resumed | {:.2} s | {:.3} |",
+        einc.as_secs_f64(),
+        einc.as_secs_f64() / efull.as_secs_f64()
+    );
+    println!(
+        "| the remembered state: {} bytes ({:.0} per entry); encoded in {:.2} s, loaded and checked in {:.2} s | | |",
+        bytes.len(),
+        bytes.len() as f64 / c.entries as f64,
+        save.as_secs_f64(),
+        load.as_secs_f64()
+    );
+    Ok(())
+}
+
 fn main() -> Res<()> {
     let mut crit = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
@@ -756,6 +842,11 @@ fn main() -> Res<()> {
         let p = publish_bench(&c, cfg.orgs, more, rounds)?;
         print_publish(&c, &p);
         return Ok(());
+    }
+    if std::env::var_os("ACCORD_BENCH_INCREMENTAL").is_some() {
+        let more = std::env::var("ACCORD_BENCH_INCREMENTAL_MORE").map_or(Ok(1000), |v| v.parse())?;
+        let reps = cfg.reps.max(1);
+        return incremental_bench(&c, cfg.orgs, more, reps);
     }
     let n = c.entries as f64;
     let load_before = loadavg();
