@@ -259,6 +259,14 @@ fn a_rollback_a_fork_and_invalid_data_exit_1_and_are_reported_as_such() {
     let text = w.run(&watch_args(&pub_, &vkey, &state, &["Acme"], &[]));
     assert_eq!(text.code, 1);
     assert!(text.stdout.starts_with("rollback: ROLLBACK: "), "{}", text.stdout);
+    // A hook that fails on it does not hide it: still exit 1, the hook's failure said beside.
+    let o = w.run(&watch_args(&pub_, &vkey, &state, &["Acme"], &["--exec", "false"]));
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("--exec false failed") && o.stderr.contains("ROLLBACK"),
+        "{}",
+        o.stderr
+    );
     // A fork: the same key, another history from entry 3 on, published in its place.
     let forked_dir = w.path("forkpub");
     w.ok(&["--ledger", &s(&forked), "publish", &s(&forked_dir)]);

@@ -55,7 +55,7 @@ ACCORD_FINDING_ISS, ACCORD_FINDING_NAME, ACCORD_FINDING_KEY_ID, ACCORD_FINDING_S
 ACCORD_FINDING_LOGGED_AT, ACCORD_FINDING_REASON, ACCORD_FINDING_DISTANCE: unset when the finding has \
 none; ACCORD_FINDING_ORIGIN, ACCORD_FINDING_SOURCE, ACCORD_FINDING_TREE_SIZE) and as its JSON line on \
 standard input; what it prints goes to standard error. Everything after --exec is its arguments, up \
-to a lone ';'. If it cannot start or exits non-zero, watch stops (exit 2), and the next run reports \
+to a lone ';' (\\; or ';' in a shell). If it cannot start or exits non-zero, watch stops (exit 2), and the next run reports \
 again from that finding's entry.\n\n\
 Exit codes: 0 it ran, with or without findings; 1 a rollback, a fork or invalid data; 2 usage, \
 network and state-directory errors, a failed --exec; 3 is reserved for entries not yet witnessed \
@@ -306,10 +306,13 @@ fn about_the_log(
 ) -> Fail {
     for o in list.orgs() {
         let finding = Finding::about_the_log(kind, index, &o.given, summary);
-        if let Err(hook) = report(&finding, ctx, a) {
-            return hook;
-        }
+        let hooked = report(&finding, ctx, a);
         *reported += 1;
+        if let Err(hook) = hooked {
+            // The log's failure is what the exit code says; the hook's is said beside it.
+            hook.report();
+            break;
+        }
     }
     f
 }
@@ -478,8 +481,12 @@ fn verify_log(
     let once =
         |resume: Option<Snapshot>| -> Result<(VerifyReport, ReplayTotals, Option<Hash>, Vec<Finding>), Stop> {
             // The stream starts at entry 0: the entries below the snapshot are hashed and chained
-            // (their tree must be the snapshot's) and seen by the callback, whose findings from
-            // `from` on are kept. (A stream that starts at a later bundle would skip them.)
+            // (their tree must be the snapshot's) and seen by the callback, which keeps the
+            // findings from `from` on. Once `TileStream` can start at a later bundle (the
+            // incremental `verify URL|DIR`), a run with `from` at or beyond the snapshot's size
+            // can start at the snapshot's bundle, with `Resume { first }` that bundle's first
+            // entry: the entries it skips (below the snapshot) are then not seen by the
+            // callback, so a run with `from` below the snapshot must still read from 0.
             let mut stream = TileStream::new(source, cp);
             let header = accord::export::read_header(&mut stream)
                 .map_err(|e| Stop::Other(remote_fail(&stream, e.into(), shown_location)))?;
