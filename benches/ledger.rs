@@ -749,7 +749,10 @@ fn incremental_bench(c: &Cached, orgs: u64, more: u64, reps: usize) -> Res<()> {
     let ledger = Ledger::open(&dir)?;
     let vkey = c.vkey();
     let cat = Catalogue::embedded();
-    eprintln!("accord-bench: full verify of {} entries for the remembered state", c.entries);
+    eprintln!(
+        "accord-bench: full verify of {} entries for the remembered state",
+        c.entries
+    );
     let (_, snap) = ledger.verify_from(&vkey, cat, None, None)?;
     let t = Instant::now();
     let bytes = snap.encode();
@@ -776,7 +779,13 @@ fn incremental_bench(c: &Cached, orgs: u64, more: u64, reps: usize) -> Res<()> {
         ledger.verify_from(&vkey, cat, Some(s), None)?;
         inc.push(t.elapsed());
         let t = Instant::now();
-        export::verify_export(&mut std::io::BufReader::new(std::fs::File::open(&export_file)?), &vkey, cat, None, None)?;
+        export::verify_export(
+            &mut std::io::BufReader::new(std::fs::File::open(&export_file)?),
+            &vkey,
+            cat,
+            None,
+            None,
+        )?;
         efull.push(t.elapsed());
         let s = accord::replay::Snapshot::decode(&bytes, &vkey)?;
         let t = Instant::now();
@@ -785,7 +794,10 @@ fn incremental_bench(c: &Cached, orgs: u64, more: u64, reps: usize) -> Res<()> {
             &vkey,
             cat,
             None,
-            Some(export::Resume { snapshot: s, first: 0 }),
+            Some(export::Resume {
+                snapshot: s,
+                first: 0,
+            }),
             None,
         )?;
         einc.push(t.elapsed());
@@ -799,7 +811,11 @@ fn incremental_bench(c: &Cached, orgs: u64, more: u64, reps: usize) -> Res<()> {
     );
     println!("| measure | time | ratio to the full verification |");
     println!("| --- | ---: | ---: |");
-    println!("| ledger: full verify of all {} entries | {:.2} s | 1.00 |", c.entries + more, full.as_secs_f64());
+    println!(
+        "| ledger: full verify of all {} entries | {:.2} s | 1.00 |",
+        c.entries + more,
+        full.as_secs_f64()
+    );
     println!(
         "| ledger: resumed from the state at {} (loading it excluded) | {:.2} s | {:.3} |",
         c.entries,

@@ -40,3 +40,4 @@ pub mod store;
 pub mod tiles;
 pub mod time;
 pub mod verdict;
+pub mod watch;

@@ -508,13 +508,13 @@ pub fn close_orgs(r: &ReadTables, query: &str, max: usize) -> Result<Vec<String>
 }
 
 /// Whether `hay` holds `needle` as a run of characters.
-fn contains(hay: &[char], needle: &[char]) -> bool {
+pub(crate) fn contains(hay: &[char], needle: &[char]) -> bool {
     needle.is_empty() || hay.windows(needle.len()).any(|w| w == needle)
 }
 
 /// The Levenshtein distance between `a` and `b`, or more than `cap` once it is sure to be
 /// (names are at most 128 bytes, so this costs at most 128 × 128 steps).
-fn edit_distance(a: &[char], b: &[char], cap: usize) -> usize {
+pub(crate) fn edit_distance(a: &[char], b: &[char], cap: usize) -> usize {
     if a.len().abs_diff(b.len()) > cap {
         return cap + 1;
     }

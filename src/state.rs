@@ -242,6 +242,42 @@ impl StateDir {
         self.write_atomic(&self.replay_file_for(key), &snap.encode())
     }
 
+    /// The file of the watch named `tag` (`watch-<tag>.json`; the tag is hex,
+    /// [`crate::watch::Watchlist::tag`]).
+    pub fn watch_file_for(&self, tag: &str) -> PathBuf {
+        // Hex only: a tag can never name a file outside the directory.
+        let tag: String = tag.chars().filter(char::is_ascii_hexdigit).collect();
+        self.dir.join(format!("watch-{tag}.json"))
+    }
+
+    /// The bytes of the watch state named `tag`, if there is one (at most `max` bytes: a
+    /// larger file is read up to one byte more, for the caller to refuse).
+    ///
+    /// # Errors
+    /// [`StateError::NotPrivate`], [`StateError::Io`].
+    pub fn read_watch(&self, tag: &str, max: usize) -> Result<Option<Vec<u8>>, StateError> {
+        if !self.dir.exists() {
+            return Ok(None);
+        }
+        self.ensure_private_dir()?;
+        let file = self.watch_file_for(tag);
+        let Some(f) = crate::localfs::open_regular(&file)? else {
+            return Ok(None);
+        };
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::Read::take(f, max as u64 + 1), &mut bytes)
+            .map_err(self.io(&file))?;
+        Ok(Some(bytes))
+    }
+
+    /// Replaces the watch state named `tag` (atomically).
+    ///
+    /// # Errors
+    /// [`StateError::NotPrivate`], [`StateError::Io`].
+    pub fn save_watch(&self, tag: &str, bytes: &[u8]) -> Result<(), StateError> {
+        self.write_atomic(&self.watch_file_for(tag), bytes)
+    }
+
     /// The file the remembered checkpoint was read from: [`StateDir::file_for`], or the file of
     /// the earlier layout while it has not been replaced yet (for messages naming it).
     fn remembered_file(&self, key: &VerifierKey) -> PathBuf {

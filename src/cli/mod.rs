@@ -14,6 +14,7 @@ mod reading;
 mod statements;
 mod terminal;
 mod verification;
+mod watch;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -32,7 +33,8 @@ Exit codes:
   2  usage errors and invalid arguments (an unknown organisation or norm), missing or
      unreadable files, I/O errors, a ledger in use by another process
   3  the data is valid but trust is not yet established: an export, bundle or consistency
-     file older than the checkpoint remembered (a snapshot, not a rollback)";
+     file older than the checkpoint remembered (a snapshot, not a rollback); later, entries
+     not yet witnessed (accord watch)";
 
 /// What `--out` does, for every command that writes a file.
 const OUT_HELP: &str =
@@ -279,6 +281,10 @@ accord --ledger ./mirror status"
         #[arg(long, value_name = "DIR")]
         state: Option<PathBuf>,
     },
+    /// Watch a published log (URL or directory) for what is said in an organisation's name, or
+    /// in a name close to it: each new entry reported once, after the log verified.
+    #[command(after_help = watch::WATCH_HELP)]
+    Watch(watch::WatchArgs),
     /// Write an audit proof bundle for one entry, verifiable offline with `accord verify-proof`.
     #[command(
         after_help = "The bundle holds the entry, its inclusion proof, the signed checkpoint, the \
@@ -683,6 +689,7 @@ fn run(cli: &Cli) -> Result<(), Fail> {
             json,
         } => public::publish(dir, dest, *repair, bucket, *json),
         Command::Serve(a) => public::serve(dir, a),
+        Command::Watch(a) => watch::watch(a),
         Command::Mirror {
             location,
             ledger_key,

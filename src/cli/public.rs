@@ -268,7 +268,7 @@ pub(super) fn serve(dir: &Path, a: &ServeArgs) -> Res {
 }
 
 /// How long one request to a host may take: ACCORD_HTTP_TIMEOUT seconds (default 30).
-fn http_timeout() -> std::time::Duration {
+pub(super) fn http_timeout() -> std::time::Duration {
     std::env::var("ACCORD_HTTP_TIMEOUT")
         .ok()
         .and_then(|v| v.parse::<u64>().ok())
@@ -281,7 +281,7 @@ fn http_timeout() -> std::time::Duration {
 /// A failure while reading a published log: the host's or its tiles' failure if the stream
 /// recorded one, else the verdict on the entries (exit 1), or what kept the ledger from
 /// judging them (exit 2: not a verdict, so not "verification FAILED").
-fn remote_fail(stream: &TileStream<'_>, e: accord::ledger::LedgerError, what: &str) -> Fail {
+pub(super) fn remote_fail(stream: &TileStream<'_>, e: accord::ledger::LedgerError, what: &str) -> Fail {
     match stream.failure() {
         Some(r @ RemoteError::Invalid { .. }) => {
             Fail::invalid(r).context(format!("{what}: verification FAILED"))
@@ -298,7 +298,7 @@ fn remote_fail(stream: &TileStream<'_>, e: accord::ledger::LedgerError, what: &s
     }
 }
 
-fn remote_error(e: RemoteError, what: &str) -> Fail {
+pub(super) fn remote_error(e: RemoteError, what: &str) -> Fail {
     if e.is_invalid() {
         Fail::invalid(e).context(format!("{what}: verification FAILED"))
     } else {
