@@ -92,6 +92,7 @@ struct Rest {
     last_version: u64,
     by_kind: [u64; 6],
     checkpoints: u64,
+    tile_roots: Vec<Hash>,
 }
 
 impl ReplayTotals {
@@ -107,6 +108,7 @@ impl ReplayTotals {
             last_version: r.last_version,
             by_kind: r.by_kind,
             checkpoints: r.checkpoints,
+            tile_roots: r.tile_roots,
             registry: self.registry,
         }
     }
@@ -213,6 +215,9 @@ struct ReplayState<'c> {
     by_kind: [u64; 6],
     checkpoints: u64,
     latest: Option<SignedCheckpoint>,
+    /// The root of every full 256-entry tile of the tree so far (what the hash tiles of level
+    /// 1 must hold): kept so that a reader resumed later can check the upper tiles.
+    tile_roots: Vec<Hash>,
     /// Resumed from a snapshot: its size. Checkpoints up to it were counted in it already.
     resumed_at: u64,
     /// Resumed from a snapshot and fed from entry 0: the entries before the snapshot, being
@@ -277,6 +282,7 @@ impl<'c> Replay<'c> {
                 by_kind: [0; 6],
                 checkpoints: 0,
                 latest: None,
+                tile_roots: Vec::new(),
                 resumed_at: 0,
                 catch_up: None,
             },
@@ -310,6 +316,7 @@ impl<'c> Replay<'c> {
                 by_kind: snapshot.by_kind,
                 checkpoints: snapshot.checkpoints,
                 latest: Some(snapshot.checkpoint),
+                tile_roots: snapshot.tile_roots,
                 resumed_at: size,
                 catch_up,
             },
@@ -583,6 +590,12 @@ impl ReplayState<'_> {
         .map_err(|r| invalid(at.clone(), r.to_string()))?;
         apply(&mut self.registry, expected, e.logged_at, &st)?;
         let stored = self.frontier.push(leaf);
+        if self.frontier.size() % crate::tiles::TILE_WIDTH == 0 {
+            // The push completed a 256-leaf subtree: its root is the node of level 8.
+            if let Some(&(_, root)) = stored.get(8) {
+                self.tile_roots.push(root);
+            }
+        }
         self.prev = leaf;
         self.last_time = e.logged_at;
         self.last_version = e.version;
@@ -645,6 +658,7 @@ impl ReplayState<'_> {
                     last_version: self.last_version,
                     by_kind: self.by_kind,
                     checkpoints: self.checkpoints,
+                    tile_roots: self.tile_roots,
                 },
             },
         ))

@@ -56,6 +56,7 @@ pub struct Snapshot {
     pub(crate) last_version: u64,
     pub(crate) by_kind: [u64; 6],
     pub(crate) checkpoints: u64,
+    pub(crate) tile_roots: Vec<Hash>,
     pub(crate) registry: MemRegistry,
 }
 
@@ -72,6 +73,12 @@ impl Snapshot {
     /// Entries covered.
     pub fn size(&self) -> u64 {
         self.frontier.size()
+    }
+
+    /// The roots of the tree's full 256-entry tiles, in order: what the hash tiles of level 1
+    /// hold.
+    pub fn tile_roots(&self) -> &[Hash] {
+        &self.tile_roots
     }
 
     /// The signed checkpoint it was verified at.
@@ -100,6 +107,10 @@ impl Snapshot {
             e.u64(k);
         }
         e.u64(self.checkpoints);
+        e.len(self.tile_roots.len());
+        for r in &self.tile_roots {
+            e.h32(r);
+        }
         self.registry.encode(&mut e);
         let digest: [u8; 32] = sha2::Sha256::digest(&e.buf).into();
         e.h32(&digest);
@@ -142,6 +153,31 @@ impl Snapshot {
             *k = d.u64()?;
         }
         let checkpoints = d.u64()?;
+        let mut tile_roots = Vec::new();
+        for _ in 0..d.len(32)? {
+            tile_roots.push(d.h32()?);
+        }
+        if tile_roots.len() as u64 != size / crate::tiles::TILE_WIDTH {
+            return Err(SnapshotError::Inconsistent(format!(
+                "{} tile roots for {size} entries",
+                tile_roots.len()
+            )));
+        }
+        // Each complete subtree of 256 entries or more on the tree's edge is the tree of the
+        // tile roots it covers.
+        let mut start = 0u64;
+        for &(level, root) in frontier.parts() {
+            let width = 1u64 << level;
+            if level >= 8 {
+                let tiles = &tile_roots[(start >> 8) as usize..((start + width) >> 8) as usize];
+                if perfect_root(tiles) != root {
+                    return Err(SnapshotError::Inconsistent(
+                        "its tile roots are not those of its tree".into(),
+                    ));
+                }
+            }
+            start += width;
+        }
         let registry = MemRegistry::decode(&mut d)?;
         d.end()?;
         let checkpoint = SignedCheckpoint::open(&note, vkey)
@@ -178,7 +214,17 @@ impl Snapshot {
             last_version,
             by_kind,
             checkpoints,
+            tile_roots,
             registry,
         })
     }
+}
+
+/// The root of a perfect tree (a power of two of leaves) whose leaves are the given hashes.
+fn perfect_root(level: &[Hash]) -> Hash {
+    let mut v = level.to_vec();
+    while v.len() > 1 {
+        v = v.chunks(2).map(|p| crate::merkle::node_hash(&p[0], &p[1])).collect();
+    }
+    v.first().copied().unwrap_or_default()
 }
