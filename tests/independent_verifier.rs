@@ -1,7 +1,8 @@
 //! The promise of docs/FORMAT.md, tested: an independent verifier written in pure Python from
 //! FORMAT.md and schemas/ alone (tests/independent/accord_verify.py) accepts what accord
-//! produces (exports, CBOR and JSON proof bundles, consistency proofs, checkpoints) and
-//! refuses tampered copies. Needs `python3` (3.11 in CI) on PATH; fails loudly without it.
+//! produces (exports, CBOR and JSON proof bundles, consistency proofs, checkpoints, the
+//! remembered replay state of `verify`) and refuses tampered copies. Needs `python3` (3.11 in
+//! CI) on PATH; fails loudly without it.
 
 mod common;
 
@@ -410,4 +411,182 @@ fn usage_errors_exit_2() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     let r = python(&["export"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
+    let r = verify("state", &f.dir.join("missing.state"), &f.vkey);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+}
+
+/// The replay state (FORMAT.md §11.1) that `verify --state DIR` left in `dir`.
+fn replay_state(dir: &Path) -> PathBuf {
+    let found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let n = p.file_name().unwrap().to_str().unwrap();
+            n.starts_with("replay-") && n.ends_with(".state")
+        })
+        .collect();
+    assert_eq!(found.len(), 1, "one replay state in {}: {found:?}", dir.display());
+    found.into_iter().next().unwrap()
+}
+
+/// `accord_verify.py state STATE --ledger-key VKEY [--export EXPORT]`.
+fn check_state(state: &Path, vkey: &str, export: Option<&Path>) -> Py {
+    let mut args = vec!["state", state.to_str().unwrap(), "--ledger-key", vkey];
+    if let Some(e) = export {
+        args.extend(["--export", e.to_str().unwrap()]);
+    }
+    python(&args)
+}
+
+/// Where the state's count of checkpoints verified is: the one field that is not derived
+/// from the entries, so that no export can contradict it (§11.1 item 2).
+fn checkpoints_field(buf: &[u8]) -> std::ops::Range<usize> {
+    let u64_at = |p: usize| u64::from_le_bytes(buf[p..p + 8].try_into().unwrap()) as usize;
+    let mut p = 20 + 4; // magic, version
+    p += 8 + u64_at(p); // origin
+    p += 8 + u64_at(p); // checkpoint note
+    p += 8; // tree size
+    p += 8 + 33 * u64_at(p); // right edge
+    p += 32 + 8 + 8 + 6 * 8; // last leaf, log time, rules version, counts by kind
+    p..p + 8
+}
+
+/// The state with one byte flipped at `at` and, if `rehash`, its digest made to match again
+/// (what a forger would do; the digest only detects damage).
+fn altered(state: &[u8], at: usize, rehash: bool) -> Vec<u8> {
+    use sha2::Digest as _;
+    let mut b = state.to_vec();
+    b[at] ^= 0x01;
+    if rehash {
+        let n = b.len() - 32;
+        let d = sha2::Sha256::digest(&b[..n]);
+        b[n..].copy_from_slice(&d);
+    }
+    b
+}
+
+#[test]
+fn replay_state_agrees_with_an_independent_replay() {
+    let f = fixture();
+    let export = f.dir.join("ledger.export");
+    // The state of the ledger verified in place, and that of its export.
+    for (dir, file) in [("rstate-ledger", None), ("rstate-export", Some("ledger.export"))] {
+        let mut args = vec!["verify", "--ledger-key", &f.vkey, "--state", dir];
+        if let Some(file) = file {
+            args.extend(["--file", file]);
+        }
+        f.w.ok(&args);
+        let state = replay_state(&f.dir.join(dir));
+        let r = check_state(&state, &f.vkey, Some(&export));
+        assert_eq!(r.code, 0, "{dir}: {}{}", r.stdout, r.stderr);
+        let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        assert_eq!(j["ok"], true, "{dir}: {j}");
+        assert_eq!(j["differences"], serde_json::json!([]), "{dir}");
+        assert_eq!(j["entries"], 10, "{dir}");
+        assert_eq!(j["untrusted"], serde_json::json!([2, 4, 5]), "{dir}");
+        assert_eq!(j["organisations"], 2, "{dir}");
+        assert_eq!(j["compromise_marks"], 1, "{dir}");
+        assert_eq!(j["root"], j["export"]["root"], "{dir}");
+        // Without the export: the checks that need no ledger (digest, exact decoding, tree
+        // edge against the signed checkpoint).
+        let r = check_state(&state, &f.vkey, None);
+        assert_eq!(r.code, 0, "{dir}: {}{}", r.stdout, r.stderr);
+    }
+}
+
+#[test]
+fn altered_replay_states_are_refused() {
+    let f = fixture();
+    let export = f.dir.join("ledger.export");
+    f.w.ok(&["verify", "--ledger-key", &f.vkey, "--state", "rstate-alter"]);
+    let state = replay_state(&f.dir.join("rstate-alter"));
+    let buf = std::fs::read(&state).unwrap();
+    let body = buf.len() - 32;
+
+    // One byte flipped: the trailing SHA-256 no longer matches.
+    let p = f.dir.join("flipped.state");
+    std::fs::write(&p, altered(&buf, body / 2, false)).unwrap();
+    let r = check_state(&p, &f.vkey, Some(&export));
+    assert_eq!(r.code, 1, "flipped state accepted:\n{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("trailing SHA-256 does not match"),
+        "{}",
+        r.stderr
+    );
+
+    // A byte flipped and the digest recomputed, across the file: the decoding, the checkpoint
+    // or the comparison with the replay of the export refuses each.
+    let skip = checkpoints_field(&buf);
+    for k in 1..16 {
+        let mut at = body * k / 16;
+        if skip.contains(&at) {
+            at = skip.end;
+        }
+        let p = f.dir.join(format!("forged-{at}.state"));
+        std::fs::write(&p, altered(&buf, at, true)).unwrap();
+        let r = check_state(&p, &f.vkey, Some(&export));
+        assert_eq!(
+            r.code,
+            1,
+            "state with byte {at} of {} altered (digest recomputed) accepted:\n{}{}",
+            buf.len(),
+            r.stdout,
+            r.stderr
+        );
+        assert!(r.stderr.contains("INVALID: "), "{}", r.stderr);
+    }
+}
+
+#[test]
+fn another_ledgers_replay_state_is_refused() {
+    let f = fixture();
+    // Another ledger of the same origin under another key: one organisation with more
+    // entries than one SHA-256 block of indexes holds (8), so that its index digest is saved
+    // mid-stream.
+    let w = World::new();
+    let vkey = w
+        .ok(&[
+            "init",
+            "--origin",
+            "indep.example/ledger",
+            "--key-file",
+            "ledger.key",
+        ])
+        .trim()
+        .to_string();
+    assert_ne!(vkey, f.vkey);
+    w.ok(&["key", "generate", "gamma", "--dir", "keys"]);
+    w.ok(&["register", "--key", "keys/gamma.key", "--org", "Gamma"]);
+    for i in 0..9 {
+        let scope = format!("Gamma {i}");
+        w.ok(&[
+            "attest",
+            "--key",
+            "keys/gamma.key",
+            "--norm",
+            "no-backdoors",
+            "--scope",
+            &scope,
+        ]);
+    }
+    w.ok(&["export", "--out", "other.export"]);
+    w.ok(&["verify", "--ledger-key", &vkey, "--state", "rstate"]);
+    let state = replay_state(&w.path("rstate"));
+    let r = check_state(&state, &vkey, Some(&w.path("other.export")));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+
+    // With this ledger's key and export: refused, under its own name (named for another
+    // key) and under any other (its checkpoint is not signed by this ledger's key).
+    let r = check_state(&state, &f.vkey, Some(&f.dir.join("ledger.export")));
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("named for another ledger key"), "{}", r.stderr);
+    let p = f.dir.join("other.state");
+    std::fs::copy(&state, &p).unwrap();
+    let r = check_state(&p, &f.vkey, Some(&f.dir.join("ledger.export")));
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("no signature by the ledger key"),
+        "{}",
+        r.stderr
+    );
 }

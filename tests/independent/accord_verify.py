@@ -7,6 +7,8 @@ implemented here). Section numbers (§) refer to docs/FORMAT.md.
     accord_verify.py export FILE --ledger-key VKEY       # an `accord export` file (§10, §7)
     accord_verify.py proof FILE --ledger-key VKEY        # a bundle (§8) or consistency file (§9)
     accord_verify.py checkpoint NOTE --ledger-key VKEY   # a signed checkpoint note (§6)
+    accord_verify.py state FILE --ledger-key VKEY [--export EXPORT]
+                                                         # a remembered replay state (§11.1)
     accord_verify.py names-selftest                      # the §4.1 name rules on known cases
     accord_verify.py names-compare FILE                  # accord's name keys against ours
 
@@ -22,6 +24,11 @@ the catalogue (schemas/norms-v1.json, or --catalogue FILE); the RFC 9162 Merkle 
 inclusion and consistency proofs; C2SP signed notes and checkpoints (§6); bundles (§8) and
 consistency files (§9) in CBOR and JSON; C2SP tlog-proofs (§8, inclusion only); export
 framing (§10).
+Replay states (§11.1): `state FILE` checks a `replay-<hex>.state` file that `accord verify
+--state DIR` keeps (magic, version, digest, exact decoding with bounded counts and sorted maps,
+the tree edge against its signed checkpoint); with `--export FILE` it also verifies that
+export and compares every field of the state with this verifier's own replay of it (the
+running SHA-256 states of the index digests are finished here, by a SHA-256 written out).
 Not implemented: the remembered-checkpoint state directory (rollback/fork, §11), key files
 (§2), "live at time t" queries for a given t (status); the export summary counts what is live
 now.
@@ -1278,6 +1285,14 @@ class Replay:
         self.expiry: dict[int, int] = {}  # attestation index -> expires
         self.logged: dict[int, int] = {}  # attestation index -> logged_at
         self.counts = {k: 0 for k in KINDS}
+        # What the remembered replay state (§11.1) holds besides the above, kept so that the
+        # `state` command can compare a state file with this replay:
+        self.iss_of: dict[int, str] = {}  # entry index -> organisation
+        self.kid_number: dict[bytes, int] = {}  # signing key ids, numbered by first use
+        self.org_number: dict[str, int] = {}  # organisations, numbered by first use
+        self.org_entries: dict[str, list] = {}  # organisation -> its entries' indexes
+        self.norm_entries: dict[str, list] = {}  # norm id -> indexes of attestations citing it
+        self.spent_by: dict[bytes, str] = {}  # used recovery commitment -> organisation
 
     def current_key(self, st: Statement) -> KeyRec:
         rec = self.keys.get(st.kid)
@@ -1388,6 +1403,7 @@ class Replay:
                     r.ended_index, r.ended_time = index, logged_at
             self.keys[new_kid] = KeyRec(p["new_key"], st.iss, index)
             self.used_commitments.add(c)
+            self.spent_by[c] = st.iss
             org.commitment = p["next_recovery"]
         else:
             signer = self.current_key(st)
@@ -1440,6 +1456,13 @@ class Replay:
                 tgt.ended_index, tgt.ended_time = index, logged_at
         self.counts[kind] += 1
         self.index_of[st.id] = index
+        self.iss_of[index] = st.iss
+        self.kid_number.setdefault(st.kid, len(self.kid_number))
+        self.org_number.setdefault(st.iss, len(self.org_number))
+        self.org_entries.setdefault(st.iss, []).append(index)
+        if kind == "attestation":
+            for n in p["norms"]:
+                self.norm_entries.setdefault(n["id"], []).append(index)
         # The history a later compromise mark can cover (§7 step 1). A registration never
         # becomes untrusted (§7: its recovery commitment authorises the recovery), and neither
         # does a recovery (§8 step 7: "a registration or a recovery is never untrusted"; each
@@ -1454,7 +1477,7 @@ class Replay:
             ended = p["target"]
         elif kind == "attestation":
             ended = p.get("supersedes")
-        self.history.setdefault(st.iss, []).append((index, logged_at, st.kid, ended))
+        self.history.setdefault(st.iss, []).append((index, logged_at, st.kid, ended, kind))
 
     def untrusted(self) -> list:
         return sorted(self.untrusted_by)
@@ -1467,7 +1490,9 @@ EXPORT_MAGIC = b"accord-export/1\n"
 MAX_EXPORT_HEADER = 32 * 1024
 
 
-def verify_export(data: bytes, vkey: VKey, cats) -> dict:
+def verify_export(data: bytes, vkey: VKey, cats, keep: dict | None = None) -> dict:
+    """Verifies an export; with `keep`, also leaves there what the `state` command compares
+    (the replay, the tree, the last entry's leaf hash, log time and rules version)."""
     if not data.startswith(EXPORT_MAGIC):
         raise Invalid("not an accord export (no 'accord-export/1' magic line)")
     pos = len(EXPORT_MAGIC)
@@ -1542,6 +1567,15 @@ def verify_export(data: bytes, vkey: VKey, cats) -> dict:
     root = tree.root()
     if root != cp.root:
         raise Invalid(f"checkpoint {size}: root differs from the rebuilt Merkle root")
+    if keep is not None:
+        keep.update(
+            replay=replay,
+            tree=tree,
+            root=root,
+            last_leaf=prev_leaf,
+            last_time=prev_time,
+            last_version=prev_version,
+        )
     c = replay.counts
     now = int(time.time())
     return {
@@ -1570,6 +1604,487 @@ def verify_export(data: bytes, vkey: VKey, cats) -> dict:
         "untrusted": replay.untrusted(),
         "warnings": list(WARNINGS),
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# The remembered replay state (§11.1)
+
+STATE_MAGIC = b"accord replay state\n"
+STATE_VERSION = 1
+# §11.1, the history: kinds are numbered in this order.
+STATE_KINDS = (
+    "registration",
+    "attestation",
+    "withdrawal",
+    "acceptance",
+    "rotation",
+    "revocation",
+    "recovery",
+)
+STATE_NAME = re.compile(r"replay-([0-9a-f]{64})\.state")
+
+_SHA256_K = (
+    0x428A2F98, 0x71374491, 0xB5C0FBCF, 0xE9B5DBA5, 0x3956C25B, 0x59F111F1, 0x923F82A4, 0xAB1C5ED5,
+    0xD807AA98, 0x12835B01, 0x243185BE, 0x550C7DC3, 0x72BE5D74, 0x80DEB1FE, 0x9BDC06A7, 0xC19BF174,
+    0xE49B69C1, 0xEFBE4786, 0x0FC19DC6, 0x240CA1CC, 0x2DE92C6F, 0x4A7484AA, 0x5CB0A9DC, 0x76F988DA,
+    0x983E5152, 0xA831C66D, 0xB00327C8, 0xBF597FC7, 0xC6E00BF3, 0xD5A79147, 0x06CA6351, 0x14292967,
+    0x27B70A85, 0x2E1B2138, 0x4D2C6DFC, 0x53380D13, 0x650A7354, 0x766A0ABB, 0x81C2C92E, 0x92722C85,
+    0xA2BFE8A1, 0xA81A664B, 0xC24B8B70, 0xC76C51A3, 0xD192E819, 0xD6990624, 0xF40E3585, 0x106AA070,
+    0x19A4C116, 0x1E376C08, 0x2748774C, 0x34B0BCB5, 0x391C0CB3, 0x4ED8AA4A, 0x5B9CCA4F, 0x682E6FF3,
+    0x748F82EE, 0x78A5636F, 0x84C87814, 0x8CC70208, 0x90BEFFFA, 0xA4506CEB, 0xBEF9A3F7, 0xC67178F2,
+)
+SHA256_IV = (
+    0x6A09E667, 0xBB67AE85, 0x3C6EF372, 0xA54FF53A, 0x510E527F, 0x9B05688C, 0x1F83D9AB, 0x5BE0CD19,
+)
+_M32 = 0xFFFFFFFF
+
+
+def _rotr(x: int, n: int) -> int:
+    return ((x >> n) | (x << (32 - n))) & _M32
+
+
+def _sha256_compress(h: list, block: bytes) -> list:
+    """One FIPS 180-4 §6.2.2 compression of a 64-byte block into the chaining value h."""
+    w = [int.from_bytes(block[i : i + 4], "big") for i in range(0, 64, 4)]
+    for t in range(16, 64):
+        s0 = _rotr(w[t - 15], 7) ^ _rotr(w[t - 15], 18) ^ (w[t - 15] >> 3)
+        s1 = _rotr(w[t - 2], 17) ^ _rotr(w[t - 2], 19) ^ (w[t - 2] >> 10)
+        w.append((w[t - 16] + s0 + w[t - 7] + s1) & _M32)
+    a, b, c, d, e, f, g, hh = h
+    for t in range(64):
+        t1 = (hh + (_rotr(e, 6) ^ _rotr(e, 11) ^ _rotr(e, 25)) + ((e & f) ^ (~e & g))
+              + _SHA256_K[t] + w[t]) & _M32
+        t2 = ((_rotr(a, 2) ^ _rotr(a, 13) ^ _rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c))) & _M32
+        a, b, c, d, e, f, g, hh = (t1 + t2) & _M32, a, b, c, (d + t1) & _M32, e, f, g
+    return [(x + y) & _M32 for x, y in zip(h, (a, b, c, d, e, f, g, hh))]
+
+
+def sha256_finish(words, buffered: bytes, total: int) -> bytes:
+    """The digest of a running SHA-256 saved as its chaining value `words` (after the
+    complete 64-byte blocks), the `buffered` bytes of the incomplete block and the `total`
+    number of bytes hashed: the standard padding (0x80, zeros, the bit length as a 64-bit
+    big-endian integer) is appended to the buffered bytes and compressed."""
+    tail = buffered + b"\x80" + bytes((55 - len(buffered)) % 64) + (total * 8).to_bytes(8, "big")
+    h = list(words)
+    for i in range(0, len(tail), 64):
+        h = _sha256_compress(h, tail[i : i + 64])
+    return b"".join(x.to_bytes(4, "big") for x in h)
+
+
+def index_digest(indexes) -> bytes:
+    """§11.1: SHA-256 of the ascending indexes, each as 8 bytes big-endian."""
+    return sha256(b"".join(i.to_bytes(8, "big") for i in indexes))
+
+
+class _StateReader:
+    """Strict little-endian reads of a replay state: every length and count is bounded by
+    the bytes left (a count by its smallest possible element), nothing is read past the end."""
+
+    def __init__(self, data: bytes):
+        self.d = data
+        self.p = 0
+
+    def left(self) -> int:
+        return len(self.d) - self.p
+
+    def take(self, n: int, what: str) -> bytes:
+        if n > self.left():
+            raise Invalid(f"{what}: needs {n} bytes at offset {self.p}, only {self.left()} left")
+        b = self.d[self.p : self.p + n]
+        self.p += n
+        return b
+
+    def u8(self, what):
+        return self.take(1, what)[0]
+
+    def u32(self, what):
+        return int.from_bytes(self.take(4, what), "little")
+
+    def u64(self, what):
+        return int.from_bytes(self.take(8, what), "little")
+
+    def i64(self, what):
+        return int.from_bytes(self.take(8, what), "little", signed=True)
+
+    def h32(self, what):
+        return self.take(32, what)
+
+    def blob(self, what):
+        return self.take(self.u64(f"{what} length"), what)
+
+    def string(self, what):
+        try:
+            return self.blob(what).decode("utf-8")
+        except UnicodeDecodeError:
+            raise Invalid(f"{what}: not UTF-8") from None
+
+    def option(self, what, read):
+        flag = self.u8(f"{what} option")
+        if flag == 0:
+            return None
+        if flag != 1:
+            raise Invalid(f"{what}: option byte {flag}, not 0 or 1")
+        return read()
+
+    def count(self, what, smallest: int) -> int:
+        n = self.u64(f"{what} count")
+        if n * smallest > self.left():
+            raise Invalid(
+                f"{what}: count {n} needs at least {n * smallest} bytes, only {self.left()} left"
+            )
+        return n
+
+    def items(self, what, smallest: int, read) -> list:
+        return [read() for _ in range(self.count(what, smallest))]
+
+
+def _ascending(items: list, key, what: str):
+    """§11.1: each map is sorted by its key, so that one state has one encoding."""
+    for a, b in zip(items, items[1:]):
+        if not key(a) < key(b):
+            raise Invalid(f"{what}: not in strictly ascending order of its key")
+
+
+def parse_state(data: bytes) -> dict:
+    """Decodes a replay state file exactly as §11.1 lays it out (raises Invalid)."""
+    if not data.startswith(STATE_MAGIC):
+        raise Invalid("not a replay state (no 'accord replay state' magic)")
+    if len(data) < len(STATE_MAGIC) + 4 + 32:
+        raise Invalid("shorter than its magic, version and digest")
+    body, digest = data[:-32], data[-32:]
+    r = _StateReader(body)
+    r.take(len(STATE_MAGIC), "magic")
+    version = r.u32("version")
+    if version != STATE_VERSION:
+        raise Invalid(f"version {version}, not {STATE_VERSION}")
+    if sha256(body) != digest:
+        raise Invalid("the trailing SHA-256 does not match the bytes before it")
+    s: dict = {}
+    s["origin"] = r.string("origin")
+    s["note"] = r.blob("checkpoint note")
+    s["size"] = r.u64("tree size")
+    s["edge"] = r.items("tree edge", 33, lambda: (r.u8("edge level"), r.h32("edge root")))
+    s["last_leaf"] = r.h32("last leaf hash")
+    s["log_time"] = r.i64("log time")
+    s["rules"] = r.u64("rules version")
+    s["counts"] = {k: r.u64(f"{k} count") for k in KINDS}
+    s["checkpoints"] = r.u64("checkpoints verified")
+
+    s["keys"] = r.items(
+        "keys",
+        32 + 32 + 8 + 8 + 1,
+        lambda: (
+            r.h32("kid"),
+            r.h32("public key"),
+            r.u64("installing index"),
+            r.string("key organisation"),
+            r.option("key end", lambda: (r.u64("ended-at index"), r.i64("ended-at log time"))),
+        ),
+    )
+    _ascending(s["keys"], lambda k: k[0], "keys")
+    s["orgs"] = r.items(
+        "organisations",
+        8 + 8 + 1,
+        lambda: (
+            r.string("organisation"),
+            r.u64("registration index"),
+            r.option("recovery commitment", lambda: r.h32("recovery commitment")),
+        ),
+    )
+    _ascending(s["orgs"], lambda o: o[0].encode(), "organisations")
+    s["ids"] = r.items("statement ids", 32 + 8, lambda: (r.h32("statement id"), r.u64("index")))
+    _ascending(s["ids"], lambda i: i[0], "statement ids")
+    s["live"] = r.items(
+        "live attestations",
+        32 + 8 + 8,
+        lambda: (r.h32("live id"), r.u64("live index"), r.string("live organisation")),
+    )
+    _ascending(s["live"], lambda a: a[0], "live attestations")
+    s["ended"] = r.items(
+        "ended attestations",
+        8 + 8 + 32 + 8,
+        lambda: (
+            r.u64("ended index"),
+            r.string("ended organisation"),
+            r.h32("ended id"),
+            r.u64("ender index"),
+        ),
+    )
+    _ascending(s["ended"], lambda a: a[0], "ended attestations")
+    s["untrusted"] = r.items(
+        "untrusted entries", 16, lambda: (r.u64("untrusted index"), r.u64("recovery index"))
+    )
+    _ascending(s["untrusted"], lambda u: u[0], "untrusted entries")
+    s["name_keys"] = r.items(
+        "name comparison keys",
+        8 + 8 + 8,
+        lambda: (r.string("comparison key"), r.u64("registration index"), r.string("name")),
+    )
+    _ascending(s["name_keys"], lambda n: n[0].encode(), "name comparison keys")
+    s["expiries"] = r.items("expiries", 16, lambda: (r.u64("expiry index"), r.i64("expires")))
+    _ascending(s["expiries"], lambda e: e[0], "expiries")
+    s["kid_numbers"] = r.items("key numbers", 32, lambda: r.h32("numbered kid"))
+    if len(set(s["kid_numbers"])) != len(s["kid_numbers"]):
+        raise Invalid("key numbers: a key id numbered twice")
+    s["org_numbers"] = r.items("organisation numbers", 8, lambda: r.string("numbered organisation"))
+    if len(set(s["org_numbers"])) != len(s["org_numbers"]):
+        raise Invalid("organisation numbers: an organisation numbered twice")
+    s["history"] = r.items(
+        "history",
+        8 + 8 + 8 + 4 + 4 + 1,
+        lambda: (
+            r.u64("history index"),
+            r.i64("history log time"),
+            r.u64("history ended index"),
+            r.u32("history key number"),
+            r.u32("history organisation number"),
+            r.u8("history kind"),
+        ),
+    )
+    _ascending(s["history"], lambda h: h[0], "history")
+    for h in s["history"]:
+        if h[3] >= len(s["kid_numbers"]) or h[4] >= len(s["org_numbers"]):
+            raise Invalid(f"history of entry {h[0]}: key or organisation number out of range")
+        if h[5] >= len(STATE_KINDS):
+            raise Invalid(f"history of entry {h[0]}: kind {h[5]} out of range")
+    s["spent"] = r.items(
+        "spent recovery commitments",
+        32 + 8,
+        lambda: (r.h32("spent commitment"), r.string("spent organisation")),
+    )
+    _ascending(s["spent"], lambda c: c[0], "spent recovery commitments")
+
+    def mark():
+        org = r.string("mark organisation")
+        at = r.u64("mark recovery index")
+        since = r.i64("compromised-since")
+        kids = r.items("mark key ids", 32, lambda: r.h32("mark key id"))
+        _ascending(kids, lambda k: k, "key ids of a compromise mark")
+        return (org, at, since, kids)
+
+    s["marks"] = r.items("compromise marks", 8 + 8 + 8 + 8, mark)
+    _ascending(s["marks"], lambda m: m[1], "compromise marks")
+    s["norm_rows"] = r.u64("norm rows count")
+
+    def digest_state(what):
+        name = r.string(f"{what} name")
+        words = [r.u32(f"{what} SHA-256 word") for _ in range(8)]
+        n = r.u8(f"{what} buffered byte count")
+        if n % 8 or n >= 64:
+            raise Invalid(f"{what} {name!r}: buffered byte count {n}, not a multiple of 8 below 64")
+        buffered = r.take(n, f"{what} buffered bytes")
+        total = r.u64(f"{what} total byte count")
+        if total % 64 != n:
+            raise Invalid(f"{what} {name!r}: total {total} bytes does not leave {n} buffered")
+        if total == n and words != list(SHA256_IV):
+            raise Invalid(f"{what} {name!r}: no complete block hashed, yet not the initial state")
+        return (name, words, buffered, total)
+
+    smallest = 8 + 32 + 1 + 8
+    s["org_digests"] = r.items("organisation index digests", smallest, lambda: digest_state("org"))
+    _ascending(s["org_digests"], lambda d: d[0].encode(), "organisation index digests")
+    s["norm_digests"] = r.items("norm index digests", smallest, lambda: digest_state("norm"))
+    _ascending(s["norm_digests"], lambda d: d[0].encode(), "norm index digests")
+    if r.left():
+        raise Invalid(f"{r.left()} bytes left over after the last field")
+    return s
+
+
+def _first_difference(what: str, theirs: list, mine: list, show) -> str | None:
+    """None if equal, else a message naming the first element that differs."""
+    if theirs == mine:
+        return None
+    for i, (a, b) in enumerate(zip(theirs, mine)):
+        if a != b:
+            return f"{what}: element {i} is {show(a)} in the state, {show(b)} in the export"
+    return f"{what}: {len(theirs)} in the state, {len(mine)} in the export"
+
+
+def _show(v):
+    if isinstance(v, bytes):
+        return v.hex()
+    if isinstance(v, (tuple, list)):
+        return "(" + ", ".join(_show(x) for x in v) + ")"
+    return repr(v)
+
+
+def check_state(data: bytes, vkey: VKey, name: str | None) -> tuple[dict, dict]:
+    """The checks §11.1 makes on load that need no ledger; returns the parsed state and a
+    summary (raises Invalid)."""
+    if name is not None:
+        m = STATE_NAME.fullmatch(name)
+        want = sha256(vkey.text.strip("\n").encode()).hex()
+        if m and m.group(1) != want:
+            raise Invalid(f"file named for another ledger key (replay-{want}.state expected)")
+    s = parse_state(data)
+    cp = open_checkpoint(s["note"], vkey, "the state's checkpoint")
+    if cp.origin != s["origin"]:
+        raise Invalid(f"origin {s['origin']!r}, but its checkpoint's is {cp.origin!r}")
+    size = s["size"]
+    if cp.size != size:
+        raise Invalid(f"tree size {size}, but its checkpoint's is {cp.size}")
+    if size == 0:
+        raise Invalid("a state of 0 entries (accord never keeps one)")
+    levels = [lv for lv, _ in s["edge"]]
+    want_levels = [b for b in range(63, -1, -1) if size >> b & 1]
+    if levels != want_levels:
+        raise Invalid(f"tree edge levels {levels} are not the bits of the size {size}")
+    root = s["edge"][-1][1]
+    for _, left in reversed(s["edge"][:-1]):
+        root = node_hash(left, root)
+    if root != cp.root:
+        raise Invalid("the root of the tree edge is not its checkpoint's root")
+    if size & 1 and s["edge"][-1][1] != s["last_leaf"]:
+        raise Invalid("odd size, but the level-0 subtree of the edge is not the last leaf")
+    if s["rules"] not in (1, 2):
+        raise Invalid(f"rules version {s['rules']}")
+    if len(s["ids"]) != size:
+        raise Invalid(f"{len(s['ids'])} statement ids for {size} entries")
+    if sum(s["counts"].values()) != size:
+        raise Invalid(f"counts by kind add up to {sum(s['counts'].values())}, not {size}")
+    if len(s["orgs"]) != s["counts"]["registration"]:
+        raise Invalid("not one organisation per registration")
+    if sum(d[3] // 8 for d in s["org_digests"]) != size:
+        raise Invalid("the organisation index digests do not cover every entry once")
+    if sum(d[3] // 8 for d in s["norm_digests"]) != s["norm_rows"]:
+        raise Invalid("the norm index digests do not hold the norm rows count")
+    summary = {
+        "ok": True,
+        "origin": s["origin"],
+        "entries": size,
+        "root": cp.root.hex(),
+        "rules_version": s["rules"],
+        "checkpoints_verified": s["checkpoints"],
+        "organisations": len(s["orgs"]),
+        **{("recoveries" if k == "recovery" else k + "s"): n for k, n in s["counts"].items()},
+        "keys": len(s["keys"]),
+        "statement_ids": len(s["ids"]),
+        "live_set": len(s["live"]),
+        "ended_attestations": len(s["ended"]),
+        "untrusted": [u[0] for u in s["untrusted"]],
+        "compromise_marks": len(s["marks"]),
+        "norm_rows": s["norm_rows"],
+        "org_index_digests": {
+            d[0]: sha256_finish(d[1], d[2], d[3]).hex() for d in s["org_digests"]
+        },
+        "norm_index_digests": {
+            d[0]: sha256_finish(d[1], d[2], d[3]).hex() for d in s["norm_digests"]
+        },
+    }
+    return s, summary
+
+
+def compare_state(s: dict, keep: dict) -> list:
+    """Compares a parsed state with this verifier's own replay of an export of the same size
+    (verify_export's `keep`); returns the differences, as messages."""
+    rp: Replay = keep["replay"]
+    tree: TreeBuilder = keep["tree"]
+    out = []
+
+    def same(what, theirs, mine, show=_show):
+        d = _first_difference(what, theirs, mine, show)
+        if d:
+            out.append(d)
+
+    if s["size"] != tree.size:
+        return [f"tree size: {s['size']} in the state, {tree.size} in the export"]
+    same("tree edge", s["edge"], [(n.bit_length() - 1, h) for n, h in tree.stack])
+    same("last leaf hash", [s["last_leaf"]], [keep["last_leaf"]])
+    same("log time", [s["log_time"]], [keep["last_time"]])
+    same("rules version", [s["rules"]], [keep["last_version"]])
+    same("counts by kind", list(s["counts"].items()), list(rp.counts.items()))
+    same(
+        "keys",
+        s["keys"],
+        sorted(
+            (
+                kid,
+                k.key,
+                k.installed,
+                k.org,
+                None if k.ended_index is None else (k.ended_index, k.ended_time),
+            )
+            for kid, k in rp.keys.items()
+        ),
+    )
+    same(
+        "organisations",
+        s["orgs"],
+        sorted(
+            ((n, o.reg_index, o.commitment) for n, o in rp.orgs.items()),
+            key=lambda o: o[0].encode(),
+        ),
+    )
+    same("statement ids", s["ids"], sorted(rp.index_of.items()))
+    same("live attestations", s["live"], sorted((i, v[0], v[1]) for i, v in rp.live.items()))
+    same(
+        "ended attestations",
+        s["ended"],
+        sorted((rp.index_of[i], rp.iss_of[rp.index_of[i]], i, e) for i, e in rp.ender.items()),
+    )
+    same("untrusted entries", s["untrusted"], sorted(rp.untrusted_by.items()))
+    same(
+        "name comparison keys",
+        s["name_keys"],
+        sorted(((k, v[0], v[1]) for k, v in rp.name_keys.items()), key=lambda n: n[0].encode()),
+    )
+    same("expiries", s["expiries"], sorted(rp.expiry.items()))
+    same("key numbers", s["kid_numbers"], sorted(rp.kid_number, key=rp.kid_number.get))
+    same("organisation numbers", s["org_numbers"], sorted(rp.org_number, key=rp.org_number.get))
+    kind_code = {k: n for n, k in enumerate(STATE_KINDS)}
+    same(
+        "history",
+        s["history"],
+        sorted(
+            (
+                index,
+                t,
+                U64_MAX if ended is None else rp.index_of[ended],
+                rp.kid_number[kid],
+                rp.org_number[org],
+                kind_code[kind],
+            )
+            for org, hs in rp.history.items()
+            for index, t, kid, ended, kind in hs
+        ),
+    )
+    same("spent recovery commitments", s["spent"], sorted(rp.spent_by.items()))
+    same(
+        "compromise marks",
+        s["marks"],
+        [(org, at, since, sorted(kids)) for at, since, kids, org in rp.marks],
+    )
+    same(
+        "norm rows count",
+        [s["norm_rows"]],
+        [sum(len(v) for v in rp.norm_entries.values())],
+    )
+    for what, theirs, mine in (
+        ("organisation index digests", s["org_digests"], rp.org_entries),
+        ("norm index digests", s["norm_digests"], rp.norm_entries),
+    ):
+        same(
+            what,
+            [(d[0], d[3], sha256_finish(d[1], d[2], d[3])) for d in theirs],
+            sorted(
+                ((n, 8 * len(ix), index_digest(ix)) for n, ix in mine.items()),
+                key=lambda d: d[0].encode(),
+            ),
+        )
+    return out
+
+
+def verify_state(path: str, vkey: VKey, export: str | None, cats) -> dict:
+    s, summary = check_state(_read(path), vkey, os.path.basename(path))
+    if export is not None:
+        keep: dict = {}
+        verify_export(_read(export), vkey, cats, keep)
+        diffs = compare_state(s, keep)
+        summary["export"] = {"entries": keep["tree"].size, "root": keep["root"].hex()}
+        summary["differences"] = diffs
+        if diffs:
+            summary["ok"] = False
+    return summary
 
 
 # ---------------------------------------------------------------------------------------------
@@ -2021,6 +2536,7 @@ def main(argv=None) -> int:
         ("export", "verify an export file (accord export --out FILE)"),
         ("proof", "verify an audit proof bundle or consistency proof (CBOR or JSON)"),
         ("checkpoint", "verify a checkpoint note"),
+        ("state", "check a remembered replay state (replay-<hex>.state, §11.1)"),
     ):
         sp = sub.add_parser(name, help=helptext)
         sp.add_argument("file")
@@ -2034,6 +2550,13 @@ def main(argv=None) -> int:
         sp.add_argument("--json", action="store_true", help="print the summary as JSON")
         if name == "proof":
             sp.add_argument("--entry", metavar="FILE", help="entry bytes for a tlog-proof without extra")
+        if name == "state":
+            sp.add_argument(
+                "--export",
+                metavar="FILE",
+                help="an export of the same ledger at the state's size: verify it and compare "
+                "the state with this verifier's own replay of it",
+            )
     sub.add_parser("names-selftest", help="check the §4.1 name functions on known cases")
     sp = sub.add_parser("names-compare", help="compare accord's §4.1 name keys (JSON) with ours")
     sp.add_argument("file")
@@ -2061,6 +2584,16 @@ def main(argv=None) -> int:
                 print(f"root {summary['root']} at size {summary['entries']}")
                 if summary["untrusted"]:
                     print("untrusted entries: " + ", ".join(map(str, summary["untrusted"])))
+        elif args.cmd == "state":
+            cats = load_catalogues(args.catalogue or default_catalogues())
+            summary = verify_state(args.file, vkey, args.export, cats)
+            # The summary is JSON whether or not --json is given.
+            print(json.dumps(summary, indent=2, sort_keys=True))
+            if not summary["ok"]:
+                raise Invalid(
+                    "replay state differs from the replay of the export: "
+                    + "; ".join(summary["differences"])
+                )
         elif args.cmd == "proof" and _read(args.file, MAX_PROOF).startswith(TLOG_PROOF_HEADER):
             entry = _read(args.entry, MAX_ENTRY) if args.entry else None
             msg = verify_tlog_proof(_read(args.file, MAX_PROOF), vkey, entry)
