@@ -558,13 +558,21 @@ pub struct TileStream<'a> {
 impl<'a> TileStream<'a> {
     /// A stream of the log at `source` up to its verified checkpoint `cp`.
     pub fn new(source: &'a dyn TileSource, cp: &SignedCheckpoint) -> Self {
-        Self::from_bundle(source, cp, 0)
+        Self::from_bundle(source, cp, 0, &[])
     }
 
     /// A stream of the entries from entry bundle `first` on (entry `first × 256`): what a
     /// verification resumed from a remembered state reads. Each bundle's level-0 hash tile is
-    /// checked as from the start; the tiles above level 0 only by a stream from bundle 0.
-    pub fn from_bundle(source: &'a dyn TileSource, cp: &SignedCheckpoint, first: u64) -> Self {
+    /// checked as from the start, and the tiles above level 0 at the end against the roots of
+    /// every full level-0 tile: `roots`, those of the bundles before `first` (a remembered
+    /// state keeps them), then those of the bundles read. Without them (`roots` not one per
+    /// bundle before `first`), the tiles above level 0 are not checked.
+    pub fn from_bundle(
+        source: &'a dyn TileSource,
+        cp: &SignedCheckpoint,
+        first: u64,
+        roots: &[Hash],
+    ) -> Self {
         let header = crate::export::ExportHeader {
             origin: cp.checkpoint.origin.to_string(),
             size: cp.checkpoint.size,
@@ -587,8 +595,8 @@ impl<'a> TileStream<'a> {
             buf,
             pos: 0,
             check: Some(TileCheck {
-                full_roots: Vec::new(),
-                upper: first == 0,
+                full_roots: roots.to_vec(),
+                upper: roots.len() as u64 == first,
             }),
             failure,
         }

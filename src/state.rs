@@ -199,10 +199,8 @@ impl StateDir {
         }
         self.ensure_private_dir()?;
         let file = self.replay_file_for(key);
-        let bytes = match fs::read(&file) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(self.io(&file)(e)),
+        let Some(bytes) = self.read_private(&file)? else {
+            return Ok(None);
         };
         let bad = |problem: String| StateError::BadReplayState {
             file: file.clone(),
@@ -278,6 +276,28 @@ impl StateDir {
         self.write_atomic(&self.watch_file_for(tag), bytes)
     }
 
+    /// A file of the directory, if it exists: opened without following a symbolic link, only
+    /// if it is a regular file owned by the directory's owner (anything else there was not
+    /// written by accord for this user, and is refused, never read).
+    fn read_private(&self, file: &Path) -> Result<Option<Vec<u8>>, StateError> {
+        use std::os::unix::fs::MetadataExt as _;
+        let Some(mut f) = crate::localfs::open_regular(file)? else {
+            return Ok(None);
+        };
+        let own = fs::metadata(&self.dir).map_err(self.io(&self.dir))?.uid();
+        let m = f.metadata().map_err(self.io(file))?;
+        if m.uid() != own {
+            return Err(StateError::NotPrivate {
+                path: file.to_path_buf(),
+                why: format!("owned by user {}, not by the directory's owner", m.uid()),
+                fix: "remove it".into(),
+            });
+        }
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut f, &mut bytes).map_err(self.io(file))?;
+        Ok(Some(bytes))
+    }
+
     /// The file the remembered checkpoint was read from: [`StateDir::file_for`], or the file of
     /// the earlier layout while it has not been replaced yet (for messages naming it).
     fn remembered_file(&self, key: &VerifierKey) -> PathBuf {
@@ -316,18 +336,12 @@ impl StateDir {
             self.ensure_private_dir()?;
         }
         let file = self.file_for(key);
-        let bytes = match fs::read(&file) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                // A file of the older, origin-keyed layout counts only if it is this ledger's.
-                let legacy = self.legacy_file_for(key.name());
-                return match fs::read(&legacy) {
-                    Ok(b) => Ok(SignedCheckpoint::open(&b, key).ok()),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                    Err(e) => Err(self.io(&legacy)(e)),
-                };
-            }
-            Err(e) => return Err(self.io(&file)(e)),
+        let Some(bytes) = self.read_private(&file)? else {
+            // A file of the older, origin-keyed layout counts only if it is this ledger's.
+            let legacy = self.legacy_file_for(key.name());
+            return Ok(self
+                .read_private(&legacy)?
+                .and_then(|b| SignedCheckpoint::open(&b, key).ok()));
         };
         SignedCheckpoint::open(&bytes, key)
             .map(Some)
@@ -405,6 +419,11 @@ impl StateDir {
                 let p = self.dir.join(format!("fork-{tag}-{size}-{n}-{i}.note"));
                 if !p.exists() {
                     self.write_atomic(&p, note)?;
+                    break;
+                }
+                // The same evidence kept already (a monitor that meets the same fork at every
+                // run): not kept again, so that the directory does not grow without bound.
+                if fs::read(&p).is_ok_and(|kept| kept == note) {
                     break;
                 }
                 i += 1;

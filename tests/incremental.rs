@@ -93,6 +93,14 @@ fn a_damaged_or_foreign_replay_state_is_refused_with_exit_2_and_full_starts_over
     // Cut short.
     std::fs::write(&file, &good[..good.len() - 1]).unwrap();
     w.fails(2, &["verify", "--ledger-key", &vkey, "--state", &s(&st)]);
+    // A symbolic link in its place (to a good copy elsewhere) is not followed (review 15, F4).
+    let elsewhere = w.path("elsewhere.state");
+    std::fs::write(&elsewhere, &good).unwrap();
+    std::fs::remove_file(&file).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &file).unwrap();
+    let err = w.fails(2, &["verify", "--ledger-key", &vkey, "--state", &s(&st)]);
+    assert!(err.contains("symbolic link") || err.contains("symlink"), "{err}");
+    std::fs::remove_file(&file).unwrap();
     // --full starts over and replaces it.
     let out = json(&w.ok(&[
         "verify",
@@ -190,6 +198,31 @@ fn a_published_log_is_verified_incrementally_from_a_directory_and_over_http() {
     // A host that rewrote an entry bundle of the new part: the verdict is the full one's.
     append_attestations(&w, &key, 300, "more");
     w.ok(&["publish", &s(&public)]);
+    // A host that changed a hash tile above level 0 (one no new bundle is under): found by a
+    // resumed run too (review 15, F1), from the tile roots the state keeps.
+    let upper = public.join("tile/1/000.p/3");
+    let good = std::fs::read(&upper).unwrap();
+    let mut bad = good.clone();
+    bad[3] ^= 1;
+    std::fs::write(&upper, &bad).unwrap();
+    let o = w.run(&[
+        "verify",
+        &s(&public),
+        "--ledger-key",
+        &vkey,
+        "--state",
+        &st,
+        "--json",
+    ]);
+    assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
+    assert!(
+        o.stderr
+            .contains("resuming from the remembered replay state of size 575 failed")
+            && o.stderr.contains("tile/1/000.p/3"),
+        "{}",
+        o.stderr
+    );
+    std::fs::write(&upper, &good).unwrap();
     let bundle = public.join("tile/entries/002");
     let mut b = std::fs::read(&bundle).unwrap();
     let at = b.len() / 2;

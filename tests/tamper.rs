@@ -293,4 +293,16 @@ fn fork_is_reported_and_evidence_kept() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("FORK"), "{err}");
     assert_eq!(fork_evidence(&w.path("state/accord")), 2);
+    // Meeting the same fork again (a monitor run from cron) keeps no second copy of the same
+    // evidence: the state directory does not grow at every run (review 15, F2).
+    for _ in 0..3 {
+        let o = w
+            .cmd()
+            .env("ACCORD_LEDGER", &fork)
+            .arg("verify")
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1));
+    }
+    assert_eq!(fork_evidence(&w.path("state/accord")), 2);
 }

@@ -341,7 +341,9 @@ pub(super) fn verify_remote(
         // the new leaves, is what proves the log extends the remembered tree.
         let m = snapshot.size();
         let first = m - m % accord::tiles::TILE_WIDTH;
-        let mut stream = TileStream::from_bundle(source.as_ref(), &cp, first / accord::tiles::TILE_WIDTH);
+        let roots = snapshot.tile_roots().to_vec();
+        let mut stream =
+            TileStream::from_bundle(source.as_ref(), &cp, first / accord::tiles::TILE_WIDTH, &roots);
         let r = accord::export::verify_export_from(
             &mut stream,
             &vkey,
@@ -408,7 +410,7 @@ pub(super) fn verify_remote(
     let checked = match from {
         None => "every entry bundle and hash tile".to_string(),
         Some(m) => format!(
-            "the entry bundles and level-0 hash tiles from entry {}",
+            "the entry bundles and level-0 hash tiles from entry {}, every hash tile above level 0",
             m - m % accord::tiles::TILE_WIDTH
         ),
     };

@@ -44,9 +44,10 @@ findings were reported: the first run reports from entry 0 (or --since N), later
 new. It also remembers the checkpoint, as verify does: a log smaller than the one verified before \
 (rollback) or with another tree (fork) exits 1, reported as a finding at every run until it is \
 resolved; and the replay state that makes the next run verify only the new entries.\n\n\
-Output: one line per finding on standard output, `entry N: KIND: SUMMARY` (KIND: registration, \
-attestation, withdrawal, rotation, revocation, recovery, close-name; rollback, fork or invalid for the \
-log), and nothing else: the summary goes to standard error (--quiet silences it), so that cron mails \
+Output: one line per finding on standard output: `entry N: KIND: SUMMARY` for an entry (KIND: \
+registration, attestation, withdrawal, rotation, revocation, recovery, close-name), and `KIND: SUMMARY` \
+for the log as a whole (KIND: rollback, fork, invalid; --json carries the index where there is one), \
+and nothing else: the summary goes to standard error (--quiet silences it), so that cron mails \
 only what is new. --json: one JSON object per line for each finding, then a summary line \
 (docs/FORMAT.md section 11.2).\n\n\
 --exec PROGRAM [ARG]... runs PROGRAM once per finding, never through a shell, with the finding in the \
@@ -492,7 +493,11 @@ fn verify_log(
                 .map(Snapshot::size)
                 .filter(|&m| from >= m && want_root_at == Some(m));
             let first = tail.map_or(0, |m| m - m % accord::tiles::TILE_WIDTH);
-            let mut stream = TileStream::from_bundle(source, cp, first / accord::tiles::TILE_WIDTH);
+            let roots = match (&resume, tail) {
+                (Some(s), Some(_)) => s.tile_roots().to_vec(),
+                _ => Vec::new(),
+            };
+            let mut stream = TileStream::from_bundle(source, cp, first / accord::tiles::TILE_WIDTH, &roots);
             let header = accord::export::read_header(&mut stream)
                 .map_err(|e| Stop::Other(remote_fail(&stream, e.into(), shown_location)))?;
             let mut findings = Vec::new();

@@ -224,7 +224,10 @@ impl Snapshot {
 fn perfect_root(level: &[Hash]) -> Hash {
     let mut v = level.to_vec();
     while v.len() > 1 {
-        v = v.chunks(2).map(|p| crate::merkle::node_hash(&p[0], &p[1])).collect();
+        v = v
+            .chunks(2)
+            .map(|p| crate::merkle::node_hash(&p[0], &p[1]))
+            .collect();
     }
     v.first().copied().unwrap_or_default()
 }

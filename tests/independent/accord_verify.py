@@ -1057,6 +1057,8 @@ class TreeBuilder:
     def __init__(self):
         self.stack: list[tuple[int, bytes]] = []
         self.size = 0
+        # The root of every full 256-leaf subtree, in order (what level-1 hash tiles hold).
+        self.tile_roots: list[bytes] = []
 
     def push(self, leaf: bytes):
         size, h = 1, leaf
@@ -1064,6 +1066,8 @@ class TreeBuilder:
             s, left = self.stack.pop()
             h = node_hash(left, h)
             size += s
+            if size == 256:
+                self.tile_roots.append(h)
         self.stack.append((size, h))
         self.size += 1
 
@@ -1769,6 +1773,7 @@ def parse_state(data: bytes) -> dict:
     s["rules"] = r.u64("rules version")
     s["counts"] = {k: r.u64(f"{k} count") for k in KINDS}
     s["checkpoints"] = r.u64("checkpoints verified")
+    s["tile_roots"] = r.items("tile roots", 32, lambda: r.h32("tile root"))
 
     s["keys"] = r.items(
         "keys",
@@ -1936,6 +1941,17 @@ def check_state(data: bytes, vkey: VKey, name: str | None) -> tuple[dict, dict]:
         raise Invalid("the root of the tree edge is not its checkpoint's root")
     if size & 1 and s["edge"][-1][1] != s["last_leaf"]:
         raise Invalid("odd size, but the level-0 subtree of the edge is not the last leaf")
+    if len(s["tile_roots"]) != size // 256:
+        raise Invalid(f"{len(s['tile_roots'])} tile roots for {size} entries")
+    start = 0
+    for level, sub in s["edge"]:
+        if level >= 8:
+            layer = s["tile_roots"][start >> 8 : (start + (1 << level)) >> 8]
+            while len(layer) > 1:
+                layer = [node_hash(layer[i], layer[i + 1]) for i in range(0, len(layer), 2)]
+            if layer[0] != sub:
+                raise Invalid(f"the tile roots under the edge's subtree of level {level} do not make its root")
+        start += 1 << level
     if s["rules"] not in (1, 2):
         raise Invalid(f"rules version {s['rules']}")
     if len(s["ids"]) != size:
@@ -1990,6 +2006,7 @@ def compare_state(s: dict, keep: dict) -> list:
         return [f"tree size: {s['size']} in the state, {tree.size} in the export"]
     same("tree edge", s["edge"], [(n.bit_length() - 1, h) for n, h in tree.stack])
     same("last leaf hash", [s["last_leaf"]], [keep["last_leaf"]])
+    same("tile roots", s["tile_roots"], tree.tile_roots)
     same("log time", [s["log_time"]], [keep["last_time"]])
     same("rules version", [s["rules"]], [keep["last_version"]])
     same("counts by kind", list(s["counts"].items()), list(rp.counts.items()))
