@@ -590,7 +590,7 @@ impl ReplayState<'_> {
         .map_err(|r| invalid(at.clone(), r.to_string()))?;
         apply(&mut self.registry, expected, e.logged_at, &st)?;
         let stored = self.frontier.push(leaf);
-        if self.frontier.size() % crate::tiles::TILE_WIDTH == 0 {
+        if self.frontier.size().is_multiple_of(crate::tiles::TILE_WIDTH) {
             // The push completed a 256-leaf subtree: its root is the node of level 8.
             if let Some(&(_, root)) = stored.get(8) {
                 self.tile_roots.push(root);
