@@ -32,7 +32,8 @@ pub struct VerifyReport {
     pub checkpoint: SignedCheckpoint,
     /// Entries replayed.
     pub entries: u64,
-    /// Signed checkpoints checked.
+    /// Signed checkpoints checked (by a resumed verification too, as many as a full one of the
+    /// same data checks).
     pub checkpoints: u64,
     /// Registered organisations.
     pub organisations: u64,
@@ -218,8 +219,6 @@ struct ReplayState<'c> {
     /// The root of every full 256-entry tile of the tree so far (what the hash tiles of level
     /// 1 must hold): kept so that a reader resumed later can check the upper tiles.
     tile_roots: Vec<Hash>,
-    /// Resumed from a snapshot: its size. Checkpoints up to it were counted in it already.
-    resumed_at: u64,
     /// Resumed from a snapshot and fed from entry 0: the entries before the snapshot, being
     /// hashed and chained (not judged again) until their tree is the snapshot's.
     catch_up: Option<CatchUp>,
@@ -283,7 +282,6 @@ impl<'c> Replay<'c> {
                 checkpoints: 0,
                 latest: None,
                 tile_roots: Vec::new(),
-                resumed_at: 0,
                 catch_up: None,
             },
             pending: Vec::new(),
@@ -314,10 +312,13 @@ impl<'c> Replay<'c> {
                 last_time: snapshot.last_time,
                 last_version: snapshot.last_version,
                 by_kind: snapshot.by_kind,
-                checkpoints: snapshot.checkpoints,
-                latest: Some(snapshot.checkpoint),
+                // The checkpoints this replay checks, as a full one counts them: fed from the
+                // start, it checks those before the snapshot again (a ledger's, against the
+                // entries read again), and the latest is the latest it checked; a stream that
+                // starts later has the snapshot's as the latest so far.
+                checkpoints: 0,
+                latest: (!from_start).then_some(snapshot.checkpoint),
                 tile_roots: snapshot.tile_roots,
-                resumed_at: size,
                 catch_up,
             },
             pending: Vec::new(),
@@ -477,11 +478,8 @@ impl ReplayState<'_> {
                 "signed root does not match the root rebuilt from the entries (entries altered, reordered or removed)",
             ));
         }
-        // Checked, but counted already when resumed from a snapshot of at least this size.
-        if size > self.resumed_at || self.resumed_at == 0 {
-            self.checkpoints += 1;
-            self.latest = Some(cp);
-        }
+        self.checkpoints += 1;
+        self.latest = Some(cp);
         Ok(())
     }
 

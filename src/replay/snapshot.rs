@@ -55,6 +55,8 @@ pub struct Snapshot {
     pub(crate) last_time: Seconds,
     pub(crate) last_version: u64,
     pub(crate) by_kind: [u64; 6],
+    /// Signed checkpoints the verification that made it checked. A verification resumed from
+    /// it counts those it checks itself, as a full one of the same data would.
     pub(crate) checkpoints: u64,
     pub(crate) tile_roots: Vec<Hash>,
     pub(crate) registry: MemRegistry,

@@ -405,9 +405,12 @@ impl MemRegistry {
             .count()
     }
     /// For each attestation [`MemRegistry::live_count`] counts: (its log time, its expiry or
-    /// `Seconds::MAX`), so that the attestations in force at any time can be counted.
+    /// `Seconds::MAX`), so that the attestations in force at any time can be counted. Sorted,
+    /// so that one state gives one list (and equal reports compare equal), whatever the order
+    /// of the map it is read from.
     pub fn live_times(&self) -> Vec<(Seconds, Seconds)> {
-        self.live
+        let mut times: Vec<(Seconds, Seconds)> = self
+            .live
             .values()
             .filter(|(i, _)| !self.untrusted.contains_key(i))
             .map(|(i, _)| {
@@ -417,7 +420,9 @@ impl MemRegistry {
                     .map_or(Seconds::MIN, |k| self.history[k].logged_at);
                 (logged, self.expiry.get(i).copied().unwrap_or(Seconds::MAX))
             })
-            .collect()
+            .collect();
+        times.sort_unstable();
+        times
     }
     /// Recoveries that set a compromise time.
     pub fn marks(&self) -> &[RecoveryMark] {
