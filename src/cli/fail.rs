@@ -82,6 +82,20 @@ impl Fail {
     }
 }
 
+/// Whether the holder of a ledger, as [`StoreError::InUse`] names it (` (pid N: accord serve
+/// --writable ...)`), is `accord serve`: the ledger's one writer for as long as it runs.
+pub fn held_by_server(holder: &str) -> bool {
+    holder
+        .split_whitespace()
+        .any(|w| w.trim_end_matches(')') == "serve")
+}
+
+/// What to do when `accord serve` holds the ledger.
+const HELD_BY_SERVER_HINT: &str = "`accord serve --writable` is this ledger's one writer while it runs: \
+submit through it by adding --server URL (the address it serves at, such as http://127.0.0.1:8080/; or set \
+ACCORD_SERVER) to append, attest, register, withdraw or key rotate|revoke|recover; for anything else, stop \
+it first (SIGTERM)";
+
 /// Classifies a ledger error. `rejected_code` is the code for a refused statement: 2 when it
 /// was built from the user's arguments, 1 when it came from a statement file.
 pub fn ledger(e: LedgerError, rejected_code: u8) -> Fail {
@@ -91,10 +105,16 @@ pub fn ledger(e: LedgerError, rejected_code: u8) -> Fail {
         LedgerError::Rejected { .. } => rejected_code,
         _ => 2,
     };
+    let hint = match &e {
+        LedgerError::Store(StoreError::InUse(_, who)) if held_by_server(who) => {
+            Some(HELD_BY_SERVER_HINT.to_string())
+        }
+        _ => None,
+    };
     Fail {
         code,
         error: e.into(),
-        hint: None,
+        hint,
     }
 }
 

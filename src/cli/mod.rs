@@ -3,6 +3,7 @@
 mod context;
 mod custodian;
 mod demo;
+mod destination;
 mod display;
 mod fail;
 mod keys;
@@ -115,7 +116,7 @@ public and permanent: give a role address (security@...), never a person's."
         #[arg(long, value_name = "FILE.pub")]
         recovery_key: Option<PathBuf>,
         #[command(flatten)]
-        ledger_key: context::LedgerKeyFile,
+        to: destination::DestinationArgs,
     },
     /// Show the norms catalogue compiled into accord.
     Norms {
@@ -134,7 +135,7 @@ public and permanent: give a role address (security@...), never a person's."
         #[command(flatten)]
         body: statements::AttestArgs,
         #[command(flatten)]
-        ledger_key: context::LedgerKeyFile,
+        to: destination::DestinationArgs,
     },
     /// Sign a statement offline, to a file, for `accord append` at the custodian.
     #[command(after_help = statements::SIGN_HELP)]
@@ -148,7 +149,7 @@ public and permanent: give a role address (security@...), never a person's."
         #[arg(long)]
         json: bool,
         #[command(flatten)]
-        ledger_key: context::LedgerKeyFile,
+        to: destination::DestinationArgs,
     },
     /// Withdraw an earlier attestation of your organisation.
     Withdraw {
@@ -162,7 +163,7 @@ public and permanent: give a role address (security@...), never a person's."
         #[arg(long)]
         reason: String,
         #[command(flatten)]
-        ledger_key: context::LedgerKeyFile,
+        to: destination::DestinationArgs,
     },
     /// Replay and verify the whole ledger against the ledger's public key.
     #[command(
@@ -534,7 +535,7 @@ sign the rotation with `accord sign --rotate` and append it (see `accord sign --
         #[arg(long, value_name = "NEW")]
         new: PathBuf,
         #[command(flatten)]
-        ledger_key: context::LedgerKeyFile,
+        to: destination::DestinationArgs,
     },
     /// End the organisation's key from now on (a lost laptop, a key retired); the organisation
     /// then has no key until its recovery key installs one (`accord key recover`).
@@ -558,7 +559,7 @@ key in an HSM, a KMS or offline: `accord sign --revoke`."
         #[arg(long)]
         reason: String,
         #[command(flatten)]
-        ledger_key: context::LedgerKeyFile,
+        to: destination::DestinationArgs,
     },
     /// After a lost or stolen key: the recovery key ends every current key, installs NEW and
     /// commits to the next recovery key. A recovery key works once.
@@ -588,7 +589,7 @@ Public key files (--new, --next-recovery-key) may be accord's, OpenSSH, PEM \
         #[arg(long)]
         reason: String,
         #[command(flatten)]
-        ledger_key: context::LedgerKeyFile,
+        to: destination::DestinationArgs,
     },
     /// Write DIR/NAME.key (secret, mode 0600, never printed) and DIR/NAME.pub.
     Generate {
@@ -620,7 +621,7 @@ fn run(cli: &Cli) -> Result<(), Fail> {
             domain,
             contact,
             recovery_key,
-            ledger_key,
+            to,
         } => keys::register(
             dir,
             key,
@@ -628,24 +629,22 @@ fn run(cli: &Cli) -> Result<(), Fail> {
             domain.clone(),
             contact.clone(),
             recovery_key.as_deref(),
-            ledger_key,
+            to,
         ),
-        Command::Key(KeyCommand::Rotate { key, new, ledger_key }) => {
-            lifecycle::rotate(dir, key, new, ledger_key)
-        }
+        Command::Key(KeyCommand::Rotate { key, new, to }) => lifecycle::rotate(dir, key, new, to),
         Command::Key(KeyCommand::Revoke {
             key,
             target,
             reason,
-            ledger_key,
-        }) => lifecycle::revoke(dir, key, target.as_deref(), reason, ledger_key),
+            to,
+        }) => lifecycle::revoke(dir, key, target.as_deref(), reason, to),
         Command::Key(KeyCommand::Recover {
             recovery_key,
             new,
             next_recovery_key,
             compromised_since,
             reason,
-            ledger_key,
+            to,
         }) => lifecycle::recover(
             dir,
             recovery_key,
@@ -653,27 +652,19 @@ fn run(cli: &Cli) -> Result<(), Fail> {
             next_recovery_key,
             compromised_since.as_deref(),
             reason,
-            ledger_key,
+            to,
         ),
         Command::History { org, json } => reading::history(dir, org, *json),
         Command::Norms { json } => reading::norms(*json),
-        Command::Attest {
-            key,
-            body,
-            ledger_key,
-        } => statements::attest(dir, key, body, ledger_key),
+        Command::Attest { key, body, to } => statements::attest(dir, key, body, to),
         Command::Sign(args) => statements::sign(dir, args),
-        Command::Append {
-            files,
-            json,
-            ledger_key,
-        } => statements::append(dir, files, *json, ledger_key),
+        Command::Append { files, json, to } => statements::append(dir, files, *json, to),
         Command::Withdraw {
             key,
             entry,
             reason,
-            ledger_key,
-        } => statements::withdraw(dir, key, entry, reason, ledger_key),
+            to,
+        } => statements::withdraw(dir, key, entry, reason, to),
         Command::Verify {
             location: Some(loc),
             ledger_key,
