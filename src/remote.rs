@@ -835,6 +835,32 @@ impl<R: Read> Read for Until<R> {
     }
 }
 
+/// Whether a receipt says what an answer once durable must: its checkpoint is a checkpoint
+/// note of the size stated, and that size covers the entry. (Its signature is not checked: the
+/// client has no verifier key; `accord verify` and `accord prove` check the ledger itself.)
+fn receipt_covers(r: &Receipt) -> Result<(), String> {
+    if r.index >= r.tree_size {
+        return Err(format!(
+            "it puts the statement at index {} under a checkpoint of size {}, which does not cover it",
+            r.index, r.tree_size
+        ));
+    }
+    let text = r
+        .checkpoint
+        .split_once("\n\n")
+        .map(|(t, _)| format!("{t}\n"))
+        .ok_or("its checkpoint is not a signed note")?;
+    let cp = crate::checkpoint::Checkpoint::parse_text(text.as_bytes())
+        .map_err(|e| format!("its checkpoint is not one: {e}"))?;
+    if cp.size != r.tree_size {
+        return Err(format!(
+            "its checkpoint is of size {}, not the tree size {} it states",
+            cp.size, r.tree_size
+        ));
+    }
+    Ok(())
+}
+
 /// Text from a host, cut to [`MAX_QUOTED`] characters.
 fn quoted(s: &str) -> String {
     let mut t: String = s.chars().take(MAX_QUOTED).collect();
@@ -1062,6 +1088,7 @@ impl LedgerServer {
                 let receipt: Receipt =
                     serde_json::from_value(json.clone()).map_err(|e| garbage(e.to_string()))?;
                 check_id(&receipt.statement_id)?;
+                receipt_covers(&receipt).map_err(garbage)?;
                 Ok(Submission::InLedger { receipt, json })
             }
             202 => {
