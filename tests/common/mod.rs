@@ -68,6 +68,8 @@ impl World {
             .env("XDG_CONFIG_HOME", self.path("config"))
             .env("XDG_STATE_HOME", self.path("state"))
             .env("ACCORD_LEDGER", self.ledger())
+            // A developer's server must not take the tests' statements.
+            .env_remove("ACCORD_SERVER")
             .env_remove("HOME");
         c
     }
