@@ -26,9 +26,11 @@ use super::terminal::note;
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct DestinationArgs {
     /// Submit to the accord server at URL (`accord serve --writable`) instead of appending to a
-    /// ledger here: what the statement needs from the ledger (its origin, the organisation of
-    /// the key, an entry) is read from the server's API. A statement the server refuses exits
-    /// 1 naming the rule; a server that cannot be reached, fails or is busy, 2.
+    /// ledger here. The server answers once the statement is durable under its signed
+    /// checkpoint; one already in the ledger gets its existing index, so submitting again is
+    /// safe. What the statement needs from the ledger (its origin, the organisation of the key,
+    /// an entry by index) is read from the server's API. A statement the server refuses exits
+    /// 1 naming the rule; a server that cannot be reached, fails, or is busy or limiting, 2.
     #[arg(long, env = "ACCORD_SERVER", value_name = "URL")]
     pub server: Option<String>,
     #[command(flatten)]

@@ -30,9 +30,10 @@ Exit codes:
   1  the data examined is invalid: malformed or tampered entries, statements or checkpoints,
      a rollback or fork (the message names the first bad entry and what is wrong); or a
      statement the ledger's rules refuse, whether built from arguments (attest, register,
-     withdraw, key ...) or read from a file (append)
+     withdraw, key ...) or read from a file (append), here or by a server (--server)
   2  usage errors and invalid arguments (an unknown organisation or norm), missing or
-     unreadable files, I/O errors, a ledger in use by another process
+     unreadable files, I/O errors, a ledger in use by another process, a server (--server)
+     that cannot be reached, fails, or is busy or limiting (submitting again is safe)
   3  the data is valid but trust is not yet established: an export, bundle or consistency
      file older than the checkpoint remembered (a snapshot, not a rollback); later, entries
      not yet witnessed (accord watch)";
@@ -140,7 +141,8 @@ public and permanent: give a role address (security@...), never a person's."
     /// Sign a statement offline, to a file, for `accord append` at the custodian.
     #[command(after_help = statements::SIGN_HELP)]
     Sign(statements::SignArgs),
-    /// Append signed statement files in one transaction: all or none.
+    /// Append signed statement files in one transaction: all or none (with --server: one by
+    /// one, in order, up to the first the server does not take).
     Append {
         /// Statement files made by `accord sign`.
         #[arg(required = true, value_name = "FILE")]
