@@ -156,15 +156,8 @@ fn every_command_submits_through_a_server_and_the_ledger_verifies() {
     );
     w.ok(&at(&attest_args(&acme3, &["no-backdoors"], "Acme Chat"), &url));
     stop(srv);
-    let list = json(&w, &["list", "--json"]);
-    let kinds: Vec<&str> = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        kinds,
+        common::kinds(&w),
         [
             "registration",
             "attestation",
@@ -440,24 +433,14 @@ fn answer(c: TcpStream, reply: &Reply, count: &AtomicUsize) -> std::io::Result<(
     let mut c = c;
     match reply {
         Reply::Raw(b) => c.write_all(b)?,
-        Reply::Trickle => {
-            c.write_all(
-                b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n",
-            )?;
-            loop {
-                std::thread::sleep(Duration::from_millis(300));
-                c.write_all(b" ")?;
-            }
-        }
-        Reply::Endless => {
-            c.write_all(b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")?;
-            let chunk = [b' '; 65_536];
-            loop {
-                c.write_all(b"10000\r\n")?;
-                c.write_all(&chunk)?;
-                c.write_all(b"\r\n")?;
-            }
-        }
+        Reply::Trickle => publog::trickle(
+            &mut c,
+            b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n",
+        )?,
+        Reply::Endless => publog::endless_chunks(
+            &mut c,
+            b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+        )?,
     }
     Ok(())
 }

@@ -543,6 +543,16 @@ pub fn json(w: &World, args: &[&str]) -> Value {
     serde_json::from_str(&w.ok(args)).unwrap()
 }
 
+/// The kind of every entry of the world's ledger, in order (`list --json`).
+pub fn kinds(w: &World) -> Vec<String> {
+    json(w, &["list", "--json"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_string())
+        .collect()
+}
+
 /// `status --all --json` (plus `extra`) as (index, state) pairs.
 pub fn states(w: &World, extra: &[&str]) -> Vec<(u64, String)> {
     let mut a = vec!["status", "--all", "--json"];
