@@ -243,7 +243,6 @@ impl TileSource for HttpSource {
         self.shown.clone()
     }
     fn get(&self, path: &str, max: usize) -> Result<Option<Vec<u8>>, RemoteError> {
-        use std::io::BufRead as _;
         let unavailable = |p: String| RemoteError::Unavailable {
             source_label: self.label(),
             path: path.to_string(),
@@ -277,81 +276,94 @@ impl TileSource for HttpSource {
                 "the server answered {status}; only 200 OK is a file of the log"
             )));
         }
-        let coding = coding(resp.headers()).map_err(unavailable)?;
-        // On the wire: the file itself, or its gzip form, which deflate's stored blocks make at
-        // most a little larger (5 bytes per 65,535), plus a gzip header (a name, a comment, an
-        // extra field).
-        let wire = match coding {
-            Coding::Identity => max as u64,
-            Coding::Gzip => max as u64 + max as u64 / 1024 + 64 * 1024,
-        };
-        if resp.content_length().is_some_and(|n| n > wire) {
-            return Err(unavailable(format!(
-                "the server announces more than the {max} bytes such a file can be"
-            )));
+        read_body(resp, max, deadline, self.timeout)
+            .map(Some)
+            .map_err(unavailable)
+    }
+}
+
+/// Reads the whole body of `resp` by `deadline` (each read is bounded by the client's
+/// `timeout`, all of them by the deadline, so that a host that trickles a byte at a time cannot
+/// hold the client for ever): sent as is (`identity`) or as exactly one gzip member, at most
+/// `max` bytes after decompression and not much more on the wire. What went wrong, in a few
+/// words, when it cannot be read.
+fn read_body(
+    resp: reqwest::blocking::Response,
+    max: usize,
+    deadline: std::time::Instant,
+    timeout: Duration,
+) -> Result<Vec<u8>, String> {
+    use std::io::BufRead as _;
+    let coding = coding(resp.headers())?;
+    // On the wire: the file itself, or its gzip form, which deflate's stored blocks make at
+    // most a little larger (5 bytes per 65,535), plus a gzip header (a name, a comment, an
+    // extra field).
+    let wire = match coding {
+        Coding::Identity => max as u64,
+        Coding::Gzip => max as u64 + max as u64 / 1024 + 64 * 1024,
+    };
+    if resp.content_length().is_some_and(|n| n > wire) {
+        return Err(format!(
+            "the server announces more than the {max} bytes the response can be"
+        ));
+    }
+    let too_large = || format!("the response is larger than the {max} bytes it can be (after decompression)");
+    let read_error = |e: std::io::Error| {
+        if e.get_ref().is_some_and(|i| i.is::<TooLarge>()) {
+            too_large()
+        } else {
+            describe_read(&e)
         }
-        let too_large = || {
-            unavailable(format!(
-                "the response is larger than the {max} bytes such a file can be (after decompression)"
-            ))
-        };
-        let read_error = |e: std::io::Error| {
-            if e.get_ref().is_some_and(|i| i.is::<TooLarge>()) {
-                too_large()
-            } else {
-                unavailable(describe_read(&e))
+    };
+    let timed_out = || {
+        format!(
+            "timed out: the response took longer than {} s",
+            timeout.as_secs_f32()
+        )
+    };
+    // One gzip member and nothing after it: a second member or trailing bytes would make
+    // clients that read them and clients that do not see different files.
+    let wire_reader = std::io::BufReader::new(Capped {
+        inner: resp,
+        left: wire + 1,
+    });
+    // The client's timeout bounds each read; the deadline bounds them all, so that a host
+    // that trickles a byte at a time cannot hold the client for ever.
+    let read_all = |body: &mut dyn Read| -> Result<Vec<u8>, String> {
+        let mut v = Vec::new();
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            if std::time::Instant::now() > deadline {
+                return Err(timed_out());
             }
-        };
-        let timed_out = || {
-            unavailable(format!(
-                "timed out: the response took longer than {} s",
-                self.timeout.as_secs_f32()
-            ))
-        };
-        // One gzip member and nothing after it: a second member or trailing bytes would make
-        // clients that read them and clients that do not see different files.
-        let wire_reader = std::io::BufReader::new(Capped {
-            inner: resp,
-            left: wire + 1,
-        });
-        // The client's timeout bounds each read; the deadline bounds them all, so that a host
-        // that trickles a byte at a time cannot hold the client for ever.
-        let read_all = |body: &mut dyn Read| -> Result<Vec<u8>, RemoteError> {
-            let mut v = Vec::new();
-            let mut buf = [0u8; 16 * 1024];
-            loop {
-                if std::time::Instant::now() > deadline {
-                    return Err(timed_out());
-                }
-                let n = body.read(&mut buf).map_err(read_error)?;
-                if n == 0 {
-                    return Ok(v);
-                }
-                v.extend_from_slice(&buf[..n]);
-                if v.len() > max {
-                    return Err(too_large());
-                }
+            let n = body.read(&mut buf).map_err(read_error)?;
+            if n == 0 {
+                return Ok(v);
             }
-        };
-        let mut wire_reader = wire_reader;
-        let v = match coding {
-            Coding::Identity => read_all(&mut wire_reader)?,
-            Coding::Gzip => {
-                let mut member = flate2::bufread::GzDecoder::new(wire_reader);
-                let v = read_all(&mut member)?;
-                let mut rest = member.into_inner();
-                let after = rest.fill_buf().map_err(read_error)?;
-                if !after.is_empty() {
-                    return Err(unavailable(
+            v.extend_from_slice(&buf[..n]);
+            if v.len() > max {
+                return Err(too_large());
+            }
+        }
+    };
+    let mut wire_reader = wire_reader;
+    let v = match coding {
+        Coding::Identity => read_all(&mut wire_reader)?,
+        Coding::Gzip => {
+            let mut member = flate2::bufread::GzDecoder::new(wire_reader);
+            let v = read_all(&mut member)?;
+            let mut rest = member.into_inner();
+            let after = rest.fill_buf().map_err(read_error)?;
+            if !after.is_empty() {
+                return Err(
                         "the gzip body goes on after its first member (a second member or other bytes); accord reads exactly one"
                             .into(),
-                    ));
-                }
-                v
+                    );
             }
-        };
-        Ok(Some(v))
-    }
+            v
+        }
+    };
+    Ok(v)
 }
 
 /// A network error in a few words: its kind and its innermost cause.
@@ -706,6 +718,8 @@ const MAX_QUOTED: usize = 500;
 /// size and time; redirects are not followed (a submission goes to the server named, or nowhere).
 pub struct LedgerServer {
     base: String,
+    /// `base` as shown ([`redact`]).
+    shown: String,
     client: reqwest::blocking::Client,
     timeout: Duration,
 }
@@ -815,26 +829,6 @@ struct ProblemBody {
     title: Option<String>,
 }
 
-/// A reader that fails once `deadline` has passed, so that a host trickling a byte at a time
-/// cannot hold the client past it (the client's own timeout bounds each read only).
-struct Until<R> {
-    inner: R,
-    deadline: std::time::Instant,
-    limit: Duration,
-}
-
-impl<R: Read> Read for Until<R> {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        if std::time::Instant::now() > self.deadline {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                format!("the response took longer than {} s", self.limit.as_secs_f32()),
-            ));
-        }
-        self.inner.read(out)
-    }
-}
-
 /// Whether a receipt says what an answer once durable must: its checkpoint is a checkpoint
 /// note of the size stated, and that size covers the entry. (Its signature is not checked: the
 /// client has no verifier key; `accord verify` and `accord prove` check the ledger itself.)
@@ -878,7 +872,7 @@ impl LedgerServer {
     /// [`RemoteError::Unavailable`] for a URL of another scheme or a client that cannot be built.
     pub fn new(base: &str, timeout: Duration) -> Result<Self, RemoteError> {
         let bad = |p: String| RemoteError::Unavailable {
-            source_label: base.to_string(),
+            source_label: redact(base),
             path: String::new(),
             problem: p,
         };
@@ -887,34 +881,36 @@ impl LedgerServer {
         }
         // rustls with the ring provider, as for HttpSource; installing it twice is harmless.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let builder = reqwest::blocking::Client::builder()
+        let client = reqwest::blocking::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .timeout(timeout);
-        let client = builder
+            .timeout(timeout)
+            // Decoded by read_body, which bounds it.
+            .no_gzip()
             .user_agent(concat!("accord/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| bad(e.to_string()))?;
+            .map_err(|e| bad(describe(e)))?;
         let base = if base.ends_with('/') {
             base.to_string()
         } else {
             format!("{base}/")
         };
         Ok(LedgerServer {
+            shown: redact(&base),
             base,
             client,
             timeout,
         })
     }
 
-    /// The server's URL, as messages name it.
+    /// The server's URL, as messages name it (without a user name or password in it).
     pub fn label(&self) -> &str {
-        &self.base
+        &self.shown
     }
 
     fn unavailable(&self, path: &str, problem: String) -> RemoteError {
         RemoteError::Unavailable {
-            source_label: self.base.clone(),
+            source_label: self.shown.clone(),
             path: path.to_string(),
             problem,
         }
@@ -942,22 +938,7 @@ impl LedgerServer {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
-        let mut body = Vec::new();
-        let reader = Until {
-            inner: resp,
-            deadline,
-            limit: self.timeout,
-        };
-        reader
-            .take(max as u64 + 1)
-            .read_to_end(&mut body)
-            .map_err(|e| self.unavailable(path, describe_read(&e)))?;
-        if body.len() > max {
-            return Err(self.unavailable(
-                path,
-                format!("the answer is larger than the {max} bytes it can be (after decompression)"),
-            ));
-        }
+        let body = read_body(resp, max, deadline, self.timeout).map_err(|p| self.unavailable(path, p))?;
         Ok((status, retry_after, body))
     }
 

@@ -366,6 +366,10 @@ fn a_server_that_is_down_exits_2() {
     );
     let e = w.fails(2, &at(&["append", &s(&f)], "ftp://example.org/"));
     assert!(e.contains("not an http:// or https:// URL"), "{e}");
+    // A user name and password in the URL are never repeated.
+    let secret = format!("http://submitter:s3cret@127.0.0.1:{port}/");
+    let e = w.fails(2, &at(&["append", &s(&f)], &secret));
+    assert!(!e.contains("s3cret") && e.contains("***@127.0.0.1"), "{e}");
 }
 
 /// A host that answers every request with `reply` (raw HTTP/1.1 bytes after reading the
@@ -435,7 +439,7 @@ fn answer(c: TcpStream, reply: &Reply, count: &AtomicUsize) -> std::io::Result<(
         Reply::Raw(b) => c.write_all(b)?,
         Reply::Trickle => publog::trickle(
             &mut c,
-            b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n",
+            b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: 10000\r\n\r\n",
         )?,
         Reply::Endless => publog::endless_chunks(
             &mut c,
@@ -502,6 +506,11 @@ fn a_busy_server_is_tried_again_a_few_times_then_exit_2() {
         "{e}"
     );
     assert_eq!(host.requests(), 1);
+    // Nor in what a host that answered is named by.
+    let url = host.url().replace("http://", "http://submitter:s3cret@");
+    let e = w.fails(2, &at(&["append", &s(&f)], &url));
+    assert!(!e.contains("s3cret") && e.contains("http://***@127.0.0.1"), "{e}");
+    assert_eq!(host.requests(), 2);
 }
 
 #[test]
@@ -581,7 +590,11 @@ fn a_server_answering_garbage_or_too_much_exits_2_without_panicking() {
             ),
             "it takes no statements",
         ),
-        (raw("200 OK", "", &"x".repeat(200_000)), "larger than"),
+        (raw("200 OK", "", &"x".repeat(200_000)), "announces more than"),
+        (
+            raw("201 Created", "Content-Encoding: br\r\n", "{}"),
+            "reads only identity or a single gzip",
+        ),
         (Reply::Endless, "larger than"),
         (
             Reply::Raw(b"HTTP/1.1 201 Created\r\nContent-Length: 500\r\n\r\n{\"index\"".to_vec()),

@@ -414,11 +414,12 @@ impl Remote {
 }
 
 /// A server that could not be reached, failed, or answered what an accord server does not:
-/// exit 2, the statement's fate unknown (resubmitting is safe).
+/// exit 2, the statement's fate unknown (resubmitting is safe). A user name and password in
+/// `url` are not repeated.
 fn unreachable(e: RemoteError, url: &str) -> Fail {
     Fail::usage(e).hint(format!(
         "check that `accord serve --writable` runs at {}; a statement whose answer was lost may be in the ledger: submitting it again is safe",
-        shown(url)
+        shown(&accord::remote::redact(url))
     ))
 }
 
