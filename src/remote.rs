@@ -243,7 +243,6 @@ impl TileSource for HttpSource {
         self.shown.clone()
     }
     fn get(&self, path: &str, max: usize) -> Result<Option<Vec<u8>>, RemoteError> {
-        use std::io::BufRead as _;
         let unavailable = |p: String| RemoteError::Unavailable {
             source_label: self.label(),
             path: path.to_string(),
@@ -277,81 +276,94 @@ impl TileSource for HttpSource {
                 "the server answered {status}; only 200 OK is a file of the log"
             )));
         }
-        let coding = coding(resp.headers()).map_err(unavailable)?;
-        // On the wire: the file itself, or its gzip form, which deflate's stored blocks make at
-        // most a little larger (5 bytes per 65,535), plus a gzip header (a name, a comment, an
-        // extra field).
-        let wire = match coding {
-            Coding::Identity => max as u64,
-            Coding::Gzip => max as u64 + max as u64 / 1024 + 64 * 1024,
-        };
-        if resp.content_length().is_some_and(|n| n > wire) {
-            return Err(unavailable(format!(
-                "the server announces more than the {max} bytes such a file can be"
-            )));
+        read_body(resp, max, deadline, self.timeout)
+            .map(Some)
+            .map_err(unavailable)
+    }
+}
+
+/// Reads the whole body of `resp` by `deadline` (each read is bounded by the client's
+/// `timeout`, all of them by the deadline, so that a host that trickles a byte at a time cannot
+/// hold the client for ever): sent as is (`identity`) or as exactly one gzip member, at most
+/// `max` bytes after decompression and not much more on the wire. What went wrong, in a few
+/// words, when it cannot be read.
+fn read_body(
+    resp: reqwest::blocking::Response,
+    max: usize,
+    deadline: std::time::Instant,
+    timeout: Duration,
+) -> Result<Vec<u8>, String> {
+    use std::io::BufRead as _;
+    let coding = coding(resp.headers())?;
+    // On the wire: the file itself, or its gzip form, which deflate's stored blocks make at
+    // most a little larger (5 bytes per 65,535), plus a gzip header (a name, a comment, an
+    // extra field).
+    let wire = match coding {
+        Coding::Identity => max as u64,
+        Coding::Gzip => max as u64 + max as u64 / 1024 + 64 * 1024,
+    };
+    if resp.content_length().is_some_and(|n| n > wire) {
+        return Err(format!(
+            "the server announces more than the {max} bytes the response can be"
+        ));
+    }
+    let too_large = || format!("the response is larger than the {max} bytes it can be (after decompression)");
+    let read_error = |e: std::io::Error| {
+        if e.get_ref().is_some_and(|i| i.is::<TooLarge>()) {
+            too_large()
+        } else {
+            describe_read(&e)
         }
-        let too_large = || {
-            unavailable(format!(
-                "the response is larger than the {max} bytes such a file can be (after decompression)"
-            ))
-        };
-        let read_error = |e: std::io::Error| {
-            if e.get_ref().is_some_and(|i| i.is::<TooLarge>()) {
-                too_large()
-            } else {
-                unavailable(describe_read(&e))
+    };
+    let timed_out = || {
+        format!(
+            "timed out: the response took longer than {} s",
+            timeout.as_secs_f32()
+        )
+    };
+    // One gzip member and nothing after it: a second member or trailing bytes would make
+    // clients that read them and clients that do not see different files.
+    let wire_reader = std::io::BufReader::new(Capped {
+        inner: resp,
+        left: wire + 1,
+    });
+    // The client's timeout bounds each read; the deadline bounds them all, so that a host
+    // that trickles a byte at a time cannot hold the client for ever.
+    let read_all = |body: &mut dyn Read| -> Result<Vec<u8>, String> {
+        let mut v = Vec::new();
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            if std::time::Instant::now() > deadline {
+                return Err(timed_out());
             }
-        };
-        let timed_out = || {
-            unavailable(format!(
-                "timed out: the response took longer than {} s",
-                self.timeout.as_secs_f32()
-            ))
-        };
-        // One gzip member and nothing after it: a second member or trailing bytes would make
-        // clients that read them and clients that do not see different files.
-        let wire_reader = std::io::BufReader::new(Capped {
-            inner: resp,
-            left: wire + 1,
-        });
-        // The client's timeout bounds each read; the deadline bounds them all, so that a host
-        // that trickles a byte at a time cannot hold the client for ever.
-        let read_all = |body: &mut dyn Read| -> Result<Vec<u8>, RemoteError> {
-            let mut v = Vec::new();
-            let mut buf = [0u8; 16 * 1024];
-            loop {
-                if std::time::Instant::now() > deadline {
-                    return Err(timed_out());
-                }
-                let n = body.read(&mut buf).map_err(read_error)?;
-                if n == 0 {
-                    return Ok(v);
-                }
-                v.extend_from_slice(&buf[..n]);
-                if v.len() > max {
-                    return Err(too_large());
-                }
+            let n = body.read(&mut buf).map_err(read_error)?;
+            if n == 0 {
+                return Ok(v);
             }
-        };
-        let mut wire_reader = wire_reader;
-        let v = match coding {
-            Coding::Identity => read_all(&mut wire_reader)?,
-            Coding::Gzip => {
-                let mut member = flate2::bufread::GzDecoder::new(wire_reader);
-                let v = read_all(&mut member)?;
-                let mut rest = member.into_inner();
-                let after = rest.fill_buf().map_err(read_error)?;
-                if !after.is_empty() {
-                    return Err(unavailable(
+            v.extend_from_slice(&buf[..n]);
+            if v.len() > max {
+                return Err(too_large());
+            }
+        }
+    };
+    let mut wire_reader = wire_reader;
+    let v = match coding {
+        Coding::Identity => read_all(&mut wire_reader)?,
+        Coding::Gzip => {
+            let mut member = flate2::bufread::GzDecoder::new(wire_reader);
+            let v = read_all(&mut member)?;
+            let mut rest = member.into_inner();
+            let after = rest.fill_buf().map_err(read_error)?;
+            if !after.is_empty() {
+                return Err(
                         "the gzip body goes on after its first member (a second member or other bytes); accord reads exactly one"
                             .into(),
-                    ));
-                }
-                v
+                    );
             }
-        };
-        Ok(Some(v))
-    }
+            v
+        }
+    };
+    Ok(v)
 }
 
 /// A network error in a few words: its kind and its innermost cause.
@@ -682,6 +694,416 @@ pub fn source_for(location: &str, timeout: Duration) -> Result<Box<dyn TileSourc
         Ok(Box::new(HttpSource::new(location, timeout)?))
     } else {
         Ok(Box::new(DirSource::new(location)))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Submitting statements to a server that holds the ledger (`accord serve --writable`).
+
+/// The largest answer to a submission the client reads: a few fields and a checkpoint note.
+pub const MAX_SUBMIT_ANSWER: usize = MAX_NOTE_SIZE + 16 * 1024;
+
+/// The largest `/api/v1/orgs` the client reads: room for about 80,000 organisations at some 400
+/// bytes of JSON each, far beyond any ledger of pledges; a host sending more is refused.
+pub const MAX_ORGS_JSON: usize = 32 << 20;
+
+/// The largest other read-API answer the client reads (`/accord/log.json`, one entry).
+pub const MAX_API_JSON: usize = 1 << 20;
+
+/// The longest text of a host's answer repeated in a message.
+const MAX_QUOTED: usize = 500;
+
+/// A server that takes signed statements (`accord serve --writable`, docs/FORMAT.md §14): what
+/// building a statement needs from its read API, and `POST /entries`. Each request is bounded in
+/// size and time; redirects are not followed (a submission goes to the server named, or nowhere).
+pub struct LedgerServer {
+    base: String,
+    /// `base` as shown ([`redact`]).
+    shown: String,
+    client: reqwest::blocking::Client,
+    timeout: Duration,
+}
+
+/// The fields of one organisation of `/api/v1/orgs` the client reads.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct ServerOrg {
+    /// The normalised name (`iss`).
+    pub org: String,
+    /// Hex key ids of its current keys.
+    pub current_keys: Vec<String>,
+    /// Hex key id of the recovery key it is committed to now, if any.
+    #[serde(default)]
+    pub recovery_key: Option<String>,
+}
+
+/// The fields of `/api/v1/entries/N` the client reads.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct ServerEntry {
+    /// Its index.
+    pub index: u64,
+    /// Hex statement id.
+    pub statement_id: String,
+    /// Its kind (`attestation`, ...).
+    pub kind: String,
+    /// The organisation (normalised).
+    pub org: String,
+}
+
+/// The server's receipt for a statement in the ledger (201 appended now, 200 in it before).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct Receipt {
+    /// Its entry index.
+    pub index: u64,
+    /// Its statement id (hex).
+    pub statement_id: String,
+    /// Its kind.
+    pub kind: String,
+    /// The organisation.
+    pub org: String,
+    /// Whether it was in the ledger before this submission.
+    pub already_in: bool,
+    /// The size of the checkpoint below.
+    pub tree_size: u64,
+    /// The latest signed checkpoint (C2SP note), covering the entry.
+    pub checkpoint: String,
+}
+
+/// An RFC 9290 problem report from the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The HTTP status.
+    pub status: u16,
+    /// The rule or reason (`name-taken`, `busy`, ...); `unknown` when the host named none.
+    pub rule: String,
+    /// What happened, in the host's words (shortened).
+    pub detail: String,
+    /// Seconds to wait before trying again (`Retry-After`), when the host said.
+    pub retry_after: Option<u64>,
+}
+
+/// What the server did with a statement.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Submission {
+    /// It is in the ledger, durable under a signed checkpoint.
+    InLedger {
+        /// The receipt.
+        receipt: Receipt,
+        /// The answer as sent.
+        json: serde_json::Value,
+    },
+    /// A registration waiting for the custodian's approval (202).
+    Pending {
+        /// Its statement id (hex).
+        statement_id: String,
+        /// The organisation.
+        org: String,
+        /// The server's explanation.
+        detail: String,
+        /// The answer as sent.
+        json: serde_json::Value,
+    },
+    /// Refused: by the ledger's rules or the custodian's admission (400, 403), or as a request
+    /// (413, 415, 422). Sending the same statement again will not help.
+    Refused(Problem),
+    /// Not taken now: too many statements from this client (429), or the server is busy or
+    /// closing (503). Try again later, after `retry_after`.
+    Later(Problem),
+}
+
+#[derive(serde::Deserialize)]
+struct PendingAnswer {
+    status: String,
+    statement_id: String,
+    org: String,
+    #[serde(default)]
+    detail: String,
+}
+
+#[derive(serde::Deserialize)]
+struct ProblemBody {
+    #[serde(default)]
+    rule: Option<String>,
+    #[serde(default)]
+    detail: Option<String>,
+    #[serde(default)]
+    title: Option<String>,
+}
+
+/// Whether a receipt says what an answer once durable must: its checkpoint is a checkpoint
+/// note of the size stated, and that size covers the entry. (Its signature is not checked: the
+/// client has no verifier key; `accord verify` and `accord prove` check the ledger itself.)
+fn receipt_covers(r: &Receipt) -> Result<(), String> {
+    if r.index >= r.tree_size {
+        return Err(format!(
+            "it puts the statement at index {} under a checkpoint of size {}, which does not cover it",
+            r.index, r.tree_size
+        ));
+    }
+    let text = r
+        .checkpoint
+        .split_once("\n\n")
+        .map(|(t, _)| format!("{t}\n"))
+        .ok_or("its checkpoint is not a signed note")?;
+    let cp = crate::checkpoint::Checkpoint::parse_text(text.as_bytes())
+        .map_err(|e| format!("its checkpoint is not one: {e}"))?;
+    if cp.size != r.tree_size {
+        return Err(format!(
+            "its checkpoint is of size {}, not the tree size {} it states",
+            cp.size, r.tree_size
+        ));
+    }
+    Ok(())
+}
+
+/// Text from a host, cut to [`MAX_QUOTED`] characters.
+fn quoted(s: &str) -> String {
+    let mut t: String = s.chars().take(MAX_QUOTED).collect();
+    if t.len() < s.len() {
+        t.push_str("...");
+    }
+    t
+}
+
+impl LedgerServer {
+    /// The server at `base` (an `http://` or `https://` URL; a trailing `/` is added), each
+    /// request of which may take `timeout` in all.
+    ///
+    /// # Errors
+    /// [`RemoteError::Unavailable`] for a URL of another scheme or a client that cannot be built.
+    pub fn new(base: &str, timeout: Duration) -> Result<Self, RemoteError> {
+        let bad = |p: String| RemoteError::Unavailable {
+            source_label: redact(base),
+            path: String::new(),
+            problem: p,
+        };
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            return Err(bad("not an http:// or https:// URL".into()));
+        }
+        // rustls with the ring provider, as for HttpSource; installing it twice is harmless.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::blocking::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .timeout(timeout)
+            // Decoded by read_body, which bounds it.
+            .no_gzip()
+            .user_agent(concat!("accord/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| bad(describe(e)))?;
+        let base = if base.ends_with('/') {
+            base.to_string()
+        } else {
+            format!("{base}/")
+        };
+        Ok(LedgerServer {
+            shown: redact(&base),
+            base,
+            client,
+            timeout,
+        })
+    }
+
+    /// The server's URL, as messages name it (without a user name or password in it).
+    pub fn label(&self) -> &str {
+        &self.shown
+    }
+
+    fn unavailable(&self, path: &str, problem: String) -> RemoteError {
+        RemoteError::Unavailable {
+            source_label: self.shown.clone(),
+            path: path.to_string(),
+            problem,
+        }
+    }
+
+    /// Sends `req` and reads the whole answer: its status, `Retry-After` (seconds), and at
+    /// most `max` bytes of body (after decompression), all within the request's time.
+    fn exchange(
+        &self,
+        path: &str,
+        req: reqwest::blocking::RequestBuilder,
+        max: usize,
+    ) -> Result<(reqwest::StatusCode, Option<u64>, Vec<u8>), RemoteError> {
+        let deadline = std::time::Instant::now() + self.timeout;
+        let resp = req.send().map_err(|e| self.unavailable(path, describe(e)))?;
+        let status = resp.status();
+        if status.is_redirection() {
+            return Err(self.unavailable(
+                path,
+                format!("the server answered {status}; redirects are not followed: give the URL the server itself listens at"),
+            ));
+        }
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let body = read_body(resp, max, deadline, self.timeout).map_err(|p| self.unavailable(path, p))?;
+        Ok((status, retry_after, body))
+    }
+
+    /// `GET path` of the read API as JSON; `Ok(None)` for 404.
+    ///
+    /// # Errors
+    /// [`RemoteError::Unavailable`] when it cannot be read, is not 200, larger than `max` or
+    /// not the JSON expected.
+    pub fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        max: usize,
+    ) -> Result<Option<T>, RemoteError> {
+        let req = self.client.get(format!("{}{path}", self.base));
+        let (status, _, body) = self.exchange(path, req, max)?;
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if status != reqwest::StatusCode::OK {
+            return Err(self.unavailable(path, format!("the server answered {status}")));
+        }
+        serde_json::from_slice(&body).map(Some).map_err(|e| {
+            self.unavailable(
+                path,
+                format!("the answer is not what an accord server sends here: {e}"),
+            )
+        })
+    }
+
+    /// The ledger's origin, from `/accord/log.json` (the name statements for it carry).
+    ///
+    /// # Errors
+    /// [`RemoteError::Unavailable`].
+    pub fn origin(&self) -> Result<String, RemoteError> {
+        #[derive(serde::Deserialize)]
+        struct LogInfo {
+            origin: String,
+        }
+        let path = crate::publish::LOG_INFO_PATH;
+        self.get_json::<LogInfo>(path, MAX_API_JSON)?
+            .map(|l| l.origin)
+            .ok_or_else(|| self.unavailable(path, "not found: is this the URL of an accord server?".into()))
+    }
+
+    /// Every organisation the ledger holds (`/api/v1/orgs`).
+    ///
+    /// # Errors
+    /// [`RemoteError::Unavailable`].
+    pub fn orgs(&self) -> Result<Vec<ServerOrg>, RemoteError> {
+        let path = "api/v1/orgs";
+        self.get_json(path, MAX_ORGS_JSON)?
+            .ok_or_else(|| self.unavailable(path, "not found: is this the URL of an accord server?".into()))
+    }
+
+    /// Entry `index` (`/api/v1/entries/N`); `Ok(None)` when the ledger has no such entry.
+    ///
+    /// # Errors
+    /// [`RemoteError::Unavailable`].
+    pub fn entry(&self, index: u64) -> Result<Option<ServerEntry>, RemoteError> {
+        let path = format!("api/v1/entries/{index}");
+        let e: Option<ServerEntry> = self.get_json(&path, MAX_API_JSON)?;
+        match e {
+            Some(e) if e.index != index => {
+                Err(self.unavailable(&path, format!("the server answered with entry {}", e.index)))
+            }
+            e => Ok(e),
+        }
+    }
+
+    /// Submits one signed statement (`POST /entries`, `application/cose`) and says what the
+    /// server did with it. An answer about another statement than the one sent is an error.
+    ///
+    /// # Errors
+    /// [`RemoteError::Unavailable`] when the server cannot be reached, fails (5xx but 503),
+    /// answers with another status, or answers something that is not an accord server's answer.
+    pub fn submit(&self, statement: &[u8]) -> Result<Submission, RemoteError> {
+        use sha2::Digest as _;
+        let path = "entries";
+        let req = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header(reqwest::header::CONTENT_TYPE, "application/cose")
+            .header(reqwest::header::ACCEPT, "application/json")
+            .body(statement.to_vec());
+        let (status, retry_after, body) = self.exchange(path, req, MAX_SUBMIT_ANSWER)?;
+        let garbage = |e: String| {
+            self.unavailable(
+                path,
+                format!(
+                    "the server answered {status} with something that is not an accord server's answer: {e}"
+                ),
+            )
+        };
+        let ours = hex::encode(sha2::Sha256::digest(statement));
+        let check_id = |id: &str| {
+            if id == ours {
+                Ok(())
+            } else {
+                Err(garbage(format!(
+                    "it is about statement {}, not {ours}, the one sent",
+                    quoted(id)
+                )))
+            }
+        };
+        let problem = || -> Problem {
+            let p: Option<ProblemBody> = serde_json::from_slice(&body).ok();
+            let p = p.unwrap_or(ProblemBody {
+                rule: None,
+                detail: None,
+                title: None,
+            });
+            Problem {
+                status: status.as_u16(),
+                rule: quoted(p.rule.as_deref().unwrap_or("unknown")),
+                detail: quoted(
+                    p.detail
+                        .as_deref()
+                        .or(p.title.as_deref())
+                        .unwrap_or(status.canonical_reason().unwrap_or("")),
+                ),
+                retry_after: retry_after.map(|s| s.min(86_400)),
+            }
+        };
+        match status.as_u16() {
+            200 | 201 => {
+                let json: serde_json::Value =
+                    serde_json::from_slice(&body).map_err(|e| garbage(e.to_string()))?;
+                let receipt: Receipt =
+                    serde_json::from_value(json.clone()).map_err(|e| garbage(e.to_string()))?;
+                check_id(&receipt.statement_id)?;
+                receipt_covers(&receipt).map_err(garbage)?;
+                Ok(Submission::InLedger { receipt, json })
+            }
+            202 => {
+                let json: serde_json::Value =
+                    serde_json::from_slice(&body).map_err(|e| garbage(e.to_string()))?;
+                let p: PendingAnswer =
+                    serde_json::from_value(json.clone()).map_err(|e| garbage(e.to_string()))?;
+                if p.status != "pending" {
+                    return Err(garbage(format!("status {:?}", quoted(&p.status))));
+                }
+                check_id(&p.statement_id)?;
+                Ok(Submission::Pending {
+                    statement_id: p.statement_id,
+                    org: p.org,
+                    detail: quoted(&p.detail),
+                    json,
+                })
+            }
+            400 | 403 | 409 | 413 | 415 | 422 => Ok(Submission::Refused(problem())),
+            429 | 503 => Ok(Submission::Later(problem())),
+            404 | 405 => Err(self.unavailable(
+                path,
+                format!(
+                    "the server answered {status}: it takes no statements (is it `accord serve --writable`?)"
+                ),
+            )),
+            _ => {
+                let p = problem();
+                Err(self.unavailable(
+                    path,
+                    format!("the server answered {status} ({}): {}", p.rule, p.detail),
+                ))
+            }
+        }
     }
 }
 

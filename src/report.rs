@@ -422,6 +422,10 @@ pub struct OrgView {
     pub current_keys: Vec<String>,
     /// Whether it committed to a recovery key (it can recover from a lost or stolen key).
     pub recovery_key_committed: bool,
+    /// Hex key id of the recovery key it committed to, if any (public: the registration or the
+    /// last recovery carries it), so that a client of a server can tell whose recovery key a
+    /// key is (`accord key recover --server`).
+    pub recovery_key: Option<String>,
     /// The index of its registration.
     pub registration: u64,
     /// How many entries it has.
@@ -452,12 +456,14 @@ pub fn organisations(r: &ReadTables, at: Seconds) -> Result<Vec<OrgView>, Ledger
             .map(|(kid, _)| hex::encode(kid))
             .collect();
         current_keys.sort();
+        let recovery = r.recovery(&org)?;
         out.push(OrgView {
             org_name: reg.name,
             domain: reg.domain,
             self_asserted: true,
             current_keys,
-            recovery_key_committed: r.recovery(&org)?.is_some(),
+            recovery_key_committed: recovery.is_some(),
+            recovery_key: recovery.map(hex::encode),
             registration: reg.index,
             entries: r.org_entries(&org)?.len() as u64,
             live_pledges: live.get(&org).copied().unwrap_or(0),

@@ -1,7 +1,8 @@
 //! `accord demo` shows the whole product in seconds: verification against the published ledger
 //! key, a key rotation, a key held in an HSM signing outside accord (OpenSSL as the HSM, or a
-//! stand-in that says so), an export verified offline, a mirror, the organisations, and what to
-//! try next; every step printed as the command a user would type.
+//! stand-in that says so), an export verified offline, a mirror, the organisations, the ledger
+//! run as a service that a company submits to with `--server`, and what to try next; every step
+//! printed as the command a user would type.
 
 mod common;
 
@@ -96,6 +97,31 @@ fn check_whole_product(out: &str) {
         out.contains("Tailspin Toys (tailspin.example, self-asserted)"),
         "{out}"
     );
+    // The service: serve --writable, a company submitting with --server, the served ledger
+    // verified over HTTP, and the service stopped.
+    has(out, "serve --writable in the background", |c| {
+        c.contains(" serve --writable --listen 127.0.0.1:") && c.ends_with(" &")
+    });
+    has(out, "attest --server", |c| {
+        c.contains(" attest --key ")
+            && c.contains("northwind.key")
+            && c.contains(" --server http://127.0.0.1:")
+            && !c.contains("--ledger")
+    });
+    has(out, "verify over HTTP", |c| {
+        c.contains(" verify http://127.0.0.1:") && vkey_arg(c)
+    });
+    has(out, "the service stopped", |c| c.starts_with("kill -TERM "));
+    assert!(
+        out.contains("appended attestation of \"northwind traders\" at index 11"),
+        "{out}"
+    );
+    assert!(
+        out.contains("published at http://127.0.0.1:")
+            && out.contains("verified: 12 entries")
+            && out.contains("consistent with the checkpoint of size 11 verified before"),
+        "{out}"
+    );
     let next = out
         .split("What to try next:")
         .nth(1)
@@ -116,7 +142,7 @@ fn check_whole_product(out: &str) {
     // arguments (paths inside the demo's dir).
     for c in commands(out) {
         assert!(
-            c.starts_with("accord ") || c.starts_with("openssl "),
+            c.starts_with("accord ") || c.starts_with("openssl ") || c.starts_with("kill -TERM "),
             "a step that is not a command: {c}"
         );
     }

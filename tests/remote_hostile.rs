@@ -150,13 +150,7 @@ fn serve_one(
                 c.write_all(&head(200, "Content-Encoding: gzip\r\n", b.len()))?;
                 c.write_all(&b)?;
             }
-            Reply::Trickle => {
-                c.write_all(&head(200, "", 100_000))?;
-                loop {
-                    std::thread::sleep(Duration::from_millis(300));
-                    c.write_all(b"t")?;
-                }
-            }
+            Reply::Trickle => return trickle(&mut c, &head(200, "", 100_000)),
             Reply::FileWith(st, location) => {
                 let b = file().unwrap_or_default();
                 let extra = location.map_or(String::new(), |l| format!("Location: {l}\r\n"));
@@ -172,13 +166,7 @@ fn serve_one(
                 None => c.write_all(&head(404, "", 0))?,
             },
             Reply::Endless => {
-                c.write_all(b"HTTP/1.1 200 X\r\nTransfer-Encoding: chunked\r\n\r\n")?;
-                let chunk = [b'z'; 65_536];
-                loop {
-                    c.write_all(b"10000\r\n")?;
-                    c.write_all(&chunk)?;
-                    c.write_all(b"\r\n")?;
-                }
+                return endless_chunks(&mut c, b"HTTP/1.1 200 X\r\nTransfer-Encoding: chunked\r\n\r\n")
             }
         }
     }

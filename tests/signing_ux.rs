@@ -290,14 +290,8 @@ fn every_statement_kind_is_signed_by_an_external_signer() {
     append(&w, &f);
     w.attest(&k4, &["no-backdoors"], "Acme Cloud");
 
-    let kinds: Vec<String> = json(&w, &["list", "--json"])
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap().to_string())
-        .collect();
     assert_eq!(
-        kinds,
+        common::kinds(&w),
         [
             "registration",
             "attestation",

@@ -11,7 +11,6 @@ use accord::checkpoint::{LedgerKey, VerifierKey};
 use accord::keyfile;
 use accord::keys::SecretKey;
 use accord::ledger::{Ledger, LedgerError};
-use accord::report::{self};
 use accord::state::{Seen, StateDir, StateError};
 use accord::store::ReadTables;
 
@@ -53,14 +52,26 @@ pub(super) fn lock_wait() -> std::time::Duration {
     std::time::Duration::from_secs(secs.min(3600))
 }
 
-/// Opens a ledger, waiting its turn while another process holds it.
+/// How long one request to a host may take: ACCORD_HTTP_TIMEOUT seconds (default 30).
+pub(super) fn http_timeout() -> std::time::Duration {
+    std::env::var("ACCORD_HTTP_TIMEOUT")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|s| *s > 0)
+        .map_or(accord::remote::REQUEST_TIMEOUT, |s| {
+            std::time::Duration::from_secs(s.min(3600))
+        })
+}
+
+/// Opens a ledger, waiting its turn while another process holds it; not while `accord serve`
+/// does, which holds it for as long as it runs (the error then says to go through it).
 pub(super) fn open_waiting(dir: &Path, open: impl Fn(&Path) -> Result<Ledger, LedgerError>) -> Res<Ledger> {
     let deadline = std::time::Instant::now() + lock_wait();
     let mut told = false;
     loop {
         match open(dir) {
             Err(LedgerError::Store(accord::store::StoreError::InUse(_, who)))
-                if std::time::Instant::now() < deadline =>
+                if std::time::Instant::now() < deadline && !fail::held_by_server(&who) =>
             {
                 if !told {
                     note!("waiting for another accord process{who} to release the ledger...");
@@ -233,21 +244,6 @@ pub(super) fn load_ledger_key(l: &Ledger, given: &LedgerKeyFile) -> Res<LedgerKe
     Ok(key)
 }
 
-/// The organisation a key is registered to. A key the ledger does not know is refused as the
-/// ledger's rules refuse a statement it signed (exit 1), whether the statement was built from
-/// arguments or read from a file.
-pub(super) fn org_of_key(l: &Ledger, sk: &SecretKey) -> Res<String> {
-    let kid = sk.public().kid();
-    match read(l, |r| Ok(r.key(&kid)?))? {
-        Some(rec) => Ok(rec.org),
-        None => Err(Fail::invalid(anyhow!(
-            "key {} is not registered in this ledger",
-            hex::encode(kid)
-        ))
-        .hint("register the organisation first: accord register --key FILE --org NAME")),
-    }
-}
-
 /// "entries 0 to 4", "entry 0 only", "no entries": a ledger's entries as people write them.
 pub(super) fn entries_text(size: u64) -> String {
     match size {
@@ -378,13 +374,6 @@ pub(super) fn parse_id(s: &str) -> Res<[u8; 32]> {
     }
     let v = hex::decode(s).map_err(|_| bad())?;
     v.try_into().map_err(|_| bad())
-}
-
-pub(super) fn entry_statement_id(l: &Ledger, index: u64) -> Res<[u8; 32]> {
-    read(l, |r| {
-        let b = r.entry(index)?.unwrap_or_default();
-        Ok(report::decode_stored(index, &b)?.1.id())
-    })
 }
 
 pub(super) fn unicode_nfc(s: &str) -> String {

@@ -4,7 +4,8 @@
 //! key, an offline proof, a key rotation, a key held in an HSM signing outside accord (OpenSSL
 //! stands in for the HSM; without OpenSSL, a key file does, and the demo says so), an export
 //! verified offline, a read-only mirror, the organisations, the ledger published as C2SP tiles
-//! and verified from there; then what to try next (serving it over HTTP among them).
+//! and verified from there, the ledger run as a service (`serve --writable`) that a company
+//! submits to with `--server` and anyone verifies over HTTP; then what to try next.
 
 use std::path::{Path, PathBuf};
 
@@ -13,6 +14,9 @@ use anyhow::anyhow;
 use super::context::out;
 use super::fail::Fail;
 use super::terminal;
+
+/// The demo ledger's origin.
+const ORIGIN: &str = "demo.accord.example/pledges";
 
 const COMPANIES: [(&str, &str, &str); 3] = [
     ("contoso", "Contoso Ltd", "contoso.example"),
@@ -41,8 +45,10 @@ fn accord() -> Result<std::process::Command, Fail> {
     let exe =
         std::env::current_exe().map_err(|e| Fail::usage(anyhow!("cannot find the accord binary: {e}")))?;
     let mut c = std::process::Command::new(exe);
-    // The demo's ledger has its own key: a custodian's ACCORD_LEDGER_KEY_FILE is not for it.
-    c.env_remove("ACCORD_LEDGER_KEY_FILE");
+    // The demo's ledger has its own key and its own service: a custodian's
+    // ACCORD_LEDGER_KEY_FILE is not for it, and a server in ACCORD_SERVER must not take the
+    // demo's statements (the step that submits to the demo's service says --server).
+    c.env_remove("ACCORD_LEDGER_KEY_FILE").env_remove("ACCORD_SERVER");
     if terminal::quiet() {
         c.arg("--quiet");
     }
@@ -178,7 +184,7 @@ pub(super) fn run(dir: Option<&Path>) -> Result<(), Fail> {
         &with_ledger(&[
             s("init"),
             s("--origin"),
-            s("demo.accord.example/pledges"),
+            s(ORIGIN),
             s("--key-file"),
             p(&dir.join("custodian").join("ledger.key")),
         ]),
@@ -383,6 +389,8 @@ pub(super) fn run(dir: Option<&Path>) -> Result<(), Fail> {
         ],
     )?;
 
+    service(&dir, &with_ledger, &keys, &vkey, &next_year)?;
+
     let try_next = [
         (
             "everything said in Contoso's name, in order",
@@ -435,6 +443,175 @@ pub(super) fn run(dir: Option<&Path>) -> Result<(), Fail> {
     }
     out("  README.md has a tour of every command; docs/FORMAT.md every byte.\n");
     Ok(())
+}
+
+/// `accord serve --writable` run by the demo, stopped (SIGKILL) if a step fails before the demo
+/// stops it with SIGTERM.
+struct Service {
+    child: std::process::Child,
+    /// What it wrote on standard error, read on a thread of its own.
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Service {
+    fn said(&self) -> String {
+        self.stderr
+            .lock()
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    }
+
+    /// Waits until the service answers at `url` as the demo's ledger (its origin), or fails.
+    fn wait_ready(&mut self, url: &str) -> Result<(), Fail> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let client =
+            accord::remote::LedgerServer::new(url, std::time::Duration::from_secs(2)).map_err(Fail::usage)?;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(Fail::usage(anyhow!(
+                    "the demo's service stopped ({status}): {}",
+                    self.said()
+                )));
+            }
+            match client.origin() {
+                Ok(o) if o == ORIGIN => return Ok(()),
+                // Another server took the port between the demo's choosing it and the
+                // service's listening on it: the demo's statements are not for it.
+                Ok(o) => {
+                    return Err(Fail::usage(anyhow!(
+                        "another server (ledger {o:?}) answers at {url}; run the demo again"
+                    )))
+                }
+                Err(_) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(50))
+                }
+                Err(e) => {
+                    return Err(Fail::usage(anyhow!(
+                        "the demo's service did not answer at {url}: {e}; it said: {}",
+                        self.said()
+                    )))
+                }
+            }
+        }
+    }
+
+    /// Stops it as a custodian would (SIGTERM: it finishes what it took and exits), shown as
+    /// the command that does it.
+    fn stop(mut self) -> Result<(), Fail> {
+        let pid = self.child.id().to_string();
+        // The shell's `kill` (a builtin of every POSIX sh): std sends no SIGTERM, and the
+        // demo's PATH may hold no kill program. Should even that fail, SIGKILL: the service
+        // loses nothing it acknowledged, only its goodbye.
+        let line = format!("kill -TERM {pid}");
+        let mut term = std::process::Command::new("/bin/sh");
+        term.args(["-c", "kill -TERM \"$0\"", &pid])
+            .stdin(std::process::Stdio::null());
+        if run_shown(&line, &mut term).is_err() {
+            out("# (SIGTERM could not be sent: SIGKILL instead; nothing acknowledged is lost)\n");
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            return Ok(());
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            match self.child.try_wait().map_err(Fail::usage)? {
+                Some(status) if status.success() => return Ok(()),
+                Some(status) => {
+                    return Err(Fail::usage(anyhow!(
+                        "the demo's service exited {status}: {}",
+                        self.said()
+                    )))
+                }
+                None if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20))
+                }
+                None => return Err(Fail::usage(anyhow!("the demo's service did not stop on SIGTERM"))),
+            }
+        }
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The custodian runs the ledger as a service; Northwind submits an attestation to it from its
+/// own machine with `--server` (no ledger there); anyone verifies the served ledger over HTTP,
+/// consistent with the published log verified before; SIGTERM stops the service.
+fn service(
+    dir: &Path,
+    with_ledger: &dyn Fn(&[String]) -> Vec<String>,
+    keys: &Path,
+    vkey: &str,
+    expires: &str,
+) -> Result<(), Fail> {
+    // A free port on loopback, chosen here so that the command shown is the one run.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| Fail::usage(anyhow!("no free port on 127.0.0.1 for the demo's service: {e}")))?
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let url = format!("http://{listen}/");
+    let args = with_ledger(&[s("serve"), s("--writable"), s("--listen"), listen]);
+    out("\n# The custodian runs the ledger as a service: serve --writable takes signed statements over HTTP\n# (POST /entries) and answers once each is durable under a signed checkpoint\n");
+    out(&format!("$ {} &\n", shown_accord(&args)));
+    let mut child = accord()?
+        .args(&args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| Fail::usage(anyhow!("the demo's service could not start: {e}")))?;
+    let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    if let Some(mut pipe) = child.stderr.take() {
+        let sink = std::sync::Arc::clone(&stderr);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = std::io::Read::read(&mut pipe, &mut buf) {
+                if let Ok(mut s) = sink.lock() {
+                    if s.len() < 64 * 1024 {
+                        s.push_str(&String::from_utf8_lossy(&buf[..n]));
+                    }
+                }
+            }
+        });
+    }
+    let mut svc = Service { child, stderr };
+    svc.wait_ready(&url)?;
+    step(
+        "Northwind submits from its own machine, where there is no ledger: --server (or ACCORD_SERVER) sends the signed statement to the service",
+        &[
+            s("attest"),
+            s("--key"),
+            p(&keys.join("northwind.key")),
+            s("--norm"),
+            s("patch-all-customers"),
+            s("--scope"),
+            s("Northwind Analytics"),
+            s("--expires"),
+            s(expires),
+            s("--server"),
+            url.clone(),
+        ],
+    )?;
+    step(
+        "Anyone verifies the served ledger over HTTP, consistent with the published log verified before",
+        &[
+            s("verify"),
+            url,
+            s("--ledger-key"),
+            s(vkey),
+            s("--state"),
+            p(&dir.join("reader-state")),
+        ],
+    )?;
+    out("\n# The custodian stops the service; it finishes what it took first\n");
+    svc.stop()
 }
 
 /// Tailspin Toys keeps its signing key in an HSM: accord gets the public key, writes the bytes to

@@ -82,6 +82,35 @@ impl Fail {
     }
 }
 
+/// Whether the holder of a ledger, as [`StoreError::InUse`] names it (` (pid N: accord serve
+/// --writable ...)`), is `accord serve`: the ledger's one writer for as long as it runs.
+pub fn held_by_server(holder: &str) -> bool {
+    // The command is the first word after the program that is not a global option (--quiet,
+    // --ledger DIR): a ledger directory named `serve` is no server, and `accord -q --ledger
+    // DIR serve` is one.
+    let Some((_, cmd)) = holder.split_once(": ") else {
+        return false;
+    };
+    let mut words = cmd.trim_end_matches(')').split_whitespace().skip(1);
+    while let Some(w) = words.next() {
+        match w {
+            "--ledger" => {
+                words.next();
+            }
+            "-q" | "--quiet" => {}
+            w if w.starts_with("--ledger=") => {}
+            w => return w == "serve",
+        }
+    }
+    false
+}
+
+/// What to do when `accord serve` holds the ledger.
+const HELD_BY_SERVER_HINT: &str = "`accord serve --writable` is this ledger's one writer while it runs: \
+submit through it by adding --server URL (the address it serves at, such as http://127.0.0.1:8080/; or set \
+ACCORD_SERVER) to append, attest, register, withdraw or key rotate|revoke|recover; for anything else, stop \
+it first (SIGTERM)";
+
 /// Classifies a ledger error. `rejected_code` is the code for a refused statement: 2 when it
 /// was built from the user's arguments, 1 when it came from a statement file.
 pub fn ledger(e: LedgerError, rejected_code: u8) -> Fail {
@@ -91,10 +120,16 @@ pub fn ledger(e: LedgerError, rejected_code: u8) -> Fail {
         LedgerError::Rejected { .. } => rejected_code,
         _ => 2,
     };
+    let hint = match &e {
+        LedgerError::Store(StoreError::InUse(_, who)) if held_by_server(who) => {
+            Some(HELD_BY_SERVER_HINT.to_string())
+        }
+        _ => None,
+    };
     Fail {
         code,
         error: e.into(),
-        hint: None,
+        hint,
     }
 }
 
@@ -120,5 +155,31 @@ pub fn appending(e: LedgerError, names: &[String]) -> Fail {
 impl From<std::io::Error> for Fail {
     fn from(e: std::io::Error) -> Self {
         Fail::usage(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::held_by_server;
+
+    #[test]
+    fn a_ledger_held_by_serve_is_told_from_one_held_by_another_command() {
+        for held in [
+            " (pid 7: accord serve --writable --listen)",
+            " (pid 7: accord --ledger /srv/ledger serve --writable)",
+            " (pid 7: accord -q --ledger /srv/l serve)",
+            " (pid 7: accord --ledger=/srv/l --quiet serve)",
+        ] {
+            assert!(held_by_server(held), "{held}");
+        }
+        for other in [
+            "",
+            " (pid 7)",
+            " (pid 7: accord --ledger serve attest)",
+            " (pid 7: accord attest --key k)",
+            " (pid 7: accord --quiet --ledger /very/long/path)",
+        ] {
+            assert!(!held_by_server(other), "{other}");
+        }
     }
 }

@@ -8,9 +8,9 @@ use accord::keyfile;
 use accord::statement::{self, Body, Registration};
 
 use super::context::*;
+use super::destination::{self, sign_and_submit, DestinationArgs};
 use super::display::shown;
 use super::fail::Fail;
-use super::statements::sign_and_append;
 use super::terminal::note;
 
 pub(super) fn key_generate(name: &str, dir: Option<&Path>, encrypt: bool) -> Res {
@@ -35,7 +35,7 @@ pub(super) fn register(
     domain: Option<String>,
     contact: Option<String>,
     recovery_key: Option<&Path>,
-    lk: &LedgerKeyFile,
+    to: &DestinationArgs,
 ) -> Res {
     let sk = load_signing_key(key)?;
     let recovery = match recovery_key {
@@ -49,11 +49,11 @@ pub(super) fn register(
     }
     let iss = statement::normalise_org(org).map_err(|e| Fail::usage(e).context("--org"))?;
     let name: String = unicode_nfc(org);
-    let l = open_rw(dir)?;
+    let to = destination::open(dir, to)?;
     if let Some(c) = &recovery {
         // A spent recovery key can never recover anything (the ledger rules refuse its second
         // use), so committing to it would leave the organisation without a recovery.
-        if let Some(by) = read(&l, |r| Ok(r.used_recovery(c)?))? {
+        if let Some(by) = to.recovery_used_by(c)? {
             return Err(Fail::usage(anyhow!(
                 "--recovery-key: this recovery key was already used (by {:?}); a recovery key works once, so choose a fresh one",
                 shown(&by)
@@ -68,7 +68,7 @@ pub(super) fn register(
         contact: contact.as_deref().map(contact_arg),
         recovery,
     });
-    sign_and_append(&l, lk, &sk, &iss, body)?;
+    sign_and_submit(to.as_ref(), &sk, &iss, body)?;
     note!("note: the registration is self-asserted; nothing in this version proves the name or domain");
     if !committed {
         note!(

@@ -4,16 +4,15 @@ use std::path::Path;
 
 use anyhow::anyhow;
 
-use accord::report::{self};
 use accord::statement::{self, Acceptance, Body, Payload, Recovery, Revocation, Rotation};
 use accord::time;
 
 use super::context::*;
+use super::destination::{self, sign_and_submit, Destination, DestinationArgs};
 use super::fail::Fail;
-use super::statements::sign_and_append;
 use super::terminal::note;
 
-pub(super) fn rotate(dir: &Path, old: &Path, new: &Path, lk: &LedgerKeyFile) -> Res {
+pub(super) fn rotate(dir: &Path, old: &Path, new: &Path, to: &DestinationArgs) -> Res {
     let old_sk = load_signing_key(old)?;
     let new_sk = load_secret_key(new, "--new").map_err(|f| {
         f.hint("a new key held elsewhere (an HSM, a KMS, offline) signs its acceptance with `accord sign --rotate` (see `accord sign --help`)")
@@ -21,9 +20,9 @@ pub(super) fn rotate(dir: &Path, old: &Path, new: &Path, lk: &LedgerKeyFile) -> 
     if old_sk.public() == new_sk.public() {
         return Err(Fail::usage(anyhow!("--new is the same key as --key")));
     }
-    let l = open_rw(dir)?;
-    let org = org_of_key(&l, &old_sk)?;
-    let origin = l.origin().map_err(|e| super::fail::ledger(e, 1))?;
+    let to = destination::open(dir, to)?;
+    let org = to.org_of_key(&old_sk.public().kid())?;
+    let origin = to.origin()?;
     // The new key accepts the organisation and names the key it replaces.
     let acceptance = statement::sign(
         &Payload {
@@ -39,9 +38,8 @@ pub(super) fn rotate(dir: &Path, old: &Path, new: &Path, lk: &LedgerKeyFile) -> 
         &new_sk,
     )
     .map_err(Fail::usage)?;
-    sign_and_append(
-        &l,
-        lk,
+    sign_and_submit(
+        to.as_ref(),
         &old_sk,
         &org,
         Body::Rotation(Rotation {
@@ -58,27 +56,32 @@ pub(super) fn rotate(dir: &Path, old: &Path, new: &Path, lk: &LedgerKeyFile) -> 
 
 /// `--target`: a whole key id, or a prefix of at least 16 hex digits resolved among the
 /// organisation's keys (the signing key's included).
-fn revocation_target(l: &accord::ledger::Ledger, org: &str, signing: [u8; 32], t: &str) -> Res<[u8; 32]> {
+fn revocation_target(to: &dyn Destination, org: &str, signing: [u8; 32], t: &str) -> Res<[u8; 32]> {
     let p = kid_prefix("--target", t)?;
     if p.len() == 64 {
         return parse_id(&p);
     }
-    let mut keys = keys_of_org(l, org)?;
+    let mut keys = to.keys_of_org(org)?;
     keys.push(signing);
     resolve_kid("--target", &p, org, &keys)
 }
 
-pub(super) fn revoke(dir: &Path, key: &Path, target: Option<&str>, reason: &str, lk: &LedgerKeyFile) -> Res {
+pub(super) fn revoke(
+    dir: &Path,
+    key: &Path,
+    target: Option<&str>,
+    reason: &str,
+    to: &DestinationArgs,
+) -> Res {
     let sk = load_signing_key(key)?;
-    let l = open_rw(dir)?;
-    let org = org_of_key(&l, &sk)?;
+    let to = destination::open(dir, to)?;
+    let org = to.org_of_key(&sk.public().kid())?;
     let target = match target {
-        Some(t) => revocation_target(&l, &org, sk.public().kid(), t)?,
+        Some(t) => revocation_target(to.as_ref(), &org, sk.public().kid(), t)?,
         None => sk.public().kid(),
     };
-    sign_and_append(
-        &l,
-        lk,
+    sign_and_submit(
+        to.as_ref(),
         &sk,
         &org,
         Body::Revocation(Revocation {
@@ -100,7 +103,7 @@ pub(super) fn recover(
     next_recovery: &Path,
     compromised_since: Option<&str>,
     reason: &str,
-    lk: &LedgerKeyFile,
+    to: &DestinationArgs,
 ) -> Res {
     let rk = load_secret_key(recovery_key, "--recovery-key").map_err(|f| {
         f.hint("a recovery key kept offline signs with `accord sign --recover` (see `accord sign --help`)")
@@ -116,27 +119,13 @@ pub(super) fn recover(
         Some(d) => Some(time::parse_date(d).map_err(|e| Fail::usage(e).context("--compromised-since"))?),
         None => None,
     };
-    let l = open_rw(dir)?;
+    let to = destination::open(dir, to)?;
     // The organisation is the one whose committed recovery key this is.
-    let org = read(&l, |r| {
-        let mut found = None;
-        r.for_each_entry(0, |i, b| -> Result<bool, accord::ledger::LedgerError> {
-            let (_, st) = report::decode_stored(i, b)?;
-            match &st.payload.body {
-                Body::Registration(reg) if reg.recovery == Some(rk.public().kid()) => {
-                    found = Some(st.iss.clone())
-                }
-                Body::Recovery(rc) if rc.next_recovery == rk.public().kid() => found = Some(st.iss.clone()),
-                _ => {}
-            }
-            Ok(true)
-        })?;
-        Ok(found)
-    })?
-    .ok_or_else(|| {
+    let org = to.org_of_recovery_key(&rk.public().kid())?.ok_or_else(|| {
         // As the ledger's rules refuse a recovery by a key nobody committed to: exit 1.
         Fail::invalid(anyhow!(
-            "no organisation in this ledger committed to recovery key {}",
+            "no organisation in {} committed to recovery key {}",
+            to.name(),
             hex::encode(rk.public().kid())
         ))
     })?;
@@ -147,7 +136,7 @@ pub(super) fn recover(
         compromised_since: since,
         reason: reason.to_string(),
     });
-    sign_and_append(&l, lk, &rk, &org, body)?;
+    sign_and_submit(to.as_ref(), &rk, &org, body)?;
     note!(
         "every previous key of {org:?} is ended; key {} speaks for it now; keep the next recovery key offline",
         hex::encode(new_key.kid())

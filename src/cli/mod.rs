@@ -3,6 +3,7 @@
 mod context;
 mod custodian;
 mod demo;
+mod destination;
 mod display;
 mod fail;
 mod keys;
@@ -29,9 +30,10 @@ Exit codes:
   1  the data examined is invalid: malformed or tampered entries, statements or checkpoints,
      a rollback or fork (the message names the first bad entry and what is wrong); or a
      statement the ledger's rules refuse, whether built from arguments (attest, register,
-     withdraw, key ...) or read from a file (append)
+     withdraw, key ...) or read from a file (append), here or by a server (--server)
   2  usage errors and invalid arguments (an unknown organisation or norm), missing or
-     unreadable files, I/O errors, a ledger in use by another process
+     unreadable files, I/O errors, a ledger in use by another process, a server (--server)
+     that cannot be reached, fails, or is busy or limiting (submitting again is safe)
   3  the data is valid but trust is not yet established: an export, bundle or consistency
      file older than the checkpoint remembered (a snapshot, not a rollback); later, entries
      not yet witnessed (accord watch)";
@@ -115,7 +117,7 @@ public and permanent: give a role address (security@...), never a person's."
         #[arg(long, value_name = "FILE.pub")]
         recovery_key: Option<PathBuf>,
         #[command(flatten)]
-        ledger_key: context::LedgerKeyFile,
+        to: destination::DestinationArgs,
     },
     /// Show the norms catalogue compiled into accord.
     Norms {
@@ -134,12 +136,13 @@ public and permanent: give a role address (security@...), never a person's."
         #[command(flatten)]
         body: statements::AttestArgs,
         #[command(flatten)]
-        ledger_key: context::LedgerKeyFile,
+        to: destination::DestinationArgs,
     },
     /// Sign a statement offline, to a file, for `accord append` at the custodian.
     #[command(after_help = statements::SIGN_HELP)]
     Sign(statements::SignArgs),
-    /// Append signed statement files in one transaction: all or none.
+    /// Append signed statement files in one transaction: all or none (with --server: one by
+    /// one, in order, up to the first the server does not take).
     Append {
         /// Statement files made by `accord sign`.
         #[arg(required = true, value_name = "FILE")]
@@ -148,7 +151,7 @@ public and permanent: give a role address (security@...), never a person's."
         #[arg(long)]
         json: bool,
         #[command(flatten)]
-        ledger_key: context::LedgerKeyFile,
+        to: destination::DestinationArgs,
     },
     /// Withdraw an earlier attestation of your organisation.
     Withdraw {
@@ -162,7 +165,7 @@ public and permanent: give a role address (security@...), never a person's."
         #[arg(long)]
         reason: String,
         #[command(flatten)]
-        ledger_key: context::LedgerKeyFile,
+        to: destination::DestinationArgs,
     },
     /// Replay and verify the whole ledger against the ledger's public key.
     #[command(
@@ -534,7 +537,7 @@ sign the rotation with `accord sign --rotate` and append it (see `accord sign --
         #[arg(long, value_name = "NEW")]
         new: PathBuf,
         #[command(flatten)]
-        ledger_key: context::LedgerKeyFile,
+        to: destination::DestinationArgs,
     },
     /// End the organisation's key from now on (a lost laptop, a key retired); the organisation
     /// then has no key until its recovery key installs one (`accord key recover`).
@@ -558,7 +561,7 @@ key in an HSM, a KMS or offline: `accord sign --revoke`."
         #[arg(long)]
         reason: String,
         #[command(flatten)]
-        ledger_key: context::LedgerKeyFile,
+        to: destination::DestinationArgs,
     },
     /// After a lost or stolen key: the recovery key ends every current key, installs NEW and
     /// commits to the next recovery key. A recovery key works once.
@@ -588,7 +591,7 @@ Public key files (--new, --next-recovery-key) may be accord's, OpenSSH, PEM \
         #[arg(long)]
         reason: String,
         #[command(flatten)]
-        ledger_key: context::LedgerKeyFile,
+        to: destination::DestinationArgs,
     },
     /// Write DIR/NAME.key (secret, mode 0600, never printed) and DIR/NAME.pub.
     Generate {
@@ -620,7 +623,7 @@ fn run(cli: &Cli) -> Result<(), Fail> {
             domain,
             contact,
             recovery_key,
-            ledger_key,
+            to,
         } => keys::register(
             dir,
             key,
@@ -628,24 +631,22 @@ fn run(cli: &Cli) -> Result<(), Fail> {
             domain.clone(),
             contact.clone(),
             recovery_key.as_deref(),
-            ledger_key,
+            to,
         ),
-        Command::Key(KeyCommand::Rotate { key, new, ledger_key }) => {
-            lifecycle::rotate(dir, key, new, ledger_key)
-        }
+        Command::Key(KeyCommand::Rotate { key, new, to }) => lifecycle::rotate(dir, key, new, to),
         Command::Key(KeyCommand::Revoke {
             key,
             target,
             reason,
-            ledger_key,
-        }) => lifecycle::revoke(dir, key, target.as_deref(), reason, ledger_key),
+            to,
+        }) => lifecycle::revoke(dir, key, target.as_deref(), reason, to),
         Command::Key(KeyCommand::Recover {
             recovery_key,
             new,
             next_recovery_key,
             compromised_since,
             reason,
-            ledger_key,
+            to,
         }) => lifecycle::recover(
             dir,
             recovery_key,
@@ -653,27 +654,19 @@ fn run(cli: &Cli) -> Result<(), Fail> {
             next_recovery_key,
             compromised_since.as_deref(),
             reason,
-            ledger_key,
+            to,
         ),
         Command::History { org, json } => reading::history(dir, org, *json),
         Command::Norms { json } => reading::norms(*json),
-        Command::Attest {
-            key,
-            body,
-            ledger_key,
-        } => statements::attest(dir, key, body, ledger_key),
+        Command::Attest { key, body, to } => statements::attest(dir, key, body, to),
         Command::Sign(args) => statements::sign(dir, args),
-        Command::Append {
-            files,
-            json,
-            ledger_key,
-        } => statements::append(dir, files, *json, ledger_key),
+        Command::Append { files, json, to } => statements::append(dir, files, *json, to),
         Command::Withdraw {
             key,
             entry,
             reason,
-            ledger_key,
-        } => statements::withdraw(dir, key, entry, reason, ledger_key),
+            to,
+        } => statements::withdraw(dir, key, entry, reason, to),
         Command::Verify {
             location: Some(loc),
             ledger_key,

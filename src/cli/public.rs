@@ -267,17 +267,6 @@ pub(super) fn serve(dir: &Path, a: &ServeArgs) -> Res {
     server.wait().map_err(Fail::usage)
 }
 
-/// How long one request to a host may take: ACCORD_HTTP_TIMEOUT seconds (default 30).
-pub(super) fn http_timeout() -> std::time::Duration {
-    std::env::var("ACCORD_HTTP_TIMEOUT")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-        .filter(|s| *s > 0)
-        .map_or(remote::REQUEST_TIMEOUT, |s| {
-            std::time::Duration::from_secs(s.min(3600))
-        })
-}
-
 /// A failure while reading a published log: the host's or its tiles' failure if the stream
 /// recorded one, else the verdict on the entries (exit 1), or what kept the ledger from
 /// judging them (exit 2: not a verdict, so not "verification FAILED").

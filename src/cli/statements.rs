@@ -3,13 +3,11 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
-use serde::Serialize;
 
 use accord::checkpoint::Origin;
 use accord::keys::{PublicKey, SecretKey};
-use accord::ledger::{Appended, Ledger};
+use accord::ledger::Ledger;
 use accord::norms::Catalogue;
-use accord::report::{self};
 use accord::statement::{
     self, Acceptance, Attestation, Body, Kind, NormRef, Payload, Recovery, Registration, Revocation,
     Rotation, Statement, Unsigned, Withdrawal,
@@ -19,64 +17,11 @@ use accord::time;
 use clap::{ArgGroup, Args};
 
 use super::context::*;
-use super::display::shown;
+use super::destination::{
+    self, local_entry, own_attestation, sign_and_submit, submit_and_print, DestinationArgs,
+};
 use super::fail::{self, Fail};
 use super::terminal::note;
-
-pub(super) fn print_appended(a: &[Appended], json: bool) -> Res {
-    if json {
-        #[derive(Serialize)]
-        struct J<'a> {
-            index: u64,
-            kind: String,
-            org: &'a str,
-            statement_id: String,
-        }
-        let v: Vec<J<'_>> = a
-            .iter()
-            .map(|x| J {
-                index: x.index,
-                kind: x.kind.to_string(),
-                org: &x.org,
-                statement_id: hex::encode(x.id),
-            })
-            .collect();
-        return out_json(&v);
-    }
-    for x in a {
-        out(&format!(
-            "appended {} of {:?} at index {}\nstatement id: {}\n",
-            x.kind,
-            shown(&x.org),
-            x.index,
-            hex::encode(x.id)
-        ));
-    }
-    Ok(())
-}
-
-/// Signs and appends one statement built from the user's arguments. A statement the ledger's
-/// rules refuse exits 1, as one read from a file by `append` does.
-pub(super) fn sign_and_append(l: &Ledger, lk: &LedgerKeyFile, key: &SecretKey, iss: &str, body: Body) -> Res {
-    let origin = l.origin().map_err(|e| fail::ledger(e, 1))?;
-    let payload = Payload {
-        origin,
-        iat: accord::clock::now(),
-        nonce: statement::random_nonce(),
-        body,
-    };
-    let st = statement::sign(&payload, iss, key).map_err(Fail::usage)?;
-    let lkey = load_ledger_key(l, lk)?;
-    let done = l
-        .append(
-            &[st.into_bytes()],
-            &lkey,
-            accord::clock::now(),
-            Catalogue::embedded(),
-        )
-        .map_err(|e| fail::appending(e, &[]))?;
-    print_appended(&done, false)
-}
 
 pub(super) fn norm_refs(cat: &Catalogue, ids: &[String]) -> Res<Vec<NormRef>> {
     let mut refs = Vec::new();
@@ -132,30 +77,25 @@ pub(super) fn attestation_body(a: &AttestArgs, supersedes: Option<[u8; 32]>) -> 
     }))
 }
 
-pub(super) fn attest(dir: &Path, key: &Path, a: &AttestArgs, lk: &LedgerKeyFile) -> Res {
+pub(super) fn attest(dir: &Path, key: &Path, a: &AttestArgs, to: &DestinationArgs) -> Res {
     let sk = load_signing_key(key)?;
-    let l = open_rw(dir)?;
+    let to = destination::open(dir, to)?;
+    let org = to.org_of_key(&sk.public().kid())?;
     let supersedes = match &a.supersedes {
-        Some(e) => Some(entry_statement_id(&l, resolve_entry(&l, e)?)?),
+        Some(e) => Some(own_attestation("--supersedes", e, to.entry(e)?, &org)?),
         None => None,
     };
     let body = attestation_body(a, supersedes)?;
-    let org = org_of_key(&l, &sk)?;
-    sign_and_append(&l, lk, &sk, &org, body)
+    sign_and_submit(to.as_ref(), &sk, &org, body)
 }
 
-pub(super) fn withdraw(dir: &Path, key: &Path, entry: &str, reason: &str, lk: &LedgerKeyFile) -> Res {
+pub(super) fn withdraw(dir: &Path, key: &Path, entry: &str, reason: &str, to: &DestinationArgs) -> Res {
     let sk = load_signing_key(key)?;
-    let l = open_rw(dir)?;
-    let index = resolve_entry(&l, entry)?;
-    let target = read(&l, |r| {
-        let b = r.entry(index)?.unwrap_or_default();
-        Ok(report::decode_stored(index, &b)?.1.id())
-    })?;
-    let org = org_of_key(&l, &sk)?;
-    sign_and_append(
-        &l,
-        lk,
+    let to = destination::open(dir, to)?;
+    let org = to.org_of_key(&sk.public().kid())?;
+    let target = own_attestation("--entry", entry, to.entry(entry)?, &org)?;
+    sign_and_submit(
+        to.as_ref(),
         &sk,
         &org,
         Body::Withdrawal(Withdrawal {
@@ -242,24 +182,8 @@ fn target_id(here: &mut AtHand<'_>, origin: &str, iss: &str, flag: &str, s: &str
         ))
         .hint(instead));
     }
-    let index = resolve_entry(l, s).map_err(|f| f.context(flag.to_string()))?;
-    let st = read(l, |r| {
-        let b = r.entry(index)?.unwrap_or_default();
-        Ok(accord::report::decode_stored(index, &b)?.1)
-    })?;
-    if st.iss != iss {
-        return Err(Fail::invalid(anyhow!(
-            "{flag} {s}: entry {index} is a statement of {:?}, not of {iss:?}; an organisation withdraws or supersedes only its own attestations",
-            shown(&st.iss)
-        )));
-    }
-    if st.kind() != Kind::Attestation {
-        return Err(Fail::invalid(anyhow!(
-            "{flag} {s}: entry {index} is a {}; only an attestation can be withdrawn or superseded",
-            st.kind()
-        )));
-    }
-    Ok(st.id())
+    let e = local_entry(l, s).map_err(|f| f.context(flag.to_string()))?;
+    own_attestation(flag, s, Some(e), iss)
 }
 
 /// The acceptance given to `sign --rotate --acceptance`, checked against the rotation it is
@@ -674,18 +598,14 @@ pub(super) fn read_statement_file(path: &Path) -> Res<Vec<u8>> {
     )
 }
 
-pub(super) fn append(dir: &Path, files: &[PathBuf], json: bool, lk: &LedgerKeyFile) -> Res {
+pub(super) fn append(dir: &Path, files: &[PathBuf], json: bool, to: &DestinationArgs) -> Res {
     let mut sts = Vec::with_capacity(files.len());
     for f in files {
         sts.push(read_statement_file(f)?);
     }
-    let l = open_rw(dir)?;
-    let lkey = load_ledger_key(&l, lk)?;
+    let to = destination::open(dir, to)?;
     let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
-    let done = l
-        .append(&sts, &lkey, accord::clock::now(), Catalogue::embedded())
-        .map_err(|e| fail::appending(e, &names))?;
-    print_appended(&done, json)
+    submit_and_print(to.as_ref(), &sts, &names, json)
 }
 
 /// What an attestation says.

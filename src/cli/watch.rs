@@ -24,7 +24,7 @@ use accord::watch::{Finding, FindingKind, WatchState, Watchlist};
 use super::context::*;
 use super::display::shown;
 use super::fail::Fail;
-use super::public::{http_timeout, remote_error, remote_fail};
+use super::public::{remote_error, remote_fail};
 use super::terminal::{note, Progress};
 
 /// `accord watch`'s help, after the options.

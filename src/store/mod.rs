@@ -174,7 +174,7 @@ fn record_holder(dir: &Path) {
 }
 
 /// Who holds the ledger in `dir`, as ` (pid N: PROGRAM ARGS)` (the program's name and its
-/// first three arguments, from /proc where there is one), or nothing when no live holder is recorded.
+/// first five arguments, from /proc where there is one), or nothing when no live holder is recorded.
 fn holder(dir: &Path) -> String {
     let Some(pid) = std::fs::read_to_string(dir.join(HOLDER_FILE))
         .ok()
@@ -187,7 +187,7 @@ fn holder(dir: &Path) -> String {
             let words: Vec<String> = cmdline
                 .split(|b| *b == 0)
                 .filter(|w| !w.is_empty())
-                .take(4)
+                .take(6)
                 .enumerate()
                 .map(|(k, w)| {
                     let w = String::from_utf8_lossy(w);

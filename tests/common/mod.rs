@@ -68,6 +68,8 @@ impl World {
             .env("XDG_CONFIG_HOME", self.path("config"))
             .env("XDG_STATE_HOME", self.path("state"))
             .env("ACCORD_LEDGER", self.ledger())
+            // A developer's server must not take the tests' statements.
+            .env_remove("ACCORD_SERVER")
             .env_remove("HOME");
         c
     }
@@ -539,6 +541,16 @@ pub fn tick() {
 /// Runs accord with `args` (which must succeed) and parses its standard output as JSON.
 pub fn json(w: &World, args: &[&str]) -> Value {
     serde_json::from_str(&w.ok(args)).unwrap()
+}
+
+/// The kind of every entry of the world's ledger, in order (`list --json`).
+pub fn kinds(w: &World) -> Vec<String> {
+    json(w, &["list", "--json"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_string())
+        .collect()
 }
 
 /// `status --all --json` (plus `extra`) as (index, state) pairs.

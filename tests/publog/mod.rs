@@ -357,6 +357,28 @@ impl Resp {
     }
 }
 
+/// For a hostile host: writes `head`, then a chunked body that never ends, until the client
+/// closes the connection (the error that ends it is the caller's to ignore).
+pub fn endless_chunks(c: &mut TcpStream, head: &[u8]) -> std::io::Result<()> {
+    c.write_all(head)?;
+    let chunk = [b'z'; 65_536];
+    loop {
+        c.write_all(b"10000\r\n")?;
+        c.write_all(&chunk)?;
+        c.write_all(b"\r\n")?;
+    }
+}
+
+/// For a hostile host: writes `head`, then a byte every 300 ms (every read gets something, the
+/// whole never comes), until the client closes the connection.
+pub fn trickle(c: &mut TcpStream, head: &[u8]) -> std::io::Result<()> {
+    c.write_all(head)?;
+    loop {
+        std::thread::sleep(Duration::from_millis(300));
+        c.write_all(b"t")?;
+    }
+}
+
 /// Connects to `addr` with a read timeout of 10 s (a test never waits for ever).
 pub fn connect(addr: SocketAddr) -> TcpStream {
     let c = TcpStream::connect(addr).unwrap();
