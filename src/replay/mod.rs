@@ -242,6 +242,28 @@ const SIGNATURE_CHUNK: usize = 16;
 /// Most entries one task of phase 1 decodes.
 const DECODE_CHUNK: usize = 64;
 
+/// An entry's place in the chain: the index it states is the one it is stored at, and its
+/// link is the leaf hash of the entry before.
+fn check_place(expected: u64, index: u64, prev: &Hash, want_prev: &Hash) -> Result<(), VerifyError> {
+    let at = Location::Entry(expected);
+    if index != expected {
+        return Err(invalid(
+            at,
+            format!("entry says index {index}, stored at {expected}"),
+        ));
+    }
+    if prev != want_prev {
+        return Err(invalid(
+            at,
+            format!(
+                "chain link (prev) is not the leaf hash of entry {} (one of the two was altered)",
+                expected.wrapping_sub(1)
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Phase 3: verify_strict every signature; the first failure in index order is returned.
 fn check_pending(pending: &[Pending]) -> Result<(), VerifyError> {
     let bad = pending
@@ -423,21 +445,7 @@ impl ReplayState<'_> {
         }
         let e =
             EntryRef::decode(bytes).map_err(|e| invalid(at.clone(), crate::verdict::entry_problem(&e)))?;
-        if e.index != expected {
-            return Err(invalid(
-                at,
-                format!("entry says index {}, stored at {expected}", e.index),
-            ));
-        }
-        if e.prev != c.prev {
-            return Err(invalid(
-                at,
-                format!(
-                    "chain link (prev) is not the leaf hash of entry {} (one of the two was altered)",
-                    expected.wrapping_sub(1)
-                ),
-            ));
-        }
+        check_place(expected, e.index, &e.prev, &c.prev)?;
         let stored = c.frontier.push(leaf);
         c.prev = leaf;
         if let Some(problem) = rows.and_then(|rows| compare_stored(&stored, rows)) {
@@ -549,22 +557,8 @@ impl ReplayState<'_> {
             ));
         }
         let (e, st) = decoded?;
+        check_place(expected, e.index, &e.prev, &self.prev)?;
         let at = Location::Entry(expected);
-        if e.index != expected {
-            return Err(invalid(
-                at,
-                format!("entry says index {}, stored at {expected}", e.index),
-            ));
-        }
-        if e.prev != self.prev {
-            return Err(invalid(
-                at,
-                format!(
-                    "chain link (prev) is not the leaf hash of entry {} (one of the two was altered)",
-                    expected.wrapping_sub(1)
-                ),
-            ));
-        }
         if e.logged_at < self.last_time {
             return Err(invalid(at, "log time is earlier than the entry before"));
         }
