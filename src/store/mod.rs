@@ -29,6 +29,7 @@ use redb::{ReadableDatabase, TableDefinition};
 
 mod registry;
 mod tables;
+pub mod witness;
 
 pub use crate::rules::KeyRecord;
 pub use tables::{DerivedRow, ReadTables, WriteTables};
