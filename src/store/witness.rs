@@ -26,10 +26,33 @@ pub const WITNESS_FORMAT_TAG: &[u8] = b"accord-witness/1";
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("witness_meta");
 const COSIGNED: TableDefinition<&str, (u64, [u8; 32], u64, &[u8])> = TableDefinition::new("cosigned");
 
-/// The witness's open database (one process at a time: redb locks the file).
+/// The witness's open database: one writer at a time (redb locks the file), and readers
+/// (`accord witness status`) beside it.
 pub struct WitnessDb {
-    db: redb::Database,
+    db: Db,
     path: PathBuf,
+}
+
+enum Db {
+    Rw(redb::Database),
+    Ro(redb::ReadOnlyDatabase),
+}
+
+fn builder() -> redb::Builder {
+    let mut b = redb::Builder::new();
+    b.set_concurrency_mode(redb::ConcurrencyMode::SingleWriter);
+    b.set_cache_size(16 << 20);
+    b
+}
+
+fn open_err(dir: &Path, e: redb::DatabaseError) -> StoreError {
+    match e {
+        redb::DatabaseError::DatabaseAlreadyOpen | redb::DatabaseError::LockProtocolMismatch => StoreError::Io(
+            format!("the witness state at {} is in use by another accord witness", dir.display()),
+        ),
+        redb::DatabaseError::Storage(s) => StoreError::from(s),
+        other => StoreError::Io(other.to_string()),
+    }
 }
 
 impl std::fmt::Debug for WitnessDb {
@@ -47,21 +70,9 @@ impl WitnessDb {
     /// that is not a witness database, [`StoreError::Io`].
     pub fn open(dir: &Path) -> Result<WitnessDb, StoreError> {
         let path = dir.join(WITNESS_DB_FILE);
-        let db = contain(|| {
-            redb::Builder::new()
-                .set_cache_size(16 << 20)
-                .create(&path)
-                .map_err(|e| match e {
-                    redb::DatabaseError::DatabaseAlreadyOpen | redb::DatabaseError::LockProtocolMismatch => {
-                        StoreError::InUse(dir.to_path_buf(), String::new())
-                    }
-                    redb::DatabaseError::Storage(s) => StoreError::from(s),
-                    other => StoreError::Io(other.to_string()),
-                })
-        })?;
-        let w = WitnessDb { db, path };
+        let db = contain(|| builder().create(&path).map_err(|e| open_err(dir, e)))?;
         contain(|| {
-            let mut txn = w.db.begin_write()?;
+            let mut txn = db.begin_write()?;
             txn.set_two_phase_commit(true);
             txn.set_quick_repair(true);
             {
@@ -75,7 +86,7 @@ impl WitnessDb {
                     Some(_) => {
                         return Err(StoreError::Damaged(format!(
                             "{} is not an accord witness database",
-                            w.path.display()
+                            path.display()
                         )))
                     }
                 }
@@ -84,7 +95,29 @@ impl WitnessDb {
             txn.commit()?;
             Ok(())
         })?;
-        Ok(w)
+        Ok(WitnessDb { db: Db::Rw(db), path })
+    }
+
+    /// Opens the witness database in `dir` to read it, while a witness may be writing it. A
+    /// database left by a killed witness that needs redb's repair is repaired first when no
+    /// witness holds it.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is none, [`StoreError`].
+    pub fn open_read_only(dir: &Path) -> Result<WitnessDb, StoreError> {
+        let path = dir.join(WITNESS_DB_FILE);
+        if !path.is_file() {
+            return Err(StoreError::NotFound(dir.to_path_buf()));
+        }
+        let open = || contain(|| builder().open_read_only(&path).map_err(|e| open_err(dir, e)));
+        let db = match open() {
+            Ok(db) => db,
+            Err(_) => {
+                drop(WitnessDb::open(dir)?);
+                open()?
+            }
+        };
+        Ok(WitnessDb { db: Db::Ro(db), path })
     }
 
     /// Every log's latest cosigned checkpoint, by origin.
@@ -93,7 +126,10 @@ impl WitnessDb {
     /// [`StoreError`].
     pub fn list(&self) -> Result<Vec<(String, Cosigned)>, StoreError> {
         contain(|| {
-            let txn = self.db.begin_read()?;
+            let txn = match &self.db {
+                Db::Rw(db) => db.begin_read()?,
+                Db::Ro(db) => db.begin_read()?,
+            };
             let t = txn.open_table(COSIGNED)?;
             let mut out = Vec::new();
             for row in t.iter()? {
@@ -121,8 +157,11 @@ impl CosignedState for WitnessDb {
         decide: &mut dyn FnMut(Option<&Cosigned>) -> Result<Cosigned, WitnessError>,
     ) -> Result<(), WitnessError> {
         let state = |e: StoreError| WitnessError::State(e.to_string());
+        let Db::Rw(db) = &self.db else {
+            return Err(state(StoreError::ReadOnly));
+        };
         contain(|| {
-            let mut txn = self.db.begin_write().map_err(|e| state(e.into()))?;
+            let mut txn = db.begin_write().map_err(|e| state(e.into()))?;
             txn.set_two_phase_commit(true);
             txn.set_quick_repair(true);
             {
