@@ -1,6 +1,6 @@
 //! C2SP tlog-cosignature v1 with Ed25519 (signature type 0x04): a witness's timestamped
 //! statement that a checkpoint is the largest consistent one it has seen for its origin
-//! (docs/FORMAT.md section 16).
+//! (docs/FORMAT.md section 15).
 //!
 //! The signed message is `cosignature/v1\ntime <timestamp>\n` followed by the whole note text
 //! of the checkpoint (extension lines included, signature lines excluded). The signature line
@@ -104,7 +104,11 @@ impl CosignerVerifier {
             return Err(bad("expected NAME+ID+KEY"));
         };
         Origin::new(name).map_err(|_| bad("invalid name"))?;
-        if id16.len() != 8 || !id16.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if id16.len() != 8
+            || !id16
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             return Err(bad("key id must be 8 lowercase hex digits"));
         }
         let id = u32::from_str_radix(id16, 16).map_err(|_| bad("key id is not hex"))?;
@@ -116,7 +120,9 @@ impl CosignerVerifier {
             .try_into()
             .map_err(|_| bad("key must be 33 bytes: 0x04 and 32 key bytes"))?;
         if alg != ALG_COSIGNATURE_V1 {
-            return Err(bad("not a cosignature/v1 key (type 0x04); a log's vkey has type 0x01"));
+            return Err(bad(
+                "not a cosignature/v1 key (type 0x04); a log's vkey has type 0x01",
+            ));
         }
         let vk = VerifyingKey::from_bytes(&key).map_err(|_| bad("not an Ed25519 point"))?;
         if vk.to_edwards().compress().to_bytes() != key {
@@ -157,9 +163,15 @@ impl CosignerVerifier {
             return Err(bad("too long"));
         }
         let line = line.strip_suffix('\n').unwrap_or(line);
-        let rest = line.strip_prefix(DASH).ok_or(bad("does not start with an em dash and a space"))?;
-        let (name, b64) = rest.split_once(' ').ok_or(bad("expected a name and a signature"))?;
-        let raw = STANDARD.decode(b64).map_err(|_| bad("signature is not canonical base64"))?;
+        let rest = line
+            .strip_prefix(DASH)
+            .ok_or(bad("does not start with an em dash and a space"))?;
+        let (name, b64) = rest
+            .split_once(' ')
+            .ok_or(bad("expected a name and a signature"))?;
+        let raw = STANDARD
+            .decode(b64)
+            .map_err(|_| bad("signature is not canonical base64"))?;
         if raw.len() < 4 {
             return Err(bad("signature is shorter than a key id"));
         }
@@ -374,7 +386,10 @@ mod tests {
         let k = CosignerKey::generate("w").unwrap();
         let other = CosignerKey::generate("w").unwrap().verifier();
         let line = k.cosign(TEXT, 7).unwrap();
-        assert!(matches!(other.verify_line(TEXT, &line), Err(CosignatureError::OtherKey(_))));
+        assert!(matches!(
+            other.verify_line(TEXT, &line),
+            Err(CosignatureError::OtherKey(_))
+        ));
         let changed = b"example.org/log\n4\nQPxRwpyAThDwBCEmq7WgCKz1uCC7vfVmPDrBaPW+nqE=\n";
         assert!(matches!(
             k.verifier().verify_line(changed, &line),

@@ -1245,7 +1245,10 @@ async fn add_checkpoint(State(w): State<Arc<WitnessApp>>, body: Bytes) -> Respon
     let text = |status: StatusCode, msg: String| {
         (
             status,
-            [(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"))],
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            )],
             format!("{msg}\n"),
         )
             .into_response()
@@ -1253,7 +1256,10 @@ async fn add_checkpoint(State(w): State<Arc<WitnessApp>>, body: Bytes) -> Respon
     match done {
         Ok(Ok(lines)) => (
             StatusCode::OK,
-            [(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"))],
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            )],
             lines,
         )
             .into_response(),

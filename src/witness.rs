@@ -1,4 +1,4 @@
-//! accord as a witness: C2SP tlog-witness `add-checkpoint` (docs/FORMAT.md section 16),
+//! accord as a witness: C2SP tlog-witness `add-checkpoint` (docs/FORMAT.md section 15),
 //! following the spec's main text as of commit 95978ca (2026-07-06), which answers 422 where
 //! v1.0.0 answered 409 for a checkpoint of the stored size with another root.
 //!
@@ -197,8 +197,13 @@ impl WitnessedCheckpoint {
             return Err(bad("empty extension line"));
         }
         let size = decimal(size).ok_or(bad("size is not decimal without leading zeros"))?;
-        let root = STANDARD.decode(root).map_err(|_| bad("root is not canonical base64"))?;
-        let root: Hash = root.as_slice().try_into().map_err(|_| bad("root is not 32 bytes"))?;
+        let root = STANDARD
+            .decode(root)
+            .map_err(|_| bad("root is not canonical base64"))?;
+        let root: Hash = root
+            .as_slice()
+            .try_into()
+            .map_err(|_| bad("root is not 32 bytes"))?;
         Ok(WitnessedCheckpoint {
             origin: origin.to_string(),
             size,
@@ -321,7 +326,9 @@ pub fn check_consistency(
     }
     if old == 0 {
         if !proof.is_empty() {
-            return Err(Refusal::Inconsistent("a proof from old size 0 must be empty".into()));
+            return Err(Refusal::Inconsistent(
+                "a proof from old size 0 must be empty".into(),
+            ));
         }
         return Ok(());
     }
@@ -337,16 +344,14 @@ pub fn check_consistency(
             )));
         }
         if !proof.is_empty() {
-            return Err(Refusal::Inconsistent("a proof between equal sizes must be empty".into()));
+            return Err(Refusal::Inconsistent(
+                "a proof between equal sizes must be empty".into(),
+            ));
         }
         return Ok(());
     }
-    verify_consistency(old, cp.size, &s.root, &cp.root, proof).map_err(|e| {
-        Refusal::Inconsistent(format!(
-            "consistency proof from size {old} to {}: {e}",
-            cp.size
-        ))
-    })
+    verify_consistency(old, cp.size, &s.root, &cp.root, proof)
+        .map_err(|e| Refusal::Inconsistent(format!("consistency proof from size {old} to {}: {e}", cp.size)))
 }
 
 impl Witness {
@@ -499,11 +504,13 @@ mod tests {
         assert_eq!(status(w.add_checkpoint(&body(&lk, &t, 13, 12), &st, 12)), 400);
         let other = LedgerKey::generate(&Origin::new("example.org/other").unwrap());
         assert_eq!(status(w.add_checkpoint(&body(&other, &t, 0, 1), &st, 12)), 404);
-        let impostor = LedgerKey::from_skey(
-            &LedgerKey::generate(&Origin::new("example.org/log").unwrap()).to_skey(),
-        )
-        .unwrap();
-        assert_eq!(status(w.add_checkpoint(&body(&impostor, &t, 9, 12), &st, 12)), 403);
+        let impostor =
+            LedgerKey::from_skey(&LedgerKey::generate(&Origin::new("example.org/log").unwrap()).to_skey())
+                .unwrap();
+        assert_eq!(
+            status(w.add_checkpoint(&body(&impostor, &t, 9, 12), &st, 12)),
+            403
+        );
         // A fork of the same size.
         let t2 = tree_from(21, 1);
         assert_eq!(status(w.add_checkpoint(&body(&lk, &t2, 9, 9), &st, 12)), 422);
@@ -522,9 +529,17 @@ mod tests {
         }
         .to_text();
         let v = w.key.verifier();
-        assert_eq!(v.verify_line(text.as_bytes(), std::str::from_utf8(&line).unwrap()).unwrap(), 100);
+        assert_eq!(
+            v.verify_line(text.as_bytes(), std::str::from_utf8(&line).unwrap())
+                .unwrap(),
+            100
+        );
         let line = w.add_checkpoint(&body(&lk, &t, 3, 3), &st, 50).unwrap();
-        assert_eq!(v.verify_line(text.as_bytes(), std::str::from_utf8(&line).unwrap()).unwrap(), 100);
+        assert_eq!(
+            v.verify_line(text.as_bytes(), std::str::from_utf8(&line).unwrap())
+                .unwrap(),
+            100
+        );
         let stored = st.0.borrow().get("example.org/log").cloned().unwrap();
         assert_eq!(v.verify_note(&stored.note).unwrap(), 100);
     }
@@ -539,7 +554,10 @@ mod tests {
             b"old 1\nnot base64!\n\n",
             b"olde 1\n\n",
         ] {
-            assert!(matches!(AddCheckpoint::parse(b), Err(Refusal::BadRequest(_))), "{b:?}");
+            assert!(
+                matches!(AddCheckpoint::parse(b), Err(Refusal::BadRequest(_))),
+                "{b:?}"
+            );
         }
         let h = format!("{}\n", STANDARD.encode([0u8; 32]));
         let ok = format!("old 1\n{}\n", h.repeat(63));

@@ -40,7 +40,11 @@ fn fork(n: u64, common: u64) -> Vec<Hash> {
     let mut f = Frontier::new();
     let mut stored = Vec::new();
     for i in 0..n {
-        let leaf = if i < common { format!("a{i}") } else { format!("b{i}") };
+        let leaf = if i < common {
+            format!("a{i}")
+        } else {
+            format!("b{i}")
+        };
         for (idx, h) in f.push(leaf_hash(leaf.as_bytes())) {
             if stored.len() <= idx as usize {
                 stored.resize(idx as usize + 1, [0; 32]);
@@ -84,8 +88,16 @@ struct Witnessd {
 impl Witnessd {
     fn start(w: &World, key: &str, logs: &[String], extra: &[&str]) -> Witnessd {
         let mut cmd = w.std_cmd();
-        cmd.args(["witness", "serve", "--listen", "127.0.0.1:0", "--key", key, "--state"])
-            .arg(w.path("wstate"));
+        cmd.args([
+            "witness",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--key",
+            key,
+            "--state",
+        ])
+        .arg(w.path("wstate"));
         for l in logs {
             cmd.args(["--log", l]);
         }
@@ -255,14 +267,9 @@ fn every_status_code_in_the_specs_order() {
     cosigned(&post(wd.addr, &request(&lk, &a, 8, 8)), &v, &lk, &a, 8);
 
     // Nothing refused changed the state.
-    let st: serde_json::Value = serde_json::from_str(&w.ok(&[
-        "witness",
-        "status",
-        "--state",
-        &w.path_str("wstate"),
-        "--json",
-    ]))
-    .unwrap();
+    let st: serde_json::Value =
+        serde_json::from_str(&w.ok(&["witness", "status", "--state", &w.path_str("wstate"), "--json"]))
+            .unwrap();
     let logs = st["logs"].as_array().unwrap();
     assert_eq!(logs.len(), 1, "{st}");
     assert_eq!(logs[0]["origin"], "example.org/log");
@@ -300,7 +307,12 @@ fn malformed_and_hostile_requests() {
     let w = World::new();
     let (key, _) = witness_key(&w, "witness.example/w3");
     let lk = log_key("example.org/log");
-    let wd = Witnessd::start(&w, &key, &[lk.verifier_key().to_string()], &["--request-timeout", "2"]);
+    let wd = Witnessd::start(
+        &w,
+        &key,
+        &[lk.verifier_key().to_string()],
+        &["--request-timeout", "2"],
+    );
     let a = tree(100, "a");
     assert_eq!(post(wd.addr, &request(&lk, &a, 0, 50)).status, 200);
     let good = request(&lk, &a, 50, 90);
@@ -312,11 +324,21 @@ fn malformed_and_hostile_requests() {
         b
     };
     // A bad old line: leading zero, negative, missing, a second space.
-    for head in ["old 050\n\n", "old -1\n\n", "\n", "old  50\n\n", "old 50 \n\n", "OLD 50\n\n"] {
+    for head in [
+        "old 050\n\n",
+        "old -1\n\n",
+        "\n",
+        "old  50\n\n",
+        "old 50 \n\n",
+        "OLD 50\n\n",
+    ] {
         assert_eq!(post(wd.addr, &with(head)).status, 400, "{head:?}");
     }
     // 64 proof lines.
-    assert_eq!(post(wd.addr, &with(&format!("old 50\n{}\n", h.repeat(64)))).status, 400);
+    assert_eq!(
+        post(wd.addr, &with(&format!("old 50\n{}\n", h.repeat(64)))).status,
+        400
+    );
     // A truncated proof line, a proof line of 31 bytes, no blank line at all.
     let cut = &h[..20];
     assert_eq!(post(wd.addr, &with(&format!("old 50\n{cut}\n\n"))).status, 400);
@@ -347,7 +369,12 @@ fn malformed_and_hostile_requests() {
     let mut c = connect(wd.addr);
     c.write_all(b"GET /add-checkpoint HTTP/1.1\r\nHost: w\r\nConnection: close\r\n\r\n")
         .unwrap();
-    assert_eq!(read_response(&mut std::io::BufReader::new(c), false).unwrap().status, 405);
+    assert_eq!(
+        read_response(&mut std::io::BufReader::new(c), false)
+            .unwrap()
+            .status,
+        405
+    );
     // After all that, the good request still works.
     assert_eq!(post(wd.addr, &good).status, 200);
 }
@@ -360,7 +387,16 @@ fn a_witness_with_a_bad_key_or_log_does_not_start() {
     // A cosignature vkey is not a log key.
     let e = w.fails(
         2,
-        &["witness", "serve", "--key", &key, "--log", &v.to_string(), "--state", &w.path_str("s")],
+        &[
+            "witness",
+            "serve",
+            "--key",
+            &key,
+            "--log",
+            &v.to_string(),
+            "--state",
+            &w.path_str("s"),
+        ],
     );
     assert!(e.contains("--log"), "{e}");
     // A ledger's secret key cannot cosign.
@@ -446,27 +482,28 @@ fn a_witness_killed_under_load_never_cosigns_two_histories() {
         }
         // What the state says after the kill is one of the cosigned checkpoints, or a newer
         // one whose answer the kill cut off; never smaller than an answered one.
-        let st: serde_json::Value = serde_json::from_str(&w.ok(&[
-            "witness",
-            "status",
-            "--state",
-            &w.path_str("wstate"),
-            "--json",
-        ]))
-        .unwrap();
+        let st: serde_json::Value =
+            serde_json::from_str(&w.ok(&["witness", "status", "--state", &w.path_str("wstate"), "--json"]))
+                .unwrap();
         if let Some(l) = st["logs"].as_array().unwrap().first() {
             let size = l["size"].as_u64().unwrap();
             let answered = cosigned.lock().unwrap().iter().map(|c| c.1).max().unwrap_or(0);
-            assert!(size >= answered, "round {round}: state {size} below answered {answered}");
+            assert!(
+                size >= answered,
+                "round {round}: state {size} below answered {answered}"
+            );
             size_seen = size;
         }
     }
     let all = cosigned.lock().unwrap();
-    assert!(all.len() > 10, "only {} cosignatures: the test tested nothing", all.len());
+    assert!(
+        all.len() > 10,
+        "only {} cosignatures: the test tested nothing",
+        all.len()
+    );
     assert!(size_seen > 0);
     // One history: beyond the common prefix, only one fork was ever cosigned.
-    let forks: std::collections::BTreeSet<u8> =
-        all.iter().filter(|c| c.1 > common).map(|c| c.0).collect();
+    let forks: std::collections::BTreeSet<u8> = all.iter().filter(|c| c.1 > common).map(|c| c.0).collect();
     assert!(forks.len() <= 1, "both histories cosigned: {forks:?}");
     for (h, size, line) in all.iter() {
         let t = if *h == 0 { &a } else { &b };

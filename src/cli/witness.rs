@@ -1,4 +1,4 @@
-//! `accord witness`: accord as a C2SP tlog-witness (docs/FORMAT.md section 16): make its key,
+//! `accord witness`: accord as a C2SP tlog-witness (docs/FORMAT.md section 15): make its key,
 //! serve `POST /add-checkpoint`, and show what it has cosigned.
 
 use std::io::Read as _;
@@ -154,8 +154,7 @@ fn serve(a: &WitnessServeArgs) -> Res {
     let key = read_key(&a.key)?;
     let mut logs = Logs::default();
     for v in &a.logs {
-        let k = VerifierKey::parse(v)
-            .map_err(|e| Fail::usage(e).context(format!("--log {}", shown(v))))?;
+        let k = VerifierKey::parse(v).map_err(|e| Fail::usage(e).context(format!("--log {}", shown(v))))?;
         logs.add(k);
     }
     let state = open_state(&a.state, true)?;
@@ -169,7 +168,8 @@ fn serve(a: &WitnessServeArgs) -> Res {
     let vkey = key.verifier();
     let origins: Vec<String> = logs.origins().map(str::to_string).collect();
     let witness = Witness { key, logs };
-    let server = accord::serve::start_witness(&a.listen, limits, witness, state, true).map_err(Fail::usage)?;
+    let server =
+        accord::serve::start_witness(&a.listen, limits, witness, state, true).map_err(Fail::usage)?;
     note!(
         "witness {vkey} cosigning {} at http://{}/add-checkpoint; stop with Ctrl-C or SIGTERM",
         origins.join(", "),
@@ -194,7 +194,10 @@ fn status(dir: &Path, json: bool) -> Res {
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "logs": v })).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "logs": v })).unwrap_or_default()
+        );
         return Ok(());
     }
     if rows.is_empty() {

@@ -24,7 +24,9 @@ pub const WITNESS_DB_FILE: &str = "witness.redb";
 pub const WITNESS_FORMAT_TAG: &[u8] = b"accord-witness/1";
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("witness_meta");
-const COSIGNED: TableDefinition<&str, (u64, [u8; 32], u64, &[u8])> = TableDefinition::new("cosigned");
+/// (size, root, cosignature time, checkpoint with the cosignature).
+type CosignedRow<'a> = (u64, [u8; 32], u64, &'a [u8]);
+const COSIGNED: TableDefinition<&str, CosignedRow<'static>> = TableDefinition::new("cosigned");
 
 /// The witness's open database: one writer at a time (redb locks the file), and readers
 /// (`accord witness status`) beside it.
@@ -47,9 +49,12 @@ fn builder() -> redb::Builder {
 
 fn open_err(dir: &Path, e: redb::DatabaseError) -> StoreError {
     match e {
-        redb::DatabaseError::DatabaseAlreadyOpen | redb::DatabaseError::LockProtocolMismatch => StoreError::Io(
-            format!("the witness state at {} is in use by another accord witness", dir.display()),
-        ),
+        redb::DatabaseError::DatabaseAlreadyOpen | redb::DatabaseError::LockProtocolMismatch => {
+            StoreError::Io(format!(
+                "the witness state at {} is in use by another accord witness",
+                dir.display()
+            ))
+        }
         redb::DatabaseError::Storage(s) => StoreError::from(s),
         other => StoreError::Io(other.to_string()),
     }
@@ -166,18 +171,15 @@ impl CosignedState for WitnessDb {
             txn.set_quick_repair(true);
             {
                 let mut t = txn.open_table(COSIGNED).map_err(|e| state(e.into()))?;
-                let stored = t
-                    .get(origin)
-                    .map_err(|e| state(e.into()))?
-                    .map(|g| {
-                        let (size, root, time, note) = g.value();
-                        Cosigned {
-                            size,
-                            root,
-                            time,
-                            note: note.to_vec(),
-                        }
-                    });
+                let stored = t.get(origin).map_err(|e| state(e.into()))?.map(|g| {
+                    let (size, root, time, note) = g.value();
+                    Cosigned {
+                        size,
+                        root,
+                        time,
+                        note: note.to_vec(),
+                    }
+                });
                 // A refusal drops the transaction: nothing is written.
                 let new = decide(stored.as_ref())?;
                 t.insert(origin, (new.size, new.root, new.time, new.note.as_slice()))
