@@ -71,7 +71,10 @@ fn main() {
     let p = consistency_proof(999_000, 1_000_000, &big).unwrap();
     let old_root = tree_root(999_000, &big).unwrap();
     accord::merkle::verify_consistency(999_000, 1_000_000, &old_root, &root, &p).unwrap();
-    println!("one proof 999,000 -> 1,000,000 made and verified in {:?}", t.elapsed());
+    println!(
+        "one proof 999,000 -> 1,000,000 made and verified in {:?}",
+        t.elapsed()
+    );
     drop(big);
 
     let state_dir = tempfile::tempdir_in(".").unwrap();
@@ -87,8 +90,7 @@ fn main() {
         logs,
     };
     let db = accord::store::witness::WitnessDb::open(state_dir.path()).unwrap();
-    let server =
-        accord::serve::start_witness("127.0.0.1:0", Default::default(), witness, db, false).unwrap();
+    let server = accord::serve::start_witness("127.0.0.1:0", Default::default(), witness, db, false).unwrap();
     let addr = server.addr;
     let t_small = tree(per_log + 1);
     // Bodies made before the clock starts: the log's signing and proofs are not the witness's.
@@ -105,7 +107,11 @@ fn main() {
                     };
                     AddCheckpoint {
                         old,
-                        proof: if old == 0 { vec![] } else { consistency_proof(old, size, &t_small).unwrap() },
+                        proof: if old == 0 {
+                            vec![]
+                        } else {
+                            consistency_proof(old, size, &t_small).unwrap()
+                        },
                         note: k.sign(&cp).unwrap().note,
                     }
                     .to_bytes()
