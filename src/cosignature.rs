@@ -145,7 +145,12 @@ impl CosignerVerifier {
     pub fn name(&self) -> &str {
         &self.name
     }
-    /// The 32-bit key id.
+    /// The Ed25519 public key.
+    pub fn public_key(&self) -> [u8; 32] {
+        self.key.to_bytes()
+    }
+
+    /// The key id: the first four bytes of SHA-256(name ‖ 0x0A ‖ 0x04 ‖ public key).
     pub fn key_id(&self) -> u32 {
         self.id
     }

@@ -27,6 +27,7 @@ pub mod merkle;
 pub mod names;
 pub mod norms;
 pub mod pending;
+pub mod policy;
 pub mod proofs;
 pub mod publish;
 pub mod remote;
