@@ -1095,7 +1095,7 @@ pub fn start(
                         .map_err(|e| ServeError::Runtime(e.to_string()))?;
                     tokio::spawn(admin_loop(l, path, Arc::clone(&state)));
                 }
-                run(listener, Arc::clone(&state), limits, stopped, signals).await
+                run(listener, router(Arc::clone(&state)), limits, stopped, signals).await
             });
             if let Some(w) = Arc::into_inner(state).and_then(|s| s.writer) {
                 // Answers what is queued, then ends.
@@ -1228,11 +1228,134 @@ async fn admin_answer(line: &str, s: &Shared) -> serde_json::Value {
     answer
 }
 
+/// The witness's side of `accord witness serve`: what a request handler needs.
+struct WitnessApp {
+    witness: crate::witness::Witness,
+    state: crate::store::witness::WitnessDb,
+}
+
+/// `POST /add-checkpoint` (C2SP tlog-witness): the body is read within the request time and
+/// [`crate::witness::MAX_REQUEST_SIZE`]; the check, the update and its fsync run on a blocking
+/// thread, and the answer is sent only after the commit.
+async fn add_checkpoint(State(w): State<Arc<WitnessApp>>, body: Bytes) -> Response {
+    use crate::witness::WitnessError;
+    let now = u64::try_from(crate::clock::now()).unwrap_or(1).max(1);
+    let w2 = Arc::clone(&w);
+    let done = tokio::task::spawn_blocking(move || w2.witness.add_checkpoint(&body, &w2.state, now)).await;
+    let text = |status: StatusCode, msg: String| {
+        (
+            status,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            )],
+            format!("{msg}\n"),
+        )
+            .into_response()
+    };
+    match done {
+        Ok(Ok(lines)) => (
+            StatusCode::OK,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            )],
+            lines,
+        )
+            .into_response(),
+        Ok(Err(WitnessError::Refused(crate::witness::Refusal::Conflict { latest, .. }))) => (
+            StatusCode::CONFLICT,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(crate::witness::SIZE_CONTENT_TYPE),
+            )],
+            format!("{latest}\n"),
+        )
+            .into_response(),
+        Ok(Err(WitnessError::Refused(r))) => text(
+            StatusCode::from_u16(r.status()).unwrap_or(StatusCode::BAD_REQUEST),
+            r.to_string(),
+        ),
+        Ok(Err(e)) => text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(_) => text(StatusCode::INTERNAL_SERVER_ERROR, "the request failed".into()),
+    }
+}
+
+/// The witness's routes: `POST /add-checkpoint` and nothing else.
+fn witness_router(app: Arc<WitnessApp>, limits: &Limits) -> Router {
+    // A body that never ends (or arrives a byte at a time) is cut at the request time: the
+    // handler reads the body inside this timeout.
+    let timeout =
+        tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.request_time);
+    Router::new()
+        .route("/add-checkpoint", post(add_checkpoint))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            crate::witness::MAX_REQUEST_SIZE,
+        ))
+        .fallback(|method: Method| async move {
+            if method == Method::POST {
+                (StatusCode::NOT_FOUND, "not found\n").into_response()
+            } else {
+                (
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    [(header::ALLOW, HeaderValue::from_static("POST"))],
+                    "only POST /add-checkpoint\n",
+                )
+                    .into_response()
+            }
+        })
+        .layer(timeout)
+        .with_state(app)
+}
+
+/// Starts a witness (`accord witness serve`) on `addr`, on a thread of its own, with the
+/// connection limits of `limits` (`request_time` also bounds reading a request's body); with
+/// `signals`, it stops gracefully on SIGTERM or SIGINT.
+///
+/// # Errors
+/// [`ServeError::Listen`] when the address cannot be listened on.
+pub fn start_witness(
+    addr: &str,
+    limits: Limits,
+    witness: crate::witness::Witness,
+    state: crate::store::witness::WitnessDb,
+    signals: bool,
+) -> Result<Server, ServeError> {
+    let listener = std::net::TcpListener::bind(addr).map_err(|e| ServeError::Listen {
+        addr: addr.to_string(),
+        problem: e.to_string(),
+    })?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| ServeError::Runtime(e.to_string()))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| ServeError::Runtime(e.to_string()))?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let app = Arc::new(WitnessApp { witness, state });
+    let task = std::thread::Builder::new()
+        .name("accord-witness".into())
+        .spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| ServeError::Runtime(e.to_string()))?;
+            let router = witness_router(app, &limits);
+            rt.block_on(run(listener, router, limits, stopped, signals))
+        })
+        .map_err(|e| ServeError::Runtime(e.to_string()))?;
+    Ok(Server {
+        addr: local,
+        stop: Arc::new(stop),
+        task,
+    })
+}
+
 /// The accept loop: a bounded number of connections, each served by hyper's HTTP/1 with the
 /// limits of [`Limits`], until a stop signal; then connections in flight get a few seconds.
 async fn run(
     listener: std::net::TcpListener,
-    state: Shared,
+    app: Router,
     limits: Limits,
     mut stopped: tokio::sync::watch::Receiver<bool>,
     signals: bool,
@@ -1240,7 +1363,6 @@ async fn run(
     use hyper_util::rt::{TokioIo, TokioTimer};
     let listener =
         tokio::net::TcpListener::from_std(listener).map_err(|e| ServeError::Runtime(e.to_string()))?;
-    let app = router(state);
     let permits = Arc::new(tokio::sync::Semaphore::new(limits.connections));
     let per_client: Arc<Mutex<HashMap<std::net::IpAddr, usize>>> = Arc::default();
     let (closing, _) = tokio::sync::broadcast::channel::<()>(1);

@@ -20,14 +20,23 @@ fn commands_in_help(help: &str) -> Vec<String> {
 
 /// Every command, nested ones as "key rotate".
 fn every_command(w: &World) -> Vec<String> {
+    // Leaves of the command tree, at any depth (`witness key generate` has three levels).
+    fn leaves(w: &World, path: Vec<String>, all: &mut Vec<String>) {
+        let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
+        args.push("--help");
+        let nested = commands_in_help(&w.ok(&args));
+        if nested.is_empty() {
+            all.push(path.join(" "));
+        }
+        for n in nested {
+            let mut p = path.clone();
+            p.push(n);
+            leaves(w, p, all);
+        }
+    }
     let mut all = Vec::new();
     for c in commands_in_help(&w.ok(&["--help"])) {
-        let nested = commands_in_help(&w.ok(&[&c, "--help"]));
-        if nested.is_empty() {
-            all.push(c);
-        } else {
-            all.extend(nested.into_iter().map(|n| format!("{c} {n}")));
-        }
+        leaves(w, vec![c], &mut all);
     }
     assert!(all.len() > 25, "too few commands read from --help: {all:?}");
     for c in ["completions", "man", "demo", "orgs", "key rotate", "key revoke"] {

@@ -16,6 +16,7 @@ mod statements;
 mod terminal;
 mod verification;
 mod watch;
+mod witness;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -258,6 +259,10 @@ after --write-timeout; one that does not finish its headers, after --header-time
 SIGTERM or Ctrl-C.\n\nExample:\n  accord serve --listen 127.0.0.1:8080\n  accord verify http://127.0.0.1:8080/ --ledger-key VKEY"
     )]
     Serve(public::ServeArgs),
+    /// Be a witness of other logs (C2SP tlog-witness): cosign their checkpoints when each is
+    /// consistent with the last one cosigned.
+    #[command(subcommand)]
+    Witness(witness::WitnessCommand),
     /// Build or extend a read-only mirror from a published log (URL or directory), verified
     /// before anything is committed.
     #[command(
@@ -683,6 +688,7 @@ fn run(cli: &Cli) -> Result<(), Fail> {
         } => public::publish(dir, dest, *repair, bucket, *json),
         Command::Serve(a) => public::serve(dir, a),
         Command::Watch(a) => watch::watch(a),
+        Command::Witness(c) => witness::run(c),
         Command::Mirror {
             location,
             ledger_key,

@@ -29,6 +29,7 @@ use redb::{ReadableDatabase, TableDefinition};
 
 mod registry;
 mod tables;
+pub mod witness;
 
 pub use crate::rules::KeyRecord;
 pub use tables::{DerivedRow, ReadTables, WriteTables};
@@ -67,6 +68,11 @@ pub(crate) const NORM_ENTRIES: TableDefinition<(&str, u64), ()> = TableDefinitio
 pub(crate) const ENDED: TableDefinition<u64, (u64, [u8; 32])> = TableDefinition::new("ended");
 pub(crate) const UNTRUSTED: TableDefinition<u64, u64> = TableDefinition::new("untrusted");
 pub(crate) const NAME_KEYS: TableDefinition<&str, (u64, &str)> = TableDefinition::new("name_keys");
+/// Cosigned checkpoints (issue 16): tree size → the checkpoint's note with the log's signature
+/// and the witnesses' cosignature lines. Created by the first write; a ledger without it has
+/// none. Not part of the hash chain: a cosignature is evidence about a checkpoint, checked
+/// against the witness policy of whoever reads it.
+pub(crate) const COSIGNED: TableDefinition<u64, &[u8]> = TableDefinition::new("cosigned");
 
 /// Storage errors.
 #[derive(Debug, thiserror::Error)]
@@ -547,6 +553,53 @@ impl Store {
                 f(&mut tables)?
             };
             txn.commit().map_err(StoreError::from)?;
+            Ok(out)
+        })
+    }
+}
+
+impl Store {
+    /// Stores (or replaces) the cosigned note of the checkpoint of `size`, durably. The caller
+    /// has checked that its text is the stored checkpoint's and its cosignatures verify.
+    ///
+    /// # Errors
+    /// [`StoreError`] (including [`StoreError::ReadOnly`]).
+    pub fn put_cosigned(&self, size: u64, note: &[u8]) -> Result<(), StoreError> {
+        let Db::Rw(db) = &self.db else {
+            return Err(StoreError::ReadOnly);
+        };
+        contain(|| {
+            let mut txn = db.begin_write()?;
+            txn.set_two_phase_commit(true);
+            txn.set_quick_repair(true);
+            txn.open_table(COSIGNED)?.insert(size, note)?;
+            txn.commit()?;
+            Ok(())
+        })
+    }
+
+    /// Every stored cosigned checkpoint note, by tree size, smallest first (empty for a ledger
+    /// that never stored one).
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn cosigned(&self) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        use redb::ReadableTable as _;
+        contain(|| {
+            let txn = match &self.db {
+                Db::Rw(db) => db.begin_read()?,
+                Db::Ro(db) => db.begin_read()?,
+            };
+            let table = match txn.open_table(COSIGNED) {
+                Ok(t) => t,
+                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+                Err(e) => return Err(e.into()),
+            };
+            let mut out = Vec::new();
+            for item in table.iter()? {
+                let (k, v) = item?;
+                out.push((k.value(), v.value().to_vec()));
+            }
             Ok(out)
         })
     }

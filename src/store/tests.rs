@@ -49,3 +49,25 @@ fn key_records_round_trip() {
     assert_eq!(KeyRecord::from_bytes(&k.to_bytes()).unwrap(), k);
     assert!(KeyRecord::from_bytes(&[0; 39]).is_err());
 }
+
+#[test]
+fn cosigned_notes_are_absent_until_stored_then_kept_by_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("l");
+    let s = Store::create(&d).unwrap();
+    assert_eq!(
+        s.cosigned().unwrap(),
+        vec![],
+        "a ledger that never stored one has none"
+    );
+    s.put_cosigned(7, b"seven").unwrap();
+    s.put_cosigned(3, b"three").unwrap();
+    s.put_cosigned(7, b"seven, more witnesses").unwrap();
+    drop(s);
+    let ro = Store::open_read_only(&d).unwrap();
+    assert_eq!(
+        ro.cosigned().unwrap(),
+        vec![(3, b"three".to_vec()), (7, b"seven, more witnesses".to_vec())]
+    );
+    assert!(matches!(ro.put_cosigned(9, b"x"), Err(StoreError::ReadOnly)));
+}
