@@ -2,7 +2,7 @@
 # The interop suites (issue 13, "Real peers"): tlog-tiles clients written without accord read
 # what `accord serve` serves and what `accord publish` writes, and must agree with accord.
 #
-#   tests/interop/run.sh [prepare | python | go | all]      (default: all)
+#   tests/interop/run.sh [prepare | python | go | witness | all]      (default: all)
 #
 # prepare  builds accord (release) and the ledger generator (examples/interop_ledger.rs), makes
 #          ledgers of exactly 1, 255, 256, 257, 65,537 and 70,000 entries (70,000 has partial
@@ -15,9 +15,25 @@
 #          (pinned in go/go.mod and go/go.sum): the checkpoint signature, the tree hash from the
 #          tiles, sampled inclusion proofs and every entry bundle, against each served and each
 #          published ledger (go/main.go); then tampered copies that it must reject.
+# witness  accord as a witness and as a log next to foreign witness code (issue 16), on its own
+#          small ledger (7 entries, and a fork of it that differs from entry 4 on):
+#          - litewitness and witnessctl of filippo.io/torchwood v0.6.1 (pinned as Go tools in
+#            litewitness/go.mod), their key in a dedicated ssh-agent, the log registered with
+#            witnessctl, and `accord witness serve` get the same add-checkpoint requests, built
+#            from accord's own checkpoints and `accord consistency` proofs: cosigned steps
+#            0 -> 2 -> 4 -> 5 -> 7, and the fork's split views (its other size 5: 422; from
+#            size 4: 409 with size 5; its 5 -> 6: 422); both must answer alike;
+#          - every cosignature of both witnesses must verify with accord's verifier
+#            (examples/verify_cosignature.rs) and with torchwood v0.10.0 (witness-go/main.go,
+#            Go 1.27: note.Open with NewCosignatureVerifier, and ParsePolicy + VerifyCheckpoint
+#            with the witness as quorum); torchwood must reject accord's cosignature with a bit
+#            flipped, moved onto another checkpoint, or under a policy naming another key;
+#          - torchwood's NewCosignatureSigner cosigns an accord checkpoint and accord's verifier
+#            must accept it, and reject it (and litewitness's) with a bit flipped or moved.
 #
 # Needs Rust, Python >= 3.11 with venv and pip, and Go >= 1.26 (and the package registries, the
-# first time). A part whose tool is missing is skipped with a message, or fails when
+# first time); the witness part also needs ssh-agent, ssh-keygen, ssh-add, curl and jq, and
+# fetches the go1.27.0 toolchain from the Go module proxy the first time. A part whose tool is missing is skipped with a message, or fails when
 # ACCORD_REQUIRE_ALL=1 (as in .ci/run). Any disagreement fails. Prints how long each part took.
 #
 # ACCORD_INTEROP_PROFILE=dev uses the debug build of accord instead of release (quicker to build
@@ -276,7 +292,7 @@ drive_witness() {
 
 witness_peers() {
     local t
-    for t in go ssh-agent ssh-keygen ssh-add curl python3; do
+    for t in go ssh-agent ssh-keygen ssh-add curl jq python3; do
         need "$t" "the witness peers (litewitness, torchwood v0.10)" || return 0
     done
     local w=$OUT/witness bin=$OUT/bin
