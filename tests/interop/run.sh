@@ -98,7 +98,12 @@ stop_servers() {
     done
     SERVER_PIDS=()
 }
-trap stop_servers EXIT
+TEMP_DIRS=()
+cleanup() {
+    stop_servers
+    [ ${#TEMP_DIRS[@]} = 0 ] || rm -rf "${TEMP_DIRS[@]}"
+}
+trap cleanup EXIT
 
 # A copy of the published 70,000-entry log with one bit of FILE flipped at byte OFFSET.
 tampered() {
@@ -371,7 +376,9 @@ witness_peers() {
 
     # litewitness, its key in a dedicated ssh-agent (a short socket path: sun_path is 108 bytes).
     local sock lname=interop.example/litewitness fp port lv
-    sock=$(mktemp -d "${TMPDIR:-/tmp}/accord-lw.XXXXXX")/agent.sock
+    sock=$(mktemp -d "${TMPDIR:-/tmp}/accord-lw.XXXXXX")
+    TEMP_DIRS+=("$sock")
+    sock=$sock/agent.sock
     ssh-agent -D -a "$sock" >/dev/null &
     SERVER_PIDS+=($!)
     for i in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
@@ -395,7 +402,6 @@ witness_peers() {
     say "litewitness $lv at http://127.0.0.1:$port/"
     drive_witness litewitness "http://127.0.0.1:$port/" "$w"
     stop_servers
-    rm -rf "$(dirname "$sock")"
 
     # Every cosigned checkpoint, checked by both sides: accord's verifier (examples/
     # verify_cosignature) and torchwood v0.10.0 (note.Open, and VerifyCheckpoint under a policy
