@@ -23,7 +23,9 @@
 #            from accord's own checkpoints and `accord consistency` proofs: cosigned steps
 #            0 -> 2 -> 4 -> 5 -> 7, and the fork's split views (its other size 5: 422; from
 #            size 4: 409 with size 5; its 5 -> 6: 422); both must answer alike;
-#          - every cosignature of both witnesses must verify with accord's verifier
+#          - every cosignature of both witnesses (and the cosigned checkpoint that
+#            `accord witness status --json` holds, identical to the last answer) must verify
+#            with accord's verifier
 #            (examples/verify_cosignature.rs) and with torchwood v0.10.0 (witness-go/main.go,
 #            Go 1.27: note.Open with NewCosignatureVerifier, and ParsePolicy + VerifyCheckpoint
 #            with the witness as quorum); torchwood must reject accord's cosignature with a bit
@@ -373,6 +375,11 @@ witness_peers() {
     done
     [ -n "$url" ] || die "accord witness serve did not say where it listens: $(cat "$log")"
     drive_witness accord "$url" "$w"
+    # The cosigned checkpoint as accord's witness stores it (`witness status`), checked below too.
+    "$ACCORD" --quiet witness status --state "$w/accord-witness-state" --json |
+        jq -je '.logs[0].checkpoint' >"$w/accord-status.cosigned" || die "accord witness status --json"
+    cmp -s "$w/accord-status.cosigned" "$w/accord-7.cosigned" ||
+        die "accord witness status does not hold the checkpoint of size 7 with the cosignature answered"
 
     # litewitness, its key in a dedicated ssh-agent (a short socket path: sun_path is 108 bytes).
     local sock lname=interop.example/litewitness fp port lv
@@ -412,14 +419,16 @@ witness_peers() {
     for who in accord litewitness; do
         : >"$w/check.out"
         [ "$who" = accord ] && v=$aw || v=$lv
-        for size in 2 4 5 7; do
+        for size in 2 4 5 7 status; do
+            [ "$size" = status ] && [ "$who" != accord ] && continue
             "$accord_check" "$logv" "$v" "$w/$who-$size.cosigned" >>"$w/check.out" ||
                 die "accord's verifier refused $who's cosignature of size $size: $(cat "$w/check.out")"
             "$bin/witness-go" verify -log "$logv" -witness "$v" -policy "$w/$who.policy" \
                 -checkpoint "$w/$who-$size.cosigned" >>"$w/check.out" ||
                 die "torchwood refused $who's cosignature of size $size: $(cat "$w/check.out")"
         done
-        say "$who's cosignatures of sizes 2, 4, 5, 7 verify with accord and with torchwood:"
+        grep -q "size 7 root" "$w/check.out" || die "no check of size 7"
+        say "$who's cosignatures verify with accord and with torchwood:"
         sed 's/^/    /' "$w/check.out"
     done
 
