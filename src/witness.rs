@@ -287,6 +287,15 @@ fn origin_of(note: &[u8]) -> Result<&str, Refusal> {
 /// Verifies the note with the keys trusted for its origin: at least one verifies and none of
 /// their lines fails. Returns the note text.
 fn verify_trusted(note: &[u8], keys: &[VerifierKey]) -> Result<Vec<u8>, Refusal> {
+    // A checkpoint with no signature line at all is "not signed by a trusted key" (403, the
+    // spec's check before the format checks), not a malformed request.
+    let unsigned = match note.windows(2).rposition(|w| w == b"\n\n") {
+        Some(at) => note[at + 2..].is_empty(),
+        None => true,
+    };
+    if unsigned {
+        return Err(Refusal::Untrusted("the checkpoint has no signature lines".into()));
+    }
     let mut text = None;
     for key in keys {
         match verify_note(note, key) {

@@ -98,6 +98,10 @@ impl Witnessd {
             "--state",
         ])
         .arg(w.path("wstate"));
+        // --init on the first start only: a restart must find its state.
+        if !w.path("wstate").join("witness.redb").exists() {
+            cmd.arg("--init");
+        }
         for l in logs {
             cmd.args(["--log", l]);
         }
@@ -348,7 +352,11 @@ fn malformed_and_hostile_requests() {
     // A note with no signature at all, and one signed by nobody trusted.
     let mut unsigned = b"old 50\n\n".to_vec();
     unsigned.extend_from_slice(checkpoint(&lk, &a, 90).0.as_slice());
-    assert!(matches!(post(wd.addr, &unsigned).status, 400 | 403));
+    assert_eq!(
+        post(wd.addr, &unsigned).status,
+        403,
+        "no signature line: not signed by a trusted key"
+    );
     let nobody = log_key("example.org/log");
     assert_eq!(post(wd.addr, &request(&nobody, &a, 50, 90)).status, 403);
     // An oversized body: refused, from its Content-Length.
@@ -421,6 +429,83 @@ fn a_witness_with_a_bad_key_or_log_does_not_start() {
     w.fails(2, &["witness", "key", "generate", "--name", "x", "--out", &key]);
     // No state yet: status says so.
     w.fails(2, &["witness", "status", "--state", &w.path_str("nothing")]);
+}
+
+/// Review 16: a witness whose state went missing (renamed away by another user, a typo, an
+/// unmounted volume) must not start afresh and cosign a second history; its state may not sit
+/// where another user can rename it, nor be a link to elsewhere.
+#[test]
+fn a_witness_never_starts_afresh_or_from_a_state_others_control() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let w = World::new();
+    let lk = log_key("example.org/log");
+    let (key, _) = witness_key(&w, "witness.example/w5");
+    let logv = lk.verifier_key().to_string();
+    let serve = |state: &str, init: bool| {
+        let mut a = vec![
+            "witness",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--key",
+            &key,
+            "--log",
+            &logv,
+            "--state",
+            state,
+        ];
+        if init {
+            a.push("--init");
+        }
+        a.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    let run = |v: Vec<String>| w.fails(2, &v.iter().map(String::as_str).collect::<Vec<_>>());
+    // No state and no --init: refused, and --init is named.
+    let e = run(serve(&w.path_str("missing"), false));
+    assert!(e.contains("no witness state") && e.contains("--init"), "{e}");
+    assert!(
+        !w.path("missing").exists(),
+        "nothing may be created without --init"
+    );
+    // A state made once: --init again is refused.
+    let wd = Witnessd::start(&w, &key, std::slice::from_ref(&logv), &[]);
+    drop(wd);
+    let e = run(serve(&w.path_str("wstate"), true));
+    assert!(e.contains("already"), "{e}");
+    // A state inside a directory anyone can write (no sticky bit): refused.
+    let open = w.path("open");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let e = run(serve(&format!("{}/state", open.display()), true));
+    assert!(e.contains("anyone can write"), "{e}");
+    assert!(!open.join("state").exists());
+    let e = w.fails(
+        2,
+        &[
+            "witness",
+            "status",
+            "--state",
+            &format!("{}/state", open.display()),
+        ],
+    );
+    assert!(e.contains("anyone can write"), "{e}");
+    // Its database a symbolic link to a file elsewhere: refused, the target untouched.
+    let linked = w.path("linked");
+    std::fs::create_dir(&linked).unwrap();
+    std::fs::set_permissions(&linked, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let target = w.path("elsewhere.redb");
+    std::os::unix::fs::symlink(&target, linked.join("witness.redb")).unwrap();
+    let e = run(serve(&w.path_str("linked"), false));
+    assert!(e.contains("symbolic link"), "{e}");
+    assert!(!target.exists(), "a link must never be followed");
+    // A database file others can write: refused.
+    std::fs::set_permissions(
+        w.path("wstate").join("witness.redb"),
+        std::fs::Permissions::from_mode(0o666),
+    )
+    .unwrap();
+    let e = run(serve(&w.path_str("wstate"), false));
+    assert!(e.contains("writable by other users"), "{e}");
 }
 
 /// SIGKILL while clients push two forks of one log: whatever was answered 200 before each kill,

@@ -66,7 +66,8 @@ cosigned with another root; 200 with the cosignature line. The check and the upd
 one transaction, synced to disk before the answer: a witness killed at any moment never cosigns two \
 inconsistent checkpoints of one log. Bodies are limited to 19 KiB and 63 proof lines; a request must \
 arrive within --request-timeout.\n\nExample:\n  accord witness key generate --name witness.example/w1 --out w1.key\n  \
-accord witness serve --listen 127.0.0.1:7380 --key w1.key --log VKEY --state w1-state";
+accord witness serve --listen 127.0.0.1:7380 --key w1.key --log VKEY --state w1-state --init   # first start\n  \
+accord witness serve --listen 127.0.0.1:7380 --key w1.key --log VKEY --state w1-state          # every later start";
 
 /// `accord witness serve`'s options.
 #[derive(Args, Debug)]
@@ -81,9 +82,14 @@ pub struct WitnessServeArgs {
     /// for several keys of one log).
     #[arg(long = "log", value_name = "VKEY", required = true)]
     pub logs: Vec<String>,
-    /// The witness's state directory (created with mode 0700; trusted local data).
+    /// The witness's state directory (trusted local data, mode 0700). It must exist unless
+    /// --init is given: a witness that silently started afresh would cosign any history.
     #[arg(long, value_name = "DIR")]
     pub state: PathBuf,
+    /// Create a new, empty state at --state (refused when one is there): only for the
+    /// witness's first start. Never pass it on a restart.
+    #[arg(long)]
+    pub init: bool,
     /// Connections served at once; more wait in the listen queue.
     #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=65_536))]
     pub max_connections: u32,
@@ -131,23 +137,84 @@ fn read_key(path: &Path) -> Res<CosignerKey> {
         .map_err(Fail::usage)
 }
 
-/// Enters the state directory (creating it 0700; refusing one others can change) and opens
-/// the database.
-fn open_state(dir: &Path, create: bool) -> Res<WitnessDb> {
-    let exists = accord::localfs::enter_dir(dir, create.then_some(0o700), Some(0o700))
+/// Whether the state directory holds its database: a regular file of this user's that only
+/// this user can change, never a symbolic link (which could put the state elsewhere).
+fn db_file_exists(dir: &Path) -> Res<bool> {
+    let path = WitnessDb::file(dir);
+    let m = match std::fs::symlink_metadata(&path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(Fail::usage(e).context(format!("--state: {}", path.display()))),
+    };
+    if m.file_type().is_symlink() {
+        return Err(Fail::usage(accord::localfs::symlink(&path)).context("--state"));
+    }
+    if !m.is_file() {
+        return Err(Fail::usage(anyhow!("{} is not a regular file", path.display())).context("--state"));
+    }
+    accord::localfs::check_private(&path, &m, 0o600).map_err(|e| Fail::usage(e).context("--state"))?;
+    Ok(true)
+}
+
+/// How `open_state` treats a missing state.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Open {
+    /// `witness serve --init`: make a new state; one already there is refused.
+    Init,
+    /// `witness serve`: the state must be there, to be written.
+    Existing,
+    /// `witness status`: the state must be there, to be read.
+    Read,
+}
+
+/// Enters the state directory (refusing one others can change, or one inside a directory
+/// anyone can write, where it could be renamed away) and opens the database. A missing state
+/// is made only by `--init`: a witness that quietly started afresh after its state went
+/// missing (a typo, an unmounted volume, a directory renamed by someone else) would cosign a
+/// second history of every log it follows.
+fn open_state(dir: &Path, how: Open) -> Res<WitnessDb> {
+    let dir_text = dir.display().to_string();
+    let shown_dir = shown(&dir_text);
+    accord::localfs::check_ancestors(dir).map_err(|e| Fail::usage(e).context("--state"))?;
+    let create = how == Open::Init;
+    let existed = std::fs::symlink_metadata(dir).is_ok();
+    accord::localfs::enter_dir(dir, create.then_some(0o700), Some(0o700))
         .map_err(|e| Fail::usage(e).context("--state"))?;
-    if !exists {
-        return Err(Fail::usage(anyhow!(
-            "no witness state at {}",
-            shown(&dir.display().to_string())
-        ))
-        .hint("start the witness with `accord witness serve --state DIR` first"));
+    let has_db = db_file_exists(dir)?;
+    match (how, has_db) {
+        (Open::Init, true) => {
+            return Err(Fail::usage(anyhow!("a witness state is already at {shown_dir}"))
+                .hint("start the witness without --init: --init is only for its first start"))
+        }
+        (Open::Existing | Open::Read, false) => {
+            return Err(Fail::usage(anyhow!("no witness state at {shown_dir}")).hint(
+                "if this is the witness's first start, add --init; if it ran before, find its \
+                 state: starting afresh would let it cosign a second history of every log",
+            ))
+        }
+        _ => {}
     }
+    if how == Open::Read {
+        return WitnessDb::open_read_only(dir).map_err(|e| Fail::usage(e).context("--state"));
+    }
+    let db = WitnessDb::open(dir).map_err(|e| Fail::usage(e).context("--state"))?;
     if create {
-        WitnessDb::open(dir).map_err(|e| Fail::usage(e).context("--state"))
-    } else {
-        WitnessDb::open_read_only(dir).map_err(|e| Fail::usage(e).context("--state"))
+        // The new file's name, and the new directory's, durable before the first answer.
+        let parent = match dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let sync = |d: &Path| -> Res {
+            let f = accord::localfs::open_dir(d).map_err(|e| Fail::usage(e).context("--state"))?;
+            f.sync_all()
+                .map_err(|e| Fail::usage(e).context(format!("--state: syncing {}", d.display())))
+        };
+        sync(dir)?;
+        if !existed {
+            sync(parent)?;
+        }
     }
+    Ok(db)
 }
 
 fn serve(a: &WitnessServeArgs) -> Res {
@@ -157,7 +224,7 @@ fn serve(a: &WitnessServeArgs) -> Res {
         let k = VerifierKey::parse(v).map_err(|e| Fail::usage(e).context(format!("--log {}", shown(v))))?;
         logs.add(k);
     }
-    let state = open_state(&a.state, true)?;
+    let state = open_state(&a.state, if a.init { Open::Init } else { Open::Existing })?;
     let limits = accord::serve::Limits {
         connections: a.max_connections as usize,
         per_client: a.max_connections_per_client as usize,
@@ -179,7 +246,7 @@ fn serve(a: &WitnessServeArgs) -> Res {
 }
 
 fn status(dir: &Path, json: bool) -> Res {
-    let db = open_state(dir, false)?;
+    let db = open_state(dir, Open::Read)?;
     let rows = db.list().map_err(Fail::usage)?;
     if json {
         let v: Vec<_> = rows

@@ -67,6 +67,11 @@ impl std::fmt::Debug for WitnessDb {
 }
 
 impl WitnessDb {
+    /// The path of the witness database in `dir`.
+    pub fn file(dir: &Path) -> PathBuf {
+        dir.join(WITNESS_DB_FILE)
+    }
+
     /// Opens the witness database in `dir` (a directory the caller made private), creating it
     /// when absent.
     ///

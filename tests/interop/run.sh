@@ -364,7 +364,7 @@ witness_peers() {
     aw=$("$ACCORD" --quiet witness key generate --name "$aname" --out "$w/accord-witness.key")
     log=$w/accord-witness.log
     "$ACCORD" witness serve --listen 127.0.0.1:0 --key "$w/accord-witness.key" --log "$logv" \
-        --state "$w/accord-witness-state" 2>"$log" &
+        --state "$w/accord-witness-state" --init 2>"$log" &
     SERVER_PIDS+=($!)
     url=
     for i in $(seq 100); do
