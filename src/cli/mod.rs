@@ -16,6 +16,7 @@ mod terminal;
 mod verification;
 mod watch;
 mod witness;
+mod witnessed;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -195,6 +196,8 @@ and the command exits 3. --file - reads the export from standard input."
         /// replaced): the checkpoint remembered is still compared, as always.
         #[arg(long)]
         full: bool,
+        #[command(flatten)]
+        witness: witnessed::WitnessArgs,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
@@ -684,9 +687,17 @@ fn run(cli: &Cli) -> Result<(), Fail> {
             ledger_key,
             state,
             full,
+            witness,
             json,
             ..
-        } => public::verify_remote(loc, ledger_key.as_deref(), state.as_deref(), *full, *json),
+        } => public::verify_remote(
+            loc,
+            ledger_key.as_deref(),
+            state.as_deref(),
+            *full,
+            witness,
+            *json,
+        ),
         Command::Publish {
             dest,
             repair,
@@ -706,6 +717,7 @@ fn run(cli: &Cli) -> Result<(), Fail> {
             file: Some(f),
             state,
             full,
+            witness,
             json,
             ..
         } => verification::verify_file(
@@ -713,6 +725,7 @@ fn run(cli: &Cli) -> Result<(), Fail> {
             ledger_key.as_deref().unwrap_or_default(),
             state.as_deref(),
             *full,
+            witness,
             *json,
         ),
         Command::Verify {
@@ -720,9 +733,17 @@ fn run(cli: &Cli) -> Result<(), Fail> {
             file: None,
             state,
             full,
+            witness,
             json,
             ..
-        } => verification::verify(dir, ledger_key.as_deref(), state.as_deref(), *full, *json),
+        } => verification::verify(
+            dir,
+            ledger_key.as_deref(),
+            state.as_deref(),
+            *full,
+            witness,
+            *json,
+        ),
         Command::Prove {
             entry,
             out,

@@ -313,6 +313,7 @@ pub(super) fn verify_remote(
     key: Option<&str>,
     state: Option<&Path>,
     full: bool,
+    witness: &super::witnessed::WitnessArgs,
     json: bool,
 ) -> Res {
     let key = key.ok_or_else(|| {
@@ -321,10 +322,17 @@ pub(super) fn verify_remote(
         ))
     })?;
     let vkey = vkey(key)?;
+    let required = witness.requirement(&vkey)?;
     // Shown without any user name and password the URL carries.
     let shown = remote::redact(location);
     let source = remote::source_for(location, http_timeout()).map_err(|e| remote_error(e, &shown))?;
     let cp = remote::fetch_checkpoint(source.as_ref(), &vkey).map_err(|e| remote_error(e, &shown))?;
+    // The cosignatures are on the checkpoint served: one that claims a policy witness and does
+    // not verify is refused before anything else is fetched.
+    let witnessing = required
+        .map(|r| r.single(&cp.note, cp.checkpoint.size, super::witnessed::now()))
+        .transpose()
+        .map_err(|e| super::witnessed::refused(e, &shown))?;
     let sd = state_dir(state);
     let remembered = sd.remembered(&vkey).map_err(state_fail)?;
     let size = cp.checkpoint.size;
@@ -405,7 +413,9 @@ pub(super) fn verify_remote(
             "older_than_remembered": false,
             "ledger_key": vkey.to_string(), "ledger_key_source": "argument",
             "untrusted": report.untrusted, "incremental_from": from,
-        }));
+            "witnesses": witnessing.as_ref().map(super::witnessed::json),
+        }))
+        .and_then(|()| super::witnessed::exit(witnessing.as_ref(), &shown));
     }
     let checked = match from {
         None => "every entry bundle and hash tile".to_string(),
@@ -415,7 +425,8 @@ pub(super) fn verify_remote(
         ),
     };
     out(&format!(
-        "OK: the ledger {} published at {} verified: {} entries, {checked}; {} organisations, {} pledges in force\nroot {} matches the signed checkpoint of size {}\n{}\n{}",
+        "{}: the ledger {} published at {} verified: {} entries, {checked}; {} organisations, {} pledges in force\nroot {} matches the signed checkpoint of size {}\n{}\n{}",
+        super::witnessed::verdict(witnessing.as_ref()),
         c.origin,
         super::display::shown(&shown),
         report.entries,
@@ -430,7 +441,8 @@ pub(super) fn verify_remote(
         )
     ));
     super::verification::print_untrusted(&report.untrusted);
-    Ok(())
+    super::witnessed::print(witnessing.as_ref());
+    super::witnessed::exit(witnessing.as_ref(), &shown)
 }
 
 /// Why a mirror stopped before it committed: the import's failure, or the remembered
