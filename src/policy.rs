@@ -380,10 +380,10 @@ impl WitnessPolicy {
             named: self
                 .logs
                 .iter()
-                .map(|(k, _)| k.name().to_string())
+                .map(|(k, _)| k.to_string())
                 .collect::<Vec<_>>()
                 .join(", "),
-            given: key.name().to_string(),
+            given: key.to_string(),
         })
     }
 

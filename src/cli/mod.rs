@@ -39,6 +39,14 @@ Exit codes:
      not yet witnessed (accord watch)";
 
 /// What `--out` does, for every command that writes a file.
+/// `accord import --help`: what a witness policy changes.
+const IMPORT_HELP: &str = "The export is verified whole before anything is committed (a failure leaves the mirror \
+as it was). With --witness-policy FILE, the export's checkpoint must also be cosigned by the policy's quorum of \
+witnesses (docs/FORMAT.md section 16): a cosignature of a policy witness that does not verify stops the import \
+(exit 2, the mirror unchanged); a checkpoint that is valid but not witnessed (or not within --max-age) is still \
+imported, since every entry verified, and the command says \"not witnessed\" and exits 3. Cosignatures found are \
+kept in the mirror, for `verify --witness-policy` on it.";
+
 const OUT_HELP: &str =
     "--out - writes to standard output (binary formats only to a file or a pipe). An existing \
 file is never overwritten unless --force is given; then it is replaced atomically (the new file is \
@@ -275,6 +283,12 @@ of the same size with another root (fork) exits 1, with the evidence kept. Nothi
 of it verifies: invalid data exits 1 naming the tile or entry, a network failure (refused, timeout, 404, \
 5xx, a redirect, a response cut short or too large) exits 2, and the mirror stays as it was. Run it again \
 to catch up.\n\n\
+With --witness-policy FILE, the published checkpoint must also be cosigned by the policy's quorum of witnesses \
+(docs/FORMAT.md section 16). A checkpoint carrying a cosignature of a policy witness that does not verify is \
+refused (exit 2, the mirror unchanged). One that is valid but not witnessed (or not within --max-age) is still \
+mirrored, since every entry verified, and the command says \"not witnessed\" and exits 3: the mirror holds what \
+the log published, not what its witnesses vouch for. Cosignatures found are kept in the mirror, so that \
+`accord --ledger ./mirror verify --witness-policy FILE` judges them again.\n\n\
 Example:\n  accord mirror https://pledges.example/ --ledger-key VKEY --ledger ./mirror\n  \
 accord --ledger ./mirror status"
     )]
@@ -288,6 +302,8 @@ accord --ledger ./mirror status"
         /// State directory for remembered checkpoints (as for `verify`).
         #[arg(long, value_name = "DIR")]
         state: Option<PathBuf>,
+        #[command(flatten)]
+        witness: witnessed::WitnessArgs,
     },
     /// Watch a published log (URL or directory) for what is said in an organisation's name, or
     /// in a name close to it: each new entry reported once, after the log verified.
@@ -355,6 +371,8 @@ needs the full ledger or an export (accord verify)."
         /// State directory for remembered checkpoints.
         #[arg(long, value_name = "DIR")]
         state: Option<PathBuf>,
+        #[command(flatten)]
+        witness: witnessed::WitnessArgs,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
@@ -389,12 +407,15 @@ needs the full ledger or an export (accord verify)."
         force: bool,
     },
     /// Build or extend a read-only mirror ledger from a verified export.
+    #[command(after_help = IMPORT_HELP)]
     Import {
         /// The export file.
         file: PathBuf,
         /// The ledger's public key (C2SP vkey).
         #[arg(long, value_name = "VKEY")]
         ledger_key: String,
+        #[command(flatten)]
+        witness: witnessed::WitnessArgs,
     },
     /// Print the latest signed checkpoint (a C2SP signed note).
     Checkpoint,
@@ -711,7 +732,8 @@ fn run(cli: &Cli) -> Result<(), Fail> {
             location,
             ledger_key,
             state,
-        } => public::mirror(dir, location, ledger_key, state.as_deref()),
+            witness,
+        } => public::mirror(dir, location, ledger_key, state.as_deref(), witness),
         Command::Verify {
             ledger_key,
             file: Some(f),
@@ -762,8 +784,16 @@ fn run(cli: &Cli) -> Result<(), Fail> {
             ledger_key,
             entry,
             state,
+            witness,
             json,
-        } => verification::verify_proof(file, ledger_key, entry.as_deref(), state.as_deref(), *json),
+        } => verification::verify_proof(
+            file,
+            ledger_key,
+            entry.as_deref(),
+            state.as_deref(),
+            witness,
+            *json,
+        ),
         Command::Consistency {
             from,
             to,
@@ -772,7 +802,11 @@ fn run(cli: &Cli) -> Result<(), Fail> {
             json,
         } => proofs::consistency(dir, *from, *to, out, *json, *force),
         Command::Export { out, force } => proofs::export(dir, out, *force),
-        Command::Import { file, ledger_key } => proofs::import(dir, file, ledger_key),
+        Command::Import {
+            file,
+            ledger_key,
+            witness,
+        } => proofs::import(dir, file, ledger_key, witness),
         Command::Upgrade => custodian::upgrade(dir),
         Command::Pending { json } => custodian::pending(dir, *json),
         Command::Approve { id, ledger_key } => custodian::approve(dir, id, ledger_key),

@@ -462,11 +462,24 @@ impl From<accord::ledger::LedgerError> for MirrorStop {
 /// log, verified before anything is committed (as `import` does for an export file), and its
 /// checkpoint compared with the one remembered for the ledger key, as `verify URL|DIR` does
 /// (FORMAT.md section 13.3): a rollback or a fork stops it before the mirror changes.
-pub(super) fn mirror(dir: &Path, location: &str, key: &str, state: Option<&Path>) -> Res {
+pub(super) fn mirror(
+    dir: &Path,
+    location: &str,
+    key: &str,
+    state: Option<&Path>,
+    witness: &super::witnessed::WitnessArgs,
+) -> Res {
     let vkey = vkey(key)?;
+    let required = witness.requirement(&vkey)?;
     let shown = remote::redact(location);
     let source = remote::source_for(location, http_timeout()).map_err(|e| remote_error(e, &shown))?;
     let cp = remote::fetch_checkpoint(source.as_ref(), &vkey).map_err(|e| remote_error(e, &shown))?;
+    // Judged before anything is fetched: a forged cosignature of a policy witness stops here;
+    // a checkpoint that is merely not witnessed is still mirrored (verified), and exits 3.
+    let witnessing = required
+        .map(|r| r.single(&cp.note, cp.checkpoint.size, super::witnessed::now()))
+        .transpose()
+        .map_err(|e| super::witnessed::refused(e, &shown).context("the mirror is unchanged"))?;
     let sd = state_dir(state);
     // Read before anything is fetched: a state directory that cannot be trusted stops here.
     sd.remembered(&vkey).map_err(state_fail)?;
@@ -507,5 +520,7 @@ pub(super) fn mirror(dir: &Path, location: &str, key: &str, state: Option<&Path>
         r.from,
         seen.as_ref().map(seen_text).unwrap_or_default()
     ));
-    Ok(())
+    super::witnessed::keep_in_mirror(dir, witnessing.as_ref(), &cp.note);
+    super::witnessed::print(witnessing.as_ref());
+    super::witnessed::exit(witnessing.as_ref(), &shown)
 }

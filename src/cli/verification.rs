@@ -205,9 +205,20 @@ pub(super) fn verify_proof(
     key: &str,
     entry: Option<&Path>,
     state: Option<&Path>,
+    witness: &WitnessArgs,
     json: bool,
 ) -> Res {
     let vkey = vkey(key)?;
+    let required = witness.requirement(&vkey)?;
+    // The proof's (newest) checkpoint judged by the policy, if one was given: a forged
+    // cosignature of a policy witness is refused (exit 2).
+    let judge = |cp: &accord::checkpoint::SignedCheckpoint| {
+        required
+            .as_ref()
+            .map(|r| r.single(&cp.note, cp.checkpoint.size, witnessed::now()))
+            .transpose()
+            .map_err(|e| witnessed::refused(e, &input_name(path)))
+    };
     if path.as_os_str() == "-" && entry.is_some_and(|e| e.as_os_str() == "-") {
         return Err(Fail::usage(anyhow!(
             "the proof and --entry cannot both be read from standard input"
@@ -225,10 +236,15 @@ pub(super) fn verify_proof(
         };
         let r = p.verify(&vkey, entry.as_deref()).map_err(bad)?;
         let cp = &r.checkpoint.checkpoint;
+        let witnessing = judge(&r.checkpoint)?;
         let observed = sd.observe(&vkey, &r.checkpoint, None).map_err(state_fail)?;
         let (seen, remembered) = (seen_text(&observed), remembered_size(&observed, cp.size));
         let older = matches!(observed, Seen::Older { .. });
-        let trusted = !not_established(&observed);
+        let trusted = !not_established(&observed) && witnessed::verdict(witnessing.as_ref()) == "OK";
+        let done = || {
+            older_exit(&observed, &input_name(path))
+                .and_then(|()| witnessed::exit(witnessing.as_ref(), &input_name(path)))
+        };
         // A tlog-proof carries no registration: the name as registered is known only when the
         // entry is the registration itself.
         let org_name = match &r.statement.payload.body {
@@ -248,10 +264,11 @@ pub(super) fn verify_proof(
                 "remembered_size": remembered,
                 "older_than_remembered": older,
                 "trust_established": trusted,
+                "witnesses": witnessing.as_ref().map(witnessed::json),
                 "proves": [format!("entry {} is included in the tree of size {} signed by the ledger key", r.entry.index, cp.size)],
                 "does_not_prove": [not_checked, CANNOT_PROVE],
             }))
-            .and_then(|()| older_exit(&observed, &input_name(path)));
+            .and_then(|()| done());
         }
         out(&format!(
             "{}: entry {} ({} by {}) is included in ledger {} at checkpoint size {} (root {})\ncheckpoint: {}\nnot checked: {}\n",
@@ -268,17 +285,23 @@ pub(super) fn verify_proof(
             seen,
             not_checked
         ));
-        return older_exit(&observed, &input_name(path));
+        witnessed::print(witnessing.as_ref());
+        return done();
     }
     let file = ProofFile::parse(&bytes).map_err(bad)?;
     match file {
         ProofFile::Bundle(b) => {
             let r = b.verify(&vkey, Catalogue::embedded()).map_err(bad)?;
+            let witnessing = judge(&r.checkpoint)?;
             let seen = sd
                 .observe(&vkey, &r.checkpoint, r.consistent_from.as_ref())
                 .map_err(state_fail)?;
             let older = matches!(seen, Seen::Older { .. });
-            let trusted = !not_established(&seen);
+            let trusted = !not_established(&seen) && witnessed::verdict(witnessing.as_ref()) == "OK";
+            let done = || {
+                older_exit(&seen, &input_name(path))
+                    .and_then(|()| witnessed::exit(witnessing.as_ref(), &input_name(path)))
+            };
             let st = &r.statement;
             let cp = &r.checkpoint.checkpoint;
             // The organisation by the name its registration (in the bundle) gives, with its
@@ -365,6 +388,8 @@ pub(super) fn verify_proof(
                     remembered_size: Option<u64>,
                     older_than_remembered: bool,
                     trust_established: bool,
+                    #[serde(skip_serializing_if = "Option::is_none")]
+                    witnesses: Option<serde_json::Value>,
                     proves: Vec<String>,
                     does_not_prove: Vec<&'static str>,
                     relies_on_custodian: &'static str,
@@ -399,6 +424,7 @@ pub(super) fn verify_proof(
                     remembered_size: remembered_size(&seen, cp.size),
                     older_than_remembered: older,
                     trust_established: trusted,
+                    witnesses: witnessing.as_ref().map(witnessed::json),
                     proves: vec![
                         format!(
                             "entry {} is included in the tree of size {} signed by the ledger key",
@@ -412,7 +438,7 @@ pub(super) fn verify_proof(
                     does_not_prove: vec![CANNOT_PROVE],
                     relies_on_custodian: RELIES_ON_CUSTODIAN,
                 })?;
-                return older_exit(&seen, &input_name(path));
+                return done();
             }
             out(&format!(
                 "{}: entry {} ({} by {name}) is included in ledger {} at checkpoint size {} (root {})\n\
@@ -434,7 +460,8 @@ pub(super) fn verify_proof(
             if let Some((_, message)) = &untrusted {
                 out(&format!("UNTRUSTED: {message}\n"));
             }
-            older_exit(&seen, &input_name(path))
+            witnessed::print(witnessing.as_ref());
+            done()
         }
         ProofFile::Consistency(c) => {
             // Two checkpoints signed by the ledger key, of one size, with different roots: no
@@ -465,14 +492,18 @@ pub(super) fn verify_proof(
                 .context(format!("{}: verification FAILED", input_name(path))),
                 other => bad(other),
             })?;
+            let witnessing = judge(&new)?;
             let observed = sd.observe(&vkey, &new, Some(&old)).map_err(state_fail)?;
             let (seen, remembered) = (
                 seen_text(&observed),
                 remembered_size(&observed, new.checkpoint.size),
             );
             let older = matches!(observed, Seen::Older { .. });
-            let trusted = !not_established(&observed);
-            let done = || older_exit(&observed, &input_name(path));
+            let trusted = !not_established(&observed) && witnessed::verdict(witnessing.as_ref()) == "OK";
+            let done = || {
+                older_exit(&observed, &input_name(path))
+                    .and_then(|()| witnessed::exit(witnessing.as_ref(), &input_name(path)))
+            };
             if json {
                 out_json(&serde_json::json!({
                     "ok": true, "type": "consistency", "origin": new.checkpoint.origin.to_string(),
@@ -482,6 +513,7 @@ pub(super) fn verify_proof(
                     "remembered_size": remembered,
                     "older_than_remembered": older,
                     "trust_established": trusted,
+                    "witnesses": witnessing.as_ref().map(witnessed::json),
                 }))?;
                 return done();
             }
@@ -490,6 +522,7 @@ pub(super) fn verify_proof(
                 if trusted { "OK" } else { "VALID" },
                 new.checkpoint.origin, new.checkpoint.size, old.checkpoint.size, seen
             ));
+            witnessed::print(witnessing.as_ref());
             done()
         }
     }

@@ -118,3 +118,24 @@ pub fn verdict(w: Option<&Witnessing>) -> &'static str {
 pub fn now() -> u64 {
     u64::try_from(accord::clock::now()).unwrap_or(0)
 }
+
+/// Keeps a checkpoint note that carries a valid cosignature of a policy witness in the mirror
+/// at `dir` (its table of cosigned checkpoints), so that `verify --witness-policy` on the
+/// mirror finds it. Best effort: the mirror is already committed and verified; a failure is
+/// said as a note.
+pub fn keep_in_mirror(dir: &Path, w: Option<&Witnessing>, note: &[u8]) {
+    let Some((size, j)) = w.and_then(|w| w.judged.as_ref()) else {
+        return;
+    };
+    if !j
+        .witnesses
+        .iter()
+        .any(|(_, c)| matches!(c, Cosigned::Valid { .. }))
+    {
+        return;
+    }
+    let kept = accord::ledger::Ledger::open(dir).and_then(|l| Ok(l.store().put_cosigned(*size, note)?));
+    if let Err(e) = kept {
+        super::terminal::note!("note: the cosigned checkpoint {size} could not be kept in the mirror ({e})");
+    }
+}

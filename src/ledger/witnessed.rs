@@ -55,3 +55,33 @@ impl Ledger {
         Ok(req.outcome(newest, entries))
     }
 }
+
+impl Ledger {
+    /// The stored cosigned checkpoint notes that are the ledger's own (signed by the key
+    /// recorded at init, with the text of its checkpoint of that size), smallest first. Others
+    /// are left out: they are not what the ledger signed.
+    ///
+    /// # Errors
+    /// [`LedgerError::Store`].
+    pub fn own_cosigned(&self) -> Result<Vec<(u64, Vec<u8>)>, LedgerError> {
+        let stored = self.store().cosigned()?;
+        if stored.is_empty() {
+            return Ok(stored);
+        }
+        let Ok(vkey) = VerifierKey::parse(&self.recorded_vkey()?) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for (size, note) in stored {
+            let Some(own) = self.store().read(|r| r.checkpoint(size))? else {
+                continue;
+            };
+            if let (Ok(text), Ok(own_text)) = (verify_note(&note, &vkey), verify_note(&own, &vkey)) {
+                if text == own_text {
+                    out.push((size, note));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
