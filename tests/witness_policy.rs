@@ -510,3 +510,114 @@ fn exports_and_bundles_carry_the_cosigned_checkpoint() {
         &["--witness-policy", &both],
     ));
 }
+
+#[test]
+fn mirror_import_and_watch_judge_the_checkpoint_they_take() {
+    let (w, vkey, dir, note) = published();
+    let ws = witnesses();
+    let both = s(&policy(&w, &ws, &vkey, BOTH));
+    let d = s(&dir);
+    // A forged line: nothing is mirrored.
+    let mut forged = cosigned(&note, &[(&ws.w2, now())]);
+    forged.push_str(&forged_line(&ws.w1, &text_of(&note), now()));
+    set_checkpoint(&dir, &forged);
+    let m = w.path("mirror");
+    let mirror = |state: &str| {
+        vec![
+            "--ledger".to_string(),
+            s(&m),
+            "mirror".into(),
+            d.clone(),
+            "--ledger-key".into(),
+            vkey.clone(),
+            "--state".into(),
+            w.path_str(state),
+            "--witness-policy".into(),
+            both.clone(),
+        ]
+    };
+    let args = mirror("state-m");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let e = w.fails(2, &args);
+    assert!(e.contains("\"w1\"") && e.contains("unchanged"), "{e}");
+    assert!(!m.exists(), "nothing mirrored");
+    // Not witnessed (w1 only): mirrored all the same, since it verified, and exit 3.
+    set_checkpoint(&dir, &cosigned(&note, &[(&ws.w1, now())]));
+    let e = w.not_established(&args);
+    assert!(e.contains("not witnessed"), "{e}");
+    let mirrored = w.ok(&["--ledger", &s(&m), "verify", "--ledger-key", &vkey]);
+    assert!(mirrored.contains("2 entries"), "{mirrored}");
+    // Witnessed: exit 0, and the mirror keeps the cosignatures for verify to judge again.
+    set_checkpoint(&dir, &cosigned(&note, &[(&ws.w1, now()), (&ws.w2, now())]));
+    w.ok(&args);
+    w.ok(&[
+        "--ledger",
+        &s(&m),
+        "verify",
+        "--ledger-key",
+        &vkey,
+        "--witness-policy",
+        &both,
+    ]);
+
+    // import: an export without cosignatures is imported, and exit 3.
+    let f = w.export("plain.export");
+    let m2 = w.path("mirror-2");
+    let e = w.not_established(&[
+        "--ledger",
+        &s(&m2),
+        "import",
+        &s(&f),
+        "--ledger-key",
+        &vkey,
+        "--witness-policy",
+        &both,
+    ]);
+    assert!(e.contains("checkpoint 2 is not witnessed"), "{e}");
+    w.ok(&["--ledger", &s(&m2), "verify", "--ledger-key", &vkey]);
+
+    // watch: the findings, then a summary with `witnesses`, and exit 3 when not witnessed.
+    set_checkpoint(&dir, &cosigned(&note, &[(&ws.w2, now())]));
+    let o = w.run(&[
+        "watch",
+        &d,
+        "--ledger-key",
+        &vkey,
+        "--org",
+        "Acme",
+        "--state",
+        &w.path_str("state-w"),
+        "--json",
+        "--witness-policy",
+        &both,
+    ]);
+    assert_eq!(o.code, 3, "{}\n{}", o.stdout, o.stderr);
+    let summaries: Vec<&str> = o
+        .stdout
+        .lines()
+        .filter(|l| l.contains("\"type\":\"summary\""))
+        .collect();
+    assert_eq!(summaries.len(), 1, "{}", o.stdout);
+    let j: serde_json::Value = serde_json::from_str(summaries[0]).unwrap();
+    assert_eq!(j["witnesses"]["quorum_met"], false, "{j}");
+    assert_eq!(j["witnesses"]["witnesses"][1]["status"], "cosigned");
+    common::check_schema("watch.schema.json", summaries[0]);
+    assert!(
+        o.stdout.lines().count() > 1,
+        "the findings are reported: {}",
+        o.stdout
+    );
+    set_checkpoint(&dir, &cosigned(&note, &[(&ws.w1, now()), (&ws.w2, now())]));
+    w.ok(&[
+        "watch",
+        &d,
+        "--ledger-key",
+        &vkey,
+        "--org",
+        "Acme",
+        "--state",
+        &w.path_str("state-w"),
+        "--witness-policy",
+        &both,
+    ]);
+}
