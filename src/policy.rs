@@ -522,7 +522,7 @@ impl Requirement {
 /// A number of seconds as `--max-age` takes it (`90s`, `30m`, `12h`, `7d`).
 pub fn format_duration(secs: u64) -> String {
     for (unit, scale) in [("w", 604_800), ("d", 86_400), ("h", 3600), ("m", 60)] {
-        if secs >= scale && secs % scale == 0 {
+        if secs >= scale && secs.is_multiple_of(scale) {
             return format!("{}{unit}", secs / scale);
         }
     }
@@ -814,6 +814,60 @@ mod tests {
             p.check_log(&other.verifier_key()),
             Err(PolicyError::OtherLog { .. })
         ));
+    }
+
+    #[test]
+    fn a_requirement_refuses_forged_lines_and_counts_what_is_not_witnessed() {
+        let f = fixture(2);
+        let req = Requirement {
+            policy: policy(&f, "group g all w0 w1\nquorum g\n"),
+            max_age: Some(3600),
+        };
+        let now = 1_000_000;
+        // Witnessed whole.
+        let w = req.single(&cosigned(&f, &[0, 1], now), 5, now).unwrap();
+        assert!(w.established() && w.not_yet_witnessed == 0, "{w:?}");
+        assert!(
+            w.summary().starts_with("witnessed: checkpoint 5"),
+            "{}",
+            w.summary()
+        );
+        // One of two: every entry not yet witnessed.
+        let w = req.single(&cosigned(&f, &[0], now), 5, now).unwrap();
+        assert!(!w.established());
+        assert_eq!(w.not_yet_witnessed, 5);
+        assert!(
+            w.summary().contains("checkpoint 5 is not witnessed"),
+            "{}",
+            w.summary()
+        );
+        // Stale: said as such.
+        let w = req.single(&cosigned(&f, &[0, 1], now - 7200), 5, now).unwrap();
+        assert!(w.summary().contains("not within --max-age 1h"), "{}", w.summary());
+        // A ledger whose newest witnessed checkpoint is older than its last entry.
+        let j = req.judge(&cosigned(&f, &[0, 1], now), 5, now).unwrap();
+        let w = req.outcome(Some((5, j)), 8);
+        assert!(w.quorum_met && !w.established());
+        assert_eq!(w.not_yet_witnessed, 3);
+        assert_eq!(req.outcome(None, 8).not_yet_witnessed, 8);
+        // A line of w0 with a flipped bit: refused, naming w0.
+        let mut note = cosigned(&f, &[1], now);
+        let mut line = f.w[0].cosign(&f.text, now).unwrap().into_bytes();
+        let at = line.len() - 20; // inside the Ed25519 signature
+        line[at] = if line[at] == b'A' { b'B' } else { b'A' };
+        note.extend_from_slice(&line);
+        match req.judge(&note, 5, now) {
+            Err(PolicyError::Forged { witness, size: 5, .. }) => assert_eq!(witness, "w0"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn durations_are_shown_as_given() {
+        assert_eq!(format_duration(3600), "1h");
+        assert_eq!(format_duration(90), "90s");
+        assert_eq!(format_duration(7 * 86_400), "1w");
+        assert_eq!(format_duration(120), "2m");
     }
 
     #[test]
