@@ -501,6 +501,25 @@ fn exports_and_bundles_carry_the_cosigned_checkpoint() {
         &["--witness-policy", &both],
     ));
     assert!(out.contains("checkpoint size 2"), "{out}");
+    // A C2SP tlog-proof carries the same checkpoint, cosignature lines included.
+    let t = w.prove(1, "p2.tlog", &["--format", "tlog-proof"]);
+    let tlog = std::fs::read_to_string(&t).unwrap();
+    assert!(tlog.contains("\u{2014} witness.example/w2 "), "{tlog}");
+    w.ok(&common::verify_proof_args(
+        &t,
+        &vkey,
+        &w.path("state-2"),
+        &["--witness-policy", &both],
+    ));
+    // A consistency file carries the checkpoints as signed: its newer one is not witnessed.
+    let c = w.consistency(1, "c.proof", &[]);
+    let e = w.not_established(&common::verify_proof_args(
+        &c,
+        &vkey,
+        &w.path("state-4"),
+        &["--witness-policy", &both],
+    ));
+    assert!(e.contains("checkpoint 3 is not witnessed"), "{e}");
     // An entry after it: proved at the latest checkpoint, which is not witnessed.
     let b = w.prove(2, "p3.bundle", &[]);
     w.not_established(&common::verify_proof_args(

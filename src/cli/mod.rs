@@ -182,7 +182,13 @@ against every signed checkpoint, and every derived table. Remembers the newest c
 per ledger in the state directory and reports a smaller ledger (rollback, exit 1) or another root (fork). \
 An export (--file) older than the remembered checkpoint is a snapshot taken earlier, not a rollback: \
 it is reported \"valid, but older than the checkpoint of size N remembered; consistency not checked\" \
-and the command exits 3. --file - reads the export from standard input."
+and the command exits 3. --file - reads the export from standard input.\n\n\
+--witness-policy FILE [--max-age DURATION] requires witnesses (docs/FORMAT.md section 16): a URL or DIR's \
+checkpoint, an export's, or for a ledger database the newest stored cosigned checkpoint that is the ledger's own, \
+must carry cosignatures of the policy's quorum (within --max-age). Otherwise everything is still verified, the \
+entries not yet witnessed are counted, and the command exits 3, never 0. A cosignature line of a policy witness \
+that does not verify over the checkpoint refuses it (exit 2); so does a policy for another ledger key.\n\n\
+Example:\n  accord verify https://pledges.example/ --ledger-key VKEY --witness-policy policy.txt --max-age 1d"
     )]
     Verify {
         /// A published log to verify instead of a ledger database: an http(s):// URL (a log
@@ -355,7 +361,11 @@ A file older than the remembered checkpoint is a snapshot taken earlier, not a r
 exits 3 (JSON: older_than_remembered). FILE - reads the proof from standard input. \
 A bundle cannot prove that nothing later withdrew the entry, and relies on the custodian to have \
 enforced the ledger's rules (one registration per name, one organisation per key): checking those \
-needs the full ledger or an export (accord verify)."
+needs the full ledger or an export (accord verify).\n\n\
+--witness-policy FILE [--max-age DURATION] also requires the proof's checkpoint (a consistency file's newer one) \
+to carry cosignatures of the policy's quorum of witnesses (docs/FORMAT.md section 16; `accord prove` writes the \
+newest checkpoint the ledger stores cosignatures for): otherwise the proof is still verified and the command \
+exits 3 (trust_established false); a cosignature of a policy witness that does not verify exits 2."
     )]
     VerifyProof {
         /// The proof file: an accord bundle or consistency proof (CBOR or JSON), or a C2SP
