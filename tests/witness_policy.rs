@@ -414,6 +414,26 @@ fn a_ledger_is_trusted_up_to_its_newest_witnessed_checkpoint() {
     assert!(e.contains("\"w1\""), "{e}");
 }
 
+/// `verify-proof FILE --ledger-key VKEY --state STATE --witness-policy POLICY EXTRA...`.
+fn proof_args<'a>(
+    file: &'a Path,
+    vkey: &'a str,
+    state: &'a Path,
+    policy: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut e = vec!["--witness-policy", policy];
+    e.extend_from_slice(extra);
+    common::verify_proof_args(file, vkey, state, &e)
+}
+
+/// `verify --file FILE --ledger-key VKEY --state STATE EXTRA...`.
+fn verify_file<'a>(vkey: &'a str, state: &'a str, file: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut a = common::verify_args(vkey, state, &["--file", file]);
+    a.extend_from_slice(extra);
+    a
+}
+
 #[test]
 fn exports_and_bundles_carry_the_cosigned_checkpoint() {
     let (w, vkey, _) = common::acme_with_attestations(1);
@@ -422,112 +442,52 @@ fn exports_and_bundles_carry_the_cosigned_checkpoint() {
     let state = w.path_str("state");
     // Before any cosignature: the export and the bundle are valid, not witnessed.
     let plain = w.export("plain.export");
-    let e = w.not_established(&[
-        "verify",
-        "--file",
-        &s(&plain),
-        "--ledger-key",
-        &vkey,
-        "--state",
-        &state,
-        "--witness-policy",
-        &both,
-    ]);
+    let plain = s(&plain);
+    let e = w.not_established(&verify_file(&vkey, &state, &plain, &["--witness-policy", &both]));
     assert!(e.contains("checkpoint 2 is not witnessed"), "{e}");
     let n2 = w.checkpoint();
     store_cosigned(&w, 2, &cosigned(&n2, &[(&ws.w1, now()), (&ws.w2, now())]));
     let f = w.export("cosigned.export");
-    w.ok(&[
-        "verify",
-        "--file",
-        &s(&f),
-        "--ledger-key",
-        &vkey,
-        "--state",
-        &state,
-        "--witness-policy",
-        &both,
-    ]);
+    let f = s(&f);
+    w.ok(&verify_file(&vkey, &state, &f, &["--witness-policy", &both]));
     // An export without a policy still verifies as before (the cosignatures are extra lines).
-    w.ok(&[
-        "verify",
-        "--file",
-        &s(&f),
-        "--ledger-key",
-        &vkey,
-        "--state",
-        &state,
-    ]);
+    w.ok(&verify_file(&vkey, &state, &f, &[]));
     let b = w.prove(1, "p.bundle", &[]);
-    let out = w.ok(&common::verify_proof_args(
-        &b,
-        &vkey,
-        &w.path("state"),
-        &["--witness-policy", &both],
-    ));
+    let out = w.ok(&proof_args(&b, &vkey, &w.path("state"), &both, &[]));
     assert!(out.contains("witnessed: checkpoint 2"), "{out}");
-    let j = w.ok(&common::verify_proof_args(
-        &b,
-        &vkey,
-        &w.path("state"),
-        &["--witness-policy", &both, "--json"],
-    ));
+    let j = w.ok(&proof_args(&b, &vkey, &w.path("state"), &both, &["--json"]));
     common::check_schema("verify-proof.schema.json", &j);
     // Cosignatures two hours old: a quorum, but not within --max-age 1h.
     let old = now() - 7200;
     store_cosigned(&w, 2, &cosigned(&n2, &[(&ws.w1, old), (&ws.w2, old)]));
     let b_old = w.prove(1, "old.bundle", &[]);
-    w.ok(&common::verify_proof_args(
+    w.ok(&proof_args(&b_old, &vkey, &w.path("state"), &both, &[]));
+    let e = w.not_established(&proof_args(
         &b_old,
         &vkey,
         &w.path("state"),
-        &["--witness-policy", &both],
-    ));
-    let e = w.not_established(&common::verify_proof_args(
-        &b_old,
-        &vkey,
-        &w.path("state"),
-        &["--witness-policy", &both, "--max-age", "1h"],
+        &both,
+        &["--max-age", "1h"],
     ));
     assert!(e.contains("not within --max-age 1h"), "{e}");
     // The ledger grows; prove still writes the newest witnessed checkpoint holding the entry.
     let a = w.key_file("acme");
     w.attest(&a, &["no-backdoors"], "later");
     let b = w.prove(1, "p2.bundle", &[]);
-    let out = w.ok(&common::verify_proof_args(
-        &b,
-        &vkey,
-        &w.path("state-2"),
-        &["--witness-policy", &both],
-    ));
+    let out = w.ok(&proof_args(&b, &vkey, &w.path("state-2"), &both, &[]));
     assert!(out.contains("checkpoint size 2"), "{out}");
     // A C2SP tlog-proof carries the same checkpoint, cosignature lines included.
     let t = w.prove(1, "p2.tlog", &["--format", "tlog-proof"]);
     let tlog = std::fs::read_to_string(&t).unwrap();
     assert!(tlog.contains("\u{2014} witness.example/w2 "), "{tlog}");
-    w.ok(&common::verify_proof_args(
-        &t,
-        &vkey,
-        &w.path("state-2"),
-        &["--witness-policy", &both],
-    ));
+    w.ok(&proof_args(&t, &vkey, &w.path("state-2"), &both, &[]));
     // A consistency file carries the checkpoints as signed: its newer one is not witnessed.
     let c = w.consistency(1, "c.proof", &[]);
-    let e = w.not_established(&common::verify_proof_args(
-        &c,
-        &vkey,
-        &w.path("state-4"),
-        &["--witness-policy", &both],
-    ));
+    let e = w.not_established(&proof_args(&c, &vkey, &w.path("state-4"), &both, &[]));
     assert!(e.contains("checkpoint 3 is not witnessed"), "{e}");
     // An entry after it: proved at the latest checkpoint, which is not witnessed.
     let b = w.prove(2, "p3.bundle", &[]);
-    w.not_established(&common::verify_proof_args(
-        &b,
-        &vkey,
-        &w.path("state-3"),
-        &["--witness-policy", &both],
-    ));
+    w.not_established(&proof_args(&b, &vkey, &w.path("state-3"), &both, &[]));
 }
 
 #[test]
@@ -597,19 +557,13 @@ fn mirror_import_and_watch_judge_the_checkpoint_they_take() {
 
     // watch: the findings, then a summary with `witnesses`, and exit 3 when not witnessed.
     set_checkpoint(&dir, &cosigned(&note, &[(&ws.w2, now())]));
-    let o = w.run(&[
-        "watch",
-        &d,
-        "--ledger-key",
-        &vkey,
-        "--org",
-        "Acme",
-        "--state",
-        &w.path_str("state-w"),
-        "--json",
-        "--witness-policy",
-        &both,
-    ]);
+    let state_w = w.path_str("state-w");
+    let watch = |extra: &[&str]| {
+        let mut a = vec!["watch", &d, "--ledger-key", &vkey, "--org", "Acme"];
+        a.extend(["--state", &state_w, "--witness-policy", &both]);
+        w.run(&[a.as_slice(), extra].concat())
+    };
+    let o = watch(&["--json"]);
     assert_eq!(o.code, 3, "{}\n{}", o.stdout, o.stderr);
     let summaries: Vec<&str> = o
         .stdout
@@ -627,16 +581,6 @@ fn mirror_import_and_watch_judge_the_checkpoint_they_take() {
         o.stdout
     );
     set_checkpoint(&dir, &cosigned(&note, &[(&ws.w1, now()), (&ws.w2, now())]));
-    w.ok(&[
-        "watch",
-        &d,
-        "--ledger-key",
-        &vkey,
-        "--org",
-        "Acme",
-        "--state",
-        &w.path_str("state-w"),
-        "--witness-policy",
-        &both,
-    ]);
+    let o = watch(&[]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
 }
