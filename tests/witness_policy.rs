@@ -179,6 +179,12 @@ fn a_split_view_is_refused_by_a_two_of_two_policy() {
         assert!(e.contains("checkpoint 3 is not witnessed"), "{e}");
         assert!(e.contains(&format!("cosigned by: {by} (fresh")), "{e}");
     }
+    // A verifier that saw A, shown B: a fork (exit 1), witnessed or not.
+    let e = w.fails(
+        1,
+        &verify_dir(&db, &vkey, &w.path_str("state-a"), &["--witness-policy", &both]),
+    );
+    assert!(e.to_lowercase().contains("fork"), "{e}");
     // A weaker policy (either witness) is fooled by the split view: that is what the quorum
     // of two is for.
     let either = s(&policy(&w, &ws, &vkey, EITHER));
@@ -473,7 +479,10 @@ fn exports_and_bundles_carry_the_cosigned_checkpoint() {
     // The ledger grows; prove still writes the newest witnessed checkpoint holding the entry.
     let a = w.key_file("acme");
     w.attest(&a, &["no-backdoors"], "later");
-    let b = w.prove(1, "p2.bundle", &[]);
+    let o = w.run(&["prove", "1", "--out", &w.path_str("p2.bundle")]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stderr.contains("size 2; the latest is 3"), "{}", o.stderr);
+    let b = w.path("p2.bundle");
     let out = w.ok(&proof_args(&b, &vkey, &w.path("state-2"), &both, &[]));
     assert!(out.contains("checkpoint size 2"), "{out}");
     // A C2SP tlog-proof carries the same checkpoint, cosignature lines included.

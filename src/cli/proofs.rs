@@ -24,6 +24,12 @@ pub(super) fn prove(
     let l = open_ro(dir)?;
     let b = l.prove(index, at_size, since).map_err(no_checkpoint)?;
     let size = b.tree_size;
+    let latest = l.size().map_err(|e| fail::ledger(e, 1))?;
+    if at_size.is_none() && size < latest {
+        super::terminal::note!(
+            "note: at the newest checkpoint the ledger stores witnesses' cosignatures for (size {size}; the latest is {latest}): --at-size {latest} proves it at the latest, not yet cosigned"
+        );
+    }
     let file = ProofFile::Bundle(b);
     let bytes = match format {
         ProofFormat::Cbor => file.to_cbor().map_err(Fail::invalid)?,
