@@ -320,6 +320,9 @@ accord --ledger ./mirror status"
         after_help = "The bundle holds the entry, its inclusion proof, the signed checkpoint, the \
 signatory's public key and its registration with its own inclusion proof. --since SIZE adds a \
 consistency proof from the checkpoint of that size (for verifiers who remember it).\n\n\
+When the ledger stores witnesses' cosignatures of its checkpoints, the checkpoint written carries them, for \
+`verify-proof --witness-policy`; without --at-size it is the newest such checkpoint that holds the entry (else \
+the latest), and prove says so when that is not the latest.\n\n\
 A proof of an entry that was withdrawn, superseded, made untrusted or \
 has expired proves that it was pledged, not that it is in force: prove warns on standard error.\n\n\
 --out - writes the bundle to standard output (CBOR only to a file or a pipe). An existing file is \
@@ -336,7 +339,8 @@ Example:\n  accord prove 3 --out entry3.proof\n  accord verify-proof entry3.proo
         /// Replace FILE if it exists (atomically).
         #[arg(long)]
         force: bool,
-        /// Prove against the signed checkpoint of this size (default: the latest).
+        /// Prove against the signed checkpoint of this size (default: the newest with stored
+        /// witnesses' cosignatures that holds the entry, else the latest).
         #[arg(long, value_name = "N")]
         at_size: Option<u64>,
         /// Add a consistency proof from the checkpoint of this size.
@@ -406,7 +410,8 @@ exits 3 (trust_established false); a cosignature of a policy witness that does n
         #[arg(long)]
         json: bool,
     },
-    /// Write the whole ledger (every entry and the latest checkpoint) to one file.
+    /// Write the whole ledger (every entry and the latest checkpoint, with its witnesses'
+    /// cosignatures when the ledger stores them) to one file.
     #[command(after_help = OUT_HELP)]
     Export {
         /// Where to write it ('-': standard output).
