@@ -412,6 +412,24 @@ fn a_ledger_is_trusted_up_to_its_newest_witnessed_checkpoint() {
     store_cosigned(&w, 5, &cosigned(&n5, &[(&ws.w1, now()), (&ws.w2, now())]));
     let out = w.ok(&["verify", "--ledger-key", &vkey, "--witness-policy", &both]);
     assert!(out.contains("witnessed: checkpoint 5 meets the quorum"), "{out}");
+    // With --max-age 1h, cosignatures two hours old are a quorum no longer, at any size.
+    let old = now() - 7200;
+    store_cosigned(&w, 2, &cosigned(&n2, &[(&ws.w1, old), (&ws.w2, old)]));
+    store_cosigned(&w, 5, &cosigned(&n5, &[(&ws.w1, now()), (&ws.w2, old)]));
+    let e = w.not_established(&[
+        "verify",
+        "--ledger-key",
+        &vkey,
+        "--witness-policy",
+        &both,
+        "--max-age",
+        "1h",
+    ]);
+    assert!(
+        e.contains("checkpoint 5 is witnessed, but not within --max-age 1h")
+            && e.contains("5 entries are not yet witnessed"),
+        "{e}"
+    );
     // A forged line on the newest stored note: refused, naming the witness.
     let mut forged = cosigned(&n5, &[(&ws.w2, now())]);
     forged.push_str(&forged_line(&ws.w1, &text_of(&n5), now()));
