@@ -47,6 +47,17 @@ pub enum PolicyError {
     /// The policy as a whole is unusable.
     #[error("witness policy: {0}")]
     Policy(String),
+    /// A checkpoint carries a cosignature line that claims a witness of the policy (its name
+    /// and key id) and does not verify over that checkpoint: refused, whatever the quorum.
+    #[error("checkpoint {size} carries a cosignature line of witness {witness:?} that does not verify over it ({problem}); a checkpoint with a forged or misplaced cosignature of a policy witness is refused")]
+    Forged {
+        /// Tree size of the checkpoint.
+        size: u64,
+        /// The policy's name of the witness.
+        witness: String,
+        /// Why the line does not verify.
+        problem: String,
+    },
     /// The policy names logs, and the ledger key being verified is not one of them.
     #[error("witness policy names the log(s) {named}, not the ledger key {given}; a policy is for one log")]
     OtherLog {
@@ -369,10 +380,10 @@ impl WitnessPolicy {
             named: self
                 .logs
                 .iter()
-                .map(|(k, _)| k.name().to_string())
+                .map(|(k, _)| k.to_string())
                 .collect::<Vec<_>>()
                 .join(", "),
-            given: key.name().to_string(),
+            given: key.to_string(),
         })
     }
 
@@ -428,6 +439,164 @@ impl WitnessPolicy {
                 let g = &self.groups[g];
                 g.members.iter().filter(|m| self.satisfied(**m, counted)).count() >= g.threshold
             }
+        }
+    }
+}
+
+/// What a verifier demands of a checkpoint: a witness policy and, optionally, a maximum age of
+/// the cosignatures that count (`--witness-policy FILE [--max-age DURATION]`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Requirement {
+    /// The policy.
+    pub policy: WitnessPolicy,
+    /// Seconds; only cosignatures this recent count (with [`FUTURE_SKEW_SECS`] of skew).
+    pub max_age: Option<u64>,
+}
+
+/// The outcome of a [`Requirement`] on what a verifier checked: the checkpoint judged (for a
+/// ledger, the newest that meets the quorum, or failing that the newest cosigned one), and how
+/// many entries no witnessed checkpoint covers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Witnessing {
+    /// The quorum, for people ([`WitnessPolicy::describe_quorum`]).
+    pub quorum: String,
+    /// The maximum age applied, in seconds.
+    pub max_age: Option<u64>,
+    /// The checkpoint judged: its tree size and the judgement. `None` when there was no
+    /// cosigned checkpoint to judge.
+    pub judged: Option<(u64, Judgement)>,
+    /// Whether the checkpoint judged meets the quorum.
+    pub quorum_met: bool,
+    /// Entries verified.
+    pub entries: u64,
+    /// Entries that no checkpoint meeting the quorum covers.
+    pub not_yet_witnessed: u64,
+}
+
+impl Requirement {
+    /// Judges one signed checkpoint note of tree size `size` (already opened with the ledger
+    /// key).
+    ///
+    /// # Errors
+    /// [`PolicyError::Forged`] when a line claiming a policy witness does not verify over it.
+    pub fn judge(&self, note: &[u8], size: u64, now: u64) -> Result<Judgement, PolicyError> {
+        let j = self.policy.judge(note, now, self.max_age);
+        if let Some((witness, problem)) = j.invalid().first() {
+            return Err(PolicyError::Forged {
+                size,
+                witness: witness.to_string(),
+                problem: problem.to_string(),
+            });
+        }
+        Ok(j)
+    }
+
+    /// The outcome for a verifier that checked one checkpoint (a published log's, a bundle's or
+    /// an export's) of `size` entries: witnessed whole, or not at all.
+    ///
+    /// # Errors
+    /// As [`Requirement::judge`].
+    pub fn single(&self, note: &[u8], size: u64, now: u64) -> Result<Witnessing, PolicyError> {
+        let j = self.judge(note, size, now)?;
+        Ok(self.outcome(Some((size, j)), size))
+    }
+
+    /// The outcome with `judged` as the checkpoint judged, for `entries` verified entries.
+    pub fn outcome(&self, judged: Option<(u64, Judgement)>, entries: u64) -> Witnessing {
+        let met = judged.as_ref().is_some_and(|(_, j)| j.quorum_met);
+        let covered = match &judged {
+            Some((size, _)) if met => (*size).min(entries),
+            _ => 0,
+        };
+        Witnessing {
+            quorum: self.policy.describe_quorum(),
+            max_age: self.max_age,
+            judged,
+            quorum_met: met,
+            entries,
+            not_yet_witnessed: entries - covered,
+        }
+    }
+}
+
+/// A number of seconds as `--max-age` takes it (`90s`, `30m`, `12h`, `7d`).
+pub fn format_duration(secs: u64) -> String {
+    for (unit, scale) in [("w", 604_800), ("d", 86_400), ("h", 3600), ("m", 60)] {
+        if secs >= scale && secs.is_multiple_of(scale) {
+            return format!("{}{unit}", secs / scale);
+        }
+    }
+    format!("{secs}s")
+}
+
+impl Witnessing {
+    /// Whether trust is established: a checkpoint meeting the quorum covers every entry.
+    pub fn established(&self) -> bool {
+        self.quorum_met && self.not_yet_witnessed == 0
+    }
+
+    /// Who cosigned the checkpoint judged: "w1 (fresh, 2026-01-01T00:00:00Z), w2 (stale, ...)",
+    /// or "nobody of the policy".
+    pub fn cosigners(&self) -> String {
+        let Some((_, j)) = &self.judged else {
+            return "nobody of the policy".into();
+        };
+        let named: Vec<String> = j
+            .witnesses
+            .iter()
+            .filter_map(|(name, c)| match c {
+                Cosigned::Valid { timestamp, fresh } => Some(format!(
+                    "{name} ({}, {})",
+                    if *fresh { "fresh" } else { "stale" },
+                    crate::time::format(i64::try_from(*timestamp).unwrap_or(i64::MAX))
+                )),
+                _ => None,
+            })
+            .collect();
+        if named.is_empty() {
+            "nobody of the policy".into()
+        } else {
+            named.join(", ")
+        }
+    }
+
+    /// One line for people: what is witnessed, or why trust is not established.
+    pub fn summary(&self) -> String {
+        let age = self
+            .max_age
+            .map(|a| format!(" within --max-age {}", format_duration(a)))
+            .unwrap_or_default();
+        match &self.judged {
+            Some((size, _)) if self.quorum_met => {
+                let mut s = format!(
+                    "witnessed: checkpoint {size} meets the quorum {}{age}, cosigned by: {}",
+                    self.quorum,
+                    self.cosigners()
+                );
+                if self.not_yet_witnessed > 0 {
+                    s.push_str(&format!(
+                        "; {} entries after it (of {}) are not yet witnessed",
+                        self.not_yet_witnessed, self.entries
+                    ));
+                }
+                s
+            }
+            Some((size, j)) if j.quorum_met_ignoring_age => format!(
+                "checkpoint {size} is witnessed, but not{age}: the quorum {} needs cosignatures that recent, cosigned by: {}; {} entries are not yet witnessed",
+                self.quorum,
+                self.cosigners(),
+                self.not_yet_witnessed
+            ),
+            Some((size, _)) => format!(
+                "checkpoint {size} is not witnessed: the quorum {} needs cosignatures over it of more witnesses of the policy{age}, cosigned by: {}; {} entries are not yet witnessed",
+                self.quorum,
+                self.cosigners(),
+                self.not_yet_witnessed
+            ),
+            None => format!(
+                "no checkpoint is witnessed: no cosigned checkpoint meets the quorum {}{age}; all {} entries are not yet witnessed",
+                self.quorum, self.entries
+            ),
         }
     }
 }
@@ -645,6 +814,60 @@ mod tests {
             p.check_log(&other.verifier_key()),
             Err(PolicyError::OtherLog { .. })
         ));
+    }
+
+    #[test]
+    fn a_requirement_refuses_forged_lines_and_counts_what_is_not_witnessed() {
+        let f = fixture(2);
+        let req = Requirement {
+            policy: policy(&f, "group g all w0 w1\nquorum g\n"),
+            max_age: Some(3600),
+        };
+        let now = 1_000_000;
+        // Witnessed whole.
+        let w = req.single(&cosigned(&f, &[0, 1], now), 5, now).unwrap();
+        assert!(w.established() && w.not_yet_witnessed == 0, "{w:?}");
+        assert!(
+            w.summary().starts_with("witnessed: checkpoint 5"),
+            "{}",
+            w.summary()
+        );
+        // One of two: every entry not yet witnessed.
+        let w = req.single(&cosigned(&f, &[0], now), 5, now).unwrap();
+        assert!(!w.established());
+        assert_eq!(w.not_yet_witnessed, 5);
+        assert!(
+            w.summary().contains("checkpoint 5 is not witnessed"),
+            "{}",
+            w.summary()
+        );
+        // Stale: said as such.
+        let w = req.single(&cosigned(&f, &[0, 1], now - 7200), 5, now).unwrap();
+        assert!(w.summary().contains("not within --max-age 1h"), "{}", w.summary());
+        // A ledger whose newest witnessed checkpoint is older than its last entry.
+        let j = req.judge(&cosigned(&f, &[0, 1], now), 5, now).unwrap();
+        let w = req.outcome(Some((5, j)), 8);
+        assert!(w.quorum_met && !w.established());
+        assert_eq!(w.not_yet_witnessed, 3);
+        assert_eq!(req.outcome(None, 8).not_yet_witnessed, 8);
+        // A line of w0 with a flipped bit: refused, naming w0.
+        let mut note = cosigned(&f, &[1], now);
+        let mut line = f.w[0].cosign(&f.text, now).unwrap().into_bytes();
+        let at = line.len() - 20; // inside the Ed25519 signature
+        line[at] = if line[at] == b'A' { b'B' } else { b'A' };
+        note.extend_from_slice(&line);
+        match req.judge(&note, 5, now) {
+            Err(PolicyError::Forged { witness, size: 5, .. }) => assert_eq!(witness, "w0"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn durations_are_shown_as_given() {
+        assert_eq!(format_duration(3600), "1h");
+        assert_eq!(format_duration(90), "90s");
+        assert_eq!(format_duration(7 * 86_400), "1w");
+        assert_eq!(format_duration(120), "2m");
     }
 
     #[test]

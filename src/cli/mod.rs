@@ -17,6 +17,7 @@ mod terminal;
 mod verification;
 mod watch;
 mod witness;
+mod witnessed;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -40,6 +41,14 @@ Exit codes:
      not yet witnessed (accord watch)";
 
 /// What `--out` does, for every command that writes a file.
+/// `accord import --help`: what a witness policy changes.
+const IMPORT_HELP: &str = "The export is verified whole before anything is committed (a failure leaves the mirror \
+as it was). With --witness-policy FILE, the export's checkpoint must also be cosigned by the policy's quorum of \
+witnesses (docs/FORMAT.md section 16): a cosignature of a policy witness that does not verify stops the import \
+(exit 2, the mirror unchanged); a checkpoint that is valid but not witnessed (or not within --max-age) is still \
+imported, since every entry verified, and the command says \"not witnessed\" and exits 3. Cosignatures found are \
+kept in the mirror, for `verify --witness-policy` on it.";
+
 const OUT_HELP: &str =
     "--out - writes to standard output (binary formats only to a file or a pipe). An existing \
 file is never overwritten unless --force is given; then it is replaced atomically (the new file is \
@@ -176,7 +185,13 @@ against every signed checkpoint, and every derived table. Remembers the newest c
 per ledger in the state directory and reports a smaller ledger (rollback, exit 1) or another root (fork). \
 An export (--file) older than the remembered checkpoint is a snapshot taken earlier, not a rollback: \
 it is reported \"valid, but older than the checkpoint of size N remembered; consistency not checked\" \
-and the command exits 3. --file - reads the export from standard input."
+and the command exits 3. --file - reads the export from standard input.\n\n\
+--witness-policy FILE [--max-age DURATION] requires witnesses (docs/FORMAT.md section 16): a URL or DIR's \
+checkpoint, an export's, or for a ledger database the newest stored cosigned checkpoint that is the ledger's own, \
+must carry cosignatures of the policy's quorum (within --max-age). Otherwise everything is still verified, the \
+entries not yet witnessed are counted, and the command exits 3, never 0. A cosignature line of a policy witness \
+that does not verify over the checkpoint refuses it (exit 2); so does a policy for another ledger key.\n\n\
+Example:\n  accord verify https://pledges.example/ --ledger-key VKEY --witness-policy policy.txt --max-age 1d"
     )]
     Verify {
         /// A published log to verify instead of a ledger database: an http(s):// URL (a log
@@ -198,6 +213,8 @@ and the command exits 3. --file - reads the export from standard input."
         /// replaced): the checkpoint remembered is still compared, as always.
         #[arg(long)]
         full: bool,
+        #[command(flatten)]
+        witness: witnessed::WitnessArgs,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
@@ -275,6 +292,12 @@ of the same size with another root (fork) exits 1, with the evidence kept. Nothi
 of it verifies: invalid data exits 1 naming the tile or entry, a network failure (refused, timeout, 404, \
 5xx, a redirect, a response cut short or too large) exits 2, and the mirror stays as it was. Run it again \
 to catch up.\n\n\
+With --witness-policy FILE, the published checkpoint must also be cosigned by the policy's quorum of witnesses \
+(docs/FORMAT.md section 16). A checkpoint carrying a cosignature of a policy witness that does not verify is \
+refused (exit 2, the mirror unchanged). One that is valid but not witnessed (or not within --max-age) is still \
+mirrored, since every entry verified, and the command says \"not witnessed\" and exits 3: the mirror holds what \
+the log published, not what its witnesses vouch for. Cosignatures found are kept in the mirror, so that \
+`accord --ledger ./mirror verify --witness-policy FILE` judges them again.\n\n\
 Example:\n  accord mirror https://pledges.example/ --ledger-key VKEY --ledger ./mirror\n  \
 accord --ledger ./mirror status"
     )]
@@ -288,6 +311,8 @@ accord --ledger ./mirror status"
         /// State directory for remembered checkpoints (as for `verify`).
         #[arg(long, value_name = "DIR")]
         state: Option<PathBuf>,
+        #[command(flatten)]
+        witness: witnessed::WitnessArgs,
     },
     /// Watch a published log (URL or directory) for what is said in an organisation's name, or
     /// in a name close to it: each new entry reported once, after the log verified.
@@ -298,6 +323,9 @@ accord --ledger ./mirror status"
         after_help = "The bundle holds the entry, its inclusion proof, the signed checkpoint, the \
 signatory's public key and its registration with its own inclusion proof. --since SIZE adds a \
 consistency proof from the checkpoint of that size (for verifiers who remember it).\n\n\
+When the ledger stores witnesses' cosignatures of its checkpoints, the checkpoint written carries them, for \
+`verify-proof --witness-policy`; without --at-size it is the newest such checkpoint that holds the entry (else \
+the latest), and prove says so when that is not the latest.\n\n\
 A proof of an entry that was withdrawn, superseded, made untrusted or \
 has expired proves that it was pledged, not that it is in force: prove warns on standard error.\n\n\
 --out - writes the bundle to standard output (CBOR only to a file or a pipe). An existing file is \
@@ -314,7 +342,8 @@ Example:\n  accord prove 3 --out entry3.proof\n  accord verify-proof entry3.proo
         /// Replace FILE if it exists (atomically).
         #[arg(long)]
         force: bool,
-        /// Prove against the signed checkpoint of this size (default: the latest).
+        /// Prove against the signed checkpoint of this size (default: the newest with stored
+        /// witnesses' cosignatures that holds the entry, else the latest).
         #[arg(long, value_name = "N")]
         at_size: Option<u64>,
         /// Add a consistency proof from the checkpoint of this size.
@@ -339,7 +368,11 @@ A file older than the remembered checkpoint is a snapshot taken earlier, not a r
 exits 3 (JSON: older_than_remembered). FILE - reads the proof from standard input. \
 A bundle cannot prove that nothing later withdrew the entry, and relies on the custodian to have \
 enforced the ledger's rules (one registration per name, one organisation per key): checking those \
-needs the full ledger or an export (accord verify)."
+needs the full ledger or an export (accord verify).\n\n\
+--witness-policy FILE [--max-age DURATION] also requires the proof's checkpoint (a consistency file's newer one) \
+to carry cosignatures of the policy's quorum of witnesses (docs/FORMAT.md section 16; `accord prove` writes the \
+newest checkpoint the ledger stores cosignatures for): otherwise the proof is still verified and the command \
+exits 3 (trust_established false); a cosignature of a policy witness that does not verify exits 2."
     )]
     VerifyProof {
         /// The proof file: an accord bundle or consistency proof (CBOR or JSON), or a C2SP
@@ -355,6 +388,8 @@ needs the full ledger or an export (accord verify)."
         /// State directory for remembered checkpoints.
         #[arg(long, value_name = "DIR")]
         state: Option<PathBuf>,
+        #[command(flatten)]
+        witness: witnessed::WitnessArgs,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
@@ -378,7 +413,8 @@ needs the full ledger or an export (accord verify)."
         #[arg(long)]
         json: bool,
     },
-    /// Write the whole ledger (every entry and the latest checkpoint) to one file.
+    /// Write the whole ledger (every entry and the latest checkpoint, with its witnesses'
+    /// cosignatures when the ledger stores them) to one file.
     #[command(after_help = OUT_HELP)]
     Export {
         /// Where to write it ('-': standard output).
@@ -389,12 +425,15 @@ needs the full ledger or an export (accord verify)."
         force: bool,
     },
     /// Build or extend a read-only mirror ledger from a verified export.
+    #[command(after_help = IMPORT_HELP)]
     Import {
         /// The export file.
         file: PathBuf,
         /// The ledger's public key (C2SP vkey).
         #[arg(long, value_name = "VKEY")]
         ledger_key: String,
+        #[command(flatten)]
+        witness: witnessed::WitnessArgs,
     },
     /// Print the latest signed checkpoint (a C2SP signed note).
     Checkpoint,
@@ -677,9 +716,17 @@ fn run(cli: &Cli) -> Result<(), Fail> {
             ledger_key,
             state,
             full,
+            witness,
             json,
             ..
-        } => public::verify_remote(loc, ledger_key.as_deref(), state.as_deref(), *full, *json),
+        } => public::verify_remote(
+            loc,
+            ledger_key.as_deref(),
+            state.as_deref(),
+            *full,
+            witness,
+            *json,
+        ),
         Command::Publish {
             dest,
             repair,
@@ -693,12 +740,14 @@ fn run(cli: &Cli) -> Result<(), Fail> {
             location,
             ledger_key,
             state,
-        } => public::mirror(dir, location, ledger_key, state.as_deref()),
+            witness,
+        } => public::mirror(dir, location, ledger_key, state.as_deref(), witness),
         Command::Verify {
             ledger_key,
             file: Some(f),
             state,
             full,
+            witness,
             json,
             ..
         } => verification::verify_file(
@@ -706,6 +755,7 @@ fn run(cli: &Cli) -> Result<(), Fail> {
             ledger_key.as_deref().unwrap_or_default(),
             state.as_deref(),
             *full,
+            witness,
             *json,
         ),
         Command::Verify {
@@ -713,9 +763,17 @@ fn run(cli: &Cli) -> Result<(), Fail> {
             file: None,
             state,
             full,
+            witness,
             json,
             ..
-        } => verification::verify(dir, ledger_key.as_deref(), state.as_deref(), *full, *json),
+        } => verification::verify(
+            dir,
+            ledger_key.as_deref(),
+            state.as_deref(),
+            *full,
+            witness,
+            *json,
+        ),
         Command::Prove {
             entry,
             out,
@@ -734,8 +792,16 @@ fn run(cli: &Cli) -> Result<(), Fail> {
             ledger_key,
             entry,
             state,
+            witness,
             json,
-        } => verification::verify_proof(file, ledger_key, entry.as_deref(), state.as_deref(), *json),
+        } => verification::verify_proof(
+            file,
+            ledger_key,
+            entry.as_deref(),
+            state.as_deref(),
+            witness,
+            *json,
+        ),
         Command::Consistency {
             from,
             to,
@@ -744,7 +810,11 @@ fn run(cli: &Cli) -> Result<(), Fail> {
             json,
         } => proofs::consistency(dir, *from, *to, out, *json, *force),
         Command::Export { out, force } => proofs::export(dir, out, *force),
-        Command::Import { file, ledger_key } => proofs::import(dir, file, ledger_key),
+        Command::Import {
+            file,
+            ledger_key,
+            witness,
+        } => proofs::import(dir, file, ledger_key, witness),
         Command::Upgrade => custodian::upgrade(dir),
         Command::Pending { json } => custodian::pending(dir, *json),
         Command::Approve { id, ledger_key } => custodian::approve(dir, id, ledger_key),

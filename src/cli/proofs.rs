@@ -10,6 +10,7 @@ use accord::report::{self, NotInForce};
 use super::context::*;
 use super::fail::{self, Fail};
 use super::terminal::Progress;
+use super::witnessed::{self, WitnessArgs};
 
 pub(super) fn prove(
     dir: &Path,
@@ -23,6 +24,12 @@ pub(super) fn prove(
     let l = open_ro(dir)?;
     let b = l.prove(index, at_size, since).map_err(no_checkpoint)?;
     let size = b.tree_size;
+    let latest = l.size().map_err(|e| fail::ledger(e, 1))?;
+    if at_size.is_none() && size < latest {
+        super::terminal::note!(
+            "note: at the newest checkpoint the ledger stores witnesses' cosignatures for (size {size}; the latest is {latest}): --at-size {latest} proves it at the latest, not yet cosigned"
+        );
+    }
     let file = ProofFile::Bundle(b);
     let bytes = match format {
         ProofFormat::Cbor => file.to_cbor().map_err(Fail::invalid)?,
@@ -161,21 +168,33 @@ pub(super) fn export(dir: &Path, out_file: &Path, force: bool) -> Res {
     Ok(())
 }
 
-pub(super) fn import(dir: &Path, file: &Path, key: &str) -> Res {
+pub(super) fn import(dir: &Path, file: &Path, key: &str, witness: &WitnessArgs) -> Res {
     let vkey = vkey(key)?;
+    let required = witness.requirement(&vkey)?;
     let mut input = open_input(file, "export file")?;
     let bar = Progress::start("importing", true);
-    let r = Ledger::import(
+    let mut witnessing = None;
+    // Verified data is committed whether or not it is witnessed (the command then exits 3); a
+    // forged cosignature of a policy witness on the export's checkpoint stops the import.
+    let r = Ledger::import_checked(
         dir,
         &mut input,
+        accord::ledger::ImportSource::Export,
         &vkey,
         Catalogue::embedded(),
         Some(&|d, t| bar.update(d, t)),
+        |verified, _| {
+            witnessing = required
+                .as_ref()
+                .map(|r| r.single(&verified.note, verified.checkpoint.size, witnessed::now()))
+                .transpose()?;
+            Ok::<(), LedgerError>(())
+        },
     );
     drop(bar);
     let r = r.map_err(|e| {
         let code = match &e {
-            LedgerError::BadArgument(_) => 2,
+            LedgerError::BadArgument(_) | LedgerError::Witness(_) => 2,
             _ => 1,
         };
         fail::ledger(e, code).context(format!(
@@ -190,7 +209,9 @@ pub(super) fn import(dir: &Path, file: &Path, key: &str) -> Res {
         r.report.entries,
         r.from
     ));
-    Ok(())
+    witnessed::keep_in_mirror(dir, witnessing.as_ref(), &r.report.checkpoint.note);
+    witnessed::print(witnessing.as_ref());
+    witnessed::exit(witnessing.as_ref(), &input_name(file))
 }
 
 /// Proof bundle formats.

@@ -302,6 +302,7 @@ pub(super) fn verify_remote(
     key: Option<&str>,
     state: Option<&Path>,
     full: bool,
+    witness: &super::witnessed::WitnessArgs,
     json: bool,
 ) -> Res {
     let key = key.ok_or_else(|| {
@@ -310,10 +311,17 @@ pub(super) fn verify_remote(
         ))
     })?;
     let vkey = vkey(key)?;
+    let required = witness.requirement(&vkey)?;
     // Shown without any user name and password the URL carries.
     let shown = remote::redact(location);
     let source = remote::source_for(location, http_timeout()).map_err(|e| remote_error(e, &shown))?;
     let cp = remote::fetch_checkpoint(source.as_ref(), &vkey).map_err(|e| remote_error(e, &shown))?;
+    // The cosignatures are on the checkpoint served: one that claims a policy witness and does
+    // not verify is refused before anything else is fetched.
+    let witnessing = required
+        .map(|r| r.single(&cp.note, cp.checkpoint.size, super::witnessed::now()))
+        .transpose()
+        .map_err(|e| super::witnessed::refused(e, &shown))?;
     let sd = state_dir(state);
     let remembered = sd.remembered(&vkey).map_err(state_fail)?;
     let size = cp.checkpoint.size;
@@ -394,7 +402,9 @@ pub(super) fn verify_remote(
             "older_than_remembered": false,
             "ledger_key": vkey.to_string(), "ledger_key_source": "argument",
             "untrusted": report.untrusted, "incremental_from": from,
-        }));
+            "witnesses": witnessing.as_ref().map(super::witnessed::json),
+        }))
+        .and_then(|()| super::witnessed::exit(witnessing.as_ref(), &shown));
     }
     let checked = match from {
         None => "every entry bundle and hash tile".to_string(),
@@ -404,7 +414,8 @@ pub(super) fn verify_remote(
         ),
     };
     out(&format!(
-        "OK: the ledger {} published at {} verified: {} entries, {checked}; {} organisations, {} pledges in force\nroot {} matches the signed checkpoint of size {}\n{}\n{}",
+        "{}: the ledger {} published at {} verified: {} entries, {checked}; {} organisations, {} pledges in force\nroot {} matches the signed checkpoint of size {}\n{}\n{}",
+        super::witnessed::verdict(witnessing.as_ref()),
         c.origin,
         super::display::shown(&shown),
         report.entries,
@@ -419,7 +430,8 @@ pub(super) fn verify_remote(
         )
     ));
     super::verification::print_untrusted(&report.untrusted);
-    Ok(())
+    super::witnessed::print(witnessing.as_ref());
+    super::witnessed::exit(witnessing.as_ref(), &shown)
 }
 
 /// Why a mirror stopped before it committed: the import's failure, or the remembered
@@ -439,11 +451,24 @@ impl From<accord::ledger::LedgerError> for MirrorStop {
 /// log, verified before anything is committed (as `import` does for an export file), and its
 /// checkpoint compared with the one remembered for the ledger key, as `verify URL|DIR` does
 /// (FORMAT.md section 13.3): a rollback or a fork stops it before the mirror changes.
-pub(super) fn mirror(dir: &Path, location: &str, key: &str, state: Option<&Path>) -> Res {
+pub(super) fn mirror(
+    dir: &Path,
+    location: &str,
+    key: &str,
+    state: Option<&Path>,
+    witness: &super::witnessed::WitnessArgs,
+) -> Res {
     let vkey = vkey(key)?;
+    let required = witness.requirement(&vkey)?;
     let shown = remote::redact(location);
     let source = remote::source_for(location, http_timeout()).map_err(|e| remote_error(e, &shown))?;
     let cp = remote::fetch_checkpoint(source.as_ref(), &vkey).map_err(|e| remote_error(e, &shown))?;
+    // Judged before anything is fetched: a forged cosignature of a policy witness stops here;
+    // a checkpoint that is merely not witnessed is still mirrored (verified), and exits 3.
+    let witnessing = required
+        .map(|r| r.single(&cp.note, cp.checkpoint.size, super::witnessed::now()))
+        .transpose()
+        .map_err(|e| super::witnessed::refused(e, &shown).context("the mirror is unchanged"))?;
     let sd = state_dir(state);
     // Read before anything is fetched: a state directory that cannot be trusted stops here.
     sd.remembered(&vkey).map_err(state_fail)?;
@@ -484,5 +509,7 @@ pub(super) fn mirror(dir: &Path, location: &str, key: &str, state: Option<&Path>
         r.from,
         seen.as_ref().map(seen_text).unwrap_or_default()
     ));
-    Ok(())
+    super::witnessed::keep_in_mirror(dir, witnessing.as_ref(), &cp.note);
+    super::witnessed::print(witnessing.as_ref());
+    super::witnessed::exit(witnessing.as_ref(), &shown)
 }

@@ -15,8 +15,16 @@ use super::context::*;
 use super::display::{quoted, shown, shown_join};
 use super::fail::{self, Fail};
 use super::terminal::{note, Progress};
+use super::witnessed::{self, WitnessArgs};
 
-pub(super) fn verify(dir: &Path, vkey: Option<&str>, state: Option<&Path>, full: bool, json: bool) -> Res {
+pub(super) fn verify(
+    dir: &Path,
+    vkey: Option<&str>,
+    state: Option<&Path>,
+    full: bool,
+    witness: &WitnessArgs,
+    json: bool,
+) -> Res {
     let l = open_ro(dir)?;
     let (vkey, recorded) = match vkey {
         Some(v) => (
@@ -37,6 +45,7 @@ pub(super) fn verify(dir: &Path, vkey: Option<&str>, state: Option<&Path>, full:
             "note: checking against the ledger key recorded at init ({vkey}); pass --ledger-key with a key you obtained independently"
         );
     }
+    let required = witness.requirement(&vkey)?;
     let state_dir = StateDir::new(state.map(Path::to_path_buf).unwrap_or_else(StateDir::default_dir));
     let size = l.size().map_err(|e| fail::ledger(e, 1))?;
     let resume = resume_state(&state_dir, &vkey, size, full)?;
@@ -69,6 +78,13 @@ pub(super) fn verify(dir: &Path, vkey: Option<&str>, state: Option<&Path>, full:
     state_dir
         .save_replay_state(&vkey, &snapshot)
         .map_err(state_fail)?;
+    // The trusted checkpoint is the newest stored cosigned one that is this ledger's own and
+    // meets the quorum; the entries after it are not yet witnessed.
+    let witnessing = required
+        .map(|r| l.witnessing(&r, &vkey, report.entries, witnessed::now()))
+        .transpose()
+        .map_err(|e| fail::ledger(e, 1).context(format!("{}: verification REFUSED", dir.display())))?;
+    let what = format!("ledger {}", dir.display());
     let cp = &report.checkpoint.checkpoint;
     if json {
         #[derive(Serialize)]
@@ -93,8 +109,10 @@ pub(super) fn verify(dir: &Path, vkey: Option<&str>, state: Option<&Path>, full:
             remembered_size: Option<u64>,
             older_than_remembered: bool,
             incremental_from: Option<u64>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            witnesses: Option<serde_json::Value>,
         }
-        return out_json(&J {
+        out_json(&J {
             ok: true,
             origin: cp.origin.to_string(),
             entries: report.entries,
@@ -116,10 +134,13 @@ pub(super) fn verify(dir: &Path, vkey: Option<&str>, state: Option<&Path>, full:
             // A ledger in place older than the remembered checkpoint is a rollback (exit 1).
             older_than_remembered: false,
             incremental_from: from,
-        });
+            witnesses: witnessing.as_ref().map(witnessed::json),
+        })?;
+        return witnessed::exit(witnessing.as_ref(), &what);
     }
     out(&format!(
-        "OK: ledger {} verified: {} entries ({}), {} signed checkpoints; {} organisations, {} pledges in force\nroot {} at size {}\n{}\n{}",
+        "{}: ledger {} verified: {} entries ({}), {} signed checkpoints; {} organisations, {} pledges in force\nroot {} at size {}\n{}\n{}",
+        witnessed::verdict(witnessing.as_ref()),
         cp.origin,
         report.entries,
         kinds_summary(&report.by_kind),
@@ -132,7 +153,8 @@ pub(super) fn verify(dir: &Path, vkey: Option<&str>, state: Option<&Path>, full:
         incremental_text(from, "their chain links, stored hashes and tree were checked again, and every derived table was compared whole")
     ));
     print_untrusted(&report.untrusted);
-    Ok(())
+    witnessed::print(witnessing.as_ref());
+    witnessed::exit(witnessing.as_ref(), &what)
 }
 
 /// Every kind with its count, as people write it: "5 registrations, 1 rotation, ...".
@@ -183,9 +205,20 @@ pub(super) fn verify_proof(
     key: &str,
     entry: Option<&Path>,
     state: Option<&Path>,
+    witness: &WitnessArgs,
     json: bool,
 ) -> Res {
     let vkey = vkey(key)?;
+    let required = witness.requirement(&vkey)?;
+    // The proof's (newest) checkpoint judged by the policy, if one was given: a forged
+    // cosignature of a policy witness is refused (exit 2).
+    let judge = |cp: &accord::checkpoint::SignedCheckpoint| {
+        required
+            .as_ref()
+            .map(|r| r.single(&cp.note, cp.checkpoint.size, witnessed::now()))
+            .transpose()
+            .map_err(|e| witnessed::refused(e, &input_name(path)))
+    };
     if path.as_os_str() == "-" && entry.is_some_and(|e| e.as_os_str() == "-") {
         return Err(Fail::usage(anyhow!(
             "the proof and --entry cannot both be read from standard input"
@@ -203,10 +236,15 @@ pub(super) fn verify_proof(
         };
         let r = p.verify(&vkey, entry.as_deref()).map_err(bad)?;
         let cp = &r.checkpoint.checkpoint;
+        let witnessing = judge(&r.checkpoint)?;
         let observed = sd.observe(&vkey, &r.checkpoint, None).map_err(state_fail)?;
         let (seen, remembered) = (seen_text(&observed), remembered_size(&observed, cp.size));
         let older = matches!(observed, Seen::Older { .. });
-        let trusted = !not_established(&observed);
+        let trusted = !not_established(&observed) && witnessed::verdict(witnessing.as_ref()) == "OK";
+        let done = || {
+            older_exit(&observed, &input_name(path))
+                .and_then(|()| witnessed::exit(witnessing.as_ref(), &input_name(path)))
+        };
         // A tlog-proof carries no registration: the name as registered is known only when the
         // entry is the registration itself.
         let org_name = match &r.statement.payload.body {
@@ -226,10 +264,11 @@ pub(super) fn verify_proof(
                 "remembered_size": remembered,
                 "older_than_remembered": older,
                 "trust_established": trusted,
+                "witnesses": witnessing.as_ref().map(witnessed::json),
                 "proves": [format!("entry {} is included in the tree of size {} signed by the ledger key", r.entry.index, cp.size)],
                 "does_not_prove": [not_checked, CANNOT_PROVE],
             }))
-            .and_then(|()| older_exit(&observed, &input_name(path)));
+            .and_then(|()| done());
         }
         out(&format!(
             "{}: entry {} ({} by {}) is included in ledger {} at checkpoint size {} (root {})\ncheckpoint: {}\nnot checked: {}\n",
@@ -246,17 +285,23 @@ pub(super) fn verify_proof(
             seen,
             not_checked
         ));
-        return older_exit(&observed, &input_name(path));
+        witnessed::print(witnessing.as_ref());
+        return done();
     }
     let file = ProofFile::parse(&bytes).map_err(bad)?;
     match file {
         ProofFile::Bundle(b) => {
             let r = b.verify(&vkey, Catalogue::embedded()).map_err(bad)?;
+            let witnessing = judge(&r.checkpoint)?;
             let seen = sd
                 .observe(&vkey, &r.checkpoint, r.consistent_from.as_ref())
                 .map_err(state_fail)?;
             let older = matches!(seen, Seen::Older { .. });
-            let trusted = !not_established(&seen);
+            let trusted = !not_established(&seen) && witnessed::verdict(witnessing.as_ref()) == "OK";
+            let done = || {
+                older_exit(&seen, &input_name(path))
+                    .and_then(|()| witnessed::exit(witnessing.as_ref(), &input_name(path)))
+            };
             let st = &r.statement;
             let cp = &r.checkpoint.checkpoint;
             // The organisation by the name its registration (in the bundle) gives, with its
@@ -343,6 +388,8 @@ pub(super) fn verify_proof(
                     remembered_size: Option<u64>,
                     older_than_remembered: bool,
                     trust_established: bool,
+                    #[serde(skip_serializing_if = "Option::is_none")]
+                    witnesses: Option<serde_json::Value>,
                     proves: Vec<String>,
                     does_not_prove: Vec<&'static str>,
                     relies_on_custodian: &'static str,
@@ -377,6 +424,7 @@ pub(super) fn verify_proof(
                     remembered_size: remembered_size(&seen, cp.size),
                     older_than_remembered: older,
                     trust_established: trusted,
+                    witnesses: witnessing.as_ref().map(witnessed::json),
                     proves: vec![
                         format!(
                             "entry {} is included in the tree of size {} signed by the ledger key",
@@ -390,7 +438,7 @@ pub(super) fn verify_proof(
                     does_not_prove: vec![CANNOT_PROVE],
                     relies_on_custodian: RELIES_ON_CUSTODIAN,
                 })?;
-                return older_exit(&seen, &input_name(path));
+                return done();
             }
             out(&format!(
                 "{}: entry {} ({} by {name}) is included in ledger {} at checkpoint size {} (root {})\n\
@@ -412,7 +460,8 @@ pub(super) fn verify_proof(
             if let Some((_, message)) = &untrusted {
                 out(&format!("UNTRUSTED: {message}\n"));
             }
-            older_exit(&seen, &input_name(path))
+            witnessed::print(witnessing.as_ref());
+            done()
         }
         ProofFile::Consistency(c) => {
             // Two checkpoints signed by the ledger key, of one size, with different roots: no
@@ -443,14 +492,18 @@ pub(super) fn verify_proof(
                 .context(format!("{}: verification FAILED", input_name(path))),
                 other => bad(other),
             })?;
+            let witnessing = judge(&new)?;
             let observed = sd.observe(&vkey, &new, Some(&old)).map_err(state_fail)?;
             let (seen, remembered) = (
                 seen_text(&observed),
                 remembered_size(&observed, new.checkpoint.size),
             );
             let older = matches!(observed, Seen::Older { .. });
-            let trusted = !not_established(&observed);
-            let done = || older_exit(&observed, &input_name(path));
+            let trusted = !not_established(&observed) && witnessed::verdict(witnessing.as_ref()) == "OK";
+            let done = || {
+                older_exit(&observed, &input_name(path))
+                    .and_then(|()| witnessed::exit(witnessing.as_ref(), &input_name(path)))
+            };
             if json {
                 out_json(&serde_json::json!({
                     "ok": true, "type": "consistency", "origin": new.checkpoint.origin.to_string(),
@@ -460,6 +513,7 @@ pub(super) fn verify_proof(
                     "remembered_size": remembered,
                     "older_than_remembered": older,
                     "trust_established": trusted,
+                    "witnesses": witnessing.as_ref().map(witnessed::json),
                 }))?;
                 return done();
             }
@@ -468,13 +522,22 @@ pub(super) fn verify_proof(
                 if trusted { "OK" } else { "VALID" },
                 new.checkpoint.origin, new.checkpoint.size, old.checkpoint.size, seen
             ));
+            witnessed::print(witnessing.as_ref());
             done()
         }
     }
 }
 
-pub(super) fn verify_file(path: &Path, key: &str, state: Option<&Path>, full: bool, json: bool) -> Res {
+pub(super) fn verify_file(
+    path: &Path,
+    key: &str,
+    state: Option<&Path>,
+    full: bool,
+    witness: &WitnessArgs,
+    json: bool,
+) -> Res {
     let vkey = vkey(key)?;
+    let required = witness.requirement(&vkey)?;
     let sd = state_dir(state);
     let remembered = sd.remembered(&vkey).map_err(state_fail)?;
     let mut input = open_input(path, "export file")?;
@@ -539,6 +602,17 @@ pub(super) fn verify_file(path: &Path, key: &str, state: Option<&Path>, full: bo
         fail::ledger(e.into(), 1).context(format!("{}: verification FAILED", input_name(path)))
     })?;
     drop(bar);
+    // The export's checkpoint carries the cosignatures it was written with (if any).
+    let witnessing = required
+        .map(|r| {
+            r.single(
+                &report.checkpoint.note,
+                report.checkpoint.checkpoint.size,
+                witnessed::now(),
+            )
+        })
+        .transpose()
+        .map_err(|e| witnessed::refused(e, &input_name(path)))?;
     let seen = sd
         .check_and_remember(&vkey, &report.checkpoint, Source::File, |s| {
             if Some(s) == remembered.as_ref().map(|r| r.checkpoint.size) {
@@ -564,12 +638,14 @@ pub(super) fn verify_file(path: &Path, key: &str, state: Option<&Path>, full: bo
             "older_than_remembered": matches!(seen, Seen::Older { .. }),
             "rotations": report.by_kind[3], "revocations": report.by_kind[4], "recoveries": report.by_kind[5],
             "untrusted": report.untrusted, "incremental_from": from,
+            "witnesses": witnessing.as_ref().map(witnessed::json),
         }))?;
-        return older_exit(&seen, &input_name(path));
+        return older_exit(&seen, &input_name(path))
+            .and_then(|()| witnessed::exit(witnessing.as_ref(), &input_name(path)));
     }
     out(&format!(
         "{}: export {} of ledger {} verified: {} entries ({}); {} organisations, {} pledges in force\nroot {} matches the signed checkpoint of size {}\n{}\n",
-        if matches!(seen, Seen::Older { .. }) { "VALID" } else { "OK" },
+        if matches!(seen, Seen::Older { .. }) { "VALID" } else { witnessed::verdict(witnessing.as_ref()) },
         input_name(path),
         cp.origin,
         report.entries,
@@ -585,7 +661,9 @@ pub(super) fn verify_file(path: &Path, key: &str, state: Option<&Path>, full: bo
         "their chain links and tree were checked again",
     ));
     print_untrusted(&report.untrusted);
+    witnessed::print(witnessing.as_ref());
     older_exit(&seen, &input_name(path))
+        .and_then(|()| witnessed::exit(witnessing.as_ref(), &input_name(path)))
 }
 
 /// Most bytes of an export kept in memory while a resumed verification reads it, so that

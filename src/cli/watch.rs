@@ -58,6 +58,10 @@ none; ACCORD_FINDING_ORIGIN, ACCORD_FINDING_SOURCE, ACCORD_FINDING_TREE_SIZE) an
 standard input; what it prints goes to standard error. Everything after --exec is its arguments, up \
 to a lone ';' (\\; or ';' in a shell). If it cannot start or exits non-zero, watch stops (exit 2), and the next run reports \
 again from that finding's entry.\n\n\
+--witness-policy FILE [--max-age DURATION] also requires the checkpoint to be cosigned by the policy's \
+quorum of witnesses (docs/FORMAT.md section 16): the findings are reported all the same, and a run whose \
+checkpoint is not witnessed exits 3 (its summary carries `witnesses`); a cosignature of a policy witness \
+that does not verify stops the run (exit 2).\n\n\
 Exit codes: 0 it ran, with or without findings; 1 a rollback, a fork or invalid data; 2 usage, \
 network and state-directory errors, a failed --exec; 3 is reserved for entries not yet witnessed \
 (once witnesses exist).\n\n\
@@ -92,6 +96,8 @@ pub struct WatchArgs {
     /// through a shell.
     #[arg(long, value_name = "PROGRAM", num_args = 1.., allow_hyphen_values = true, value_terminator = ";")]
     pub exec: Option<Vec<OsString>>,
+    #[command(flatten)]
+    pub witness: super::witnessed::WitnessArgs,
 }
 
 /// Where a finding was found: the log, as shown, and its verified checkpoint.
@@ -116,7 +122,8 @@ struct FindingLine<'a> {
 pub(super) fn watch(a: &WatchArgs) -> Res {
     let mut reported = 0u64;
     let r = run(a, &mut reported);
-    if let (Err(f), true) = (&r, a.json) {
+    // Exit 3 (a checkpoint not witnessed) has printed its summary line, `witnesses` in it.
+    if let (Err(f), true) = (&r, a.json && r.as_ref().is_err_and(|f| f.code != 3)) {
         line(&serde_json::json!({
             "type": "summary", "ok": false, "exit": f.code, "error": f.message(),
             "findings": reported,
@@ -137,6 +144,7 @@ fn run(a: &WatchArgs, reported: &mut u64) -> Res {
         .hint("the custodian publishes it; `accord ledger-key` prints it on the ledger's machine")
     })?;
     let vkey = vkey(key)?;
+    let required = a.witness.requirement(&vkey)?;
     let list = Watchlist::new(&a.orgs).map_err(Fail::usage)?;
     if let Some(cmd) = &a.exec {
         if cmd.first().is_none_or(|p| p.is_empty()) {
@@ -176,6 +184,12 @@ fn run(a: &WatchArgs, reported: &mut u64) -> Res {
     })?;
     let size = cp.checkpoint.size;
     ctx.tree_size = size;
+    // The findings are reported whether or not the checkpoint is witnessed (the run then exits
+    // 3); a forged cosignature of a policy witness stops the run before anything is read.
+    let witnessing = required
+        .map(|r| r.single(&cp.note, size, super::witnessed::now()))
+        .transpose()
+        .map_err(|e| super::witnessed::refused(e, &shown_location))?;
     let from = match (a.since, &saved) {
         (Some(n), _) if n > size => {
             return Err(Fail::usage(anyhow!("--since {n}: the log has {size} entries")))
@@ -277,6 +291,7 @@ fn run(a: &WatchArgs, reported: &mut u64) -> Res {
             "remembered": seen_text(&seen),
             "remembered_size": remembered_size(&seen, size),
             "incremental_from": v.incremental_from,
+            "witnesses": witnessing.as_ref().map(super::witnessed::json),
         }));
     } else {
         note!(
@@ -287,8 +302,11 @@ fn run(a: &WatchArgs, reported: &mut u64) -> Res {
             if *reported == 1 { "" } else { "s" },
             seen_text(&seen)
         );
+        if let Some(w) = &witnessing {
+            note!("{}", w.summary());
+        }
     }
-    Ok(())
+    super::witnessed::exit(witnessing.as_ref(), &shown_location)
 }
 
 /// Reports a finding about the log as a whole (a rollback, a fork, invalid data) for each

@@ -10,7 +10,8 @@ use crate::verdict::Location;
 const PROGRESS_EVERY: u64 = 1024;
 
 impl Ledger {
-    /// Writes the ledger, up to its latest signed checkpoint, as an export file.
+    /// Writes the ledger, up to its latest signed checkpoint, as an export file. The checkpoint
+    /// carries its cosignatures when a cosigned note of that size is stored.
     ///
     /// # Errors
     /// Storage and I/O errors.
@@ -28,12 +29,18 @@ impl Ledger {
         w: &mut impl std::io::Write,
         progress: Option<Progress<'_>>,
     ) -> Result<ExportHeader, LedgerError> {
+        let cosigned = self.own_cosigned()?;
         self.store().read(|r| {
             let origin = String::from_utf8(r.meta(super::META_ORIGIN)?.unwrap_or_default())
                 .map_err(|_| StoreError::Damaged("origin".into()))?;
             let (size, checkpoint) = r
                 .latest_checkpoint()?
                 .ok_or_else(|| StoreError::Damaged("no checkpoint".into()))?;
+            // With its cosignatures, when the ledger stores them for this checkpoint.
+            let checkpoint = cosigned
+                .into_iter()
+                .find(|(s, _)| *s == size)
+                .map_or(checkpoint, |(_, note)| note);
             let header = ExportHeader {
                 origin,
                 size,

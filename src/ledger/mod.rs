@@ -11,6 +11,7 @@ mod export;
 mod import;
 mod prove;
 mod verify;
+mod witnessed;
 
 pub use append::Outcome;
 pub use import::ImportSource;
@@ -69,6 +70,9 @@ pub enum LedgerError {
     /// An argument that does not fit this ledger.
     #[error("{0}")]
     BadArgument(String),
+    /// A witness policy refused a checkpoint (a forged cosignature of one of its witnesses).
+    #[error(transparent)]
+    Witness(#[from] crate::policy::PolicyError),
     /// The ledger key given does not belong to this ledger.
     #[error("the ledger key {given} is not this ledger's ({recorded})")]
     WrongLedgerKey {

@@ -11,13 +11,21 @@ use crate::verdict::{decode_entry_statement, Location};
 
 impl Ledger {
     /// An audit bundle for entry `index` against the checkpoint of size `at_size` (default:
-    /// the latest), optionally with a consistency proof from the checkpoint of size `since`.
+    /// the newest checkpoint with stored cosignatures that holds the entry, else the latest),
+    /// optionally with a consistency proof from the checkpoint of size `since`. The checkpoint
+    /// written carries its cosignatures when a cosigned note of its size is stored.
     ///
     /// # Errors
     /// [`LedgerError::NoCheckpoint`], [`LedgerError::BadArgument`], storage errors.
     pub fn prove(&self, index: u64, at_size: Option<u64>, since: Option<u64>) -> Result<Bundle, LedgerError> {
+        let cosigned = self.own_cosigned()?;
+        let at_size = at_size.or_else(|| cosigned.iter().rev().map(|(s, _)| *s).find(|&s| s > index));
         self.store.read(|r| {
             let (size, note) = Self::checkpoint_at(r, at_size)?;
+            let note = cosigned
+                .into_iter()
+                .find(|(s, _)| *s == size)
+                .map_or(note, |(_, n)| n);
             if index >= size {
                 return Err(LedgerError::BadArgument(format!(
                     "entry {index} is not in the checkpoint of size {size}"
