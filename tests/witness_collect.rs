@@ -2,6 +2,7 @@
 //! `accord witness serve` processes (and from hostile fake ones), through the real binary.
 
 mod common;
+mod publog;
 
 use std::io::{BufRead as _, Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener};
@@ -440,4 +441,85 @@ fn a_silent_witness_times_out_and_a_garbage_cosignature_is_not_counted() {
     assert!(published(&dest).is_none());
     assert!(stored_cosigned(&w).is_empty());
     assert!(err.contains("slow") && err.contains("garbage"), "{err}");
+}
+
+/// `POST /entries` of a statement.
+fn submit(addr: SocketAddr, statement: &[u8]) -> u16 {
+    let mut raw = format!(
+        "POST /entries HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Type: application/cose\r\nContent-Length: {}\r\n\r\n",
+        statement.len()
+    )
+    .into_bytes();
+    raw.extend_from_slice(statement);
+    publog::exchange(addr, &raw).status
+}
+
+/// Waits (bounded) until `f` holds.
+fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !f() {
+        assert!(Instant::now() < deadline, "waited in vain for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn serve_serves_only_witnessed_checkpoints_and_publishes_them() {
+    let w = World::new();
+    let vkey = w.init();
+    let acme = w.register("acme", "Acme");
+    let (k1, v1) = witness_key(&w, "w1.example");
+    let (k2, v2) = witness_key(&w, "w2.example");
+    let w1 = Witnessd::start(&w, &k1, &w.path("ws1"), &vkey, "127.0.0.1:0");
+    // w2's address, not yet listened on.
+    let addr2 = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let p = policy(
+        &w,
+        &vkey,
+        &[("w1", &v1, &w1.url()), ("w2", &v2, &format!("http://{addr2}"))],
+        "all",
+    );
+    let public = w.path_str("public");
+    let mut srv = publog::Served::start(
+        &w,
+        &[
+            "--writable",
+            "--witness-policy",
+            &p,
+            "--witness-timeout",
+            "2",
+            "--publish",
+            &public,
+        ],
+    );
+    // The first collection, at start, misses w2: nothing witnessed to serve yet.
+    let sizes = w.ledger().join("witness-sizes");
+    wait_for("the first collection", || sizes.exists());
+    let r = publog::get(srv.addr, "/checkpoint");
+    assert_eq!(r.status, 404, "{}", r.text());
+    assert!(published(&public).is_none());
+
+    // w2 up; the next commit is collected, served and published with both cosignatures.
+    let _w2 = Witnessd::start(&w, &k2, &w.path("ws2"), &vkey, &addr2.to_string());
+    let st = common::signed(common::attestation("Cloud", None), "acme", &common::sk(&acme));
+    assert_eq!(submit(srv.addr, st.bytes()), 201);
+    wait_for("a witnessed checkpoint of size 2", || {
+        let r = publog::get(srv.addr, "/checkpoint");
+        r.status == 200 && size_of(&r.content(), &vkey) == 2
+    });
+    let note = publog::get(srv.addr, "/checkpoint").content();
+    v1.verify_note(&note).unwrap();
+    v2.verify_note(&note).unwrap();
+    assert_eq!(stored_cosigned(&w), vec![(2, note.clone())]);
+    wait_for("the cosigned checkpoint published", || {
+        published(&public) == Some(note.clone())
+    });
+    w.ok(&["verify", &public, "--ledger-key", &vkey]);
+    // Its log said which witness was behind, and then that the quorum was met.
+    srv.kill();
+    wait_for("the server's log", || {
+        srv.stderr.lock().unwrap().contains("now served at /checkpoint")
+    });
+    let log = srv.stderr.lock().unwrap().clone();
+    assert!(log.contains("witness behind: w2 (http://"), "{log}");
 }

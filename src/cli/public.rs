@@ -39,8 +39,9 @@ pub struct WitnessingArgs {
     /// Publish a checkpoint only once the quorum of this witness policy (docs/FORMAT.md
     /// section 16) has cosigned it: the checkpoint is sent to every witness of the policy with
     /// a URL (C2SP tlog-witness), and until the quorum is met the last checkpoint that had it
-    /// stays published (exit 3). Answers that are evidence of a split view are kept in
-    /// LEDGER/witness-evidence/ (exit 1).
+    /// stays published (publish exits 3; serve --writable serves it at /checkpoint, 404 before
+    /// there is one). Answers that are evidence of a split view are kept in
+    /// LEDGER/witness-evidence/ (publish exits 1).
     #[arg(long, value_name = "FILE")]
     pub witness_policy: Option<PathBuf>,
     /// Seconds one request to a witness may take, connecting and the whole answer.
@@ -133,8 +134,13 @@ fn witnessing_outcome(
             .context("publish: EVIDENCE of a split view or a fork"),
         )
     } else if !c.quorum_met {
+        let stays = if published == 0 {
+            "no checkpoint is published yet".to_string()
+        } else {
+            format!("the published checkpoint stays at size {published}")
+        };
         Some(Fail::not_established(anyhow!(
-            "the checkpoint of size {} is not published: the witnesses' quorum ({}) has not cosigned it ({} behind); the published checkpoint stays at size {published}, and the next publish tries again",
+            "the checkpoint of size {} is not published: the witnesses' quorum ({}) has not cosigned it ({} behind); {stays}, and the next publish tries again",
             c.size,
             policy.describe_quorum(),
             behind.len()
@@ -371,6 +377,8 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub bucket: BucketArgs,
     #[command(flatten)]
+    pub witnessing: WitnessingArgs,
+    #[command(flatten)]
     pub ledger_key: LedgerKeyFile,
 }
 
@@ -406,6 +414,15 @@ pub(super) fn serve(dir: &Path, a: &ServeArgs) -> Res {
     } else {
         None
     };
+    let policy = match &a.witnessing.witness_policy {
+        Some(_) if !a.writable => {
+            return Err(Fail::usage(anyhow!(
+                "--witness-policy needs --writable: the server collects cosignatures for the checkpoints it commits (for a ledger appended to by other processes, run accord publish --witness-policy)"
+            )))
+        }
+        Some(p) => Some(read_witness_policy(p, &super::context::vkey(&vkey)?)?),
+        None => None,
+    };
     drop(l);
     // The destination is checked (and a bucket's connection read) before the server starts.
     let publisher = match (&a.publish, a.writable) {
@@ -429,6 +446,37 @@ pub(super) fn serve(dir: &Path, a: &ServeArgs) -> Res {
         per_client_per_minute: a.submit_rate,
         queue: a.queue as usize,
         after_commit: None,
+        witnessing: policy.map(|policy| accord::serve::Witnessing {
+            policy,
+            timeout: std::time::Duration::from_secs(a.witnessing.witness_timeout),
+            report: Box::new(|r| match r {
+                Ok(c) if c.evidence().next().is_some() => {
+                    for e in c.evidence() {
+                        super::terminal::say!(
+                            "EVIDENCE from witness {}: kept in {}",
+                            super::display::shown(&witness_line(e)),
+                            e.evidence.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+                        );
+                    }
+                }
+                Ok(c) if c.quorum_met => {
+                    note!("checkpoint of size {} cosigned by the witnesses' quorum: now served at /checkpoint", c.size);
+                    for b in c.behind() {
+                        note!("  witness behind: {}", super::display::shown(&witness_line(b)));
+                    }
+                }
+                Ok(c) => {
+                    super::terminal::say!(
+                        "warning: checkpoint of size {} not yet cosigned by the witnesses' quorum; /checkpoint stays at the last one that was (the next commit tries again)",
+                        c.size
+                    );
+                    for b in c.behind() {
+                        super::terminal::say!("  witness behind: {}", super::display::shown(&witness_line(b)));
+                    }
+                }
+                Err(e) => super::terminal::say!("warning: collecting cosignatures failed: {e}"),
+            }),
+        }),
         publish: publisher.map(|target| accord::serve::Publisher {
             target,
             report: Box::new(|r| match r {
