@@ -649,26 +649,8 @@ mod tests {
     use super::*;
     use crate::checkpoint::{Checkpoint, LedgerKey, Origin};
     use crate::cosignature::CosignerKey;
-    use crate::merkle::{leaf_hash, tree_root, Frontier};
-    use crate::witness::{Cosigned, CosignedState, Logs, Refusal, Witness, WitnessError};
-    use std::collections::HashMap;
-    use std::sync::Mutex;
-
-    #[derive(Default)]
-    struct Mem(Mutex<HashMap<String, Cosigned>>);
-
-    impl CosignedState for Mem {
-        fn advance(
-            &self,
-            origin: &str,
-            decide: &mut dyn FnMut(Option<&Cosigned>) -> Result<Cosigned, WitnessError>,
-        ) -> Result<(), WitnessError> {
-            let mut m = self.0.lock().unwrap();
-            let new = decide(m.get(origin))?;
-            m.insert(origin.to_string(), new);
-            Ok(())
-        }
-    }
+    use crate::merkle::{leaf_hash, stored_hashes, tree_root};
+    use crate::witness::{Logs, MemState as Mem, Refusal, Witness, WitnessError};
 
     /// How a fake witness misbehaves.
     #[derive(Clone, Copy, PartialEq)]
@@ -687,17 +669,7 @@ mod tests {
     }
 
     fn tree(n: u64, salt: &str) -> Vec<Hash> {
-        let mut f = Frontier::new();
-        let mut stored = Vec::new();
-        for i in 0..n {
-            for (idx, h) in f.push(leaf_hash(format!("{salt}{i}").as_bytes())) {
-                if stored.len() <= idx as usize {
-                    stored.resize(idx as usize + 1, [0; 32]);
-                }
-                stored[idx as usize] = h;
-            }
-        }
-        stored
+        stored_hashes((0..n).map(|i| leaf_hash(format!("{salt}{i}").as_bytes())))
     }
 
     fn signed(lk: &LedgerKey, t: &Vec<Hash>, size: u64) -> SignedCheckpoint {

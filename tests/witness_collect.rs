@@ -11,68 +11,16 @@ use std::time::{Duration, Instant};
 
 use accord::checkpoint::{Checkpoint, LedgerKey, SignedCheckpoint, VerifierKey};
 use accord::cosignature::CosignerVerifier;
-use accord::merkle::{leaf_hash, tree_root, Frontier, Hash};
+use accord::merkle::{leaf_hash, stored_hashes, tree_root, Hash};
 use accord::witness::AddCheckpoint;
 use common::{acme_with_attestations, ledger_key_file, s, World};
+use publog::Witnessd;
 use serde_json::Value;
 
-/// A running `accord witness serve`, killed when dropped.
-struct Witnessd {
-    child: std::process::Child,
-    addr: SocketAddr,
-}
-
-impl Witnessd {
-    /// Starts a witness with key file `key`, state directory `state`, following `log`, on
-    /// `listen` (`127.0.0.1:0` for any port).
-    fn start(w: &World, key: &str, state: &Path, log: &str, listen: &str) -> Witnessd {
-        let mut child = w
-            .std_cmd()
-            .args([
-                "witness", "serve", "--listen", listen, "--key", key, "--log", log, "--state",
-            ])
-            .arg(state)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = std::io::BufReader::new(child.stderr.take().unwrap());
-        let mut line = String::new();
-        let mut seen = String::new();
-        let mut addr = None;
-        while lines.read_line(&mut line).unwrap() > 0 {
-            seen.push_str(&line);
-            if let Some(rest) = line.split(" at http://").nth(1) {
-                addr = Some(rest.split('/').next().unwrap().parse().unwrap());
-                break;
-            }
-            line.clear();
-        }
-        let Some(addr) = addr else {
-            let _ = child.wait();
-            panic!("the witness did not start: {seen}");
-        };
-        std::thread::spawn(move || {
-            let mut rest = String::new();
-            let _ = lines.read_to_string(&mut rest);
-        });
-        Witnessd { child, addr }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Witnessd {
-    fn drop(&mut self) {
-        self.stop();
-    }
+/// `accord witness serve` with key file `key`, state directory `state`, following the log of
+/// `vkey`, on `listen` (`127.0.0.1:0` for any port).
+fn witnessd(w: &World, key: &str, state: &str, vkey: &str, listen: &str) -> Witnessd {
+    Witnessd::start(w, key, &w.path(state), &[vkey.to_string()], listen, &[])
 }
 
 /// A witness key made with the binary: (key file, verifier).
@@ -94,6 +42,40 @@ fn policy(w: &World, vkey: &str, witnesses: &[(&str, &CosignerVerifier, &str)], 
     let path = w.path_str("policy.txt");
     std::fs::write(&path, p).unwrap();
     path
+}
+
+/// Two live witnesses `w1` and `w2` of the log of `vkey` and a policy naming both with the
+/// group threshold `threshold`.
+struct Two {
+    k1: String,
+    k2: String,
+    v1: CosignerVerifier,
+    v2: CosignerVerifier,
+    w1: Witnessd,
+    w2: Witnessd,
+    policy: String,
+}
+
+fn two_witnesses(w: &World, vkey: &str, threshold: &str) -> Two {
+    let (k1, v1) = witness_key(w, "w1.example");
+    let (k2, v2) = witness_key(w, "w2.example");
+    let w1 = witnessd(w, &k1, "ws1", vkey, "127.0.0.1:0");
+    let w2 = witnessd(w, &k2, "ws2", vkey, "127.0.0.1:0");
+    let policy = policy(
+        w,
+        vkey,
+        &[("w1", &v1, &w1.url()), ("w2", &v2, &w2.url())],
+        threshold,
+    );
+    Two {
+        k1,
+        k2,
+        v1,
+        v2,
+        w1,
+        w2,
+        policy,
+    }
 }
 
 /// `publish DEST --witness-policy POLICY --json` (plus `extra`): exit code, JSON, stderr.
@@ -145,16 +127,15 @@ fn evidence_files(w: &World) -> Vec<PathBuf> {
 #[test]
 fn two_of_two_cosign_one_down_holds_the_checkpoint_back_until_it_returns() {
     let (w, vkey, acme) = acme_with_attestations(2);
-    let (k1, v1) = witness_key(&w, "w1.example");
-    let (k2, v2) = witness_key(&w, "w2.example");
-    let w1 = Witnessd::start(&w, &k1, &w.path("ws1"), &vkey, "127.0.0.1:0");
-    let mut w2 = Witnessd::start(&w, &k2, &w.path("ws2"), &vkey, "127.0.0.1:0");
-    let p = policy(
-        &w,
-        &vkey,
-        &[("w1", &v1, &w1.url()), ("w2", &v2, &w2.url())],
-        "all",
-    );
+    let Two {
+        k2,
+        v1,
+        v2,
+        w1: _w1,
+        mut w2,
+        policy: p,
+        ..
+    } = two_witnesses(&w, &vkey, "all");
     let dest = w.path_str("pub");
 
     let (code, v, err) = publish(&w, &dest, &p, &[]);
@@ -176,7 +157,7 @@ fn two_of_two_cosign_one_down_holds_the_checkpoint_back_until_it_returns() {
     // w2 down: the new checkpoint is not published, exit 3, w2 named as behind.
     w.attest(&acme, &["no-backdoors"], "product 9");
     let addr2 = w2.addr;
-    w2.stop();
+    w2.kill();
     let (code, v, err) = publish(&w, &dest, &p, &[]);
     assert_eq!(code, 3, "{v}\n{err}");
     assert_eq!(v["witnessing"]["quorum_met"], false);
@@ -193,7 +174,7 @@ fn two_of_two_cosign_one_down_holds_the_checkpoint_back_until_it_returns() {
     w.ok(&["verify", &dest, "--ledger-key", &vkey]);
 
     // Back (its state kept): the next publish advances.
-    let _w2 = Witnessd::start(&w, &k2, &w.path("ws2"), &vkey, &addr2.to_string());
+    let _w2 = witnessd(&w, &k2, "ws2", &vkey, &addr2.to_string());
     let (code, v, err) = publish(&w, &dest, &p, &[]);
     assert_eq!(code, 0, "{v}\n{err}");
     let note = published(&dest).unwrap();
@@ -207,16 +188,15 @@ fn two_of_two_cosign_one_down_holds_the_checkpoint_back_until_it_returns() {
 #[test]
 fn a_witness_that_lost_its_state_and_one_we_forgot_both_cosign() {
     let (w, vkey, acme) = acme_with_attestations(1);
-    let (k1, v1) = witness_key(&w, "w1.example");
-    let (k2, v2) = witness_key(&w, "w2.example");
-    let mut w1 = Witnessd::start(&w, &k1, &w.path("ws1"), &vkey, "127.0.0.1:0");
-    let w2 = Witnessd::start(&w, &k2, &w.path("ws2"), &vkey, "127.0.0.1:0");
-    let p = policy(
-        &w,
-        &vkey,
-        &[("w1", &v1, &w1.url()), ("w2", &v2, &w2.url())],
-        "all",
-    );
+    let Two {
+        k1,
+        v1,
+        v2,
+        mut w1,
+        w2: _w2,
+        policy: p,
+        ..
+    } = two_witnesses(&w, &vkey, "all");
     let dest = w.path_str("pub");
     assert_eq!(publish(&w, &dest, &p, &[]).0, 0);
 
@@ -224,8 +204,8 @@ fn a_witness_that_lost_its_state_and_one_we_forgot_both_cosign() {
     // answers 409 with 0, accord retries from 0.
     w.attest(&acme, &["no-backdoors"], "product 7");
     let addr1 = w1.addr;
-    w1.stop();
-    let _w1 = Witnessd::start(&w, &k1, &w.path("ws1-empty"), &vkey, &addr1.to_string());
+    w1.kill();
+    let _w1 = witnessd(&w, &k1, "ws1-empty", &vkey, &addr1.to_string());
     let (code, v, err) = publish(&w, &dest, &p, &[]);
     assert_eq!(code, 0, "{v}\n{err}");
     assert_eq!(status(&v, "w1")["status"], "cosigned");
@@ -247,17 +227,7 @@ fn a_witness_that_lost_its_state_and_one_we_forgot_both_cosign() {
 
 /// The stored hashes of a tree of `n` leaves of another history than the ledger's.
 fn other_tree(n: u64) -> Vec<Hash> {
-    let mut f = Frontier::new();
-    let mut stored = Vec::new();
-    for i in 0..n {
-        for (idx, h) in f.push(leaf_hash(format!("other {i}").as_bytes())) {
-            if stored.len() <= idx as usize {
-                stored.resize(idx as usize + 1, [0; 32]);
-            }
-            stored[idx as usize] = h;
-        }
-    }
-    stored
+    stored_hashes((0..n).map(|i| leaf_hash(format!("other {i}").as_bytes())))
 }
 
 /// Shows a witness at `addr` a checkpoint of size `size` of another tree, signed with the
@@ -295,20 +265,12 @@ fn show_other_view(w: &World, addr: SocketAddr, size: u64) {
 #[test]
 fn a_split_view_and_a_larger_size_are_kept_as_evidence_and_never_published() {
     let (w, vkey, _) = acme_with_attestations(2);
-    let (k1, v1) = witness_key(&w, "w1.example");
-    let (k2, v2) = witness_key(&w, "w2.example");
-    let w1 = Witnessd::start(&w, &k1, &w.path("ws1"), &vkey, "127.0.0.1:0");
-    let w2 = Witnessd::start(&w, &k2, &w.path("ws2"), &vkey, "127.0.0.1:0");
+    let t = two_witnesses(&w, &vkey, "any");
     // w1 was shown B: the same size as the ledger (3), another root. w2 was shown a checkpoint
     // of size 10, larger than the ledger's.
-    show_other_view(&w, w1.addr, 3);
-    show_other_view(&w, w2.addr, 10);
-    let p = policy(
-        &w,
-        &vkey,
-        &[("w1", &v1, &w1.url()), ("w2", &v2, &w2.url())],
-        "any",
-    );
+    show_other_view(&w, t.w1.addr, 3);
+    show_other_view(&w, t.w2.addr, 10);
+    let p = t.policy.clone();
     let dest = w.path_str("pub");
     let (code, v, err) = publish(&w, &dest, &p, &[]);
     assert_eq!(code, 1, "{v}\n{err}");
@@ -387,7 +349,7 @@ fn a_silent_witness_times_out_and_a_garbage_cosignature_is_not_counted() {
     let (k1, v1) = witness_key(&w, "w1.example");
     let (_, v2) = witness_key(&w, "slow.example");
     let (_, v3) = witness_key(&w, "garbage.example");
-    let w1 = Witnessd::start(&w, &k1, &w.path("ws1"), &vkey, "127.0.0.1:0");
+    let w1 = witnessd(&w, &k1, "ws1", &vkey, "127.0.0.1:0");
     // Accepts, reads, never answers.
     let slow = fake_witness(|mut c| {
         read_request(&mut c);
@@ -470,7 +432,7 @@ fn serve_serves_only_witnessed_checkpoints_and_publishes_them() {
     let acme = w.register("acme", "Acme");
     let (k1, v1) = witness_key(&w, "w1.example");
     let (k2, v2) = witness_key(&w, "w2.example");
-    let w1 = Witnessd::start(&w, &k1, &w.path("ws1"), &vkey, "127.0.0.1:0");
+    let w1 = witnessd(&w, &k1, "ws1", &vkey, "127.0.0.1:0");
     // w2's address, not yet listened on.
     let addr2 = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let p = policy(
@@ -500,7 +462,7 @@ fn serve_serves_only_witnessed_checkpoints_and_publishes_them() {
     assert!(published(&public).is_none());
 
     // w2 up; the next commit is collected, served and published with both cosignatures.
-    let _w2 = Witnessd::start(&w, &k2, &w.path("ws2"), &vkey, &addr2.to_string());
+    let _w2 = witnessd(&w, &k2, "ws2", &vkey, &addr2.to_string());
     let st = common::signed(common::attestation("Cloud", None), "acme", &common::sk(&acme));
     assert_eq!(submit(srv.addr, st.bytes()), 201);
     wait_for("a witnessed checkpoint of size 2", || {
