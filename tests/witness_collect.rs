@@ -150,8 +150,10 @@ fn two_of_two_cosign_one_down_holds_the_checkpoint_back_until_it_returns() {
     // The published log verifies as before.
     w.ok(&["verify", &dest, "--ledger-key", &vkey]);
     // A second publish has nothing to do and keeps the cosigned checkpoint.
-    let (code, _, err) = publish(&w, &dest, &p, &[]);
+    let (code, v, err) = publish(&w, &dest, &p, &[]);
     assert_eq!(code, 0, "{err}");
+    assert_eq!(v["witnessing"]["quorum_met"], true);
+    assert_eq!(v["witnessing"]["witnesses"], serde_json::json!([]));
     assert_eq!(published(&dest).unwrap(), note);
 
     // w2 down: the new checkpoint is not published, exit 3, w2 named as behind.

@@ -240,6 +240,13 @@ pub(super) fn publish(
             let (j, f) = witnessing_outcome(c, p, r.to);
             (Some(j), f)
         }
+        // Nothing asked: the checkpoint had its quorum already (published, or stored).
+        (None, Some(p)) => (
+            Some(serde_json::json!({
+                "size": r.to, "quorum": p.describe_quorum(), "quorum_met": true, "witnesses": [],
+            })),
+            None,
+        ),
         _ => (None, None),
     };
     if json {
