@@ -254,6 +254,18 @@ struct Asked {
     exchanges: Vec<Exchange>,
 }
 
+impl Asked {
+    /// Records a final answer; a cosignature means the witness now holds `size`.
+    fn done(&mut self, status: Status, error: Option<String>, line: Option<String>, size: u64) {
+        self.status = status;
+        self.error = error;
+        if status == Status::Cosigned {
+            self.size_known = Some(size);
+            self.cosignature = line;
+        }
+    }
+}
+
 /// How a request is sent: `(url, body)` to an answer or a reason there is none.
 pub type Sender<'a> = &'a (dyn Fn(&str, &[u8]) -> Result<PostAnswer, String> + Sync);
 
@@ -340,14 +352,7 @@ pub fn collect_with(
             });
         }
         match step {
-            Step::Done(status, error, line) => {
-                a.status = status;
-                a.error = error;
-                if status == Status::Cosigned {
-                    a.size_known = Some(size);
-                    a.cosignature = line;
-                }
-            }
+            Step::Done(status, error, line) => a.done(status, error, line, size),
             Step::Retry(from) => {
                 a.size_known = Some(from);
                 retries.push((i, url, from, request(from)?));
@@ -367,14 +372,7 @@ pub fn collect_with(
             });
         }
         match judge_answer(w, text.as_bytes(), size, old, true, answer.as_ref()) {
-            Step::Done(status, error, line) => {
-                a.status = status;
-                a.error = error;
-                if status == Status::Cosigned {
-                    a.size_known = Some(size);
-                    a.cosignature = line;
-                }
-            }
+            Step::Done(status, error, line) => a.done(status, error, line, size),
             Step::Retry(from) => {
                 a.status = Status::Refused;
                 a.size_known = Some(from);

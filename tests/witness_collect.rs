@@ -375,7 +375,18 @@ fn a_silent_witness_times_out_and_a_garbage_cosignature_is_not_counted() {
             line.len()
         );
     });
-    // Two of the three: the live one and the garbage one would make it, if garbage counted.
+    // Answers 200 with a body of 1 MiB (cut off at 64 KiB).
+    let (_, v4) = witness_key(&w, "huge.example");
+    let huge = fake_witness(|mut c| {
+        read_request(&mut c);
+        let body = vec![b'a'; 1 << 20];
+        let _ = write!(
+            c,
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n"
+        );
+        let _ = c.write_all(&body);
+    });
+    // Two of the four: the live one and the garbage one would make it, if garbage counted.
     let p = policy(
         &w,
         &vkey,
@@ -383,6 +394,7 @@ fn a_silent_witness_times_out_and_a_garbage_cosignature_is_not_counted() {
             ("w1", &v1, &w1.url()),
             ("slow", &v2, &format!("http://{slow}")),
             ("garbage", &v3, &format!("http://{garbage}/")),
+            ("huge", &v4, &format!("http://{huge}")),
         ],
         "2",
     );
@@ -402,6 +414,14 @@ fn a_silent_witness_times_out_and_a_garbage_cosignature_is_not_counted() {
         "{v}"
     );
     assert_eq!(status(&v, "garbage")["status"], "bad-cosignature");
+    assert_eq!(status(&v, "huge")["status"], "down");
+    assert!(
+        status(&v, "huge")["error"]
+            .as_str()
+            .unwrap()
+            .contains("larger than 65536 bytes"),
+        "{v}"
+    );
     assert!(published(&dest).is_none());
     assert!(stored_cosigned(&w).is_empty());
     assert!(err.contains("slow") && err.contains("garbage"), "{err}");
