@@ -161,6 +161,11 @@ impl KnownSizes {
         self.sizes.insert(w.key.to_string(), size);
     }
 
+    /// Every witness remembered: its cosignature vkey and size, by vkey.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.sizes.iter().map(|(k, n)| (k.as_str(), *n))
+    }
+
     /// Reads the remembered sizes from `path`; an absent, oversized or unreadable file is
     /// nothing remembered (every witness starts from 0 and its 409 says where it is), and
     /// lines that do not parse are skipped.

@@ -172,6 +172,20 @@ fn two_of_two_cosign_one_down_holds_the_checkpoint_back_until_it_returns() {
         note,
         "the checkpoint moved without its quorum"
     );
+    // `status` says how far behind each witness is.
+    let o = w.run(&["status"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("witness w2.example: last known to have cosigned size 3; the ledger is at size 4 (1 entry behind)"),
+        "{}",
+        o.stderr
+    );
+    assert!(
+        o.stderr
+            .contains("witness w1.example: last known to have cosigned size 4"),
+        "{}",
+        o.stderr
+    );
     // Tiles of the new size may be there; the published checkpoint is still the old one.
     w.ok(&["verify", &dest, "--ledger-key", &vkey]);
 
