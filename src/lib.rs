@@ -44,3 +44,4 @@ pub mod time;
 pub mod verdict;
 pub mod watch;
 pub mod witness;
+pub mod witnessing;

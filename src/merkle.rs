@@ -388,6 +388,23 @@ pub struct Frontier {
     stack: Vec<(u8, Hash)>,
 }
 
+/// The stored hashes (the layout of [`stored_hash_index`]) of the tree of these leaf hashes, in
+/// a vector that is a [`HashStore`]: a tree in memory, for tests and tools.
+pub fn stored_hashes(leaves: impl IntoIterator<Item = Hash>) -> Vec<Hash> {
+    let mut f = Frontier::new();
+    let mut stored = Vec::new();
+    for leaf in leaves {
+        for (idx, h) in f.push(leaf) {
+            let idx = usize::try_from(idx).unwrap_or(usize::MAX);
+            if stored.len() <= idx {
+                stored.resize(idx.saturating_add(1), [0; 32]);
+            }
+            stored[idx] = h;
+        }
+    }
+    stored
+}
+
 impl Frontier {
     /// The empty tree.
     pub fn new() -> Self {

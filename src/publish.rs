@@ -22,10 +22,7 @@ use crate::merkle;
 use crate::norms::CATALOGUE_V1_JSON;
 use crate::tiles::{self, Tile, TileKind};
 
-/// Where a published log's description lives, beside the tiles: origin, verifier key and
-/// format version, for clients to start from (never as a trust root: a verifier takes the
-/// ledger key from its user).
-pub const LOG_INFO_PATH: &str = "accord/log.json";
+pub use crate::tiles::LOG_INFO_PATH;
 /// Where the norms catalogue the ledger's attestations refer to is published.
 pub const CATALOGUE_PATH: &str = "accord/norms-v1.json";
 /// Largest checkpoint read back from a target.
@@ -78,6 +75,10 @@ pub enum PublishError {
     /// Reading the ledger failed.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    /// Collecting cosignatures failed (a proof, a file of the ledger's directory); a witness
+    /// that is down is no error.
+    #[error(transparent)]
+    Witnessing(#[from] crate::witnessing::WitnessingError),
     /// A tile could not be made.
     #[error(transparent)]
     Tile(#[from] tiles::TileError),
@@ -276,6 +277,38 @@ pub fn publish(
     options: PublishOptions,
     progress: Option<crate::replay::Progress<'_>>,
 ) -> Result<PublishReport, PublishError> {
+    // The ledger's newest checkpoint, unless the target holds one of the same size already
+    // (which may carry cosignatures: never replaced by the bare one).
+    publish_with(ledger, target, options, progress, &mut |ours, published, _| {
+        Ok((published.map(|p| p.checkpoint.size) != Some(ours.checkpoint.size)).then(|| ours.note.clone()))
+    })
+}
+
+/// Chooses the checkpoint a publication writes, once every tile of the ledger's newest tree is
+/// durable in the target: given the ledger's newest signed checkpoint, the one the target holds
+/// (if any) and the ledger's stored hashes, it returns the note to publish, the ledger's newest
+/// checkpoint with any cosignatures appended, or `None` to leave the target's checkpoint as it
+/// is (tiles beyond it are ignored by its readers).
+pub type Finish<'a> = &'a mut dyn FnMut(
+    &SignedCheckpoint,
+    Option<&SignedCheckpoint>,
+    &crate::store::ReadTables,
+) -> Result<Option<Vec<u8>>, PublishError>;
+
+/// [`publish`], with the checkpoint chosen by `finish` (witnessing: the newest checkpoint only
+/// once it carries a quorum of cosignatures). [`PublishReport::to`] is the size the target's
+/// checkpoint has afterwards.
+///
+/// # Errors
+/// As [`publish`]; [`PublishError::Conflict`] when `finish` returns a note that is not the
+/// ledger's newest checkpoint; what `finish` fails with.
+pub fn publish_with(
+    ledger: &Ledger,
+    target: &dyn Target,
+    options: PublishOptions,
+    progress: Option<crate::replay::Progress<'_>>,
+    finish: Finish<'_>,
+) -> Result<PublishReport, PublishError> {
     let vkey = VerifierKey::parse(&ledger.recorded_vkey()?).map_err(LedgerError::from)?;
     let label = target.label();
     target.begin()?;
@@ -316,9 +349,11 @@ pub fn publish(
                         hex::encode(root)
                     )));
                 }
-                Some(p.size)
+                Some(published)
             }
         };
+        let published_cp = published;
+        let published = published_cp.as_ref().map(|p| p.checkpoint.size);
         let from = published.unwrap_or(0);
         let mut report = PublishReport {
             from,
@@ -402,9 +437,24 @@ pub fn publish(
         }
         // Every tile the checkpoint needs is durable before the checkpoint is replaced.
         target.sync()?;
-        if published != Some(size) {
-            put("checkpoint", &ours.note, &mut report)?;
-            target.sync()?;
+        match finish(&ours, published_cp.as_ref(), r)? {
+            Some(note) => {
+                let chosen = SignedCheckpoint::open(&note, &vkey).map_err(LedgerError::from)?;
+                if chosen.checkpoint != ours.checkpoint {
+                    return Err(PublishError::Conflict {
+                        target: label.clone(),
+                        problem: format!(
+                            "the checkpoint chosen to publish (size {}) is not the ledger's newest (size {size})",
+                            chosen.checkpoint.size
+                        ),
+                    });
+                }
+                if published_cp.as_ref().map(|p| &p.note) != Some(&note) {
+                    put("checkpoint", &note, &mut report)?;
+                    target.sync()?;
+                }
+            }
+            None => report.to = from,
         }
         // Remembered for the next publication (not a published file: not counted).
         if known_full != size / tiles::TILE_WIDTH {

@@ -684,6 +684,98 @@ impl Read for TileStream<'_> {
     }
 }
 
+/// What a host answered to a POST: status, `Content-Type`, and the body (bounded).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostAnswer {
+    /// The HTTP status code.
+    pub status: u16,
+    /// The `Content-Type` header, if it is text.
+    pub content_type: Option<String>,
+    /// The body, at most the `max` asked for.
+    pub body: Vec<u8>,
+}
+
+/// POSTs `body` to `url` as a client of a host it does not trust (a witness, for
+/// [`crate::witnessing`]): no redirect followed (a 3xx is an answer like any other), no
+/// compressed body accepted, connecting within `timeout`, the whole answer within `timeout`
+/// (a host that trickles bytes is cut off at the deadline), and a body of more than `max` bytes
+/// refused. Returns a message in a few words when there is no usable answer.
+///
+/// # Errors
+/// What went wrong, without the URL (which may carry a password: the caller names the host).
+pub fn post(
+    url: &str,
+    body: &[u8],
+    content_type: &str,
+    timeout: Duration,
+    max: usize,
+) -> Result<PostAnswer, String> {
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err("not an http:// or https:// URL".into());
+    }
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::blocking::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .no_gzip()
+        .user_agent(concat!("accord/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(describe)?;
+    let deadline = std::time::Instant::now() + timeout;
+    let resp = client
+        .post(url)
+        .header(reqwest::header::CONTENT_TYPE, content_type)
+        .body(body.to_vec())
+        .send()
+        .map_err(describe)?;
+    let status = resp.status().as_u16();
+    let content_type = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    if coding(resp.headers())? != Coding::Identity {
+        return Err("the host sent a compressed body; accord reads a witness's answer only as is".into());
+    }
+    if resp.content_length().is_some_and(|n| n > max as u64) {
+        return Err(format!("the host announces an answer larger than {max} bytes"));
+    }
+    let mut reader = Capped {
+        inner: resp,
+        left: max as u64 + 1,
+    };
+    let mut v = Vec::new();
+    let mut buf = [0u8; 8 * 1024];
+    loop {
+        if std::time::Instant::now() > deadline {
+            return Err(format!(
+                "timed out: the answer took longer than {} s",
+                timeout.as_secs_f32()
+            ));
+        }
+        let n = match reader.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.get_ref().is_some_and(|i| i.is::<TooLarge>()) => {
+                return Err(format!("the answer is larger than {max} bytes"))
+            }
+            Err(e) => return Err(describe_read(&e)),
+        };
+        if n == 0 {
+            break;
+        }
+        v.extend_from_slice(&buf[..n]);
+        if v.len() > max {
+            return Err(format!("the answer is larger than {max} bytes"));
+        }
+    }
+    Ok(PostAnswer {
+        status,
+        content_type,
+        body: v,
+    })
+}
+
 /// A source for a location given by a user: an `http(s)://` URL (each request bounded by
 /// `timeout`) or a directory.
 ///
@@ -977,7 +1069,7 @@ impl LedgerServer {
         struct LogInfo {
             origin: String,
         }
-        let path = crate::publish::LOG_INFO_PATH;
+        let path = tiles::LOG_INFO_PATH;
         self.get_json::<LogInfo>(path, MAX_API_JSON)?
             .map(|l| l.origin)
             .ok_or_else(|| self.unavailable(path, "not found: is this the URL of an accord server?".into()))

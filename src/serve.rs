@@ -111,6 +111,134 @@ pub struct Writes {
     /// each commit that appended something, on a thread of its own (several commits made while
     /// a publication runs are published together), never holding up an answer.
     pub publish: Option<Publisher>,
+    /// Collect cosignatures after each commit (docs/FORMAT.md section 17): `/checkpoint` then
+    /// serves the newest checkpoint with the policy's quorum (404 before there is one), and
+    /// `publish` publishes only such checkpoints.
+    pub witnessing: Option<Witnessing>,
+}
+
+/// Collecting cosignatures from a witness policy's witnesses, on a thread of its own.
+pub struct Witnessing {
+    /// The policy (checked against the ledger's key by the caller).
+    pub policy: crate::policy::WitnessPolicy,
+    /// How long one request to a witness may take.
+    pub timeout: Duration,
+    /// Told the result of each collection (to log which witnesses are behind).
+    pub report: WitnessingReport,
+}
+
+/// How the result of each collection is told.
+pub type WitnessingReport =
+    Box<dyn Fn(Result<&crate::witnessing::Collection, &crate::witnessing::WitnessingError>) + Send>;
+
+/// The newest checkpoint note with the quorum of the policy, once there is one.
+type Witnessed = Arc<Mutex<Option<Bytes>>>;
+
+/// The newest cosigned note the store holds that meets `policy`'s quorum.
+fn newest_witnessed(
+    ledger: &Ledger,
+    policy: &crate::policy::WitnessPolicy,
+) -> Result<Option<Bytes>, LedgerError> {
+    let now = u64::try_from(crate::clock::now()).unwrap_or(0);
+    Ok(ledger
+        .store()
+        .cosigned()?
+        .into_iter()
+        .rev()
+        .find(|(_, note)| policy.judge(note, now, None).quorum_met)
+        .map(|(_, note)| Bytes::from(note)))
+}
+
+/// Starts the witnessing thread: one collection at once, then one after each wake (commits
+/// made during a collection are collected together). A checkpoint that meets the quorum is
+/// stored ([`crate::store::Store::put_cosigned`]), becomes what `/checkpoint` serves, and wakes
+/// the publisher.
+fn start_witnessing(
+    ledger: Arc<Ledger>,
+    dir: &Path,
+    vkey: VerifierKey,
+    w: Witnessing,
+    witnessed: Witnessed,
+    publisher: Option<std::sync::mpsc::Sender<()>>,
+) -> std::sync::mpsc::Sender<()> {
+    use crate::witnessing::{collect, CollectOptions, KnownSizes, EVIDENCE_DIR, SIZES_FILE};
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let _ = tx.send(());
+    let sizes = dir.join(SIZES_FILE);
+    let evidence_dir = dir.join(EVIDENCE_DIR);
+    let _ = std::thread::Builder::new()
+        .name("accord-witnessing".into())
+        .spawn(move || {
+            let mut known = KnownSizes::load(&sizes);
+            while rx.recv().is_ok() {
+                while rx.try_recv().is_ok() {}
+                let Ok((size, note)) = ledger.latest_checkpoint() else {
+                    continue;
+                };
+                let Ok(ours) = crate::checkpoint::SignedCheckpoint::open(&note, &vkey) else {
+                    continue;
+                };
+                let now = u64::try_from(crate::clock::now()).unwrap_or(0);
+                let done = witnessed
+                    .lock()
+                    .ok()
+                    .and_then(|g| g.clone())
+                    .is_some_and(|n| n.starts_with(&note) && w.policy.judge(&n, now, None).quorum_met);
+                if done {
+                    continue;
+                }
+                let options = CollectOptions {
+                    timeout: w.timeout,
+                    evidence_dir: evidence_dir.clone(),
+                    now,
+                };
+                let result = ledger
+                    .store()
+                    .read(|r| collect(&w.policy, &ours, r, &mut known, &options).map_err(Either::W))
+                    .and_then(|c| known.save(&sizes).map(|()| c).map_err(Either::W))
+                    .and_then(|c| {
+                        if c.quorum_met {
+                            ledger.store().put_cosigned(size, &c.note)?;
+                        }
+                        Ok(c)
+                    });
+                match result {
+                    Ok(c) => {
+                        if c.quorum_met {
+                            if let Ok(mut g) = witnessed.lock() {
+                                *g = Some(Bytes::from(c.note.clone()));
+                            }
+                            if let Some(p) = &publisher {
+                                let _ = p.send(());
+                            }
+                        }
+                        (w.report)(Ok(&c));
+                    }
+                    Err(Either::W(e)) => (w.report)(Err(&e)),
+                    Err(Either::S(e)) => (w.report)(Err(&crate::witnessing::WitnessingError::Io {
+                        path: dir_of(&sizes),
+                        problem: e.to_string(),
+                    })),
+                }
+            }
+        });
+    tx
+}
+
+fn dir_of(p: &Path) -> std::path::PathBuf {
+    p.parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+/// A collection's error or the store's.
+enum Either {
+    W(crate::witnessing::WitnessingError),
+    S(crate::store::StoreError),
+}
+
+impl From<crate::store::StoreError> for Either {
+    fn from(e: crate::store::StoreError) -> Self {
+        Either::S(e)
+    }
 }
 
 /// A publication target and what to tell of each publication.
@@ -127,14 +255,32 @@ pub struct Publisher {
 /// destination that is refused (another log's, one that others can change) or unreachable
 /// is told to the custodian at once, instead of a published copy that silently stays behind.
 /// Later failures are reported, and the next commit tries again.
-fn start_publisher(ledger: Arc<Ledger>, p: Publisher) -> Result<std::sync::mpsc::Sender<()>, ServeError> {
-    let first = crate::publish::publish(
-        &ledger,
-        p.target.as_ref(),
-        crate::publish::PublishOptions::default(),
-        None,
-    )
-    .map_err(|e| ServeError::Publish(e.to_string()))?;
+fn start_publisher(
+    ledger: Arc<Ledger>,
+    p: Publisher,
+    witnessed: Option<Witnessed>,
+) -> Result<std::sync::mpsc::Sender<()>, ServeError> {
+    // With witnessing, the checkpoint published is the newest with the quorum, once it is the
+    // ledger's newest; until then the target keeps the one it has.
+    let publish = move |ledger: &Ledger, target: &dyn crate::publish::Target| match &witnessed {
+        None => crate::publish::publish(ledger, target, crate::publish::PublishOptions::default(), None),
+        Some(w) => {
+            let chosen = w.lock().ok().and_then(|g| g.clone());
+            crate::publish::publish_with(
+                ledger,
+                target,
+                crate::publish::PublishOptions::default(),
+                None,
+                &mut |ours, _, _| {
+                    Ok(chosen
+                        .as_ref()
+                        .filter(|n| n.starts_with(&ours.note))
+                        .map(|n| n.to_vec()))
+                },
+            )
+        }
+    };
+    let first = publish(&ledger, p.target.as_ref()).map_err(|e| ServeError::Publish(e.to_string()))?;
     (p.report)(Ok(first));
     let (tx, rx) = std::sync::mpsc::channel::<()>();
     let _ = std::thread::Builder::new()
@@ -143,12 +289,7 @@ fn start_publisher(ledger: Arc<Ledger>, p: Publisher) -> Result<std::sync::mpsc:
             while rx.recv().is_ok() {
                 // What woke it while it was publishing is published in this round.
                 while rx.try_recv().is_ok() {}
-                (p.report)(crate::publish::publish(
-                    &ledger,
-                    p.target.as_ref(),
-                    crate::publish::PublishOptions::default(),
-                    None,
-                ));
+                (p.report)(publish(&ledger, p.target.as_ref()));
             }
         });
     Ok(tx)
@@ -268,6 +409,8 @@ struct AppState {
     cache: Mutex<TileCache>,
     checkpoint: CheckpointCache,
     writer: Option<Writer>,
+    /// With witnessing: what `/checkpoint` serves.
+    witnessed: Option<Witnessed>,
 }
 
 /// The write side, while the server runs.
@@ -411,6 +554,18 @@ fn read<T>(s: &Shared, f: impl FnOnce(&ReadTables) -> Result<T, LedgerError>) ->
 }
 
 async fn checkpoint(State(s): State<Shared>, headers: HeaderMap) -> Result<Response, Answer> {
+    if let Some(w) = &s.witnessed {
+        let note = w.lock().ok().and_then(|g| g.clone());
+        return match note {
+            Some(note) => Ok(file_response(&headers, FileKind::Checkpoint, note)),
+            None => Ok(problem(
+                StatusCode::NOT_FOUND,
+                "not-yet-witnessed",
+                "No witnessed checkpoint yet",
+                "no checkpoint of this log has its witnesses' quorum yet; try again later",
+            )),
+        };
+    }
     let note = s.checkpoint.note(&s.ledger)?;
     Ok(file_response(&headers, FileKind::Checkpoint, note))
 }
@@ -1026,6 +1181,7 @@ pub fn start(
         db: crate::store::Store::db_path(dir),
         cached: Mutex::new(None),
     };
+    let mut witnessed = None;
     let writer = match writes {
         None => None,
         Some(w) => {
@@ -1036,15 +1192,35 @@ pub fn start(
                 }));
             }
             let mut after = w.after_commit;
+            if let Some(wi) = &w.witnessing {
+                witnessed = Some(Arc::new(Mutex::new(newest_witnessed(&ledger, &wi.policy)?)));
+            }
             let wake = match w.publish {
-                Some(p) => Some(start_publisher(Arc::clone(&ledger), p)?),
+                Some(p) => Some(start_publisher(Arc::clone(&ledger), p, witnessed.clone())?),
                 None => None,
             };
+            let wake = match (w.witnessing, &witnessed) {
+                (Some(wi), Some(witnessed)) => {
+                    let collector = start_witnessing(
+                        Arc::clone(&ledger),
+                        dir,
+                        vkey.clone(),
+                        wi,
+                        Arc::clone(witnessed),
+                        wake.clone(),
+                    );
+                    Some((collector, wake))
+                }
+                _ => wake.map(|p| (p, None)),
+            };
             admin = Some(bind_admin(dir)?);
-            if let Some(wake) = wake {
+            if let Some((wake, also)) = wake {
                 let mut user = after.take();
                 after = Some(Box::new(move |size| {
                     let _ = wake.send(());
+                    if let Some(also) = &also {
+                        let _ = also.send(());
+                    }
                     if let Some(f) = user.as_mut() {
                         f(size);
                     }
@@ -1081,6 +1257,7 @@ pub fn start(
         cache: Mutex::new(TileCache::default()),
         checkpoint,
         writer,
+        witnessed,
     });
     let task = std::thread::Builder::new()
         .name("accord-serve".into())

@@ -13,6 +13,10 @@ use crate::merkle::{stored_hash_index, Hash, HashStore, ProofError};
 
 /// Hashes (or entries) in a full tile.
 pub const TILE_WIDTH: u64 = 256;
+/// Where a published log's description lives, beside the tiles: origin, verifier key and
+/// format version, for clients to start from (never as a trust root: a verifier takes the
+/// ledger key from its user).
+pub const LOG_INFO_PATH: &str = "accord/log.json";
 /// Tree levels per tile level.
 pub const TILE_HEIGHT: u8 = 8;
 /// Bytes of a full hash tile.

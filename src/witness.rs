@@ -414,47 +414,53 @@ impl Witness {
     }
 }
 
+/// A witness state in memory, for tests of the witness and of its clients.
+#[cfg(test)]
+#[derive(Default)]
+pub(crate) struct MemState(std::sync::Mutex<std::collections::HashMap<String, Cosigned>>);
+
+#[cfg(test)]
+impl MemState {
+    /// The latest checkpoint cosigned for `origin`.
+    pub(crate) fn get(&self, origin: &str) -> Option<Cosigned> {
+        self.0.lock().ok()?.get(origin).cloned()
+    }
+}
+
+#[cfg(test)]
+impl CosignedState for MemState {
+    fn advance(
+        &self,
+        origin: &str,
+        decide: &mut dyn FnMut(Option<&Cosigned>) -> Result<Cosigned, WitnessError>,
+    ) -> Result<(), WitnessError> {
+        let mut m = self
+            .0
+            .lock()
+            .map_err(|_| WitnessError::State("poisoned".into()))?;
+        let new = decide(m.get(origin))?;
+        m.insert(origin.to_string(), new);
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::checkpoint::{Checkpoint, LedgerKey, Origin};
-    use crate::merkle::{consistency_proof, leaf_hash};
-    use std::cell::RefCell;
-    use std::collections::HashMap;
+    use crate::merkle::{consistency_proof, leaf_hash, stored_hashes};
 
-    #[derive(Default)]
-    struct Mem(RefCell<HashMap<String, Cosigned>>);
-
-    impl CosignedState for Mem {
-        fn advance(
-            &self,
-            origin: &str,
-            decide: &mut dyn FnMut(Option<&Cosigned>) -> Result<Cosigned, WitnessError>,
-        ) -> Result<(), WitnessError> {
-            let mut m = self.0.borrow_mut();
-            let new = decide(m.get(origin))?;
-            m.insert(origin.to_string(), new);
-            Ok(())
-        }
-    }
+    type Mem = MemState;
 
     type Tree = Vec<Hash>;
 
     /// The stored hashes of a tree of `n` leaves; `salt` makes another history.
     fn tree_from(n: u64, salt: u8) -> Tree {
-        let mut f = crate::merkle::Frontier::new();
-        let mut stored = Vec::new();
-        for i in 0..n {
+        stored_hashes((0..n).map(|i| {
             let mut leaf = i.to_be_bytes().to_vec();
             leaf.push(salt);
-            for (idx, h) in f.push(leaf_hash(&leaf)) {
-                if stored.len() <= idx as usize {
-                    stored.resize(idx as usize + 1, [0; 32]);
-                }
-                stored[idx as usize] = h;
-            }
-        }
-        stored
+            leaf_hash(&leaf)
+        }))
     }
 
     fn tree(n: u64) -> Tree {
@@ -549,7 +555,7 @@ mod tests {
                 .unwrap(),
             100
         );
-        let stored = st.0.borrow().get("example.org/log").cloned().unwrap();
+        let stored = st.get("example.org/log").unwrap();
         assert_eq!(v.verify_note(&stored.note).unwrap(), 100);
     }
 

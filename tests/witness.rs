@@ -6,14 +6,14 @@
 mod common;
 mod publog;
 
-use std::io::{BufRead as _, Write as _};
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use accord::checkpoint::{Checkpoint, LedgerKey, Origin};
 use accord::cosignature::CosignerVerifier;
-use accord::merkle::{consistency_proof, leaf_hash, tree_root, Frontier, Hash};
+use accord::merkle::{consistency_proof, leaf_hash, stored_hashes, tree_root, Hash};
 use accord::witness::AddCheckpoint;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -22,37 +22,19 @@ use publog::{connect, read_response, Resp};
 
 /// The stored hashes of a tree of `n` leaves; another `salt` gives another history.
 fn tree(n: u64, salt: &str) -> Vec<Hash> {
-    let mut f = Frontier::new();
-    let mut stored = Vec::new();
-    for i in 0..n {
-        for (idx, h) in f.push(leaf_hash(format!("{salt}{i}").as_bytes())) {
-            if stored.len() <= idx as usize {
-                stored.resize(idx as usize + 1, [0; 32]);
-            }
-            stored[idx as usize] = h;
-        }
-    }
-    stored
+    stored_hashes((0..n).map(|i| leaf_hash(format!("{salt}{i}").as_bytes())))
 }
 
 /// Two histories that agree on their first `common` leaves.
 fn fork(n: u64, common: u64) -> Vec<Hash> {
-    let mut f = Frontier::new();
-    let mut stored = Vec::new();
-    for i in 0..n {
+    stored_hashes((0..n).map(|i| {
         let leaf = if i < common {
             format!("a{i}")
         } else {
             format!("b{i}")
         };
-        for (idx, h) in f.push(leaf_hash(leaf.as_bytes())) {
-            if stored.len() <= idx as usize {
-                stored.resize(idx as usize + 1, [0; 32]);
-            }
-            stored[idx as usize] = h;
-        }
-    }
-    stored
+        leaf_hash(leaf.as_bytes())
+    }))
 }
 
 fn checkpoint(lk: &LedgerKey, t: &[Hash], size: u64) -> (Vec<u8>, Vec<u8>) {
@@ -79,71 +61,12 @@ fn request(lk: &LedgerKey, t: &[Hash], old: u64, size: u64) -> Vec<u8> {
     .to_bytes()
 }
 
-/// A running `accord witness serve`, killed when dropped.
-struct Witnessd {
-    child: std::process::Child,
-    addr: SocketAddr,
-}
+/// `accord witness serve` with its state in the world's `wstate`, on any port.
+struct Witnessd;
 
 impl Witnessd {
-    fn start(w: &World, key: &str, logs: &[String], extra: &[&str]) -> Witnessd {
-        let mut cmd = w.std_cmd();
-        cmd.args([
-            "witness",
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--key",
-            key,
-            "--state",
-        ])
-        .arg(w.path("wstate"));
-        // --init on the first start only: a restart must find its state.
-        if !w.path("wstate").join("witness.redb").exists() {
-            cmd.arg("--init");
-        }
-        for l in logs {
-            cmd.args(["--log", l]);
-        }
-        let mut child = cmd
-            .args(extra)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = std::io::BufReader::new(child.stderr.take().unwrap());
-        let mut line = String::new();
-        let mut seen = String::new();
-        let mut addr = None;
-        while lines.read_line(&mut line).unwrap() > 0 {
-            seen.push_str(&line);
-            if let Some(rest) = line.split(" at http://").nth(1) {
-                addr = Some(rest.split('/').next().unwrap().parse().unwrap());
-                break;
-            }
-            line.clear();
-        }
-        let Some(addr) = addr else {
-            let _ = child.wait();
-            panic!("the witness did not start: {seen}");
-        };
-        std::thread::spawn(move || {
-            let mut rest = String::new();
-            let _ = std::io::Read::read_to_string(&mut lines, &mut rest);
-        });
-        Witnessd { child, addr }
-    }
-
-    fn kill(&mut self) -> std::process::ExitStatus {
-        let _ = self.child.kill();
-        self.child.wait().unwrap()
-    }
-}
-
-impl Drop for Witnessd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    fn start(w: &World, key: &str, logs: &[String], extra: &[&str]) -> publog::Witnessd {
+        publog::Witnessd::start(w, key, &w.path("wstate"), logs, "127.0.0.1:0", extra)
     }
 }
 

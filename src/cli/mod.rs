@@ -259,6 +259,8 @@ accord verify https://pledges.example.net/log/ --ledger-key VKEY"
         repair: bool,
         #[command(flatten)]
         bucket: public::BucketArgs,
+        #[command(flatten)]
+        witnessing: public::WitnessingArgs,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
@@ -731,8 +733,9 @@ fn run(cli: &Cli) -> Result<(), Fail> {
             dest,
             repair,
             bucket,
+            witnessing,
             json,
-        } => public::publish(dir, dest, *repair, bucket, *json),
+        } => public::publish(dir, dest, *repair, bucket, witnessing, *json),
         Command::Serve(a) => public::serve(dir, a),
         Command::Watch(a) => watch::watch(a),
         Command::Witness(c) => witness::run(c),

@@ -7,7 +7,9 @@ use anyhow::anyhow;
 
 use accord::ledger::Ledger;
 use accord::norms::Catalogue;
+use accord::policy::WitnessPolicy;
 use accord::remote::{self, RemoteError, TileStream};
+use accord::witnessing::{self, Collection, WitnessOutcome};
 
 use super::context::*;
 use super::fail::{self, Fail};
@@ -31,17 +33,195 @@ impl BucketArgs {
     }
 }
 
+/// Collecting cosignatures before a checkpoint is published (`publish`, `serve`).
+#[derive(clap::Args, Debug)]
+pub struct WitnessingArgs {
+    /// Publish a checkpoint only once the quorum of this witness policy (docs/FORMAT.md
+    /// section 16) has cosigned it: the checkpoint is sent to every witness of the policy with
+    /// a URL (C2SP tlog-witness), and until the quorum is met the last checkpoint that had it
+    /// stays published (publish exits 3; serve --writable serves it at /checkpoint, 404 before
+    /// there is one). Answers that are evidence of a split view are kept in
+    /// LEDGER/witness-evidence/ (publish exits 1).
+    #[arg(long, value_name = "FILE")]
+    pub witness_policy: Option<PathBuf>,
+    /// Seconds one request to a witness may take, connecting and the whole answer.
+    #[arg(long, value_name = "SECS", default_value_t = 10, requires = "witness_policy", value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub witness_timeout: u64,
+}
+
+/// Reads a witness policy file (bounded) and checks that it is for the ledger of `vkey`.
+pub(super) fn read_witness_policy(path: &Path, vkey: &accord::checkpoint::VerifierKey) -> Res<WitnessPolicy> {
+    use std::io::Read as _;
+    let what = || format!("witness policy {}", path.display());
+    let f = std::fs::File::open(path).map_err(|e| Fail::usage(e).context(what()))?;
+    let mut text = String::new();
+    f.take(accord::policy::MAX_POLICY_BYTES as u64 + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| Fail::usage(e).context(what()))?;
+    let p = WitnessPolicy::parse(&text).map_err(|e| Fail::usage(e).context(what()))?;
+    p.check_log(vkey).map_err(|e| Fail::usage(e).context(what()))?;
+    Ok(p)
+}
+
+/// One witness's line for people: name, URL, and where it stands.
+fn witness_line(w: &WitnessOutcome) -> String {
+    let url = w
+        .url
+        .as_deref()
+        .map(remote::redact)
+        .unwrap_or_else(|| "no URL".into());
+    let known = w
+        .size_known
+        .map_or(String::new(), |n| format!(", known to have cosigned size {n}"));
+    match &w.error {
+        Some(e) => format!("{} ({url}): {}{known}: {e}", w.name, w.status.as_str()),
+        None => format!("{} ({url}): {}{known}", w.name, w.status.as_str()),
+    }
+}
+
+/// What a publication did about witnesses: the JSON of each, and what to say and exit with.
+fn witnessing_outcome(
+    c: &Collection,
+    policy: &WitnessPolicy,
+    published: u64,
+) -> (serde_json::Value, Option<Fail>) {
+    let witnesses: Vec<_> = c
+        .witnesses
+        .iter()
+        .map(|w| {
+            serde_json::json!({
+                "name": w.name,
+                "url": w.url.as_deref().map(remote::redact),
+                "status": w.status.as_str(),
+                "size_known": w.size_known,
+                "error": w.error,
+                "evidence": w.evidence.as_ref().map(|p| p.display().to_string()),
+            })
+        })
+        .collect();
+    let json = serde_json::json!({
+        "size": c.size,
+        "quorum": policy.describe_quorum(),
+        "quorum_met": c.quorum_met,
+        "witnesses": witnesses,
+    });
+    for w in c.evidence() {
+        super::terminal::say!(
+            "EVIDENCE from witness {}: kept in {}",
+            super::display::shown(&witness_line(w)),
+            w.evidence
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        );
+    }
+    let behind: Vec<String> = c.behind().map(witness_line).collect();
+    if !c.quorum_met || c.evidence().next().is_some() {
+        for b in &behind {
+            super::terminal::say!("  behind: {}", super::display::shown(b));
+        }
+    }
+    let fail = if let Some(w) = c.evidence().next() {
+        Some(
+            Fail::invalid(anyhow!(
+                "witness {} answered what no honest history of this log explains; the evidence is in {}",
+                w.name,
+                w.evidence
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            ))
+            .context("publish: EVIDENCE of a split view or a fork"),
+        )
+    } else if !c.quorum_met {
+        let stays = if published == 0 {
+            "no checkpoint is published yet".to_string()
+        } else {
+            format!("the published checkpoint stays at size {published}")
+        };
+        Some(Fail::not_established(anyhow!(
+            "the checkpoint of size {} is not published: the witnesses' quorum ({}) has not cosigned it ({} behind); {stays}, and the next publish tries again",
+            c.size,
+            policy.describe_quorum(),
+            behind.len()
+        )))
+    } else {
+        None
+    };
+    (json, fail)
+}
+
 /// `accord publish DEST [--repair]`: a directory or `s3://BUCKET[/PREFIX]`.
-pub(super) fn publish(dir: &Path, dest: &Path, repair: bool, bucket: &BucketArgs, json: bool) -> Res {
+pub(super) fn publish(
+    dir: &Path,
+    dest: &Path,
+    repair: bool,
+    bucket: &BucketArgs,
+    witnessing: &WitnessingArgs,
+    json: bool,
+) -> Res {
     use accord::destination::Destination;
-    let l = open_ro(dir)?;
+    // Storing a cosigned checkpoint writes to the ledger.
+    let l = if witnessing.witness_policy.is_some() {
+        open_rw(dir)?
+    } else {
+        open_ro(dir)?
+    };
+    let policy = match &witnessing.witness_policy {
+        Some(p) => {
+            let vkey = vkey(&l.recorded_vkey().map_err(|e| fail::ledger(e, 2))?)?;
+            Some(read_witness_policy(p, &vkey)?)
+        }
+        None => None,
+    };
     let dest = Destination::parse(dest.as_os_str()).map_err(|e| Fail::usage(e).context("publish FAILED"))?;
     let target = dest
         .open(&bucket.options())
         .map_err(|e| Fail::usage(e).context("publish FAILED"))?;
     let bar = Progress::start("publishing", !json);
     let options = accord::publish::PublishOptions { repair };
-    let r = accord::publish::publish(&l, target.as_ref(), options, Some(&|d, t| bar.update(d, t)));
+    let mut collection = None;
+    let r = match &policy {
+        None => accord::publish::publish(&l, target.as_ref(), options, Some(&|d, t| bar.update(d, t))),
+        Some(policy) => {
+            let sizes = dir.join(witnessing::SIZES_FILE);
+            let mut known = witnessing::KnownSizes::load(&sizes);
+            let collect_options = witnessing::CollectOptions {
+                timeout: std::time::Duration::from_secs(witnessing.witness_timeout),
+                evidence_dir: dir.join(witnessing::EVIDENCE_DIR),
+                now: u64::try_from(accord::clock::now()).unwrap_or(0),
+            };
+            accord::publish::publish_with(
+                &l,
+                target.as_ref(),
+                options,
+                Some(&|d, t| bar.update(d, t)),
+                &mut |ours, published, hashes| {
+                    let met = |note: &[u8]| policy.judge(note, collect_options.now, None).quorum_met;
+                    // Already published with its quorum, or cosigned and stored earlier.
+                    if let Some(p) = published.filter(|p| p.checkpoint == ours.checkpoint && met(&p.note)) {
+                        return Ok(Some(p.note.clone()));
+                    }
+                    let size = ours.checkpoint.size;
+                    for (n, note) in l.store().cosigned()? {
+                        if n == size && note.starts_with(&ours.note) && met(&note) {
+                            return Ok(Some(note));
+                        }
+                    }
+                    let c = witnessing::collect(policy, ours, hashes, &mut known, &collect_options)?;
+                    known.save(&sizes)?;
+                    let chosen = if c.quorum_met {
+                        l.store().put_cosigned(size, &c.note)?;
+                        Some(c.note.clone())
+                    } else {
+                        None
+                    };
+                    collection = Some(c);
+                    Ok(chosen)
+                },
+            )
+        }
+    };
     drop(bar);
     drop(target);
     let r = r.map_err(|e| match e {
@@ -55,12 +235,50 @@ pub(super) fn publish(dir: &Path, dest: &Path, repair: bool, bucket: &BucketArgs
         }
         other => Fail::usage(other).context("publish FAILED"),
     })?;
+    let (witnessed, fail) = match (&collection, &policy) {
+        (Some(c), Some(p)) => {
+            let (j, f) = witnessing_outcome(c, p, r.to);
+            (Some(j), f)
+        }
+        // Nothing asked: the checkpoint had its quorum already (published, or stored).
+        (None, Some(p)) => (
+            Some(serde_json::json!({
+                "size": r.to, "quorum": p.describe_quorum(), "quorum_met": true, "witnesses": [],
+            })),
+            None,
+        ),
+        _ => (None, None),
+    };
     if json {
-        return out_json(&serde_json::json!({
-            "ok": true, "from": r.from, "to": r.to, "files": r.files, "bytes": r.bytes,
+        let mut v = serde_json::json!({
+            "ok": fail.is_none(), "from": r.from, "to": r.to, "files": r.files, "bytes": r.bytes,
             "repaired": r.repaired, "checked": r.checked,
             "target": dest.to_string(),
-        }));
+        });
+        if let Some(w) = witnessed {
+            v["witnessing"] = w;
+        }
+        out_json(&v)?;
+        return fail.map_or(Ok(()), Err);
+    }
+    if let Some(f) = fail {
+        return Err(f);
+    }
+    if let Some(c) = &collection {
+        let names: Vec<&str> = c
+            .witnesses
+            .iter()
+            .filter(|w| w.status == witnessing::Status::Cosigned)
+            .map(|w| w.name.as_str())
+            .collect();
+        note!(
+            "the checkpoint of size {} has the witnesses' quorum: cosigned by {}",
+            c.size,
+            names.join(", ")
+        );
+        for b in c.behind() {
+            note!("  behind: {}", super::display::shown(&witness_line(b)));
+        }
     }
     let checked = if repair {
         "every file compared with the ledger"
@@ -166,6 +384,8 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub bucket: BucketArgs,
     #[command(flatten)]
+    pub witnessing: WitnessingArgs,
+    #[command(flatten)]
     pub ledger_key: LedgerKeyFile,
 }
 
@@ -201,6 +421,15 @@ pub(super) fn serve(dir: &Path, a: &ServeArgs) -> Res {
     } else {
         None
     };
+    let policy = match &a.witnessing.witness_policy {
+        Some(_) if !a.writable => {
+            return Err(Fail::usage(anyhow!(
+                "--witness-policy needs --writable: the server collects cosignatures for the checkpoints it commits (for a ledger appended to by other processes, run accord publish --witness-policy)"
+            )))
+        }
+        Some(p) => Some(read_witness_policy(p, &super::context::vkey(&vkey)?)?),
+        None => None,
+    };
     drop(l);
     // The destination is checked (and a bucket's connection read) before the server starts.
     let publisher = match (&a.publish, a.writable) {
@@ -224,6 +453,37 @@ pub(super) fn serve(dir: &Path, a: &ServeArgs) -> Res {
         per_client_per_minute: a.submit_rate,
         queue: a.queue as usize,
         after_commit: None,
+        witnessing: policy.map(|policy| accord::serve::Witnessing {
+            policy,
+            timeout: std::time::Duration::from_secs(a.witnessing.witness_timeout),
+            report: Box::new(|r| match r {
+                Ok(c) if c.evidence().next().is_some() => {
+                    for e in c.evidence() {
+                        super::terminal::say!(
+                            "EVIDENCE from witness {}: kept in {}",
+                            super::display::shown(&witness_line(e)),
+                            e.evidence.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+                        );
+                    }
+                }
+                Ok(c) if c.quorum_met => {
+                    note!("checkpoint of size {} cosigned by the witnesses' quorum: now served at /checkpoint", c.size);
+                    for b in c.behind() {
+                        note!("  witness behind: {}", super::display::shown(&witness_line(b)));
+                    }
+                }
+                Ok(c) => {
+                    super::terminal::say!(
+                        "warning: checkpoint of size {} not yet cosigned by the witnesses' quorum; /checkpoint stays at the last one that was (the next commit tries again)",
+                        c.size
+                    );
+                    for b in c.behind() {
+                        super::terminal::say!("  witness behind: {}", super::display::shown(&witness_line(b)));
+                    }
+                }
+                Err(e) => super::terminal::say!("warning: collecting cosignatures failed: {e}"),
+            }),
+        }),
         publish: publisher.map(|target| accord::serve::Publisher {
             target,
             report: Box::new(|r| match r {

@@ -226,6 +226,26 @@ pub(super) fn show(dir: &Path, entry: &str, json: bool) -> Res {
     Ok(())
 }
 
+/// Notes how far behind the ledger each witness is, as far as `publish`/`serve
+/// --witness-policy` last learnt (LEDGER/witness-sizes; nothing when no witness was asked).
+fn witness_lag(dir: &Path, l: &Ledger) -> Res {
+    let known = accord::witnessing::KnownSizes::load(&dir.join(accord::witnessing::SIZES_FILE));
+    let size = l.size().map_err(|e| super::fail::ledger(e, 2))?;
+    for (vkey, n) in known.entries() {
+        let name = vkey.split('+').next().unwrap_or(vkey);
+        let lag = match size.saturating_sub(n) {
+            0 => "up to date".to_string(),
+            1 => "1 entry behind".to_string(),
+            k => format!("{k} entries behind"),
+        };
+        note!(
+            "witness {}: last known to have cosigned size {n}; the ledger is at size {size} ({lag})",
+            shown(name)
+        );
+    }
+    Ok(())
+}
+
 pub(super) fn status(
     dir: &Path,
     norm: Option<&str>,
@@ -258,6 +278,7 @@ pub(super) fn status(
     if json {
         return out_json(&rows);
     }
+    witness_lag(dir, &l)?;
     let what = format!(
         "{}attestations{} at {}",
         if all { "" } else { "live " },

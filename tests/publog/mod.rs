@@ -1,8 +1,8 @@
 //! Helpers for the public-log tests (`public_log.rs`, `serve_http.rs`, `remote_hostile.rs`):
 //! ledgers of a chosen size built through the binary, the tiles a published tree must have
 //! computed here from the entries alone (RFC 9162 hashing with SHA-256, the C2SP path encoding
-//! written out again), `accord serve` started and read through raw sockets, and small HTTP
-//! plumbing.
+//! written out again), `accord serve` and `accord witness serve` started and read through raw
+//! sockets, and small HTTP plumbing.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -217,6 +217,93 @@ pub fn note_size(note: &[u8]) -> u64 {
 // ---------------------------------------------------------------------------------------------
 // `accord serve` and raw HTTP.
 
+/// Waits for the line of a starting server (`serve`, `witness serve`, spawned with a piped
+/// stderr) that says where it listens; its address, and its stderr so far, to which the rest
+/// is added line by line as it comes.
+pub fn listening(child: &mut std::process::Child, what: &str) -> (SocketAddr, Arc<Mutex<String>>) {
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap());
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let mut addr = None;
+    let mut line = String::new();
+    while lines.read_line(&mut line).unwrap() > 0 {
+        stderr.lock().unwrap().push_str(&line);
+        if let Some(rest) = line.split(" at http://").nth(1) {
+            addr = Some(rest.split('/').next().unwrap().parse().unwrap());
+            break;
+        }
+        line.clear();
+    }
+    let Some(addr) = addr else {
+        let _ = child.wait();
+        panic!("{what} did not start: {}", stderr.lock().unwrap());
+    };
+    let sink = Arc::clone(&stderr);
+    std::thread::spawn(move || loop {
+        let mut line = String::new();
+        match lines.read_line(&mut line) {
+            Ok(n) if n > 0 => sink.lock().unwrap().push_str(&line),
+            _ => break,
+        }
+    });
+    (addr, stderr)
+}
+
+/// A running `accord witness serve`, killed when dropped.
+pub struct Witnessd {
+    pub child: std::process::Child,
+    pub addr: SocketAddr,
+}
+
+impl Witnessd {
+    /// Starts `accord witness serve --listen LISTEN --key KEY --state STATE --log LOG...
+    /// EXTRA...` in `w` (`127.0.0.1:0` for any port) and waits until it listens.
+    pub fn start(
+        w: &World,
+        key: &str,
+        state: &Path,
+        logs: &[String],
+        listen: &str,
+        extra: &[&str],
+    ) -> Witnessd {
+        let mut cmd = w.std_cmd();
+        cmd.args(["witness", "serve", "--listen", listen, "--key", key, "--state"])
+            .arg(state);
+        // --init on the first start only: a restart must find its state.
+        if !state.join("witness.redb").exists() {
+            cmd.arg("--init");
+        }
+        for l in logs {
+            cmd.args(["--log", l]);
+        }
+        let mut child = cmd
+            .args(extra)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (addr, _) = listening(&mut child, "the witness");
+        Witnessd { child, addr }
+    }
+
+    /// `http://ADDR` (its add-checkpoint prefix).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Kills it with SIGKILL; its exit status.
+    pub fn kill(&mut self) -> std::process::ExitStatus {
+        let _ = self.child.kill();
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Witnessd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// A running `accord serve`, killed when dropped.
 pub struct Served {
     pub child: std::process::Child,
@@ -241,28 +328,7 @@ impl Served {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        let mut lines = std::io::BufReader::new(child.stderr.take().unwrap());
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let mut addr = None;
-        let mut line = String::new();
-        while lines.read_line(&mut line).unwrap() > 0 {
-            stderr.lock().unwrap().push_str(&line);
-            if let Some(rest) = line.split(" at http://").nth(1) {
-                addr = Some(rest.split('/').next().unwrap().parse().unwrap());
-                break;
-            }
-            line.clear();
-        }
-        let Some(addr) = addr else {
-            let _ = child.wait();
-            panic!("serve did not start: {}", stderr.lock().unwrap());
-        };
-        let sink = Arc::clone(&stderr);
-        std::thread::spawn(move || {
-            let mut rest = String::new();
-            let _ = lines.read_to_string(&mut rest);
-            sink.lock().unwrap().push_str(&rest);
-        });
+        let (addr, stderr) = listening(&mut child, "serve");
         Served { child, addr, stderr }
     }
 
