@@ -147,8 +147,12 @@ fn two_of_two_cosign_one_down_holds_the_checkpoint_back_until_it_returns() {
     v1.verify_note(&note).unwrap();
     v2.verify_note(&note).unwrap();
     assert_eq!(stored_cosigned(&w), vec![(3, note.clone())]);
-    // The published log verifies as before.
+    // The published log verifies as before, and as witnessed under the same policy: the
+    // collecting side and the verifying side (FORMAT §16, §17) agree, on the published log
+    // and on the ledger whose stored cosigned checkpoint it is.
     w.ok(&["verify", &dest, "--ledger-key", &vkey]);
+    w.ok(&["verify", &dest, "--ledger-key", &vkey, "--witness-policy", &p]);
+    w.ok(&["verify", "--witness-policy", &p]);
     // A second publish has nothing to do and keeps the cosigned checkpoint.
     let (code, v, err) = publish(&w, &dest, &p, &[]);
     assert_eq!(code, 0, "{err}");
@@ -186,8 +190,18 @@ fn two_of_two_cosign_one_down_holds_the_checkpoint_back_until_it_returns() {
         "{}",
         o.stderr
     );
-    // Tiles of the new size may be there; the published checkpoint is still the old one.
+    // Tiles of the new size may be there; the published checkpoint is still the old one, and
+    // still witnessed; the ledger's newest entry is not yet witnessed (exit 3, never 0).
     w.ok(&["verify", &dest, "--ledger-key", &vkey]);
+    w.ok(&["verify", &dest, "--ledger-key", &vkey, "--witness-policy", &p]);
+    let o = w.run(&["verify", "--witness-policy", &p]);
+    assert_eq!(o.code, 3, "{}\n{}", o.stdout, o.stderr);
+    assert!(
+        format!("{}{}", o.stdout, o.stderr).contains("not yet witnessed"),
+        "{}\n{}",
+        o.stdout,
+        o.stderr
+    );
 
     // Back (its state kept): the next publish advances.
     let _w2 = witnessd(&w, &k2, "ws2", &vkey, &addr2.to_string());
