@@ -478,6 +478,97 @@ witness_peers() {
     reject_accord "litewitness's cosignature with a bit flipped" "$lv" "$w/litewitness-7.flipped"
     move_cosignature "$w/litewitness-7.cosigned" "$w/log-5.checkpoint" "$w/litewitness-7-on-5" "$lname"
     reject_accord "litewitness's cosignature of size 7 on the checkpoint of size 5" "$lv" "$w/litewitness-7-on-5"
+
+    # accord's log collecting cosignatures (FORMAT.md §17) from litewitness and from accord's
+    # witness, under a policy (§16) that both accord and torchwood read: a two-of-two quorum.
+    # publish must put both cosignatures on the published checkpoint; accord's verifier and
+    # torchwood's ParsePolicy + VerifyCheckpoint must accept it under that policy; with
+    # litewitness down the next checkpoint must not be published (exit 3), and once it is back
+    # it must be.
+    local corigin=interop.example/collected cv cdir=$w/collected pub=$w/collected-pub cpol=$w/collected.policy
+    $a --ledger "$cdir" init --origin "$corigin" --key-file "$w/collected.skey" >"$w/collected.vkey"
+    cv=$(cat "$w/collected.vkey")
+    $a --ledger "$cdir" register --key "$w/keys/acme.key" --org Acme >/dev/null
+    for i in 1 2 3; do attest "$cdir" "collected product $i"; done
+    local aurl lurl lw_pid
+    log=$w/collected-accord-witness.log
+    "$ACCORD" witness serve --listen 127.0.0.1:0 --key "$w/accord-witness.key" --log "$cv" \
+        --state "$w/collected-accord-witness-state" --init 2>"$log" &
+    SERVER_PIDS+=($!)
+    aurl=
+    for i in $(seq 100); do
+        aurl=$(grep -o 'http://127\.0\.0\.1:[0-9]*/' "$log" | head -n 1 || true)
+        [ -n "$aurl" ] && break
+        kill -0 "${SERVER_PIDS[-1]}" 2>/dev/null || die "accord witness serve exited: $(cat "$log")"
+        sleep 0.1
+    done
+    [ -n "$aurl" ] || die "accord witness serve did not say where it listens: $(cat "$log")"
+    rm -f "$sock"
+    ssh-agent -D -a "$sock" >/dev/null &
+    SERVER_PIDS+=($!)
+    for i in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
+    SSH_AUTH_SOCK=$sock ssh-add -q "$w/litewitness-ssh" 2>/dev/null || die "ssh-add failed"
+    "$bin/witnessctl" add-log -db "$w/collected-lw.db" -origin "$corigin" 2>>"$w/witnessctl.log"
+    "$bin/witnessctl" add-key -db "$w/collected-lw.db" -origin "$corigin" -key "$cv" 2>>"$w/witnessctl.log"
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    lurl=http://127.0.0.1:$port/
+    start_lw() {
+        "$bin/litewitness" -db "$w/collected-lw.db" -name "$lname" -key "$fp" -ssh-agent "$sock" \
+            -listen "127.0.0.1:$port" 2>>"$w/collected-litewitness.log" &
+        lw_pid=$!
+        SERVER_PIDS+=($lw_pid)
+        for i in $(seq 100); do
+            curl -s -o /dev/null "$lurl" && return 0
+            kill -0 "$lw_pid" 2>/dev/null || die "litewitness exited: $(cat "$w/collected-litewitness.log")"
+            sleep 0.1
+        done
+        die "litewitness did not listen at $lurl"
+    }
+    start_lw
+    printf 'log %s\nwitness lite %s %s\nwitness accord %s %s\ngroup both all lite accord\nquorum both\n' \
+        "$cv" "$lv" "$lurl" "$aw" "$aurl" >"$cpol"
+    local code
+    publish_collected() {
+        set +e
+        $a --ledger "$cdir" publish "$pub" --witness-policy "$cpol" --json >"$w/publish.json" 2>"$w/publish.err"
+        code=$?
+        set -e
+    }
+    publish_collected
+    [ "$code" = 0 ] || die "publish --witness-policy exited $code: $(cat "$w/publish.err")"
+    [ "$(sed -n 2p "$pub/checkpoint")" = 4 ] || die "the published checkpoint is not of size 4: $(cat "$pub/checkpoint")"
+    grep -qF "— $lname " "$pub/checkpoint" || die "no litewitness cosignature on the published checkpoint"
+    grep -qF "— $aname " "$pub/checkpoint" || die "no accord witness cosignature on the published checkpoint"
+    $a verify "$pub" --ledger-key "$cv" --witness-policy "$cpol" --state "$w/verify-state" >"$w/verify.out" 2>&1 ||
+        die "accord verify --witness-policy refused what publish collected: $(cat "$w/verify.out")"
+    "$bin/witness-go" verify -log "$cv" -witness "$lv" -policy "$cpol" -checkpoint "$pub/checkpoint" >"$w/check.out" ||
+        die "torchwood refused the published checkpoint under the policy: $(cat "$w/check.out")"
+    say "publish --witness-policy: size 4 cosigned by litewitness and accord's witness; accord verify and torchwood (policy: all of [lite, accord]) accept it:"
+    sed 's/^/    /' "$w/check.out"
+    # litewitness down: the new checkpoint waits; the published one stays, still witnessed.
+    cp "$pub/checkpoint" "$w/published-4"
+    kill -TERM "$lw_pid"; wait "$lw_pid" 2>/dev/null || true
+    attest "$cdir" "collected product 4"
+    publish_collected
+    [ "$code" = 3 ] || die "publish with litewitness down exited $code, expected 3: $(cat "$w/publish.err")"
+    cmp -s "$pub/checkpoint" "$w/published-4" || die "the checkpoint moved without its quorum"
+    jq -e '.witnessing.quorum_met == false' "$w/publish.json" >/dev/null || die "publish JSON: $(cat "$w/publish.json")"
+    set +e
+    $a verify --ledger "$cdir" --witness-policy "$cpol" --state "$w/verify-state-2" >"$w/verify.out" 2>&1
+    code=$?
+    set -e
+    [ "$code" = 3 ] || die "verify --witness-policy of the ledger with an entry not yet witnessed exited $code, expected 3: $(cat "$w/verify.out")"
+    say "litewitness down: publish exits 3 and keeps the checkpoint of size 4; verify of the ledger exits 3"
+    start_lw
+    publish_collected
+    [ "$code" = 0 ] || die "publish after litewitness came back exited $code: $(cat "$w/publish.err")"
+    [ "$(sed -n 2p "$pub/checkpoint")" = 5 ] || die "the checkpoint did not advance to 5"
+    "$bin/witness-go" verify -log "$cv" -witness "$lv" -policy "$cpol" -checkpoint "$pub/checkpoint" >"$w/check.out" ||
+        die "torchwood refused the published checkpoint of size 5: $(cat "$w/check.out")"
+    $a verify "$pub" --ledger-key "$cv" --witness-policy "$cpol" --state "$w/verify-state" >"$w/verify.out" 2>&1 ||
+        die "accord verify --witness-policy refused size 5: $(cat "$w/verify.out")"
+    say "litewitness back: size 5 published with both cosignatures; torchwood and accord verify accept it"
+    stop_servers
 }
 
 timings=()
