@@ -151,8 +151,36 @@ fn two_of_two_cosign_one_down_holds_the_checkpoint_back_until_it_returns() {
     // collecting side and the verifying side (FORMAT §16, §17) agree, on the published log
     // and on the ledger whose stored cosigned checkpoint it is.
     w.ok(&["verify", &dest, "--ledger-key", &vkey]);
-    w.ok(&["verify", &dest, "--ledger-key", &vkey, "--witness-policy", &p]);
+    let wstate = w.path_str("wpstate");
+    w.ok(&[
+        "verify",
+        &dest,
+        "--ledger-key",
+        &vkey,
+        "--witness-policy",
+        &p,
+        "--state",
+        &wstate,
+    ]);
     w.ok(&["verify", "--witness-policy", &p]);
+    // The checkpoint the verifier remembers is kept with its cosignatures: evidence of what the
+    // witnesses vouched for, should the log later show another history.
+    let remembered: Vec<Vec<u8>> = std::fs::read_dir(&wstate)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("checkpoint-")
+        })
+        .map(|p| std::fs::read(p).unwrap())
+        .collect();
+    assert_eq!(
+        remembered,
+        vec![note.clone()],
+        "the remembered checkpoint is the cosigned note"
+    );
     // A second publish has nothing to do and keeps the cosigned checkpoint.
     let (code, v, err) = publish(&w, &dest, &p, &[]);
     assert_eq!(code, 0, "{err}");
