@@ -227,7 +227,7 @@ fn a_forged_or_misplaced_cosignature_is_refused() {
     n.push_str(&forged_line(&ws.w1, &text, now()));
     set_checkpoint(&dir, &n);
     let e = w.fails(
-        2,
+        1,
         &verify_dir(&dir, &vkey, &state, &["--witness-policy", &either]),
     );
     assert!(e.contains("\"w1\"") && e.contains("does not verify"), "{e}");
@@ -241,7 +241,7 @@ fn a_forged_or_misplaced_cosignature_is_refused() {
     n.push_str(&ws.w1.cosign(other.as_bytes(), now()).unwrap());
     set_checkpoint(&dir, &n);
     let e = w.fails(
-        2,
+        1,
         &verify_dir(&dir, &vkey, &state, &["--witness-policy", &either]),
     );
     assert!(e.contains("\"w1\""), "{e}");
@@ -434,7 +434,7 @@ fn a_ledger_is_trusted_up_to_its_newest_witnessed_checkpoint() {
     let mut forged = cosigned(&n5, &[(&ws.w2, now())]);
     forged.push_str(&forged_line(&ws.w1, &text_of(&n5), now()));
     store_cosigned(&w, 5, &forged);
-    let e = w.fails(2, &["verify", "--ledger-key", &vkey, "--witness-policy", &both]);
+    let e = w.fails(1, &["verify", "--ledger-key", &vkey, "--witness-policy", &both]);
     assert!(e.contains("\"w1\""), "{e}");
 }
 
@@ -544,7 +544,7 @@ fn mirror_import_and_watch_judge_the_checkpoint_they_take() {
     };
     let args = mirror("state-m");
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let e = w.fails(2, &args);
+    let e = w.fails(1, &args);
     assert!(e.contains("\"w1\"") && e.contains("unchanged"), "{e}");
     assert!(!m.exists(), "nothing mirrored");
     // Not witnessed (w1 only): mirrored all the same, since it verified, and exit 3.

@@ -117,6 +117,7 @@ pub fn ledger(e: LedgerError, rejected_code: u8) -> Fail {
     let code = match &e {
         LedgerError::Invalid { .. } => 1,
         LedgerError::Store(StoreError::Damaged(_)) => 1,
+        LedgerError::Witness(accord::policy::PolicyError::Forged { .. }) => 1,
         LedgerError::Rejected { .. } => rejected_code,
         _ => 2,
     };

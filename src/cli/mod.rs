@@ -45,7 +45,7 @@ Exit codes:
 const IMPORT_HELP: &str = "The export is verified whole before anything is committed (a failure leaves the mirror \
 as it was). With --witness-policy FILE, the export's checkpoint must also be cosigned by the policy's quorum of \
 witnesses (docs/FORMAT.md section 16): a cosignature of a policy witness that does not verify stops the import \
-(exit 2, the mirror unchanged); a checkpoint that is valid but not witnessed (or not within --max-age) is still \
+(exit 1, the mirror unchanged); a checkpoint that is valid but not witnessed (or not within --max-age) is still \
 imported, since every entry verified, and the command says \"not witnessed\" and exits 3. Cosignatures found are \
 kept in the mirror, for `verify --witness-policy` on it.";
 
@@ -296,7 +296,7 @@ of it verifies: invalid data exits 1 naming the tile or entry, a network failure
 to catch up.\n\n\
 With --witness-policy FILE, the published checkpoint must also be cosigned by the policy's quorum of witnesses \
 (docs/FORMAT.md section 16). A checkpoint carrying a cosignature of a policy witness that does not verify is \
-refused (exit 2, the mirror unchanged). One that is valid but not witnessed (or not within --max-age) is still \
+refused (exit 1, the mirror unchanged). One that is valid but not witnessed (or not within --max-age) is still \
 mirrored, since every entry verified, and the command says \"not witnessed\" and exits 3: the mirror holds what \
 the log published, not what its witnesses vouch for. Cosignatures found are kept in the mirror, so that \
 `accord --ledger ./mirror verify --witness-policy FILE` judges them again.\n\n\

@@ -211,7 +211,7 @@ pub(super) fn verify_proof(
     let vkey = vkey(key)?;
     let required = witness.requirement(&vkey)?;
     // The proof's (newest) checkpoint judged by the policy, if one was given: a forged
-    // cosignature of a policy witness is refused (exit 2).
+    // cosignature of a policy witness is refused (exit 1).
     let judge = |cp: &accord::checkpoint::SignedCheckpoint| {
         required
             .as_ref()

@@ -61,7 +61,7 @@ again from that finding's entry.\n\n\
 --witness-policy FILE [--max-age DURATION] also requires the checkpoint to be cosigned by the policy's \
 quorum of witnesses (docs/FORMAT.md section 16): the findings are reported all the same, and a run whose \
 checkpoint is not witnessed exits 3 (its summary carries `witnesses`); a cosignature of a policy witness \
-that does not verify stops the run (exit 2).\n\n\
+that does not verify stops the run (exit 1).\n\n\
 Exit codes: 0 it ran, with or without findings; 1 a rollback, a fork or invalid data; 2 usage, \
 network and state-directory errors, a failed --exec; 3 is reserved for entries not yet witnessed \
 (once witnesses exist).\n\n\

@@ -47,9 +47,10 @@ pub fn load(path: &Path, vkey: &VerifierKey, max_age: Option<u64>) -> Res<Requir
     Ok(Requirement { policy, max_age })
 }
 
-/// A checkpoint refused by the policy (a forged or misplaced cosignature): exit 2.
+/// A checkpoint refused by the policy (a forged or misplaced cosignature): tampered data, exit 1
+/// as for any checkpoint line that does not verify.
 pub fn refused(e: PolicyError, what: &str) -> Fail {
-    Fail::usage(e).context(format!("{what}: verification REFUSED"))
+    Fail::invalid(e).context(format!("{what}: verification REFUSED"))
 }
 
 /// The `witnesses` object of a command's JSON.
