@@ -251,7 +251,13 @@ impl WitnessPolicy {
                         "any" => 1,
                         "all" => members.len(),
                         t => match t.parse::<usize>() {
-                            Ok(k) if (1..=members.len()).contains(&k) && !t.starts_with('0') => k,
+                            Ok(k)
+                                if (1..=members.len()).contains(&k)
+                                    && !t.starts_with('0')
+                                    && t.bytes().all(|b| b.is_ascii_digit()) =>
+                            {
+                                k
+                            }
                             _ => {
                                 return Err(bad(
                                     n,
@@ -263,6 +269,23 @@ impl WitnessPolicy {
                             }
                         },
                     };
+                    // One witness reachable through two members would be counted twice toward
+                    // this group's threshold (the count is of distinct witness keys).
+                    let mut seen: Vec<usize> = Vec::new();
+                    for m in &members {
+                        for wi in p.leaves(*m) {
+                            if seen.contains(&wi) {
+                                return Err(bad(
+                                    n,
+                                    format!(
+                                        "witness {:?} is reached through more than one member of group {:?}: it would be counted twice",
+                                        p.witnesses[wi].name, fields[1]
+                                    ),
+                                ));
+                            }
+                            seen.push(wi);
+                        }
+                    }
                     p.groups.push(Group {
                         name: fields[1].to_string(),
                         threshold,
@@ -317,6 +340,18 @@ impl WitnessPolicy {
             return Err(bad(line, format!("the name {name:?} is already used")));
         }
         Ok(())
+    }
+
+    /// The witnesses a component reaches (a witness, or every witness below a group).
+    fn leaves(&self, c: Component) -> Vec<usize> {
+        match c {
+            Component::Witness(i) => vec![i],
+            Component::Group(g) => self.groups[g]
+                .members
+                .iter()
+                .flat_map(|m| self.leaves(*m))
+                .collect(),
+        }
     }
 
     fn component(&self, name: &str) -> Option<Component> {
@@ -535,7 +570,8 @@ impl Witnessing {
         self.quorum_met && self.not_yet_witnessed == 0
     }
 
-    /// Who cosigned the checkpoint judged: "w1 (fresh, 2026-01-01T00:00:00Z), w2 (stale, ...)",
+    /// Who cosigned the checkpoint judged: "w1 (fresh, 2026-01-01T00:00:00Z), w2 (stale, ...)"
+    /// under a maximum age, "w1 (valid, ...)" without one,
     /// or "nobody of the policy".
     pub fn cosigners(&self) -> String {
         let Some((_, j)) = &self.judged else {
@@ -547,7 +583,11 @@ impl Witnessing {
             .filter_map(|(name, c)| match c {
                 Cosigned::Valid { timestamp, fresh } => Some(format!(
                     "{name} ({}, {})",
-                    if *fresh { "fresh" } else { "stale" },
+                    match (self.max_age, *fresh) {
+                        (None, _) => "valid",
+                        (Some(_), true) => "fresh",
+                        (Some(_), false) => "stale",
+                    },
                     crate::time::format(i64::try_from(*timestamp).unwrap_or(i64::MAX))
                 )),
                 _ => None,
@@ -786,6 +826,11 @@ mod tests {
             ),
             (format!("witness a {w0}\ngroup g 3 a\nquorum g\n"), "threshold"),
             (format!("witness a {w0}\ngroup g 0 a\nquorum g\n"), "threshold"),
+            (format!("witness a {w0}\ngroup g +1 a\nquorum g\n"), "threshold"),
+            (
+                format!("witness a {w0}\ngroup x any a\ngroup g 2 x a\nquorum g\n"),
+                "counted twice",
+            ),
             (
                 format!("witness a {w0}\ngroup g any a zz\nquorum g\n"),
                 "not a witness or group",

@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::checkpoint::SignedCheckpoint;
+use crate::checkpoint::MAX_NOTE_SIZE;
 use crate::merkle::{consistency_proof, Hash, HashStore};
 use crate::policy::{PolicyWitness, WitnessPolicy};
 use crate::remote::PostAnswer;
@@ -388,9 +389,10 @@ pub fn collect_with(
         }
     }
     let mut note = checkpoint.note.clone();
+    let mut signature_lines = signature_lines(&note);
     let mut outcomes = Vec::new();
     for (w, a) in witnesses.iter().zip(asked) {
-        let Some(a) = a else {
+        let Some(mut a) = a else {
             outcomes.push(WitnessOutcome {
                 name: w.name.clone(),
                 url: None,
@@ -407,9 +409,17 @@ pub fn collect_with(
                 known.set(w, n);
             }
         }
-        if let Some(line) = &a.cosignature {
-            note.extend_from_slice(line.as_bytes());
-            note.push(b'\n');
+        if let Some(line) = a.cosignature.take() {
+            // A checkpoint is a note of at most MAX_NOTE_SIZE bytes and MAX_SIGNATURE_LINES
+            // signature lines (FORMAT §6): the lines that do not fit are left off (in policy
+            // order), rather than publishing a note no client can read.
+            if append_fitting(&mut note, &mut signature_lines, &line) {
+                a.cosignature = Some(line);
+            } else {
+                a.error = Some(format!(
+                    "cosigned, but its line does not fit on the checkpoint (at most {MAX_NOTE_SIZE} bytes and {MAX_SIGNATURE_LINES} signature lines): left off"
+                ));
+            }
         }
         let evidence = if a.status == Status::Evidence {
             Some(write_evidence(
@@ -441,6 +451,30 @@ pub fn collect_with(
     })
 }
 
+/// Most signature lines a checkpoint note may carry (the log's own included); `signed_note`
+/// refuses a note with more.
+pub const MAX_SIGNATURE_LINES: usize = 100;
+
+/// Appends the signature line `line` (without its newline) to `note` if the note stays within
+/// [`MAX_NOTE_SIZE`] bytes and [`MAX_SIGNATURE_LINES`] lines; whether it did.
+fn append_fitting(note: &mut Vec<u8>, lines: &mut usize, line: &str) -> bool {
+    if note.len() + line.len() + 1 > MAX_NOTE_SIZE || *lines >= MAX_SIGNATURE_LINES {
+        return false;
+    }
+    note.extend_from_slice(line.as_bytes());
+    note.push(b'\n');
+    *lines += 1;
+    true
+}
+
+/// The signature lines of a signed note (after its last blank line).
+fn signature_lines(note: &[u8]) -> usize {
+    match note.windows(2).rposition(|w| w == b"\n\n") {
+        Some(at) => note[at + 2..].iter().filter(|&&b| b == b'\n').count(),
+        None => 0,
+    }
+}
+
 /// `<url>/add-checkpoint` (the policy's URL is the witness's prefix).
 fn endpoint(url: &str) -> String {
     format!("{}/add-checkpoint", url.trim_end_matches('/'))
@@ -470,6 +504,17 @@ enum Step {
     Retry(u64),
 }
 
+/// The size in a 409's `text/x.tlog.size` body: ASCII digits with no sign or leading zeros and
+/// at most one final newline, or nothing understood.
+fn parse_size_body(body: &[u8]) -> Option<u64> {
+    let b = std::str::from_utf8(body).ok()?;
+    let b = b.strip_suffix('\n').unwrap_or(b);
+    if b.is_empty() || !b.bytes().all(|c| c.is_ascii_digit()) || (b.len() > 1 && b.starts_with('0')) {
+        return None;
+    }
+    b.parse().ok()
+}
+
 /// What an answer to a request from `old` means.
 fn judge_answer(
     w: &PolicyWitness,
@@ -492,11 +537,7 @@ fn judge_answer(
                 .as_deref()
                 .and_then(|c| c.split(';').next())
                 .is_some_and(|c| c.trim().eq_ignore_ascii_case(SIZE_CONTENT_TYPE));
-            let named = std::str::from_utf8(&a.body)
-                .ok()
-                .map(|b| b.strip_suffix('\n').unwrap_or(b))
-                .and_then(|b| b.parse::<u64>().ok())
-                .filter(|_| typed);
+            let named = parse_size_body(&a.body).filter(|_| typed);
             match named {
                 None => done(
                     Status::Refused,
@@ -650,6 +691,54 @@ fn write_evidence(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_409_size_is_digits_only() {
+        assert_eq!(parse_size_body(b"5\n"), Some(5));
+        assert_eq!(parse_size_body(b"0"), Some(0));
+        assert_eq!(parse_size_body(b"18446744073709551615\n"), Some(u64::MAX));
+        for bad in [
+            &b"+5"[..],
+            b"05",
+            b"-0",
+            b" 5",
+            b"5 ",
+            b"",
+            b"\n",
+            b"5\n\n",
+            b"18446744073709551616",
+        ] {
+            assert_eq!(parse_size_body(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn cosignature_lines_that_do_not_fit_on_the_note_are_left_off() {
+        let mut note = "o\n1\nAAAA\n\n\u{2014} o sig\n".as_bytes().to_vec();
+        let mut lines = signature_lines(&note);
+        assert_eq!(lines, 1);
+        for i in 1..MAX_SIGNATURE_LINES {
+            assert!(
+                append_fitting(&mut note, &mut lines, &format!("\u{2014} w{i} x")),
+                "{i}"
+            );
+        }
+        assert_eq!(lines, MAX_SIGNATURE_LINES);
+        assert!(!append_fitting(&mut note, &mut lines, "\u{2014} one too many x"));
+        assert_eq!(
+            signature_lines(&note),
+            MAX_SIGNATURE_LINES,
+            "the note is unchanged"
+        );
+        let mut note = "o\n1\nAAAA\n\n\u{2014} o sig\n".as_bytes().to_vec();
+        let mut lines = 1;
+        let long = "x".repeat(MAX_NOTE_SIZE);
+        assert!(
+            !append_fitting(&mut note, &mut lines, &long),
+            "over the size limit"
+        );
+        assert_eq!(lines, 1);
+    }
     use crate::checkpoint::{Checkpoint, LedgerKey, Origin};
     use crate::cosignature::CosignerKey;
     use crate::merkle::{leaf_hash, stored_hashes, tree_root};

@@ -554,3 +554,50 @@ fn serve_serves_only_witnessed_checkpoints_and_publishes_them() {
     let log = srv.stderr.lock().unwrap().clone();
     assert!(log.contains("witness behind: w2 (http://"), "{log}");
 }
+
+/// Review 16b, F1: `publish --witness-policy` waiting for a witness that never answers must not
+/// hold the ledger: an append made meanwhile is taken at once (FORMAT §17: a witness that is
+/// down never blocks an append).
+#[test]
+fn appends_never_wait_for_a_publish_collecting_from_a_silent_witness() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let (w, vkey, acme) = acme_with_attestations(1);
+    let (_, v) = witness_key(&w, "slow.example");
+    let asked = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&asked);
+    let slow = fake_witness(move |mut c| {
+        read_request(&mut c);
+        flag.store(true, Ordering::SeqCst);
+        std::thread::sleep(Duration::from_secs(30));
+        drop(c);
+    });
+    let p = policy(&w, &vkey, &[("slow", &v, &format!("http://{slow}"))], "1");
+    let dest = w.path_str("pub");
+    let mut publishing = w
+        .std_cmd()
+        .args([
+            "publish",
+            &dest,
+            "--witness-policy",
+            &p,
+            "--witness-timeout",
+            "20",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("the witness to be asked", || asked.load(Ordering::SeqCst));
+    // The publish is now waiting for the witness; an append must not wait for it (a ledger
+    // held by another process is waited for up to 10 s, then refused: either would fail here).
+    let t = Instant::now();
+    w.attest(&acme, &["no-backdoors"], "made while publish waits");
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "the append waited {:?} for the publish",
+        t.elapsed()
+    );
+    let _ = publishing.kill();
+    let _ = publishing.wait();
+}

@@ -123,7 +123,7 @@ fn a_published_log_is_trusted_only_with_its_quorum() {
     set_checkpoint(&dir, &cosigned(&note, &[(&ws.w1, now())]));
     let e = w.not_established(&verify_dir(&dir, &vkey, &state, &["--witness-policy", &p]));
     assert!(
-        e.contains("not witnessed") && e.contains("cosigned by: w1 (fresh"),
+        e.contains("not witnessed") && e.contains("cosigned by: w1 (valid"),
         "{e}"
     );
     // Both: the quorum is met, exit 0.
@@ -177,7 +177,7 @@ fn a_split_view_is_refused_by_a_two_of_two_policy() {
         let st = w.path_str(state);
         let e = w.not_established(&verify_dir(dir, &vkey, &st, &["--witness-policy", &both]));
         assert!(e.contains("checkpoint 3 is not witnessed"), "{e}");
-        assert!(e.contains(&format!("cosigned by: {by} (fresh")), "{e}");
+        assert!(e.contains(&format!("cosigned by: {by} (valid")), "{e}");
     }
     // A verifier that saw A, shown B: a fork (exit 1), witnessed or not.
     let e = w.fails(

@@ -161,12 +161,11 @@ pub(super) fn publish(
     json: bool,
 ) -> Res {
     use accord::destination::Destination;
-    // Storing a cosigned checkpoint writes to the ledger.
-    let l = if witnessing.witness_policy.is_some() {
-        open_rw(dir)?
-    } else {
-        open_ro(dir)?
-    };
+    // Read-only, also with a policy: collecting cosignatures can take up to the witnesses'
+    // timeout, and appends must never wait for witnesses (FORMAT §17). The cosigned checkpoint
+    // is stored in the ledger afterwards, with the write lock held only for that.
+    let l = open_ro(dir)?;
+    let mut to_store: Option<(u64, Vec<u8>)> = None;
     let policy = match &witnessing.witness_policy {
         Some(p) => {
             let vkey = vkey(&l.recorded_vkey().map_err(|e| fail::ledger(e, 2))?)?;
@@ -198,20 +197,24 @@ pub(super) fn publish(
                 Some(&|d, t| bar.update(d, t)),
                 &mut |ours, published, hashes| {
                     let met = |note: &[u8]| policy.judge(note, collect_options.now, None).quorum_met;
-                    // Already published with its quorum, or cosigned and stored earlier.
-                    if let Some(p) = published.filter(|p| p.checkpoint == ours.checkpoint && met(&p.note)) {
-                        return Ok(Some(p.note.clone()));
-                    }
                     let size = ours.checkpoint.size;
-                    for (n, note) in l.store().cosigned()? {
-                        if n == size && note.starts_with(&ours.note) && met(&note) {
-                            return Ok(Some(note));
+                    let stored = l.store().cosigned()?;
+                    // Cosigned and stored earlier.
+                    for (n, note) in &stored {
+                        if *n == size && note.starts_with(&ours.note) && met(note) {
+                            return Ok(Some(note.clone()));
                         }
+                    }
+                    // Already published with its quorum (and stored now if an earlier run could
+                    // not store it).
+                    if let Some(p) = published.filter(|p| p.checkpoint == ours.checkpoint && met(&p.note)) {
+                        to_store = Some((size, p.note.clone()));
+                        return Ok(Some(p.note.clone()));
                     }
                     let c = witnessing::collect(policy, ours, hashes, &mut known, &collect_options)?;
                     known.save(&sizes)?;
                     let chosen = if c.quorum_met {
-                        l.store().put_cosigned(size, &c.note)?;
+                        to_store = Some((size, c.note.clone()));
                         Some(c.note.clone())
                     } else {
                         None
@@ -224,6 +227,24 @@ pub(super) fn publish(
     };
     drop(bar);
     drop(target);
+    let recorded_vkey = l.recorded_vkey().map_err(|e| fail::ledger(e, 1))?;
+    drop(l);
+    if let (Ok(_), Some((size, note))) = (&r, &to_store) {
+        // The checkpoint is published; storing it lets `verify --witness-policy` on the ledger
+        // trust it. If the ledger is busy, the next publish stores it.
+        let stored = open_rw(dir).and_then(|rw| {
+            rw.store()
+                .put_cosigned(*size, note)
+                .map_err(|e| fail::ledger(e.into(), 2))
+        });
+        if let Err(e) = stored {
+            note!(
+                "warning: the cosigned checkpoint of size {size} is published but not stored in the ledger ({}); \
+                 `verify --witness-policy` of the ledger counts its entries not yet witnessed until the next publish stores it",
+                e.message()
+            );
+        }
+    }
     let r = r.map_err(|e| match e {
         accord::publish::PublishError::Conflict { .. } => Fail::invalid(e).context("publish FAILED"),
         accord::publish::PublishError::Ledger(e) => fail::ledger(e, 1).context("publish FAILED"),
@@ -320,11 +341,7 @@ pub(super) fn publish(
     out(&format!(
         "published the ledger to {dest} up to size {} (was {}): {} files, {} bytes\n\
          {serve}, or check it with:\n  accord verify {check} --ledger-key {}\n",
-        r.to,
-        r.from,
-        r.files,
-        r.bytes,
-        l.recorded_vkey().map_err(|e| fail::ledger(e, 1))?
+        r.to, r.from, r.files, r.bytes, recorded_vkey
     ));
     Ok(())
 }
