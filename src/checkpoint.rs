@@ -94,6 +94,60 @@ fn key_id(name: &str, key: &[u8; 32]) -> u32 {
     signed_note::key_id(name, &k)
 }
 
+/// Parses a signed-note verifier key `<name>+<hex8 key id>+<base64(alg ‖ 32-byte key)>`
+/// strictly, for the signature type `alg` (0x01 for a log's key, 0x04 for a witness's
+/// cosignature key): a valid name, 8 lowercase hex digits, canonical base64, a canonical
+/// Ed25519 point of large order, and the key id `SHA-256(name ‖ 0x0A ‖ alg ‖ key)[:4]`.
+/// `other_alg` is the problem named for another type.
+///
+/// # Errors
+/// The problem, for the caller's error type.
+pub(crate) fn parse_vkey(
+    s: &str,
+    alg: u8,
+    other_alg: &'static str,
+) -> Result<(String, u32, VerifyingKey), &'static str> {
+    if s.len() > 512 {
+        return Err("too long");
+    }
+    let mut parts = s.splitn(3, '+');
+    let (Some(name), Some(id16), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err("expected NAME+ID+KEY");
+    };
+    Origin::new(name).map_err(|_| "invalid name")?;
+    if id16.len() != 8
+        || !id16
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return Err("key id must be 8 lowercase hex digits");
+    }
+    let id = u32::from_str_radix(id16, 16).map_err(|_| "key id is not hex")?;
+    let raw = STANDARD.decode(b64).map_err(|_| "key is not canonical base64")?;
+    let [found, key @ ..]: [u8; 33] = raw
+        .as_slice()
+        .try_into()
+        .map_err(|_| "key must be 33 bytes: the signature type and 32 key bytes")?;
+    if found != alg {
+        return Err(other_alg);
+    }
+    let vk = VerifyingKey::from_bytes(&key).map_err(|_| "not an Ed25519 point")?;
+    // ed25519-dalek keeps the given bytes and accepts y ≥ p: compare with a re-encoding.
+    if vk.to_edwards().compress().to_bytes() != key {
+        return Err("non-canonical point encoding");
+    }
+    if vk.is_weak() {
+        return Err("small-order key");
+    }
+    let mut typed = Vec::with_capacity(33);
+    typed.push(alg);
+    typed.extend_from_slice(&key);
+    if signed_note::key_id(name, &typed) != id {
+        return Err("key id does not match name and key");
+    }
+    Ok((name.to_string(), id, vk))
+}
+
 /// A C2SP verifier key: `<name>+<hex8 key id>+<base64(0x01 ‖ key)>`.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct VerifierKey {
@@ -108,49 +162,9 @@ impl VerifierKey {
     /// # Errors
     /// [`CheckpointError::BadVerifierKey`] naming the problem.
     pub fn parse(s: &str) -> Result<Self, CheckpointError> {
-        let bad = CheckpointError::BadVerifierKey;
-        if s.len() > 512 {
-            return Err(bad("too long"));
-        }
-        let mut parts = s.splitn(3, '+');
-        let (Some(name), Some(id16), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(bad("expected NAME+ID+KEY"));
-        };
-        Origin::new(name).map_err(|_| bad("invalid name"))?;
-        if id16.len() != 8
-            || !id16
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        {
-            return Err(bad("key id must be 8 lowercase hex digits"));
-        }
-        let id = u32::from_str_radix(id16, 16).map_err(|_| bad("key id is not hex"))?;
-        let raw = STANDARD
-            .decode(b64)
-            .map_err(|_| bad("key is not canonical base64"))?;
-        let [alg, key @ ..]: [u8; 33] = raw
-            .as_slice()
-            .try_into()
-            .map_err(|_| bad("key must be 33 bytes: 0x01 and 32 key bytes"))?;
-        if alg != ALG_ED25519 {
-            return Err(bad("unknown algorithm (only Ed25519, 0x01)"));
-        }
-        let vk = VerifyingKey::from_bytes(&key).map_err(|_| bad("not an Ed25519 point"))?;
-        // ed25519-dalek keeps the given bytes and accepts y ≥ p: compare with a re-encoding.
-        if vk.to_edwards().compress().to_bytes() != key {
-            return Err(bad("non-canonical point encoding"));
-        }
-        if vk.is_weak() {
-            return Err(bad("small-order key"));
-        }
-        if key_id(name, &key) != id {
-            return Err(bad("key id does not match name and key"));
-        }
-        Ok(VerifierKey {
-            name: name.to_string(),
-            id,
-            key: vk,
-        })
+        let (name, id, key) = parse_vkey(s, ALG_ED25519, "unknown algorithm (only Ed25519, 0x01)")
+            .map_err(CheckpointError::BadVerifierKey)?;
+        Ok(VerifierKey { name, id, key })
     }
 
     /// The key name (the ledger's origin).

@@ -95,50 +95,13 @@ impl CosignerVerifier {
     /// # Errors
     /// [`CosignatureError::BadVerifierKey`] naming the problem.
     pub fn parse(s: &str) -> Result<Self, CosignatureError> {
-        let bad = CosignatureError::BadVerifierKey;
-        if s.len() > 512 {
-            return Err(bad("too long"));
-        }
-        let mut parts = s.splitn(3, '+');
-        let (Some(name), Some(id16), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(bad("expected NAME+ID+KEY"));
-        };
-        Origin::new(name).map_err(|_| bad("invalid name"))?;
-        if id16.len() != 8
-            || !id16
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        {
-            return Err(bad("key id must be 8 lowercase hex digits"));
-        }
-        let id = u32::from_str_radix(id16, 16).map_err(|_| bad("key id is not hex"))?;
-        let raw = STANDARD
-            .decode(b64)
-            .map_err(|_| bad("key is not canonical base64"))?;
-        let [alg, key @ ..]: [u8; 33] = raw
-            .as_slice()
-            .try_into()
-            .map_err(|_| bad("key must be 33 bytes: 0x04 and 32 key bytes"))?;
-        if alg != ALG_COSIGNATURE_V1 {
-            return Err(bad(
-                "not a cosignature/v1 key (type 0x04); a log's vkey has type 0x01",
-            ));
-        }
-        let vk = VerifyingKey::from_bytes(&key).map_err(|_| bad("not an Ed25519 point"))?;
-        if vk.to_edwards().compress().to_bytes() != key {
-            return Err(bad("non-canonical point encoding"));
-        }
-        if vk.is_weak() {
-            return Err(bad("small-order key"));
-        }
-        if key_id(name, &key) != id {
-            return Err(bad("key id does not match name and key"));
-        }
-        Ok(CosignerVerifier {
-            name: name.to_string(),
-            id,
-            key: vk,
-        })
+        let (name, id, key) = crate::checkpoint::parse_vkey(
+            s,
+            ALG_COSIGNATURE_V1,
+            "not a cosignature/v1 key (type 0x04); a log's vkey has type 0x01",
+        )
+        .map_err(CosignatureError::BadVerifierKey)?;
+        Ok(CosignerVerifier { name, id, key })
     }
 
     /// The witness's name.
