@@ -148,6 +148,62 @@ pub(crate) fn parse_vkey(
     Ok((name.to_string(), id, vk))
 }
 
+/// The secret key form `PRIVATE+KEY+<name>+<hex8 key id>+<base64(alg ‖ seed)>` (Go's
+/// `note.NewSigner` form; for a witness, the type 0x04 keeps it from being taken for a log key).
+pub(crate) fn format_skey(name: &str, alg: u8, key: &SigningKey) -> Zeroizing<String> {
+    let mut k = Zeroizing::new(vec![alg]);
+    k.extend_from_slice(key.as_bytes());
+    let b64 = Zeroizing::new(STANDARD.encode(&*k));
+    let mut typed = vec![alg];
+    typed.extend_from_slice(key.verifying_key().as_bytes());
+    Zeroizing::new(format!(
+        "PRIVATE+KEY+{name}+{:08x}+{}\n",
+        signed_note::key_id(name, &typed),
+        b64.as_str()
+    ))
+}
+
+/// Parses the secret key form for the signature type `alg` (one trailing newline allowed):
+/// the name and the key. `other_alg` is the problem named for another type.
+///
+/// # Errors
+/// The problem (never echoing the key).
+pub(crate) fn parse_skey(
+    text: &str,
+    alg: u8,
+    other_alg: &'static str,
+) -> Result<(String, SigningKey), &'static str> {
+    let text = text.strip_suffix('\n').unwrap_or(text);
+    let rest = text
+        .strip_prefix("PRIVATE+KEY+")
+        .ok_or("expected PRIVATE+KEY+NAME+ID+KEY")?;
+    let mut parts = rest.splitn(3, '+');
+    let (Some(name), Some(id16), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err("expected PRIVATE+KEY+NAME+ID+KEY");
+    };
+    Origin::new(name).map_err(|_| "invalid name")?;
+    if id16.len() != 8 {
+        return Err("key id must be 8 hex digits");
+    }
+    let id = u32::from_str_radix(id16, 16).map_err(|_| "key id is not hex")?;
+    let raw = Zeroizing::new(STANDARD.decode(b64).map_err(|_| "key is not canonical base64")?);
+    if raw.len() != 33 {
+        return Err("key must be a type byte and a 32-byte seed");
+    }
+    if raw[0] != alg {
+        return Err(other_alg);
+    }
+    let mut seed = Zeroizing::new([0u8; 32]);
+    seed.copy_from_slice(&raw[1..]);
+    let key = SigningKey::from_bytes(&seed);
+    let mut typed = vec![alg];
+    typed.extend_from_slice(key.verifying_key().as_bytes());
+    if signed_note::key_id(name, &typed) != id {
+        return Err("key id does not match");
+    }
+    Ok((name.to_string(), key))
+}
+
 /// A C2SP verifier key: `<name>+<hex8 key id>+<base64(0x01 ‖ key)>`.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct VerifierKey {
@@ -267,15 +323,7 @@ impl LedgerKey {
 
     /// The Go/C2SP secret key form `PRIVATE+KEY+<name>+<hex8 id>+<base64(0x01 ‖ seed)>`.
     pub fn to_skey(&self) -> Zeroizing<String> {
-        let mut k = Zeroizing::new(vec![ALG_ED25519]);
-        k.extend_from_slice(self.key.as_bytes());
-        let b64 = Zeroizing::new(STANDARD.encode(&*k));
-        Zeroizing::new(format!(
-            "PRIVATE+KEY+{}+{:08x}+{}\n",
-            self.origin,
-            key_id(self.origin.as_str(), self.key.verifying_key().as_bytes()),
-            b64.as_str()
-        ))
+        format_skey(self.origin.as_str(), ALG_ED25519, &self.key)
     }
 
     /// Parses the secret key form (one trailing newline allowed).
@@ -283,34 +331,9 @@ impl LedgerKey {
     /// # Errors
     /// [`CheckpointError::BadSecretKey`] (never echoing the key).
     pub fn from_skey(text: &str) -> Result<Self, CheckpointError> {
-        let bad = CheckpointError::BadSecretKey;
-        let text = text.strip_suffix('\n').unwrap_or(text);
-        let rest = text
-            .strip_prefix("PRIVATE+KEY+")
-            .ok_or(bad("expected PRIVATE+KEY+NAME+ID+KEY"))?;
-        let mut parts = rest.splitn(3, '+');
-        let (Some(name), Some(id16), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(bad("expected PRIVATE+KEY+NAME+ID+KEY"));
-        };
-        let origin = Origin::new(name).map_err(|_| bad("invalid name"))?;
-        let id = u32::from_str_radix(id16, 16).map_err(|_| bad("key id is not hex"))?;
-        if id16.len() != 8 {
-            return Err(bad("key id must be 8 hex digits"));
-        }
-        let raw = Zeroizing::new(
-            STANDARD
-                .decode(b64)
-                .map_err(|_| bad("key is not canonical base64"))?,
-        );
-        if raw.len() != 33 || raw[0] != ALG_ED25519 {
-            return Err(bad("key must be 0x01 and a 32-byte seed"));
-        }
-        let mut seed = Zeroizing::new([0u8; 32]);
-        seed.copy_from_slice(&raw[1..]);
-        let key = SigningKey::from_bytes(&seed);
-        if key_id(name, key.verifying_key().as_bytes()) != id {
-            return Err(bad("key id does not match"));
-        }
+        let (name, key) = parse_skey(text, ALG_ED25519, "key must be 0x01 and a 32-byte seed")
+            .map_err(CheckpointError::BadSecretKey)?;
+        let origin = Origin::new(&name).map_err(|_| CheckpointError::BadSecretKey("invalid name"))?;
         Ok(LedgerKey { origin, key })
     }
 

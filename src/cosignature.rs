@@ -232,15 +232,7 @@ impl CosignerKey {
     /// The secret key form `PRIVATE+KEY+<name>+<hex8 id>+<base64(0x04 ‖ seed)>` (the prefix
     /// can never be taken for a vkey).
     pub fn to_skey(&self) -> Zeroizing<String> {
-        let mut k = Zeroizing::new(vec![ALG_COSIGNATURE_V1]);
-        k.extend_from_slice(self.key.as_bytes());
-        let b64 = Zeroizing::new(STANDARD.encode(&*k));
-        Zeroizing::new(format!(
-            "PRIVATE+KEY+{}+{:08x}+{}\n",
-            self.name,
-            key_id(&self.name, self.key.verifying_key().as_bytes()),
-            b64.as_str()
-        ))
+        crate::checkpoint::format_skey(&self.name, ALG_COSIGNATURE_V1, &self.key)
     }
 
     /// Parses the secret key form (one trailing newline allowed).
@@ -248,41 +240,13 @@ impl CosignerKey {
     /// # Errors
     /// [`CosignatureError::BadSecretKey`] (never echoing the key).
     pub fn from_skey(text: &str) -> Result<Self, CosignatureError> {
-        let bad = CosignatureError::BadSecretKey;
-        let text = text.strip_suffix('\n').unwrap_or(text);
-        let rest = text
-            .strip_prefix("PRIVATE+KEY+")
-            .ok_or(bad("expected PRIVATE+KEY+NAME+ID+KEY"))?;
-        let mut parts = rest.splitn(3, '+');
-        let (Some(name), Some(id16), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(bad("expected PRIVATE+KEY+NAME+ID+KEY"));
-        };
-        Origin::new(name).map_err(|_| bad("invalid name"))?;
-        if id16.len() != 8 {
-            return Err(bad("key id must be 8 hex digits"));
-        }
-        let id = u32::from_str_radix(id16, 16).map_err(|_| bad("key id is not hex"))?;
-        let raw = Zeroizing::new(
-            STANDARD
-                .decode(b64)
-                .map_err(|_| bad("key is not canonical base64"))?,
-        );
-        if raw.len() != 33 {
-            return Err(bad("key must be a type byte and a 32-byte seed"));
-        }
-        if raw[0] != ALG_COSIGNATURE_V1 {
-            return Err(bad("not a witness key (type 0x04); a ledger key cannot cosign"));
-        }
-        let mut seed = Zeroizing::new([0u8; 32]);
-        seed.copy_from_slice(&raw[1..]);
-        let key = SigningKey::from_bytes(&seed);
-        if key_id(name, key.verifying_key().as_bytes()) != id {
-            return Err(bad("key id does not match"));
-        }
-        Ok(CosignerKey {
-            name: name.to_string(),
-            key,
-        })
+        let (name, key) = crate::checkpoint::parse_skey(
+            text,
+            ALG_COSIGNATURE_V1,
+            "not a witness key (type 0x04); a ledger key cannot cosign",
+        )
+        .map_err(CosignatureError::BadSecretKey)?;
+        Ok(CosignerKey { name, key })
     }
 
     /// The witness's name.
