@@ -1163,16 +1163,7 @@ pub fn start(
         Ledger::open_read_only(dir)?
     });
     let vkey = VerifierKey::parse(&ledger.recorded_vkey()?).map_err(LedgerError::from)?;
-    let listener = std::net::TcpListener::bind(addr).map_err(|e| ServeError::Listen {
-        addr: addr.to_string(),
-        problem: e.to_string(),
-    })?;
-    listener
-        .set_nonblocking(true)
-        .map_err(|e| ServeError::Runtime(e.to_string()))?;
-    let local = listener
-        .local_addr()
-        .map_err(|e| ServeError::Runtime(e.to_string()))?;
+    let (listener, local) = bind(addr)?;
     let mut admin = None;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let stop = Arc::new(stop);
@@ -1405,6 +1396,21 @@ async fn admin_answer(line: &str, s: &Shared) -> serde_json::Value {
     answer
 }
 
+/// Binds `addr` for the async server (non-blocking); the listener and the address it got.
+fn bind(addr: &str) -> Result<(std::net::TcpListener, SocketAddr), ServeError> {
+    let listener = std::net::TcpListener::bind(addr).map_err(|e| ServeError::Listen {
+        addr: addr.to_string(),
+        problem: e.to_string(),
+    })?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| ServeError::Runtime(e.to_string()))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| ServeError::Runtime(e.to_string()))?;
+    Ok((listener, local))
+}
+
 /// The witness's side of `accord witness serve`: what a request handler needs.
 struct WitnessApp {
     witness: crate::witness::Witness,
@@ -1498,16 +1504,7 @@ pub fn start_witness(
     state: crate::store::witness::WitnessDb,
     signals: bool,
 ) -> Result<Server, ServeError> {
-    let listener = std::net::TcpListener::bind(addr).map_err(|e| ServeError::Listen {
-        addr: addr.to_string(),
-        problem: e.to_string(),
-    })?;
-    listener
-        .set_nonblocking(true)
-        .map_err(|e| ServeError::Runtime(e.to_string()))?;
-    let local = listener
-        .local_addr()
-        .map_err(|e| ServeError::Runtime(e.to_string()))?;
+    let (listener, local) = bind(addr)?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let app = Arc::new(WitnessApp { witness, state });
     let task = std::thread::Builder::new()

@@ -297,6 +297,26 @@ drive_witness() {
     witness_post "$who" "$url" "$r/proof-5-7" 200 "$w/$who-7.cosigned"
 }
 
+# Starts `accord witness serve` (key W/accord-witness.key, a new state STATE) following the log
+# of LOG-VKEY on a free loopback port, its stderr in LOGFILE; prints its URL. Its pid goes to
+# SERVER_PIDS through a file, since this runs in a command substitution's subshell.
+start_accord_witness() {
+    local logv=$1 state=$2 log=$3 url i pid
+    "$ACCORD" witness serve --listen 127.0.0.1:0 --key "$OUT/witness/accord-witness.key" --log "$logv" \
+        --state "$state" --init >/dev/null 2>"$log" &
+    pid=$!
+    echo "$pid" >"$log.pid"
+    url=
+    for i in $(seq 100); do
+        url=$(grep -o 'http://127\.0\.0\.1:[0-9]*/' "$log" | head -n 1 || true)
+        [ -n "$url" ] && break
+        kill -0 "$pid" 2>/dev/null || die "accord witness serve exited: $(cat "$log")"
+        sleep 0.1
+    done
+    [ -n "$url" ] || die "accord witness serve did not say where it listens: $(cat "$log")"
+    echo "$url"
+}
+
 witness_peers() {
     local t
     for t in go ssh-agent ssh-keygen ssh-add curl jq python3; do
@@ -362,18 +382,8 @@ witness_peers() {
     # accord as the witness.
     local aname=interop.example/accord-witness aw url log
     aw=$("$ACCORD" --quiet witness key generate --name "$aname" --out "$w/accord-witness.key")
-    log=$w/accord-witness.log
-    "$ACCORD" witness serve --listen 127.0.0.1:0 --key "$w/accord-witness.key" --log "$logv" \
-        --state "$w/accord-witness-state" --init 2>"$log" &
-    SERVER_PIDS+=($!)
-    url=
-    for i in $(seq 100); do
-        url=$(grep -o 'http://127\.0\.0\.1:[0-9]*/' "$log" | head -n 1 || true)
-        [ -n "$url" ] && break
-        kill -0 "${SERVER_PIDS[-1]}" 2>/dev/null || die "accord witness serve exited: $(cat "$log")"
-        sleep 0.1
-    done
-    [ -n "$url" ] || die "accord witness serve did not say where it listens: $(cat "$log")"
+    url=$(start_accord_witness "$logv" "$w/accord-witness-state" "$w/accord-witness.log")
+    SERVER_PIDS+=("$(cat "$w/accord-witness.log.pid")")
     drive_witness accord "$url" "$w"
     # The cosigned checkpoint as accord's witness stores it (`witness status`), checked below too.
     "$ACCORD" --quiet witness status --state "$w/accord-witness-state" --json |
@@ -491,18 +501,8 @@ witness_peers() {
     $a --ledger "$cdir" register --key "$w/keys/acme.key" --org Acme >/dev/null
     for i in 1 2 3; do attest "$cdir" "collected product $i"; done
     local aurl lurl lw_pid
-    log=$w/collected-accord-witness.log
-    "$ACCORD" witness serve --listen 127.0.0.1:0 --key "$w/accord-witness.key" --log "$cv" \
-        --state "$w/collected-accord-witness-state" --init 2>"$log" &
-    SERVER_PIDS+=($!)
-    aurl=
-    for i in $(seq 100); do
-        aurl=$(grep -o 'http://127\.0\.0\.1:[0-9]*/' "$log" | head -n 1 || true)
-        [ -n "$aurl" ] && break
-        kill -0 "${SERVER_PIDS[-1]}" 2>/dev/null || die "accord witness serve exited: $(cat "$log")"
-        sleep 0.1
-    done
-    [ -n "$aurl" ] || die "accord witness serve did not say where it listens: $(cat "$log")"
+    aurl=$(start_accord_witness "$cv" "$w/collected-accord-witness-state" "$w/collected-accord-witness.log")
+    SERVER_PIDS+=("$(cat "$w/collected-accord-witness.log.pid")")
     rm -f "$sock"
     ssh-agent -D -a "$sock" >/dev/null &
     SERVER_PIDS+=($!)
