@@ -137,6 +137,12 @@ fn two_of_two_cosign_one_down_holds_the_checkpoint_back_until_it_returns() {
         ..
     } = two_witnesses(&w, &vkey, "all");
     let dest = w.path_str("pub");
+    // Nothing cosigned yet: export --witness-policy has nothing witnessed to write (exit 3).
+    let early = w.path("early.export");
+    let o = w.run(&["export", "--out", &s(&early), "--witness-policy", &p]);
+    assert_eq!(o.code, 3, "{}", o.stderr);
+    assert!(o.stderr.contains("no checkpoint of this ledger"), "{}", o.stderr);
+    assert!(!early.exists(), "nothing is written");
 
     let (code, v, err) = publish(&w, &dest, &p, &[]);
     assert_eq!(code, 0, "{v}\n{err}");
@@ -230,6 +236,36 @@ fn two_of_two_cosign_one_down_holds_the_checkpoint_back_until_it_returns() {
         o.stdout,
         o.stderr
     );
+    // export --witness-policy writes the ledger up to its newest witnessed checkpoint (3), which
+    // verifies as witnessed; a plain export goes to the newest checkpoint (4), not witnessed.
+    let witnessed_export = w.path_str("witnessed.export");
+    w.ok(&["export", "--out", &witnessed_export, "--witness-policy", &p]);
+    let out = w.ok(&[
+        "verify",
+        "--file",
+        &witnessed_export,
+        "--ledger-key",
+        &vkey,
+        "--witness-policy",
+        &p,
+        "--state",
+        &w.path_str("st-e1"),
+    ]);
+    assert!(out.contains("3 entries"), "{out}");
+    let plain_export = w.path_str("plain.export");
+    w.ok(&["export", "--out", &plain_export]);
+    let o = w.run(&[
+        "verify",
+        "--file",
+        &plain_export,
+        "--ledger-key",
+        &vkey,
+        "--witness-policy",
+        &p,
+        "--state",
+        &w.path_str("st-e2"),
+    ]);
+    assert_eq!(o.code, 3, "{}\n{}", o.stdout, o.stderr);
 
     // Back (its state kept): the next publish advances.
     let _w2 = witnessd(&w, &k2, "ws2", &vkey, &addr2.to_string());

@@ -416,7 +416,8 @@ exits 3 (trust_established false); a cosignature of a policy witness that does n
         json: bool,
     },
     /// Write the whole ledger (every entry and the latest checkpoint, with its witnesses'
-    /// cosignatures when the ledger stores them) to one file.
+    /// cosignatures when the ledger stores them) to one file; with --witness-policy, up to the
+    /// newest checkpoint whose stored cosignatures meet the policy's quorum.
     #[command(after_help = OUT_HELP)]
     Export {
         /// Where to write it ('-': standard output).
@@ -425,6 +426,8 @@ exits 3 (trust_established false); a cosignature of a policy witness that does n
         /// Replace FILE if it exists, atomically: for a job that publishes to a fixed name.
         #[arg(long)]
         force: bool,
+        #[command(flatten)]
+        witness: witnessed::WitnessArgs,
     },
     /// Build or extend a read-only mirror ledger from a verified export.
     #[command(after_help = IMPORT_HELP)]
@@ -812,7 +815,7 @@ fn run(cli: &Cli) -> Result<(), Fail> {
             force,
             json,
         } => proofs::consistency(dir, *from, *to, out, *json, *force),
-        Command::Export { out, force } => proofs::export(dir, out, *force),
+        Command::Export { out, force, witness } => proofs::export(dir, out, *force, witness),
         Command::Import {
             file,
             ledger_key,

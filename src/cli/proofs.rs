@@ -143,12 +143,42 @@ pub(super) fn consistency(
     Ok(())
 }
 
-pub(super) fn export(dir: &Path, out_file: &Path, force: bool) -> Res {
+pub(super) fn export(dir: &Path, out_file: &Path, force: bool, witness: &WitnessArgs) -> Res {
     let l = open_ro(dir)?;
+    // With a policy: up to the newest checkpoint whose stored cosignatures meet its quorum
+    // (FORMAT §16), so that the export verifies as witnessed under that policy.
+    let at = match witness.witness_policy {
+        None => None,
+        Some(_) => {
+            let vkey = vkey(&l.recorded_vkey().map_err(|e| fail::ledger(e, 1))?)?;
+            let Some(required) = witness.requirement(&vkey)? else {
+                return Ok(());
+            };
+            let now = witnessed::now();
+            let newest = l
+                .own_cosigned()
+                .map_err(|e| fail::ledger(e, 1))?
+                .into_iter()
+                .rev()
+                .find(|(size, note)| required.judge(note, *size, now).is_ok_and(|j| j.quorum_met));
+            match newest {
+                Some(at) => Some(at),
+                None => {
+                    return Err(Fail::not_established(anyhow::anyhow!(
+                        "no checkpoint of this ledger has stored cosignatures that meet the quorum {} of {}",
+                        required.policy.describe_quorum(),
+                        input_name(witness.witness_policy.as_deref().unwrap_or(Path::new("-")))
+                    ))
+                    .context("export: nothing written")
+                    .hint("publish with --witness-policy (or run serve --witness-policy) so that witnesses cosign a checkpoint first"))
+                }
+            }
+        }
+    };
     let bar = Progress::start("exporting", true);
     let h = write_out_with(out_file, force, true, |w| {
         let mut w = w;
-        l.export_with_progress(&mut w, Some(&|d, t| bar.update(d, t)))
+        l.export_at(&mut w, at.clone(), Some(&|d, t| bar.update(d, t)))
             .map_err(|e| fail::ledger(e, 1))
     });
     drop(bar);

@@ -29,18 +29,43 @@ impl Ledger {
         w: &mut impl std::io::Write,
         progress: Option<Progress<'_>>,
     ) -> Result<ExportHeader, LedgerError> {
-        let cosigned = self.own_cosigned()?;
+        self.export_at(w, None, progress)
+    }
+
+    /// [`Ledger::export_with_progress`] up to the checkpoint `at` gives (its tree size and its
+    /// note, which the caller took from [`Ledger::own_cosigned`]: a cosigned note of the
+    /// ledger's own checkpoint of that size), or, with `None`, the latest.
+    ///
+    /// # Errors
+    /// Storage and I/O errors.
+    pub fn export_at(
+        &self,
+        w: &mut impl std::io::Write,
+        at: Option<(u64, Vec<u8>)>,
+        progress: Option<Progress<'_>>,
+    ) -> Result<ExportHeader, LedgerError> {
+        let cosigned = if at.is_none() {
+            self.own_cosigned()?
+        } else {
+            Vec::new()
+        };
         self.store().read(|r| {
             let origin = String::from_utf8(r.meta(super::META_ORIGIN)?.unwrap_or_default())
                 .map_err(|_| StoreError::Damaged("origin".into()))?;
-            let (size, checkpoint) = r
-                .latest_checkpoint()?
-                .ok_or_else(|| StoreError::Damaged("no checkpoint".into()))?;
-            // With its cosignatures, when the ledger stores them for this checkpoint.
-            let checkpoint = cosigned
-                .into_iter()
-                .find(|(s, _)| *s == size)
-                .map_or(checkpoint, |(_, note)| note);
+            let (size, checkpoint) = match at {
+                Some(at) => at,
+                None => {
+                    let (size, checkpoint) = r
+                        .latest_checkpoint()?
+                        .ok_or_else(|| StoreError::Damaged("no checkpoint".into()))?;
+                    // With its cosignatures, when the ledger stores them for this checkpoint.
+                    let checkpoint = cosigned
+                        .into_iter()
+                        .find(|(s, _)| *s == size)
+                        .map_or(checkpoint, |(_, note)| note);
+                    (size, checkpoint)
+                }
+            };
             let header = ExportHeader {
                 origin,
                 size,
