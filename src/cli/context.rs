@@ -767,3 +767,32 @@ mod tests {
         assert_eq!(contact_arg("no-at-sign"), "no-at-sign");
     }
 }
+
+/// The connection limits `accord serve` and `accord witness serve` share (flattened into each).
+#[derive(clap::Args, Debug, Clone)]
+pub struct ConnectionArgs {
+    /// Connections served at once; more wait in the listen queue until one closes.
+    #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    pub max_connections: u32,
+    /// Connections one client address may hold at once; more are closed at once, so that one
+    /// client cannot take them all. 0: no limit (behind a reverse proxy, where every client has
+    /// the proxy's address; let the proxy limit them).
+    #[arg(long, value_name = "N", default_value_t = 32)]
+    pub max_connections_per_client: u32,
+    /// Seconds a client has to send a request's headers (on a new connection, or on an idle
+    /// kept-alive one) before it is dropped.
+    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub header_timeout: u64,
+}
+
+impl ConnectionArgs {
+    /// The server's limits with these, the others at their defaults.
+    pub fn limits(&self) -> accord::serve::Limits {
+        accord::serve::Limits {
+            connections: self.max_connections as usize,
+            per_client: self.max_connections_per_client as usize,
+            header_time: std::time::Duration::from_secs(self.header_timeout),
+            ..Default::default()
+        }
+    }
+}

@@ -352,18 +352,8 @@ pub struct ServeArgs {
     /// The address to listen on.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     pub listen: String,
-    /// Connections served at once; more wait in the listen queue until one closes.
-    #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=65_536))]
-    pub max_connections: u32,
-    /// Connections one client address may hold at once; more are closed at once, so that one
-    /// client cannot take them all. 0: no limit (behind a reverse proxy, where every client has
-    /// the proxy's address; let the proxy limit them).
-    #[arg(long, value_name = "N", default_value_t = 32)]
-    pub max_connections_per_client: u32,
-    /// Seconds a client has to send a request's headers (on a new connection, or on an idle
-    /// kept-alive one) before it is dropped.
-    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
-    pub header_timeout: u64,
+    #[command(flatten)]
+    pub connections: super::context::ConnectionArgs,
     /// Seconds a response may wait for a client that does not read it before the connection
     /// is dropped.
     #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
@@ -421,12 +411,9 @@ pub enum RegistrationsArg {
 pub(super) fn serve(dir: &Path, a: &ServeArgs) -> Res {
     let listen = a.listen.as_str();
     let limits = accord::serve::Limits {
-        connections: a.max_connections as usize,
-        per_client: a.max_connections_per_client as usize,
-        header_time: std::time::Duration::from_secs(a.header_timeout),
         write_stall: std::time::Duration::from_secs(a.write_timeout),
         cache_bytes: usize::try_from(a.cache_mb << 20).unwrap_or(usize::MAX),
-        ..Default::default()
+        ..a.connections.limits()
     };
     // What the notes say, read before the server opens the ledger (for writing, it may be the
     // only handle on it in this process).

@@ -90,15 +90,8 @@ pub struct WitnessServeArgs {
     /// witness's first start. Never pass it on a restart.
     #[arg(long)]
     pub init: bool,
-    /// Connections served at once; more wait in the listen queue.
-    #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=65_536))]
-    pub max_connections: u32,
-    /// Connections one client address may hold at once (0: no limit).
-    #[arg(long, value_name = "N", default_value_t = 32)]
-    pub max_connections_per_client: u32,
-    /// Seconds a client has to send a request's headers.
-    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
-    pub header_timeout: u64,
+    #[command(flatten)]
+    pub connections: super::context::ConnectionArgs,
     /// Seconds a client has to send a whole request (headers and body) and get its answer.
     #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
     pub request_timeout: u64,
@@ -226,11 +219,8 @@ fn serve(a: &WitnessServeArgs) -> Res {
     }
     let state = open_state(&a.state, if a.init { Open::Init } else { Open::Existing })?;
     let limits = accord::serve::Limits {
-        connections: a.max_connections as usize,
-        per_client: a.max_connections_per_client as usize,
-        header_time: std::time::Duration::from_secs(a.header_timeout),
         request_time: std::time::Duration::from_secs(a.request_timeout),
-        ..Default::default()
+        ..a.connections.limits()
     };
     let vkey = key.verifier();
     let origins: Vec<String> = logs.origins().map(str::to_string).collect();
