@@ -1,11 +1,14 @@
 //! Ledger entries: the leaves of the hash chain and of the Merkle tree (DESIGN decision 4).
 //!
 //! ```text
-//! Entry = { "v": 1 / 2, "index": uint, "prev": bstr .size 32, "logged_at": int, "statement": bstr }
+//! Entry = { "v": 1 / 2 / 3, "index": uint, "prev": bstr .size 32, "logged_at": int, "statement": bstr,
+//!           ? "state": bstr .size 32 }
 //! ```
 //!
 //! `v` is the version of the ledger rules the entry is judged by (docs/FORMAT.md section 5):
-//! version 2 adds the name rules and the recovery-key rules; fields are the same. accord
+//! version 2 adds the name rules and the recovery-key rules; version 3 adds `state`, the root
+//! of the state map after the entry (section 18), which the last entry under every checkpoint
+//! carries. `state` is refused in versions 1 and 2. accord
 //! writes [`ENTRY_VERSION`]; a verifier accepts every version from 1 to it, and the version
 //! never decreases along the chain.
 //!
@@ -17,7 +20,9 @@ use crate::codec::{self, CodecError, MapReader};
 use crate::time::Seconds;
 
 /// Entry format and rules version that accord writes.
-pub const ENTRY_VERSION: u64 = 2;
+pub const ENTRY_VERSION: u64 = 3;
+/// The first entry version that carries the state map's root (`state`).
+pub const STATE_VERSION: u64 = 3;
 /// The oldest entry version a verifier accepts.
 pub const MIN_ENTRY_VERSION: u64 = 1;
 /// Largest entry (tlog-tiles length prefixes are 16-bit).
@@ -38,6 +43,8 @@ pub struct Entry {
     pub logged_at: Seconds,
     /// The signed statement's bytes.
     pub statement: Vec<u8>,
+    /// The state map's root after this entry (version 3 on; on the last entry of a commit).
+    pub state: Option<[u8; 32]>,
 }
 
 /// An entry decoded in place: its statement bytes borrowed from the entry bytes.
@@ -53,6 +60,8 @@ pub struct EntryRef<'a> {
     pub logged_at: Seconds,
     /// The signed statement's bytes.
     pub statement: &'a [u8],
+    /// The state map's root after this entry, if it carries one.
+    pub state: Option<[u8; 32]>,
 }
 
 impl<'a> EntryRef<'a> {
@@ -76,8 +85,18 @@ impl<'a> EntryRef<'a> {
             prev: r.bytes_n::<32>("prev")?,
             logged_at: r.int("logged_at")?,
             statement: r.bytes_ref("statement")?,
+            state: None,
         };
+        let state = r.opt_value("state")?;
         r.finish()?;
+        let e = match state {
+            None => e,
+            Some(_) if version < STATE_VERSION => return Err(EntryError::StateBeforeVersion3),
+            Some(item) => EntryRef {
+                state: Some(codec::as_bytes_n::<32>(&item, "state")?),
+                ..e
+            },
+        };
         Ok(e)
     }
 
@@ -89,6 +108,7 @@ impl<'a> EntryRef<'a> {
             prev: self.prev,
             logged_at: self.logged_at,
             statement: self.statement.to_vec(),
+            state: self.state,
         }
     }
 }
@@ -102,6 +122,9 @@ pub enum EntryError {
     /// Unknown entry version.
     #[error("unsupported entry version {0}")]
     Version(u64),
+    /// `state` in an entry of a version before 3.
+    #[error("entry of version 1 or 2 carries `state`, which only version 3 has")]
+    StateBeforeVersion3,
     /// Entry larger than [`MAX_ENTRY_LEN`].
     #[error("entry is {0} bytes, more than the {MAX_ENTRY_LEN} allowed")]
     TooLarge(usize),
@@ -116,6 +139,7 @@ impl Entry {
             prev,
             logged_at,
             statement,
+            state: None,
         }
     }
 
@@ -127,13 +151,20 @@ impl Entry {
         if !(MIN_ENTRY_VERSION..=ENTRY_VERSION).contains(&self.version) {
             return Err(EntryError::Version(self.version));
         }
-        let v = codec::map([
+        if self.state.is_some() && self.version < STATE_VERSION {
+            return Err(EntryError::StateBeforeVersion3);
+        }
+        let mut fields = vec![
             ("v".into(), codec::uint(self.version)),
             ("index".into(), codec::uint(self.index)),
             ("prev".into(), codec::bytes(self.prev.to_vec())),
             ("logged_at".into(), codec::int(self.logged_at)),
             ("statement".into(), codec::bytes(self.statement.clone())),
-        ]);
+        ];
+        if let Some(s) = self.state {
+            fields.push(("state".into(), codec::bytes(s.to_vec())));
+        }
+        let v = codec::map(fields);
         let bytes = codec::encode(&v)?;
         if bytes.len() > MAX_ENTRY_LEN {
             return Err(EntryError::TooLarge(bytes.len()));
@@ -161,6 +192,7 @@ mod tests {
             prev: [9; 32],
             logged_at: 1_700_000_000,
             statement: vec![1, 2, 3],
+            state: Some([5; 32]),
         }
     }
 
@@ -168,6 +200,25 @@ mod tests {
     fn round_trips() {
         let b = sample().encode().unwrap();
         assert_eq!(Entry::decode(&b).unwrap(), sample());
+    }
+
+    #[test]
+    fn state_only_from_version_3() {
+        let mut e = sample();
+        e.version = 2;
+        assert_eq!(e.encode(), Err(EntryError::StateBeforeVersion3));
+        let mut v = codec::decode(&sample().encode().unwrap(), MAX_ENTRY_LEN).unwrap();
+        if let codec::Value::Map(m) = &mut v {
+            for (k, val) in m.iter_mut() {
+                if *k == codec::text("v") {
+                    *val = codec::uint(2);
+                }
+            }
+        }
+        let b = codec::encode(&v).unwrap();
+        assert_eq!(Entry::decode(&b), Err(EntryError::StateBeforeVersion3));
+        e.state = None;
+        assert_eq!(Entry::decode(&e.encode().unwrap()).unwrap(), e);
     }
 
     #[test]

@@ -37,6 +37,7 @@ pub mod rules;
 pub mod sequencer;
 pub mod serve;
 pub mod state;
+pub mod statemap;
 pub mod statement;
 pub mod store;
 pub mod tiles;

@@ -72,3 +72,9 @@ pub fn decode_entry_statement(index: u64, bytes: &[u8]) -> Result<(EntryRef<'_>,
 pub fn entry_problem(e: &EntryError) -> String {
     format!("malformed entry: {e}")
 }
+
+impl From<std::convert::Infallible> for VerifyError {
+    fn from(e: std::convert::Infallible) -> Self {
+        match e {}
+    }
+}

@@ -597,7 +597,10 @@ fn forged_entry(
             let mut e = Entry::decode(&entries[k]).unwrap();
             match n {
                 5 => e.logged_at = Entry::decode(&entries[k - 1]).unwrap().logged_at - 1,
-                6 => e.version = MIN_ENTRY_VERSION,
+                6 => {
+                    e.version = MIN_ENTRY_VERSION;
+                    e.state = None;
+                }
                 _ => e.prev[(rnd >> 24) as usize % 32] ^= 1,
             }
             return e.encode().unwrap();
@@ -609,11 +612,16 @@ fn forged_entry(
                 .or_else(|| book.keys.iter().flatten().next().copied());
             let st = book.sign(org, seed.unwrap_or(1), attestation("forged", None), time);
             let mut e = Entry::new(k as u64, prev, time, st.into_bytes());
+            e.version = 2;
             e.prev[0] ^= 0x80;
             return e.encode().unwrap();
         }
     };
-    Entry::new(k as u64, prev, time, statement).encode().unwrap()
+    // Version 2: these ledgers test the rules and the chain; a version-3 entry would also have
+    // to carry the state map's root, which a forged entry here does not compute.
+    let mut e = Entry::new(k as u64, prev, time, statement);
+    e.version = 2;
+    e.encode().unwrap()
 }
 
 /// Appends `entry` (for index `size`) as a dishonest custodian could: no rules, but derived

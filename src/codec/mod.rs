@@ -106,6 +106,9 @@ pub enum CodecError {
     /// Not well-formed CBOR, or truncated; the text says what the parser found.
     #[error("not well-formed CBOR: {0}")]
     Malformed(String),
+    /// Well-formed, but a value breaks a rule of its format.
+    #[error("{0}")]
+    Invalid(String),
     /// Bytes follow the one CBOR item.
     #[error("trailing bytes after the CBOR item, which ends at offset {offset}")]
     TrailingBytes {

@@ -11,7 +11,8 @@ use crate::checkpoint::{Checkpoint, LedgerKey, SignedCheckpoint};
 use crate::entry::{Entry, ENTRY_VERSION, GENESIS_PREV};
 use crate::merkle::Frontier;
 use crate::norms::Catalogue;
-use crate::rules::{apply, check_rules, Rejection};
+use crate::rules::state::Changes;
+use crate::rules::{check_rules, Rejection};
 use crate::statement::StatementId;
 use crate::statement::{Statement, StatementError};
 use crate::store::{StoreError, WriteTables};
@@ -90,6 +91,7 @@ impl Ledger {
                 let written = (|| -> Result<Vec<Appended>, LedgerError> {
                     // Dropped on every return, which ends the checker's loop.
                     let tx = tx;
+                    let mut changes = Changes::default();
                     let mut chunk = Vec::with_capacity(APPEND_CHECK_CHUNK);
                     for (i, st) in sts.iter().enumerate() {
                         let index = size + i as u64;
@@ -98,7 +100,7 @@ impl Ledger {
                                 position: i + 1,
                                 rejection: r,
                             })?;
-                        apply(&mut *t, index, logged_at, st)?;
+                        crate::rules::state::apply_tracked(&mut *t, &mut changes, index, logged_at, st)?;
                         chunk.push((i, key));
                         if chunk.len() == APPEND_CHECK_CHUNK {
                             let _ = tx.send(std::mem::replace(
@@ -109,15 +111,17 @@ impl Ledger {
                     }
                     let _ = tx.send(chunk);
                     drop(tx);
+                    let state = update_state_map(t, &changes)?;
                     let mut out = Vec::with_capacity(sts.len());
                     for (i, st) in sts.iter().enumerate() {
                         let index = size + i as u64;
-                        put_entry(t, &mut frontier, &mut prev, index, last_time, st)?.map_err(|r| {
-                            LedgerError::Rejected {
+                        let state = (i + 1 == sts.len()).then_some(state);
+                        put_entry(t, &mut frontier, &mut prev, index, last_time, st, state)?.map_err(
+                            |r| LedgerError::Rejected {
                                 position: i + 1,
                                 rejection: r,
-                            }
-                        })?;
+                            },
+                        )?;
                         out.push(Appended {
                             index,
                             id: st.id(),
@@ -174,6 +178,10 @@ impl Ledger {
             let logged_at = now.max(last_time);
             let mut out = Vec::with_capacity(decoded.len());
             let mut in_group: HashMap<StatementId, u64> = HashMap::new();
+            let mut changes = Changes::default();
+            // Accepted statements, written at the end: the last carries the state root.
+            let mut accepted: Vec<Statement> = Vec::new();
+            let mut group_prev = prev;
             for d in decoded {
                 let st = match d {
                     Ok(st) => st,
@@ -191,7 +199,7 @@ impl Ledger {
                     out.push(Outcome::AlreadyIn { index, id });
                     continue;
                 }
-                let index = frontier.size();
+                let index = size + accepted.len() as u64;
                 let key = match check_rules(&st, &origin, logged_at, ENTRY_VERSION, &*t, catalogue)? {
                     Ok(k) => k,
                     Err(r) => {
@@ -205,11 +213,20 @@ impl Ledger {
                     out.push(Outcome::Refused(e.into()));
                     continue;
                 }
-                if let Err(r) = put_entry(t, &mut frontier, &mut prev, index, logged_at, &st)? {
+                if let Err(r) = fits(index, logged_at, &st) {
                     out.push(Outcome::Refused(r));
                     continue;
                 }
-                apply(&mut *t, index, logged_at, &st)?;
+                // Stored at once (without a state root; the last is written again with it
+                // below), since the rules read earlier entries of the group by index.
+                let mut entry = Entry::new(index, group_prev, logged_at, st.bytes().to_vec());
+                entry.state = None;
+                let bytes = entry
+                    .encode()
+                    .map_err(|e| StoreError::Damaged(format!("entry {index} does not encode: {e}")))?;
+                group_prev = crate::merkle::leaf_hash(&bytes);
+                t.put_entry(index, &bytes)?;
+                crate::rules::state::apply_tracked(&mut *t, &mut changes, index, logged_at, &st)?;
                 in_group.insert(id, index);
                 out.push(Outcome::Appended(Appended {
                     index,
@@ -217,8 +234,20 @@ impl Ledger {
                     kind: st.kind(),
                     org: st.iss.clone(),
                 }));
+                accepted.push(st);
             }
-            if frontier.size() > size {
+            if !accepted.is_empty() {
+                let state = update_state_map(t, &changes)?;
+                for (i, st) in accepted.iter().enumerate() {
+                    let index = size + i as u64;
+                    let state = (i + 1 == accepted.len()).then_some(state);
+                    put_entry(t, &mut frontier, &mut prev, index, logged_at, st, state)?.map_err(|r| {
+                        LedgerError::Rejected {
+                            position: i + 1,
+                            rejection: r,
+                        }
+                    })?;
+                }
                 sign_checkpoint(t, key, &frontier)?;
             }
             Ok(out)
@@ -294,8 +323,30 @@ impl Tip {
     }
 }
 
-/// Writes `st` as entry `index` after `prev`, with its Merkle hashes; the inner error is an
-/// entry that cannot be encoded (nothing written then).
+/// Whether `st` fits in an entry (at most 65,535 bytes, FORMAT.md section 5) wherever it
+/// falls in a commit, the state root included.
+fn fits(index: u64, logged_at: Seconds, st: &Statement) -> Result<(), Rejection> {
+    let mut entry = Entry::new(index, GENESIS_PREV, logged_at, st.bytes().to_vec());
+    entry.state = Some([0; 32]);
+    entry
+        .encode()
+        .map(|_| ())
+        .map_err(|e| Rejection::Statement(StatementError::Invalid(e.to_string())))
+}
+
+/// Brings the stored state map up to date with the rules' effects in `changes`; returns its
+/// root, which the commit's last entry carries.
+pub(crate) fn update_state_map(
+    t: &mut WriteTables<'_>,
+    changes: &Changes,
+) -> Result<crate::statemap::Hash, LedgerError> {
+    let updates = changes.updates(&*t, &*t)?;
+    Ok(crate::statemap::update(t, &updates)?)
+}
+
+/// Writes `st` as entry `index` after `prev`, with its Merkle hashes, and the state root when
+/// it is the last of its commit; the inner error is an entry that cannot be encoded (nothing
+/// written then).
 fn put_entry(
     t: &mut WriteTables<'_>,
     frontier: &mut Frontier,
@@ -303,8 +354,10 @@ fn put_entry(
     index: u64,
     logged_at: Seconds,
     st: &Statement,
+    state: Option<crate::statemap::Hash>,
 ) -> Result<Result<(), Rejection>, LedgerError> {
-    let entry = Entry::new(index, *prev, logged_at, st.bytes().to_vec());
+    let mut entry = Entry::new(index, *prev, logged_at, st.bytes().to_vec());
+    entry.state = state;
     let bytes = match entry.encode() {
         Ok(b) => b,
         Err(e) => return Ok(Err(Rejection::Statement(StatementError::Invalid(e.to_string())))),

@@ -7,7 +7,6 @@ use crate::checkpoint::{SignedCheckpoint, VerifierKey};
 use crate::merkle::{Frontier, Hash};
 use crate::norms::Catalogue;
 use crate::replay::Progress;
-use crate::rules::apply;
 use crate::store::{Store, StoreError};
 use crate::verdict::{decode_entry_statement, Location, VerifyError};
 
@@ -169,17 +168,22 @@ impl Ledger {
                 |batch| -> Result<(), LedgerError> {
                     // Entries that passed the rules; the transaction commits only if every
                     // signature and the checkpoint verify too.
+                    // The state map follows the derived tables (the replay checks the roots
+                    // the entries commit; the map kept here is what the mirror's verify and
+                    // proofs read).
+                    let mut changes = crate::rules::state::Changes::default();
                     for (i, bytes) in batch.iter() {
                         if i < from {
                             continue;
                         }
                         let (e, st) = decode_entry_statement(i, bytes)?;
-                        apply(&mut *t, i, e.logged_at, &st)?;
+                        crate::rules::state::apply_tracked(&mut *t, &mut changes, i, e.logged_at, &st)?;
                         t.put_entry(i, bytes)?;
                         for (hi, h) in frontier.push(crate::merkle::leaf_hash(bytes)) {
                             t.put_hash(hi, &h)?;
                         }
                     }
+                    super::append::update_state_map(t, &changes)?;
                     Ok(())
                 },
             )?;

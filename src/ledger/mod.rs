@@ -210,8 +210,10 @@ impl Ledger {
         })
     }
 
-    /// Upgrades a ledger written by an older accord (store format 1): rebuilds every derived
-    /// table by applying each entry again, in one durable transaction. Returns the number of
+    /// Upgrades a ledger written by an older accord (store format 1 or 2): rebuilds every
+    /// derived table and the state map by applying each entry again, in one durable
+    /// transaction. The entries are not changed: those written before version 3 carry no state
+    /// root, and the next append commits the state of the whole ledger. Returns the number of
     /// entries applied, or `None` when the ledger is already of the current format.
     ///
     /// # Errors
@@ -233,14 +235,16 @@ impl Ledger {
                 if chunk.is_empty() {
                     break;
                 }
+                let mut changes = crate::rules::state::Changes::default();
                 for (i, b) in &chunk {
                     if *i != next {
                         return Err(invalid(Location::Entry(next), "missing"));
                     }
                     let (e, st) = decode_entry_statement(*i, b)?;
-                    apply(&mut *t, *i, e.logged_at, &st)?;
+                    crate::rules::state::apply_tracked(&mut *t, &mut changes, *i, e.logged_at, &st)?;
                     next += 1;
                 }
+                append::update_state_map(t, &changes)?;
             }
             Ok::<_, LedgerError>(next)
         })?;

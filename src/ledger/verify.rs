@@ -307,6 +307,20 @@ pub(crate) fn check_derived_tables(
             ));
         }
     }
+    // The state map the next append builds on: its stored root must be the replay's. (Only the
+    // root is compared here: a node or value damaged below it makes the next append commit a
+    // wrong root, which every verifier then refuses, naming that entry.)
+    let stored = crate::statemap::root(r)?;
+    if stored != reg.state_root {
+        return Err(invalid(
+            Location::Table("state_nodes"),
+            format!(
+                "stored state map root {} differs from the replay's {}",
+                hex::encode(stored),
+                hex::encode(reg.state_root)
+            ),
+        ));
+    }
     compare_chains("org_entries", &chains.0?, &reg.registry.org_chains)?;
     compare_chains("norm_entries", &chains.1?, &reg.registry.norm_chains)?;
     let (ids, rest) = rayon::join(|| check_statement_ids(r, reg), || check_registry_tables(r, reg));

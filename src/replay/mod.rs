@@ -9,11 +9,13 @@ pub mod snapshot;
 pub use snapshot::{Snapshot, SnapshotError};
 
 use crate::checkpoint::{SignedCheckpoint, VerifierKey};
-use crate::entry::{EntryRef, GENESIS_PREV};
+use crate::entry::{EntryRef, GENESIS_PREV, STATE_VERSION};
 use crate::keys::PublicKey;
 use crate::merkle::{Frontier, Hash};
 use crate::norms::Catalogue;
-use crate::rules::{apply, check_rules, MemRegistry};
+use crate::rules::state::Changes;
+use crate::rules::{check_rules, MemRegistry};
+use crate::statemap::MemMapStore;
 use crate::statement::{Body, Statement};
 use crate::time::Seconds;
 use crate::time::Seconds as Time;
@@ -21,6 +23,10 @@ use crate::verdict::{decode_entry_statement, invalid, Location, VerifyError};
 
 /// Entries checked per parallel batch by a replay that reads a store or a stream.
 pub const VERIFY_BATCH: usize = 4_096;
+
+/// Entries whose changes to the state map a replay gathers before it updates the map, when
+/// no state root asks for it sooner (a ledger of versions 1 and 2 commits none).
+const MAP_FLUSH: usize = 4_096;
 
 /// Progress callback: (entries done, entries in all).
 pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Sync);
@@ -80,6 +86,10 @@ fn compare_stored(computed: &[(u64, Hash)], rows: &mut std::slice::Iter<'_, (u64
 pub struct ReplayTotals {
     /// The rebuilt registry.
     pub registry: MemRegistry,
+    /// The rebuilt state map.
+    pub map: MemMapStore,
+    /// Its root.
+    pub state_root: Hash,
     rest: Rest,
 }
 
@@ -94,6 +104,7 @@ struct Rest {
     by_kind: [u64; 6],
     checkpoints: u64,
     tile_roots: Vec<Hash>,
+    last_state: bool,
 }
 
 impl ReplayTotals {
@@ -111,6 +122,8 @@ impl ReplayTotals {
             checkpoints: r.checkpoints,
             tile_roots: r.tile_roots,
             registry: self.registry,
+            map: self.map,
+            last_state: r.last_state,
         }
     }
 }
@@ -219,6 +232,12 @@ struct ReplayState<'c> {
     /// The root of every full 256-entry tile of the tree so far (what the hash tiles of level
     /// 1 must hold): kept so that a reader resumed later can check the upper tiles.
     tile_roots: Vec<Hash>,
+    /// The state map (docs/FORMAT.md section 18) as of the last flush, and what the entries
+    /// since then changed.
+    map: MemMapStore,
+    changes: Changes,
+    /// Whether the last entry carried a state root.
+    last_state: bool,
     /// Resumed from a snapshot and fed from entry 0: the entries before the snapshot, being
     /// hashed and chained (not judged again) until their tree is the snapshot's.
     catch_up: Option<CatchUp>,
@@ -304,6 +323,9 @@ impl<'c> Replay<'c> {
                 checkpoints: 0,
                 latest: None,
                 tile_roots: Vec::new(),
+                map: MemMapStore::default(),
+                changes: Changes::default(),
+                last_state: false,
                 catch_up: None,
             },
             pending: Vec::new(),
@@ -341,6 +363,9 @@ impl<'c> Replay<'c> {
                 checkpoints: 0,
                 latest: (!from_start).then_some(snapshot.checkpoint),
                 tile_roots: snapshot.tile_roots,
+                map: snapshot.map,
+                changes: Changes::default(),
+                last_state: snapshot.last_state,
                 catch_up,
             },
             pending: Vec::new(),
@@ -486,6 +511,14 @@ impl ReplayState<'_> {
                 "signed root does not match the root rebuilt from the entries (entries altered, reordered or removed)",
             ));
         }
+        // Every checkpoint commits to the state at its size through its last entry (version 3
+        // on, FORMAT.md section 5).
+        if self.catch_up.is_none() && size > 0 && self.last_version >= STATE_VERSION && !self.last_state {
+            return Err(invalid(
+                Location::Entry(size - 1),
+                format!("carries no state root, but it is the last entry under the checkpoint of size {size} (version 3 entries commit the state map under every checkpoint)"),
+            ));
+        }
         self.checkpoints += 1;
         self.latest = Some(cp);
         Ok(())
@@ -580,7 +613,37 @@ impl ReplayState<'_> {
             self.catalogue,
         )?
         .map_err(|r| invalid(at.clone(), r.to_string()))?;
-        apply(&mut self.registry, expected, e.logged_at, &st)?;
+        crate::rules::state::apply_tracked(
+            &mut self.registry,
+            &mut self.changes,
+            expected,
+            e.logged_at,
+            &st,
+        )?;
+        if let Some(committed) = e.state {
+            let rebuilt = self.flush_map()?;
+            if rebuilt != committed {
+                // An entry whose statement was altered also changes the map (its id): name the
+                // bad signature, the cause, rather than the root it leads to.
+                if st.verify_signature(&k).is_err() {
+                    return Err(invalid(
+                        at,
+                        "signature does not verify with the organisation's key",
+                    ));
+                }
+                return Err(invalid(
+                    at,
+                    format!(
+                        "committed state root {} differs from the state map rebuilt from the entries ({}): the custodian's state map is wrong here",
+                        hex::encode(committed),
+                        hex::encode(rebuilt)
+                    ),
+                ));
+            }
+        } else if self.changes.len() >= MAP_FLUSH {
+            self.flush_map()?;
+        }
+        self.last_state = e.state.is_some();
         let stored = self.frontier.push(leaf);
         if self.frontier.size().is_multiple_of(crate::tiles::TILE_WIDTH) {
             // The push completed a 256-leaf subtree: its root is the node of level 8.
@@ -603,7 +666,18 @@ impl ReplayState<'_> {
         Ok((k, st, stored))
     }
 
-    fn finish(self) -> Result<(VerifyReport, ReplayTotals), VerifyError> {
+    /// Brings the state map up to date with the entries applied; returns its root.
+    fn flush_map(&mut self) -> Result<Hash, VerifyError> {
+        let changes = std::mem::take(&mut self.changes);
+        let updates = changes.updates(&self.registry, &self.map)?;
+        Ok(match crate::statemap::update(&mut self.map, &updates) {
+            Ok(r) => r,
+            Err(e) => match e {},
+        })
+    }
+
+    fn finish(mut self) -> Result<(VerifyReport, ReplayTotals), VerifyError> {
+        let state_root = self.flush_map()?;
         if let Some(c) = &self.catch_up {
             return Err(invalid(
                 Location::Ledger,
@@ -641,6 +715,8 @@ impl ReplayState<'_> {
             report,
             ReplayTotals {
                 registry: self.registry,
+                map: self.map,
+                state_root,
                 rest: Rest {
                     origin: self.origin,
                     checkpoint: latest,
@@ -651,6 +727,7 @@ impl ReplayState<'_> {
                     by_kind: self.by_kind,
                     checkpoints: self.checkpoints,
                     tile_roots: self.tile_roots,
+                    last_state: self.last_state,
                 },
             },
         ))

@@ -19,12 +19,13 @@ use crate::checkpoint::{SignedCheckpoint, VerifierKey};
 use crate::codec::wire::{Dec, Enc, WireError};
 use crate::merkle::{Frontier, Hash};
 use crate::rules::MemRegistry;
+use crate::statemap::MemMapStore;
 use crate::time::Seconds;
 
 /// The first bytes of a snapshot file.
 pub const SNAPSHOT_MAGIC: &[u8] = b"accord replay state\n";
 /// The version of the encoding after the magic.
-pub const SNAPSHOT_VERSION: u32 = 1;
+pub const SNAPSHOT_VERSION: u32 = 2;
 
 /// Why a snapshot is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -60,6 +61,10 @@ pub struct Snapshot {
     pub(crate) checkpoints: u64,
     pub(crate) tile_roots: Vec<Hash>,
     pub(crate) registry: MemRegistry,
+    /// The state map (FORMAT.md section 18) at the checkpoint.
+    pub(crate) map: MemMapStore,
+    /// Whether the last entry carried a state root.
+    pub(crate) last_state: bool,
 }
 
 impl std::fmt::Debug for Snapshot {
@@ -114,6 +119,13 @@ impl Snapshot {
             e.h32(r);
         }
         self.registry.encode(&mut e);
+        e.u8(u8::from(self.last_state));
+        let values = self.map.entries();
+        e.u64(values.len() as u64);
+        for (k, v) in values {
+            e.h32(&k);
+            e.bytes(v);
+        }
         let digest: [u8; 32] = sha2::Sha256::digest(&e.buf).into();
         e.h32(&digest);
         e.buf
@@ -181,6 +193,32 @@ impl Snapshot {
             start += width;
         }
         let registry = MemRegistry::decode(&mut d)?;
+        let last_state = match d.u8()? {
+            0 => false,
+            1 => true,
+            _ => return Err(SnapshotError::Inconsistent("state flag".into())),
+        };
+        // The map's values; its nodes are rebuilt from them (its shape depends only on them).
+        let n = d.u64()?;
+        let mut changes = Vec::new();
+        for _ in 0..n {
+            let k = d.h32()?;
+            let v = d.bytes()?;
+            if v.len() > crate::statemap::MAX_VALUE_LEN {
+                return Err(SnapshotError::Inconsistent(
+                    "a state map value is too large".into(),
+                ));
+            }
+            changes.push((k, Some(v.to_vec())));
+        }
+        if changes.windows(2).any(|w| w[0].0 >= w[1].0) {
+            return Err(SnapshotError::Inconsistent("state map keys out of order".into()));
+        }
+        let mut map = MemMapStore::default();
+        match crate::statemap::update(&mut map, &changes) {
+            Ok(_) => {}
+            Err(e) => match e {},
+        }
         d.end()?;
         let checkpoint = SignedCheckpoint::open(&note, vkey)
             .map_err(|e| SnapshotError::Inconsistent(format!("its checkpoint: {e}")))?;
@@ -218,6 +256,8 @@ impl Snapshot {
             checkpoints,
             tile_roots,
             registry,
+            map,
+            last_state,
         })
     }
 }

@@ -7,6 +7,7 @@ mod apply;
 mod check;
 mod memory;
 mod registry;
+pub mod state;
 
 pub use apply::apply;
 pub use check::check_rules;

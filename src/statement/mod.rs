@@ -142,6 +142,10 @@ impl Kind {
     pub fn content_type(self) -> String {
         format!("application/vnd.accord.{}+cbor", self.as_str())
     }
+    /// The kind a `kind` text names, if any.
+    pub fn from_text(s: &str) -> Option<Kind> {
+        Kind::parse(s).ok()
+    }
     fn parse(s: &str) -> Result<Kind, StatementError> {
         match s {
             "registration" => Ok(Kind::Registration),

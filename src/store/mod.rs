@@ -36,11 +36,14 @@ pub use tables::{DerivedRow, ReadTables, WriteTables};
 
 /// File name of the database inside the ledger directory.
 pub const DB_FILE: &str = "ledger.redb";
-/// The `meta` table's format tag. Format 2 added the `ended`, `untrusted` and `name_keys` tables; a ledger
-/// of format 1 ([`OLD_FORMAT_TAG`]) is opened only to be upgraded ([`crate::ledger::Ledger::upgrade`]).
-pub const FORMAT_TAG: &[u8] = b"accord-ledger/2";
-/// The format tag of ledgers written before the `ended` and `untrusted` tables.
-pub const OLD_FORMAT_TAG: &[u8] = b"accord-ledger/1";
+/// The `meta` table's format tag. Format 2 added the `ended`, `untrusted` and `name_keys`
+/// tables, format 3 the state map's (`state_nodes`, `state_values`); a ledger of an older
+/// format ([`OLD_FORMAT_TAGS`]) is opened only to be upgraded
+/// ([`crate::ledger::Ledger::upgrade`]).
+pub const FORMAT_TAG: &[u8] = b"accord-ledger/3";
+/// The format tags of ledgers written before the `ended` and `untrusted` tables (1) and before
+/// the state map (2).
+pub const OLD_FORMAT_TAGS: [&[u8]; 2] = [b"accord-ledger/1", b"accord-ledger/2"];
 
 /// The page cache redb may fill when a ledger is opened read-only (`verify`, `list`, `status`,
 /// `prove`). redb's default is 1 GiB, which a verify of a large ledger (it reads every page
@@ -68,6 +71,10 @@ pub(crate) const NORM_ENTRIES: TableDefinition<(&str, u64), ()> = TableDefinitio
 pub(crate) const ENDED: TableDefinition<u64, (u64, [u8; 32])> = TableDefinition::new("ended");
 pub(crate) const UNTRUSTED: TableDefinition<u64, u64> = TableDefinition::new("untrusted");
 pub(crate) const NAME_KEYS: TableDefinition<&str, (u64, &str)> = TableDefinition::new("name_keys");
+/// The state map's nodes by position (docs/FORMAT.md section 18; [`crate::statemap`]).
+pub(crate) const STATE_NODES: TableDefinition<[u8; 34], &[u8]> = TableDefinition::new("state_nodes");
+/// The state map's values by key.
+pub(crate) const STATE_VALUES: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("state_values");
 /// Cosigned checkpoints (issue 16): tree size → the checkpoint's note with the log's signature
 /// and the witnesses' cosignature lines. Created by the first write; a ledger without it has
 /// none. Not part of the hash chain: a cosignature is evidence about a checkpoint, checked
@@ -101,7 +108,7 @@ pub enum StoreError {
     #[error("the ledger at {0} was left by a writer that stopped before it finished (a crash) and needs a repair to its last committed state, which needs write access to it")]
     NeedsRepair(PathBuf),
     /// The ledger was written by an older accord and must be upgraded before use.
-    #[error("the ledger at {0} was written by an older accord (store format 1); run `accord upgrade` once to rebuild its derived tables (entries and checkpoints are not changed)")]
+    #[error("the ledger at {0} was written by an older accord (store format 1 or 2); run `accord upgrade` once to rebuild its derived tables and its state map (entries and checkpoints are not changed)")]
     NeedsUpgrade(PathBuf),
 }
 
@@ -405,7 +412,10 @@ impl Store {
                 ORG_ENTRIES,
                 NORM_ENTRIES,
                 ENDED,
-                UNTRUSTED
+                UNTRUSTED,
+                NAME_KEYS,
+                STATE_NODES,
+                STATE_VALUES
             );
             let out = {
                 let mut tables = WriteTables::open(&txn)?;
@@ -509,7 +519,7 @@ impl Store {
         let tag = self.format_tag()?;
         match tag {
             Some(t) if t == FORMAT_TAG => Ok(()),
-            Some(t) if t == OLD_FORMAT_TAG => Err(StoreError::NeedsUpgrade(self.path.clone())),
+            Some(t) if OLD_FORMAT_TAGS.contains(&&t[..]) => Err(StoreError::NeedsUpgrade(self.path.clone())),
             Some(_) => Err(StoreError::Damaged(
                 "not an accord ledger of a known format".into(),
             )),

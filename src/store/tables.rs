@@ -23,6 +23,8 @@ pub struct ReadTables {
     ended: ReadOnlyTable<u64, (u64, [u8; 32])>,
     untrusted: ReadOnlyTable<u64, u64>,
     name_keys: ReadOnlyTable<&'static str, (u64, &'static str)>,
+    state_nodes: ReadOnlyTable<[u8; 34], &'static [u8]>,
+    state_values: ReadOnlyTable<[u8; 32], &'static [u8]>,
 }
 
 impl KeyRecord {
@@ -75,6 +77,28 @@ impl KeyRecord {
 
 macro_rules! table_readers {
     () => {
+        /// A node of the state map.
+        ///
+        /// # Errors
+        /// [`StoreError`], [`StoreError::Damaged`] for bytes the map never writes.
+        pub fn state_node(
+            &self,
+            pos: &crate::statemap::Pos,
+        ) -> Result<Option<crate::statemap::Node>, StoreError> {
+            match self.state_nodes.get(pos.to_bytes())? {
+                None => Ok(None),
+                Some(g) => crate::statemap::Node::from_bytes(g.value())
+                    .map(Some)
+                    .ok_or_else(|| StoreError::Damaged("a state map node is not one the map writes".into())),
+            }
+        }
+        /// A value of the state map.
+        ///
+        /// # Errors
+        /// [`StoreError`].
+        pub fn state_value(&self, key: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError> {
+            Ok(self.state_values.get(key)?.map(|g| g.value().to_vec()))
+        }
         /// A `meta` value.
         ///
         /// # Errors
@@ -454,6 +478,8 @@ impl ReadTables {
             ended: txn.open_table(ENDED)?,
             untrusted: txn.open_table(UNTRUSTED)?,
             name_keys: txn.open_table(NAME_KEYS)?,
+            state_nodes: txn.open_table(STATE_NODES)?,
+            state_values: txn.open_table(STATE_VALUES)?,
         })
     }
     table_readers!();
@@ -476,6 +502,8 @@ pub struct WriteTables<'t> {
     pub(crate) ended: redb::Table<'t, u64, (u64, [u8; 32])>,
     pub(crate) untrusted: redb::Table<'t, u64, u64>,
     pub(crate) name_keys: redb::Table<'t, &'static str, (u64, &'static str)>,
+    pub(crate) state_nodes: redb::Table<'t, [u8; 34], &'static [u8]>,
+    pub(crate) state_values: redb::Table<'t, [u8; 32], &'static [u8]>,
     /// Keys decompressed during this transaction, by kid (see `Registry::verifying_key`).
     pub(crate) verifying: std::cell::RefCell<std::collections::HashMap<[u8; 32], crate::keys::PublicKey>>,
 }
@@ -498,6 +526,8 @@ impl<'t> WriteTables<'t> {
             ended: txn.open_table(ENDED)?,
             untrusted: txn.open_table(UNTRUSTED)?,
             name_keys: txn.open_table(NAME_KEYS)?,
+            state_nodes: txn.open_table(STATE_NODES)?,
+            state_values: txn.open_table(STATE_VALUES)?,
             verifying: Default::default(),
         })
     }
@@ -698,5 +728,61 @@ impl HashStore for ReadTables {
 impl HashStore for WriteTables<'_> {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, ProofError> {
         read_hashes_from(&self.hashes, indexes)
+    }
+}
+
+impl crate::statemap::MapStore for ReadTables {
+    type Error = StoreError;
+    fn node(&self, pos: &crate::statemap::Pos) -> Result<Option<crate::statemap::Node>, StoreError> {
+        self.state_node(pos)
+    }
+    fn set_node(
+        &mut self,
+        _: &crate::statemap::Pos,
+        _: Option<crate::statemap::Node>,
+    ) -> Result<(), StoreError> {
+        Err(StoreError::ReadOnly)
+    }
+    fn value(&self, key: &Hash) -> Result<Option<Vec<u8>>, StoreError> {
+        self.state_value(key)
+    }
+    fn set_value(&mut self, _: &Hash, _: Option<&[u8]>) -> Result<(), StoreError> {
+        Err(StoreError::ReadOnly)
+    }
+}
+
+impl crate::statemap::MapStore for WriteTables<'_> {
+    type Error = StoreError;
+    fn node(&self, pos: &crate::statemap::Pos) -> Result<Option<crate::statemap::Node>, StoreError> {
+        self.state_node(pos)
+    }
+    fn set_node(
+        &mut self,
+        pos: &crate::statemap::Pos,
+        node: Option<crate::statemap::Node>,
+    ) -> Result<(), StoreError> {
+        match node {
+            Some(n) => {
+                self.state_nodes.insert(pos.to_bytes(), &n.to_bytes()[..])?;
+            }
+            None => {
+                self.state_nodes.remove(pos.to_bytes())?;
+            }
+        }
+        Ok(())
+    }
+    fn value(&self, key: &Hash) -> Result<Option<Vec<u8>>, StoreError> {
+        self.state_value(key)
+    }
+    fn set_value(&mut self, key: &Hash, value: Option<&[u8]>) -> Result<(), StoreError> {
+        match value {
+            Some(v) => {
+                self.state_values.insert(key, v)?;
+            }
+            None => {
+                self.state_values.remove(key)?;
+            }
+        }
+        Ok(())
     }
 }

@@ -468,6 +468,17 @@ pub fn force_append(w: &World, statement: &[u8]) -> u64 {
 
 /// [`force_append`] in an entry of the given rules version.
 pub fn force_append_version(w: &World, statement: &[u8], version: u64) -> u64 {
+    force_append_state(w, statement, version, Some)
+}
+
+/// [`force_append_version`], with the state root the entry carries chosen by `state` from the
+/// true one (a custodian that lies about the state map: `|_| None`, `|r| Some(other)`).
+pub fn force_append_state(
+    w: &World,
+    statement: &[u8],
+    version: u64,
+    state: impl FnOnce([u8; 32]) -> Option<[u8; 32]>,
+) -> u64 {
     use accord::checkpoint::{Checkpoint, LedgerKey};
     use accord::entry::Entry;
     use accord::merkle::Frontier;
@@ -492,11 +503,23 @@ pub fn force_append_version(w: &World, statement: &[u8], version: u64) -> u64 {
             };
             let mut e = Entry::new(size, prev, last.max(accord::clock::now()), statement.to_vec());
             e.version = version;
+            // Derived tables and the state map updated as the custodian would, minus the rule
+            // checks; a version-3 entry commits the map's root.
+            let st = accord::statement::Statement::decode(statement).unwrap();
+            let mut changes = accord::rules::state::Changes::default();
+            accord::rules::state::apply_tracked(&mut *t, &mut changes, size, e.logged_at, &st).unwrap();
+            // A statement that breaks the rules can leave effects the map cannot follow (an
+            // attestation of another organisation withdrawn): its root is then a placeholder,
+            // and verify refuses the entry for the broken rule first.
+            let root = match changes.updates(&*t, &*t) {
+                Ok(updates) => accord::statemap::update(&mut *t, &updates)?,
+                Err(_) => [0xee; 32],
+            };
+            if version >= accord::entry::STATE_VERSION {
+                e.state = state(root);
+            }
             let bytes = e.encode().unwrap();
             t.put_entry(size, &bytes)?;
-            // Derived tables updated as the custodian would, minus the rule checks.
-            let st = accord::statement::Statement::decode(statement).unwrap();
-            accord::ledger::apply(&mut *t, size, e.logged_at, &st).unwrap();
             for (i, h) in f.push(accord::merkle::leaf_hash(&bytes)) {
                 t.put_hash(i, &h)?;
             }
