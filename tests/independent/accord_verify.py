@@ -23,7 +23,9 @@ duplicate statement ids, origins, the lifecycle rules and untrusted entries (§7
 the catalogue (schemas/norms-v1.json, or --catalogue FILE); the RFC 9162 Merkle root,
 inclusion and consistency proofs; C2SP signed notes and checkpoints (§6); bundles (§8) and
 consistency files (§9) in CBOR and JSON; C2SP tlog-proofs (§8, inclusion only); export
-framing (§10).
+framing (§10); entry versions 1-3, and in an export the state map (§18.1-18.3) rebuilt
+alongside the replay: every `state` root checked, and required on a version-3 entry that ends
+the checkpoint (§7 steps 4-5). Not implemented: status proofs (§18.4).
 Replay states (§11.1): `state FILE` checks a `replay-<hex>.state` file that `accord verify
 --state DIR` keeps (magic, version, digest, exact decoding with bounded counts and sorted maps,
 the tree edge against its signed checkpoint); with `--export FILE` it also verifies that
@@ -1020,6 +1022,7 @@ class Entry:
         self.prev = prev
         self.logged_at = logged_at
         self.statement = statement
+        self.state = None  # the state-map root (§5, §18), version 3 only
         self.leaf = leaf_hash(raw)
 
 
@@ -1037,10 +1040,15 @@ def decode_entry(raw: bytes) -> Entry:
             "logged_at": t_int,
             "statement": t_bytes(),
         },
+        {"state": t_bytes(32)},
     )
-    if m["v"] not in (1, 2):
-        raise Invalid(f"unsupported entry version {m['v']} (§5: 1 or 2)")
-    return Entry(raw, m["v"], m["index"], m["prev"], m["logged_at"], m["statement"])
+    if m["v"] not in (1, 2, 3):
+        raise Invalid(f"unsupported entry version {m['v']} (§5: 1, 2 or 3)")
+    if "state" in m and m["v"] < 3:
+        raise Invalid(f"state field in a version-{m['v']} entry (§5: version 3 only)")
+    e = Entry(raw, m["v"], m["index"], m["prev"], m["logged_at"], m["statement"])
+    e.state = m.get("state")
+    return e
 
 
 def leaf_hash(entry: bytes) -> bytes:
@@ -1297,6 +1305,38 @@ class Replay:
         self.org_entries: dict[str, list] = {}  # organisation -> its entries' indexes
         self.norm_entries: dict[str, list] = {}  # norm id -> indexes of attestations citing it
         self.spent_by: dict[bytes, str] = {}  # used recovery commitment -> organisation
+        # The live slots of the state map (§18.3): organisation -> attestation index per slot,
+        # and attestation index -> its slot; what an entry changed, for the map (StateMap).
+        self.slots: dict[str, list[int]] = {}
+        self.slot_of: dict[int, int] = {}
+        self.id_of: dict[int, bytes] = {}  # entry index -> statement id
+        self.kind_of: dict[int, str] = {}  # entry index -> kind
+        self.dirty_entries: set[int] = set()
+        self.dirty_slots: set[tuple[str, int]] = set()
+        self.dirty_names: set[str] = set()
+
+    def live_enter(self, index: int, org: str):
+        """§18.3: an attestation enters its organisation's live set: the next slot."""
+        slots = self.slots.setdefault(org, [])
+        self.slot_of[index] = len(slots)
+        self.dirty_slots.add((org, len(slots)))
+        slots.append(index)
+        self.dirty_entries.add(index)
+
+    def live_leave(self, index: int, org: str):
+        """§18.3: an attestation leaves the live set: the last slot moves into its place."""
+        slots = self.slots[org]
+        s = self.slot_of.pop(index)
+        last = len(slots) - 1
+        if s != last:
+            moved = slots[last]
+            slots[s] = moved
+            self.slot_of[moved] = s
+            self.dirty_entries.add(moved)
+            self.dirty_slots.add((org, s))
+        slots.pop()
+        self.dirty_slots.add((org, last))
+        self.dirty_entries.add(index)
 
     def current_key(self, st: Statement) -> KeyRec:
         rec = self.keys.get(st.kid)
@@ -1357,6 +1397,7 @@ class Replay:
             key1 = comparison_key_v1(p["name"])
             if key1 is not None and key1 not in self.name_keys:
                 self.name_keys[key1] = (index, p["name"])
+                self.dirty_names.add(key1)
         elif kind == "recovery":
             org = self.orgs.get(st.iss)
             if org is None:
@@ -1393,11 +1434,15 @@ class Replay:
                 ]
                 for h in covered:
                     self.untrusted_by.setdefault(h[0], index)
+                    self.dirty_entries.add(h[0])
+                # (covered is in index order: the attestations made live again enter the
+                # live slots in the order of their enders' indexes, §18.3)
                 for h in covered:
                     ended_id = h[3]
                     if ended_id is not None and self.ender.get(ended_id) == h[0]:
                         del self.ender[ended_id]
                         self.live[ended_id] = (self.index_of[ended_id], st.iss)
+                        self.live_enter(self.index_of[ended_id], st.iss)
                 covered_idx = {h[0] for h in covered}
                 for _, r in org_keys:
                     if r.ended_index in covered_idx:
@@ -1426,7 +1471,9 @@ class Replay:
                         )
                     del self.live[sup]
                     self.ender[sup] = index
+                    self.live_leave(tgt[0], st.iss)
                 self.live[st.id] = (index, st.iss)
+                self.live_enter(index, st.iss)
                 self.logged[index] = logged_at
                 if p.get("expires") is not None:
                     self.expiry[index] = p["expires"]
@@ -1440,6 +1487,7 @@ class Replay:
                     )
                 del self.live[p["target"]]
                 self.ender[p["target"]] = index
+                self.live_leave(tgt[0], st.iss)
             elif kind == "rotation":
                 acc = st.acceptance
                 if acc.kid in self.keys:
@@ -1460,6 +1508,9 @@ class Replay:
                 tgt.ended_index, tgt.ended_time = index, logged_at
         self.counts[kind] += 1
         self.index_of[st.id] = index
+        self.id_of[index] = st.id
+        self.kind_of[index] = kind
+        self.dirty_entries.add(index)
         self.iss_of[index] = st.iss
         self.kid_number.setdefault(st.kid, len(self.kid_number))
         self.org_number.setdefault(st.iss, len(self.org_number))
@@ -1485,6 +1536,147 @@ class Replay:
 
     def untrusted(self) -> list:
         return sorted(self.untrusted_by)
+
+
+# ---------------------------------------------------------------------------------------------
+# Deterministic CBOR encoding (§1), for the state map's keys and values (§18.2)
+
+
+def _cbor_head(major: int, n: int) -> bytes:
+    if n < 24:
+        return bytes([(major << 5) | n])
+    for ai, size in ((24, 1), (25, 2), (26, 4), (27, 8)):
+        if n < 1 << (8 * size):
+            return bytes([(major << 5) | ai]) + n.to_bytes(size, "big")
+    raise ValueError("integer too large for CBOR")
+
+
+def cbor_encode(v) -> bytes:
+    """Core deterministic encoding (§1) of unsigned ints, text, bytes, lists and maps (keys
+    sorted by the bytewise order of their encodings)."""
+    if type(v) is int:
+        if v < 0:
+            return _cbor_head(1, -1 - v)
+        return _cbor_head(0, v)
+    if type(v) is bytes:
+        return _cbor_head(2, len(v)) + v
+    if type(v) is str:
+        b = v.encode("utf-8")
+        return _cbor_head(3, len(b)) + b
+    if type(v) in (list, tuple):
+        return _cbor_head(4, len(v)) + b"".join(cbor_encode(x) for x in v)
+    if type(v) is dict:
+        items = sorted((cbor_encode(k), cbor_encode(x)) for k, x in v.items())
+        return _cbor_head(5, len(items)) + b"".join(k + x for k, x in items)
+    raise ValueError(f"cannot encode {type(v).__name__}")
+
+
+# ---------------------------------------------------------------------------------------------
+# The state map (§18): a compressed binary sparse Merkle tree over the replay's state
+
+
+def map_key(*parts) -> bytes:
+    """§18.2: a key is SHA-256 of the deterministic CBOR of an array naming it."""
+    return sha256(cbor_encode(list(parts)))
+
+
+def map_leaf(key: bytes, value: bytes) -> bytes:
+    return sha256(b"\x02" + key + sha256(value))
+
+
+def map_root(items: list) -> bytes:
+    """§18.1: the root over [(key as int, leaf hash)] sorted by key."""
+    ints = [k for k, _ in items]
+
+    def sub(lo: int, hi: int, depth: int) -> bytes:
+        if lo == hi:
+            return ZERO32
+        if hi - lo == 1:
+            return items[lo][1]
+        shift = 255 - depth
+        # the first key of the range whose bit `depth` is 1 (all share the first depth bits)
+        split = ((ints[lo] >> (shift + 1)) << (shift + 1)) | (1 << shift)
+        mid = bisect.bisect_left(ints, split, lo, hi)
+        return sha256(b"\x03" + sub(lo, mid, depth + 1) + sub(mid, hi, depth + 1))
+
+    return sub(0, len(items), 0)
+
+
+class StateMap:
+    """The state map of §18.2, kept alongside a Replay as §18.3 says: after each entry the
+    values of what that entry changed are recomputed from the replay's state."""
+
+    def __init__(self):
+        self.values: dict[bytes, bytes] = {}  # key -> value (CBOR)
+        self.leaves: dict[bytes, bytes] = {}  # key -> leaf hash
+        self.live_count: dict[str, int] = {}
+
+    def put(self, key: bytes, value: bytes | None):
+        if value is None:
+            self.values.pop(key, None)
+            self.leaves.pop(key, None)
+        elif self.values.get(key) != value:
+            self.values[key] = value
+            self.leaves[key] = map_leaf(key, value)
+
+    @staticmethod
+    def entry_value(rp: Replay, i: int) -> bytes:
+        kind = rp.kind_of[i]
+        v = {"id": rp.id_of[i], "kind": kind}
+        slot = rp.slot_of.get(i)
+        if i in rp.untrusted_by:
+            v["standing"], v["by"] = "untrusted", rp.untrusted_by[i]
+        elif kind != "attestation":
+            v["standing"] = "recorded"
+        elif slot is not None:
+            v["standing"] = "live"
+        else:
+            by = rp.ender.get(rp.id_of[i])
+            if by is None:
+                raise Invalid(f"state map: attestation at entry {i} is neither live nor ended")
+            v["standing"] = "withdrawn" if rp.kind_of[by] == "withdrawal" else "superseded"
+            v["by"] = by
+        if slot is not None:
+            v["slot"] = slot
+        return cbor_encode(v)
+
+    def update(self, rp: Replay, iss: str):
+        """Applies what the last entry (of organisation iss) changed, then clears the marks."""
+        for i in rp.dirty_entries:
+            self.put(map_key("entry", i), self.entry_value(rp, i))
+        org = rp.orgs.get(iss)
+        if org is not None:
+            keys = []
+            for kid, r in rp.keys.items():
+                if r.org != iss:
+                    continue
+                kv = {"org": iss, "key": r.key, "installed": r.installed}
+                if r.ended_index is not None:
+                    kv["ended"] = r.ended_index
+                self.put(map_key("key", kid), cbor_encode(kv))
+                item = [kid, r.installed]
+                if r.ended_index is not None:
+                    item.append(r.ended_index)
+                keys.append(item)
+            keys.sort(key=lambda k: (k[1], k[0]))
+            ov = {"registration": org.reg_index, "keys": keys, "live": len(rp.slots.get(iss, []))}
+            if org.commitment is not None:
+                ov["recovery"] = org.commitment
+            self.put(map_key("org", iss), cbor_encode(ov))
+        for o, s in rp.dirty_slots:
+            slots = rp.slots.get(o, [])
+            key = map_key("live", o, s)
+            self.put(key, cbor_encode({"index": slots[s]}) if s < len(slots) else None)
+        for n in rp.dirty_names:
+            index, name = rp.name_keys[n]
+            self.put(map_key("name", n), cbor_encode({"registration": index, "name": name}))
+        rp.dirty_entries.clear()
+        rp.dirty_slots.clear()
+        rp.dirty_names.clear()
+
+    def root(self) -> bytes:
+        items = sorted((int.from_bytes(k, "big"), h) for k, h in self.leaves.items())
+        return map_root(items)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1523,6 +1715,8 @@ def verify_export(data: bytes, vkey: VKey, cats, keep: dict | None = None) -> di
     origin, size = hdr["origin"], hdr["size"]
 
     replay = Replay(cats)
+    smap = StateMap()
+    last_entry = None
     tree = TreeBuilder()
     seen_ids: set[bytes] = set()
     prev_leaf = ZERO32
@@ -1559,6 +1753,16 @@ def verify_export(data: bytes, vkey: VKey, cats, keep: dict | None = None) -> di
                 raise Invalid(f"duplicate statement id {st.id.hex()}")
             seen_ids.add(st.id)
             replay.apply(i, e.logged_at, st, version=e.version)
+            # §7 step 4, §18.3: the state map after this entry, and the root it commits to.
+            smap.update(replay, st.iss)
+            if e.state is not None:
+                mine = smap.root()
+                if mine != e.state:
+                    raise Invalid(
+                        f"state root {e.state.hex()} is not the state map's root after this "
+                        f"entry ({mine.hex()}) (§18.3)"
+                    )
+            last_entry = e
         except Invalid as err:
             raise Invalid(f"entry {i}: {err}") from None
         for j in range(nwarn, len(WARNINGS)):
@@ -1571,6 +1775,12 @@ def verify_export(data: bytes, vkey: VKey, cats, keep: dict | None = None) -> di
     root = tree.root()
     if root != cp.root:
         raise Invalid(f"checkpoint {size}: root differs from the rebuilt Merkle root")
+    # §7 step 5, §18.3: the last entry under a checkpoint commits to the state if version 3.
+    if last_entry is not None and last_entry.version >= 3 and last_entry.state is None:
+        raise Invalid(
+            f"entry {size - 1}: version-3 entry ends checkpoint {size} but carries no state "
+            f"root (§7 step 5, §18.3)"
+        )
     if keep is not None:
         keep.update(
             replay=replay,
@@ -1579,6 +1789,8 @@ def verify_export(data: bytes, vkey: VKey, cats, keep: dict | None = None) -> di
             last_leaf=prev_leaf,
             last_time=prev_time,
             last_version=prev_version,
+            state_map=sorted(smap.values.items()),
+            last_state=last_entry is not None and last_entry.state is not None,
         )
     c = replay.counts
     now = int(time.time())
@@ -1614,7 +1826,7 @@ def verify_export(data: bytes, vkey: VKey, cats, keep: dict | None = None) -> di
 # The remembered replay state (§11.1)
 
 STATE_MAGIC = b"accord replay state\n"
-STATE_VERSION = 1
+STATE_VERSION = 2
 # §11.1, the history: kinds are numbered in this order.
 STATE_KINDS = (
     "registration",
@@ -1890,6 +2102,15 @@ def parse_state(data: bytes) -> dict:
     _ascending(s["org_digests"], lambda d: d[0].encode(), "organisation index digests")
     s["norm_digests"] = r.items("norm index digests", smallest, lambda: digest_state("norm"))
     _ascending(s["norm_digests"], lambda d: d[0].encode(), "norm index digests")
+    flag = r.u8("state flag")
+    if flag not in (0, 1):
+        raise Invalid(f"state flag {flag}, not 0 or 1")
+    s["last_state"] = flag == 1
+    s["state_map"] = r.items("state map values", 32 + 8, lambda: (r.h32("state map key"), r.blob("state map value")))
+    _ascending(s["state_map"], lambda kv: kv[0], "state map values")
+    for _, v in s["state_map"]:
+        if len(v) > 65536:
+            raise Invalid("a state map value is larger than 65,536 bytes")
     if r.left():
         raise Invalid(f"{r.left()} bytes left over after the last field")
     return s
@@ -1952,7 +2173,7 @@ def check_state(data: bytes, vkey: VKey, name: str | None) -> tuple[dict, dict]:
             if layer[0] != sub:
                 raise Invalid(f"the tile roots under the edge's subtree of level {level} do not make its root")
         start += 1 << level
-    if s["rules"] not in (1, 2):
+    if s["rules"] not in (1, 2, 3):
         raise Invalid(f"rules version {s['rules']}")
     if len(s["ids"]) != size:
         raise Invalid(f"{len(s['ids'])} statement ids for {size} entries")
@@ -2009,6 +2230,8 @@ def compare_state(s: dict, keep: dict) -> list:
     same("tile roots", s["tile_roots"], tree.tile_roots)
     same("log time", [s["log_time"]], [keep["last_time"]])
     same("rules version", [s["rules"]], [keep["last_version"]])
+    same("last entry's state root", [s["last_state"]], [keep["last_state"]])
+    same("state map values", s["state_map"], keep["state_map"])
     same("counts by kind", list(s["counts"].items()), list(rp.counts.items()))
     same(
         "keys",
