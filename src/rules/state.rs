@@ -24,6 +24,8 @@ use crate::verdict::{invalid, Location, VerifyError};
 pub const MAX_VALUE: usize = crate::statemap::MAX_VALUE_LEN;
 
 fn key_of(parts: Vec<Value>) -> Hash {
+    // Encoding fails only for floats, bignums or nesting deeper than the codec's limit, none of
+    // which a key (an array of text, bytes and unsigned integers) holds.
     let b = codec::encode(&Value::Array(parts)).unwrap_or_default();
     Sha256::digest(b).into()
 }
@@ -147,6 +149,8 @@ pub struct NameState {
     pub name: String,
 }
 
+/// The deterministic CBOR of a map of text keys; cannot fail for the flat values of 18.2 (see
+/// [`key_of`]).
 fn enc(fields: Vec<(&'static str, Value)>) -> Vec<u8> {
     codec::encode(&codec::map(fields.into_iter().map(|(k, v)| (k.into(), v)))).unwrap_or_default()
 }
